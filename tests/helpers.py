@@ -1,0 +1,122 @@
+"""The parity harness: tiny random `transformers` models as the oracle.
+
+Usage in an architecture's test::
+
+    from tests.helpers import assert_parity, hf_checkpoint, random_inputs
+
+    def test_bert_model(tmp_path):
+        path = hf_checkpoint("BertModel", tiny_bert_config(), tmp_path)
+        inputs = random_inputs(vocab_size=99, type_vocab_size=3)
+        assert_parity("BertModel", path, inputs)
+
+`assert_parity` loads the checkpoint in PyTorch (eager attention, so
+attention probabilities are returned) and in tfmodels, runs both on the same
+inputs with hidden states and attentions requested, and checks every output
+the tfmodels model returns against the PyTorch output of the same name:
+max abs difference <= 1e-5 (float32).
+"""
+
+import numpy as np
+
+TOLERANCE = 1e-5
+
+
+def hf_checkpoint(class_name, config, directory, seed=0):
+    """Saves a randomly initialised `transformers.<class_name>(config)` to `directory`."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    config._attn_implementation = "eager"
+    model = getattr(transformers, class_name)(config).eval()
+    _randomize_zero_params(model, seed)
+    model.save_pretrained(str(directory))
+    return str(directory)
+
+
+def _randomize_zero_params(model, seed):
+    """Gives zero-initialised biases and LayerNorm betas small random values,
+    so a weight mapped to the wrong place cannot hide behind zeros/ones."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name or "norm" in name:
+                param.add_(0.1 * torch.randn(param.shape, generator=generator))
+
+
+def random_inputs(batch_size=3, seq_len=9, vocab_size=99, type_vocab_size=0, seed=0, pad_lengths=(5, 2)):
+    """`input_ids`, `attention_mask` (rows 1.. right-padded to `pad_lengths`) and
+    optionally `token_type_ids`, as int64 NumPy arrays."""
+    rng = np.random.RandomState(seed)
+    inputs = {"input_ids": rng.randint(1, vocab_size, (batch_size, seq_len)).astype("int64")}
+    mask = np.ones((batch_size, seq_len), dtype="int64")
+    for row, length in enumerate(pad_lengths, start=1):
+        if row < batch_size:
+            mask[row, length:] = 0
+    inputs["attention_mask"] = mask
+    if type_vocab_size:
+        inputs["token_type_ids"] = rng.randint(0, type_vocab_size, (batch_size, seq_len)).astype("int64")
+    return inputs
+
+
+def torch_outputs(class_name, path, inputs, **call_kwargs):
+    """Runs the PyTorch reference; returns `{name: np.ndarray or tuple}`."""
+    import torch
+    import transformers
+
+    model = getattr(transformers, class_name).from_pretrained(path, attn_implementation="eager").eval()
+    with torch.no_grad():
+        outputs = model(**{k: torch.as_tensor(v) for k, v in inputs.items()}, **call_kwargs)
+    return {k: _to_numpy(v) for k, v in outputs.items() if v is not None}
+
+
+def _to_numpy(value):
+    if isinstance(value, (tuple, list)):
+        return tuple(_to_numpy(v) for v in value)
+    if hasattr(value, "detach"):
+        return value.detach().float().numpy()
+    return np.asarray(value)
+
+
+def max_abs_diff(ours, reference):
+    """Max abs difference over (possibly nested tuples of) arrays; shapes must agree."""
+    if isinstance(reference, tuple):
+        assert isinstance(ours, (tuple, list)), f"expected a tuple, got {type(ours)}"
+        assert len(ours) == len(reference), f"{len(ours)} tensors vs reference {len(reference)}"
+        return max(max_abs_diff(a, b) for a, b in zip(ours, reference))
+    ours = np.asarray(ours)
+    assert ours.shape == reference.shape, f"shape {ours.shape} vs reference {reference.shape}"
+    return float(np.max(np.abs(ours.astype("float64") - reference.astype("float64"))))
+
+
+def compare_outputs(ours, reference, tolerance=TOLERANCE, skip=()):
+    """Asserts every output of ours is within `tolerance` of the reference's.
+
+    Returns:
+        `{output_name: max_abs_diff}`.
+    """
+    diffs = {}
+    for name, value in ours.items():
+        if name in skip:
+            continue
+        assert name in reference, f"output {name!r} missing from the PyTorch reference ({sorted(reference)})"
+        diffs[name] = max_abs_diff(value, reference[name])
+    bad = {k: v for k, v in diffs.items() if not v <= tolerance}
+    assert not bad, f"parity failure (tolerance {tolerance}): {bad}"
+    assert diffs, "no outputs were compared"
+    return diffs
+
+
+def assert_parity(class_name, path, inputs, tfmodels_class=None, tolerance=TOLERANCE, hidden_and_attentions=True,
+                  skip=()):
+    """Loads `path` in both frameworks and compares every output; returns the diffs."""
+    import tfmodels
+
+    call_kwargs = dict(output_hidden_states=True, output_attentions=True) if hidden_and_attentions else {}
+    reference = torch_outputs(class_name, path, inputs, **call_kwargs)
+    model = (tfmodels_class or getattr(tfmodels, class_name)).from_pretrained(path)
+    ours = model(inputs, training=False, **call_kwargs)
+    ours = {k: _to_numpy(v) for k, v in ours.items()}
+    return compare_outputs(ours, reference, tolerance, skip)

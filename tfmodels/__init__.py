@@ -1,0 +1,57 @@
+"""tfmodels: transformer layers and models for TensorFlow/Keras 3.
+
+Models load from PyTorch (Hugging Face) checkpoints with numerical parity,
+train with Keras `fit()` and export to SavedModel for TF Serving.
+
+    import tfmodels
+    model = tfmodels.AutoModel.from_pretrained("path/or/hub-id")
+    outputs = model(dict(tokenizer(texts, return_tensors="np")))
+"""
+
+__version__ = "0.1.0"
+
+from tfmodels import layers
+from tfmodels.auto import (
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForMultipleChoice,
+    AutoModelForQuestionAnswering,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+)
+from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError
+from tfmodels.export import export_saved_model
+from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.bert import (
+    BertForMaskedLM,
+    BertForMultipleChoice,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
+    BertModel,
+)
+
+__all__ = [
+    "AutoModel",
+    "AutoModelForCausalLM",
+    "AutoModelForMaskedLM",
+    "AutoModelForMultipleChoice",
+    "AutoModelForQuestionAnswering",
+    "AutoModelForSeq2SeqLM",
+    "AutoModelForSequenceClassification",
+    "AutoModelForTokenClassification",
+    "BertForMaskedLM",
+    "BertForMultipleChoice",
+    "BertForQuestionAnswering",
+    "BertForSequenceClassification",
+    "BertForTokenClassification",
+    "BertModel",
+    "CheckpointError",
+    "PreTrainedModel",
+    "UnknownModelTypeError",
+    "WeightMismatchError",
+    "export_saved_model",
+    "layers",
+]

@@ -1,0 +1,29 @@
+"""PyTorch / Hugging Face checkpoints <-> tfmodels.
+
+One shared loader and saver; one declarative weight table per architecture,
+registered by `model_type`. Importing this package registers every table.
+"""
+
+from tfmodels.converters import bert  # noqa: F401  (registers the table)
+from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError
+from tfmodels.converters.files import CheckpointReader, read_config, resolve_checkpoint_dir
+from tfmodels.converters.loader import load_pretrained, load_weights_from_reader
+from tfmodels.converters.registry import WEIGHT_TABLES, register_weight_table, weight_table_for
+from tfmodels.converters.saver import hf_state_dict, save_keras_weights, save_pretrained
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointReader",
+    "UnknownModelTypeError",
+    "WEIGHT_TABLES",
+    "WeightMismatchError",
+    "hf_state_dict",
+    "load_pretrained",
+    "load_weights_from_reader",
+    "read_config",
+    "register_weight_table",
+    "resolve_checkpoint_dir",
+    "save_keras_weights",
+    "save_pretrained",
+    "weight_table_for",
+]

@@ -1,0 +1,65 @@
+"""BERT <-> Hugging Face `BertModel` / `BertFor*` checkpoints.
+
+Key layout of `transformers.models.bert.modeling_bert`: backbone keys
+`embeddings.*`, `encoder.layer.{i}.*`, `pooler.dense.*` (prefixed with
+`bert.` in head models), heads `classifier.*`, `qa_outputs.*`,
+`cls.predictions.*`.
+"""
+
+from tfmodels.converters.layer_tables import (
+    bert_style_block,
+    bert_style_embeddings,
+    classifier_heads,
+    dense,
+    layer_norm,
+)
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.registry import register_weight_table
+
+# Buffers, and the decoder tied to the word embeddings.
+BERT_IGNORED_KEYS = (r"(^|\.)position_ids$", r"(^|\.)token_type_ids$", r"^cls\.predictions\.decoder\.weight$")
+# Keys of BERT heads a given model may not have (pre-training, NSP, other tasks).
+BERT_OTHER_HEAD_KEYS = (r"^cls\.", r"^classifier\.", r"^qa_outputs\.")
+
+
+def bert_backbone(backbone):
+    """Rows of a `BertModel` (without prefix)."""
+    params = bert_style_embeddings("embeddings", "embeddings")
+    for i in range(len(backbone.encoder_layers)):
+        params += bert_style_block(f"encoder.layer.{i}", f"encoder_layers.{i}")
+    if backbone.pooler is not None:
+        # Checkpoints of models trained without the pooler (e.g. MLM-only) lack it.
+        params += dense("pooler.dense", "pooler.dense", optional=True)
+    return params
+
+
+def bert_mlm_head(model):
+    """Rows of the masked-LM head `cls.predictions`."""
+    params = [
+        *dense("cls.predictions.transform.dense", "lm_head.dense"),
+        *layer_norm("cls.predictions.transform.LayerNorm", "lm_head.layer_norm"),
+        Param("cls.predictions.bias", "lm_head.bias", aliases=("cls.predictions.decoder.bias",)),
+    ]
+    if not model.lm_head.tie_word_embeddings:
+        params.append(Param("cls.predictions.decoder.weight", "lm_head.decoder", LINEAR))
+    return params
+
+
+@register_weight_table("bert")
+def bert_table(model):
+    is_head = hasattr(model, "backbone")
+    backbone = model.backbone if is_head else model
+    params = prefixed("bert" if is_head else "", bert_backbone(backbone))
+    params += classifier_heads(model)
+    ignored = BERT_IGNORED_KEYS
+    if hasattr(model, "lm_head"):
+        params += bert_mlm_head(model)
+        if not model.lm_head.tie_word_embeddings:
+            ignored = BERT_IGNORED_KEYS[:2]
+    return WeightTable(
+        params,
+        ignored_keys=ignored,
+        other_head_keys=BERT_OTHER_HEAD_KEYS,
+        base_model_prefix="bert",
+        is_head_model=is_head,
+    )

@@ -1,0 +1,275 @@
+"""Finding and reading Hugging Face checkpoint files.
+
+A checkpoint is a directory with `config.json` and weights in one of these
+forms (first found wins):
+
+- `model.safetensors`, or shards listed in `model.safetensors.index.json`;
+- `pytorch_model.bin`, or shards listed in `pytorch_model.bin.index.json`
+  (needs PyTorch: `pip install "tfmodels[torch]"`);
+- `model.weights.h5`: Keras weights written by `tfmodels convert`.
+
+`resolve_checkpoint_dir` accepts a local directory or a Hugging Face Hub id;
+Hub ids go through `huggingface_hub`, which caches downloads and honours
+`HF_HUB_OFFLINE=1`.
+"""
+
+import contextlib
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+import ml_dtypes  # noqa: F401  (registers bfloat16 with NumPy, for bf16 checkpoints)
+import numpy as np
+
+from tfmodels.converters.errors import CheckpointError
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.json"
+SAFETENSORS_NAME = "model.safetensors"
+SAFETENSORS_INDEX_NAME = "model.safetensors.index.json"
+TORCH_NAME = "pytorch_model.bin"
+TORCH_INDEX_NAME = "pytorch_model.bin.index.json"
+KERAS_WEIGHTS_NAME = "model.weights.h5"
+LEGACY_TF_NAME = "tf_model.h5"
+_WEIGHT_NAMES = (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME, TORCH_NAME, TORCH_INDEX_NAME, KERAS_WEIGHTS_NAME)
+
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def _looks_like_path(name):
+    """A Hub id is `name` or `org/name`; anything else is a filesystem path."""
+    return not _REPO_ID.match(name) or name.endswith((".json", ".safetensors", ".bin"))
+
+
+def resolve_checkpoint_dir(path_or_repo_id, revision=None, cache_dir=None, local_files_only=None, token=None):
+    """Returns a local directory holding the checkpoint.
+
+    Args:
+        path_or_repo_id: a directory, or a Hub id such as `"bert-base-uncased"`
+            or `"sentence-transformers/all-MiniLM-L6-v2"`.
+        revision, cache_dir, token: passed to `huggingface_hub.snapshot_download`.
+        local_files_only: only use the Hub cache (defaults to `HF_HUB_OFFLINE`).
+
+    Returns:
+        `pathlib.Path` of the directory.
+
+    Raises:
+        FileNotFoundError: the path does not exist, is a file, or the Hub id
+            cannot be found locally or downloaded.
+    """
+    name = os.fspath(path_or_repo_id)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise FileNotFoundError(
+            f"{name} is a file; expected a checkpoint directory containing {CONFIG_NAME} and weights."
+        )
+    if _looks_like_path(name):
+        raise FileNotFoundError(
+            f"Checkpoint directory {name} does not exist. Pass a directory in Hugging Face layout "
+            f"({CONFIG_NAME} + {SAFETENSORS_NAME} or {TORCH_NAME}) or a Hub id such as 'bert-base-uncased'."
+        )
+    return _download(name, revision, cache_dir, local_files_only, token)
+
+
+def _download(repo_id, revision, cache_dir, local_files_only, token):
+    import huggingface_hub
+    from huggingface_hub import errors as hub_errors
+
+    if local_files_only is None:
+        local_files_only = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+    patterns = ["config.json", "*.safetensors", "model.safetensors.index.json"]
+    kwargs = dict(
+        repo_id=repo_id, revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only
+    )
+    try:
+        directory = Path(huggingface_hub.snapshot_download(allow_patterns=patterns, **kwargs))
+        if not any((directory / n).exists() for n in (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME)):
+            patterns = ["config.json", "pytorch_model*.bin", "pytorch_model.bin.index.json"]
+            directory = Path(huggingface_hub.snapshot_download(allow_patterns=patterns, **kwargs))
+        return directory
+    except hub_errors.HFValidationError:
+        raise FileNotFoundError(
+            f"{repo_id!r} is neither an existing directory nor a valid Hugging Face Hub id."
+        ) from None
+    except (hub_errors.LocalEntryNotFoundError, hub_errors.OfflineModeIsEnabled) as e:
+        raise FileNotFoundError(
+            f"{repo_id!r} is not a local directory and is not in the Hugging Face cache"
+            f"{' (offline mode)' if local_files_only else ''}. Download it once with network access, "
+            f"or pass the path of a local checkpoint directory. ({type(e).__name__})"
+        ) from None
+    except hub_errors.RepositoryNotFoundError:
+        raise FileNotFoundError(
+            f"Hugging Face Hub repository {repo_id!r} was not found (or needs a token)."
+        ) from None
+
+
+def read_config(path):
+    """Reads `config.json` (from a directory or the file itself) into a dict.
+
+    Raises:
+        FileNotFoundError: if there is no `config.json`.
+        ValueError: if it is not valid JSON.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found. A checkpoint directory needs the model's {CONFIG_NAME} next to its weights "
+            "(save_pretrained() writes both)."
+        )
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from None
+
+
+def find_weights_file(directory):
+    """Returns the path of the weights to load from `directory` (see module docstring).
+
+    Raises:
+        FileNotFoundError: if no supported weights file is present.
+    """
+    directory = Path(directory)
+    for name in _WEIGHT_NAMES:
+        if (directory / name).is_file():
+            return directory / name
+    present = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+    hint = ""
+    if LEGACY_TF_NAME in present:
+        hint = (
+            f" It has {LEGACY_TF_NAME}, a legacy Keras 2 checkpoint, which this version does not read yet; "
+            "use the repository's PyTorch weights instead."
+        )
+    raise FileNotFoundError(
+        f"No weights found in {directory}: expected one of {list(_WEIGHT_NAMES)}. Found: {present}.{hint}"
+    )
+
+
+class CheckpointReader:
+    """Reads named tensors from checkpoint files, one tensor at a time.
+
+    Use as a context manager. `keys()`, `shape(key)` and `dtype_name(key)`
+    read only metadata; `get(key)` returns one `np.ndarray`.
+    """
+
+    def __init__(self, weights_path):
+        self.path = Path(weights_path)
+        self._stack = contextlib.ExitStack()
+        self._key_to_handle = {}
+        name = self.path.name
+        if name.endswith(".index.json"):
+            index = self._read_index(self.path)
+            files = sorted(set(index.values()))
+            handles = {f: self._open(self.path.parent / f) for f in files}
+            self._key_to_handle = {k: handles[f] for k, f in index.items()}
+        else:
+            handle = self._open(self.path)
+            self._key_to_handle = {k: handle for k in handle.keys()}
+
+    @staticmethod
+    def _read_index(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)["weight_map"]
+        except (json.JSONDecodeError, KeyError) as e:
+            raise CheckpointError(f"{path} is not a valid shard index (needs a 'weight_map'): {e}") from None
+
+    def _open(self, path):
+        if not path.is_file():
+            raise FileNotFoundError(f"Checkpoint shard {path} is missing (listed in the index).")
+        if path.suffix == ".safetensors":
+            return _SafetensorsHandle(path, self._stack)
+        if path.suffix == ".bin":
+            return _TorchHandle(path)
+        raise CheckpointError(f"Unsupported weights file {path}.")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self._stack.close()
+
+    def keys(self):
+        return list(self._key_to_handle)
+
+    def shape(self, key):
+        return tuple(self._key_to_handle[key].shape(key))
+
+    def get(self, key):
+        return self._key_to_handle[key].get(key)
+
+
+class _SafetensorsHandle:
+    def __init__(self, path, stack):
+        from safetensors import SafetensorError, safe_open
+
+        self.path = path
+        self._error = SafetensorError
+        try:
+            self._file = stack.enter_context(safe_open(str(path), framework="numpy"))
+        except SafetensorError as e:
+            raise CheckpointError(
+                f"{path} is not a readable safetensors file ({e}). It may be truncated or corrupt: "
+                "download or export it again."
+            ) from None
+
+    def keys(self):
+        return list(self._file.keys())
+
+    def shape(self, key):
+        return self._file.get_slice(key).get_shape()
+
+    def get(self, key):
+        try:
+            return self._file.get_tensor(key)
+        except self._error as e:
+            raise CheckpointError(f"{self.path}: cannot read tensor {key!r} ({e}); the file may be corrupt.") from None
+
+
+class _TorchHandle:
+    def __init__(self, path):
+        try:
+            import torch
+        except ImportError:
+            raise ImportError(
+                f"{path} is a PyTorch pickle, and reading it needs PyTorch, which is not installed. "
+                'Install the extra: pip install "tfmodels[torch]" (CPU-only: pip install torch '
+                "--index-url https://download.pytorch.org/whl/cpu), or convert the checkpoint to "
+                "model.safetensors."
+            ) from None
+        self.path = path
+        try:
+            self._state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+        except Exception as e:  # torch raises many types for bad pickles
+            raise CheckpointError(f"{path} could not be read by torch.load(weights_only=True): {e}") from None
+
+    def keys(self):
+        return list(self._state)
+
+    def shape(self, key):
+        return tuple(self._state[key].shape)
+
+    def get(self, key):
+        tensor = self._state[key]
+        if str(tensor.dtype) == "torch.bfloat16":
+            tensor = tensor.float()
+        return tensor.numpy()
+
+
+def as_float_array(array, dtype):
+    """Casts a checkpoint array to the variable's dtype (bf16/fp16 checkpoints load into float32)."""
+    array = np.asarray(array)
+    if array.dtype != np.dtype(dtype):
+        array = array.astype(dtype)
+    return array

@@ -1,0 +1,86 @@
+"""Weight-table rows for the shared layers, reused by every architecture.
+
+Each function returns the `Param`s of one `tfmodels.layers` layer given the
+Hugging Face module name it corresponds to, so an architecture's table is a
+list of calls naming its modules.
+"""
+
+from tfmodels.converters.mapping import FLATTEN, IDENTITY, LINEAR, LINEAR_FROM_HEADS, Param
+
+
+def dense(hf, keras, kernel=LINEAR, bias=IDENTITY, use_bias=True, **flags):
+    """`nn.Linear` `hf` <-> Keras `Dense`/`EinsumDense` `keras`."""
+    params = [Param(f"{hf}.weight", f"{keras}.kernel", kernel, **flags)]
+    if use_bias:
+        params.append(Param(f"{hf}.bias", f"{keras}.bias", bias, **flags))
+    return params
+
+
+def layer_norm(hf, keras, **flags):
+    """`nn.LayerNorm` (`weight`, `bias`) <-> Keras `LayerNormalization` (`gamma`, `beta`)."""
+    return [Param(f"{hf}.weight", f"{keras}.gamma", **flags), Param(f"{hf}.bias", f"{keras}.beta", **flags)]
+
+
+def embedding(hf, keras, **flags):
+    """`nn.Embedding` <-> Keras `Embedding`."""
+    return [Param(f"{hf}.weight", f"{keras}.embeddings", **flags)]
+
+
+def attention(query, key, value, output, keras, use_bias=True):
+    """Separate q/k/v/output `nn.Linear`s <-> `MultiHeadAttention` `(D, N, H)` kernels."""
+    heads = dict(kernel=LINEAR, bias=FLATTEN, use_bias=use_bias)
+    return [
+        *dense(query, f"{keras}.query_dense", **heads),
+        *dense(key, f"{keras}.key_dense", **heads),
+        *dense(value, f"{keras}.value_dense", **heads),
+        *dense(output, f"{keras}.output_dense", kernel=LINEAR_FROM_HEADS, use_bias=use_bias),
+    ]
+
+
+def feed_forward(intermediate, output, keras, use_bias=True):
+    """Two `nn.Linear`s <-> `FeedForward`."""
+    return [
+        *dense(intermediate, f"{keras}.intermediate_dense", use_bias=use_bias),
+        *dense(output, f"{keras}.output_dense", use_bias=use_bias),
+    ]
+
+
+def bert_style_block(hf, keras):
+    """A BERT-named encoder layer (`attention.self.query`, `intermediate.dense`, ...)
+    <-> `TransformerEncoderBlock`. Shared by BERT and its many relatives."""
+    return [
+        *attention(
+            f"{hf}.attention.self.query", f"{hf}.attention.self.key", f"{hf}.attention.self.value",
+            f"{hf}.attention.output.dense", f"{keras}.self_attention",
+        ),
+        *layer_norm(f"{hf}.attention.output.LayerNorm", f"{keras}.attention_layer_norm"),
+        *feed_forward(f"{hf}.intermediate.dense", f"{hf}.output.dense", f"{keras}.feed_forward"),
+        *layer_norm(f"{hf}.output.LayerNorm", f"{keras}.output_layer_norm"),
+    ]
+
+
+def bert_style_embeddings(hf, keras, positions=True, token_types=True, norm=True):
+    """BERT-named embeddings <-> `TransformerEmbeddings`."""
+    params = embedding(f"{hf}.word_embeddings", f"{keras}.word_embeddings")
+    if positions:
+        params += embedding(f"{hf}.position_embeddings", f"{keras}.position_embeddings")
+    if token_types:
+        params += embedding(f"{hf}.token_type_embeddings", f"{keras}.token_type_embeddings")
+    if norm:
+        params += layer_norm(f"{hf}.LayerNorm", f"{keras}.layer_norm")
+    return params
+
+
+def classifier_heads(model, classifier="classifier", qa_outputs="qa_outputs"):
+    """Rows of the generic task heads (`tfmodels.models.heads`) the model has.
+
+    Head rows are optional (a base checkpoint gets a freshly initialised head,
+    with a warning) and may be re-initialised on size mismatch.
+    """
+    flags = dict(optional=True, head=True)
+    params = []
+    if hasattr(model, "classifier"):
+        params += dense(classifier, "classifier", **flags)
+    if hasattr(model, "qa_outputs"):
+        params += dense(qa_outputs, "qa_outputs", **flags)
+    return params

@@ -1,0 +1,113 @@
+"""Writing tfmodels models as Hugging Face PyTorch checkpoints, atomically."""
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from tfmodels.converters import files
+from tfmodels.converters.loader import check_table_covers_model
+from tfmodels.converters.mapping import resolve_variable
+from tfmodels.converters.registry import weight_table_for
+
+logger = logging.getLogger("tfmodels")
+
+
+def hf_state_dict(model):
+    """Returns `{hf_key: np.ndarray}` in Hugging Face names and layouts (float32, contiguous)."""
+    model.build_from_dummy_inputs()
+    table = weight_table_for(model)
+    check_table_covers_model(model, table)
+    tensors = {}
+    for param in table.params:
+        variable = resolve_variable(model, param.keras_path)
+        array = param.transform.to_hf(np.asarray(variable.numpy()))
+        tensors[param.hf_key] = np.ascontiguousarray(array)
+    return tensors
+
+
+def write_atomically(directory, writers):
+    """Writes files into `directory` so a failure leaves existing files untouched.
+
+    Each file is written to a temporary name in the same directory and only
+    renamed into place once every file was written successfully.
+
+    Args:
+        directory: target directory (created if missing).
+        writers: `{file_name: fn(path)}`; each `fn` writes one file at `path`.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    temporary = {}
+    try:
+        for name, write in writers.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+            os.close(fd)
+            temporary[name] = tmp
+            write(tmp)
+        for name, tmp in temporary.items():
+            os.replace(tmp, directory / name)
+    finally:
+        for tmp in temporary.values():
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+def _write_json(data):
+    def write(path):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+    return write
+
+
+def save_pretrained(model, directory):
+    """Writes `config.json` + `model.safetensors` that `transformers` (PyTorch) loads.
+
+    Keys and layouts are Hugging Face's (the architecture's weight table read
+    backwards); the safetensors metadata says `format: pt`. Files are written
+    under temporary names and renamed at the end: a failure never leaves a
+    half-written file or replaces what was there.
+
+    Args:
+        model: a tfmodels model.
+        directory: output directory, created if missing.
+
+    Returns:
+        `pathlib.Path` of the directory.
+    """
+    from safetensors.numpy import save_file
+
+    tensors = hf_state_dict(model)
+    config = model.hf_config()
+    write_atomically(
+        directory,
+        {
+            files.CONFIG_NAME: _write_json(config),
+            files.SAFETENSORS_NAME: lambda path: save_file(tensors, path, metadata={"format": "pt"}),
+        },
+    )
+    logger.info("Saved %s (%d tensors) to %s", type(model).__name__, len(tensors), directory)
+    return Path(directory)
+
+
+def save_keras_weights(model, directory):
+    """Writes `config.json` + Keras `model.weights.h5` (what `tfmodels convert` produces)."""
+    model.build_from_dummy_inputs()
+    config = model.hf_config()
+
+    def write_weights(path):
+        keras_path = path + ".weights.h5"
+        try:
+            model.save_weights(keras_path)
+            os.replace(keras_path, path)
+        finally:
+            if os.path.exists(keras_path):
+                os.remove(keras_path)
+
+    write_atomically(directory, {files.CONFIG_NAME: _write_json(config), files.KERAS_WEIGHTS_NAME: write_weights})
+    return Path(directory)

@@ -1,0 +1,5 @@
+"""Multi-head attention and its variants."""
+
+from tfmodels.layers.attention.multi_head_attention import MultiHeadAttention
+
+__all__ = ["MultiHeadAttention"]

@@ -1,0 +1,211 @@
+"""Multi-head attention: the base every attention variant in tfmodels extends.
+
+Size glossary (used in shapes below and in every subclass):
+    B: batch size
+    T: query length
+    S: key/value length (with a cache: the cache length)
+    D: input features (`hidden_size`)
+    N: number of heads (`num_heads`)
+    H: features per head (`key_dim`)
+
+Kernels keep the `(D, N, H)` layout for query/key/value and `(N, H, D)` for
+the output projection, so a converter maps a PyTorch `nn.Linear` weight with
+one transpose and one reshape.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from tfmodels.layers.masks import masked_softmax
+from tfmodels.layers.utils import clone_initializer
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MultiHeadAttention(keras.layers.Layer):
+    """Scaled dot-product multi-head attention with boolean masks.
+
+    `softmax(scale * Q K^T + bias, masked) V`, then an output projection.
+    Variants override one step instead of copying the layer:
+
+    - `_attention_scores(query, key, **kwargs)` returns the scores
+      `(B, N, T, S)` before bias and mask. Relative-position attention
+      (Transformer-XL, XLNet, DeBERTa, Funnel) adds its terms here; any extra
+      call keyword arguments are forwarded to it.
+    - `_transform_query_key(query, key, **kwargs)` rewrites projected
+      queries/keys `(B, T, N, H)` / `(B, S, N, H)` before scoring (rotary
+      position embedding).
+    - Biases shared across layers (T5/MPNet relative position bias, ALiBi)
+      need no subclass: pass them as `attention_bias`.
+
+    Args:
+        num_heads: int, number of attention heads `N`.
+        key_dim: int, features per head `H` for queries and keys.
+        value_dim: int, features per head for values; defaults to `key_dim`.
+        output_dim: int, output features; defaults to the query's last dim.
+        dropout: float, dropout rate on the attention probabilities.
+        use_bias: bool, whether the projections have biases.
+        scale: float, multiplier of `Q K^T`; defaults to `1 / sqrt(key_dim)`.
+            Use `1.0` for models that scale elsewhere (T5).
+        kernel_initializer: initializer for the projection kernels.
+        bias_initializer: initializer for the projection biases.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Call args:
+        query: float tensor `(B, T, D)`.
+        value: float tensor `(B, S, D)`; defaults to `query` (self-attention).
+        key: float tensor `(B, S, D)`; defaults to `value`.
+        attention_mask: optional bool tensor broadcastable to `(B, N, T, S)`
+            (`True` = attend); build it with `tfmodels.layers.masks`.
+        attention_bias: optional float tensor broadcastable to `(B, N, T, S)`,
+            added to the scores before masking.
+        cache: optional float tensor `(B, 2, S, N, H)` of cached keys and
+            values; the new keys/values are written at `cache_update_index`
+            and attention runs over the whole cache (mask future slots with
+            `attention_mask`).
+        cache_update_index: int or scalar int tensor, where to write.
+        return_attention_scores: bool, also return the probabilities.
+        training: bool, enables dropout.
+        **kwargs: forwarded to `_attention_scores` / `_transform_query_key`.
+
+    Returns:
+        `output` `(B, T, output_dim)`; with `return_attention_scores`, also the
+        probabilities `(B, N, T, S)`; with `cache`, also the updated cache.
+        The return value is a tuple whenever more than `output` is returned:
+        `(output, [probabilities], [cache])`.
+
+    References:
+        Vaswani et al., "Attention Is All You Need", 2017.
+        Parity reference: `transformers.models.bert.modeling_bert.BertSelfAttention`.
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim,
+        value_dim=None,
+        output_dim=None,
+        dropout=0.0,
+        use_bias=True,
+        scale=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if num_heads <= 0 or key_dim <= 0:
+            raise ValueError(
+                "num_heads and key_dim must be positive. "
+                f"Received: num_heads={num_heads}, key_dim={key_dim}"
+            )
+        self.num_heads = num_heads
+        self.key_dim = key_dim
+        self.value_dim = value_dim or key_dim
+        self.output_dim = output_dim
+        self.dropout = dropout
+        self.use_bias = use_bias
+        self.scale = scale
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self._scale = scale if scale is not None else 1.0 / math.sqrt(key_dim)
+
+    def _dense(self, equation, output_shape, bias_axes, name):
+        return keras.layers.EinsumDense(
+            equation,
+            output_shape=output_shape,
+            bias_axes=bias_axes if self.use_bias else None,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        value_shape = value_shape or query_shape
+        key_shape = key_shape or value_shape
+        output_dim = self.output_dim or query_shape[-1]
+        n, h, v = self.num_heads, self.key_dim, self.value_dim
+        self.query_dense = self._dense("btd,dnh->btnh", (None, n, h), "nh", "query")
+        self.query_dense.build(query_shape)
+        self.key_dense = self._dense("bsd,dnh->bsnh", (None, n, h), "nh", "key")
+        self.key_dense.build(key_shape)
+        self.value_dense = self._dense("bsd,dnh->bsnh", (None, n, v), "nh", "value")
+        self.value_dense.build(value_shape)
+        self.output_dense = self._dense("btnh,nhd->btd", (None, output_dim), "d", "attention_output")
+        self.output_dense.build((None, None, n, v))
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.built = True
+
+    # -- override points ------------------------------------------------------
+
+    def _transform_query_key(self, query, key, **kwargs):
+        """Rewrites projected query `(B, T, N, H)` and key `(B, S, N, H)`."""
+        return query, key
+
+    def _attention_scores(self, query, key, **kwargs):
+        """Returns the scores `(B, N, T, S)` before bias and mask."""
+        scores = ops.einsum("btnh,bsnh->bnts", query, key)
+        return scores * ops.cast(self._scale, scores.dtype)
+
+    # -- forward ----------------------------------------------------------------
+
+    def call(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        attention_bias=None,
+        cache=None,
+        cache_update_index=None,
+        return_attention_scores=False,
+        training=None,
+        **kwargs,
+    ):
+        value = query if value is None else value
+        key = value if key is None else key
+        q = self.query_dense(query)  # (B, T, N, H)
+        k = self.key_dense(key)  # (B, S, N, H)
+        v = self.value_dense(value)  # (B, S, N, H)
+        q, k = self._transform_query_key(q, k, **kwargs)
+
+        if cache is not None:
+            if cache_update_index is None:
+                raise ValueError("`cache_update_index` is required when `cache` is given.")
+            start = [0, cache_update_index, 0, 0]
+            k = ops.slice_update(cache[:, 0], start, ops.cast(k, cache.dtype))
+            v = ops.slice_update(cache[:, 1], start, ops.cast(v, cache.dtype))
+            cache = ops.stack([k, v], axis=1)  # (B, 2, S, N, H)
+
+        scores = self._attention_scores(q, k, **kwargs)  # (B, N, T, S)
+        if attention_bias is not None:
+            scores = scores + ops.cast(attention_bias, scores.dtype)
+        probs = masked_softmax(scores, attention_mask)
+        dropped = self.dropout_layer(probs, training=training)
+        context = ops.einsum("bnts,bsnh->btnh", dropped, ops.cast(v, dropped.dtype))
+        output = self.output_dense(context)  # (B, T, output_dim)
+
+        extras = ()
+        if return_attention_scores:
+            extras += (probs,)
+        if cache is not None:
+            extras += (cache,)
+        return (output,) + extras if extras else output
+
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+        return (*query_shape[:-1], self.output_dim or query_shape[-1])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "output_dim": self.output_dim,
+            "dropout": self.dropout,
+            "use_bias": self.use_bias,
+            "scale": self.scale,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }

@@ -1,0 +1,100 @@
+"""Boolean attention masks: building, combining and the one masked softmax.
+
+Masks are boolean (`True` = attend). They broadcast against attention scores
+of shape `(batch, num_heads, query_len, key_len)` and are combined with `&`:
+
+- padding (key) mask `(batch, 1, 1, key_len)`, from a `(batch, key_len)`
+  `attention_mask` of 0/1 integers or booleans;
+- causal mask `(1, 1, query_len, key_len)`; with a KV cache the queries are the
+  last `query_len` positions of the keys, so query `i` sees keys `<= i + offset`;
+- any extra mask the caller already has, e.g. `(batch, query_len, key_len)`.
+
+`masked_softmax` is the only place where masked scores become a large
+negative number: the dtype's minimum, in float32, so mixed precision never
+overflows.
+"""
+
+from keras import ops
+
+
+def padding_mask(attention_mask):
+    """Turns a `(batch, key_len)` 0/1 mask into a `(batch, 1, 1, key_len)` bool mask.
+
+    Args:
+        attention_mask: tensor `(batch, key_len)` of int or bool; nonzero/`True`
+            marks tokens to attend to.
+
+    Returns:
+        bool tensor `(batch, 1, 1, key_len)`.
+    """
+    mask = ops.convert_to_tensor(attention_mask)
+    if mask.dtype != "bool":
+        mask = ops.not_equal(mask, 0)
+    return mask[:, None, None, :]
+
+
+def causal_mask(query_len, key_len, offset=None):
+    """Lower-triangular mask `(1, 1, query_len, key_len)`.
+
+    Args:
+        query_len: int or scalar tensor, number of query positions.
+        key_len: int or scalar tensor, number of key positions.
+        offset: position of the first query among the keys; defaults to
+            `key_len - query_len` (queries are the last positions, as when
+            decoding with a cache).
+
+    Returns:
+        bool tensor `(1, 1, query_len, key_len)`, `True` where key `j` is not
+        after query `i`, i.e. `j <= i + offset`.
+    """
+    if offset is None:
+        offset = key_len - query_len
+    rows = ops.arange(query_len)[:, None] + offset
+    cols = ops.arange(key_len)[None, :]
+    return ops.greater_equal(rows, cols)[None, None, :, :]
+
+
+def merge_masks(*masks):
+    """Combines boolean masks with `&`, skipping `None`s.
+
+    Args:
+        *masks: bool tensors that broadcast against each other (and against
+            the scores `(batch, num_heads, query_len, key_len)`), or `None`.
+            3-D masks `(batch, query_len, key_len)` get a heads axis.
+
+    Returns:
+        The combined bool tensor, or `None` when every mask is `None`.
+    """
+    result = None
+    for mask in masks:
+        if mask is None:
+            continue
+        mask = ops.convert_to_tensor(mask)
+        if mask.dtype != "bool":
+            mask = ops.not_equal(mask, 0)
+        if len(mask.shape) == 3:
+            mask = mask[:, None, :, :]
+        result = mask if result is None else ops.logical_and(result, mask)
+    return result
+
+
+def masked_softmax(scores, mask=None, axis=-1):
+    """Softmax over `axis` with masked positions excluded, computed in float32.
+
+    Masked positions get the float32 minimum before the softmax, so a row
+    with at least one visible key gives exactly zero weight to masked keys;
+    a fully masked row gives uniform weights (as the PyTorch references do).
+
+    Args:
+        scores: float tensor, e.g. `(batch, num_heads, query_len, key_len)`.
+        mask: optional bool tensor broadcastable to `scores`; `True` = keep.
+        axis: axis to normalise over.
+
+    Returns:
+        float tensor shaped like `scores`, in `scores`' dtype.
+    """
+    dtype = scores.dtype
+    scores = ops.cast(scores, "float32")
+    if mask is not None:
+        scores = ops.where(mask, scores, ops.cast(-3.4028234663852886e38, "float32"))
+    return ops.cast(ops.softmax(scores, axis=axis), dtype)

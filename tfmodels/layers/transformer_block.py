@@ -1,0 +1,173 @@
+"""Transformer encoder block (self-attention + feed-forward, residuals, LayerNorm)."""
+
+import keras
+
+from tfmodels.layers.attention.multi_head_attention import MultiHeadAttention
+from tfmodels.layers.feed_forward import FeedForward
+from tfmodels.layers.utils import clone_initializer
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class TransformerEncoderBlock(keras.layers.Layer):
+    """One encoder layer, post-norm (BERT) or pre-norm (GPT-2, Megatron) by a flag.
+
+    Post-norm (`normalize_first=False`)::
+
+        x = LN(x + dropout(attention(x)))
+        x = LN(x + dropout(feed_forward(x)))
+
+    Pre-norm (`normalize_first=True`)::
+
+        x = x + dropout(attention(LN(x)))
+        x = x + dropout(feed_forward(LN(x)))
+
+    Subclasses swap the attention mechanism by overriding `_make_attention()`;
+    extra call keyword arguments reach the attention layer unchanged.
+
+    Args:
+        num_heads: int, attention heads `N`.
+        intermediate_size: int, feed-forward inner width.
+        hidden_act: str, Hugging Face activation name for the feed-forward.
+        hidden_dropout: float, dropout on the attention and feed-forward outputs.
+        attention_dropout: float, dropout on the attention probabilities.
+        layer_norm_eps: float, LayerNorm epsilon.
+        normalize_first: bool, pre-norm if `True`, post-norm if `False`.
+        key_dim: int, features per head; defaults to `hidden_size // num_heads`.
+        use_bias: bool, biases in attention and feed-forward projections.
+        kernel_initializer: initializer for every kernel.
+        **kwargs: base layer arguments.
+
+    Call args:
+        x: float tensor `(batch, seq_len, hidden_size)`.
+        attention_mask: optional bool mask broadcastable to
+            `(batch, num_heads, seq_len, key_len)`.
+        attention_bias: optional additive float bias, same broadcast rule.
+        cache, cache_update_index: KV cache, see `MultiHeadAttention`.
+        return_attention_scores: bool, also return the attention probabilities.
+        training: bool, enables dropout.
+        **kwargs: forwarded to the attention layer.
+
+    Returns:
+        float tensor `(batch, seq_len, hidden_size)`, or a tuple
+        `(output, [probabilities], [cache])` like `MultiHeadAttention`.
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_size,
+        hidden_act="gelu",
+        hidden_dropout=0.0,
+        attention_dropout=0.0,
+        layer_norm_eps=1e-12,
+        normalize_first=False,
+        key_dim=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.hidden_dropout = hidden_dropout
+        self.attention_dropout = attention_dropout
+        self.layer_norm_eps = layer_norm_eps
+        self.normalize_first = normalize_first
+        self.key_dim = key_dim
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def _make_attention(self, hidden_size):
+        """Creates the attention layer; the override point for variants."""
+        if self.key_dim is None and hidden_size % self.num_heads:
+            raise ValueError(
+                "hidden_size must be divisible by num_heads when key_dim is not given. "
+                f"Received: hidden_size={hidden_size}, num_heads={self.num_heads}"
+            )
+        return MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=self.key_dim or hidden_size // self.num_heads,
+            dropout=self.attention_dropout,
+            use_bias=self.use_bias,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy,
+            name="self_attention",
+        )
+
+    def build(self, input_shape):
+        hidden_size = input_shape[-1]
+        self.self_attention = self._make_attention(hidden_size)
+        self.self_attention.build(input_shape)
+        self.attention_layer_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="attention_layer_norm"
+        )
+        self.attention_layer_norm.build(input_shape)
+        self.feed_forward = FeedForward(
+            self.intermediate_size, activation=self.hidden_act, use_bias=self.use_bias,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy, name="feed_forward",
+        )
+        self.feed_forward.build(input_shape)
+        self.output_layer_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="output_layer_norm"
+        )
+        self.output_layer_norm.build(input_shape)
+        self.attention_output_dropout = keras.layers.Dropout(self.hidden_dropout, dtype=self.dtype_policy)
+        self.output_dropout = keras.layers.Dropout(self.hidden_dropout, dtype=self.dtype_policy)
+        self.built = True
+
+    def call(
+        self,
+        x,
+        attention_mask=None,
+        attention_bias=None,
+        cache=None,
+        cache_update_index=None,
+        return_attention_scores=False,
+        training=None,
+        **kwargs,
+    ):
+        residual = x
+        if self.normalize_first:
+            x = self.attention_layer_norm(x)
+        outputs = self.self_attention(
+            x,
+            attention_mask=attention_mask,
+            attention_bias=attention_bias,
+            cache=cache,
+            cache_update_index=cache_update_index,
+            return_attention_scores=return_attention_scores,
+            training=training,
+            **kwargs,
+        )
+        attention_output, extras = (outputs[0], outputs[1:]) if isinstance(outputs, tuple) else (outputs, ())
+        x = residual + self.attention_output_dropout(attention_output, training=training)
+        if not self.normalize_first:
+            x = self.attention_layer_norm(x)
+
+        residual = x
+        if self.normalize_first:
+            x = self.output_layer_norm(x)
+        x = residual + self.output_dropout(self.feed_forward(x), training=training)
+        if not self.normalize_first:
+            x = self.output_layer_norm(x)
+        return (x, *extras) if extras else x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "intermediate_size": self.intermediate_size,
+            "hidden_act": self.hidden_act,
+            "hidden_dropout": self.hidden_dropout,
+            "attention_dropout": self.attention_dropout,
+            "layer_norm_eps": self.layer_norm_eps,
+            "normalize_first": self.normalize_first,
+            "key_dim": self.key_dim,
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }

@@ -1,0 +1,1 @@
+"""Architectures, one folder per family, assembled from `tfmodels.layers`."""

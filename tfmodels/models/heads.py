@@ -1,0 +1,239 @@
+"""Task-head mixins shared by every encoder architecture.
+
+A head model owns a backbone (`self.<base_model_prefix>`) that returns
+`last_hidden_state` and, when it has a pooler, `pooler_output`; the mixins
+here add the Hugging Face task heads on top. An architecture declares its
+heads in a few lines, e.g.::
+
+    class BertForSequenceClassification(SequenceClassificationMixin, BertPreTrainedModel):
+        pass
+"""
+
+import keras
+from keras import ops
+
+from tfmodels.layers.losses import (
+    masked_sparse_categorical_crossentropy,
+    sequence_classification_loss,
+    span_loss,
+)
+from tfmodels.layers.utils import hf_initializer
+
+
+def resolve_labels(num_labels=None, id2label=None, label2id=None):
+    """Normalises Hugging Face label fields; `id2label` wins over `num_labels`.
+
+    Returns:
+        `(num_labels, id2label, label2id)` with string keys in `id2label`.
+    """
+    if id2label:
+        id2label = {str(k): v for k, v in id2label.items()}
+        if num_labels is not None and num_labels != len(id2label):
+            id2label = None
+    if not id2label:
+        num_labels = 2 if num_labels is None else int(num_labels)
+        id2label = {str(i): f"LABEL_{i}" for i in range(num_labels)}
+    num_labels = len(id2label)
+    if not label2id or len(label2id) != num_labels:
+        label2id = {v: int(k) for k, v in id2label.items()}
+    return num_labels, id2label, label2id
+
+
+class HeadModelMixin:
+    """Builds the backbone of a head model and merges the configs.
+
+    Subclasses set `backbone_class` (through the architecture's base class)
+    and implement `_build_head()` and `_head_outputs()`.
+    """
+
+    backbone_kwargs = {}
+    head_config_fields = ()
+
+    def _init_backbone(self, kwargs):
+        from tfmodels.models.base import split_keras_kwargs
+
+        keras_kwargs, backbone_config = split_keras_kwargs(kwargs)
+        super().__init__(**keras_kwargs)
+        backbone = self.backbone_class(
+            **backbone_config, **self.backbone_kwargs, dtype=self.dtype_policy, name=self.base_model_prefix
+        )
+        setattr(self, self.base_model_prefix, backbone)
+        self.extra_config = dict(backbone.extra_config)
+        return backbone
+
+    @property
+    def backbone(self):
+        return getattr(self, self.base_model_prefix)
+
+    def hf_config(self):
+        config = {**self.backbone.hf_config(), **self.config}
+        config["architectures"] = [type(self).__name__]
+        return config
+
+    def get_config(self):
+        config = {**self.backbone.get_config(), **self.config}
+        config.update(name=self.name, trainable=self.trainable)
+        config.pop("add_pooling_layer", None)
+        return config
+
+    @property
+    def classifier_dropout_rate(self):
+        rate = self.config.get("classifier_dropout")
+        return self.backbone.config["hidden_dropout_prob"] if rate is None else rate
+
+    def _dense(self, units, name):
+        init = hf_initializer(self.backbone.config.get("initializer_range", 0.02))
+        return keras.layers.Dense(units, kernel_initializer=init, dtype=self.dtype_policy, name=name)
+
+    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
+        inputs = self._prepare_inputs(inputs)
+        labels = {k: inputs.pop(k) for k in self.label_names if k in inputs}
+        outputs = self._head_outputs(inputs, training, output_attentions, output_hidden_states)
+        if labels and len(labels) == len(self.label_names):
+            outputs = {"loss": self.task_loss(labels, outputs), **outputs}
+        return outputs
+
+    def _backbone_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        return self.backbone(
+            inputs, training=training,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+        )
+
+    @staticmethod
+    def _passthrough(outputs, backbone_outputs):
+        for key in ("hidden_states", "attentions"):
+            if key in backbone_outputs:
+                outputs[key] = backbone_outputs[key]
+        return outputs
+
+
+class SequenceClassificationMixin(HeadModelMixin):
+    """`logits (batch, num_labels)` from the pooled output; loss by `problem_type`."""
+
+    label_names = ("labels",)
+    serving_outputs = ("logits",)
+    backbone_kwargs = {"add_pooling_layer": True}
+
+    def __init__(self, num_labels=None, id2label=None, label2id=None, problem_type=None,
+                 classifier_dropout=None, **kwargs):
+        self._init_backbone(kwargs)
+        num_labels, id2label, label2id = resolve_labels(num_labels, id2label, label2id)
+        self.config = {"id2label": id2label, "label2id": label2id,
+                       "problem_type": problem_type, "classifier_dropout": classifier_dropout}
+        self.num_labels = num_labels
+        self.dropout = keras.layers.Dropout(self.classifier_dropout_rate, dtype=self.dtype_policy)
+        self.classifier = self._dense(num_labels, "classifier")
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        pooled = self.dropout(backbone_outputs["pooler_output"], training=training)
+        return self._passthrough({"logits": self.classifier(pooled)}, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        return sequence_classification_loss(labels["labels"], outputs["logits"], self.config["problem_type"])
+
+
+class TokenClassificationMixin(HeadModelMixin):
+    """`logits (batch, seq_len, num_labels)`; cross-entropy ignoring label -100."""
+
+    label_names = ("labels",)
+    serving_outputs = ("logits",)
+    backbone_kwargs = {"add_pooling_layer": False}
+
+    def __init__(self, num_labels=None, id2label=None, label2id=None, classifier_dropout=None, **kwargs):
+        self._init_backbone(kwargs)
+        num_labels, id2label, label2id = resolve_labels(num_labels, id2label, label2id)
+        self.config = {"id2label": id2label, "label2id": label2id, "classifier_dropout": classifier_dropout}
+        self.num_labels = num_labels
+        self.dropout = keras.layers.Dropout(self.classifier_dropout_rate, dtype=self.dtype_policy)
+        self.classifier = self._dense(num_labels, "classifier")
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        hidden = self.dropout(backbone_outputs["last_hidden_state"], training=training)
+        return self._passthrough({"logits": self.classifier(hidden)}, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
+
+
+class QuestionAnsweringMixin(HeadModelMixin):
+    """`start_logits`, `end_logits (batch, seq_len)`; span loss on start/end positions."""
+
+    label_names = ("start_positions", "end_positions")
+    serving_outputs = ("start_logits", "end_logits")
+    backbone_kwargs = {"add_pooling_layer": False}
+
+    def __init__(self, num_labels=None, id2label=None, label2id=None, **kwargs):
+        self._init_backbone(kwargs)
+        num_labels, id2label, label2id = resolve_labels(num_labels or 2, id2label, label2id)
+        if num_labels != 2:
+            raise ValueError(
+                "A question-answering head predicts start and end logits, so it needs num_labels=2. "
+                f"Received: num_labels={num_labels}"
+            )
+        self.config = {"id2label": id2label, "label2id": label2id}
+        self.qa_outputs = self._dense(num_labels, "qa_outputs")
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        logits = self.qa_outputs(backbone_outputs["last_hidden_state"])  # (batch, seq_len, 2)
+        outputs = {"start_logits": logits[..., 0], "end_logits": logits[..., 1]}
+        return self._passthrough(outputs, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        return span_loss(labels["start_positions"], labels["end_positions"],
+                         outputs["start_logits"], outputs["end_logits"])
+
+
+class MultipleChoiceMixin(HeadModelMixin):
+    """Inputs `(batch, num_choices, seq_len)`; `logits (batch, num_choices)`."""
+
+    label_names = ("labels",)
+    serving_outputs = ("logits",)
+    backbone_kwargs = {"add_pooling_layer": True}
+
+    def __init__(self, classifier_dropout=None, **kwargs):
+        self._init_backbone(kwargs)
+        self.config = {"classifier_dropout": classifier_dropout}
+        self.dropout = keras.layers.Dropout(self.classifier_dropout_rate, dtype=self.dtype_policy)
+        self.classifier = self._dense(1, "classifier")
+
+    def dummy_inputs(self, batch_size=1, seq_len=4):
+        return {key: value.reshape(batch_size, 1, seq_len)
+                for key, value in super().dummy_inputs(batch_size, seq_len).items()}
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        num_choices = ops.shape(inputs["input_ids"])[1]
+        flat = {k: ops.reshape(v, (-1, ops.shape(v)[-1])) for k, v in inputs.items()}  # (batch * choices, seq)
+        backbone_outputs = self._backbone_outputs(flat, training, output_attentions, output_hidden_states)
+        pooled = self.dropout(backbone_outputs["pooler_output"], training=training)
+        logits = ops.reshape(self.classifier(pooled), (-1, num_choices))
+        return self._passthrough({"logits": logits}, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
+
+
+class MaskedLMMixin(HeadModelMixin):
+    """`logits (batch, seq_len, vocab_size)`; cross-entropy ignoring label -100.
+
+    The architecture supplies `_make_lm_head()` and `_lm_logits(hidden)`.
+    """
+
+    label_names = ("labels",)
+    serving_outputs = ("logits",)
+    backbone_kwargs = {"add_pooling_layer": False}
+
+    def __init__(self, **kwargs):
+        self._init_backbone(kwargs)
+        self.config = {}
+        self._make_lm_head()
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        logits = self._lm_logits(backbone_outputs["last_hidden_state"])
+        return self._passthrough({"logits": logits}, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
