@@ -55,3 +55,19 @@ __all__ = [
     "export_saved_model",
     "layers",
 ]
+
+from tfmodels.models.layoutlm import (  # noqa: E402
+    LayoutLMForMaskedLM,
+    LayoutLMForQuestionAnswering,
+    LayoutLMForSequenceClassification,
+    LayoutLMForTokenClassification,
+    LayoutLMModel,
+)
+
+__all__ += [
+    "LayoutLMForMaskedLM",
+    "LayoutLMForQuestionAnswering",
+    "LayoutLMForSequenceClassification",
+    "LayoutLMForTokenClassification",
+    "LayoutLMModel",
+]

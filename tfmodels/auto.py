@@ -113,3 +113,14 @@ TASKS = {cls.task: cls for cls in (
 def register_model(task, model_type, model_class):
     """Adds `model_class` to the Auto registry of `task` (a key of `TASKS`)."""
     MODEL_REGISTRIES[task][model_type] = model_class
+
+from tfmodels.models import layoutlm  # noqa: E402
+
+for _task, _cls in (
+    ("base", layoutlm.LayoutLMModel),
+    ("sequence-classification", layoutlm.LayoutLMForSequenceClassification),
+    ("token-classification", layoutlm.LayoutLMForTokenClassification),
+    ("question-answering", layoutlm.LayoutLMForQuestionAnswering),
+    ("masked-lm", layoutlm.LayoutLMForMaskedLM),
+):
+    register_model(_task, "layoutlm", _cls)

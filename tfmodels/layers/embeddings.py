@@ -45,6 +45,9 @@ class TransformerEmbeddings(keras.layers.Layer):
         layer_norm_eps: float or None; `None` disables the LayerNorm.
         dropout: float, dropout rate on the output.
         initializer_range: float, stddev of the normal initialiser.
+        position_initializer: optional initializer of the position table
+            (e.g. `SinusoidalInitializer()` for XLM's `sinusoidal_embeddings`);
+            default: normal with `initializer_range`.
         **kwargs: base layer arguments.
 
     Call args:
@@ -52,6 +55,9 @@ class TransformerEmbeddings(keras.layers.Layer):
         token_type_ids: optional int tensor `(batch, seq_len)`; zeros if absent.
         position_ids: optional int tensor `(batch, seq_len)` or `(1, seq_len)`;
             `arange(seq_len)` if absent.
+        extra_embeddings: optional float tensor `(batch, seq_len, hidden_size)`
+            added before the LayerNorm: how relatives add their own terms
+            (LayoutLM's 2-D box embeddings, XLM's language embeddings).
         training: bool, enables dropout.
 
     Returns:
@@ -71,9 +77,11 @@ class TransformerEmbeddings(keras.layers.Layer):
         layer_norm_eps=1e-12,
         dropout=0.0,
         initializer_range=0.02,
+        position_initializer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.position_initializer = keras.initializers.get(position_initializer) if position_initializer else None
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.max_position_embeddings = max_position_embeddings
@@ -89,7 +97,8 @@ class TransformerEmbeddings(keras.layers.Layer):
         self.position_embeddings = None
         if max_position_embeddings:
             self.position_embeddings = keras.layers.Embedding(
-                max_position_embeddings, hidden_size, embeddings_initializer=clone_initializer(init),
+                max_position_embeddings, hidden_size,
+                embeddings_initializer=clone_initializer(self.position_initializer or init),
                 dtype=self.dtype_policy, name="position_embeddings",
             )
         self.token_type_embeddings = None
@@ -115,7 +124,7 @@ class TransformerEmbeddings(keras.layers.Layer):
             self.layer_norm.build((*input_shape, self.hidden_size))
         self.built = True
 
-    def call(self, input_ids, token_type_ids=None, position_ids=None, training=None):
+    def call(self, input_ids, token_type_ids=None, position_ids=None, extra_embeddings=None, training=None):
         x = self.word_embeddings(input_ids)  # (batch, seq_len, hidden)
         if self.position_embeddings is not None:
             if position_ids is None:
@@ -125,6 +134,8 @@ class TransformerEmbeddings(keras.layers.Layer):
             if token_type_ids is None:
                 token_type_ids = ops.zeros_like(input_ids)
             x = x + self.token_type_embeddings(token_type_ids)
+        if extra_embeddings is not None:
+            x = x + extra_embeddings
         if self.layer_norm is not None:
             x = self.layer_norm(x)
         return self.dropout_layer(x, training=training)
@@ -142,4 +153,7 @@ class TransformerEmbeddings(keras.layers.Layer):
             "layer_norm_eps": self.layer_norm_eps,
             "dropout": self.dropout,
             "initializer_range": self.initializer_range,
+            "position_initializer": (
+                keras.initializers.serialize(self.position_initializer) if self.position_initializer else None
+            ),
         }

@@ -167,17 +167,21 @@ class BertModel(PreTrainedModel):
     def _constructor_only_config(self):
         return {"add_pooling_layer": self.add_pooling_layer}
 
+    def _embed(self, inputs, training):
+        """`(batch, seq_len, hidden_size)` embeddings; the override point for relatives (LayoutLM)."""
+        return self.embeddings(
+            inputs["input_ids"],
+            token_type_ids=inputs.get("token_type_ids"),
+            position_ids=inputs.get("position_ids"),
+            training=training,
+        )
+
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
         input_ids = inputs["input_ids"]
         if "position_ids" not in inputs:
             check_sequence_length(input_ids, self.config["max_position_embeddings"], type(self).__name__)
-        x = self.embeddings(
-            input_ids,
-            token_type_ids=inputs.get("token_type_ids"),
-            position_ids=inputs.get("position_ids"),
-            training=training,
-        )
+        x = self._embed(inputs, training)
         mask = attention_mask_to_bool(inputs.get("attention_mask"))
         hidden_states, attentions = [x], []
         for layer in self.encoder_layers:
