@@ -71,3 +71,35 @@ __all__ += [
     "LayoutLMForTokenClassification",
     "LayoutLMModel",
 ]
+
+from tfmodels.models.flaubert import (  # noqa: E402
+    FlaubertForMultipleChoice,
+    FlaubertForQuestionAnsweringSimple,
+    FlaubertForSequenceClassification,
+    FlaubertForTokenClassification,
+    FlaubertModel,
+    FlaubertWithLMHeadModel,
+)
+from tfmodels.models.xlm import (  # noqa: E402
+    XLMForMultipleChoice,
+    XLMForQuestionAnsweringSimple,
+    XLMForSequenceClassification,
+    XLMForTokenClassification,
+    XLMModel,
+    XLMWithLMHeadModel,
+)
+
+__all__ += [
+    "FlaubertForMultipleChoice",
+    "FlaubertForQuestionAnsweringSimple",
+    "FlaubertForSequenceClassification",
+    "FlaubertForTokenClassification",
+    "FlaubertModel",
+    "FlaubertWithLMHeadModel",
+    "XLMForMultipleChoice",
+    "XLMForQuestionAnsweringSimple",
+    "XLMForSequenceClassification",
+    "XLMForTokenClassification",
+    "XLMModel",
+    "XLMWithLMHeadModel",
+]

@@ -124,3 +124,17 @@ for _task, _cls in (
     ("masked-lm", layoutlm.LayoutLMForMaskedLM),
 ):
     register_model(_task, "layoutlm", _cls)
+
+from tfmodels.models import flaubert, xlm  # noqa: E402
+
+for _type, _module, _prefix in (("xlm", xlm, "XLM"), ("flaubert", flaubert, "Flaubert")):
+    for _task, _suffix in (
+        ("base", "Model"),
+        ("sequence-classification", "ForSequenceClassification"),
+        ("token-classification", "ForTokenClassification"),
+        ("question-answering", "ForQuestionAnsweringSimple"),
+        ("multiple-choice", "ForMultipleChoice"),
+        ("masked-lm", "WithLMHeadModel"),
+        ("causal-lm", "WithLMHeadModel"),
+    ):
+        register_model(_task, _type, getattr(_module, _prefix + _suffix))

@@ -28,3 +28,4 @@ __all__ = [
     "weight_table_for",
 ]
 from tfmodels.converters import layoutlm  # noqa: E402,F401
+from tfmodels.converters import xlm  # noqa: E402,F401  (xlm + flaubert)

@@ -79,7 +79,9 @@ class HeadModelMixin:
     @property
     def classifier_dropout_rate(self):
         rate = self.config.get("classifier_dropout")
-        return self.backbone.config["hidden_dropout_prob"] if rate is None else rate
+        if rate is None:  # BERT-style configs name it hidden_dropout_prob, XLM-style ones dropout
+            rate = self.backbone.config.get("hidden_dropout_prob", self.backbone.config.get("dropout", 0.0))
+        return rate
 
     def _dense(self, units, name):
         init = hf_initializer(self.backbone.config.get("initializer_range", 0.02))
@@ -207,9 +209,13 @@ class MultipleChoiceMixin(HeadModelMixin):
         num_choices = ops.shape(inputs["input_ids"])[1]
         flat = {k: ops.reshape(v, (-1, ops.shape(v)[-1])) for k, v in inputs.items()}  # (batch * choices, seq)
         backbone_outputs = self._backbone_outputs(flat, training, output_attentions, output_hidden_states)
-        pooled = self.dropout(backbone_outputs["pooler_output"], training=training)
-        logits = ops.reshape(self.classifier(pooled), (-1, num_choices))
+        logits = ops.reshape(self._choice_scores(backbone_outputs, training), (-1, num_choices))
         return self._passthrough({"logits": logits}, backbone_outputs)
+
+    def _choice_scores(self, backbone_outputs, training):
+        """`(batch * num_choices, 1)` scores; the override point for other heads."""
+        pooled = self.dropout(backbone_outputs["pooler_output"], training=training)
+        return self.classifier(pooled)
 
     def task_loss(self, labels, outputs):
         return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
@@ -237,3 +243,62 @@ class MaskedLMMixin(HeadModelMixin):
 
     def task_loss(self, labels, outputs):
         return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
+
+
+class SequenceSummaryMixin:
+    """Builds the `SequenceSummary` head of XLM-style models from the backbone's
+    `summary_*` config fields (no pooler there)."""
+
+    def _make_sequence_summary(self, num_labels):
+        from tfmodels.layers.heads import SequenceSummary
+
+        config = {**self.backbone.extra_config, **self.backbone.config}
+        num_outputs = None
+        if config.get("summary_use_proj"):
+            to_labels = config.get("summary_proj_to_labels") and num_labels > 0
+            num_outputs = num_labels if to_labels else config.get("emb_dim", config.get("hidden_size"))
+        self.sequence_summary = SequenceSummary(
+            summary_type=config.get("summary_type", "last"),
+            num_outputs=num_outputs,
+            activation=config.get("summary_activation"),
+            first_dropout=config.get("summary_first_dropout") or 0.0,
+            last_dropout=config.get("summary_last_dropout") or 0.0,
+            kernel_initializer=hf_initializer(config.get("init_std", 0.02)),
+            dtype=self.dtype_policy,
+            name="sequence_summary",
+        )
+
+
+class SummarySequenceClassificationMixin(SequenceSummaryMixin, SequenceClassificationMixin):
+    """Sequence classification through `SequenceSummary` (XLM, FlauBERT): the summary's
+    projection produces the logits."""
+
+    backbone_kwargs = {}
+
+    def __init__(self, num_labels=None, id2label=None, label2id=None, problem_type=None, **kwargs):
+        self._init_backbone(kwargs)
+        num_labels, id2label, label2id = resolve_labels(num_labels, id2label, label2id)
+        self.config = {"id2label": id2label, "label2id": label2id, "problem_type": problem_type}
+        self.num_labels = num_labels
+        self._make_sequence_summary(num_labels)
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        logits = self.sequence_summary(backbone_outputs["last_hidden_state"], training=training)
+        return self._passthrough({"logits": logits}, backbone_outputs)
+
+
+class SummaryMultipleChoiceMixin(SequenceSummaryMixin, MultipleChoiceMixin):
+    """Multiple choice through `SequenceSummary` + `logits_proj` `(num_labels -> 1)` (XLM, FlauBERT)."""
+
+    backbone_kwargs = {}
+
+    def __init__(self, **kwargs):
+        num_labels, _, _ = resolve_labels(kwargs.get("num_labels"), kwargs.get("id2label"), kwargs.get("label2id"))
+        self._init_backbone(kwargs)
+        self.config = {}
+        self._make_sequence_summary(num_labels)
+        self.logits_proj = self._dense(1, "logits_proj")
+
+    def _choice_scores(self, backbone_outputs, training):
+        return self.logits_proj(self.sequence_summary(backbone_outputs["last_hidden_state"], training=training))

@@ -1,0 +1,17 @@
+from tfmodels.models.xlm.modeling import (
+    XLMForMultipleChoice,
+    XLMForQuestionAnsweringSimple,
+    XLMForSequenceClassification,
+    XLMForTokenClassification,
+    XLMModel,
+    XLMWithLMHeadModel,
+)
+
+__all__ = [
+    "XLMForMultipleChoice",
+    "XLMForQuestionAnsweringSimple",
+    "XLMForSequenceClassification",
+    "XLMForTokenClassification",
+    "XLMModel",
+    "XLMWithLMHeadModel",
+]
