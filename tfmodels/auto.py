@@ -138,3 +138,15 @@ for _type, _module, _prefix in (("xlm", xlm, "XLM"), ("flaubert", flaubert, "Fla
         ("causal-lm", "WithLMHeadModel"),
     ):
         register_model(_task, _type, getattr(_module, _prefix + _suffix))
+
+from tfmodels.models import mobilebert  # noqa: E402
+
+for _task, _cls in (
+    ("base", mobilebert.MobileBertModel),
+    ("sequence-classification", mobilebert.MobileBertForSequenceClassification),
+    ("token-classification", mobilebert.MobileBertForTokenClassification),
+    ("question-answering", mobilebert.MobileBertForQuestionAnswering),
+    ("multiple-choice", mobilebert.MobileBertForMultipleChoice),
+    ("masked-lm", mobilebert.MobileBertForMaskedLM),
+):
+    register_model(_task, "mobilebert", _cls)

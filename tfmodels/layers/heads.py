@@ -15,6 +15,8 @@ class Pooler(keras.layers.Layer):
         hidden_size: int, output width.
         activation: str, Hugging Face activation name (`"tanh"` for BERT).
         kernel_initializer: kernel initializer.
+        use_dense: bool; `False` returns the first token's state unchanged
+            (MobileBERT with `classifier_activation=False`).
 
     Call args:
         hidden_states: float tensor `(batch, seq_len, hidden_size)`.
@@ -23,23 +25,28 @@ class Pooler(keras.layers.Layer):
         float tensor `(batch, hidden_size)`.
     """
 
-    def __init__(self, hidden_size, activation="tanh", kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(self, hidden_size, activation="tanh", kernel_initializer="glorot_uniform", use_dense=True, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.activation = activation
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.use_dense = use_dense
         self._activation_fn = get_activation(activation)
-        self.dense = keras.layers.Dense(
-            hidden_size, kernel_initializer=clone_initializer(self.kernel_initializer),
-            dtype=self.dtype_policy, name="dense",
-        )
+        self.dense = None
+        if use_dense:
+            self.dense = keras.layers.Dense(
+                hidden_size, kernel_initializer=clone_initializer(self.kernel_initializer),
+                dtype=self.dtype_policy, name="dense",
+            )
 
     def build(self, input_shape):
-        self.dense.build((input_shape[0], input_shape[-1]))
+        if self.dense is not None:
+            self.dense.build((input_shape[0], input_shape[-1]))
         self.built = True
 
     def call(self, hidden_states):
-        return self._activation_fn(self.dense(hidden_states[:, 0]))
+        first = hidden_states[:, 0]  # (batch, hidden_size)
+        return first if self.dense is None else self._activation_fn(self.dense(first))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.hidden_size)
@@ -50,6 +57,7 @@ class Pooler(keras.layers.Layer):
             "hidden_size": self.hidden_size,
             "activation": self.activation,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "use_dense": self.use_dense,
         }
 
 
@@ -74,6 +82,10 @@ class MaskedLMHead(keras.layers.Layer):
         kernel_initializer: kernel initializer.
         transform: bool, apply dense + activation + LayerNorm before the
             projection (BERT); `False`: projection only (XLM).
+        embedding_size: int or None; when tied embeddings are narrower than
+            `hidden_size`, the head owns `extra_decoder` `(hidden_size -
+            embedding_size, V)`, stacked under the transposed embeddings
+            (MobileBERT's `cls.predictions.dense`).
 
     Call args:
         hidden_states: float tensor `(batch, seq_len, hidden)`.
@@ -95,10 +107,12 @@ class MaskedLMHead(keras.layers.Layer):
         tie_word_embeddings=True,
         kernel_initializer="glorot_uniform",
         transform=True,
+        embedding_size=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.transform = transform
+        self.embedding_size = embedding_size
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.hidden_act = hidden_act
@@ -126,6 +140,12 @@ class MaskedLMHead(keras.layers.Layer):
                 shape=(self.hidden_size, self.vocab_size), name="decoder",
                 initializer=clone_initializer(self.kernel_initializer),
             )
+        self.extra_decoder = None
+        if self.tie_word_embeddings and self.embedding_size and self.embedding_size < self.hidden_size:
+            self.extra_decoder = self.add_weight(
+                shape=(self.hidden_size - self.embedding_size, self.vocab_size), name="extra_decoder",
+                initializer=clone_initializer(self.kernel_initializer),
+            )
         self.bias = self.add_weight(shape=(self.vocab_size,), name="bias", initializer="zeros")
         self.built = True
 
@@ -136,7 +156,9 @@ class MaskedLMHead(keras.layers.Layer):
         if self.tie_word_embeddings:
             if embedding_matrix is None:
                 raise ValueError("MaskedLMHead(tie_word_embeddings=True) needs `embedding_matrix`.")
-            kernel = ops.transpose(ops.cast(embedding_matrix, x.dtype))
+            kernel = ops.transpose(ops.cast(embedding_matrix, x.dtype))  # (E, V)
+            if self.extra_decoder is not None:
+                kernel = ops.concatenate([kernel, ops.cast(self.extra_decoder, x.dtype)], axis=0)  # (hidden, V)
         else:
             kernel = ops.cast(self.decoder, x.dtype)
         return ops.matmul(x, kernel) + ops.cast(self.bias, x.dtype)
@@ -154,6 +176,7 @@ class MaskedLMHead(keras.layers.Layer):
             "tie_word_embeddings": self.tie_word_embeddings,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "transform": self.transform,
+            "embedding_size": self.embedding_size,
         }
 
 
