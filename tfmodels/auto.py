@@ -150,3 +150,15 @@ for _task, _cls in (
     ("masked-lm", mobilebert.MobileBertForMaskedLM),
 ):
     register_model(_task, "mobilebert", _cls)
+
+from tfmodels.models import squeezebert  # noqa: E402
+
+for _task, _cls in (
+    ("base", squeezebert.SqueezeBertModel),
+    ("sequence-classification", squeezebert.SqueezeBertForSequenceClassification),
+    ("token-classification", squeezebert.SqueezeBertForTokenClassification),
+    ("question-answering", squeezebert.SqueezeBertForQuestionAnswering),
+    ("multiple-choice", squeezebert.SqueezeBertForMultipleChoice),
+    ("masked-lm", squeezebert.SqueezeBertForMaskedLM),
+):
+    register_model(_task, "squeezebert", _cls)

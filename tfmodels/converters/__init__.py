@@ -30,3 +30,4 @@ __all__ = [
 from tfmodels.converters import layoutlm  # noqa: E402,F401
 from tfmodels.converters import xlm  # noqa: E402,F401  (xlm + flaubert)
 from tfmodels.converters import mobilebert  # noqa: E402,F401
+from tfmodels.converters import squeezebert  # noqa: E402,F401

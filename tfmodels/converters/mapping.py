@@ -171,3 +171,25 @@ def resolve_variable(model, keras_path):
             ) from None
     return obj
 
+
+
+class GroupedConv1x1(Transform):
+    """PyTorch grouped `nn.Conv1d(kernel_size=1)` weight `(C_out, C_in/g, 1)` <->
+    `GroupedDense` kernel `(g, C_in/g, C_out/g)`; output channel `o` belongs to group `o // (C_out/g)`."""
+
+    name = "grouped_conv1x1"
+
+    def hf_shape(self, keras_shape):
+        groups, block_in, block_out = keras_shape
+        return (groups * block_out, block_in, 1)
+
+    def to_keras(self, array, keras_shape):
+        groups, block_in, block_out = keras_shape
+        return array.reshape(groups, block_out, block_in).transpose(0, 2, 1)
+
+    def to_hf(self, array):
+        groups, block_in, block_out = array.shape
+        return array.transpose(0, 2, 1).reshape(groups * block_out, block_in, 1)
+
+
+GROUPED_CONV1X1 = GroupedConv1x1()

@@ -44,19 +44,18 @@ class FeedForward(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self._activation_fn = get_activation(activation)
 
+    def _dense(self, units, name):
+        """Creates one projection; the override point for variants (grouped projections)."""
+        return keras.layers.Dense(
+            units, use_bias=self.use_bias, kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy, name=name,
+        )
+
     def build(self, input_shape):
         output_size = self.output_size or input_shape[-1]
-        self.intermediate_dense = keras.layers.Dense(
-            self.intermediate_size, use_bias=self.use_bias,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            dtype=self.dtype_policy, name="intermediate_dense",
-        )
+        self.intermediate_dense = self._dense(self.intermediate_size, "intermediate_dense")
         self.intermediate_dense.build(input_shape)
-        self.output_dense = keras.layers.Dense(
-            output_size, use_bias=self.use_bias,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            dtype=self.dtype_policy, name="output_dense",
-        )
+        self.output_dense = self._dense(output_size, "output_dense")
         self.output_dense.build((*input_shape[:-1], self.intermediate_size))
         self.built = True
 

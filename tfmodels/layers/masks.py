@@ -78,6 +78,25 @@ def merge_masks(*masks):
     return result
 
 
+def mask_scores(scores, mask=None):
+    """Attention logits in float32 with masked positions set to the float32 minimum.
+
+    What the softmax sees; also returned as "attention scores" by models whose
+    reference outputs pre-softmax logits (SqueezeBERT).
+
+    Args:
+        scores: float tensor, e.g. `(batch, num_heads, query_len, key_len)`.
+        mask: optional bool tensor broadcastable to `scores`; `True` = keep.
+
+    Returns:
+        float32 tensor shaped like `scores`.
+    """
+    scores = ops.cast(scores, "float32")
+    if mask is None:
+        return scores
+    return ops.where(mask, scores, ops.cast(-3.4028234663852886e38, "float32"))
+
+
 def masked_softmax(scores, mask=None, axis=-1):
     """Softmax over `axis` with masked positions excluded, computed in float32.
 
@@ -94,7 +113,4 @@ def masked_softmax(scores, mask=None, axis=-1):
         float tensor shaped like `scores`, in `scores`' dtype.
     """
     dtype = scores.dtype
-    scores = ops.cast(scores, "float32")
-    if mask is not None:
-        scores = ops.where(mask, scores, ops.cast(-3.4028234663852886e38, "float32"))
-    return ops.cast(ops.softmax(scores, axis=axis), dtype)
+    return ops.cast(ops.softmax(mask_scores(scores, mask), axis=axis), dtype)

@@ -18,7 +18,7 @@ import math
 import keras
 from keras import ops
 
-from tfmodels.layers.masks import masked_softmax
+from tfmodels.layers.masks import mask_scores, masked_softmax
 from tfmodels.layers.utils import clone_initializer
 
 
@@ -50,6 +50,9 @@ class MultiHeadAttention(keras.layers.Layer):
             Use `1.0` for models that scale elsewhere (T5).
         kernel_initializer: initializer for the projection kernels.
         bias_initializer: initializer for the projection biases.
+        return_logits: bool, `return_attention_scores` returns the masked
+            pre-softmax logits (masked entries at the float32 minimum)
+            instead of the probabilities (SqueezeBERT's reference does).
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call args:
@@ -91,9 +94,11 @@ class MultiHeadAttention(keras.layers.Layer):
         scale=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        return_logits=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.return_logits = return_logits
         if num_heads <= 0 or key_dim <= 0:
             raise ValueError(
                 "num_heads and key_dim must be positive. "
@@ -182,13 +187,16 @@ class MultiHeadAttention(keras.layers.Layer):
         if attention_bias is not None:
             scores = scores + ops.cast(attention_bias, scores.dtype)
         probs = masked_softmax(scores, attention_mask)
+        returned_scores = probs
+        if self.return_logits:
+            returned_scores = ops.cast(mask_scores(scores, attention_mask), probs.dtype)
         dropped = self.dropout_layer(probs, training=training)
         context = ops.einsum("bnts,bsnh->btnh", dropped, ops.cast(v, dropped.dtype))
         output = self.output_dense(context)  # (B, T, output_dim)
 
         extras = ()
         if return_attention_scores:
-            extras += (probs,)
+            extras += (returned_scores,)
         if cache is not None:
             extras += (cache,)
         return (output,) + extras if extras else output
@@ -208,4 +216,5 @@ class MultiHeadAttention(keras.layers.Layer):
             "scale": self.scale,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "return_logits": self.return_logits,
         }
