@@ -14,6 +14,7 @@ CLASSES = [
     "MobileBertForQuestionAnswering",
     "MobileBertForMaskedLM",
     "MobileBertForNextSentencePrediction",
+    "MobileBertForPreTraining",
 ]
 
 
@@ -75,3 +76,13 @@ def test_auto_classes_pick_mobilebert(tmp_path):
                        ("token-classification", "ForTokenClassification"),
                        ("question-answering", "ForQuestionAnswering"), ("multiple-choice", "ForMultipleChoice")):
         assert tfmodels.auto.MODEL_REGISTRIES[task]["mobilebert"] is getattr(tfmodels, "MobileBert" + head)
+
+
+def test_mobilebert_pretraining_loss(tmp_path):
+    path = hf_checkpoint("MobileBertForPreTraining", tiny_config(), tmp_path)
+    inputs = random_inputs(type_vocab_size=3)
+    labels = np.random.RandomState(2).randint(0, 99, inputs["input_ids"].shape)
+    labels[inputs["attention_mask"] == 0] = -100
+    inputs = {**inputs, "labels": labels, "next_sentence_label": np.array([1, 0, 1])}
+    diffs = assert_parity("MobileBertForPreTraining", path, inputs, hidden_and_attentions=False)
+    assert "loss" in diffs

@@ -77,6 +77,8 @@ def mobilebert_table(model):
             *layer_norm("cls.predictions.transform.LayerNorm", "lm_head.layer_norm"),
             Param("cls.predictions.bias", "lm_head.bias", aliases=("cls.predictions.decoder.bias",)),
         ]
+        if hasattr(model, "seq_relationship"):
+            params += dense("cls.seq_relationship", "seq_relationship", optional=True, head=True)
         if model.lm_head.extra_decoder is not None:
             params.append(Param("cls.predictions.dense.weight", "lm_head.extra_decoder"))
     return WeightTable(params, ignored_keys=ignored, other_head_keys=BERT_OTHER_HEAD_KEYS,

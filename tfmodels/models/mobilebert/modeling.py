@@ -15,6 +15,7 @@ import keras
 
 from tfmodels.layers import MaskedLMHead, Pooler, TransformerEmbeddings
 from tfmodels.layers.bottleneck_block import BottleneckEncoderBlock
+from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.bert.modeling import BertModel
@@ -138,3 +139,36 @@ class MobileBertForMaskedLM(MaskedLMMixin, MobileBertPreTrainedModel):
 
     def _lm_logits(self, hidden_states):
         return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MobileBertForPreTraining(MobileBertForMaskedLM):
+    """`transformers.MobileBertForPreTraining`: the masked-LM head plus the next-sentence
+    classifier `cls.seq_relationship` on the pooled output.
+
+    Returns:
+        dict with `prediction_logits` `(batch, seq_len, vocab_size)`,
+        `seq_relationship_logits` `(batch, 2)`, and `loss` (masked-LM plus
+        next-sentence cross-entropy) when `labels` and `next_sentence_label` are given.
+    """
+
+    label_names = ("labels", "next_sentence_label")
+    serving_outputs = ("prediction_logits", "seq_relationship_logits")
+    backbone_kwargs = {"add_pooling_layer": True}
+
+    def _make_lm_head(self):
+        super()._make_lm_head()
+        self.seq_relationship = self._dense(2, "seq_relationship")
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        outputs = {
+            "prediction_logits": self._lm_logits(backbone_outputs["last_hidden_state"]),
+            "seq_relationship_logits": self.seq_relationship(backbone_outputs["pooler_output"]),
+        }
+        return self._passthrough(outputs, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        return (masked_sparse_categorical_crossentropy(labels["labels"], outputs["prediction_logits"])
+                + masked_sparse_categorical_crossentropy(labels["next_sentence_label"],
+                                                         outputs["seq_relationship_logits"]))
