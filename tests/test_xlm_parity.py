@@ -124,3 +124,23 @@ def test_auto_classes_pick_xlm_and_flaubert(tmp_path):
                            ("question-answering", "ForQuestionAnsweringSimple"),
                            ("multiple-choice", "ForMultipleChoice"), ("causal-lm", "WithLMHeadModel")):
             assert tfmodels.auto.MODEL_REGISTRIES[task][model_type] is getattr(tfmodels, prefix + head)
+
+
+@pytest.mark.parametrize("prefix", ["XLM", "Flaubert"])
+def test_xlm_beam_question_answering_parity(prefix, tmp_path):
+    """Beam outputs (top-k probabilities and indices, cls logits) with a p_mask and cls_index."""
+    class_name = f"{prefix}ForQuestionAnswering"
+    path = hf_checkpoint(class_name, tiny_config(class_name, start_n_top=3, end_n_top=2), tmp_path)
+    inputs = xlm_inputs(pad_lengths=(6, 5))  # >= start_n_top open positions per row: no ties at probability 0
+    p_mask = np.zeros(inputs["input_ids"].shape, "float32")
+    p_mask[:, 0] = 1.0
+    p_mask[inputs["attention_mask"] == 0] = 1.0
+    inputs.update(p_mask=p_mask, cls_index=np.array([0, 1, 0]))
+    diffs = assert_parity(class_name, path, inputs)
+    assert {"start_top_index", "end_top_index", "cls_logits"} <= set(diffs)
+    print(class_name, diffs)
+    labels = dict(start_positions=np.array([1, 2, 0]), end_positions=np.array([3, 4, 1]),
+                  is_impossible=np.array([0.0, 1.0, 0.0], "float32"))
+    diffs = assert_parity(class_name, path, {**inputs, **labels}, hidden_and_attentions=False)
+    assert set(diffs) == {"loss"}
+    print(class_name, "with labels", diffs)

@@ -74,6 +74,7 @@ __all__ += [
 
 from tfmodels.models.flaubert import (  # noqa: E402
     FlaubertForMultipleChoice,
+    FlaubertForQuestionAnswering,
     FlaubertForQuestionAnsweringSimple,
     FlaubertForSequenceClassification,
     FlaubertForTokenClassification,
@@ -82,6 +83,7 @@ from tfmodels.models.flaubert import (  # noqa: E402
 )
 from tfmodels.models.xlm import (  # noqa: E402
     XLMForMultipleChoice,
+    XLMForQuestionAnswering,
     XLMForQuestionAnsweringSimple,
     XLMForSequenceClassification,
     XLMForTokenClassification,
@@ -91,12 +93,14 @@ from tfmodels.models.xlm import (  # noqa: E402
 
 __all__ += [
     "FlaubertForMultipleChoice",
+    "FlaubertForQuestionAnswering",
     "FlaubertForQuestionAnsweringSimple",
     "FlaubertForSequenceClassification",
     "FlaubertForTokenClassification",
     "FlaubertModel",
     "FlaubertWithLMHeadModel",
     "XLMForMultipleChoice",
+    "XLMForQuestionAnswering",
     "XLMForQuestionAnsweringSimple",
     "XLMForSequenceClassification",
     "XLMForTokenClassification",

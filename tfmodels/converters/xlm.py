@@ -44,6 +44,12 @@ def xlm_table(model):
     summary = getattr(model, "sequence_summary", None)
     if summary is not None and summary.summary is not None:
         params += dense("sequence_summary.summary", "sequence_summary.summary", **flags)
+    if hasattr(model, "squad_head"):
+        for hf, ours in (("start_logits.dense", "start_dense"), ("end_logits.dense_0", "end_dense_0"),
+                         ("end_logits.dense_1", "end_dense_1"), ("answer_class.dense_0", "answer_dense_0")):
+            params += dense(f"qa_outputs.{hf}", f"squad_head.{ours}", **flags)
+        params += layer_norm("qa_outputs.end_logits.LayerNorm", "squad_head.end_layer_norm", **flags)
+        params += dense("qa_outputs.answer_class.dense_1", "squad_head.answer_dense_1", use_bias=False, **flags)
     if hasattr(model, "logits_proj"):
         params += dense("logits_proj", "logits_proj", **flags)
     ignored = IGNORED_KEYS

@@ -21,7 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
-_FLOAT_INPUTS = ("attention_mask", "head_mask")
+_FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible")
 _KERAS_KWARGS = ("name", "dtype", "trainable", "autocast")
 # Hugging Face fields that describe the PyTorch side, not the architecture.
 _NON_ARCHITECTURE_FIELDS = ("model_type", "architectures", "transformers_version", "torch_dtype", "dtype")

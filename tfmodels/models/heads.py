@@ -302,3 +302,54 @@ class SummaryMultipleChoiceMixin(SequenceSummaryMixin, MultipleChoiceMixin):
 
     def _choice_scores(self, backbone_outputs, training):
         return self.logits_proj(self.sequence_summary(backbone_outputs["last_hidden_state"], training=training))
+
+
+class BeamQuestionAnsweringMixin(HeadModelMixin):
+    """Beam-search SQuAD head (`SquadBeamHead`) of XLM, FlauBERT and XLNet.
+
+    Without labels: `start_top_log_probs`, `start_top_index`, `end_top_log_probs`,
+    `end_top_index`, `cls_logits`. With `start_positions` and `end_positions`:
+    only `loss` (span cross-entropy with the gold start feeding the end logits,
+    plus half the answerability BCE when `cls_index` and `is_impossible` are
+    given), as in `transformers`. `p_mask` (1.0 = not an answer token) and
+    `cls_index` are optional inputs.
+    """
+
+    head_input_names = ("cls_index", "is_impossible", "p_mask")
+    label_names = ("start_positions", "end_positions")
+    serving_outputs = ("start_top_log_probs", "start_top_index", "end_top_log_probs", "end_top_index", "cls_logits")
+    backbone_kwargs = {}
+
+    def __init__(self, **kwargs):
+        from tfmodels.layers.squad_head import SquadBeamHead
+
+        self._init_backbone(kwargs)
+        self.config = {}
+        config = {**self.backbone.extra_config, **self.backbone.config}
+        self.squad_head = SquadBeamHead(
+            config.get("emb_dim", config.get("hidden_size")), start_n_top=config.get("start_n_top", 5),
+            end_n_top=config.get("end_n_top", 5), layer_norm_eps=config.get("layer_norm_eps", 1e-12),
+            kernel_initializer=hf_initializer(config.get("init_std", config.get("initializer_range", 0.02))),
+            dtype=self.dtype_policy, name="squad_head",
+        )
+
+    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
+        inputs = self._prepare_inputs(inputs)
+        extra = {k: inputs.pop(k) for k in self.head_input_names if k in inputs}
+        labels = {k: inputs.pop(k) for k in self.label_names if k in inputs}
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        hidden = backbone_outputs["last_hidden_state"]
+        if len(labels) < len(self.label_names):
+            outputs = self.squad_head(hidden, p_mask=extra.get("p_mask"), cls_index=extra.get("cls_index"))
+            return self._passthrough(outputs, backbone_outputs)
+        start, end, cls = self.squad_head.teacher_forced(
+            hidden, labels["start_positions"], p_mask=extra.get("p_mask"), cls_index=extra.get("cls_index"))
+        loss = span_loss(labels["start_positions"], labels["end_positions"], start, end)
+        if "cls_index" in extra and "is_impossible" in extra:
+            target = ops.cast(ops.reshape(extra["is_impossible"], (-1, 1)), "float32")
+            bce = keras.losses.binary_crossentropy(target, ops.cast(cls, "float32")[:, None], from_logits=True)
+            loss = loss + 0.5 * ops.mean(bce)
+        return self._passthrough({"loss": loss}, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        return outputs["loss"]

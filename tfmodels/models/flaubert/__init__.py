@@ -1,5 +1,6 @@
 from tfmodels.models.flaubert.modeling import (
     FlaubertForMultipleChoice,
+    FlaubertForQuestionAnswering,
     FlaubertForQuestionAnsweringSimple,
     FlaubertForSequenceClassification,
     FlaubertForTokenClassification,
@@ -9,6 +10,7 @@ from tfmodels.models.flaubert.modeling import (
 
 __all__ = [
     "FlaubertForMultipleChoice",
+    "FlaubertForQuestionAnswering",
     "FlaubertForQuestionAnsweringSimple",
     "FlaubertForSequenceClassification",
     "FlaubertForTokenClassification",

@@ -10,6 +10,7 @@ import keras
 
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.heads import (
+    BeamQuestionAnsweringMixin,
     QuestionAnsweringMixin,
     SummaryMultipleChoiceMixin,
     SummarySequenceClassificationMixin,
@@ -45,6 +46,13 @@ class FlaubertForTokenClassification(FlaubertHeadAttributes, TokenClassification
 @keras.saving.register_keras_serializable(package="tfmodels")
 class FlaubertForQuestionAnsweringSimple(FlaubertHeadAttributes, QuestionAnsweringMixin, PreTrainedModel):
     """`transformers.FlaubertForQuestionAnsweringSimple`."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class FlaubertForQuestionAnswering(FlaubertHeadAttributes, BeamQuestionAnsweringMixin, PreTrainedModel):
+    """`transformers.FlaubertForQuestionAnswering`: beam-search SQuAD head."""
+
+    input_names = FlaubertModel.input_names + BeamQuestionAnsweringMixin.head_input_names
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")

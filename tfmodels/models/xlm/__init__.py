@@ -1,5 +1,6 @@
 from tfmodels.models.xlm.modeling import (
     XLMForMultipleChoice,
+    XLMForQuestionAnswering,
     XLMForQuestionAnsweringSimple,
     XLMForSequenceClassification,
     XLMForTokenClassification,
@@ -9,6 +10,7 @@ from tfmodels.models.xlm.modeling import (
 
 __all__ = [
     "XLMForMultipleChoice",
+    "XLMForQuestionAnswering",
     "XLMForQuestionAnsweringSimple",
     "XLMForSequenceClassification",
     "XLMForTokenClassification",

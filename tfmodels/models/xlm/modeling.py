@@ -21,6 +21,7 @@ from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
 from tfmodels.models.bert.modeling import check_sequence_length
 from tfmodels.models.heads import (
+    BeamQuestionAnsweringMixin,
     MaskedLMMixin,
     QuestionAnsweringMixin,
     SummaryMultipleChoiceMixin,
@@ -169,6 +170,13 @@ class XLMForTokenClassification(XLMHeadAttributes, TokenClassificationMixin, Pre
 @keras.saving.register_keras_serializable(package="tfmodels")
 class XLMForQuestionAnsweringSimple(XLMHeadAttributes, QuestionAnsweringMixin, PreTrainedModel):
     """`transformers.XLMForQuestionAnsweringSimple`: span head (`start_logits`, `end_logits`)."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class XLMForQuestionAnswering(XLMHeadAttributes, BeamQuestionAnsweringMixin, PreTrainedModel):
+    """`transformers.XLMForQuestionAnswering`: beam-search SQuAD head (see `BeamQuestionAnsweringMixin`)."""
+
+    input_names = XLMModel.input_names + BeamQuestionAnsweringMixin.head_input_names
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
