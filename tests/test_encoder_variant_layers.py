@@ -105,3 +105,24 @@ def test_mixed_precision_mobilebert_and_squeezebert():
     for cls, config, _ in MODELS[3:]:
         outputs = cls(**config)({"input_ids": np.ones((1, 4), "int32")})
         assert all(np.isfinite(np.asarray(tf.cast(v, tf.float32))).all() for v in outputs.values())
+
+
+def test_fit_step_xlm_sequence_summary_head():
+    model = tfmodels.XLMForSequenceClassification(vocab_size=50, emb_dim=16, n_layers=1, n_heads=2, num_labels=3)
+    model.compile(optimizer="adam")
+    x = {"input_ids": np.random.RandomState(0).randint(3, 50, (4, 6)).astype("int32"),
+         "attention_mask": np.ones((4, 6), "int32"), "labels": np.array([0, 1, 2, 1])}
+    history = model.fit(x, epochs=2, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_squad_beam_head_config_round_trip():
+    from tfmodels.layers import SquadBeamHead
+
+    head = SquadBeamHead(16, start_n_top=2, end_n_top=3)
+    outputs = head(X)
+    assert outputs["end_top_index"].shape == (2, 6)
+    clone = SquadBeamHead.from_config(head.get_config())
+    clone(X)
+    clone.set_weights(head.get_weights())
+    np.testing.assert_allclose(clone(X)["cls_logits"], outputs["cls_logits"], atol=1e-6)

@@ -24,3 +24,30 @@ __all__ = [
     "merge_masks",
     "padding_mask",
 ]
+
+from tfmodels.layers.bottleneck_block import BottleneckEncoderBlock  # noqa: E402
+from tfmodels.layers.grouped import (  # noqa: E402
+    GroupedDense,
+    GroupedEncoderBlock,
+    GroupedFeedForward,
+    GroupedMultiHeadAttention,
+)
+from tfmodels.layers.heads import SequenceSummary  # noqa: E402
+from tfmodels.layers.layer_drop import LayerDrop  # noqa: E402
+from tfmodels.layers.normalization import NoNorm  # noqa: E402
+from tfmodels.layers.position import BoundingBoxEmbedding, SinusoidalInitializer  # noqa: E402
+from tfmodels.layers.squad_head import SquadBeamHead  # noqa: E402
+
+__all__ += [
+    "BottleneckEncoderBlock",
+    "BoundingBoxEmbedding",
+    "GroupedDense",
+    "GroupedEncoderBlock",
+    "GroupedFeedForward",
+    "GroupedMultiHeadAttention",
+    "LayerDrop",
+    "NoNorm",
+    "SequenceSummary",
+    "SinusoidalInitializer",
+    "SquadBeamHead",
+]
