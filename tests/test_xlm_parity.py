@@ -144,3 +144,10 @@ def test_xlm_beam_question_answering_parity(prefix, tmp_path):
     diffs = assert_parity(class_name, path, {**inputs, **labels}, hidden_and_attentions=False)
     assert set(diffs) == {"loss"}
     print(class_name, "with labels", diffs)
+
+
+def test_xlm_lengths_input_parity(tmp_path):
+    path = hf_checkpoint("XLMModel", tiny_config("XLM"), tmp_path)
+    inputs = xlm_inputs()
+    inputs["lengths"] = inputs.pop("attention_mask").sum(axis=1)
+    assert_parity("XLMModel", path, inputs)
