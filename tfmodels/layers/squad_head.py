@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from tfmodels.layers.normalization import LayerNormalization
 from tfmodels.layers.utils import clone_initializer
 
 
@@ -63,7 +64,7 @@ class SquadBeamHead(keras.layers.Layer):
 
         self.start_dense = dense(1, "start_dense")
         self.end_dense_0 = dense(hidden_size, "end_dense_0")
-        self.end_layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, dtype=self.dtype_policy,
+        self.end_layer_norm = LayerNormalization(epsilon=layer_norm_eps, dtype=self.dtype_policy,
                                                               name="end_layer_norm")
         self.end_dense_1 = dense(1, "end_dense_1")
         self.answer_dense_0 = dense(hidden_size, "answer_dense_0")
