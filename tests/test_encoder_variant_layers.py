@@ -126,3 +126,19 @@ def test_squad_beam_head_config_round_trip():
     clone(X)
     clone.set_weights(head.get_weights())
     np.testing.assert_allclose(clone(X)["cls_logits"], outputs["cls_logits"], atol=1e-6)
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_export_takes_bbox_and_langs(index, tmp_path):
+    """LayoutLM's SavedModel signature takes `bbox`, a multilingual XLM's takes `langs`."""
+    cls, config, extra = MODELS[index]
+    model = cls(**config)
+    inputs = {"input_ids": np.arange(10, dtype="int32").reshape(2, 5) + 3,
+              "attention_mask": np.ones((2, 5), "int32"), **extra}
+    if "token_type_ids" in model.input_names:
+        inputs["token_type_ids"] = np.zeros((2, 5), "int32")
+    path = tfmodels.export_saved_model(model, tmp_path / "exported")
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    assert set(extra) <= set(serve.structured_input_signature[1])
+    served = serve(**{k: tf.constant(v) for k, v in inputs.items()})
+    np.testing.assert_allclose(served["logits"], model(inputs, training=False)["logits"], atol=1e-5)

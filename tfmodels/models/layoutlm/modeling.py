@@ -31,6 +31,7 @@ class LayoutLMModel(BertModel):
 
     model_type = "layoutlm"
     input_names = BertModel.input_names + ("bbox",)
+    serving_extra_inputs = {"bbox": (4,)}
 
     def __init__(self, max_2d_position_embeddings=1024, **kwargs):
         super().__init__(**kwargs)
@@ -61,6 +62,7 @@ class LayoutLMHeadAttributes:
     base_model_prefix = "layoutlm"
     backbone_class = LayoutLMModel
     input_names = LayoutLMModel.input_names
+    serving_extra_inputs = LayoutLMModel.serving_extra_inputs
     backbone_kwargs = {"add_pooling_layer": True}
 
 

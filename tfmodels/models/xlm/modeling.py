@@ -105,6 +105,11 @@ class XLMModel(PreTrainedModel):
         ]
         self.layer_drop = LayerDrop(layerdrop, dtype=self.dtype_policy, name="layer_drop")
 
+    @property
+    def serving_extra_inputs(self):
+        """SavedModel signatures take `langs` when the model has language embeddings."""
+        return {"langs": ()} if self.lang_embeddings is not None else {}
+
     def _token_mask(self, inputs):
         """`(batch, seq_len)` bool: `attention_mask`, else positions below `lengths`."""
         if "attention_mask" in inputs:
@@ -155,6 +160,10 @@ class XLMHeadAttributes:
     backbone_class = XLMModel
     input_names = XLMModel.input_names
     backbone_kwargs = {}
+
+    @property
+    def serving_extra_inputs(self):
+        return self.backbone.serving_extra_inputs
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
