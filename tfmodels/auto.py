@@ -113,3 +113,13 @@ TASKS = {cls.task: cls for cls in (
 def register_model(task, model_type, model_class):
     """Adds `model_class` to the Auto registry of `task` (a key of `TASKS`)."""
     MODEL_REGISTRIES[task][model_type] = model_class
+
+# DeBERTa (v1) and DeBERTa-v2/v3.
+from tfmodels.models import deberta as _deberta  # noqa: E402
+
+for _type, _prefix in (("deberta", "Deberta"), ("deberta-v2", "DebertaV2")):
+    for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                           ("token-classification", "ForTokenClassification"),
+                           ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
+        register_model(_task, _type, getattr(_deberta, _prefix + _suffix))
+register_model("multiple-choice", "deberta-v2", _deberta.DebertaV2ForMultipleChoice)

@@ -13,6 +13,8 @@ shape mismatch is reported before any tensor is read.
 import dataclasses
 import math
 
+import numpy as np
+
 
 class Transform:
     """Identity: the checkpoint tensor has the Keras variable's layout."""
@@ -86,6 +88,46 @@ class Conv1D(Transform):
 
     def to_hf(self, array):
         return array.reshape(self.hf_shape(array.shape))
+
+
+class FusedPart(Transform):
+    """One of `parts` tensors fused along the output axis of one checkpoint key.
+
+    E.g. DeBERTa v1's `in_proj.weight` `(3 * N * H, D)` holds q, k and v
+    interleaved per head (`(N, 3, H, D)`): three rows share the key, each with
+    `FusedPart(i, 3, heads=N)`. Loading slices the part out; saving collects
+    the rows of one key and `merge`s them back (the saver groups them).
+
+    Args:
+        part: int, index of this tensor among the fused ones.
+        parts: int, number of fused tensors.
+        heads: int, interleaving groups (`1`: parts are contiguous blocks).
+        base: transform of one part (`LINEAR` for weights, `FLATTEN` for biases).
+    """
+
+    name = "fused_part"
+
+    def __init__(self, part, parts, heads=1, base=None):
+        self.part, self.parts, self.heads = part, parts, heads
+        self.base = base or Linear(1)
+
+    def hf_shape(self, keras_shape):
+        out, *rest = self.base.hf_shape(keras_shape)
+        return (out * self.parts, *rest)
+
+    def to_keras(self, array, keras_shape):
+        out, *rest = array.shape
+        grouped = array.reshape(self.heads, self.parts, out // (self.heads * self.parts), *rest)
+        return self.base.to_keras(grouped[:, self.part].reshape(out // self.parts, *rest), keras_shape)
+
+    def to_hf(self, array):
+        return self.base.to_hf(array)
+
+    def merge(self, pieces):
+        """Fuses the `to_hf` outputs of all parts (in part order) into the checkpoint tensor."""
+        out, *rest = pieces[0].shape
+        grouped = [p.reshape(self.heads, out // self.heads, *rest) for p in pieces]
+        return np.stack(grouped, axis=1).reshape(out * self.parts, *rest)
 
 
 IDENTITY = Transform()
