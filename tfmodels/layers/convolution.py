@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from tfmodels.layers.activations import get_activation
+from tfmodels.layers.normalization import LayerNormalization
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
@@ -51,7 +52,7 @@ class MaskedConvResidual(keras.layers.Layer):
         self._activation_fn = get_activation(activation)
         self.conv = keras.layers.Conv1D(hidden_size, kernel_size, padding="same", groups=groups,
                                         dtype=self.dtype_policy, name="conv")
-        self.layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, dtype=self.dtype_policy,
+        self.layer_norm = LayerNormalization(epsilon=layer_norm_eps, dtype=self.dtype_policy,
                                                           name="layer_norm")
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 

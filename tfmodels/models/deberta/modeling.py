@@ -15,7 +15,7 @@ References:
 import keras
 from keras import ops
 
-from tfmodels.layers import MaskedLMHead, Pooler, TransformerEmbeddings
+from tfmodels.layers import LayerNormalization, MaskedLMHead, Pooler, TransformerEmbeddings
 from tfmodels.layers.attention.disentangled_attention import DisentangledEncoderBlock
 from tfmodels.layers.convolution import MaskedConvResidual
 from tfmodels.layers.position.relative import log_bucket_positions, relative_positions
@@ -140,7 +140,7 @@ class DebertaV2Model(PreTrainedModel):
         if embedding_size != hidden_size:
             self.embed_proj = keras.layers.Dense(hidden_size, use_bias=False, kernel_initializer=init,
                                                  name="embed_proj", **policy)
-        self.embeddings_layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps,
+        self.embeddings_layer_norm = LayerNormalization(epsilon=layer_norm_eps,
                                                                      name="embeddings_layer_norm", **policy)
         self.embeddings_dropout = keras.layers.Dropout(hidden_dropout_prob, **policy)
 
@@ -151,7 +151,7 @@ class DebertaV2Model(PreTrainedModel):
                                                          name="rel_embeddings", **policy)
             self.rel_embeddings.build()
             if "layer_norm" in self.norm_rel_ebd:
-                self.rel_layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps,
+                self.rel_layer_norm = LayerNormalization(epsilon=layer_norm_eps,
                                                                       name="rel_layer_norm", **policy)
                 self.rel_layer_norm.build((None, hidden_size))
         self.encoder_layers = [
