@@ -83,3 +83,19 @@ __all__ += [
     "DebertaV2ForTokenClassification",
     "DebertaV2Model",
 ]
+
+from tfmodels.models.roformer import (  # noqa: E402
+    RoFormerForMaskedLM,
+    RoFormerForQuestionAnswering,
+    RoFormerForSequenceClassification,
+    RoFormerForTokenClassification,
+    RoFormerModel,
+)
+
+__all__ += [
+    "RoFormerForMaskedLM",
+    "RoFormerForQuestionAnswering",
+    "RoFormerForSequenceClassification",
+    "RoFormerForTokenClassification",
+    "RoFormerModel",
+]

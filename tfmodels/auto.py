@@ -123,3 +123,11 @@ for _type, _prefix in (("deberta", "Deberta"), ("deberta-v2", "DebertaV2")):
                            ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
         register_model(_task, _type, getattr(_deberta, _prefix + _suffix))
 register_model("multiple-choice", "deberta-v2", _deberta.DebertaV2ForMultipleChoice)
+
+# RoFormer.
+from tfmodels.models import roformer as _roformer  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"),
+                       ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "roformer", getattr(_roformer, "RoFormer" + _suffix))
