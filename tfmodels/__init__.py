@@ -99,3 +99,21 @@ __all__ += [
     "RoFormerForTokenClassification",
     "RoFormerModel",
 ]
+
+from tfmodels.models.mpnet import (  # noqa: E402
+    MPNetForMaskedLM,
+    MPNetForMultipleChoice,
+    MPNetForQuestionAnswering,
+    MPNetForSequenceClassification,
+    MPNetForTokenClassification,
+    MPNetModel,
+)
+
+__all__ += [
+    "MPNetForMaskedLM",
+    "MPNetForMultipleChoice",
+    "MPNetForQuestionAnswering",
+    "MPNetForSequenceClassification",
+    "MPNetForTokenClassification",
+    "MPNetModel",
+]

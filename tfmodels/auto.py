@@ -131,3 +131,12 @@ for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequen
                        ("token-classification", "ForTokenClassification"),
                        ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
     register_model(_task, "roformer", getattr(_roformer, "RoFormer" + _suffix))
+
+# MPNet.
+from tfmodels.models import mpnet as _mpnet  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"),
+                       ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM"),
+                       ("multiple-choice", "ForMultipleChoice")):
+    register_model(_task, "mpnet", getattr(_mpnet, "MPNet" + _suffix))
