@@ -26,7 +26,7 @@ class MaskedConvResidual(keras.layers.Layer):
     Call args:
         x: float tensor `(batch, seq_len, D)` fed to the convolution.
         residual: float tensor `(batch, seq_len, D)`.
-        mask: optional 0/1 or bool tensor `(batch, seq_len)`; padded positions
+        token_mask: optional 0/1 or bool tensor `(batch, seq_len)`; padded positions
             give zeros.
         training: bool, enables dropout.
 
@@ -56,13 +56,14 @@ class MaskedConvResidual(keras.layers.Layer):
                                                           name="layer_norm")
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
-    def build(self, x_shape, residual_shape=None, mask_shape=None):
+    def build(self, x_shape, residual_shape=None, token_mask_shape=None):
         self.conv.build(x_shape)
         self.layer_norm.build(x_shape)
         self.built = True
 
-    def call(self, x, residual, mask=None, training=None):
+    def call(self, x, residual, token_mask=None, training=None):
         out = self.conv(x)
+        mask = token_mask
         if mask is not None:
             mask = ops.cast(mask, out.dtype)[:, :, None]
             out = out * mask
@@ -70,7 +71,7 @@ class MaskedConvResidual(keras.layers.Layer):
         out = self.layer_norm(ops.cast(residual, out.dtype) + out)
         return out if mask is None else out * mask
 
-    def compute_output_shape(self, x_shape, residual_shape=None, mask_shape=None):
+    def compute_output_shape(self, x_shape, residual_shape=None, token_mask_shape=None):
         return x_shape
 
     def get_config(self):
