@@ -117,3 +117,19 @@ __all__ += [
     "MPNetForTokenClassification",
     "MPNetModel",
 ]
+
+from tfmodels.models.convbert import (  # noqa: E402
+    ConvBertForMaskedLM,
+    ConvBertForQuestionAnswering,
+    ConvBertForSequenceClassification,
+    ConvBertForTokenClassification,
+    ConvBertModel,
+)
+
+__all__ += [
+    "ConvBertForMaskedLM",
+    "ConvBertForQuestionAnswering",
+    "ConvBertForSequenceClassification",
+    "ConvBertForTokenClassification",
+    "ConvBertModel",
+]

@@ -140,3 +140,11 @@ for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequen
                        ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM"),
                        ("multiple-choice", "ForMultipleChoice")):
     register_model(_task, "mpnet", getattr(_mpnet, "MPNet" + _suffix))
+
+# ConvBERT.
+from tfmodels.models import convbert as _convbert  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"),
+                       ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "convbert", getattr(_convbert, "ConvBert" + _suffix))

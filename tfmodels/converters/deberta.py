@@ -16,26 +16,19 @@ from tfmodels.converters.layer_tables import (
     feed_forward,
     layer_norm,
 )
-from tfmodels.converters.mapping import FLATTEN, LINEAR, LINEAR_FROM_HEADS, FusedPart, Param, Transform, WeightTable, prefixed
+from tfmodels.converters.mapping import (
+    FLATTEN,
+    LINEAR,
+    LINEAR_FROM_HEADS,
+    TORCH_CONV1D,
+    FusedPart,
+    Param,
+    WeightTable,
+    prefixed,
+)
 from tfmodels.converters.registry import register_weight_table
 
 
-class Conv1dWeight(Transform):
-    """PyTorch `nn.Conv1d` weight `(out, in / groups, k)` <-> Keras `Conv1D` kernel `(k, in / groups, out)`."""
-
-    name = "conv1d_weight"
-
-    def hf_shape(self, keras_shape):
-        return tuple(reversed(keras_shape))
-
-    def to_keras(self, array, keras_shape):
-        return array.transpose(2, 1, 0)
-
-    def to_hf(self, array):
-        return array.transpose(2, 1, 0)
-
-
-CONV1D_WEIGHT = Conv1dWeight()
 IGNORED_KEYS = (r"(^|\.)position_ids$", r"^cls\.predictions\.decoder\.weight$")
 OTHER_HEAD_KEYS = (r"^cls\.", r"^lm_predictions\.", r"^mask_predictions\.", r"^classifier\.",
                    r"^qa_outputs\.", r"^pooler\.")
@@ -83,7 +76,7 @@ def deberta_backbone(backbone):
     if backbone.rel_layer_norm is not None:
         params += layer_norm("encoder.LayerNorm", "rel_layer_norm")
     if backbone.conv is not None:
-        params += [Param("encoder.conv.conv.weight", "conv.conv.kernel", CONV1D_WEIGHT),
+        params += [Param("encoder.conv.conv.weight", "conv.conv.kernel", TORCH_CONV1D),
                    Param("encoder.conv.conv.bias", "conv.conv.bias")]
         params += layer_norm("encoder.conv.LayerNorm", "conv.layer_norm")
     attention_rows = _v1_attention if backbone._v1 else _v2_attention

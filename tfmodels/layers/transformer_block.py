@@ -22,7 +22,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         x = x + dropout(attention(LN(x)))
         x = x + dropout(feed_forward(LN(x)))
 
-    Subclasses swap the attention mechanism by overriding `_make_attention()`;
+    Subclasses swap the attention mechanism by overriding `_make_attention()`
+    (and the feed-forward by overriding `_make_feed_forward()`);
     extra call keyword arguments reach the attention layer unchanged.
 
     Args:
@@ -96,6 +97,14 @@ class TransformerEncoderBlock(keras.layers.Layer):
             name="self_attention",
         )
 
+    def _make_feed_forward(self, **kwargs):
+        """Creates the feed-forward layer; the override point for variants (extra `FeedForward` args)."""
+        return FeedForward(
+            self.intermediate_size, activation=self.hidden_act, use_bias=self.use_bias,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy, name="feed_forward", **kwargs,
+        )
+
     def build(self, input_shape):
         hidden_size = input_shape[-1]
         self.self_attention = self._make_attention(hidden_size)
@@ -104,11 +113,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
             epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="attention_layer_norm"
         )
         self.attention_layer_norm.build(input_shape)
-        self.feed_forward = FeedForward(
-            self.intermediate_size, activation=self.hidden_act, use_bias=self.use_bias,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            dtype=self.dtype_policy, name="feed_forward",
-        )
+        self.feed_forward = self._make_feed_forward()
         self.feed_forward.build(input_shape)
         self.output_layer_norm = LayerNormalization(
             epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="output_layer_norm"
