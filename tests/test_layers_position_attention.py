@@ -1,6 +1,7 @@
 """Layer tests for the issue-3 attention and position layers (see tests/layer_checks.py):
-disentangled attention, rotary embedding/attention, relative position bias,
-the DeBERTa convolution branch, and the relative-position bucket functions."""
+disentangled attention, rotary embedding/attention, span-convolution
+attention, grouped dense, relative position bias, the DeBERTa convolution
+branch, and the relative-position bucket functions."""
 
 import keras
 import numpy as np
@@ -9,7 +10,10 @@ import pytest
 from tests.layer_checks import check_config_round_trip, check_fit_step, check_mixed_precision, check_xla_matches_eager
 from tfmodels.layers.attention.disentangled_attention import DisentangledAttention, DisentangledEncoderBlock
 from tfmodels.layers.attention.rotary_attention import RotaryAttention, RotaryEncoderBlock
+from tfmodels.layers.attention.span_conv_attention import SpanConvAttention, SpanConvEncoderBlock
 from tfmodels.layers.convolution import MaskedConvResidual
+from tfmodels.layers.feed_forward import FeedForward
+from tfmodels.layers.grouped_dense import GroupedDense
 from tfmodels.layers.position.relative import log_bucket_positions, relative_positions, t5_bucket_positions
 from tfmodels.layers.position.relative_bias import RelativePositionBias
 from tfmodels.layers.position.rotary import RotaryEmbedding
@@ -37,6 +41,12 @@ LAYERS = {
         num_heads=4, key_dim=4, max_position_embeddings=16, rotary_value=True, dtype=dtype), [HIDDEN], {}),
     "rotary_block": (lambda dtype="float32": RotaryEncoderBlock(
         max_position_embeddings=16, num_heads=4, intermediate_size=24, dtype=dtype), [HIDDEN], {}),
+    "span_conv_attention": (lambda dtype="float32": SpanConvAttention(
+        num_heads=2, key_dim=4, conv_kernel_size=3, output_dim=16, dtype=dtype), [HIDDEN], {}),
+    "span_conv_block": (lambda dtype="float32": SpanConvEncoderBlock(
+        head_ratio=2, conv_kernel_size=5, num_groups=2, num_heads=4, intermediate_size=24, dtype=dtype), [HIDDEN], {}),
+    "grouped_dense": (lambda dtype="float32": GroupedDense(12, num_groups=4, dtype=dtype), [HIDDEN], {}),
+    "grouped_feed_forward": (lambda dtype="float32": FeedForward(24, num_groups=2, dtype=dtype), [HIDDEN], {}),
     "conv_residual": (lambda dtype="float32": MaskedConvResidual(16, kernel_size=3, groups=2, dtype=dtype),
                       [HIDDEN, HIDDEN[::-1]], {"token_mask": TOKEN_MASK}),
 }
