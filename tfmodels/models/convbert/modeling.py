@@ -8,15 +8,16 @@ References:
 
 import keras
 
-from tfmodels.layers import MaskedLMHead, Pooler, TransformerEmbeddings
+from tfmodels.layers import Pooler, TransformerEmbeddings
 from tfmodels.layers.attention.span_conv_attention import SpanConvEncoderBlock
 from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.base import PreTrainedModel, stack_outputs
+from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
 from tfmodels.models.bert.modeling import attention_mask_to_bool, check_sequence_length
 from tfmodels.models.heads import (
     MaskedLMMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
+    TiedMaskedLMHeadMixin,
     TokenClassificationMixin,
 )
 
@@ -115,13 +116,8 @@ class ConvBertModel(PreTrainedModel):
         if self.embeddings_project is not None:
             x = self.embeddings_project(x)
         mask = attention_mask_to_bool(inputs.get("attention_mask"))
-        hidden_states, attentions = [x], []
-        for layer in self.encoder_layers:
-            x = layer(x, attention_mask=mask, return_attention_scores=output_attentions, training=training)
-            if output_attentions:
-                x, probs = x
-                attentions.append(probs)
-            hidden_states.append(x)
+        x, hidden_states, attentions = run_encoder_layers(
+            self.encoder_layers, x, output_attentions, training, attention_mask=mask)
         outputs = {"last_hidden_state": x}
         if self.pooler is not None:
             outputs["pooler_output"] = self.pooler(self.pooler_dropout(x, training=training))
@@ -162,25 +158,11 @@ class ConvBertForQuestionAnswering(QuestionAnsweringMixin, ConvBertPreTrainedMod
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
-class ConvBertForMaskedLM(MaskedLMMixin, ConvBertPreTrainedModel):
+class ConvBertForMaskedLM(TiedMaskedLMHeadMixin, MaskedLMMixin, ConvBertPreTrainedModel):
     """ConvBERT with the generator head (dense + gelu + LayerNorm at
     `embedding_size`, decoder tied to the word embeddings).
 
     References: `transformers.ConvBertForMaskedLM`.
     """
 
-    def _make_lm_head(self):
-        config = self.backbone.config
-        self.lm_head = MaskedLMHead(
-            vocab_size=config["vocab_size"],
-            hidden_size=config["embedding_size"],
-            hidden_act="gelu",  # fixed in the reference
-            layer_norm_eps=config["layer_norm_eps"],
-            tie_word_embeddings=self.backbone.extra_config.get("tie_word_embeddings", True),
-            kernel_initializer=hf_initializer(config["initializer_range"]),
-            dtype=self.dtype_policy,
-            name="lm_head",
-        )
-
-    def _lm_logits(self, hidden_states):
-        return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)
+    lm_head_activation = "gelu"  # fixed in the reference, whatever `hidden_act` says

@@ -15,18 +15,19 @@ References:
 import keras
 from keras import ops
 
-from tfmodels.layers import LayerNormalization, MaskedLMHead, Pooler, TransformerEmbeddings
+from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings
 from tfmodels.layers.attention.disentangled_attention import DisentangledEncoderBlock
 from tfmodels.layers.convolution import MaskedConvResidual
 from tfmodels.layers.position.relative import log_bucket_positions, relative_positions
 from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.base import PreTrainedModel, stack_outputs
+from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
 from tfmodels.models.bert.modeling import check_sequence_length
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
+    TiedMaskedLMHeadMixin,
     TokenClassificationMixin,
 )
 
@@ -217,16 +218,16 @@ class DebertaV2Model(PreTrainedModel):
         x = self.embeddings_dropout(x, training=training)
 
         relative = self._relative_inputs(ops.shape(input_ids)[1])
-        embedding_output, hidden_states, attentions = x, [x], []
-        for i, layer in enumerate(self.encoder_layers):
-            x = layer(x, attention_mask=pair_mask, return_attention_scores=output_attentions, training=training,
-                      **relative)
-            if output_attentions:
-                x, probs = x
-                attentions.append(probs)
-            if i == 0 and self.conv is not None:
-                x = self.conv(embedding_output, x, token_mask, training=training)
-            hidden_states.append(x)
+        embedding_output = x
+
+        def conv_after_first_layer(index, hidden):
+            if index == 0 and self.conv is not None:
+                return self.conv(embedding_output, hidden, token_mask, training=training)
+            return hidden
+
+        x, hidden_states, attentions = run_encoder_layers(
+            self.encoder_layers, x, output_attentions, training, after_layer=conv_after_first_layer,
+            attention_mask=pair_mask, **relative)
         outputs = {"last_hidden_state": x}
         if self.pooler is not None:
             outputs["pooler_output"] = self.pooler(self.pooler_dropout(x, training=training))
@@ -251,24 +252,12 @@ class DebertaModel(DebertaV2Model):
                          num_attention_heads=num_attention_heads, intermediate_size=intermediate_size, **kwargs)
 
 
-class _DebertaHeads:
-    """MLM head shared by both versions (legacy `cls.predictions` or `lm_predictions`)."""
+class _DebertaHeads(TiedMaskedLMHeadMixin):
+    """MLM head of both versions: legacy `cls.predictions` (tied unless
+    `tie_word_embeddings=False`) or `lm_predictions` (always tied)."""
 
-    def _make_lm_head(self):
-        config, extra = self.backbone.config, self.backbone.extra_config
-        self.lm_head = MaskedLMHead(
-            vocab_size=config["vocab_size"],
-            hidden_size=extra.get("embedding_size") or config["hidden_size"],
-            hidden_act=config["hidden_act"],
-            layer_norm_eps=config["layer_norm_eps"],
-            tie_word_embeddings=extra.get("tie_word_embeddings", True) or not config["legacy"],
-            kernel_initializer=hf_initializer(config["initializer_range"]),
-            dtype=self.dtype_policy,
-            name="lm_head",
-        )
-
-    def _lm_logits(self, hidden_states):
-        return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)
+    def _lm_head_tied(self):
+        return super()._lm_head_tied() or not self.backbone.config["legacy"]
 
 
 class DebertaV2PreTrainedModel(_DebertaHeads, PreTrainedModel):

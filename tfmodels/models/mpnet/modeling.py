@@ -9,16 +9,17 @@ References:
 import keras
 from keras import ops
 
-from tfmodels.layers import MaskedLMHead, Pooler, TransformerEmbeddings, TransformerEncoderBlock
+from tfmodels.layers import Pooler, TransformerEmbeddings, TransformerEncoderBlock
 from tfmodels.layers.position.relative_bias import RelativePositionBias
 from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.base import PreTrainedModel, stack_outputs
+from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
 from tfmodels.models.bert.modeling import attention_mask_to_bool, check_sequence_length
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
+    TiedMaskedLMHeadMixin,
     TokenClassificationMixin,
 )
 
@@ -127,14 +128,8 @@ class MPNetModel(PreTrainedModel):
         x = self.embeddings(input_ids, position_ids=position_ids, training=training)
         mask = attention_mask_to_bool(inputs.get("attention_mask"))
         bias = self.relative_attention_bias(x)  # (1, heads, seq_len, seq_len), shared by all layers
-        hidden_states, attentions = [x], []
-        for layer in self.encoder_layers:
-            x = layer(x, attention_mask=mask, attention_bias=bias, return_attention_scores=output_attentions,
-                      training=training)
-            if output_attentions:
-                x, probs = x
-                attentions.append(probs)
-            hidden_states.append(x)
+        x, hidden_states, attentions = run_encoder_layers(
+            self.encoder_layers, x, output_attentions, training, attention_mask=mask, attention_bias=bias)
         outputs = {"last_hidden_state": x}
         if self.pooler is not None:
             outputs["pooler_output"] = self.pooler(x)
@@ -187,24 +182,10 @@ class MPNetForMultipleChoice(MultipleChoiceMixin, MPNetPreTrainedModel):
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
-class MPNetForMaskedLM(MaskedLMMixin, MPNetPreTrainedModel):
+class MPNetForMaskedLM(TiedMaskedLMHeadMixin, MaskedLMMixin, MPNetPreTrainedModel):
     """MPNet with its masked-LM head (dense + gelu + LayerNorm, tied decoder).
 
     References: `transformers.MPNetForMaskedLM`.
     """
 
-    def _make_lm_head(self):
-        config = self.backbone.config
-        self.lm_head = MaskedLMHead(
-            vocab_size=config["vocab_size"],
-            hidden_size=config["hidden_size"],
-            hidden_act="gelu",  # fixed in the reference, whatever `hidden_act` says
-            layer_norm_eps=config["layer_norm_eps"],
-            tie_word_embeddings=self.backbone.extra_config.get("tie_word_embeddings", True),
-            kernel_initializer=hf_initializer(config["initializer_range"]),
-            dtype=self.dtype_policy,
-            name="lm_head",
-        )
-
-    def _lm_logits(self, hidden_states):
-        return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)
+    lm_head_activation = "gelu"  # fixed in the reference, whatever `hidden_act` says
