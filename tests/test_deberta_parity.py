@@ -15,6 +15,8 @@ V2_CLASSES = [
     "DebertaV2ForMaskedLM",
 ]
 V1_CLASSES = [name.replace("V2", "") for name in V2_CLASSES]
+# Same code paths as covered by the default run; opt in with `-m slow`.
+SLOW = pytest.mark.slow
 
 
 def tiny_config(class_name, **overrides):
@@ -36,8 +38,8 @@ V2_VARIANTS = {
     "v3_style": V3_STYLE,
     "buckets_separate_keys": dict(position_buckets=6, share_att_key=False),
     "conv_embedding_size": dict(conv_kernel_size=3, conv_groups=2, embedding_size=24, position_buckets=8),
-    "c2p_only": dict(pos_att_type=["c2p"], share_att_key=True, norm_rel_ebd="layer_norm"),
-    "no_relative": dict(relative_attention=False),
+    "c2p_only": pytest.param(dict(pos_att_type=["c2p"], share_att_key=True, norm_rel_ebd="layer_norm"), marks=SLOW),
+    "no_relative": pytest.param(dict(relative_attention=False), marks=SLOW),
 }
 
 
@@ -47,11 +49,11 @@ def test_deberta_v2_parity(class_name, tmp_path):
     print(class_name, assert_parity(class_name, path, random_inputs(type_vocab_size=3)))
 
 
-@pytest.mark.parametrize("variant", sorted(V2_VARIANTS))
-def test_deberta_v2_options_parity(variant, tmp_path):
-    config = tiny_config("DebertaV2Model", **V2_VARIANTS[variant])
+@pytest.mark.parametrize("overrides", list(V2_VARIANTS.values()), ids=list(V2_VARIANTS))
+def test_deberta_v2_options_parity(overrides, tmp_path):
+    config = tiny_config("DebertaV2Model", **overrides)
     path = hf_checkpoint("DebertaV2Model", config, tmp_path)
-    print(variant, assert_parity("DebertaV2Model", path, random_inputs(type_vocab_size=3)))
+    print(overrides, assert_parity("DebertaV2Model", path, random_inputs(type_vocab_size=3)))
 
 
 def test_deberta_v2_long_sequence_buckets_parity(tmp_path):
@@ -73,7 +75,10 @@ def test_deberta_v2_multiple_choice_parity(tmp_path):
     assert_parity("DebertaV2ForMultipleChoice", path, {k: v.reshape(2, 2, -1) for k, v in flat.items()})
 
 
-@pytest.mark.parametrize("class_name", V1_CLASSES)
+@pytest.mark.parametrize("class_name", [
+    name if name in ("DebertaModel", "DebertaForMaskedLM", "DebertaForSequenceClassification")
+    else pytest.param(name, marks=SLOW) for name in V1_CLASSES
+])
 def test_deberta_v1_parity(class_name, tmp_path):
     path = hf_checkpoint(class_name, tiny_config(class_name), tmp_path)
     print(class_name, assert_parity(class_name, path, random_inputs(type_vocab_size=3)))
