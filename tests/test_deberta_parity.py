@@ -109,3 +109,31 @@ def test_auto_classes_pick_deberta(tmp_path):
     path = hf_checkpoint("DebertaV2ForTokenClassification", tiny_config("DebertaV2ForTokenClassification"), tmp_path)
     assert type(tfmodels.AutoModel.from_pretrained(path)) is tfmodels.DebertaV2Model
     assert type(tfmodels.AutoModelForTokenClassification.from_pretrained(path)) is tfmodels.DebertaV2ForTokenClassification
+
+
+def test_deberta_v2_enhanced_mask_decoder_step_parity(tmp_path):
+    """The EMD step: queries from one stream, keys/values from another (`value=`), as `query_states` in the reference."""
+    import tensorflow as tf
+    import torch
+
+    from tfmodels.models.deberta.modeling import deberta_masks
+
+    path = hf_checkpoint("DebertaV2Model", tiny_config("DebertaV2Model", **V3_STYLE), tmp_path)
+    reference = transformers.DebertaV2Model.from_pretrained(path, attn_implementation="eager").eval()
+    model = tfmodels.DebertaV2Model.from_pretrained(path)
+    inputs = random_inputs(type_vocab_size=3)
+    with torch.no_grad():
+        hidden = reference(**{k: torch.as_tensor(v) for k, v in inputs.items()}, output_hidden_states=True)
+        hidden = hidden.hidden_states
+        encoder = reference.encoder
+        expected, _ = encoder.layer[-1](
+            hidden[-2], encoder.get_attention_mask(torch.as_tensor(inputs["attention_mask"])),
+            query_states=hidden[-1], relative_pos=encoder.get_rel_pos(hidden[0]),
+            rel_embeddings=encoder.get_rel_embedding(),
+        )
+    pair_mask, _ = deberta_masks(tf.constant(inputs["attention_mask"]), tf.constant(inputs["input_ids"]))
+    ours = model.encoder_layers[-1](
+        tf.constant(hidden[-1].numpy()), value=tf.constant(hidden[-2].numpy()), attention_mask=pair_mask,
+        **model._relative_inputs(inputs["input_ids"].shape[1]),
+    )
+    compare_outputs({"emd": ours.numpy()}, {"emd": expected.numpy()})

@@ -200,7 +200,10 @@ class DisentangledEncoderBlock(TransformerEncoderBlock):
 
     Call args:
         x: float tensor `(batch, seq_len, hidden_size)`; `relative_pos` and
-        `rel_embeddings` are forwarded to the attention.
+        `rel_embeddings` are forwarded to the attention. For DeBERTa's
+        enhanced mask decoder pass the query stream as `x` and the content
+        stream as `value=` (keys and values come from it, the residual is `x`),
+        as `query_states` in the reference.
 
     References:
         Parity reference: `transformers.models.deberta_v2.modeling_deberta_v2.DebertaV2Layer`.
