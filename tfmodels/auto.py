@@ -162,3 +162,38 @@ for _task, _cls in (
     ("masked-lm", squeezebert.SqueezeBertForMaskedLM),
 ):
     register_model(_task, "squeezebert", _cls)
+
+# DeBERTa (v1) and DeBERTa-v2/v3.
+from tfmodels.models import deberta as _deberta  # noqa: E402
+
+for _type, _prefix in (("deberta", "Deberta"), ("deberta-v2", "DebertaV2")):
+    for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                           ("token-classification", "ForTokenClassification"),
+                           ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
+        register_model(_task, _type, getattr(_deberta, _prefix + _suffix))
+register_model("multiple-choice", "deberta-v2", _deberta.DebertaV2ForMultipleChoice)
+
+# RoFormer.
+from tfmodels.models import roformer as _roformer  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"),
+                       ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "roformer", getattr(_roformer, "RoFormer" + _suffix))
+
+# MPNet.
+from tfmodels.models import mpnet as _mpnet  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"),
+                       ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM"),
+                       ("multiple-choice", "ForMultipleChoice")):
+    register_model(_task, "mpnet", getattr(_mpnet, "MPNet" + _suffix))
+
+# ConvBERT.
+from tfmodels.models import convbert as _convbert  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"),
+                       ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "convbert", getattr(_convbert, "ConvBert" + _suffix))

@@ -3,6 +3,7 @@
 import keras
 
 from tfmodels.layers.activations import get_activation
+from tfmodels.layers.grouped_dense import GroupedDense
 from tfmodels.layers.utils import clone_initializer
 
 
@@ -17,6 +18,8 @@ class FeedForward(keras.layers.Layer):
         activation: str, a Hugging Face activation name (`"gelu"`, `"relu"`, ...).
         output_size: int, output width; defaults to the input width.
         use_bias: bool, whether both dense layers have biases.
+        num_groups: int; `> 1` makes both projections `GroupedDense`
+            (block-diagonal, ConvBERT), which always have biases.
         kernel_initializer: initializer for both kernels.
         **kwargs: base layer arguments.
 
@@ -34,9 +37,11 @@ class FeedForward(keras.layers.Layer):
         output_size=None,
         use_bias=True,
         kernel_initializer="glorot_uniform",
+        num_groups=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.num_groups = num_groups
         self.intermediate_size = intermediate_size
         self.activation = activation
         self.output_size = output_size
@@ -46,6 +51,9 @@ class FeedForward(keras.layers.Layer):
 
     def _dense(self, units, name):
         """Creates one projection; the override point for variants (grouped projections)."""
+        if self.num_groups > 1:
+            return GroupedDense(units, self.num_groups, kernel_initializer=clone_initializer(self.kernel_initializer),
+                                dtype=self.dtype_policy, name=name)
         return keras.layers.Dense(
             units, use_bias=self.use_bias, kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=self.dtype_policy, name=name,
@@ -73,4 +81,5 @@ class FeedForward(keras.layers.Layer):
             "output_size": self.output_size,
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "num_groups": self.num_groups,
         }

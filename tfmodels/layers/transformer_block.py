@@ -97,12 +97,12 @@ class TransformerEncoderBlock(keras.layers.Layer):
             name="self_attention",
         )
 
-    def _make_feed_forward(self):
-        """Creates the feed-forward layer; the override point for variants."""
+    def _make_feed_forward(self, **kwargs):
+        """Creates the feed-forward layer; the override point for variants (extra `FeedForward` args)."""
         return FeedForward(
             self.intermediate_size, activation=self.hidden_act, use_bias=self.use_bias,
             kernel_initializer=clone_initializer(self.kernel_initializer),
-            dtype=self.dtype_policy, name="feed_forward",
+            dtype=self.dtype_policy, name="feed_forward", **kwargs,
         )
 
     def build(self, input_shape):

@@ -353,3 +353,38 @@ class BeamQuestionAnsweringMixin(HeadModelMixin):
 
     def task_loss(self, labels, outputs):
         return outputs["loss"]
+
+
+class TiedMaskedLMHeadMixin:
+    """`_make_lm_head` / `_lm_logits` for masked-LM heads tied to the backbone's word embeddings.
+
+    The head is `MaskedLMHead` (dense + activation + LayerNorm, projection
+    with the input embedding matrix, own bias). Class attributes choose the
+    variant: `lm_head_activation` (`None`: the config's `hidden_act`; some
+    references hard-code `"gelu"`); the transform width is the config's
+    `embedding_size` when it has one, else `hidden_size`.
+    """
+
+    lm_head_activation = None
+
+    def _make_lm_head(self):
+        from tfmodels.layers import MaskedLMHead
+
+        config, extra = self.backbone.config, self.backbone.extra_config
+        width = config.get("embedding_size") or extra.get("embedding_size") or config["hidden_size"]
+        self.lm_head = MaskedLMHead(
+            vocab_size=config["vocab_size"],
+            hidden_size=width,
+            hidden_act=self.lm_head_activation or config["hidden_act"],
+            layer_norm_eps=config["layer_norm_eps"],
+            tie_word_embeddings=self._lm_head_tied(),
+            kernel_initializer=hf_initializer(config["initializer_range"]),
+            dtype=self.dtype_policy,
+            name="lm_head",
+        )
+
+    def _lm_head_tied(self):
+        return self.backbone.extra_config.get("tie_word_embeddings", True)
+
+    def _lm_logits(self, hidden_states):
+        return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)

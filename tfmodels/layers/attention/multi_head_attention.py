@@ -36,6 +36,8 @@ class MultiHeadAttention(keras.layers.Layer):
     - `_transform_query_key(query, key, **kwargs)` rewrites projected
       queries/keys `(B, T, N, H)` / `(B, S, N, H)` before scoring (rotary
       position embedding).
+    - `_transform_value(value, **kwargs)` rewrites projected values
+      `(B, S, N, H)` (RoFormer's `rotary_value`).
     - Biases shared across layers (T5/MPNet relative position bias, ALiBi)
       need no subclass: pass them as `attention_bias`.
 
@@ -148,6 +150,10 @@ class MultiHeadAttention(keras.layers.Layer):
         """Rewrites projected query `(B, T, N, H)` and key `(B, S, N, H)`."""
         return query, key
 
+    def _transform_value(self, value, **kwargs):
+        """Rewrites projected values `(B, S, N, H)`."""
+        return value
+
     def _attention_scores(self, query, key, **kwargs):
         """Returns the scores `(B, N, T, S)` before bias and mask."""
         scores = ops.einsum("btnh,bsnh->bnts", query, key)
@@ -174,6 +180,7 @@ class MultiHeadAttention(keras.layers.Layer):
         k = self.key_dense(key)  # (B, S, N, H)
         v = self.value_dense(value)  # (B, S, N, H)
         q, k = self._transform_query_key(q, k, **kwargs)
+        v = self._transform_value(v, **kwargs)
 
         if cache is not None:
             if cache_update_index is None:
