@@ -113,3 +113,20 @@ TASKS = {cls.task: cls for cls in (
 def register_model(task, model_type, model_class):
     """Adds `model_class` to the Auto registry of `task` (a key of `TASKS`)."""
     MODEL_REGISTRIES[task][model_type] = model_class
+
+
+def _register_funnel():
+    from tfmodels.models import funnel
+
+    for task, cls in (
+        ("base", funnel.FunnelModel),
+        ("sequence-classification", funnel.FunnelForSequenceClassification),
+        ("token-classification", funnel.FunnelForTokenClassification),
+        ("question-answering", funnel.FunnelForQuestionAnswering),
+        ("masked-lm", funnel.FunnelForMaskedLM),
+        ("multiple-choice", funnel.FunnelForMultipleChoice),
+    ):
+        register_model(task, "funnel", cls)
+
+
+_register_funnel()
