@@ -77,3 +77,21 @@ __all__ += [
     "FunnelForTokenClassification",
     "FunnelModel",
 ]
+
+from tfmodels.models.xlnet import (  # noqa: E402
+    XLNetForMultipleChoice,
+    XLNetForQuestionAnsweringSimple,
+    XLNetForSequenceClassification,
+    XLNetForTokenClassification,
+    XLNetLMHeadModel,
+    XLNetModel,
+)
+
+__all__ += [
+    "XLNetForMultipleChoice",
+    "XLNetForQuestionAnsweringSimple",
+    "XLNetForSequenceClassification",
+    "XLNetForTokenClassification",
+    "XLNetLMHeadModel",
+    "XLNetModel",
+]

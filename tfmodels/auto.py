@@ -130,3 +130,20 @@ def _register_funnel():
 
 
 _register_funnel()
+
+
+def _register_xlnet():
+    from tfmodels.models import xlnet
+
+    for task, cls in (
+        ("base", xlnet.XLNetModel),
+        ("sequence-classification", xlnet.XLNetForSequenceClassification),
+        ("token-classification", xlnet.XLNetForTokenClassification),
+        ("question-answering", xlnet.XLNetForQuestionAnsweringSimple),
+        ("multiple-choice", xlnet.XLNetForMultipleChoice),
+        ("causal-lm", xlnet.XLNetLMHeadModel),
+    ):
+        register_model(task, "xlnet", cls)
+
+
+_register_xlnet()

@@ -28,3 +28,4 @@ __all__ = [
     "weight_table_for",
 ]
 from tfmodels.converters import funnel  # noqa: E402,F401  (registers the table)
+from tfmodels.converters import xlnet  # noqa: E402,F401  (registers the table)

@@ -2,5 +2,6 @@
 
 from tfmodels.layers.attention.funnel_attention import FunnelRelativeAttention
 from tfmodels.layers.attention.multi_head_attention import MultiHeadAttention
+from tfmodels.layers.attention.relative_attention import RelativeAttention, relative_shift_gather
 
-__all__ = ["FunnelRelativeAttention", "MultiHeadAttention"]
+__all__ = ["FunnelRelativeAttention", "MultiHeadAttention", "RelativeAttention", "relative_shift_gather"]

@@ -25,21 +25,10 @@ import keras
 from keras import ops
 
 from tfmodels.layers.attention.multi_head_attention import MultiHeadAttention
+from tfmodels.layers.attention.relative_attention import relative_shift_gather
 
 ATTENTION_TYPES = ("relative_shift", "factorized")
 REFERENCE_MASK_VALUE = 1e6  # `INF` in the reference implementation
-
-
-def relative_shift_gather(scores, context_len, shift):
-    """Aligns `(B, N, T, R)` scores over relative distances to keys: `(B, N, T, S)`.
-
-    The Transformer-XL "relative shift" trick, generalised to a shift of 1
-    (no pooling) or 2 (pooled queries).
-    """
-    _, num_heads, query_len, num_rel = scores.shape
-    scores = ops.reshape(scores, (-1, num_heads, num_rel, query_len))[:, :, shift:, :]
-    scores = ops.reshape(scores, (-1, num_heads, query_len, num_rel - shift))
-    return scores[..., :context_len]
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
