@@ -90,3 +90,19 @@ def _dynamic_ids():
         shape = (2, None)
 
     return _Ids()
+
+
+def test_funnel_xla_and_mixed_precision(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    path = hf_checkpoint("FunnelForMaskedLM", tiny_funnel_config(attention_type="factorized"), tmp_path)
+    model = tfmodels.FunnelForMaskedLM.from_pretrained(path)
+    inputs = {k: tf.constant(v, tf.int32) for k, v in random_inputs(type_vocab_size=3).items()}
+    eager = model(inputs, training=False)["logits"]
+    compiled = tf.function(lambda x: model(x, training=False)["logits"], jit_compile=True)(inputs)
+    np.testing.assert_allclose(compiled.numpy(), eager.numpy(), atol=1e-4)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    mixed = tfmodels.FunnelForMaskedLM.from_pretrained(path)
+    logits = mixed(inputs, training=False)["logits"]
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(logits, "float32"))))

@@ -107,3 +107,21 @@ def test_xlnet_lm_loss_and_auto(tmp_path):
     assert "loss" in diffs
     assert type(tfmodels.AutoModel.from_pretrained(path)) is tfmodels.XLNetModel
     assert type(tfmodels.AutoModelForCausalLM.from_pretrained(path)) is tfmodels.XLNetLMHeadModel
+
+
+def test_xlnet_xla_and_mixed_precision(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    path = hf_checkpoint("XLNetLMHeadModel", tiny_xlnet_config(), tmp_path)
+    model = tfmodels.XLNetLMHeadModel.from_pretrained(path)
+    perm_mask, target_mapping = _perm_and_targets(3, 9)
+    inputs = {k: tf.constant(v, tf.int32) for k, v in xlnet_inputs().items()}
+    inputs.update(perm_mask=tf.constant(perm_mask), target_mapping=tf.constant(target_mapping))
+    eager = model(inputs, training=False)["logits"]
+    compiled = tf.function(lambda x: model(x, training=False)["logits"], jit_compile=True)(inputs)
+    np.testing.assert_allclose(compiled.numpy(), eager.numpy(), atol=1e-4)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    mixed = tfmodels.XLNetLMHeadModel.from_pretrained(path)
+    logits = mixed(inputs, training=False)["logits"]
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(logits, "float32"))))
