@@ -95,3 +95,7 @@ __all__ += [
     "XLNetLMHeadModel",
     "XLNetModel",
 ]
+
+from tfmodels.models.transfo_xl import TransfoXLLMHeadModel, TransfoXLModel  # noqa: E402
+
+__all__ += ["TransfoXLLMHeadModel", "TransfoXLModel"]

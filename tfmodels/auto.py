@@ -147,3 +147,13 @@ def _register_xlnet():
 
 
 _register_xlnet()
+
+
+def _register_transfo_xl():
+    from tfmodels.models import transfo_xl
+
+    register_model("base", "transfo-xl", transfo_xl.TransfoXLModel)
+    register_model("causal-lm", "transfo-xl", transfo_xl.TransfoXLLMHeadModel)
+
+
+_register_transfo_xl()

@@ -29,3 +29,4 @@ __all__ = [
 ]
 from tfmodels.converters import funnel  # noqa: E402,F401  (registers the table)
 from tfmodels.converters import xlnet  # noqa: E402,F401  (registers the table)
+from tfmodels.converters import transfo_xl  # noqa: E402,F401  (registers the table)

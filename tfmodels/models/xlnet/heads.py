@@ -21,7 +21,8 @@ from tfmodels.models.heads import (
     SequenceClassificationMixin,
     TokenClassificationMixin,
 )
-from tfmodels.models.xlnet.modeling import XLNetModel, prepare_memory_inputs
+from tfmodels.models.memory import prepare_memory_inputs
+from tfmodels.models.xlnet.modeling import XLNetModel
 
 
 class XLNetPreTrainedModel(PreTrainedModel):

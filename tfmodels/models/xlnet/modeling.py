@@ -11,7 +11,6 @@ References:
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers.position.sinusoidal import SinusoidalRelativeEmbedding
@@ -19,29 +18,7 @@ from tfmodels.layers.relative_block import RelativeEncoderBlock
 from tfmodels.layers.sequence_summary import SequenceSummary
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
-
-FLOAT_INPUTS = ("mems", "perm_mask", "target_mapping", "input_mask")
-
-
-def prepare_memory_inputs(model, inputs, kwargs=None):
-    """`PreTrainedModel._prepare_inputs` plus the float inputs of memory models.
-
-    `mems` may be a list/tuple of `(mem_len, batch, d_model)` tensors or one
-    stacked `(n_layer, mem_len, batch, d_model)` tensor.
-    """
-    if inputs is not None and not (isinstance(inputs, dict) or hasattr(inputs, "keys")):
-        inputs = {"input_ids": inputs}
-    inputs = dict(inputs or {})
-    floats = {k: inputs.pop(k) for k in FLOAT_INPUTS if inputs.get(k) is not None}
-    prepared = PreTrainedModel._prepare_inputs(model, inputs, kwargs)
-    for key, value in floats.items():
-        if key == "mems":
-            prepared[key] = [tf.convert_to_tensor(m) for m in (value if isinstance(value, (list, tuple))
-                                                               else tf.unstack(value))]
-        else:
-            prepared[key] = tf.convert_to_tensor(value)
-    return prepared
-
+from tfmodels.models.memory import FLOAT_INPUTS, prepare_memory_inputs
 
 def cache_memory(current, previous, mem_len, reuse_len=None):
     """Next memory `(new_len, B, D)` from this layer's input `(B, T, D)` and the old memory."""
