@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfmodels.layers.adaptive import AdaptiveEmbedding, AdaptiveLogSoftmax
 from tfmodels.layers.attention.funnel_attention import FunnelRelativeAttention
 from tfmodels.layers.attention.relative_attention import RelativeAttention, relative_shift_gather
 from tfmodels.layers.funnel_block import FunnelBlock
@@ -58,7 +59,27 @@ CASES = {
     "funnel_upsampling": (lambda: FunnelUpsampling(2, 2 * T - 1), dict),
     "sequence_summary": (lambda: SequenceSummary(D), dict),
     "lm_projection": (lambda: LMProjection(11, tie_word_embeddings=False), dict),
+    "adaptive_log_softmax": (lambda: AdaptiveLogSoftmax(30, 16, D, cutoffs=[10, 20], div_val=2,
+                                                        tie_word_embeddings=False), dict),
 }
+
+
+FLOAT32_OUTPUTS = {"adaptive_log_softmax"}  # log-probabilities stay float32 under mixed precision
+
+
+@pytest.mark.parametrize("div_val,d_embed", [(1, 16), (1, 8), (2, 16)])
+def test_adaptive_embedding_and_softmax(div_val, d_embed):
+    embedding = AdaptiveEmbedding(30, d_embed, D, cutoffs=[10, 20], div_val=div_val)
+    clone = AdaptiveEmbedding.from_config(embedding.get_config())
+    assert clone.get_config() == embedding.get_config()
+    ids = np.random.RandomState(0).randint(0, 30, (B, T))
+    x = embedding(ids)
+    compiled = tf.function(embedding, jit_compile=True)(tf.constant(ids))
+    np.testing.assert_allclose(np.asarray(compiled), np.asarray(x), atol=1e-5)
+    head = AdaptiveLogSoftmax(30, d_embed, D, cutoffs=[10, 20], div_val=div_val, tie_projs=[False, True, True])
+    log_probs = np.asarray(head(x, embedding_weights=embedding.cluster_weights()))
+    assert log_probs.shape == (B, T, 30)
+    np.testing.assert_allclose(np.exp(log_probs).sum(-1), 1.0, rtol=1e-5)  # a proper distribution
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -96,7 +117,8 @@ def test_mixed_precision(name, policy):
     keras.mixed_precision.set_global_policy(policy)
     layer = factory()
     output = layer(_x(), **kwargs())
-    assert output.dtype == policy.split("_")[1]
+    expected = "float32" if name in FLOAT32_OUTPUTS else policy.split("_")[1]
+    assert output.dtype == expected
     assert np.all(np.isfinite(np.asarray(keras.ops.cast(output, "float32"))))
 
 
