@@ -103,3 +103,15 @@ def test_transfo_xl_xla_mixed_precision_and_auto():
 def test_transfo_xl_unsupported_options():
     with pytest.raises(ValueError, match="pre_lnorm"):
         tfmodels.TransfoXLModel(pre_lnorm=True)
+
+
+def test_transfo_xl_serving_function_dynamic_shapes():
+    import tensorflow as tf
+
+    from tfmodels.export.saved_model import make_serving_function
+
+    reference = _reference("adaptive_div2")
+    model = tfmodels.TransfoXLLMHeadModel.from_pretrained(FIXTURES / "adaptive_div2")
+    serve = make_serving_function(model)  # traced over (None, None) int32 inputs
+    logits = serve(tf.constant(reference["seg0.input_ids"], tf.int32))["logits"]
+    assert float(np.abs(logits.numpy() - reference["seg0.logits"]).max()) <= TOLERANCE

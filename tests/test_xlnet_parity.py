@@ -125,3 +125,17 @@ def test_xlnet_xla_and_mixed_precision(tmp_path):
     mixed = tfmodels.XLNetLMHeadModel.from_pretrained(path)
     logits = mixed(inputs, training=False)["logits"]
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(logits, "float32"))))
+
+
+def test_xlnet_serving_function_dynamic_shapes(tmp_path):
+    import tensorflow as tf
+
+    from tfmodels.export.saved_model import make_serving_function, serving_input_names
+
+    path = hf_checkpoint("XLNetModel", tiny_xlnet_config(bi_data=True), tmp_path)
+    inputs = xlnet_inputs(batch_size=4, pad_lengths=(5, 2, 7))
+    reference = torch_outputs("XLNetModel", path, inputs)
+    model = tfmodels.XLNetModel.from_pretrained(path)
+    serve = make_serving_function(model)  # traced over (None, None) int32 inputs
+    outputs = serve(*[tf.constant(inputs[name], tf.int32) for name in serving_input_names(model)])
+    compare_outputs({k: v.numpy() for k, v in outputs.items()}, reference)

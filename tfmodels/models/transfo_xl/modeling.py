@@ -91,14 +91,14 @@ class TransfoXLModel(PreTrainedModel):
         masked = ops.greater(j, i + mlen)
         if self.config["same_length"]:
             mask_len = klen - self.config["mem_len"]
-            shift = qlen - mask_len if mask_len > 0 else qlen
+            shift = ops.where(ops.greater(mask_len, 0), qlen - mask_len, qlen)
             masked = ops.logical_or(masked, ops.less_equal(j, i - shift))
         return ops.logical_not(masked)[None, None]
 
     def _update_mems(self, hidden_inputs, mems, mlen, qlen):
         mem_len = self.config["mem_len"]
         end = mlen + qlen
-        begin = max(0, end - mem_len)
+        begin = ops.maximum(0, end - mem_len)
         return tuple(
             ops.stop_gradient(ops.concatenate([ops.cast(m, h.dtype), ops.transpose(h, (1, 0, 2))], 0)[begin:end])
             for h, m in zip(hidden_inputs, mems)
@@ -108,7 +108,7 @@ class TransfoXLModel(PreTrainedModel):
         inputs = self._prepare_inputs(inputs)
         config = self.config
         input_ids = inputs["input_ids"]
-        batch_size, qlen = ops.shape(input_ids)[0], input_ids.shape[1]
+        batch_size, qlen = ops.shape(input_ids)[0], ops.shape(input_ids)[1]  # static ints when known
         mems = inputs.get("mems")
         if mems is None and config["mem_len"] > 0:
             mems = [ops.zeros((config["mem_len"], batch_size, config["d_model"]), self.compute_dtype)

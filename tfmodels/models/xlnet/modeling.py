@@ -136,8 +136,8 @@ class XLNetModel(PreTrainedModel):
             backward = self.position_embedding(ops.arange(-klen, -end, 1))
             half = batch_size // 2
             forward = ops.concatenate([
-                ops.broadcast_to(forward[None], (half, *forward.shape)),
-                ops.broadcast_to(backward[None], (half, *backward.shape)),
+                ops.broadcast_to(forward[None], (half, *ops.shape(forward))),
+                ops.broadcast_to(backward[None], (half, *ops.shape(backward))),
             ], axis=0)  # (B, R, D)
         return self.dropout(forward, training=training)
 
@@ -145,7 +145,7 @@ class XLNetModel(PreTrainedModel):
         inputs = self._prepare_inputs(inputs)
         config = self.config
         input_ids = inputs["input_ids"]
-        batch_size, qlen = input_ids.shape[0] or ops.shape(input_ids)[0], input_ids.shape[1]
+        batch_size, qlen = ops.shape(input_ids)[0], ops.shape(input_ids)[1]  # static ints when known
         mems = inputs.get("mems")
         mlen = mems[0].shape[0] if mems else 0
         klen = qlen + mlen
@@ -157,7 +157,7 @@ class XLNetModel(PreTrainedModel):
         g = None
         if target_mapping is not None:
             mask_emb = ops.cast(self.mask_emb, h.dtype)
-            g = self.dropout(ops.broadcast_to(mask_emb, (batch_size, target_mapping.shape[1], config["d_model"])),
+            g = self.dropout(ops.broadcast_to(mask_emb, (batch_size, ops.shape(target_mapping)[1], config["d_model"])),
                              training=training)
         segment_mismatch = None
         if inputs.get("token_type_ids") is not None:
