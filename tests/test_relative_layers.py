@@ -31,7 +31,8 @@ def _relative_inputs(length=T):
 
 def _funnel_inputs(attention_type):
     rng = np.random.RandomState(2)
-    common = dict(token_type_mat=rng.rand(B, T, T) > 0.5, cls_mask=np.pad(np.ones((T - 1, T - 1), "float32"), [[1, 0], [1, 0]]),
+    cls_mask = np.pad(np.ones((T - 1, T - 1), "float32"), [[1, 0], [1, 0]])
+    common = dict(token_type_mat=rng.rand(B, T, T) > 0.5, cls_mask=cls_mask,
                   key_mask=np.array([[1] * T, [1] * (T - 2) + [0, 0]], "float32"))
     if attention_type == "factorized":
         return dict(position_embeds=factorized_embeddings(T, D), **common)

@@ -10,7 +10,7 @@ query, key and value projections stacked: three rows share it (`QKVPart`).
 
 import numpy as np
 
-from tfmodels.converters.layer_tables import dense, embedding, feed_forward, layer_norm
+from tfmodels.converters.layer_tables import embedding, feed_forward, layer_norm
 from tfmodels.converters.mapping import IDENTITY, LINEAR, LINEAR_FROM_HEADS, Param, Transform, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 

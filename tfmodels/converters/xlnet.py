@@ -12,7 +12,7 @@ Keys: `transformer.word_embedding`, `transformer.mask_emb`,
 import numpy as np
 
 from tfmodels.converters.layer_tables import dense, embedding, feed_forward, layer_norm
-from tfmodels.converters.mapping import IDENTITY, LINEAR, Param, Transform, WeightTable, prefixed
+from tfmodels.converters.mapping import IDENTITY, Param, Transform, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
 

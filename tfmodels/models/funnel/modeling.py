@@ -178,8 +178,9 @@ class FunnelBaseModel(PreTrainedModel):
                         query, value = pooled, (hidden if config["pool_q_only"] else pooled)
                     else:
                         query = value = hidden
-                    hidden, probs = self._run_layer(layer, block_index, query, value, attention_inputs, output_attentions,
-                                                    training)
+                    hidden, probs = self._run_layer(
+                        layer, block_index, query, value, attention_inputs, output_attentions, training
+                    )
                     if do_pooling:
                         attention_inputs = self.structure.post_attention_pooling(attention_inputs)
                     attentions.append(probs)

@@ -172,7 +172,9 @@ class XLNetModel(PreTrainedModel):
             if use_mems:
                 new_mems.append(cache_memory(h, memory, config["mem_len"], config["reuse_len"]))
             hidden_states += [h, g] if g is not None else [h]
-            value = h if memory is None else ops.concatenate([ops.transpose(ops.cast(memory, h.dtype), (1, 0, 2)), h], 1)
+            if memory is not None:
+                memory = ops.transpose(ops.cast(memory, h.dtype), (1, 0, 2))  # (B, mem_len, D)
+            value = h if memory is None else ops.concatenate([memory, h], axis=1)
             outputs = layer(
                 h, value=value, query_stream=g, attention_mask=content_mask, query_attention_mask=query_mask,
                 target_mapping=target_mapping, position_embeds=position_embeds, segment_mismatch=segment_mismatch,
