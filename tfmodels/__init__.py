@@ -225,3 +225,47 @@ __all__ += [
     "ConvBertForTokenClassification",
     "ConvBertModel",
 ]
+
+from tfmodels.models.funnel import (  # noqa: E402
+    FunnelBaseModel,
+    FunnelForMaskedLM,
+    FunnelForMultipleChoice,
+    FunnelForPreTraining,
+    FunnelForQuestionAnswering,
+    FunnelForSequenceClassification,
+    FunnelForTokenClassification,
+    FunnelModel,
+)
+
+__all__ += [
+    "FunnelBaseModel",
+    "FunnelForMaskedLM",
+    "FunnelForMultipleChoice",
+    "FunnelForPreTraining",
+    "FunnelForQuestionAnswering",
+    "FunnelForSequenceClassification",
+    "FunnelForTokenClassification",
+    "FunnelModel",
+]
+
+from tfmodels.models.xlnet import (  # noqa: E402
+    XLNetForMultipleChoice,
+    XLNetForQuestionAnsweringSimple,
+    XLNetForSequenceClassification,
+    XLNetForTokenClassification,
+    XLNetLMHeadModel,
+    XLNetModel,
+)
+
+__all__ += [
+    "XLNetForMultipleChoice",
+    "XLNetForQuestionAnsweringSimple",
+    "XLNetForSequenceClassification",
+    "XLNetForTokenClassification",
+    "XLNetLMHeadModel",
+    "XLNetModel",
+]
+
+from tfmodels.models.transfo_xl import TransfoXLLMHeadModel, TransfoXLModel  # noqa: E402
+
+__all__ += ["TransfoXLLMHeadModel", "TransfoXLModel"]

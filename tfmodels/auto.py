@@ -197,3 +197,47 @@ for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequen
                        ("token-classification", "ForTokenClassification"),
                        ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
     register_model(_task, "convbert", getattr(_convbert, "ConvBert" + _suffix))
+
+
+def _register_funnel():
+    from tfmodels.models import funnel
+
+    for task, cls in (
+        ("base", funnel.FunnelModel),
+        ("sequence-classification", funnel.FunnelForSequenceClassification),
+        ("token-classification", funnel.FunnelForTokenClassification),
+        ("question-answering", funnel.FunnelForQuestionAnswering),
+        ("masked-lm", funnel.FunnelForMaskedLM),
+        ("multiple-choice", funnel.FunnelForMultipleChoice),
+    ):
+        register_model(task, "funnel", cls)
+
+
+_register_funnel()
+
+
+def _register_xlnet():
+    from tfmodels.models import xlnet
+
+    for task, cls in (
+        ("base", xlnet.XLNetModel),
+        ("sequence-classification", xlnet.XLNetForSequenceClassification),
+        ("token-classification", xlnet.XLNetForTokenClassification),
+        ("question-answering", xlnet.XLNetForQuestionAnsweringSimple),
+        ("multiple-choice", xlnet.XLNetForMultipleChoice),
+        ("causal-lm", xlnet.XLNetLMHeadModel),
+    ):
+        register_model(task, "xlnet", cls)
+
+
+_register_xlnet()
+
+
+def _register_transfo_xl():
+    from tfmodels.models import transfo_xl
+
+    register_model("base", "transfo-xl", transfo_xl.TransfoXLModel)
+    register_model("causal-lm", "transfo-xl", transfo_xl.TransfoXLLMHeadModel)
+
+
+_register_transfo_xl()

@@ -35,3 +35,7 @@ from tfmodels.converters import layoutlm  # noqa: E402,F401
 from tfmodels.converters import xlm  # noqa: E402,F401  (xlm + flaubert)
 from tfmodels.converters import mobilebert  # noqa: E402,F401
 from tfmodels.converters import squeezebert  # noqa: E402,F401
+
+from tfmodels.converters import funnel  # noqa: E402,F401  (registers the table)
+from tfmodels.converters import xlnet  # noqa: E402,F401  (registers the table)
+from tfmodels.converters import transfo_xl  # noqa: E402,F401  (registers the table)

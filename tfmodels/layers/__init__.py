@@ -53,3 +53,25 @@ __all__ += [
     "SinusoidalInitializer",
     "SquadBeamHead",
 ]
+
+# Relative positions, funnel pooling, adaptive softmax (issue 3).
+from tfmodels.layers.adaptive import AdaptiveEmbedding, AdaptiveLogSoftmax  # noqa: E402
+from tfmodels.layers.attention import FunnelRelativeAttention, RelativeAttention  # noqa: E402
+from tfmodels.layers.funnel_block import FunnelBlock  # noqa: E402
+from tfmodels.layers.lm_projection import LMProjection  # noqa: E402
+from tfmodels.layers.pooling import FunnelPooling, FunnelUpsampling  # noqa: E402
+from tfmodels.layers.position import SinusoidalRelativeEmbedding  # noqa: E402
+from tfmodels.layers.relative_block import RelativeEncoderBlock  # noqa: E402
+
+__all__ += [
+    "AdaptiveEmbedding",
+    "AdaptiveLogSoftmax",
+    "FunnelBlock",
+    "FunnelPooling",
+    "FunnelRelativeAttention",
+    "FunnelUpsampling",
+    "LMProjection",
+    "RelativeAttention",
+    "RelativeEncoderBlock",
+    "SinusoidalRelativeEmbedding",
+]
