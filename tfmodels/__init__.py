@@ -55,3 +55,19 @@ __all__ = [
     "export_saved_model",
     "layers",
 ]
+
+from tfmodels.models.gpt2 import (  # noqa: E402
+    GPT2DoubleHeadsModel,
+    GPT2ForSequenceClassification,
+    GPT2ForTokenClassification,
+    GPT2LMHeadModel,
+    GPT2Model,
+)
+
+__all__ += [
+    "GPT2DoubleHeadsModel",
+    "GPT2ForSequenceClassification",
+    "GPT2ForTokenClassification",
+    "GPT2LMHeadModel",
+    "GPT2Model",
+]

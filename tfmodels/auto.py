@@ -113,3 +113,10 @@ TASKS = {cls.task: cls for cls in (
 def register_model(task, model_type, model_class):
     """Adds `model_class` to the Auto registry of `task` (a key of `TASKS`)."""
     MODEL_REGISTRIES[task][model_type] = model_class
+
+from tfmodels.models import gpt2 as _gpt2  # noqa: E402
+
+register_model("base", "gpt2", _gpt2.GPT2Model)
+register_model("causal-lm", "gpt2", _gpt2.GPT2LMHeadModel)
+register_model("sequence-classification", "gpt2", _gpt2.GPT2ForSequenceClassification)
+register_model("token-classification", "gpt2", _gpt2.GPT2ForTokenClassification)

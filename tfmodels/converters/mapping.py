@@ -13,6 +13,8 @@ shape mismatch is reported before any tensor is read.
 import dataclasses
 import math
 
+import numpy as np
+
 
 class Transform:
     """Identity: the checkpoint tensor has the Keras variable's layout."""
@@ -88,10 +90,58 @@ class Conv1D(Transform):
         return array.reshape(self.hf_shape(array.shape))
 
 
+class Split(Transform):
+    """One part of a fused checkpoint tensor (GPT-2's `c_attn` = [query | key | value]).
+
+    The checkpoint tensor is `count` equal parts concatenated along `axis`
+    (in the Hugging Face layout); this row's variable is part `index`,
+    converted with `inner`. Several rows share one `hf_key`, one per part:
+    the loader slices its part, `save_pretrained` concatenates the parts in
+    `index` order (`merge_parts`).
+
+    Args:
+        inner: transform of the part (e.g. `Conv1D()` or `FLATTEN`).
+        index: int, which part this row holds.
+        count: int, number of parts.
+        axis: int, concatenation axis in the checkpoint layout.
+    """
+
+    name = "split"
+
+    def __init__(self, inner, index, count, axis=-1):
+        if not 0 <= index < count:
+            raise ValueError(f"Split index must be in [0, count). Received: index={index}, count={count}")
+        self.inner = inner
+        self.index = index
+        self.count = count
+        self.axis = axis
+
+    def hf_shape(self, keras_shape):
+        shape = list(self.inner.hf_shape(keras_shape))
+        shape[self.axis] *= self.count
+        return tuple(shape)
+
+    def to_keras(self, array, keras_shape):
+        size = array.shape[self.axis] // self.count
+        part = np.take(array, np.arange(self.index * size, (self.index + 1) * size), axis=self.axis)
+        return self.inner.to_keras(part, keras_shape)
+
+    def to_hf(self, array):
+        return self.inner.to_hf(array)
+
+    def merge_parts(self, parts):
+        """Concatenates `{index: hf_array}` of all parts into the checkpoint tensor."""
+        if sorted(parts) != list(range(self.count)):
+            raise ValueError(f"Split parts {sorted(parts)} do not cover all {self.count} parts.")
+        return np.concatenate([parts[i] for i in range(self.count)], axis=self.axis)
+
+
 IDENTITY = Transform()
 LINEAR = Linear(1)
 LINEAR_FROM_HEADS = Linear(2)
 FLATTEN = Flatten()
+CONV1D = Conv1D(1)
+CONV1D_FROM_HEADS = Conv1D(2)
 
 
 @dataclasses.dataclass(frozen=True)

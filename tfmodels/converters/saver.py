@@ -21,11 +21,16 @@ def hf_state_dict(model):
     model.build_from_dummy_inputs()
     table = weight_table_for(model)
     check_table_covers_model(model, table)
-    tensors = {}
+    tensors, parts = {}, {}
     for param in table.params:
         variable = resolve_variable(model, param.keras_path)
         array = param.transform.to_hf(np.asarray(variable.numpy()))
+        if hasattr(param.transform, "merge_parts"):  # one part of a fused tensor (`mapping.Split`)
+            parts.setdefault(param.hf_key, (param.transform, {}))[1][param.transform.index] = array
+            continue
         tensors[param.hf_key] = np.ascontiguousarray(array)
+    for key, (transform, pieces) in parts.items():
+        tensors[key] = np.ascontiguousarray(transform.merge_parts(pieces))
     return tensors
 
 
