@@ -28,7 +28,7 @@ from tfmodels.models.heads import HeadModelMixin, resolve_labels
 
 
 def positions_from_attention_mask(attention_mask):
-    """Hugging Face's positions for left-padded batches: `cumsum(mask) - 1`, 1 on padding.
+    """Hugging Face generate's positions for padded batches: `cumsum(mask) - 1`, 0 on padding.
 
     Args:
         attention_mask: int tensor `(batch, seq_len)`, 0 on padding.
@@ -38,7 +38,7 @@ def positions_from_attention_mask(attention_mask):
     """
     mask = ops.cast(ops.not_equal(attention_mask, 0), "int32")
     positions = ops.cumsum(mask, axis=-1) - 1
-    return ops.where(ops.equal(mask, 0), ops.ones_like(positions), positions)
+    return ops.where(ops.equal(mask, 0), ops.zeros_like(positions), positions)
 
 
 class CausalDecoderModel(PreTrainedModel):
