@@ -71,3 +71,16 @@ __all__ += [
     "GPT2LMHeadModel",
     "GPT2Model",
 ]
+
+from tfmodels.models.ctrl import CTRLLMHeadModel, CTRLModel  # noqa: E402
+from tfmodels.models.gpt_neo import GPTNeoForCausalLM, GPTNeoModel  # noqa: E402
+from tfmodels.models.openai import OpenAIGPTLMHeadModel, OpenAIGPTModel  # noqa: E402
+
+__all__ += [
+    "CTRLLMHeadModel",
+    "CTRLModel",
+    "GPTNeoForCausalLM",
+    "GPTNeoModel",
+    "OpenAIGPTLMHeadModel",
+    "OpenAIGPTModel",
+]

@@ -6,6 +6,9 @@ registered by `model_type`. Importing this package registers every table.
 
 from tfmodels.converters import bert  # noqa: F401  (registers the table)
 from tfmodels.converters import gpt2  # noqa: F401
+from tfmodels.converters import openai  # noqa: F401
+from tfmodels.converters import ctrl  # noqa: F401
+from tfmodels.converters import gpt_neo  # noqa: F401
 from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError
 from tfmodels.converters.files import CheckpointReader, read_config, resolve_checkpoint_dir
 from tfmodels.converters.loader import load_pretrained, load_weights_from_reader

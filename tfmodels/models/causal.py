@@ -21,6 +21,7 @@ from keras import ops
 
 from tfmodels.generation.utils import GenerationMixin
 from tfmodels.layers.losses import masked_sparse_categorical_crossentropy, sequence_classification_loss
+from tfmodels.layers.embeddings import WordEmbedding
 from tfmodels.layers.masks import causal_mask, merge_masks, padding_mask
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
@@ -67,8 +68,23 @@ class CausalDecoderModel(PreTrainedModel):
     input_names = ("input_ids", "attention_mask", "token_type_ids", "position_ids")
     serving_outputs = ("last_hidden_state",)
 
+    def _build_embeddings(self, vocab_size, max_positions, width, initializer_range, dropout):
+        """Token (`wte`) and learned position (`wpe`, skipped if `max_positions` is None) embeddings."""
+        self.wte = WordEmbedding(vocab_size, width, embeddings_initializer=hf_initializer(initializer_range),
+                                 dtype=self.dtype_policy, name="wte")
+        self.wpe = None
+        if max_positions is not None:
+            self.wpe = keras.layers.Embedding(max_positions, width,
+                                              embeddings_initializer=hf_initializer(initializer_range),
+                                              dtype=self.dtype_policy, name="wpe")
+        self.embedding_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+
     def _embed(self, input_ids, position_ids, token_type_ids, training):
-        raise NotImplementedError
+        """`wte(ids) + wpe(positions) [+ wte(token_type_ids)]`, then dropout (GPT, GPT-2, GPT-Neo)."""
+        x = self.wte(input_ids) + self.wpe(position_ids)  # (batch, seq_len, width)
+        if token_type_ids is not None:
+            x = x + self.wte(token_type_ids)  # these models embed token types with the token matrix
+        return self.embedding_dropout(x, training=training)
 
     def _layer_window(self, index):
         """Sliding-window size of layer `index`, or `None` for global attention."""
@@ -185,6 +201,11 @@ class CausalHeadMixin(HeadModelMixin):
 def causal_lm_loss(labels, logits):
     """Next-token cross-entropy: logits at `t` predict `labels[t + 1]`; -100 ignored."""
     return masked_sparse_categorical_crossentropy(labels[:, 1:], logits[:, :-1])
+
+
+def tied_lm_logits(model, hidden_states):
+    """Logits against the (tied) token embedding matrix `model.backbone.wte`: `(batch, seq_len, vocab_size)`."""
+    return model.backbone.wte(hidden_states, reverse=True)
 
 
 class CausalLMMixin(GenerationMixin, CausalHeadMixin):

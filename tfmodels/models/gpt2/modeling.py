@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfmodels.layers import TransformerEncoderBlock, WordEmbedding
+from tfmodels.layers import TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.causal import (
     CausalDecoderModel,
@@ -23,6 +23,7 @@ from tfmodels.models.causal import (
     CausalLMMixin,
     LastTokenClassificationMixin,
     causal_lm_loss,
+    tied_lm_logits,
 )
 from tfmodels.models.heads import TokenClassificationMixin
 from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
@@ -81,13 +82,7 @@ class GPT2Model(CausalDecoderModel):
         self._record_config(locals(), exclude=("add_pooling_layer",))
         self.num_heads, self.head_dim, self.max_positions = n_head, n_embd // n_head, n_positions
         self.initializer_range = initializer_range
-        init = hf_initializer(initializer_range)
-        self.wte = WordEmbedding(vocab_size, n_embd, embeddings_initializer=init, dtype=self.dtype_policy, name="wte")
-        self.wpe = keras.layers.Embedding(
-            n_positions, n_embd, embeddings_initializer=hf_initializer(initializer_range),
-            dtype=self.dtype_policy, name="wpe",
-        )
-        self.embedding_dropout = keras.layers.Dropout(embd_pdrop, dtype=self.dtype_policy)
+        self._build_embeddings(vocab_size, n_positions, n_embd, initializer_range, embd_pdrop)
         self.blocks = []
         for i in range(n_layer):
             scale = (self.head_dim ** -0.5) if scale_attn_weights else 1.0
@@ -103,12 +98,6 @@ class GPT2Model(CausalDecoderModel):
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="ln_f"
         )
 
-    def _embed(self, input_ids, position_ids, token_type_ids, training):
-        x = self.wte(input_ids) + self.wpe(position_ids)  # (batch, seq_len, n_embd)
-        if token_type_ids is not None:
-            x = x + self.wte(token_type_ids)  # GPT-2 embeds token types with wte
-        return self.embedding_dropout(x, training=training)
-
 
 class GPT2PreTrainedModel(CausalDecoderModel):
     """Base of the GPT-2 head models: the backbone lives in `self.transformer`."""
@@ -116,11 +105,6 @@ class GPT2PreTrainedModel(CausalDecoderModel):
     model_type = "gpt2"
     base_model_prefix = "transformer"
     backbone_class = GPT2Model
-
-
-def tied_lm_logits(model, hidden_states):
-    """Logits against the (tied) token embedding matrix of `model.backbone.wte`."""
-    return model.backbone.wte(hidden_states, reverse=True)
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
