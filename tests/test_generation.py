@@ -184,3 +184,24 @@ def test_generate_rejects_bad_arguments(models):
         ours.generate(ids, max_new_tokens=100)
     with pytest.raises(ValueError, match="Beam sampling"):
         ours.generate(ids, num_beams=2, do_sample=True)
+
+
+OTHER_DECODERS = {
+    "OpenAIGPTLMHeadModel": lambda: transformers.OpenAIGPTConfig(
+        vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, initializer_range=0.4),
+    "CTRLLMHeadModel": lambda: transformers.CTRLConfig(
+        vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, dff=37, initializer_range=0.4),
+    "GPTNeoForCausalLM": lambda: transformers.GPTNeoConfig(
+        vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, max_position_embeddings=64, window_size=4,
+        attention_types=[[["global", "local"], 1]], initializer_range=0.4, bos_token_id=98, eos_token_id=98),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("num_beams", [1, 3])
+@pytest.mark.parametrize("class_name", sorted(OTHER_DECODERS))
+def test_other_decoders_generate_like_transformers(class_name, num_beams, tmp_path):
+    path = hf_checkpoint(class_name, OTHER_DECODERS[class_name](), tmp_path)
+    reference = getattr(transformers, class_name).from_pretrained(path).eval()
+    models = (reference, getattr(tfmodels, class_name).from_pretrained(path))
+    assert_same_as_transformers(models, max_new_tokens=12, num_beams=num_beams, eos_token_id=EOS_IDS)
