@@ -205,3 +205,11 @@ def test_other_decoders_generate_like_transformers(class_name, num_beams, tmp_pa
     reference = getattr(transformers, class_name).from_pretrained(path).eval()
     models = (reference, getattr(tfmodels, class_name).from_pretrained(path))
     assert_same_as_transformers(models, max_new_tokens=12, num_beams=num_beams, eos_token_id=EOS_IDS)
+
+
+def test_generate_without_xla_gives_the_same_tokens(models):
+    _, ours = models
+    ids, mask = left_padded_prompts()
+    kwargs = dict(attention_mask=mask, max_new_tokens=6, eos_token_id=EOS_IDS)
+    np.testing.assert_array_equal(ours.generate(ids, jit_compile=False, **kwargs).numpy(),
+                                  ours.generate(ids, **kwargs).numpy())

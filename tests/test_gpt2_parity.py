@@ -7,7 +7,7 @@ import transformers
 
 import tfmodels
 from tests.helpers import assert_parity, hf_checkpoint, random_inputs, torch_outputs
-from tfmodels.models.causal import positions_from_attention_mask
+from tests.decoder_helpers import left_padded, right_padded
 
 GPT2_CLASSES = ["GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification", "GPT2ForTokenClassification"]
 
@@ -17,22 +17,6 @@ def tiny_gpt2_config(**overrides):
                   pad_token_id=0, bos_token_id=98, eos_token_id=98)
     fields.update(overrides)
     return transformers.GPT2Config(**fields)
-
-
-def left_padded(inputs, pad_token_id=0):
-    """Moves the padding of `random_inputs` to the left, with HF's position ids."""
-    ids, mask = inputs["input_ids"].copy(), inputs["attention_mask"].copy()
-    for row in range(len(ids)):
-        n = int(mask[row].sum())
-        ids[row] = np.concatenate([np.full(len(ids[row]) - n, pad_token_id), ids[row, :n]])
-        mask[row] = np.concatenate([np.zeros(len(mask[row]) - n, "int64"), np.ones(n, "int64")])
-    positions = np.asarray(positions_from_attention_mask(mask)).astype("int64")
-    return {"input_ids": ids, "attention_mask": mask, "position_ids": positions}
-
-
-def right_padded(inputs, pad_token_id=0):
-    ids = np.where(inputs["attention_mask"] == 1, inputs["input_ids"], pad_token_id)
-    return {**inputs, "input_ids": ids}
 
 
 @pytest.mark.parametrize("padding", ["right", "left"])

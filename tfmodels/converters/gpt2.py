@@ -10,7 +10,7 @@ and value side by side: split into three rows), `h.{i}.attn.c_proj`,
 """
 
 from tfmodels.converters.layer_tables import dense, embedding, layer_norm
-from tfmodels.converters.mapping import CONV1D, CONV1D_FROM_HEADS, FLATTEN, LINEAR, Param, Split, WeightTable, prefixed
+from tfmodels.converters.mapping import CONV1D, CONV1D_FROM_HEADS, FLATTEN, Param, Split, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
 # Causal-mask buffers of old checkpoints, and the LM head tied to wte.

@@ -220,6 +220,11 @@ class CausalLMMixin(GenerationMixin, CausalHeadMixin):
     def __init__(self, **kwargs):
         self._init_backbone(kwargs)
         self.config = {}
+        if self.backbone.extra_config.get("tie_word_embeddings", True) is False:
+            raise ValueError(
+                f"{type(self).__name__} ties its LM head to the token embeddings; untied heads are not "
+                "supported yet. Received: tie_word_embeddings=False"
+            )
         self._make_lm_head()
 
     def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
