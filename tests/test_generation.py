@@ -78,6 +78,7 @@ def test_beam_search_matches_transformers(models):
     assert_same_as_transformers(models, num_beams=3)
 
 
+@pytest.mark.slow
 def test_beam_search_with_eos_matches_transformers(models):
     assert_same_as_transformers(models, num_beams=2, eos_token_id=[28, 60])
 
