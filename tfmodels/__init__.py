@@ -269,3 +269,32 @@ __all__ += [
 from tfmodels.models.transfo_xl import TransfoXLLMHeadModel, TransfoXLModel  # noqa: E402
 
 __all__ += ["TransfoXLLMHeadModel", "TransfoXLModel"]
+
+from tfmodels.models.gpt2 import (  # noqa: E402
+    GPT2DoubleHeadsModel,
+    GPT2ForSequenceClassification,
+    GPT2ForTokenClassification,
+    GPT2LMHeadModel,
+    GPT2Model,
+)
+
+__all__ += [
+    "GPT2DoubleHeadsModel",
+    "GPT2ForSequenceClassification",
+    "GPT2ForTokenClassification",
+    "GPT2LMHeadModel",
+    "GPT2Model",
+]
+
+from tfmodels.models.ctrl import CTRLLMHeadModel, CTRLModel  # noqa: E402
+from tfmodels.models.gpt_neo import GPTNeoForCausalLM, GPTNeoModel  # noqa: E402
+from tfmodels.models.openai import OpenAIGPTLMHeadModel, OpenAIGPTModel  # noqa: E402
+
+__all__ += [
+    "CTRLLMHeadModel",
+    "CTRLModel",
+    "GPTNeoForCausalLM",
+    "GPTNeoModel",
+    "OpenAIGPTLMHeadModel",
+    "OpenAIGPTModel",
+]

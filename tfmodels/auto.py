@@ -241,3 +241,21 @@ def _register_transfo_xl():
 
 
 _register_transfo_xl()
+
+from tfmodels.models import gpt2 as _gpt2  # noqa: E402
+
+register_model("base", "gpt2", _gpt2.GPT2Model)
+register_model("causal-lm", "gpt2", _gpt2.GPT2LMHeadModel)
+register_model("sequence-classification", "gpt2", _gpt2.GPT2ForSequenceClassification)
+register_model("token-classification", "gpt2", _gpt2.GPT2ForTokenClassification)
+
+from tfmodels.models import ctrl as _ctrl  # noqa: E402
+from tfmodels.models import gpt_neo as _gpt_neo  # noqa: E402
+from tfmodels.models import openai as _openai  # noqa: E402
+
+register_model("base", "openai-gpt", _openai.OpenAIGPTModel)
+register_model("causal-lm", "openai-gpt", _openai.OpenAIGPTLMHeadModel)
+register_model("base", "ctrl", _ctrl.CTRLModel)
+register_model("causal-lm", "ctrl", _ctrl.CTRLLMHeadModel)
+register_model("base", "gpt_neo", _gpt_neo.GPTNeoModel)
+register_model("causal-lm", "gpt_neo", _gpt_neo.GPTNeoForCausalLM)

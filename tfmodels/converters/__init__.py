@@ -9,6 +9,11 @@ from tfmodels.converters import deberta  # noqa: F401
 from tfmodels.converters import roformer  # noqa: F401
 from tfmodels.converters import mpnet  # noqa: F401
 from tfmodels.converters import convbert  # noqa: F401
+
+from tfmodels.converters import gpt2  # noqa: F401
+from tfmodels.converters import openai  # noqa: F401
+from tfmodels.converters import ctrl  # noqa: F401
+from tfmodels.converters import gpt_neo  # noqa: F401
 from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError
 from tfmodels.converters.files import CheckpointReader, read_config, resolve_checkpoint_dir
 from tfmodels.converters.loader import load_pretrained, load_weights_from_reader

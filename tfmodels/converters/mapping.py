@@ -174,11 +174,25 @@ class FusedPart(Transform):
         return np.moveaxis(np.stack(grouped, axis=1).reshape(out * self.parts, *rest), 0, self.axis)
 
 
+def Split(inner, index, count, axis=-1):  # noqa: N802  (reads like the transforms it builds)
+    """Part `index` of `count` equal, contiguous parts concatenated along `axis`
+    (GPT-2's `c_attn` = [query | key | value]), each converted with `inner`.
+
+    A `FusedPart` with one interleaving group; several rows share one key,
+    the loader slices each part, `save_pretrained` concatenates them back.
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"Split index must be in [0, count). Received: index={index}, count={count}")
+    return FusedPart(index, count, heads=1, base=inner, axis=axis)
+
+
 IDENTITY = Transform()
 TORCH_CONV1D = Permute((2, 1, 0))
 LINEAR = Linear(1)
 LINEAR_FROM_HEADS = Linear(2)
 FLATTEN = Flatten()
+CONV1D = Conv1D(1)
+CONV1D_FROM_HEADS = Conv1D(2)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,36 +15,9 @@ from tfmodels.converters.mapping import IDENTITY, LINEAR, LINEAR_FROM_HEADS, Par
 from tfmodels.converters.registry import register_weight_table
 
 
-class QKVPart(Transform):
-    """Part `index` of `count` `nn.Linear` weights stacked along the output axis.
-
-    Loading slices rows `[index * n, (index + 1) * n)` and applies `LINEAR`;
-    saving concatenates the parts (`merge` / `merge_parts`, whichever the
-    saver asks for).
-    """
-
-    name = "qkv_part"
-
-    def __init__(self, index, count=3):
-        self.index = self.part = index
-        self.count = self.parts = count
-
-    def hf_shape(self, keras_shape):
-        out, n_in = LINEAR.hf_shape(keras_shape)
-        return (out * self.count, n_in)
-
-    def to_keras(self, array, keras_shape):
-        size = array.shape[0] // self.count
-        return LINEAR.to_keras(array[self.index * size:(self.index + 1) * size], keras_shape)
-
-    def to_hf(self, array):
-        return LINEAR.to_hf(array)
-
-    def merge(self, pieces):
-        return np.concatenate(list(pieces), axis=0)
-
-    def merge_parts(self, parts):
-        return np.concatenate([parts[i] for i in range(self.count)], axis=0)
+def QKVPart(index, count=3):  # noqa: N802
+    """Part `index` of the `count` `nn.Linear` weights stacked in `qkv_net` (load and save)."""
+    return FusedPart(index, count, base=LINEAR)
 
 
 IGNORED_KEYS = (r"\.pos_emb\.inv_freq$", r"^crit\.out_layers\.\d+\.weight$")

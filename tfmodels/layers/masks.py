@@ -33,8 +33,8 @@ def padding_mask(attention_mask):
     return mask[:, None, None, :]
 
 
-def causal_mask(query_len, key_len, offset=None):
-    """Lower-triangular mask `(1, 1, query_len, key_len)`.
+def causal_mask(query_len, key_len, offset=None, window_size=None):
+    """Lower-triangular mask `(1, 1, query_len, key_len)`, optionally banded.
 
     Args:
         query_len: int or scalar tensor, number of query positions.
@@ -42,16 +42,22 @@ def causal_mask(query_len, key_len, offset=None):
         offset: position of the first query among the keys; defaults to
             `key_len - query_len` (queries are the last positions, as when
             decoding with a cache).
+        window_size: optional int; if given, query `i` also sees only the
+            last `window_size` keys, `i + offset - j < window_size` (local
+            attention of GPT-Neo / Longformer-style sliding windows).
 
     Returns:
         bool tensor `(1, 1, query_len, key_len)`, `True` where key `j` is not
-        after query `i`, i.e. `j <= i + offset`.
+        after query `i`, i.e. `j <= i + offset` (and within the window).
     """
     if offset is None:
         offset = key_len - query_len
     rows = ops.arange(query_len)[:, None] + offset
     cols = ops.arange(key_len)[None, :]
-    return ops.greater_equal(rows, cols)[None, None, :, :]
+    mask = ops.greater_equal(rows, cols)
+    if window_size is not None:
+        mask = ops.logical_and(mask, ops.less(rows - cols, window_size))
+    return mask[None, None, :, :]
 
 
 def merge_masks(*masks):

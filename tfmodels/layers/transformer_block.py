@@ -37,6 +37,9 @@ class TransformerEncoderBlock(keras.layers.Layer):
         key_dim: int, features per head; defaults to `hidden_size // num_heads`.
         use_bias: bool, biases in attention and feed-forward projections.
         kernel_initializer: initializer for every kernel.
+        attention_kwargs: optional dict of extra `MultiHeadAttention`
+            constructor arguments (`scale`, `output_use_bias`, ...), e.g.
+            GPT-Neo's unscaled attention without q/k/v biases.
         **kwargs: base layer arguments.
 
     Call args:
@@ -66,9 +69,11 @@ class TransformerEncoderBlock(keras.layers.Layer):
         key_dim=None,
         use_bias=True,
         kernel_initializer="glorot_uniform",
+        attention_kwargs=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.attention_kwargs = dict(attention_kwargs or {})
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
         self.hidden_act = hidden_act
@@ -91,10 +96,10 @@ class TransformerEncoderBlock(keras.layers.Layer):
             num_heads=self.num_heads,
             key_dim=self.key_dim or hidden_size // self.num_heads,
             dropout=self.attention_dropout,
-            use_bias=self.use_bias,
             kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=self.dtype_policy,
             name="self_attention",
+            **{"use_bias": self.use_bias, **self.attention_kwargs},
         )
 
     def _make_feed_forward(self, **kwargs):
@@ -176,4 +181,5 @@ class TransformerEncoderBlock(keras.layers.Layer):
             "key_dim": self.key_dim,
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "attention_kwargs": self.attention_kwargs or None,
         }

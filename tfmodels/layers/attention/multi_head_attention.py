@@ -48,6 +48,8 @@ class MultiHeadAttention(keras.layers.Layer):
         output_dim: int, output features; defaults to the query's last dim.
         dropout: float, dropout rate on the attention probabilities.
         use_bias: bool, whether the projections have biases.
+        output_use_bias: bool, whether the output projection has a bias;
+            defaults to `use_bias` (GPT-Neo: `use_bias=False`, `True` here).
         scale: float, multiplier of `Q K^T`; defaults to `1 / sqrt(key_dim)`.
             Use `1.0` for models that scale elsewhere (T5).
         kernel_initializer: initializer for the projection kernels.
@@ -97,6 +99,7 @@ class MultiHeadAttention(keras.layers.Layer):
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         return_logits=False,
+        output_use_bias=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -112,16 +115,18 @@ class MultiHeadAttention(keras.layers.Layer):
         self.output_dim = output_dim
         self.dropout = dropout
         self.use_bias = use_bias
+        self.output_use_bias = use_bias if output_use_bias is None else output_use_bias
         self.scale = scale
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self._scale = scale if scale is not None else 1.0 / math.sqrt(key_dim)
 
-    def _dense(self, equation, output_shape, bias_axes, name):
+    def _dense(self, equation, output_shape, bias_axes, name, use_bias=None):
+        use_bias = self.use_bias if use_bias is None else use_bias
         return keras.layers.EinsumDense(
             equation,
             output_shape=output_shape,
-            bias_axes=bias_axes if self.use_bias else None,
+            bias_axes=bias_axes if use_bias else None,
             kernel_initializer=clone_initializer(self.kernel_initializer),
             bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
@@ -139,7 +144,9 @@ class MultiHeadAttention(keras.layers.Layer):
         self.key_dense.build(key_shape)
         self.value_dense = self._dense("bsd,dnh->bsnh", (None, n, v), "nh", "value")
         self.value_dense.build(value_shape)
-        self.output_dense = self._dense("btnh,nhd->btd", (None, output_dim), "d", "attention_output")
+        self.output_dense = self._dense(
+            "btnh,nhd->btd", (None, output_dim), "d", "attention_output", use_bias=self.output_use_bias
+        )
         self.output_dense.build((None, None, n, v))
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.built = True
@@ -220,6 +227,7 @@ class MultiHeadAttention(keras.layers.Layer):
             "output_dim": self.output_dim,
             "dropout": self.dropout,
             "use_bias": self.use_bias,
+            "output_use_bias": self.output_use_bias,
             "scale": self.scale,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
