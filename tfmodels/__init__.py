@@ -55,3 +55,8 @@ __all__ = [
     "export_saved_model",
     "layers",
 ]
+
+from tfmodels.models.roberta import *  # noqa: E402,F401,F403
+from tfmodels.models import roberta as _roberta  # noqa: E402
+
+__all__ += _roberta.__all__

@@ -113,3 +113,12 @@ TASKS = {cls.task: cls for cls in (
 def register_model(task, model_type, model_class):
     """Adds `model_class` to the Auto registry of `task` (a key of `TASKS`)."""
     MODEL_REGISTRIES[task][model_type] = model_class
+
+from tfmodels.models import roberta as _roberta  # noqa: E402
+
+for _prefix, _model_type in (("Roberta", "roberta"), ("XLMRoberta", "xlm-roberta"), ("Camembert", "camembert")):
+    for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                           ("token-classification", "ForTokenClassification"),
+                           ("question-answering", "ForQuestionAnswering"),
+                           ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
+        register_model(_task, _model_type, getattr(_roberta, _prefix + _suffix))

@@ -27,3 +27,4 @@ __all__ = [
     "save_pretrained",
     "weight_table_for",
 ]
+from tfmodels.converters import roberta  # noqa: E402,F401

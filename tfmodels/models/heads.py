@@ -12,6 +12,7 @@ heads in a few lines, e.g.::
 import keras
 from keras import ops
 
+from tfmodels.layers.heads import ClassificationHead, MaskedLMHead
 from tfmodels.layers.losses import (
     masked_sparse_categorical_crossentropy,
     sequence_classification_loss,
@@ -46,7 +47,6 @@ class HeadModelMixin:
     and implement `_build_head()` and `_head_outputs()`.
     """
 
-    backbone_kwargs = {}
     head_config_fields = ()
 
     def _init_backbone(self, kwargs):
@@ -79,11 +79,39 @@ class HeadModelMixin:
     @property
     def classifier_dropout_rate(self):
         rate = self.config.get("classifier_dropout")
-        return self.backbone.config["hidden_dropout_prob"] if rate is None else rate
+        return self.backbone.arch["hidden_dropout"] if rate is None else rate
 
     def _dense(self, units, name):
-        init = hf_initializer(self.backbone.config.get("initializer_range", 0.02))
+        init = hf_initializer(self.backbone.arch["initializer_range"])
         return keras.layers.Dense(units, kernel_initializer=init, dtype=self.dtype_policy, name=name)
+
+    # Sentence-level heads: BERT's dropout + linear layer on `pooler_output`
+    # (`classifier_activation = None`), or a `ClassificationHead` on the first
+    # token's state (RoBERTa: "tanh", ELECTRA: "gelu", DistilBERT: "relu" with
+    # `classifier_input_dropout = False`).
+    classifier_activation = None
+    classifier_input_dropout = True
+
+    @property
+    def backbone_kwargs(self):
+        return {"add_pooling_layer": self.classifier_activation is None}
+
+    def _make_sentence_classifier(self, num_outputs):
+        self.dropout = keras.layers.Dropout(self.classifier_dropout_rate, dtype=self.dtype_policy)
+        if self.classifier_activation is None:
+            self.classifier = self._dense(num_outputs, "classifier")
+            return
+        self.classifier = ClassificationHead(
+            self.backbone.arch["hidden_size"], num_outputs, activation=self.classifier_activation,
+            dropout=self.classifier_dropout_rate, input_dropout=self.classifier_input_dropout,
+            kernel_initializer=hf_initializer(self.backbone.arch["initializer_range"]),
+            dtype=self.dtype_policy, name="classifier",
+        )
+
+    def _sentence_logits(self, backbone_outputs, training):
+        if self.classifier_activation is None:
+            return self.classifier(self.dropout(backbone_outputs["pooler_output"], training=training))
+        return self.classifier(backbone_outputs["last_hidden_state"], training=training)
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
@@ -112,7 +140,6 @@ class SequenceClassificationMixin(HeadModelMixin):
 
     label_names = ("labels",)
     serving_outputs = ("logits",)
-    backbone_kwargs = {"add_pooling_layer": True}
 
     def __init__(self, num_labels=None, id2label=None, label2id=None, problem_type=None,
                  classifier_dropout=None, **kwargs):
@@ -121,13 +148,11 @@ class SequenceClassificationMixin(HeadModelMixin):
         self.config = {"id2label": id2label, "label2id": label2id,
                        "problem_type": problem_type, "classifier_dropout": classifier_dropout}
         self.num_labels = num_labels
-        self.dropout = keras.layers.Dropout(self.classifier_dropout_rate, dtype=self.dtype_policy)
-        self.classifier = self._dense(num_labels, "classifier")
+        self._make_sentence_classifier(num_labels)
 
     def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
         backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
-        pooled = self.dropout(backbone_outputs["pooler_output"], training=training)
-        return self._passthrough({"logits": self.classifier(pooled)}, backbone_outputs)
+        return self._passthrough({"logits": self._sentence_logits(backbone_outputs, training)}, backbone_outputs)
 
     def task_loss(self, labels, outputs):
         return sequence_classification_loss(labels["labels"], outputs["logits"], self.config["problem_type"])
@@ -191,13 +216,11 @@ class MultipleChoiceMixin(HeadModelMixin):
 
     label_names = ("labels",)
     serving_outputs = ("logits",)
-    backbone_kwargs = {"add_pooling_layer": True}
 
     def __init__(self, classifier_dropout=None, **kwargs):
         self._init_backbone(kwargs)
         self.config = {"classifier_dropout": classifier_dropout}
-        self.dropout = keras.layers.Dropout(self.classifier_dropout_rate, dtype=self.dtype_policy)
-        self.classifier = self._dense(1, "classifier")
+        self._make_sentence_classifier(1)
 
     def dummy_inputs(self, batch_size=1, seq_len=4):
         return {key: value.reshape(batch_size, 1, seq_len)
@@ -207,8 +230,7 @@ class MultipleChoiceMixin(HeadModelMixin):
         num_choices = ops.shape(inputs["input_ids"])[1]
         flat = {k: ops.reshape(v, (-1, ops.shape(v)[-1])) for k, v in inputs.items()}  # (batch * choices, seq)
         backbone_outputs = self._backbone_outputs(flat, training, output_attentions, output_hidden_states)
-        pooled = self.dropout(backbone_outputs["pooler_output"], training=training)
-        logits = ops.reshape(self.classifier(pooled), (-1, num_choices))
+        logits = ops.reshape(self._sentence_logits(backbone_outputs, training), (-1, num_choices))
         return self._passthrough({"logits": logits}, backbone_outputs)
 
     def task_loss(self, labels, outputs):
@@ -218,17 +240,39 @@ class MultipleChoiceMixin(HeadModelMixin):
 class MaskedLMMixin(HeadModelMixin):
     """`logits (batch, seq_len, vocab_size)`; cross-entropy ignoring label -100.
 
-    The architecture supplies `_make_lm_head()` and `_lm_logits(hidden)`.
+    The default head is a `MaskedLMHead` from the backbone's hidden size to
+    its embedding size, tied to the word embeddings when the config says so
+    (`tie_word_embeddings`, default true); `lm_head_activation` overrides the
+    backbone's `hidden_act` (RoBERTa and ELECTRA's generator use "gelu").
+    Architectures with another head override `_make_lm_head()` and
+    `_lm_logits(hidden)`.
     """
 
     label_names = ("labels",)
     serving_outputs = ("logits",)
     backbone_kwargs = {"add_pooling_layer": False}
+    lm_head_activation = None
 
     def __init__(self, **kwargs):
         self._init_backbone(kwargs)
         self.config = {}
         self._make_lm_head()
+
+    def _make_lm_head(self):
+        arch = self.backbone.arch
+        self.lm_head = MaskedLMHead(
+            vocab_size=arch["vocab_size"],
+            hidden_size=arch["embedding_size"],
+            hidden_act=self.lm_head_activation or arch["hidden_act"],
+            layer_norm_eps=arch["layer_norm_eps"],
+            tie_word_embeddings=self.backbone.extra_config.get("tie_word_embeddings", True),
+            kernel_initializer=hf_initializer(arch["initializer_range"]),
+            dtype=self.dtype_policy,
+            name="lm_head",
+        )
+
+    def _lm_logits(self, hidden_states):
+        return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)
 
     def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
         backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
