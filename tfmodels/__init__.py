@@ -60,3 +60,8 @@ from tfmodels.models.roberta import *  # noqa: E402,F401,F403
 from tfmodels.models import roberta as _roberta  # noqa: E402
 
 __all__ += _roberta.__all__
+
+from tfmodels.models.electra import *  # noqa: E402,F401,F403
+from tfmodels.models import electra as _electra  # noqa: E402
+
+__all__ += _electra.__all__

@@ -122,3 +122,10 @@ for _prefix, _model_type in (("Roberta", "roberta"), ("XLMRoberta", "xlm-roberta
                            ("question-answering", "ForQuestionAnswering"),
                            ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
         register_model(_task, _model_type, getattr(_roberta, _prefix + _suffix))
+
+from tfmodels.models import electra as _electra  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
+                       ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "electra", getattr(_electra, "Electra" + _suffix))

@@ -28,3 +28,4 @@ __all__ = [
     "weight_table_for",
 ]
 from tfmodels.converters import roberta  # noqa: E402,F401
+from tfmodels.converters import electra  # noqa: E402,F401
