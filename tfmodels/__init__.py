@@ -65,3 +65,8 @@ from tfmodels.models.electra import *  # noqa: E402,F401,F403
 from tfmodels.models import electra as _electra  # noqa: E402
 
 __all__ += _electra.__all__
+
+from tfmodels.models.distilbert import *  # noqa: E402,F401,F403
+from tfmodels.models import distilbert as _distilbert  # noqa: E402
+
+__all__ += _distilbert.__all__

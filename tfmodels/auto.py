@@ -129,3 +129,10 @@ for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequen
                        ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
                        ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
     register_model(_task, "electra", getattr(_electra, "Electra" + _suffix))
+
+from tfmodels.models import distilbert as _distilbert  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
+                       ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "distilbert", getattr(_distilbert, "DistilBert" + _suffix))
