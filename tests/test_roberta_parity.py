@@ -82,3 +82,11 @@ def test_auto_classes(family, model_type, tmp_path):
                          ("token-classification", "ForTokenClassification"),
                          ("question-answering", "ForQuestionAnswering"), ("multiple-choice", "ForMultipleChoice")]:
         assert tfmodels.auto.MODEL_REGISTRIES[task][model_type].__name__ == family + suffix
+
+
+def test_base_checkpoint_into_classifier(tmp_path, caplog):
+    path = hf_checkpoint("RobertaModel", tiny_config(), tmp_path)
+    with caplog.at_level("WARNING", logger="tfmodels"):
+        model = tfmodels.RobertaForSequenceClassification.from_pretrained(path, num_labels=4)
+    assert "pooler.dense.weight" in caplog.text and "classifier.out_proj.weight" in caplog.text
+    assert model(padded_inputs())["logits"].shape == (3, 4)

@@ -70,3 +70,8 @@ from tfmodels.models.distilbert import *  # noqa: E402,F401,F403
 from tfmodels.models import distilbert as _distilbert  # noqa: E402
 
 __all__ += _distilbert.__all__
+
+from tfmodels.models.albert import *  # noqa: E402,F401,F403
+from tfmodels.models import albert as _albert  # noqa: E402
+
+__all__ += _albert.__all__

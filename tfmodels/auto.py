@@ -136,3 +136,10 @@ for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequen
                        ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
                        ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
     register_model(_task, "distilbert", getattr(_distilbert, "DistilBert" + _suffix))
+
+from tfmodels.models import albert as _albert  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
+                       ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "albert", getattr(_albert, "Albert" + _suffix))

@@ -79,7 +79,9 @@ class HeadModelMixin:
     @property
     def classifier_dropout_rate(self):
         rate = self.config.get("classifier_dropout")
-        return self.backbone.arch["hidden_dropout"] if rate is None else rate
+        if rate is None:  # the backbone's default head dropout (ALBERT: classifier_dropout_prob)
+            rate = self.backbone.arch.get("classifier_dropout", self.backbone.arch["hidden_dropout"])
+        return rate
 
     def _dense(self, units, name):
         init = hf_initializer(self.backbone.arch["initializer_range"])

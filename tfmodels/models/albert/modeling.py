@@ -1,0 +1,150 @@
+"""ALBERT: factorised embeddings and encoder blocks shared across layers.
+
+References:
+    Lan et al., "ALBERT: A Lite BERT for Self-supervised Learning of Language
+    Representations", ICLR 2020.
+    Parity reference: `transformers.models.albert.modeling_albert` (PyTorch).
+"""
+
+import keras
+
+from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
+from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.encoder import EncoderModel
+from tfmodels.models.heads import (
+    MaskedLMMixin,
+    MultipleChoiceMixin,
+    QuestionAnsweringMixin,
+    SequenceClassificationMixin,
+    TokenClassificationMixin,
+    resolve_labels,
+)
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class AlbertModel(EncoderModel):
+    """The ALBERT encoder.
+
+    `embedding_size`-wide embeddings are always projected to `hidden_size`
+    (`embedding_hidden_mapping_in`); `num_hidden_groups * inner_group_num`
+    distinct blocks serve `num_hidden_layers` layers: layer `i` applies the
+    `inner_group_num` blocks of group `int(i / (num_hidden_layers / num_hidden_groups))`.
+    `hidden_states` / `attentions` hold one entry per applied block, as in
+    `transformers` v5.
+
+    Args: the fields of a Hugging Face ALBERT `config.json`.
+
+    Returns: as `BertModel` (`pooler_output` with the tanh pooler).
+
+    References: `transformers.AlbertModel`.
+    """
+
+    model_type = "albert"
+
+    def __init__(
+        self,
+        vocab_size=30000,
+        embedding_size=128,
+        hidden_size=4096,
+        num_hidden_layers=12,
+        num_hidden_groups=1,
+        num_attention_heads=64,
+        intermediate_size=16384,
+        inner_group_num=1,
+        hidden_act="gelu_new",
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        max_position_embeddings=512,
+        type_vocab_size=2,
+        initializer_range=0.02,
+        layer_norm_eps=1e-12,
+        classifier_dropout_prob=0.1,
+        position_embedding_type="absolute",
+        pad_token_id=0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if position_embedding_type != "absolute":
+            raise ValueError(
+                "AlbertModel supports position_embedding_type='absolute' only. "
+                f"Received: position_embedding_type={position_embedding_type!r}"
+            )
+        self._record_config(locals())
+        self._build_encoder(
+            vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
+            num_attention_heads=num_attention_heads, intermediate_size=intermediate_size, hidden_act=hidden_act,
+            hidden_dropout_prob=hidden_dropout_prob, attention_probs_dropout_prob=attention_probs_dropout_prob,
+            max_position_embeddings=max_position_embeddings, type_vocab_size=type_vocab_size,
+            initializer_range=initializer_range, layer_norm_eps=layer_norm_eps, embedding_size=embedding_size,
+            project_embeddings=True, num_hidden_groups=num_hidden_groups, inner_group_num=inner_group_num,
+        )
+        self.arch["classifier_dropout"] = classifier_dropout_prob
+
+
+class AlbertPreTrainedModel(PreTrainedModel):
+    model_type = "albert"
+    base_model_prefix = "albert"
+    backbone_class = AlbertModel
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class AlbertForSequenceClassification(SequenceClassificationMixin, AlbertPreTrainedModel):
+    """ALBERT + dropout + linear classifier on the pooled output."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class AlbertForTokenClassification(TokenClassificationMixin, AlbertPreTrainedModel):
+    """ALBERT + dropout + per-token linear classifier."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class AlbertForQuestionAnswering(QuestionAnsweringMixin, AlbertPreTrainedModel):
+    """ALBERT + span head."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class AlbertForMultipleChoice(MultipleChoiceMixin, AlbertPreTrainedModel):
+    """ALBERT scoring `(batch, num_choices, seq_len)` inputs from the pooled output."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class AlbertForMaskedLM(MaskedLMMixin, AlbertPreTrainedModel):
+    """ALBERT + `AlbertMLMHead` (dense to `embedding_size`, `hidden_act`, LayerNorm, tied decoder + bias)."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class AlbertForPreTraining(MaskedLMMixin, AlbertPreTrainedModel):
+    """ALBERT with the masked-LM head and the sentence-order-prediction head.
+
+    Returns:
+        dict with `prediction_logits` `(batch, seq_len, vocab_size)`,
+        `sop_logits` `(batch, num_labels)` and, when `labels` and
+        `sentence_order_label` are given, `loss` (sum of both cross-entropies).
+
+    References: `transformers.AlbertForPreTraining`.
+    """
+
+    label_names = ("labels", "sentence_order_label")
+    serving_outputs = ("prediction_logits", "sop_logits")
+    backbone_kwargs = {"add_pooling_layer": True}
+
+    def __init__(self, num_labels=None, id2label=None, label2id=None, **kwargs):
+        super().__init__(**kwargs)
+        num_labels, id2label, label2id = resolve_labels(num_labels, id2label, label2id)
+        self.config = {"id2label": id2label, "label2id": label2id}
+        self.sop_dropout = keras.layers.Dropout(self.classifier_dropout_rate, dtype=self.dtype_policy)
+        self.sop_classifier = self._dense(num_labels, "sop_classifier")
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        pooled = self.sop_dropout(backbone_outputs["pooler_output"], training=training)
+        outputs = {
+            "prediction_logits": self._lm_logits(backbone_outputs["last_hidden_state"]),
+            "sop_logits": self.sop_classifier(pooled),
+        }
+        return self._passthrough(outputs, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        mlm = masked_sparse_categorical_crossentropy(labels["labels"], outputs["prediction_logits"])
+        sop = masked_sparse_categorical_crossentropy(labels["sentence_order_label"], outputs["sop_logits"])
+        return mlm + sop
