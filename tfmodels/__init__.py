@@ -75,3 +75,8 @@ from tfmodels.models.albert import *  # noqa: E402,F401,F403
 from tfmodels.models import albert as _albert  # noqa: E402
 
 __all__ += _albert.__all__
+
+from tfmodels.models.megatron_bert import *  # noqa: E402,F401,F403
+from tfmodels.models import megatron_bert as _megatron_bert  # noqa: E402
+
+__all__ += _megatron_bert.__all__

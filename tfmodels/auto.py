@@ -143,3 +143,10 @@ for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequen
                        ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
                        ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
     register_model(_task, "albert", getattr(_albert, "Albert" + _suffix))
+
+from tfmodels.models import megatron_bert as _megatron_bert  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
+                       ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "megatron-bert", getattr(_megatron_bert, "MegatronBert" + _suffix))

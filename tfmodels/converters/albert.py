@@ -47,7 +47,7 @@ def albert_table(model):
         if not model.lm_head.tie_word_embeddings:
             params.append(Param("predictions.decoder.weight", "lm_head.decoder", LINEAR))
             ignored = IGNORED_KEYS[:2]
-    if hasattr(model, "sop_classifier"):
-        params += dense("sop_classifier.classifier", "sop_classifier", optional=True, head=True)
+    if hasattr(model, "sentence_classifier"):
+        params += dense("sop_classifier.classifier", "sentence_classifier", optional=True, head=True)
     return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="albert", is_head_model=is_head)

@@ -283,3 +283,56 @@ class MaskedLMMixin(HeadModelMixin):
 
     def task_loss(self, labels, outputs):
         return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
+
+
+class PreTrainingMixin(MaskedLMMixin):
+    """Masked-LM logits plus a sentence-pair classifier on the pooled output.
+
+    BERT-style next-sentence prediction (Megatron-BERT) or ALBERT's sentence
+    order prediction; the class attributes name the outputs and labels:
+    `sentence_logits_name` (`"seq_relationship_logits"` / `"sop_logits"`),
+    `sentence_label_name` (`"next_sentence_label"` / `"sentence_order_label"`),
+    `sentence_dropout` (dropout before the classifier, ALBERT).
+
+    Returns:
+        dict with `prediction_logits` `(batch, seq_len, vocab_size)`, the
+        sentence logits `(batch, num_labels)` and, with both labels given,
+        `loss` (sum of the two cross-entropies, -100 ignored).
+    """
+
+    backbone_kwargs = {"add_pooling_layer": True}
+    sentence_logits_name = "seq_relationship_logits"
+    sentence_label_name = "next_sentence_label"
+    sentence_dropout = False
+
+    @property
+    def label_names(self):
+        return ("labels", self.sentence_label_name)
+
+    @property
+    def serving_outputs(self):
+        return ("prediction_logits", self.sentence_logits_name)
+
+    def __init__(self, num_labels=None, id2label=None, label2id=None, **kwargs):
+        super().__init__(**kwargs)
+        num_labels, id2label, label2id = resolve_labels(num_labels, id2label, label2id)
+        self.config = {"id2label": id2label, "label2id": label2id}
+        rate = self.classifier_dropout_rate if self.sentence_dropout else 0.0
+        self.sentence_dropout_layer = keras.layers.Dropout(rate, dtype=self.dtype_policy)
+        self.sentence_classifier = self._dense(num_labels, "sentence_classifier")
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        pooled = self.sentence_dropout_layer(backbone_outputs["pooler_output"], training=training)
+        outputs = {
+            "prediction_logits": self._lm_logits(backbone_outputs["last_hidden_state"]),
+            self.sentence_logits_name: self.sentence_classifier(pooled),
+        }
+        return self._passthrough(outputs, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        mlm = masked_sparse_categorical_crossentropy(labels["labels"], outputs["prediction_logits"])
+        sentence = masked_sparse_categorical_crossentropy(
+            labels[self.sentence_label_name], outputs[self.sentence_logits_name]
+        )
+        return mlm + sentence

@@ -8,16 +8,15 @@ References:
 
 import keras
 
-from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.encoder import EncoderModel
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
+    PreTrainingMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
     TokenClassificationMixin,
-    resolve_labels,
 )
 
 
@@ -113,8 +112,8 @@ class AlbertForMaskedLM(MaskedLMMixin, AlbertPreTrainedModel):
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
-class AlbertForPreTraining(MaskedLMMixin, AlbertPreTrainedModel):
-    """ALBERT with the masked-LM head and the sentence-order-prediction head.
+class AlbertForPreTraining(PreTrainingMixin, AlbertPreTrainedModel):
+    """ALBERT with the masked-LM head and the sentence-order-prediction head (`sop_classifier`).
 
     Returns:
         dict with `prediction_logits` `(batch, seq_len, vocab_size)`,
@@ -124,27 +123,6 @@ class AlbertForPreTraining(MaskedLMMixin, AlbertPreTrainedModel):
     References: `transformers.AlbertForPreTraining`.
     """
 
-    label_names = ("labels", "sentence_order_label")
-    serving_outputs = ("prediction_logits", "sop_logits")
-    backbone_kwargs = {"add_pooling_layer": True}
-
-    def __init__(self, num_labels=None, id2label=None, label2id=None, **kwargs):
-        super().__init__(**kwargs)
-        num_labels, id2label, label2id = resolve_labels(num_labels, id2label, label2id)
-        self.config = {"id2label": id2label, "label2id": label2id}
-        self.sop_dropout = keras.layers.Dropout(self.classifier_dropout_rate, dtype=self.dtype_policy)
-        self.sop_classifier = self._dense(num_labels, "sop_classifier")
-
-    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
-        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
-        pooled = self.sop_dropout(backbone_outputs["pooler_output"], training=training)
-        outputs = {
-            "prediction_logits": self._lm_logits(backbone_outputs["last_hidden_state"]),
-            "sop_logits": self.sop_classifier(pooled),
-        }
-        return self._passthrough(outputs, backbone_outputs)
-
-    def task_loss(self, labels, outputs):
-        mlm = masked_sparse_categorical_crossentropy(labels["labels"], outputs["prediction_logits"])
-        sop = masked_sparse_categorical_crossentropy(labels["sentence_order_label"], outputs["sop_logits"])
-        return mlm + sop
+    sentence_logits_name = "sop_logits"
+    sentence_label_name = "sentence_order_label"
+    sentence_dropout = True
