@@ -80,3 +80,8 @@ from tfmodels.models.megatron_bert import *  # noqa: E402,F401,F403
 from tfmodels.models import megatron_bert as _megatron_bert  # noqa: E402
 
 __all__ += _megatron_bert.__all__
+
+from tfmodels.models.dpr import *  # noqa: E402,F401,F403
+from tfmodels.models import dpr as _dpr  # noqa: E402
+
+__all__ += _dpr.__all__

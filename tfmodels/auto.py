@@ -150,3 +150,7 @@ for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequen
                        ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
                        ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
     register_model(_task, "megatron-bert", getattr(_megatron_bert, "MegatronBert" + _suffix))
+
+from tfmodels.models import dpr as _dpr  # noqa: E402
+
+register_model("base", "dpr", _dpr.DPRQuestionEncoder)  # as transformers' AutoModel

@@ -32,3 +32,4 @@ from tfmodels.converters import electra  # noqa: E402,F401
 from tfmodels.converters import distilbert  # noqa: E402,F401
 from tfmodels.converters import albert  # noqa: E402,F401
 from tfmodels.converters import megatron_bert  # noqa: E402,F401
+from tfmodels.converters import dpr  # noqa: E402,F401
