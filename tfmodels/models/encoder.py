@@ -14,11 +14,10 @@ subclass whose constructor takes its Hugging Face config fields and calls
 - Megatron-BERT: pre-norm blocks, no embedding LayerNorm, a final LayerNorm.
 """
 
-import keras
 import tensorflow as tf
 from keras import ops
 
-from tfmodels.layers import Pooler, TransformerEmbeddings, TransformerEncoderBlock, padding_mask
+from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings, TransformerEncoderBlock, padding_mask
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
 
@@ -182,7 +181,7 @@ class EncoderModel(PreTrainedModel):
         ]
         self.final_layer_norm = None
         if final_layer_norm:
-            self.final_layer_norm = keras.layers.LayerNormalization(
+            self.final_layer_norm = LayerNormalization(
                 epsilon=layer_norm_eps, dtype=self.dtype_policy, name="final_layer_norm"
             )
         self.pooler = (
