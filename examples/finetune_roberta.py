@@ -15,6 +15,10 @@ Steps: tokenize -> `tf.data` -> `model.compile()` without a loss (the head's
 cross-entropy on `labels` is used) -> `fit()` -> `evaluate()` ->
 `tfmodels.export_saved_model` -> reload with `tf.saved_model.load` and classify
 two new sentences through the `serving_default` signature.
+
+A randomly initialised 2-layer model trained on 400 sentences fits the
+training set but reaches only about 60% held-out accuracy; pass a pretrained
+checkpoint for a useful classifier.
 """
 
 import argparse
@@ -81,7 +85,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="local RoBERTa-family checkpoint directory (default: random init)")
     parser.add_argument("--output", default=None, help="output directory (default: a temporary directory)")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=48)
     parser.add_argument("--vocab-size", type=int, default=2000)
@@ -122,7 +126,9 @@ def main():
     serving = tf.saved_model.load(str(saved)).signatures["serving_default"]
     examples = ["A warm, funny and beautifully acted film.", "Dull, lifeless and far too long."]
     batch = encode(tokenizer, examples, args.max_length, pad_id)
-    logits = serving(**{k: tf.constant(v) for k, v in batch.items()})["logits"].numpy()
+    signature_inputs = serving.structured_input_signature[1]  # RoBERTa's signature also takes token_type_ids
+    feed = {name: tf.constant(batch.get(name, np.zeros_like(batch["input_ids"]))) for name in signature_inputs}
+    logits = serving(**feed)["logits"].numpy()
     keras_logits = model(batch, training=False)["logits"].numpy()
     print(f"SavedModel vs Keras max abs diff: {np.max(np.abs(logits - keras_logits)):.2e}")
     for text, row in zip(examples, logits):

@@ -22,26 +22,38 @@ from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
 
 
-def check_sequence_length(input_ids, max_position_embeddings, model_name):
+def check_sequence_length(input_ids, max_position_embeddings, model_name, position_offset=0):
     """Raises a clear error for sequences longer than the position table.
 
     Checked when the length is static (always in eager mode); in graphs with
     a dynamic length, an in-graph assertion carries the same message.
 
+    Args:
+        position_offset: positions used before the first token (RoBERTa:
+            `pad_token_id + 1`); the limit is `max_position_embeddings - position_offset`.
+
     Raises:
-        ValueError: if `seq_len > max_position_embeddings`.
+        ValueError: if `seq_len > max_position_embeddings - position_offset`.
     """
-    message = (
-        f"{model_name} accepts at most {max_position_embeddings} tokens per sequence "
-        "(max_position_embeddings minus any position offset). Truncate the input, e.g. "
-        f"tokenizer(..., truncation=True, max_length={max_position_embeddings})."
-    )
+    limit = max_position_embeddings - position_offset
+    if position_offset:
+        message = (
+            f"{model_name} accepts at most {limit} tokens per sequence (max_position_embeddings="
+            f"{max_position_embeddings} minus the position offset {position_offset}). Truncate the input, "
+            f"e.g. tokenizer(..., truncation=True, max_length={limit})."
+        )
+    else:
+        message = (
+            f"{model_name} accepts at most max_position_embeddings={max_position_embeddings} tokens "
+            "per sequence. Truncate the input, e.g. tokenizer(..., truncation=True, "
+            f"max_length={max_position_embeddings})."
+        )
     seq_len = input_ids.shape[1]
     if seq_len is not None:
-        if seq_len > max_position_embeddings:
+        if seq_len > limit:
             raise ValueError(f"{message} Received: sequence length {seq_len}.")
         return
-    tf.debugging.assert_less_equal(tf.shape(input_ids)[1], max_position_embeddings, message=message)
+    tf.debugging.assert_less_equal(tf.shape(input_ids)[1], limit, message=message)
 
 
 def attention_mask_to_bool(attention_mask):
@@ -133,8 +145,8 @@ class EncoderModel(PreTrainedModel):
             vocab_size=vocab_size, hidden_size=hidden_size, embedding_size=embedding_size, hidden_act=hidden_act,
             layer_norm_eps=layer_norm_eps, initializer_range=initializer_range, hidden_dropout=hidden_dropout_prob,
         )
-        offset = 0 if position_padding_idx is None else position_padding_idx + 1
-        self._max_sequence_length = max_position_embeddings - offset
+        self._max_positions = max_position_embeddings
+        self._position_offset = 0 if position_padding_idx is None else position_padding_idx + 1
         init = hf_initializer(initializer_range)
         self.embeddings = TransformerEmbeddings(
             vocab_size=vocab_size,
@@ -201,7 +213,8 @@ class EncoderModel(PreTrainedModel):
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
         if "position_ids" not in inputs:
-            check_sequence_length(inputs["input_ids"], self._max_sequence_length, type(self).__name__)
+            check_sequence_length(inputs["input_ids"], self._max_positions, type(self).__name__,
+                                  position_offset=self._position_offset)
         x = self._embed(inputs, training)
         mask = attention_mask_to_bool(inputs.get("attention_mask"))
         hidden_states, attentions = [x], []
