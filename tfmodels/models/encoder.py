@@ -65,6 +65,14 @@ def attention_mask_to_bool(attention_mask):
     return padding_mask(attention_mask)
 
 
+# Hugging Face config fields shared by BERT, RoBERTa, ELECTRA, ALBERT, Megatron-BERT, DPR.
+BERT_FIELDS = (
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
+    "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
+    "initializer_range", "layer_norm_eps",
+)
+
+
 class EncoderModel(PreTrainedModel):
     """Base of the BERT-like backbones (see the module docstring).
 
@@ -200,6 +208,20 @@ class EncoderModel(PreTrainedModel):
             Pooler(hidden_size, kernel_initializer=init, dtype=self.dtype_policy, name="pooler")
             if self.add_pooling_layer and self.has_pooler else None
         )
+
+    def _build_from_bert_fields(self, **options):
+        """`_build_encoder` from the BERT-named fields of `self.config` plus `options`.
+
+        Raises:
+            ValueError: for a `position_embedding_type` other than "absolute".
+        """
+        position_embedding_type = self.config.get("position_embedding_type", "absolute")
+        if position_embedding_type != "absolute":
+            raise ValueError(
+                f"{type(self).__name__} supports position_embedding_type='absolute' only. "
+                f"Received: position_embedding_type={position_embedding_type!r}"
+            )
+        self._build_encoder(**{name: self.config[name] for name in BERT_FIELDS}, **options)
 
     def _embed(self, inputs, training):
         """`(batch, seq_len, hidden_size)` embeddings; the override point for relatives."""

@@ -200,11 +200,16 @@ class QuestionAnsweringMixin(HeadModelMixin):
                 f"Received: num_labels={num_labels}"
             )
         self.config = {"id2label": id2label, "label2id": label2id}
+        self.qa_dropout = keras.layers.Dropout(self.qa_dropout_rate, dtype=self.dtype_policy)
         self.qa_outputs = self._dense(num_labels, "qa_outputs")
+
+    # Dropout before the span head: none in BERT; DistilBERT uses `qa_dropout`.
+    qa_dropout_rate = 0.0
 
     def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
         backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
-        logits = self.qa_outputs(backbone_outputs["last_hidden_state"])  # (batch, seq_len, 2)
+        hidden = self.qa_dropout(backbone_outputs["last_hidden_state"], training=training)
+        logits = self.qa_outputs(hidden)  # (batch, seq_len, 2)
         outputs = {"start_logits": logits[..., 0], "end_logits": logits[..., 1]}
         return self._passthrough(outputs, backbone_outputs)
 

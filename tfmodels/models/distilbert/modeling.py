@@ -115,7 +115,11 @@ class DistilBertForTokenClassification(TokenClassificationMixin, DistilBertPreTr
 
 @keras.saving.register_keras_serializable(package="tfmodels")
 class DistilBertForQuestionAnswering(QuestionAnsweringMixin, DistilBertPreTrainedModel):
-    """DistilBERT + span head; `start_logits`, `end_logits (batch, seq_len)`."""
+    """DistilBERT + dropout(`qa_dropout`) + span head; `start_logits`, `end_logits (batch, seq_len)`."""
+
+    @property
+    def qa_dropout_rate(self):
+        return self.backbone.config["qa_dropout"]
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")

@@ -65,19 +65,8 @@ class ElectraModel(EncoderModel):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if position_embedding_type != "absolute":
-            raise ValueError(
-                "ElectraModel supports position_embedding_type='absolute' only. "
-                f"Received: position_embedding_type={position_embedding_type!r}"
-            )
         self._record_config(locals())
-        self._build_encoder(
-            vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
-            num_attention_heads=num_attention_heads, intermediate_size=intermediate_size, hidden_act=hidden_act,
-            hidden_dropout_prob=hidden_dropout_prob, attention_probs_dropout_prob=attention_probs_dropout_prob,
-            max_position_embeddings=max_position_embeddings, type_vocab_size=type_vocab_size,
-            initializer_range=initializer_range, layer_norm_eps=layer_norm_eps, embedding_size=embedding_size,
-        )
+        self._build_from_bert_fields(embedding_size=embedding_size)
 
 
 class ElectraPreTrainedModel(PreTrainedModel):
