@@ -298,3 +298,33 @@ __all__ += [
     "OpenAIGPTLMHeadModel",
     "OpenAIGPTModel",
 ]
+
+from tfmodels.models.roberta import *  # noqa: E402,F401,F403
+from tfmodels.models import roberta as _roberta  # noqa: E402
+
+__all__ += _roberta.__all__
+
+from tfmodels.models.electra import *  # noqa: E402,F401,F403
+from tfmodels.models import electra as _electra  # noqa: E402
+
+__all__ += _electra.__all__
+
+from tfmodels.models.distilbert import *  # noqa: E402,F401,F403
+from tfmodels.models import distilbert as _distilbert  # noqa: E402
+
+__all__ += _distilbert.__all__
+
+from tfmodels.models.albert import *  # noqa: E402,F401,F403
+from tfmodels.models import albert as _albert  # noqa: E402
+
+__all__ += _albert.__all__
+
+from tfmodels.models.megatron_bert import *  # noqa: E402,F401,F403
+from tfmodels.models import megatron_bert as _megatron_bert  # noqa: E402
+
+__all__ += _megatron_bert.__all__
+
+from tfmodels.models.dpr import *  # noqa: E402,F401,F403
+from tfmodels.models import dpr as _dpr  # noqa: E402
+
+__all__ += _dpr.__all__

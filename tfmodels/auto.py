@@ -259,3 +259,44 @@ register_model("base", "ctrl", _ctrl.CTRLModel)
 register_model("causal-lm", "ctrl", _ctrl.CTRLLMHeadModel)
 register_model("base", "gpt_neo", _gpt_neo.GPTNeoModel)
 register_model("causal-lm", "gpt_neo", _gpt_neo.GPTNeoForCausalLM)
+
+from tfmodels.models import roberta as _roberta  # noqa: E402
+
+for _prefix, _model_type in (("Roberta", "roberta"), ("XLMRoberta", "xlm-roberta"), ("Camembert", "camembert")):
+    for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                           ("token-classification", "ForTokenClassification"),
+                           ("question-answering", "ForQuestionAnswering"),
+                           ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
+        register_model(_task, _model_type, getattr(_roberta, _prefix + _suffix))
+
+from tfmodels.models import electra as _electra  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
+                       ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "electra", getattr(_electra, "Electra" + _suffix))
+
+from tfmodels.models import distilbert as _distilbert  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
+                       ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "distilbert", getattr(_distilbert, "DistilBert" + _suffix))
+
+from tfmodels.models import albert as _albert  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
+                       ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "albert", getattr(_albert, "Albert" + _suffix))
+
+from tfmodels.models import megatron_bert as _megatron_bert  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
+                       ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "megatron-bert", getattr(_megatron_bert, "MegatronBert" + _suffix))
+
+from tfmodels.models import dpr as _dpr  # noqa: E402
+
+register_model("base", "dpr", _dpr.DPRQuestionEncoder)  # as transformers' AutoModel

@@ -44,3 +44,10 @@ from tfmodels.converters import squeezebert  # noqa: E402,F401
 from tfmodels.converters import funnel  # noqa: E402,F401  (registers the table)
 from tfmodels.converters import xlnet  # noqa: E402,F401  (registers the table)
 from tfmodels.converters import transfo_xl  # noqa: E402,F401  (registers the table)
+
+from tfmodels.converters import roberta  # noqa: E402,F401
+from tfmodels.converters import electra  # noqa: E402,F401
+from tfmodels.converters import distilbert  # noqa: E402,F401
+from tfmodels.converters import albert  # noqa: E402,F401
+from tfmodels.converters import megatron_bert  # noqa: E402,F401
+from tfmodels.converters import dpr  # noqa: E402,F401

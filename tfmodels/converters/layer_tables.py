@@ -71,15 +71,21 @@ def bert_style_embeddings(hf, keras, positions=True, token_types=True, norm=True
     return params
 
 
-def classifier_heads(model, classifier="classifier", qa_outputs="qa_outputs"):
+def classifier_heads(model, classifier="classifier", qa_outputs="qa_outputs", head_dense=None, head_out=None):
     """Rows of the generic task heads (`tfmodels.models.heads`) the model has.
 
     Head rows are optional (a base checkpoint gets a freshly initialised head,
-    with a warning) and may be re-initialised on size mismatch.
+    with a warning) and may be re-initialised on size mismatch. When the
+    classifier is a two-layer `ClassificationHead`, its layers map to
+    `head_dense` / `head_out` (default `{classifier}.dense` /
+    `{classifier}.out_proj`, RoBERTa's names).
     """
     flags = dict(optional=True, head=True)
     params = []
-    if hasattr(model, "classifier"):
+    if hasattr(model, "classifier") and hasattr(model.classifier, "out_proj"):
+        params += dense(head_dense or f"{classifier}.dense", "classifier.dense", **flags)
+        params += dense(head_out or f"{classifier}.out_proj", "classifier.out_proj", **flags)
+    elif hasattr(model, "classifier"):
         params += dense(classifier, "classifier", **flags)
     if hasattr(model, "qa_outputs"):
         params += dense(qa_outputs, "qa_outputs", **flags)

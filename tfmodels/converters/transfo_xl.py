@@ -11,7 +11,7 @@ query, key and value projections stacked: three rows share it (`QKVPart`).
 import numpy as np
 
 from tfmodels.converters.layer_tables import embedding, feed_forward, layer_norm
-from tfmodels.converters.mapping import IDENTITY, LINEAR, LINEAR_FROM_HEADS, Param, Transform, WeightTable, prefixed
+from tfmodels.converters.mapping import IDENTITY, LINEAR, LINEAR_FROM_HEADS, FusedPart, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
 

@@ -4,7 +4,7 @@ from tfmodels.layers.activations import ACTIVATIONS, Activation, get_activation
 from tfmodels.layers.attention import MultiHeadAttention
 from tfmodels.layers.embeddings import TransformerEmbeddings, WordEmbedding
 from tfmodels.layers.feed_forward import FeedForward
-from tfmodels.layers.heads import MaskedLMHead, Pooler
+from tfmodels.layers.heads import ClassificationHead, MaskedLMHead, Pooler
 from tfmodels.layers.normalization import LayerNormalization
 from tfmodels.layers.masks import causal_mask, masked_softmax, merge_masks, padding_mask
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
@@ -12,6 +12,7 @@ from tfmodels.layers.transformer_block import TransformerEncoderBlock
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "ClassificationHead",
     "FeedForward",
     "LayerNormalization",
     "MaskedLMHead",

@@ -34,8 +34,11 @@ class WordEmbedding(keras.layers.Embedding):
 class TransformerEmbeddings(keras.layers.Layer):
     """Word + absolute position + token type embeddings, then LayerNorm and dropout.
 
-    The BERT embedding block; flags cover its relatives (no token types,
-    no positions, no normalisation).
+    The BERT embedding block; flags cover its relatives: no token types
+    (DistilBERT), no normalisation (Megatron-BERT), position ids counted from
+    the padding token (RoBERTa, `position_padding_idx`), and a projection of
+    factorised embeddings to the model width (ALBERT, ELECTRA,
+    `projection_size`).
 
     Args:
         vocab_size: int, number of tokens.
@@ -57,6 +60,14 @@ class TransformerEmbeddings(keras.layers.Layer):
         position_initializer: optional initializer of the position table
             (e.g. `SinusoidalInitializer()` for XLM's `sinusoidal_embeddings`);
             default: normal with `initializer_range`.
+        position_padding_idx: int or None. When set, default position ids
+            follow fairseq / `create_position_ids_from_input_ids`: tokens equal
+            to this id get position `position_padding_idx`, the others
+            `position_padding_idx + 1, + 2, ...` counting only non-padding
+            tokens. `None`: `arange(seq_len)`.
+        projection_size: int or None; when set, a dense layer maps the
+            normalised embeddings `(..., hidden_size)` to
+            `(..., projection_size)` (after dropout).
         **kwargs: base layer arguments.
 
     Call args:
@@ -70,11 +81,14 @@ class TransformerEmbeddings(keras.layers.Layer):
         training: bool, enables dropout.
 
     Returns:
-        float tensor `(batch, seq_len, hidden_size)`.
+        float tensor `(batch, seq_len, projection_size or hidden_size)`.
 
     References:
-        Devlin et al., "BERT", 2019. Parity reference:
-        `transformers.models.bert.modeling_bert.BertEmbeddings`.
+        Devlin et al., "BERT", 2019. Liu et al., "RoBERTa", 2019 (padding-offset
+        positions). Lan et al., "ALBERT", 2020 (factorised embeddings).
+        Parity references: `transformers.models.bert.modeling_bert.BertEmbeddings`,
+        `RobertaEmbeddings`, `AlbertEmbeddings` + `embedding_hidden_mapping_in`,
+        `ElectraEmbeddings` + `embeddings_project`.
     """
 
     def __init__(
@@ -90,6 +104,8 @@ class TransformerEmbeddings(keras.layers.Layer):
         word_embedding_size=None,
         trigram_input=False,
         normalization="layer_norm",
+        position_padding_idx=None,
+        projection_size=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -97,6 +113,8 @@ class TransformerEmbeddings(keras.layers.Layer):
         self.trigram_input = trigram_input
         self.normalization = normalization
         self.position_initializer = keras.initializers.get(position_initializer) if position_initializer else None
+        self.position_padding_idx = position_padding_idx
+        self.projection_size = projection_size
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.max_position_embeddings = max_position_embeddings
@@ -134,6 +152,12 @@ class TransformerEmbeddings(keras.layers.Layer):
                 normalization, epsilon=layer_norm_eps, dtype=self.dtype_policy, name="layer_norm"
             )
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.projection = None
+        if projection_size:
+            self.projection = keras.layers.Dense(
+                projection_size, kernel_initializer=clone_initializer(init),
+                dtype=self.dtype_policy, name="projection",
+            )
 
     def build(self, input_shape):
         self.word_embeddings.build(input_shape)
@@ -146,6 +170,8 @@ class TransformerEmbeddings(keras.layers.Layer):
             self.token_type_embeddings.build(input_shape)
         if self.layer_norm is not None:
             self.layer_norm.build((*input_shape, self.hidden_size))
+        if self.projection is not None:
+            self.projection.build((*input_shape, self.hidden_size))
         self.built = True
 
     def call(self, input_ids, token_type_ids=None, position_ids=None, extra_embeddings=None, training=None):
@@ -159,7 +185,7 @@ class TransformerEmbeddings(keras.layers.Layer):
             x = self.embedding_transformation(x)  # (batch, seq_len, hidden)
         if self.position_embeddings is not None:
             if position_ids is None:
-                position_ids = ops.arange(ops.shape(input_ids)[1], dtype="int32")[None, :]
+                position_ids = self.default_position_ids(input_ids)
             x = x + self.position_embeddings(position_ids)
         if self.token_type_embeddings is not None:
             if token_type_ids is None:
@@ -169,10 +195,20 @@ class TransformerEmbeddings(keras.layers.Layer):
             x = x + extra_embeddings
         if self.layer_norm is not None:
             x = self.layer_norm(x)
-        return self.dropout_layer(x, training=training)
+        x = self.dropout_layer(x, training=training)
+        if self.projection is not None:
+            x = self.projection(x)  # (batch, seq_len, projection_size)
+        return x
+
+    def default_position_ids(self, input_ids):
+        """Position ids used when none are given: `(1, seq_len)`, or `(batch, seq_len)` padding-offset ids."""
+        if self.position_padding_idx is None:
+            return ops.arange(ops.shape(input_ids)[1], dtype="int32")[None, :]
+        not_pad = ops.cast(ops.not_equal(input_ids, self.position_padding_idx), "int32")
+        return ops.cumsum(not_pad, axis=1) * not_pad + self.position_padding_idx  # (batch, seq_len)
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape, self.hidden_size)
+        return (*input_shape, self.projection_size or self.hidden_size)
 
     def get_config(self):
         return {
@@ -190,4 +226,6 @@ class TransformerEmbeddings(keras.layers.Layer):
             "position_initializer": (
                 keras.initializers.serialize(self.position_initializer) if self.position_initializer else None
             ),
+            "position_padding_idx": self.position_padding_idx,
+            "projection_size": self.projection_size,
         }

@@ -275,3 +275,91 @@ class SequenceSummary(keras.layers.Layer):
             "last_dropout": self.last_dropout,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class ClassificationHead(keras.layers.Layer):
+    """`out_proj(dropout(activation(dense(dropout(x)))))` on the first token or on every token.
+
+    The two-layer classifier several encoders put on top of the hidden
+    states instead of BERT's pooler + linear layer: RoBERTa's
+    `RobertaClassificationHead` (tanh), ELECTRA's classification head and
+    sequence summary (gelu) and discriminator (`pool_first=False`,
+    no dropout), DistilBERT's `pre_classifier` + `classifier` (relu,
+    `input_dropout=False`).
+
+    Args:
+        hidden_size: int, width of the inner dense layer.
+        num_outputs: int, output width (labels).
+        activation: str, Hugging Face activation name of the inner layer.
+        dropout: float, dropout rate.
+        input_dropout: bool, also apply dropout before the inner dense layer.
+        pool_first: bool, classify the first token only (`x[:, 0]`);
+            otherwise every position.
+        kernel_initializer: kernel initializer.
+        **kwargs: base layer arguments.
+
+    Call args:
+        hidden_states: float tensor `(batch, seq_len, hidden)`.
+        training: bool, enables dropout.
+
+    Returns:
+        float tensor `(batch, num_outputs)` (`pool_first=True`) or
+        `(batch, seq_len, num_outputs)`.
+
+    References:
+        Parity references: `transformers.RobertaForSequenceClassification`,
+        `ElectraForSequenceClassification`, `ElectraForPreTraining`,
+        `ElectraForMultipleChoice`, `DistilBertForSequenceClassification`.
+    """
+
+    def __init__(self, hidden_size, num_outputs, activation="tanh", dropout=0.0, input_dropout=True,
+                 pool_first=True, kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.num_outputs = num_outputs
+        self.activation = activation
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.pool_first = pool_first
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self._activation_fn = get_activation(activation)
+        self.dense = keras.layers.Dense(
+            hidden_size, kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy, name="dense",
+        )
+        self.out_proj = keras.layers.Dense(
+            num_outputs, kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy, name="out_proj",
+        )
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        shape = (input_shape[0], input_shape[-1]) if self.pool_first else tuple(input_shape)
+        self.dense.build(shape)
+        self.out_proj.build((*shape[:-1], self.hidden_size))
+        self.built = True
+
+    def call(self, hidden_states, training=None):
+        x = hidden_states[:, 0] if self.pool_first else hidden_states
+        if self.input_dropout:
+            x = self.dropout_layer(x, training=training)
+        x = self._activation_fn(self.dense(x))
+        return self.out_proj(self.dropout_layer(x, training=training))
+
+    def compute_output_shape(self, input_shape):
+        if self.pool_first:
+            return (input_shape[0], self.num_outputs)
+        return (*input_shape[:-1], self.num_outputs)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "hidden_size": self.hidden_size,
+            "num_outputs": self.num_outputs,
+            "activation": self.activation,
+            "dropout": self.dropout,
+            "input_dropout": self.input_dropout,
+            "pool_first": self.pool_first,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }

@@ -12,6 +12,7 @@ heads in a few lines, e.g.::
 import keras
 from keras import ops
 
+from tfmodels.layers.heads import ClassificationHead, MaskedLMHead
 from tfmodels.layers.losses import (
     masked_sparse_categorical_crossentropy,
     sequence_classification_loss,
@@ -46,7 +47,6 @@ class HeadModelMixin:
     and implement `_build_head()` and `_head_outputs()`.
     """
 
-    backbone_kwargs = {}
     head_config_fields = ()
 
     def _init_backbone(self, kwargs):
@@ -77,15 +77,66 @@ class HeadModelMixin:
         return config
 
     @property
+    def backbone_arch(self):
+        """Normalised sizes of the backbone (`hidden_size`, `initializer_range`,
+        `hidden_dropout`, ...): `EncoderModel.arch`, or read from the config
+        fields of backbones with other names (`d_model`, `emb_dim`, `n_embd`,
+        `init_std`, `dropout`)."""
+        arch = getattr(self.backbone, "arch", None)
+        if arch is not None:
+            return arch
+        config = {**self.backbone.extra_config, **self.backbone.config}
+
+        def first(*names, default=None):
+            return next((config[n] for n in names if config.get(n) is not None), default)
+
+        return {
+            "hidden_size": first("hidden_size", "d_model", "emb_dim", "dim", "n_embd"),
+            "initializer_range": first("initializer_range", "init_std", default=0.02),
+            "hidden_dropout": first("hidden_dropout_prob", "dropout", "resid_pdrop", default=0.0),
+            "vocab_size": config.get("vocab_size"),
+            "hidden_act": first("hidden_act", "activation_function", "ff_activation", default="gelu"),
+            "layer_norm_eps": first("layer_norm_eps", "layer_norm_epsilon", default=1e-12),
+        }
+
+    @property
     def classifier_dropout_rate(self):
         rate = self.config.get("classifier_dropout")
-        if rate is None:  # BERT-style configs name it hidden_dropout_prob, XLM-style ones dropout
-            rate = self.backbone.config.get("hidden_dropout_prob", self.backbone.config.get("dropout", 0.0))
+        if rate is None:  # the backbone's default head dropout (ALBERT: classifier_dropout_prob)
+            rate = self.backbone_arch.get("classifier_dropout", self.backbone_arch["hidden_dropout"])
         return rate
 
     def _dense(self, units, name):
-        init = hf_initializer(self.backbone.config.get("initializer_range", 0.02))
+        init = hf_initializer(self.backbone_arch["initializer_range"])
         return keras.layers.Dense(units, kernel_initializer=init, dtype=self.dtype_policy, name=name)
+
+    # Sentence-level heads: BERT's dropout + linear layer on `pooler_output`
+    # (`classifier_activation = None`), or a `ClassificationHead` on the first
+    # token's state (RoBERTa: "tanh", ELECTRA: "gelu", DistilBERT: "relu" with
+    # `classifier_input_dropout = False`).
+    classifier_activation = None
+    classifier_input_dropout = True
+
+    @property
+    def backbone_kwargs(self):
+        return {"add_pooling_layer": self.classifier_activation is None}
+
+    def _make_sentence_classifier(self, num_outputs):
+        self.dropout = keras.layers.Dropout(self.classifier_dropout_rate, dtype=self.dtype_policy)
+        if self.classifier_activation is None:
+            self.classifier = self._dense(num_outputs, "classifier")
+            return
+        self.classifier = ClassificationHead(
+            self.backbone_arch["hidden_size"], num_outputs, activation=self.classifier_activation,
+            dropout=self.classifier_dropout_rate, input_dropout=self.classifier_input_dropout,
+            kernel_initializer=hf_initializer(self.backbone_arch["initializer_range"]),
+            dtype=self.dtype_policy, name="classifier",
+        )
+
+    def _sentence_logits(self, backbone_outputs, training):
+        if self.classifier_activation is None:
+            return self.classifier(self.dropout(backbone_outputs["pooler_output"], training=training))
+        return self.classifier(backbone_outputs["last_hidden_state"], training=training)
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
@@ -114,7 +165,6 @@ class SequenceClassificationMixin(HeadModelMixin):
 
     label_names = ("labels",)
     serving_outputs = ("logits",)
-    backbone_kwargs = {"add_pooling_layer": True}
 
     def __init__(self, num_labels=None, id2label=None, label2id=None, problem_type=None,
                  classifier_dropout=None, **kwargs):
@@ -123,13 +173,11 @@ class SequenceClassificationMixin(HeadModelMixin):
         self.config = {"id2label": id2label, "label2id": label2id,
                        "problem_type": problem_type, "classifier_dropout": classifier_dropout}
         self.num_labels = num_labels
-        self.dropout = keras.layers.Dropout(self.classifier_dropout_rate, dtype=self.dtype_policy)
-        self.classifier = self._dense(num_labels, "classifier")
+        self._make_sentence_classifier(num_labels)
 
     def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
         backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
-        pooled = self.dropout(backbone_outputs["pooler_output"], training=training)
-        return self._passthrough({"logits": self.classifier(pooled)}, backbone_outputs)
+        return self._passthrough({"logits": self._sentence_logits(backbone_outputs, training)}, backbone_outputs)
 
     def task_loss(self, labels, outputs):
         return sequence_classification_loss(labels["labels"], outputs["logits"], self.config["problem_type"])
@@ -175,11 +223,16 @@ class QuestionAnsweringMixin(HeadModelMixin):
                 f"Received: num_labels={num_labels}"
             )
         self.config = {"id2label": id2label, "label2id": label2id}
+        self.qa_dropout = keras.layers.Dropout(self.qa_dropout_rate, dtype=self.dtype_policy)
         self.qa_outputs = self._dense(num_labels, "qa_outputs")
+
+    # Dropout before the span head: none in BERT; DistilBERT uses `qa_dropout`.
+    qa_dropout_rate = 0.0
 
     def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
         backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
-        logits = self.qa_outputs(backbone_outputs["last_hidden_state"])  # (batch, seq_len, 2)
+        hidden = self.qa_dropout(backbone_outputs["last_hidden_state"], training=training)
+        logits = self.qa_outputs(hidden)  # (batch, seq_len, 2)
         outputs = {"start_logits": logits[..., 0], "end_logits": logits[..., 1]}
         return self._passthrough(outputs, backbone_outputs)
 
@@ -193,13 +246,11 @@ class MultipleChoiceMixin(HeadModelMixin):
 
     label_names = ("labels",)
     serving_outputs = ("logits",)
-    backbone_kwargs = {"add_pooling_layer": True}
 
     def __init__(self, classifier_dropout=None, **kwargs):
         self._init_backbone(kwargs)
         self.config = {"classifier_dropout": classifier_dropout}
-        self.dropout = keras.layers.Dropout(self.classifier_dropout_rate, dtype=self.dtype_policy)
-        self.classifier = self._dense(1, "classifier")
+        self._make_sentence_classifier(1)
 
     def dummy_inputs(self, batch_size=1, seq_len=4):
         return {key: value.reshape(batch_size, 1, seq_len)
@@ -209,13 +260,8 @@ class MultipleChoiceMixin(HeadModelMixin):
         num_choices = ops.shape(inputs["input_ids"])[1]
         flat = {k: ops.reshape(v, (-1, ops.shape(v)[-1])) for k, v in inputs.items()}  # (batch * choices, seq)
         backbone_outputs = self._backbone_outputs(flat, training, output_attentions, output_hidden_states)
-        logits = ops.reshape(self._choice_scores(backbone_outputs, training), (-1, num_choices))
+        logits = ops.reshape(self._sentence_logits(backbone_outputs, training), (-1, num_choices))
         return self._passthrough({"logits": logits}, backbone_outputs)
-
-    def _choice_scores(self, backbone_outputs, training):
-        """`(batch * num_choices, 1)` scores; the override point for other heads."""
-        pooled = self.dropout(backbone_outputs["pooler_output"], training=training)
-        return self.classifier(pooled)
 
     def task_loss(self, labels, outputs):
         return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
@@ -224,17 +270,39 @@ class MultipleChoiceMixin(HeadModelMixin):
 class MaskedLMMixin(HeadModelMixin):
     """`logits (batch, seq_len, vocab_size)`; cross-entropy ignoring label -100.
 
-    The architecture supplies `_make_lm_head()` and `_lm_logits(hidden)`.
+    The default head is a `MaskedLMHead` from the backbone's hidden size to
+    its embedding size, tied to the word embeddings when the config says so
+    (`tie_word_embeddings`, default true); `lm_head_activation` overrides the
+    backbone's `hidden_act` (RoBERTa and ELECTRA's generator use "gelu").
+    Architectures with another head override `_make_lm_head()` and
+    `_lm_logits(hidden)`.
     """
 
     label_names = ("labels",)
     serving_outputs = ("logits",)
     backbone_kwargs = {"add_pooling_layer": False}
+    lm_head_activation = None
 
     def __init__(self, **kwargs):
         self._init_backbone(kwargs)
         self.config = {}
         self._make_lm_head()
+
+    def _make_lm_head(self):
+        arch = self.backbone_arch
+        self.lm_head = MaskedLMHead(
+            vocab_size=arch["vocab_size"],
+            hidden_size=arch["embedding_size"],
+            hidden_act=self.lm_head_activation or arch["hidden_act"],
+            layer_norm_eps=arch["layer_norm_eps"],
+            tie_word_embeddings=self.backbone.extra_config.get("tie_word_embeddings", True),
+            kernel_initializer=hf_initializer(arch["initializer_range"]),
+            dtype=self.dtype_policy,
+            name="lm_head",
+        )
+
+    def _lm_logits(self, hidden_states):
+        return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)
 
     def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
         backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
@@ -300,7 +368,7 @@ class SummaryMultipleChoiceMixin(SequenceSummaryMixin, MultipleChoiceMixin):
         self._make_sequence_summary(num_labels)
         self.logits_proj = self._dense(1, "logits_proj")
 
-    def _choice_scores(self, backbone_outputs, training):
+    def _sentence_logits(self, backbone_outputs, training):
         return self.logits_proj(self.sequence_summary(backbone_outputs["last_hidden_state"], training=training))
 
 
@@ -388,3 +456,56 @@ class TiedMaskedLMHeadMixin:
 
     def _lm_logits(self, hidden_states):
         return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)
+
+
+class PreTrainingMixin(MaskedLMMixin):
+    """Masked-LM logits plus a sentence-pair classifier on the pooled output.
+
+    BERT-style next-sentence prediction (Megatron-BERT) or ALBERT's sentence
+    order prediction; the class attributes name the outputs and labels:
+    `sentence_logits_name` (`"seq_relationship_logits"` / `"sop_logits"`),
+    `sentence_label_name` (`"next_sentence_label"` / `"sentence_order_label"`),
+    `sentence_dropout` (dropout before the classifier, ALBERT).
+
+    Returns:
+        dict with `prediction_logits` `(batch, seq_len, vocab_size)`, the
+        sentence logits `(batch, num_labels)` and, with both labels given,
+        `loss` (sum of the two cross-entropies, -100 ignored).
+    """
+
+    backbone_kwargs = {"add_pooling_layer": True}
+    sentence_logits_name = "seq_relationship_logits"
+    sentence_label_name = "next_sentence_label"
+    sentence_dropout = False
+
+    @property
+    def label_names(self):
+        return ("labels", self.sentence_label_name)
+
+    @property
+    def serving_outputs(self):
+        return ("prediction_logits", self.sentence_logits_name)
+
+    def __init__(self, num_labels=None, id2label=None, label2id=None, **kwargs):
+        super().__init__(**kwargs)
+        num_labels, id2label, label2id = resolve_labels(num_labels, id2label, label2id)
+        self.config = {"id2label": id2label, "label2id": label2id}
+        rate = self.classifier_dropout_rate if self.sentence_dropout else 0.0
+        self.sentence_dropout_layer = keras.layers.Dropout(rate, dtype=self.dtype_policy)
+        self.sentence_classifier = self._dense(num_labels, "sentence_classifier")
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        pooled = self.sentence_dropout_layer(backbone_outputs["pooler_output"], training=training)
+        outputs = {
+            "prediction_logits": self._lm_logits(backbone_outputs["last_hidden_state"]),
+            self.sentence_logits_name: self.sentence_classifier(pooled),
+        }
+        return self._passthrough(outputs, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        mlm = masked_sparse_categorical_crossentropy(labels["labels"], outputs["prediction_logits"])
+        sentence = masked_sparse_categorical_crossentropy(
+            labels[self.sentence_label_name], outputs[self.sentence_logits_name]
+        )
+        return mlm + sentence

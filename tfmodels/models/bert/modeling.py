@@ -7,12 +7,9 @@ References:
 """
 
 import keras
-import tensorflow as tf
-from keras import ops
 
-from tfmodels.layers import MaskedLMHead, Pooler, TransformerEmbeddings, TransformerEncoderBlock, padding_mask
-from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.base import PreTrainedModel, stack_outputs
+from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.encoder import EncoderModel, attention_mask_to_bool, check_sequence_length  # noqa: F401
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
@@ -22,39 +19,8 @@ from tfmodels.models.heads import (
 )
 
 
-def check_sequence_length(input_ids, max_position_embeddings, model_name):
-    """Raises a clear error for sequences longer than the position table.
-
-    Checked when the length is static (always in eager mode); in graphs with
-    a dynamic length, an in-graph assertion carries the same message.
-
-    Raises:
-        ValueError: if `seq_len > max_position_embeddings`.
-    """
-    message = (
-        f"{model_name} accepts at most max_position_embeddings={max_position_embeddings} tokens "
-        "per sequence. Truncate the input, e.g. tokenizer(..., truncation=True, "
-        f"max_length={max_position_embeddings})."
-    )
-    seq_len = input_ids.shape[1]
-    if seq_len is not None:
-        if seq_len > max_position_embeddings:
-            raise ValueError(f"{message} Received: sequence length {seq_len}.")
-        return
-    tf.debugging.assert_less_equal(tf.shape(input_ids)[1], max_position_embeddings, message=message)
-
-
-def attention_mask_to_bool(attention_mask):
-    """`(batch, key_len)` -> `(batch, 1, 1, key_len)`; `(batch, q, k)` -> `(batch, 1, q, k)`."""
-    if attention_mask is None:
-        return None
-    if len(attention_mask.shape) == 3:
-        return ops.not_equal(attention_mask, 0)[:, None, :, :]
-    return padding_mask(attention_mask)
-
-
 @keras.saving.register_keras_serializable(package="tfmodels")
-class BertModel(PreTrainedModel):
+class BertModel(EncoderModel):
     """The BERT encoder: embeddings, `num_hidden_layers` post-norm blocks, pooler.
 
     Constructor arguments are the fields of a Hugging Face BERT `config.json`.
@@ -117,85 +83,15 @@ class BertModel(PreTrainedModel):
         layer_norm_eps=1e-12,
         pad_token_id=0,
         position_embedding_type="absolute",
-        add_pooling_layer=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if position_embedding_type != "absolute":
-            raise ValueError(
-                "BertModel supports position_embedding_type='absolute' only. "
-                f"Received: position_embedding_type={position_embedding_type!r}"
-            )
-        if hidden_size % num_attention_heads:
-            raise ValueError(
-                "hidden_size must be a multiple of num_attention_heads. "
-                f"Received: hidden_size={hidden_size}, num_attention_heads={num_attention_heads}"
-            )
-        self._record_config(locals(), exclude=("add_pooling_layer",))
-        self.add_pooling_layer = add_pooling_layer
-        init = hf_initializer(initializer_range)
-        self.embeddings = TransformerEmbeddings(
-            vocab_size=vocab_size,
-            hidden_size=hidden_size,
-            max_position_embeddings=max_position_embeddings,
-            type_vocab_size=type_vocab_size,
-            layer_norm_eps=layer_norm_eps,
-            dropout=hidden_dropout_prob,
-            initializer_range=initializer_range,
-            dtype=self.dtype_policy,
-            name="embeddings",
-        )
-        self.encoder_layers = [self._make_encoder_layer(i) for i in range(num_hidden_layers)]
-        self.pooler = (
-            Pooler(hidden_size, kernel_initializer=init, dtype=self.dtype_policy, name="pooler")
-            if add_pooling_layer else None
-        )
+        self._record_config(locals())
+        self._build_from_bert_fields(**self._architecture_options())
 
-    def _make_encoder_layer(self, index):
-        """Block `index` from `self.config`; the override point for relatives (SqueezeBERT)."""
-        config = self.config
-        return TransformerEncoderBlock(
-            num_heads=config["num_attention_heads"],
-            intermediate_size=config["intermediate_size"],
-            hidden_act=config["hidden_act"],
-            hidden_dropout=config["hidden_dropout_prob"],
-            attention_dropout=config["attention_probs_dropout_prob"],
-            layer_norm_eps=config["layer_norm_eps"],
-            kernel_initializer=hf_initializer(config["initializer_range"]),
-            dtype=self.dtype_policy,
-            name=f"encoder_layer_{index}",
-        )
-
-    def _constructor_only_config(self):
-        return {"add_pooling_layer": self.add_pooling_layer}
-
-    def _embed(self, inputs, training):
-        """`(batch, seq_len, hidden_size)` embeddings; the override point for relatives (LayoutLM)."""
-        return self.embeddings(
-            inputs["input_ids"],
-            token_type_ids=inputs.get("token_type_ids"),
-            position_ids=inputs.get("position_ids"),
-            training=training,
-        )
-
-    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
-        inputs = self._prepare_inputs(inputs)
-        input_ids = inputs["input_ids"]
-        if "position_ids" not in inputs:
-            check_sequence_length(input_ids, self.config["max_position_embeddings"], type(self).__name__)
-        x = self._embed(inputs, training)
-        mask = attention_mask_to_bool(inputs.get("attention_mask"))
-        hidden_states, attentions = [x], []
-        for layer in self.encoder_layers:
-            x = layer(x, attention_mask=mask, return_attention_scores=output_attentions, training=training)
-            if output_attentions:
-                x, probs = x
-                attentions.append(probs)
-            hidden_states.append(x)
-        outputs = {"last_hidden_state": x}
-        if self.pooler is not None:
-            outputs["pooler_output"] = self.pooler(x)
-        return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)
+    def _architecture_options(self):
+        """Extra `_build_encoder` arguments; the override point for relatives with BERT's config fields."""
+        return {}
 
 
 class BertPreTrainedModel(PreTrainedModel):
@@ -268,19 +164,3 @@ class BertForMaskedLM(MaskedLMMixin, BertPreTrainedModel):
 
     References: `transformers.BertForMaskedLM`.
     """
-
-    def _make_lm_head(self):
-        config = self.backbone.config
-        self.lm_head = MaskedLMHead(
-            vocab_size=config["vocab_size"],
-            hidden_size=config["hidden_size"],
-            hidden_act=config["hidden_act"],
-            layer_norm_eps=config["layer_norm_eps"],
-            tie_word_embeddings=self.backbone.extra_config.get("tie_word_embeddings", True),
-            kernel_initializer=hf_initializer(config["initializer_range"]),
-            dtype=self.dtype_policy,
-            name="lm_head",
-        )
-
-    def _lm_logits(self, hidden_states):
-        return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)

@@ -1,0 +1,53 @@
+"""ALBERT <-> Hugging Face `AlbertModel` / `AlbertFor*` checkpoints.
+
+Backbone keys (under `albert.` in head models): `embeddings.*`,
+`encoder.embedding_hidden_mapping_in`, `encoder.albert_layer_groups.{g}.albert_layers.{j}.*`
+(`attention.{query,key,value,dense,LayerNorm}`, `ffn`, `ffn_output`,
+`full_layer_layer_norm`), `pooler`; heads `classifier`, `qa_outputs`,
+`predictions.{dense,LayerNorm,bias}` (+ tied `decoder`), `sop_classifier.classifier`.
+"""
+
+from tfmodels.converters.layer_tables import attention, bert_style_embeddings, classifier_heads, dense, feed_forward, layer_norm
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.registry import register_weight_table
+
+IGNORED_KEYS = (r"(^|\.)position_ids$", r"(^|\.)token_type_ids$", r"^predictions\.decoder\.weight$")
+OTHER_HEAD_KEYS = (r"^(albert\.)?pooler\.", r"^predictions\.", r"^sop_classifier\.", r"^classifier\.", r"^qa_outputs\.")
+
+
+def albert_backbone(backbone):
+    params = bert_style_embeddings("embeddings", "embeddings")
+    params += dense("encoder.embedding_hidden_mapping_in", "embeddings.projection")
+    inner = backbone.config["inner_group_num"]
+    for index in range(len(backbone.encoder_layers)):
+        hf = f"encoder.albert_layer_groups.{index // inner}.albert_layers.{index % inner}"
+        keras = f"encoder_layers.{index}"
+        params += attention(*(f"{hf}.attention.{n}" for n in ("query", "key", "value", "dense")),
+                            f"{keras}.self_attention")
+        params += layer_norm(f"{hf}.attention.LayerNorm", f"{keras}.attention_layer_norm")
+        params += feed_forward(f"{hf}.ffn", f"{hf}.ffn_output", f"{keras}.feed_forward")
+        params += layer_norm(f"{hf}.full_layer_layer_norm", f"{keras}.output_layer_norm")
+    if backbone.pooler is not None:
+        params += dense("pooler", "pooler.dense", optional=True)
+    return params
+
+
+@register_weight_table("albert")
+def albert_table(model):
+    is_head = hasattr(model, "backbone")
+    params = prefixed("albert" if is_head else "", albert_backbone(model.backbone if is_head else model))
+    params += classifier_heads(model)
+    ignored = IGNORED_KEYS
+    if hasattr(model, "lm_head"):
+        params += [
+            *dense("predictions.dense", "lm_head.dense"),
+            *layer_norm("predictions.LayerNorm", "lm_head.layer_norm"),
+            Param("predictions.bias", "lm_head.bias", aliases=("predictions.decoder.bias",)),
+        ]
+        if not model.lm_head.tie_word_embeddings:
+            params.append(Param("predictions.decoder.weight", "lm_head.decoder", LINEAR))
+            ignored = IGNORED_KEYS[:2]
+    if hasattr(model, "sentence_classifier"):
+        params += dense("sop_classifier.classifier", "sentence_classifier", optional=True, head=True)
+    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+                       base_model_prefix="albert", is_head_model=is_head)

@@ -1,0 +1,42 @@
+"""Megatron-BERT <-> Hugging Face `MegatronBertModel` / `MegatronBertFor*` checkpoints.
+
+BERT's names (under `bert.`), with the pre-norm LayerNorms at
+`encoder.layer.{i}.attention.ln` and `encoder.layer.{i}.ln`, the final
+`encoder.ln`, and no `embeddings.LayerNorm`; heads as BERT's
+(`cls.predictions`, `cls.seq_relationship`, `classifier`, `qa_outputs`).
+"""
+
+from tfmodels.converters.bert import BERT_IGNORED_KEYS, BERT_OTHER_HEAD_KEYS, bert_mlm_head
+from tfmodels.converters.layer_tables import attention, bert_style_embeddings, classifier_heads, dense, feed_forward, layer_norm
+from tfmodels.converters.mapping import WeightTable, prefixed
+from tfmodels.converters.registry import register_weight_table
+
+
+def megatron_backbone(backbone):
+    params = bert_style_embeddings("embeddings", "embeddings", norm=False)
+    for i in range(len(backbone.encoder_layers)):
+        hf, keras = f"encoder.layer.{i}", f"encoder_layers.{i}"
+        params += layer_norm(f"{hf}.attention.ln", f"{keras}.attention_layer_norm")
+        params += attention(f"{hf}.attention.self.query", f"{hf}.attention.self.key", f"{hf}.attention.self.value",
+                            f"{hf}.attention.output.dense", f"{keras}.self_attention")
+        params += layer_norm(f"{hf}.ln", f"{keras}.output_layer_norm")
+        params += feed_forward(f"{hf}.intermediate.dense", f"{hf}.output.dense", f"{keras}.feed_forward")
+    params += layer_norm("encoder.ln", "final_layer_norm")
+    if backbone.pooler is not None:
+        params += dense("pooler.dense", "pooler.dense", optional=True)
+    return params
+
+
+@register_weight_table("megatron-bert")
+def megatron_bert_table(model):
+    is_head = hasattr(model, "backbone")
+    params = prefixed("bert" if is_head else "", megatron_backbone(model.backbone if is_head else model))
+    params += classifier_heads(model)
+    ignored = BERT_IGNORED_KEYS
+    if hasattr(model, "lm_head"):
+        params += bert_mlm_head(model)
+        ignored = BERT_IGNORED_KEYS if model.lm_head.tie_word_embeddings else BERT_IGNORED_KEYS[:2]
+    if hasattr(model, "sentence_classifier"):
+        params += dense("cls.seq_relationship", "sentence_classifier", optional=True, head=True)
+    return WeightTable(params, ignored_keys=ignored, other_head_keys=(r"^(bert\.)?pooler\.", *BERT_OTHER_HEAD_KEYS),
+                       base_model_prefix="bert", is_head_model=is_head)

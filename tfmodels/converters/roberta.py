@@ -1,0 +1,43 @@
+"""RoBERTa / XLM-RoBERTa / CamemBERT <-> Hugging Face checkpoints.
+
+BERT's backbone layout under `roberta.`; heads `classifier.dense` +
+`classifier.out_proj` (sequence classification), `classifier` (token
+classification, multiple choice), `qa_outputs`, `lm_head.{dense,layer_norm,bias}`
+with `lm_head.decoder` tied to the word embeddings.
+"""
+
+from tfmodels.converters.bert import bert_backbone
+from tfmodels.converters.layer_tables import classifier_heads, dense, layer_norm
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.registry import register_weight_table
+
+IGNORED_KEYS = (r"(^|\.)position_ids$", r"(^|\.)token_type_ids$", r"^lm_head\.decoder\.weight$")
+OTHER_HEAD_KEYS = (r"^(roberta\.)?pooler\.", r"^lm_head\.", r"^classifier\.", r"^qa_outputs\.")
+
+
+def lm_head_rows(model, hf="lm_head", decoder="lm_head.decoder"):
+    """A `MaskedLMHead` whose HF module has `dense`, `layer_norm`, `bias` and a (tied) `decoder`."""
+    params = [
+        *dense(f"{hf}.dense", "lm_head.dense"),
+        *layer_norm(f"{hf}.layer_norm", "lm_head.layer_norm"),
+        Param(f"{hf}.bias", "lm_head.bias", aliases=(f"{decoder}.bias",)),
+    ]
+    if not model.lm_head.tie_word_embeddings:
+        params.append(Param(f"{decoder}.weight", "lm_head.decoder", LINEAR))
+    return params
+
+
+def roberta_table(model):
+    is_head = hasattr(model, "backbone")
+    params = prefixed("roberta" if is_head else "", bert_backbone(model.backbone if is_head else model))
+    params += classifier_heads(model)
+    ignored = IGNORED_KEYS
+    if hasattr(model, "lm_head"):
+        params += lm_head_rows(model)
+        ignored = IGNORED_KEYS if model.lm_head.tie_word_embeddings else IGNORED_KEYS[:2]
+    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+                       base_model_prefix="roberta", is_head_model=is_head)
+
+
+for _model_type in ("roberta", "xlm-roberta", "camembert"):
+    register_weight_table(_model_type)(roberta_table)

@@ -1,0 +1,257 @@
+"""`EncoderModel`: the backbone shared by BERT and its relatives.
+
+embeddings -> encoder blocks (optionally shared across layers) -> optional
+final LayerNorm -> optional tanh pooler. Each architecture's backbone is a
+subclass whose constructor takes its Hugging Face config fields and calls
+`_build_encoder()` with the architectural choices as explicit arguments:
+
+- BERT: the defaults.
+- RoBERTa / XLM-RoBERTa / CamemBERT: `position_padding_idx=pad_token_id`.
+- ELECTRA: `embedding_size` with a projection to `hidden_size`, no pooler.
+- ALBERT: `embedding_size` + projection, blocks shared in groups
+  (`num_hidden_groups`, `inner_group_num`).
+- DistilBERT: no token types, no pooler (and its own config names).
+- Megatron-BERT: pre-norm blocks, no embedding LayerNorm, a final LayerNorm.
+"""
+
+import tensorflow as tf
+from keras import ops
+
+from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings, TransformerEncoderBlock, padding_mask
+from tfmodels.layers.utils import hf_initializer
+from tfmodels.models.base import PreTrainedModel, stack_outputs
+
+
+def check_sequence_length(input_ids, max_position_embeddings, model_name, position_offset=0):
+    """Raises a clear error for sequences longer than the position table.
+
+    Checked when the length is static (always in eager mode); in graphs with
+    a dynamic length, an in-graph assertion carries the same message.
+
+    Args:
+        position_offset: positions used before the first token (RoBERTa:
+            `pad_token_id + 1`); the limit is `max_position_embeddings - position_offset`.
+
+    Raises:
+        ValueError: if `seq_len > max_position_embeddings - position_offset`.
+    """
+    limit = max_position_embeddings - position_offset
+    if position_offset:
+        message = (
+            f"{model_name} accepts at most {limit} tokens per sequence (max_position_embeddings="
+            f"{max_position_embeddings} minus the position offset {position_offset}). Truncate the input, "
+            f"e.g. tokenizer(..., truncation=True, max_length={limit})."
+        )
+    else:
+        message = (
+            f"{model_name} accepts at most max_position_embeddings={max_position_embeddings} tokens "
+            "per sequence. Truncate the input, e.g. tokenizer(..., truncation=True, "
+            f"max_length={max_position_embeddings})."
+        )
+    seq_len = input_ids.shape[1]
+    if seq_len is not None:
+        if seq_len > limit:
+            raise ValueError(f"{message} Received: sequence length {seq_len}.")
+        return
+    tf.debugging.assert_less_equal(tf.shape(input_ids)[1], limit, message=message)
+
+
+def attention_mask_to_bool(attention_mask):
+    """`(batch, key_len)` -> `(batch, 1, 1, key_len)`; `(batch, q, k)` -> `(batch, 1, q, k)`."""
+    if attention_mask is None:
+        return None
+    if len(attention_mask.shape) == 3:
+        return ops.not_equal(attention_mask, 0)[:, None, :, :]
+    return padding_mask(attention_mask)
+
+
+# Hugging Face config fields shared by BERT, RoBERTa, ELECTRA, ALBERT, Megatron-BERT, DPR.
+BERT_FIELDS = (
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
+    "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
+    "initializer_range", "layer_norm_eps",
+)
+
+
+class EncoderModel(PreTrainedModel):
+    """Base of the BERT-like backbones (see the module docstring).
+
+    Attributes set by `_build_encoder`:
+        embeddings: `TransformerEmbeddings`.
+        encoder_layers: list of the distinct `TransformerEncoderBlock`s.
+        layer_order: indices into `encoder_layers`, one per applied block
+            (repeats when parameters are shared).
+        final_layer_norm: `LayerNormalization` or None.
+        pooler: `Pooler` or None.
+        arch: dict of normalised architecture sizes the heads read
+            (`vocab_size`, `hidden_size`, `embedding_size`, `hidden_act`,
+            `layer_norm_eps`, `initializer_range`, `hidden_dropout`).
+
+    Call inputs and outputs: see `BertModel`.
+    """
+
+    has_pooler = True
+
+    def __init__(self, add_pooling_layer=True, **kwargs):
+        super().__init__(**kwargs)
+        self.add_pooling_layer = add_pooling_layer
+
+    def _constructor_only_config(self):
+        return {"add_pooling_layer": self.add_pooling_layer}
+
+    def _build_encoder(
+        self,
+        *,
+        vocab_size,
+        hidden_size,
+        num_hidden_layers,
+        num_attention_heads,
+        intermediate_size,
+        hidden_act,
+        hidden_dropout_prob,
+        attention_probs_dropout_prob,
+        max_position_embeddings,
+        type_vocab_size,
+        initializer_range,
+        layer_norm_eps,
+        embedding_size=None,
+        project_embeddings=None,
+        position_padding_idx=None,
+        embedding_layer_norm=True,
+        normalize_first=False,
+        final_layer_norm=False,
+        num_hidden_groups=None,
+        inner_group_num=1,
+    ):
+        """Creates the sublayers.
+
+        Args (beyond the BERT fields):
+            embedding_size: embedding width `E` (default `hidden_size`).
+            project_embeddings: project `E` -> `hidden_size` after the
+                embeddings; default: only when they differ.
+            position_padding_idx: RoBERTa-style positions, see `TransformerEmbeddings`.
+            embedding_layer_norm: LayerNorm on the embeddings.
+            normalize_first: pre-norm blocks.
+            final_layer_norm: LayerNorm after the last block.
+            num_hidden_groups: if set, `num_hidden_groups * inner_group_num`
+                distinct blocks shared ALBERT-style over `num_hidden_layers`
+                layers, each layer applying its group's `inner_group_num` blocks.
+            inner_group_num: blocks per group.
+
+        Raises:
+            ValueError: for sizes that do not divide evenly.
+        """
+        if hidden_size % num_attention_heads:
+            raise ValueError(
+                "hidden_size must be a multiple of num_attention_heads. "
+                f"Received: hidden_size={hidden_size}, num_attention_heads={num_attention_heads}"
+            )
+        embedding_size = embedding_size or hidden_size
+        if project_embeddings is None:
+            project_embeddings = embedding_size != hidden_size
+        self.arch = dict(
+            vocab_size=vocab_size, hidden_size=hidden_size, embedding_size=embedding_size, hidden_act=hidden_act,
+            layer_norm_eps=layer_norm_eps, initializer_range=initializer_range, hidden_dropout=hidden_dropout_prob,
+        )
+        self._max_positions = max_position_embeddings
+        self._position_offset = 0 if position_padding_idx is None else position_padding_idx + 1
+        init = hf_initializer(initializer_range)
+        self.embeddings = TransformerEmbeddings(
+            vocab_size=vocab_size,
+            hidden_size=embedding_size,
+            max_position_embeddings=max_position_embeddings,
+            type_vocab_size=type_vocab_size,
+            layer_norm_eps=layer_norm_eps if embedding_layer_norm else None,
+            dropout=hidden_dropout_prob,
+            initializer_range=initializer_range,
+            position_padding_idx=position_padding_idx,
+            projection_size=hidden_size if project_embeddings else None,
+            dtype=self.dtype_policy,
+            name="embeddings",
+        )
+        if num_hidden_groups:
+            if num_hidden_groups > num_hidden_layers:
+                raise ValueError(
+                    "num_hidden_groups must not exceed num_hidden_layers. Received: "
+                    f"num_hidden_groups={num_hidden_groups}, num_hidden_layers={num_hidden_layers}"
+                )
+            num_blocks = num_hidden_groups * inner_group_num
+            self.layer_order = [
+                int(i / (num_hidden_layers / num_hidden_groups)) * inner_group_num + j
+                for i in range(num_hidden_layers)
+                for j in range(inner_group_num)
+            ]
+        else:
+            num_blocks = num_hidden_layers
+            self.layer_order = list(range(num_hidden_layers))
+        self._block_kwargs = dict(
+            num_heads=num_attention_heads,
+            intermediate_size=intermediate_size,
+            hidden_act=hidden_act,
+            hidden_dropout=hidden_dropout_prob,
+            attention_dropout=attention_probs_dropout_prob,
+            layer_norm_eps=layer_norm_eps,
+            normalize_first=normalize_first,
+            kernel_initializer=init,
+        )
+        self.encoder_layers = [self._make_encoder_layer(i) for i in range(num_blocks)]
+        self.final_layer_norm = None
+        if final_layer_norm:
+            self.final_layer_norm = LayerNormalization(
+                epsilon=layer_norm_eps, dtype=self.dtype_policy, name="final_layer_norm"
+            )
+        self.pooler = (
+            Pooler(hidden_size, kernel_initializer=init, dtype=self.dtype_policy, name="pooler")
+            if self.add_pooling_layer and self.has_pooler else None
+        )
+
+    def _make_encoder_layer(self, index):
+        """Block `index`; the override point for relatives with other blocks (SqueezeBERT)."""
+        return TransformerEncoderBlock(**self._block_kwargs, dtype=self.dtype_policy, name=f"encoder_layer_{index}")
+
+    def _build_from_bert_fields(self, **options):
+        """`_build_encoder` from the BERT-named fields of `self.config` plus `options`.
+
+        Raises:
+            ValueError: for a `position_embedding_type` other than "absolute".
+        """
+        position_embedding_type = self.config.get("position_embedding_type", "absolute")
+        if position_embedding_type != "absolute":
+            raise ValueError(
+                f"{type(self).__name__} supports position_embedding_type='absolute' only. "
+                f"Received: position_embedding_type={position_embedding_type!r}"
+            )
+        self._build_encoder(**{name: self.config[name] for name in BERT_FIELDS}, **options)
+
+    def _embed(self, inputs, training):
+        """`(batch, seq_len, hidden_size)` embeddings; the override point for relatives."""
+        return self.embeddings(
+            inputs["input_ids"],
+            token_type_ids=inputs.get("token_type_ids"),
+            position_ids=inputs.get("position_ids"),
+            training=training,
+        )
+
+    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
+        inputs = self._prepare_inputs(inputs)
+        if "position_ids" not in inputs:
+            check_sequence_length(inputs["input_ids"], getattr(self, "_max_positions", None) or self.config["max_position_embeddings"], type(self).__name__,
+                                  position_offset=getattr(self, "_position_offset", 0))
+        x = self._embed(inputs, training)
+        mask = attention_mask_to_bool(inputs.get("attention_mask"))
+        hidden_states, attentions = [x], []
+        for index in getattr(self, "layer_order", None) or range(len(self.encoder_layers)):
+            x = self.encoder_layers[index](
+                x, attention_mask=mask, return_attention_scores=output_attentions, training=training
+            )
+            if output_attentions:
+                x, probs = x
+                attentions.append(probs)
+            hidden_states.append(x)
+        if getattr(self, "final_layer_norm", None) is not None:
+            x = self.final_layer_norm(x)
+            hidden_states[-1] = x
+        outputs = {"last_hidden_state": x}
+        if self.pooler is not None:
+            outputs["pooler_output"] = self.pooler(x)
+        return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)

@@ -1,0 +1,77 @@
+"""Megatron-BERT: BERT with pre-norm blocks, no embedding LayerNorm and a final LayerNorm.
+
+References:
+    Shoeybi et al., "Megatron-LM: Training Multi-Billion Parameter Language
+    Models Using Model Parallelism", 2019.
+    Parity reference: `transformers.models.megatron_bert.modeling_megatron_bert` (PyTorch).
+"""
+
+import keras
+
+from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.bert.modeling import BertModel
+from tfmodels.models.heads import (
+    MaskedLMMixin,
+    MultipleChoiceMixin,
+    PreTrainingMixin,
+    QuestionAnsweringMixin,
+    SequenceClassificationMixin,
+    TokenClassificationMixin,
+)
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MegatronBertModel(BertModel):
+    """The Megatron-BERT encoder: `x + attention(LN(x))`, `x + ffn(LN(x))`, then a final LayerNorm.
+
+    Args: the fields of a Hugging Face Megatron-BERT `config.json` (BERT's fields).
+
+    Returns: as `BertModel`; `hidden_states[-1]` is the final-LayerNorm output
+    (the earlier entries are the un-normalised block inputs), as in `transformers`.
+
+    References: `transformers.MegatronBertModel`.
+    """
+
+    model_type = "megatron-bert"
+
+    def _architecture_options(self):
+        return {"normalize_first": True, "final_layer_norm": True, "embedding_layer_norm": False}
+
+
+class MegatronBertPreTrainedModel(PreTrainedModel):
+    model_type = "megatron-bert"
+    base_model_prefix = "bert"
+    backbone_class = MegatronBertModel
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MegatronBertForSequenceClassification(SequenceClassificationMixin, MegatronBertPreTrainedModel):
+    """`transformers.MegatronBertForSequenceClassification`."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MegatronBertForTokenClassification(TokenClassificationMixin, MegatronBertPreTrainedModel):
+    """`transformers.MegatronBertForTokenClassification`."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MegatronBertForQuestionAnswering(QuestionAnsweringMixin, MegatronBertPreTrainedModel):
+    """`transformers.MegatronBertForQuestionAnswering`."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MegatronBertForMultipleChoice(MultipleChoiceMixin, MegatronBertPreTrainedModel):
+    """`transformers.MegatronBertForMultipleChoice`."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MegatronBertForMaskedLM(MaskedLMMixin, MegatronBertPreTrainedModel):
+    """`transformers.MegatronBertForMaskedLM` (BERT's `cls.predictions` head)."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MegatronBertForPreTraining(PreTrainingMixin, MegatronBertPreTrainedModel):
+    """`transformers.MegatronBertForPreTraining`: `prediction_logits` + `seq_relationship_logits` (NSP)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**{**kwargs, "num_labels": 2, "id2label": None, "label2id": None})
