@@ -90,8 +90,10 @@ class HeadModelMixin:
         def first(*names, default=None):
             return next((config[n] for n in names if config.get(n) is not None), default)
 
+        hidden_size = first("hidden_size", "d_model", "emb_dim", "dim", "n_embd")
         return {
-            "hidden_size": first("hidden_size", "d_model", "emb_dim", "dim", "n_embd"),
+            "hidden_size": hidden_size,
+            "embedding_size": first("embedding_size", default=hidden_size),
             "initializer_range": first("initializer_range", "init_std", default=0.02),
             "hidden_dropout": first("hidden_dropout_prob", "dropout", "resid_pdrop", default=0.0),
             "vocab_size": config.get("vocab_size"),
@@ -295,11 +297,15 @@ class MaskedLMMixin(HeadModelMixin):
             hidden_size=arch["embedding_size"],
             hidden_act=self.lm_head_activation or arch["hidden_act"],
             layer_norm_eps=arch["layer_norm_eps"],
-            tie_word_embeddings=self.backbone.extra_config.get("tie_word_embeddings", True),
+            tie_word_embeddings=self._lm_head_tied(),
             kernel_initializer=hf_initializer(arch["initializer_range"]),
             dtype=self.dtype_policy,
             name="lm_head",
         )
+
+    def _lm_head_tied(self):
+        """Whether the projection onto the vocabulary reuses the word embeddings."""
+        return self.backbone.extra_config.get("tie_word_embeddings", True)
 
     def _lm_logits(self, hidden_states):
         return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)
@@ -421,42 +427,6 @@ class BeamQuestionAnsweringMixin(HeadModelMixin):
 
     def task_loss(self, labels, outputs):
         return outputs["loss"]
-
-
-class TiedMaskedLMHeadMixin:
-    """`_make_lm_head` / `_lm_logits` for masked-LM heads tied to the backbone's word embeddings.
-
-    The head is `MaskedLMHead` (dense + activation + LayerNorm, projection
-    with the input embedding matrix, own bias). Class attributes choose the
-    variant: `lm_head_activation` (`None`: the config's `hidden_act`; some
-    references hard-code `"gelu"`); the transform width is the config's
-    `embedding_size` when it has one, else `hidden_size`.
-    """
-
-    lm_head_activation = None
-
-    def _make_lm_head(self):
-        from tfmodels.layers import MaskedLMHead
-
-        config, extra = self.backbone.config, self.backbone.extra_config
-        width = config.get("embedding_size") or extra.get("embedding_size") or config["hidden_size"]
-        self.lm_head = MaskedLMHead(
-            vocab_size=config["vocab_size"],
-            hidden_size=width,
-            hidden_act=self.lm_head_activation or config["hidden_act"],
-            layer_norm_eps=config["layer_norm_eps"],
-            tie_word_embeddings=self._lm_head_tied(),
-            kernel_initializer=hf_initializer(config["initializer_range"]),
-            dtype=self.dtype_policy,
-            name="lm_head",
-        )
-
-    def _lm_head_tied(self):
-        return self.backbone.extra_config.get("tie_word_embeddings", True)
-
-    def _lm_logits(self, hidden_states):
-        return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)
-
 
 class PreTrainingMixin(MaskedLMMixin):
     """Masked-LM logits plus a sentence-pair classifier on the pooled output.

@@ -17,7 +17,6 @@ from tfmodels.models.heads import (
     MaskedLMMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
-    TiedMaskedLMHeadMixin,
     TokenClassificationMixin,
 )
 
@@ -158,7 +157,7 @@ class ConvBertForQuestionAnswering(QuestionAnsweringMixin, ConvBertPreTrainedMod
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
-class ConvBertForMaskedLM(TiedMaskedLMHeadMixin, MaskedLMMixin, ConvBertPreTrainedModel):
+class ConvBertForMaskedLM(MaskedLMMixin, ConvBertPreTrainedModel):
     """ConvBERT with the generator head (dense + gelu + LayerNorm at
     `embedding_size`, decoder tied to the word embeddings).
 

@@ -27,7 +27,6 @@ from tfmodels.models.heads import (
     MultipleChoiceMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
-    TiedMaskedLMHeadMixin,
     TokenClassificationMixin,
 )
 
@@ -252,7 +251,7 @@ class DebertaModel(DebertaV2Model):
                          num_attention_heads=num_attention_heads, intermediate_size=intermediate_size, **kwargs)
 
 
-class _DebertaHeads(TiedMaskedLMHeadMixin):
+class _DebertaMaskedLMMixin(MaskedLMMixin):
     """MLM head of both versions: legacy `cls.predictions` (tied unless
     `tie_word_embeddings=False`) or `lm_predictions` (always tied)."""
 
@@ -260,7 +259,7 @@ class _DebertaHeads(TiedMaskedLMHeadMixin):
         return super()._lm_head_tied() or not self.backbone.config["legacy"]
 
 
-class DebertaV2PreTrainedModel(_DebertaHeads, PreTrainedModel):
+class DebertaV2PreTrainedModel(PreTrainedModel):
     """Base of the DeBERTa-v2 head models: the backbone lives in `self.deberta`."""
 
     model_type = "deberta-v2"
@@ -268,7 +267,7 @@ class DebertaV2PreTrainedModel(_DebertaHeads, PreTrainedModel):
     backbone_class = DebertaV2Model
 
 
-class DebertaPreTrainedModel(_DebertaHeads, PreTrainedModel):
+class DebertaPreTrainedModel(PreTrainedModel):
     """Base of the DeBERTa (v1) head models: the backbone lives in `self.deberta`."""
 
     model_type = "deberta"
@@ -296,10 +295,10 @@ DebertaV2ForSequenceClassification = _head("SequenceClassification", SequenceCla
 DebertaV2ForTokenClassification = _head("TokenClassification", TokenClassificationMixin,
                                         DebertaV2PreTrainedModel, "V2")
 DebertaV2ForQuestionAnswering = _head("QuestionAnswering", QuestionAnsweringMixin, DebertaV2PreTrainedModel, "V2")
-DebertaV2ForMaskedLM = _head("MaskedLM", MaskedLMMixin, DebertaV2PreTrainedModel, "V2")
+DebertaV2ForMaskedLM = _head("MaskedLM", _DebertaMaskedLMMixin, DebertaV2PreTrainedModel, "V2")
 DebertaV2ForMultipleChoice = _head("MultipleChoice", MultipleChoiceMixin, DebertaV2PreTrainedModel, "V2")
 DebertaForSequenceClassification = _head("SequenceClassification", SequenceClassificationMixin,
                                          DebertaPreTrainedModel, "")
 DebertaForTokenClassification = _head("TokenClassification", TokenClassificationMixin, DebertaPreTrainedModel, "")
 DebertaForQuestionAnswering = _head("QuestionAnswering", QuestionAnsweringMixin, DebertaPreTrainedModel, "")
-DebertaForMaskedLM = _head("MaskedLM", MaskedLMMixin, DebertaPreTrainedModel, "")
+DebertaForMaskedLM = _head("MaskedLM", _DebertaMaskedLMMixin, DebertaPreTrainedModel, "")

@@ -19,7 +19,6 @@ from tfmodels.models.heads import (
     MultipleChoiceMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
-    TiedMaskedLMHeadMixin,
     TokenClassificationMixin,
 )
 
@@ -182,7 +181,7 @@ class MPNetForMultipleChoice(MultipleChoiceMixin, MPNetPreTrainedModel):
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
-class MPNetForMaskedLM(TiedMaskedLMHeadMixin, MaskedLMMixin, MPNetPreTrainedModel):
+class MPNetForMaskedLM(MaskedLMMixin, MPNetPreTrainedModel):
     """MPNet with its masked-LM head (dense + gelu + LayerNorm, tied decoder).
 
     References: `transformers.MPNetForMaskedLM`.

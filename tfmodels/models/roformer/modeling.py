@@ -17,7 +17,6 @@ from tfmodels.models.heads import (
     MaskedLMMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
-    TiedMaskedLMHeadMixin,
     TokenClassificationMixin,
 )
 
@@ -161,7 +160,7 @@ class RoFormerForQuestionAnswering(QuestionAnsweringMixin, RoFormerPreTrainedMod
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
-class RoFormerForMaskedLM(TiedMaskedLMHeadMixin, MaskedLMMixin, RoFormerPreTrainedModel):
+class RoFormerForMaskedLM(MaskedLMMixin, RoFormerPreTrainedModel):
     """RoFormer with the BERT-style masked-LM head, tied to the word embeddings.
 
     References: `transformers.RoFormerForMaskedLM`.
