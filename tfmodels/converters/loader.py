@@ -9,6 +9,8 @@ variables, so peak memory stays near one copy of the model.
 import logging
 import re
 
+import keras
+
 from tqdm.auto import tqdm
 
 from tfmodels.converters import files
@@ -199,7 +201,8 @@ def load_pretrained(
     config.update(config_overrides)
     config.pop("dtype", None)
     if dtype is not None:
-        config["dtype"] = dtype
+        # A policy object, not a string: `from_config` drops string `dtype`s (Hugging Face's torch dtype).
+        config["dtype"] = keras.dtype_policies.get(dtype)
     model = cls.from_config(config)
     model.build_from_dummy_inputs()
     if weights_path.name == files.KERAS_WEIGHTS_NAME:
