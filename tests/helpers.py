@@ -34,6 +34,36 @@ def hf_checkpoint(class_name, config, directory, seed=0):
     return str(directory)
 
 
+def hf_bin_checkpoint(class_name, config, directory, seed=0, shards=1):
+    """Like `hf_checkpoint`, but writes `pytorch_model.bin` (or `shards` files plus
+    `pytorch_model.bin.index.json`) with `torch.save`, as older checkpoints do."""
+    import json
+    import os
+
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    model = getattr(transformers, class_name)(config).eval()
+    _randomize_zero_params(model, seed)
+    os.makedirs(directory, exist_ok=True)
+    model.config.save_pretrained(str(directory))
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    if shards == 1:
+        torch.save(state, os.path.join(directory, "pytorch_model.bin"))
+        return str(directory)
+    keys = sorted(state)
+    weight_map = {}
+    for i in range(shards):
+        name = f"pytorch_model-{i + 1:05d}-of-{shards:05d}.bin"
+        part = keys[i::shards]
+        torch.save({k: state[k] for k in part}, os.path.join(directory, name))
+        weight_map.update({k: name for k in part})
+    with open(os.path.join(directory, "pytorch_model.bin.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": weight_map}, f)
+    return str(directory)
+
+
 def _randomize_zero_params(model, seed):
     """Gives zero-initialised biases and LayerNorm betas small random values,
     so a weight mapped to the wrong place cannot hide behind zeros/ones."""

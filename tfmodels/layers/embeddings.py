@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from tfmodels.layers.normalization import LayerNormalization
 from tfmodels.layers.utils import clone_initializer
 
 
@@ -100,7 +101,7 @@ class TransformerEmbeddings(keras.layers.Layer):
             )
         self.layer_norm = None
         if layer_norm_eps is not None:
-            self.layer_norm = keras.layers.LayerNormalization(
+            self.layer_norm = LayerNormalization(
                 epsilon=layer_norm_eps, dtype=self.dtype_policy, name="layer_norm"
             )
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from tfmodels.layers.normalization import LayerNormalization
 from tfmodels.layers.activations import get_activation
 from tfmodels.layers.utils import clone_initializer
 
@@ -103,7 +104,7 @@ class MaskedLMHead(keras.layers.Layer):
             hidden_size, kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=self.dtype_policy, name="dense",
         )
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = LayerNormalization(
             epsilon=layer_norm_eps, dtype=self.dtype_policy, name="layer_norm"
         )
 

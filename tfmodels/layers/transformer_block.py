@@ -2,6 +2,7 @@
 
 import keras
 
+from tfmodels.layers.normalization import LayerNormalization
 from tfmodels.layers.attention.multi_head_attention import MultiHeadAttention
 from tfmodels.layers.feed_forward import FeedForward
 from tfmodels.layers.utils import clone_initializer
@@ -99,7 +100,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         hidden_size = input_shape[-1]
         self.self_attention = self._make_attention(hidden_size)
         self.self_attention.build(input_shape)
-        self.attention_layer_norm = keras.layers.LayerNormalization(
+        self.attention_layer_norm = LayerNormalization(
             epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="attention_layer_norm"
         )
         self.attention_layer_norm.build(input_shape)
@@ -109,7 +110,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
             dtype=self.dtype_policy, name="feed_forward",
         )
         self.feed_forward.build(input_shape)
-        self.output_layer_norm = keras.layers.LayerNormalization(
+        self.output_layer_norm = LayerNormalization(
             epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="output_layer_norm"
         )
         self.output_layer_norm.build(input_shape)

@@ -94,6 +94,13 @@ class PreTrainedModel(keras.Model):
         skip = {"self", "kwargs", "__class__", *exclude}
         self.config.update({k: v for k, v in local_vars.items() if k not in skip})
 
+    @property
+    def _default_save_signature(self):
+        # Keras would trace `self(inputs)` with float inputs of the build shapes,
+        # which is wrong for token ids; `tfmodels.export_saved_model` writes the
+        # real serving signature.
+        return None
+
     # -- config -----------------------------------------------------------------
 
     def hf_config(self):

@@ -1,0 +1,86 @@
+"""Layer tests for the foundation layers (see tests/layer_checks.py)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.layer_checks import check_config_round_trip, check_fit_step, check_mixed_precision, check_xla_matches_eager
+from tfmodels import layers
+
+rng = np.random.RandomState(0)
+HIDDEN = rng.normal(size=(2, 5, 16)).astype("float32")
+IDS = rng.randint(0, 30, (2, 5)).astype("int32")
+MASK = layers.padding_mask(np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]))
+
+LAYERS = {
+    "attention": (lambda dtype="float32": layers.MultiHeadAttention(num_heads=4, key_dim=4, dtype=dtype),
+                  [HIDDEN], {"attention_mask": MASK}),
+    "encoder_block": (lambda dtype="float32": layers.TransformerEncoderBlock(
+        num_heads=4, intermediate_size=24, dtype=dtype), [HIDDEN], {"attention_mask": MASK}),
+    "encoder_block_pre_norm": (lambda dtype="float32": layers.TransformerEncoderBlock(
+        num_heads=4, intermediate_size=24, normalize_first=True, dtype=dtype), [HIDDEN], {"attention_mask": MASK}),
+    "feed_forward": (lambda dtype="float32": layers.FeedForward(24, activation="gelu_new", dtype=dtype), [HIDDEN], {}),
+    "pooler": (lambda dtype="float32": layers.Pooler(16, dtype=dtype), [HIDDEN], {}),
+    "layer_norm": (lambda dtype="float32": layers.LayerNormalization(epsilon=1e-12, dtype=dtype), [HIDDEN], {}),
+    "masked_lm_head": (lambda dtype="float32": layers.MaskedLMHead(
+        vocab_size=30, hidden_size=16, tie_word_embeddings=False, dtype=dtype), [HIDDEN], {}),
+    "embeddings": (lambda dtype="float32": layers.TransformerEmbeddings(
+        vocab_size=30, hidden_size=16, max_position_embeddings=8, dtype=dtype), [IDS], {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_config_round_trip(name):
+    make, inputs, kwargs = LAYERS[name]
+    check_config_round_trip(make(), inputs, kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_xla_matches_eager(name):
+    make, inputs, kwargs = LAYERS[name]
+    check_xla_matches_eager(make(), inputs, kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_fit_step(name):
+    make, inputs, kwargs = LAYERS[name]
+    if name in ("attention", "encoder_block", "encoder_block_pre_norm"):
+        kwargs = {}  # masks are constants of the test, not model inputs
+    check_fit_step(make, inputs, kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_mixed_precision(name):
+    make, inputs, kwargs = LAYERS[name]
+    check_mixed_precision(make, inputs, kwargs)
+
+
+def test_masked_softmax_ignores_masked_keys_and_is_float32():
+    scores = tf.constant(np.random.RandomState(1).normal(size=(1, 1, 2, 3)), tf.float16)
+    mask = tf.constant([[[[True, True, False], [False, False, False]]]])
+    probs = layers.masked_softmax(scores, mask).numpy().astype("float32")
+    assert probs[0, 0, 0, 2] == 0.0
+    np.testing.assert_allclose(probs[0, 0, 0].sum(), 1.0, atol=1e-3)
+    np.testing.assert_allclose(probs[0, 0, 1], [1 / 3] * 3, atol=1e-3)  # fully masked row: uniform
+
+
+def test_causal_mask_with_cache_offset():
+    mask = layers.causal_mask(2, 4).numpy()[0, 0]
+    np.testing.assert_array_equal(mask, [[True, True, True, False], [True, True, True, True]])
+
+
+def test_unknown_activation_lists_known_names():
+    with pytest.raises(ValueError, match="Unknown activation 'gelu2'.*gelu_new"):
+        layers.get_activation("gelu2")
+
+
+def test_attention_cache_matches_full_attention():
+    attention = layers.MultiHeadAttention(num_heads=4, key_dim=4)
+    full = attention(HIDDEN, attention_mask=layers.causal_mask(5, 5)).numpy()
+    cache = tf.zeros((2, 2, 5, 4, 4))
+    steps = []
+    for t in range(5):
+        step_mask = tf.range(5)[None, None, None, :] <= t
+        out, cache = attention(HIDDEN[:, t:t + 1], attention_mask=step_mask, cache=cache, cache_update_index=t)
+        steps.append(out.numpy())
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
