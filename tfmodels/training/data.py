@@ -47,6 +47,17 @@ def _is_sequence_column(values):
     return isinstance(first, (list, tuple)) or (isinstance(first, np.ndarray) and first.ndim >= 1)
 
 
+def _content_lengths(columns):
+    """Tokens per example, ignoring right padding the tokenizer already added."""
+    if "attention_mask" not in columns:
+        return [len(ids) for ids in columns["input_ids"]]
+    lengths = []
+    for mask in columns["attention_mask"]:
+        nonzero = np.flatnonzero(np.asarray(mask))
+        lengths.append(int(nonzero[-1]) + 1 if len(nonzero) else 0)
+    return lengths
+
+
 def _padded_length(lengths, max_length, pad_to_multiple_of):
     longest = max(lengths)
     if max_length is not None:
@@ -144,14 +155,20 @@ def prepare_tf_dataset(
             raise ValueError(
                 f"Every column needs one entry per example ({num_examples}). Received: {name} with {len(columns[name])}."
             )
-    length = _padded_length([len(ids) for ids in columns["input_ids"]], max_length, pad_to_multiple_of)
+    lengths = _content_lengths(columns)
+    length = _padded_length(lengths, max_length, pad_to_multiple_of)
     inputs = {}
     for name in input_names:
         pad_value = pad_token_id if name == "input_ids" else _PAD_VALUES.get(name, 0)
-        inputs[name] = _pad(columns[name], length, pad_value, "int32")
-    if "attention_mask" not in inputs and length > min(len(ids) for ids in columns["input_ids"]):
-        inputs["attention_mask"] = _pad([[1] * len(ids) for ids in columns["input_ids"]], length, 0, "int32")
-    targets = {name: _label_array(columns[name], length, label_pad_id) for name in label_names}
+        inputs[name] = _pad([v[:n] for v, n in zip(columns[name], lengths)], length, pad_value, "int32")
+    if "attention_mask" not in inputs and length > min(lengths):
+        inputs["attention_mask"] = _pad([[1] * n for n in lengths], length, 0, "int32")
+    targets = {}
+    for name in label_names:
+        values = columns[name]
+        if _is_sequence_column(values) and len(values[0]) == len(columns["input_ids"][0]):
+            values = [v[:n] for v, n in zip(values, lengths)]  # token labels follow the tokens
+        targets[name] = _label_array(values, length, label_pad_id)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, targets) if targets else inputs)
     if shuffle:
         dataset = dataset.shuffle(num_examples, seed=seed, reshuffle_each_iteration=True)
