@@ -3,7 +3,7 @@
 Logical CPU devices and multi-worker clusters must be configured before
 TensorFlow initialises, so these jobs run in fresh processes:
 
-    python tests/distributed_job.py mirrored CHECKPOINT OUT.json [NUM_DEVICES]
+    python tests/distributed_job.py mirrored CHECKPOINT OUT.json NUM_DEVICES sequence|token
     TF_CONFIG=... python tests/distributed_job.py worker CHECKPOINT OUT.npz
 
 `mirrored` trains the same model on the same global batches with one device
@@ -23,18 +23,21 @@ GLOBAL_BATCH = 8
 NUM_EXAMPLES = 16
 
 
-def make_data(seed=0, vocab_size=99, seq_len=12, num_labels=3):
+def make_data(seed=0, vocab_size=99, seq_len=12, num_labels=3, token_labels=False):
     import numpy as np
 
     rng = np.random.RandomState(seed)
     lengths = rng.randint(4, seq_len + 1, NUM_EXAMPLES)
     features = {"input_ids": [list(rng.randint(1, vocab_size, n)) for n in lengths],
                 "labels": list(rng.randint(0, num_labels, NUM_EXAMPLES))}
+    if token_labels:  # uneven numbers of -100 per example, so replicas hold different label counts
+        features["labels"] = [[int(v) if v < num_labels else -100 for v in rng.randint(0, num_labels + 2, n)]
+                              for n in lengths]
     features["attention_mask"] = [[1] * n for n in lengths]
     return features
 
 
-def train(checkpoint, strategy, steps_per_execution=1):
+def train(checkpoint, strategy, steps_per_execution=1, task="sequence"):
     import keras
     import numpy as np
     import tensorflow as tf
@@ -45,9 +48,10 @@ def train(checkpoint, strategy, steps_per_execution=1):
     keras.utils.set_random_seed(0)
     keras.config.disable_traceback_filtering()
     with strategy.scope():
-        model = tfmodels.BertForSequenceClassification.from_pretrained(checkpoint)
+        cls = tfmodels.BertForTokenClassification if task == "token" else tfmodels.BertForSequenceClassification
+        model = cls.from_pretrained(checkpoint)
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5), steps_per_execution=steps_per_execution)
-    dataset = prepare_tf_dataset(make_data(), batch_size=GLOBAL_BATCH, pad_to_multiple_of=8, drop_remainder=True)
+    dataset = prepare_tf_dataset(make_data(token_labels=task == "token"), batch_size=GLOBAL_BATCH, pad_to_multiple_of=8, drop_remainder=True)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = dataset.with_options(options)
@@ -58,7 +62,7 @@ def train(checkpoint, strategy, steps_per_execution=1):
     return np.asarray(losses, dtype="float64"), weights
 
 
-def run_mirrored(checkpoint, out_path, num_devices):
+def run_mirrored(checkpoint, out_path, num_devices, task):
     import numpy as np
 
     from tfmodels.training.distribute import configure_logical_cpus
@@ -66,9 +70,9 @@ def run_mirrored(checkpoint, out_path, num_devices):
     devices = configure_logical_cpus(num_devices)
     import tensorflow as tf
 
-    single_losses, single_weights = train(checkpoint, tf.distribute.get_strategy())
+    single_losses, single_weights = train(checkpoint, tf.distribute.get_strategy(), task=task)
     strategy = tf.distribute.MirroredStrategy(devices)
-    mirrored_losses, mirrored_weights = train(checkpoint, strategy)
+    mirrored_losses, mirrored_weights = train(checkpoint, strategy, task=task)
     result = {
         "num_replicas": strategy.num_replicas_in_sync,
         "single_losses": single_losses.tolist(),
@@ -94,7 +98,7 @@ def run_worker(checkpoint, out_path):
 if __name__ == "__main__":
     mode, checkpoint, out = sys.argv[1:4]
     if mode == "mirrored":
-        run_mirrored(checkpoint, out, int(sys.argv[4]) if len(sys.argv) > 4 else 2)
+        run_mirrored(checkpoint, out, int(sys.argv[4]), sys.argv[5])
     elif mode == "worker":
         run_worker(checkpoint, out)
     else:

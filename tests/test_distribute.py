@@ -20,9 +20,9 @@ JOB = str(Path(__file__).with_name("distributed_job.py"))
 ROOT = str(Path(__file__).resolve().parents[1])
 
 
-def tiny_checkpoint(directory):
+def tiny_checkpoint(directory, cls=tfmodels.BertForSequenceClassification):
     """A tiny BERT classifier without dropout (replicas must compute the same thing)."""
-    model = tfmodels.BertForSequenceClassification(
+    model = cls(
         vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, max_position_embeddings=64, num_labels=3,
     )
@@ -37,10 +37,15 @@ def _env():
     return env
 
 
-def test_mirrored_matches_single_device(tmp_path):
-    checkpoint = tiny_checkpoint(tmp_path / "ckpt")
+@pytest.mark.parametrize("task", [
+    "sequence",
+    pytest.param("token", marks=pytest.mark.slow),  # uneven -100 labels per replica: global label count
+])
+def test_mirrored_matches_single_device(tmp_path, task):
+    cls = tfmodels.BertForTokenClassification if task == "token" else tfmodels.BertForSequenceClassification
+    checkpoint = tiny_checkpoint(tmp_path / "ckpt", cls)
     out = tmp_path / "result.json"
-    subprocess.run([sys.executable, JOB, "mirrored", checkpoint, str(out), "2"],
+    subprocess.run([sys.executable, JOB, "mirrored", checkpoint, str(out), "2", task],
                    env=_env(), check=True, timeout=240)
     result = json.loads(out.read_text())
     assert result["num_replicas"] == 2
