@@ -70,6 +70,21 @@ def test_token_ids_equal_tokenizers_library(max_length):
         assert np.all(ours["input_ids"].numpy()[mask.sum(axis=1) == 16, -1] == 102)
 
 
+@pytest.mark.parametrize("lowercase,strip_accents", [(False, None), (False, True), (True, False)])
+def test_normalizer_variants_equal_tokenizers_library(lowercase, strip_accents):
+    """Cased / accent-keeping variants of the same vocabulary (as cased BERT checkpoints use)."""
+    config = json.loads(Path(TOKENIZER_DIR, "tokenizer.json").read_text(encoding="utf-8"))
+    config["normalizer"].update(lowercase=lowercase, strip_accents=strip_accents)
+    reference = tokenizers.Tokenizer.from_str(json.dumps(config))
+    reference.enable_truncation(64)
+    reference.enable_padding(length=64)
+    texts = real_texts()[:100] + HARD_TEXTS
+    ours = InGraphTokenizer(reference, max_length=64)(tf.constant(texts))["input_ids"].numpy()
+    expected = np.array([e.ids for e in reference.encode_batch(texts)])
+    mismatched = [texts[i][:60] for i in np.flatnonzero(np.any(ours != expected, axis=1))]
+    assert not mismatched, f"{len(mismatched)} of {len(texts)} texts differ, e.g. {mismatched[:5]}"
+
+
 def test_unsupported_tokenizer_is_refused():
     bpe = tokenizers.Tokenizer(tokenizers.models.BPE(vocab={"a": 0, "b": 1}, merges=[]))
     with pytest.raises(ValueError, match="WordPiece"):
