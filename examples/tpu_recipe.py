@@ -8,8 +8,11 @@ Every piece used here is tested on CPU in this repository:
 - `from_pretrained(..., dtype="mixed_bfloat16")` inside `strategy.scope()`:
   float32 variables, bfloat16 matmuls, float32 softmax / LayerNorm / loss
   (tests/test_mixed_precision.py);
-- `compile(jit_compile=True)`: the whole train step is one XLA program, no
-  host fallback (TPUs compile every step with XLA anyway; tests/test_xla_train_step.py);
+- `compile(jit_compile=True)` on one device: the whole train step is one XLA
+  program, no host fallback (tests/test_xla_train_step.py), which is what the
+  TPU compiler needs; `TPUStrategy` XLA-compiles each replica's step itself.
+  (Under `MirroredStrategy` Keras cannot XLA-compile the multi-device step:
+  "Trying to access resource ... located in device CPU:1 from device CPU:0".)
 - `prepare_tf_dataset(..., max_length=..., drop_remainder=True)`: one static
   batch shape, so the step compiles once;
 - the task loss is scaled for the number of replicas, so the gradients are
@@ -26,6 +29,7 @@ import argparse
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 import tokenizers
 
 import tfmodels
@@ -71,7 +75,11 @@ def main():
     with strategy.scope():  # variables (and optimizer slots) are created on every replica
         model = tfmodels.BertForSequenceClassification.from_pretrained(
             args.model, num_labels=2, ignore_mismatched_sizes=True, dtype=args.precision)
-        model.compile(optimizer=keras.optimizers.AdamW(3e-5), jit_compile=True)
+        # One device: compile the whole step with XLA (tested). TPUStrategy compiles each replica's step
+        # with XLA itself. Mirrored/multi-worker: Keras cannot XLA-compile the multi-device step (variables
+        # on other devices), so keep its default there.
+        single_device = strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.TPUStrategy)
+        model.compile(optimizer=keras.optimizers.AdamW(3e-5), jit_compile=True if single_device else "auto")
     model.fit(dataset, epochs=args.epochs)
 
     if args.out:

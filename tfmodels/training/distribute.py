@@ -4,6 +4,13 @@ tfmodels models need nothing special under a strategy: build or load them
 inside `strategy.scope()` and call `compile()`/`fit()` as usual; the task
 losses are scaled for the number of replicas by `PreTrainedModel.compute_loss`.
 These helpers set up the strategies the tests and examples use.
+
+XLA: on one device, `compile(jit_compile=True)` compiles the whole train step
+(tests/test_xla_train_step.py); `TPUStrategy` XLA-compiles each replica's
+step itself. Under `MirroredStrategy`, Keras' `jit_compile=True` wraps the
+multi-device step in one XLA cluster, which fails ("Trying to access resource
+... located in device CPU:1"); Keras' default `jit_compile="auto"` turns XLA
+off under a strategy.
 """
 
 import json
