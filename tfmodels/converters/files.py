@@ -209,13 +209,26 @@ class CheckpointReader:
     def get(self, key):
         return self._key_to_handle[key].get(key)
 
+    def get_rows(self, key, start, stop):
+        """Rows `start:stop` of a tensor (first axis), read without loading the rest."""
+        return self._key_to_handle[key].get_rows(key, start, stop)
+
 
 class _SafetensorsHandle:
+    """One safetensors file.
+
+    Metadata comes from a handle kept open; each tensor is read through a
+    short-lived handle that is closed (unmapped) right after the copy, so
+    the file's pages do not accumulate in resident memory while a large
+    checkpoint streams in (they would add a whole checkpoint's size to RSS).
+    """
+
     def __init__(self, path, stack):
         from safetensors import SafetensorError, safe_open
 
         self.path = path
         self._error = SafetensorError
+        self._open = safe_open
         try:
             self._file = stack.enter_context(safe_open(str(path), framework="numpy"))
         except SafetensorError as e:
@@ -232,7 +245,15 @@ class _SafetensorsHandle:
 
     def get(self, key):
         try:
-            return self._file.get_tensor(key)
+            with self._open(str(self.path), framework="numpy") as f:
+                return f.get_tensor(key)
+        except self._error as e:
+            raise CheckpointError(f"{self.path}: cannot read tensor {key!r} ({e}); the file may be corrupt.") from None
+
+    def get_rows(self, key, start, stop):
+        try:
+            with self._open(str(self.path), framework="numpy") as f:
+                return f.get_slice(key)[start:stop]
         except self._error as e:
             raise CheckpointError(f"{self.path}: cannot read tensor {key!r} ({e}); the file may be corrupt.") from None
 
@@ -265,6 +286,51 @@ class _TorchHandle:
         if str(tensor.dtype) == "torch.bfloat16":
             tensor = tensor.float()
         return tensor.numpy()
+
+    def get_rows(self, key, start, stop):
+        tensor = self._state[key][start:stop]
+        if str(tensor.dtype) == "torch.bfloat16":
+            tensor = tensor.float()
+        return tensor.numpy()
+
+
+_M_MMAP_THRESHOLD = -3  # mallopt parameter (glibc)
+
+
+def _libc():
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt  # noqa: B018  (glibc only)
+        libc.malloc_trim  # noqa: B018
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+@contextlib.contextmanager
+def low_memory_allocation():
+    """Keeps freed memory from piling up while a model is built and loaded (glibc only).
+
+    Building a model allocates each variable's random initial value and
+    frees it; glibc keeps such memory in its heap, which would count against
+    the peak memory of a conversion (BERT-base: 1.34x the checkpoint size
+    instead of 1.2x). Inside this block, allocations of 1 MiB or more are
+    served by `mmap` and returned to the OS on free. On exit, the threshold
+    is set to 32 MiB (the ceiling glibc's adaptive threshold reaches after
+    such frees anyway) and free heap memory is released. No-op on other
+    platforms.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+    try:
+        yield
+    finally:
+        if libc is not None:
+            libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+            libc.malloc_trim(0)
 
 
 def as_float_array(array, dtype):

@@ -7,15 +7,16 @@ variables, so peak memory stays near one copy of the model.
 """
 
 import logging
+import math
 import re
 
 import keras
-
+import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tfmodels.converters import files
 from tfmodels.converters.errors import WeightMismatchError
-from tfmodels.converters.mapping import resolve_variable
+from tfmodels.converters.mapping import Transform, resolve_variable
 from tfmodels.converters.registry import weight_table_for
 
 logger = logging.getLogger("tfmodels")
@@ -108,8 +109,7 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
         )
 
     for param, key, variable in tqdm(plan, desc="Loading weights", unit="tensor", disable=_disable(progress)):
-        array = files.as_float_array(reader.get(key), variable.dtype)
-        variable.assign(param.transform.to_keras(array, tuple(variable.shape)))
+        _assign(variable, param, key, reader)
 
     if other_heads:
         logger.warning(
@@ -123,6 +123,31 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
             type(model).__name__, _short(fresh),
         )
     return {"newly_initialized": fresh, "unused": other_heads}
+
+
+# Tensors larger than this are streamed in row blocks when their layout needs no change.
+_CHUNK_BYTES = 16 * 1024 * 1024
+
+
+def _assign(variable, param, key, reader):
+    """Copies one checkpoint tensor into `variable`; big identity-layout tensors
+    (embedding tables) go in row blocks, so no full-size temporary copy exists."""
+    shape = tuple(variable.shape)
+    row_bytes = 4 * math.prod(shape[1:]) if len(shape) > 1 else 4
+    if type(param.transform) is Transform and len(shape) > 1 and row_bytes * shape[0] > _CHUNK_BYTES:
+        step = max(1, _CHUNK_BYTES // row_bytes)
+        for start in range(0, shape[0], step):
+            stop = min(shape[0], start + step)
+            block = files.as_float_array(reader.get_rows(key, start, stop), variable.dtype)
+            # The raw op writes in place; `variable[a:b].assign` would first read the
+            # variable, and the extra reference makes TensorFlow copy the whole buffer.
+            tf.raw_ops.ResourceStridedSliceAssign(
+                ref=variable.value.handle, begin=[start] + [0] * (len(shape) - 1),
+                end=[stop, *shape[1:]], strides=[1] * len(shape), value=block,
+            )
+        return
+    array = files.as_float_array(reader.get(key), variable.dtype)
+    variable.assign(param.transform.to_keras(array, shape))
 
 
 def _disable(progress):
@@ -203,11 +228,14 @@ def load_pretrained(
     if dtype is not None:
         # A policy object, not a string: `from_config` drops string `dtype`s (Hugging Face's torch dtype).
         config["dtype"] = keras.dtype_policies.get(dtype)
-    model = cls.from_config(config)
-    model.build_from_dummy_inputs()
-    if weights_path.name == files.KERAS_WEIGHTS_NAME:
-        model.load_weights(str(weights_path))
-        return model
-    with files.CheckpointReader(weights_path) as reader:
-        load_weights_from_reader(model, reader, ignore_mismatched_sizes=ignore_mismatched_sizes, progress=progress)
+    with files.low_memory_allocation():
+        model = cls.from_config(config)
+        model.build_from_dummy_inputs()
+        if weights_path.name == files.KERAS_WEIGHTS_NAME:
+            model.load_weights(str(weights_path))
+            return model
+        with files.CheckpointReader(weights_path) as reader:
+            load_weights_from_reader(
+                model, reader, ignore_mismatched_sizes=ignore_mismatched_sizes, progress=progress
+            )
     return model

@@ -103,7 +103,8 @@ def save_keras_weights(model, directory):
     def write_weights(path):
         keras_path = path + ".weights.h5"
         try:
-            model.save_weights(keras_path)
+            with files.low_memory_allocation():
+                model.save_weights(keras_path)
             os.replace(keras_path, path)
         finally:
             if os.path.exists(keras_path):

@@ -1,0 +1,71 @@
+"""Peak memory of converting a BERT-base-sized safetensors checkpoint.
+
+A child process writes a random BERT-base checkpoint with transformers (so
+PyTorch's memory is not counted); a second, fresh process imports
+TensorFlow and tfmodels, records its resident memory (the baseline), then
+loads the checkpoint with `from_pretrained` and writes Keras weights (what
+`tfmodels convert` does), recording the peak resident memory (`VmHWM`).
+Prints (peak - baseline) / checkpoint size. Target: <= 1.3.
+
+    python benchmarks/convert_memory.py [--layers 12]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+WRITE = """
+import sys, torch, transformers
+torch.manual_seed(0)
+transformers.BertModel(transformers.BertConfig(num_hidden_layers=int(sys.argv[2]))).save_pretrained(sys.argv[1])
+"""
+
+MEASURE = """
+import json, os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+
+def status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+
+import tensorflow as tf
+import tfmodels
+from tfmodels.converters import save_keras_weights
+baseline = status("VmRSS:")
+model = tfmodels.BertModel.from_pretrained(sys.argv[1], progress=False)
+after_load = status("VmHWM:")
+save_keras_weights(model, sys.argv[2])
+print(json.dumps({"baseline": baseline, "peak_load": after_load, "peak_convert": status("VmHWM:")}))
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layers", type=int, default=12)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = os.path.join(tmp, "bert")
+        subprocess.run([sys.executable, "-c", WRITE, checkpoint, str(args.layers)], check=True)
+        size = os.path.getsize(os.path.join(checkpoint, "model.safetensors"))
+        result = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(MEASURE), checkpoint, os.path.join(tmp, "out")],
+            check=True, capture_output=True, text=True,
+        )
+        figures = json.loads(result.stdout.strip().splitlines()[-1])
+    mib = 1024 * 1024
+    print(f"checkpoint model.safetensors: {size / mib:.0f} MiB (BERT-base shape, {args.layers} layers)")
+    print(f"RSS after importing TensorFlow + tfmodels: {figures['baseline'] / mib:.0f} MiB")
+    for phase in ("peak_load", "peak_convert"):
+        extra = figures[phase] - figures["baseline"]
+        print(f"{phase:13s}: +{extra / mib:.0f} MiB over baseline = {extra / size:.2f}x the checkpoint size "
+              f"(target <= 1.30x)")
+
+
+if __name__ == "__main__":
+    main()
