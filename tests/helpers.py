@@ -150,3 +150,14 @@ def assert_parity(class_name, path, inputs, tfmodels_class=None, tolerance=TOLER
     ours = model(inputs, training=False, **call_kwargs)
     ours = {k: _to_numpy(v) for k, v in ours.items()}
     return compare_outputs(ours, reference, tolerance, skip)
+
+
+def assert_save_round_trip(class_name, path, inputs, directory, tfmodels_class=None, tolerance=TOLERANCE):
+    """Loads `path` in tfmodels, `save_pretrained`s it to `directory`, loads that with
+    `transformers.<class_name>` and checks its outputs against the tfmodels model's."""
+    import tfmodels
+
+    model = (tfmodels_class or getattr(tfmodels, class_name)).from_pretrained(path)
+    model.save_pretrained(directory)
+    ours = {k: _to_numpy(v) for k, v in model(inputs, training=False).items()}
+    return compare_outputs(ours, torch_outputs(class_name, str(directory), inputs), tolerance)

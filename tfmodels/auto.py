@@ -113,3 +113,149 @@ TASKS = {cls.task: cls for cls in (
 def register_model(task, model_type, model_class):
     """Adds `model_class` to the Auto registry of `task` (a key of `TASKS`)."""
     MODEL_REGISTRIES[task][model_type] = model_class
+
+from tfmodels.models import layoutlm  # noqa: E402
+
+for _task, _cls in (
+    ("base", layoutlm.LayoutLMModel),
+    ("sequence-classification", layoutlm.LayoutLMForSequenceClassification),
+    ("token-classification", layoutlm.LayoutLMForTokenClassification),
+    ("question-answering", layoutlm.LayoutLMForQuestionAnswering),
+    ("masked-lm", layoutlm.LayoutLMForMaskedLM),
+):
+    register_model(_task, "layoutlm", _cls)
+
+from tfmodels.models import flaubert, xlm  # noqa: E402
+
+for _type, _module, _prefix in (("xlm", xlm, "XLM"), ("flaubert", flaubert, "Flaubert")):
+    for _task, _suffix in (
+        ("base", "Model"),
+        ("sequence-classification", "ForSequenceClassification"),
+        ("token-classification", "ForTokenClassification"),
+        ("question-answering", "ForQuestionAnsweringSimple"),
+        ("multiple-choice", "ForMultipleChoice"),
+        ("masked-lm", "WithLMHeadModel"),
+        ("causal-lm", "WithLMHeadModel"),
+    ):
+        register_model(_task, _type, getattr(_module, _prefix + _suffix))
+
+from tfmodels.models import mobilebert  # noqa: E402
+
+for _task, _cls in (
+    ("base", mobilebert.MobileBertModel),
+    ("sequence-classification", mobilebert.MobileBertForSequenceClassification),
+    ("token-classification", mobilebert.MobileBertForTokenClassification),
+    ("question-answering", mobilebert.MobileBertForQuestionAnswering),
+    ("multiple-choice", mobilebert.MobileBertForMultipleChoice),
+    ("masked-lm", mobilebert.MobileBertForMaskedLM),
+):
+    register_model(_task, "mobilebert", _cls)
+
+from tfmodels.models import squeezebert  # noqa: E402
+
+for _task, _cls in (
+    ("base", squeezebert.SqueezeBertModel),
+    ("sequence-classification", squeezebert.SqueezeBertForSequenceClassification),
+    ("token-classification", squeezebert.SqueezeBertForTokenClassification),
+    ("question-answering", squeezebert.SqueezeBertForQuestionAnswering),
+    ("multiple-choice", squeezebert.SqueezeBertForMultipleChoice),
+    ("masked-lm", squeezebert.SqueezeBertForMaskedLM),
+):
+    register_model(_task, "squeezebert", _cls)
+
+# DeBERTa (v1) and DeBERTa-v2/v3.
+from tfmodels.models import deberta as _deberta  # noqa: E402
+
+for _type, _prefix in (("deberta", "Deberta"), ("deberta-v2", "DebertaV2")):
+    for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                           ("token-classification", "ForTokenClassification"),
+                           ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
+        register_model(_task, _type, getattr(_deberta, _prefix + _suffix))
+register_model("multiple-choice", "deberta-v2", _deberta.DebertaV2ForMultipleChoice)
+
+# RoFormer.
+from tfmodels.models import roformer as _roformer  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"),
+                       ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "roformer", getattr(_roformer, "RoFormer" + _suffix))
+
+# MPNet.
+from tfmodels.models import mpnet as _mpnet  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"),
+                       ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM"),
+                       ("multiple-choice", "ForMultipleChoice")):
+    register_model(_task, "mpnet", getattr(_mpnet, "MPNet" + _suffix))
+
+# ConvBERT.
+from tfmodels.models import convbert as _convbert  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"),
+                       ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "convbert", getattr(_convbert, "ConvBert" + _suffix))
+
+
+def _register_funnel():
+    from tfmodels.models import funnel
+
+    for task, cls in (
+        ("base", funnel.FunnelModel),
+        ("sequence-classification", funnel.FunnelForSequenceClassification),
+        ("token-classification", funnel.FunnelForTokenClassification),
+        ("question-answering", funnel.FunnelForQuestionAnswering),
+        ("masked-lm", funnel.FunnelForMaskedLM),
+        ("multiple-choice", funnel.FunnelForMultipleChoice),
+    ):
+        register_model(task, "funnel", cls)
+
+
+_register_funnel()
+
+
+def _register_xlnet():
+    from tfmodels.models import xlnet
+
+    for task, cls in (
+        ("base", xlnet.XLNetModel),
+        ("sequence-classification", xlnet.XLNetForSequenceClassification),
+        ("token-classification", xlnet.XLNetForTokenClassification),
+        ("question-answering", xlnet.XLNetForQuestionAnsweringSimple),
+        ("multiple-choice", xlnet.XLNetForMultipleChoice),
+        ("causal-lm", xlnet.XLNetLMHeadModel),
+    ):
+        register_model(task, "xlnet", cls)
+
+
+_register_xlnet()
+
+
+def _register_transfo_xl():
+    from tfmodels.models import transfo_xl
+
+    register_model("base", "transfo-xl", transfo_xl.TransfoXLModel)
+    register_model("causal-lm", "transfo-xl", transfo_xl.TransfoXLLMHeadModel)
+
+
+_register_transfo_xl()
+
+from tfmodels.models import gpt2 as _gpt2  # noqa: E402
+
+register_model("base", "gpt2", _gpt2.GPT2Model)
+register_model("causal-lm", "gpt2", _gpt2.GPT2LMHeadModel)
+register_model("sequence-classification", "gpt2", _gpt2.GPT2ForSequenceClassification)
+register_model("token-classification", "gpt2", _gpt2.GPT2ForTokenClassification)
+
+from tfmodels.models import ctrl as _ctrl  # noqa: E402
+from tfmodels.models import gpt_neo as _gpt_neo  # noqa: E402
+from tfmodels.models import openai as _openai  # noqa: E402
+
+register_model("base", "openai-gpt", _openai.OpenAIGPTModel)
+register_model("causal-lm", "openai-gpt", _openai.OpenAIGPTLMHeadModel)
+register_model("base", "ctrl", _ctrl.CTRLModel)
+register_model("causal-lm", "ctrl", _ctrl.CTRLLMHeadModel)
+register_model("base", "gpt_neo", _gpt_neo.GPTNeoModel)
+register_model("causal-lm", "gpt_neo", _gpt_neo.GPTNeoForCausalLM)

@@ -5,6 +5,15 @@ registered by `model_type`. Importing this package registers every table.
 """
 
 from tfmodels.converters import bert  # noqa: F401  (registers the table)
+from tfmodels.converters import deberta  # noqa: F401
+from tfmodels.converters import roformer  # noqa: F401
+from tfmodels.converters import mpnet  # noqa: F401
+from tfmodels.converters import convbert  # noqa: F401
+
+from tfmodels.converters import gpt2  # noqa: F401
+from tfmodels.converters import openai  # noqa: F401
+from tfmodels.converters import ctrl  # noqa: F401
+from tfmodels.converters import gpt_neo  # noqa: F401
 from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError
 from tfmodels.converters.files import CheckpointReader, read_config, resolve_checkpoint_dir
 from tfmodels.converters.loader import load_pretrained, load_weights_from_reader
@@ -27,3 +36,11 @@ __all__ = [
     "save_pretrained",
     "weight_table_for",
 ]
+from tfmodels.converters import layoutlm  # noqa: E402,F401
+from tfmodels.converters import xlm  # noqa: E402,F401  (xlm + flaubert)
+from tfmodels.converters import mobilebert  # noqa: E402,F401
+from tfmodels.converters import squeezebert  # noqa: E402,F401
+
+from tfmodels.converters import funnel  # noqa: E402,F401  (registers the table)
+from tfmodels.converters import xlnet  # noqa: E402,F401  (registers the table)
+from tfmodels.converters import transfo_xl  # noqa: E402,F401  (registers the table)

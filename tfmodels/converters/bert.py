@@ -46,10 +46,11 @@ def bert_mlm_head(model):
 
 
 @register_weight_table("bert")
-def bert_table(model):
+def bert_table(model, prefix="bert", backbone_rows=bert_backbone):
+    """The BERT table; relatives with BERT's key layout pass their prefix and backbone rows (LayoutLM)."""
     is_head = hasattr(model, "backbone")
     backbone = model.backbone if is_head else model
-    params = prefixed("bert" if is_head else "", bert_backbone(backbone))
+    params = prefixed(prefix if is_head else "", backbone_rows(backbone))
     params += classifier_heads(model)
     ignored = BERT_IGNORED_KEYS
     if hasattr(model, "lm_head"):
@@ -60,6 +61,6 @@ def bert_table(model):
         params,
         ignored_keys=ignored,
         other_head_keys=BERT_OTHER_HEAD_KEYS,
-        base_model_prefix="bert",
+        base_model_prefix=prefix,
         is_head_model=is_head,
     )

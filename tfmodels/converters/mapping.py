@@ -13,6 +13,8 @@ shape mismatch is reported before any tensor is read.
 import dataclasses
 import math
 
+import numpy as np
+
 
 class Transform:
     """Identity: the checkpoint tensor has the Keras variable's layout."""
@@ -88,10 +90,109 @@ class Conv1D(Transform):
         return array.reshape(self.hf_shape(array.shape))
 
 
+class Permute(Transform):
+    """PyTorch tensor <-> Keras variable with permuted axes (`to_keras` applies `axes`).
+
+    `Permute((2, 1, 0))`: `nn.Conv1d` weight `(out, in / groups, k)` <-> Keras
+    `Conv1D` kernel `(k, in / groups, out)`; `Permute((2, 0, 1))`: depthwise
+    `nn.Conv1d` weight `(channels, 1, k)` <-> `SeparableConv1D` depthwise
+    kernel `(k, channels, 1)`.
+    """
+
+    name = "permute"
+
+    def __init__(self, axes):
+        self.axes = tuple(axes)
+        self.inverse = tuple(int(i) for i in np.argsort(self.axes))
+
+    def hf_shape(self, keras_shape):
+        return tuple(keras_shape[i] for i in self.inverse)
+
+    def to_keras(self, array, keras_shape):
+        return array.transpose(self.axes)
+
+    def to_hf(self, array):
+        return array.transpose(self.inverse)
+
+
+class AddTrailingAxis(Transform):
+    """PyTorch `(n, 1)` (e.g. ConvBERT's separable-convolution bias) <-> Keras `(n,)`."""
+
+    name = "add_trailing_axis"
+
+    def hf_shape(self, keras_shape):
+        return (*keras_shape, 1)
+
+    def to_hf(self, array):
+        return array[..., None]
+
+
+class FusedPart(Transform):
+    """One of `parts` tensors fused along the output axis of one checkpoint key.
+
+    E.g. DeBERTa v1's `in_proj.weight` `(3 * N * H, D)` holds q, k and v
+    interleaved per head (`(N, 3, H, D)`): three rows share the key, each with
+    `FusedPart(i, 3, heads=N)`. Loading slices the part out; saving collects
+    the rows of one key and `merge`s them back (the saver groups them).
+
+    Args:
+        part: int, index of this tensor among the fused ones.
+        parts: int, number of fused tensors.
+        heads: int, interleaving groups (`1`: parts are contiguous blocks).
+        base: transform of one part (`LINEAR` for weights, `FLATTEN` for biases).
+        axis: checkpoint axis the parts are fused along (`0`: outputs of an
+            `nn.Linear` weight; `1`: its inputs, e.g. ConvBERT's output
+            projection over concatenated attention and convolution heads).
+    """
+
+    name = "fused_part"
+
+    def __init__(self, part, parts, heads=1, base=None, axis=0):
+        self.part, self.parts, self.heads, self.axis = part, parts, heads, axis
+        self.base = base or Linear(1)
+
+    def hf_shape(self, keras_shape):
+        shape = list(self.base.hf_shape(keras_shape))
+        shape[self.axis] *= self.parts
+        return tuple(shape)
+
+    def to_keras(self, array, keras_shape):
+        array = np.moveaxis(array, self.axis, 0)
+        out, *rest = array.shape
+        grouped = array.reshape(self.heads, self.parts, out // (self.heads * self.parts), *rest)
+        part = np.moveaxis(grouped[:, self.part].reshape(out // self.parts, *rest), 0, self.axis)
+        return self.base.to_keras(part, keras_shape)
+
+    def to_hf(self, array):
+        return self.base.to_hf(array)
+
+    def merge(self, pieces):
+        """Fuses the `to_hf` outputs of all parts (in part order) into the checkpoint tensor."""
+        pieces = [np.moveaxis(p, self.axis, 0) for p in pieces]
+        out, *rest = pieces[0].shape
+        grouped = [p.reshape(self.heads, out // self.heads, *rest) for p in pieces]
+        return np.moveaxis(np.stack(grouped, axis=1).reshape(out * self.parts, *rest), 0, self.axis)
+
+
+def Split(inner, index, count, axis=-1):  # noqa: N802  (reads like the transforms it builds)
+    """Part `index` of `count` equal, contiguous parts concatenated along `axis`
+    (GPT-2's `c_attn` = [query | key | value]), each converted with `inner`.
+
+    A `FusedPart` with one interleaving group; several rows share one key,
+    the loader slices each part, `save_pretrained` concatenates them back.
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"Split index must be in [0, count). Received: index={index}, count={count}")
+    return FusedPart(index, count, heads=1, base=inner, axis=axis)
+
+
 IDENTITY = Transform()
+TORCH_CONV1D = Permute((2, 1, 0))
 LINEAR = Linear(1)
 LINEAR_FROM_HEADS = Linear(2)
 FLATTEN = Flatten()
+CONV1D = Conv1D(1)
+CONV1D_FROM_HEADS = Conv1D(2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,3 +272,25 @@ def resolve_variable(model, keras_path):
             ) from None
     return obj
 
+
+
+class GroupedConv1x1(Transform):
+    """PyTorch grouped `nn.Conv1d(kernel_size=1)` weight `(C_out, C_in/g, 1)` <->
+    `GroupedDense` kernel `(g, C_in/g, C_out/g)`; output channel `o` belongs to group `o // (C_out/g)`."""
+
+    name = "grouped_conv1x1"
+
+    def hf_shape(self, keras_shape):
+        groups, block_in, block_out = keras_shape
+        return (groups * block_out, block_in, 1)
+
+    def to_keras(self, array, keras_shape):
+        groups, block_in, block_out = keras_shape
+        return array.reshape(groups, block_out, block_in).transpose(0, 2, 1)
+
+    def to_hf(self, array):
+        groups, block_in, block_out = array.shape
+        return array.transpose(0, 2, 1).reshape(groups * block_out, block_in, 1)
+
+
+GROUPED_CONV1X1 = GroupedConv1x1()

@@ -21,11 +21,17 @@ def hf_state_dict(model):
     model.build_from_dummy_inputs()
     table = weight_table_for(model)
     check_table_covers_model(model, table)
-    tensors = {}
+    tensors, fused = {}, {}
     for param in table.params:
         variable = resolve_variable(model, param.keras_path)
         array = param.transform.to_hf(np.asarray(variable.numpy()))
+        if hasattr(param.transform, "merge"):  # several rows fill one key (`mapping.FusedPart`)
+            fused.setdefault(param.hf_key, {})[param.transform.part] = (param.transform, array)
+            continue
         tensors[param.hf_key] = np.ascontiguousarray(array)
+    for key, parts in fused.items():
+        pieces = [parts[i][1] for i in sorted(parts)]
+        tensors[key] = np.ascontiguousarray(parts[0][0].merge(pieces))
     return tensors
 
 

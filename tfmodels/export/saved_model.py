@@ -15,7 +15,15 @@ _SERVING_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 def serving_input_names(model):
     """The int32 inputs of `model`'s serving signature, in order."""
-    return [name for name in _SERVING_INPUTS if name in model.input_names]
+    names = [name for name in _SERVING_INPUTS if name in model.input_names]
+    return names + [name for name in serving_extra_inputs(model) if name not in names]
+
+
+def serving_extra_inputs(model):
+    """`{name: trailing_dims}` of architecture-specific serving inputs, e.g. LayoutLM's
+    `bbox` `(batch, seq_len, 4)` -> `{"bbox": (4,)}`; a model declares them in
+    its `serving_extra_inputs` attribute (or property)."""
+    return dict(getattr(model, "serving_extra_inputs", None) or {})
 
 
 def _input_rank(model):
@@ -30,7 +38,8 @@ def make_serving_function(model, output_names=None):
     names = serving_input_names(model)
     output_names = list(output_names or model.serving_outputs)
     rank = _input_rank(model)
-    signature = [tf.TensorSpec([None] * rank, tf.int32, name=name) for name in names]
+    extra = serving_extra_inputs(model)
+    signature = [tf.TensorSpec([None] * rank + list(extra.get(name, ())), tf.int32, name=name) for name in names]
 
     @tf.function(input_signature=signature)
     def serve(*tensors):
@@ -116,7 +125,8 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
     The signature takes int32 tensors with dynamic batch and sequence
     dimensions, `input_ids`, `attention_mask` and `token_type_ids` (as the
     model accepts them), shape `(batch, seq_len)` (`(batch, num_choices,
-    seq_len)` for multiple choice), and returns the model's serving outputs
+    seq_len)` for multiple choice), plus the model's `serving_extra_inputs`
+    (LayoutLM's `bbox` `(batch, seq_len, 4)`, XLM's `langs`), and returns the model's serving outputs
     (`last_hidden_state`/`pooler_output` for a backbone, `logits` for
     classifiers, `start_logits`/`end_logits` for QA). The result loads with
     `tf.saved_model.load` in a process that never imports tfmodels, and TF

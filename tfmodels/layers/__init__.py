@@ -26,3 +26,52 @@ __all__ = [
     "merge_masks",
     "padding_mask",
 ]
+
+from tfmodels.layers.bottleneck_block import BottleneckEncoderBlock  # noqa: E402
+from tfmodels.layers.grouped import (  # noqa: E402
+    GroupedDense,
+    GroupedEncoderBlock,
+    GroupedFeedForward,
+    GroupedMultiHeadAttention,
+)
+from tfmodels.layers.heads import SequenceSummary  # noqa: E402
+from tfmodels.layers.layer_drop import LayerDrop  # noqa: E402
+from tfmodels.layers.normalization import NoNorm  # noqa: E402
+from tfmodels.layers.position import BoundingBoxEmbedding, SinusoidalInitializer  # noqa: E402
+from tfmodels.layers.squad_head import SquadBeamHead  # noqa: E402
+
+__all__ += [
+    "BottleneckEncoderBlock",
+    "BoundingBoxEmbedding",
+    "GroupedDense",
+    "GroupedEncoderBlock",
+    "GroupedFeedForward",
+    "GroupedMultiHeadAttention",
+    "LayerDrop",
+    "NoNorm",
+    "SequenceSummary",
+    "SinusoidalInitializer",
+    "SquadBeamHead",
+]
+
+# Relative positions, funnel pooling, adaptive softmax (issue 3).
+from tfmodels.layers.adaptive import AdaptiveEmbedding, AdaptiveLogSoftmax  # noqa: E402
+from tfmodels.layers.attention import FunnelRelativeAttention, RelativeAttention  # noqa: E402
+from tfmodels.layers.funnel_block import FunnelBlock  # noqa: E402
+from tfmodels.layers.lm_projection import LMProjection  # noqa: E402
+from tfmodels.layers.pooling import FunnelPooling, FunnelUpsampling  # noqa: E402
+from tfmodels.layers.position import SinusoidalRelativeEmbedding  # noqa: E402
+from tfmodels.layers.relative_block import RelativeEncoderBlock  # noqa: E402
+
+__all__ += [
+    "AdaptiveEmbedding",
+    "AdaptiveLogSoftmax",
+    "FunnelBlock",
+    "FunnelPooling",
+    "FunnelRelativeAttention",
+    "FunnelUpsampling",
+    "LMProjection",
+    "RelativeAttention",
+    "RelativeEncoderBlock",
+    "SinusoidalRelativeEmbedding",
+]

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from tfmodels.layers.normalization import LayerNormalization
+from tfmodels.layers.normalization import normalization as make_normalization
 from tfmodels.layers.utils import clone_initializer
 
 
@@ -46,6 +46,17 @@ class TransformerEmbeddings(keras.layers.Layer):
         layer_norm_eps: float or None; `None` disables the LayerNorm.
         dropout: float, dropout rate on the output.
         initializer_range: float, stddev of the normal initialiser.
+        word_embedding_size: int or None, width of the token table when it
+            differs from `hidden_size`; token vectors are then projected to
+            `hidden_size` by `embedding_transformation` before the sum
+            (MobileBERT's `embedding_size`).
+        trigram_input: bool, concatenate each token vector with its right and
+            left neighbours (zeros at the edges) before that projection
+            (MobileBERT).
+        normalization: `"layer_norm"` or `"no_norm"` (MobileBERT's `NoNorm`).
+        position_initializer: optional initializer of the position table
+            (e.g. `SinusoidalInitializer()` for XLM's `sinusoidal_embeddings`);
+            default: normal with `initializer_range`.
         **kwargs: base layer arguments.
 
     Call args:
@@ -53,6 +64,9 @@ class TransformerEmbeddings(keras.layers.Layer):
         token_type_ids: optional int tensor `(batch, seq_len)`; zeros if absent.
         position_ids: optional int tensor `(batch, seq_len)` or `(1, seq_len)`;
             `arange(seq_len)` if absent.
+        extra_embeddings: optional float tensor `(batch, seq_len, hidden_size)`
+            added before the LayerNorm: how relatives add their own terms
+            (LayoutLM's 2-D box embeddings, XLM's language embeddings).
         training: bool, enables dropout.
 
     Returns:
@@ -72,9 +86,17 @@ class TransformerEmbeddings(keras.layers.Layer):
         layer_norm_eps=1e-12,
         dropout=0.0,
         initializer_range=0.02,
+        position_initializer=None,
+        word_embedding_size=None,
+        trigram_input=False,
+        normalization="layer_norm",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.word_embedding_size = word_embedding_size
+        self.trigram_input = trigram_input
+        self.normalization = normalization
+        self.position_initializer = keras.initializers.get(position_initializer) if position_initializer else None
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.max_position_embeddings = max_position_embeddings
@@ -84,13 +106,20 @@ class TransformerEmbeddings(keras.layers.Layer):
         self.initializer_range = initializer_range
         init = keras.initializers.RandomNormal(stddev=initializer_range)
         self.word_embeddings = WordEmbedding(
-            vocab_size, hidden_size, embeddings_initializer=clone_initializer(init),
+            vocab_size, word_embedding_size or hidden_size, embeddings_initializer=clone_initializer(init),
             dtype=self.dtype_policy, name="word_embeddings",
         )
+        self.embedding_transformation = None
+        if trigram_input or (word_embedding_size or hidden_size) != hidden_size:
+            self.embedding_transformation = keras.layers.Dense(
+                hidden_size, kernel_initializer=clone_initializer(init),
+                dtype=self.dtype_policy, name="embedding_transformation",
+            )
         self.position_embeddings = None
         if max_position_embeddings:
             self.position_embeddings = keras.layers.Embedding(
-                max_position_embeddings, hidden_size, embeddings_initializer=clone_initializer(init),
+                max_position_embeddings, hidden_size,
+                embeddings_initializer=clone_initializer(self.position_initializer or init),
                 dtype=self.dtype_policy, name="position_embeddings",
             )
         self.token_type_embeddings = None
@@ -101,13 +130,16 @@ class TransformerEmbeddings(keras.layers.Layer):
             )
         self.layer_norm = None
         if layer_norm_eps is not None:
-            self.layer_norm = LayerNormalization(
-                epsilon=layer_norm_eps, dtype=self.dtype_policy, name="layer_norm"
+            self.layer_norm = make_normalization(
+                normalization, epsilon=layer_norm_eps, dtype=self.dtype_policy, name="layer_norm"
             )
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.word_embeddings.build(input_shape)
+        if self.embedding_transformation is not None:
+            width = (self.word_embedding_size or self.hidden_size) * (3 if self.trigram_input else 1)
+            self.embedding_transformation.build((*input_shape, width))
         if self.position_embeddings is not None:
             self.position_embeddings.build(input_shape)
         if self.token_type_embeddings is not None:
@@ -116,8 +148,15 @@ class TransformerEmbeddings(keras.layers.Layer):
             self.layer_norm.build((*input_shape, self.hidden_size))
         self.built = True
 
-    def call(self, input_ids, token_type_ids=None, position_ids=None, training=None):
-        x = self.word_embeddings(input_ids)  # (batch, seq_len, hidden)
+    def call(self, input_ids, token_type_ids=None, position_ids=None, extra_embeddings=None, training=None):
+        x = self.word_embeddings(input_ids)  # (batch, seq_len, word_embedding_size or hidden)
+        if self.trigram_input:
+            zeros = ops.zeros_like(x[:, :1])
+            next_tokens = ops.concatenate([x[:, 1:], zeros], axis=1)
+            previous_tokens = ops.concatenate([zeros, x[:, :-1]], axis=1)
+            x = ops.concatenate([next_tokens, x, previous_tokens], axis=-1)  # (batch, seq_len, 3 * E)
+        if self.embedding_transformation is not None:
+            x = self.embedding_transformation(x)  # (batch, seq_len, hidden)
         if self.position_embeddings is not None:
             if position_ids is None:
                 position_ids = ops.arange(ops.shape(input_ids)[1], dtype="int32")[None, :]
@@ -126,6 +165,8 @@ class TransformerEmbeddings(keras.layers.Layer):
             if token_type_ids is None:
                 token_type_ids = ops.zeros_like(input_ids)
             x = x + self.token_type_embeddings(token_type_ids)
+        if extra_embeddings is not None:
+            x = x + extra_embeddings
         if self.layer_norm is not None:
             x = self.layer_norm(x)
         return self.dropout_layer(x, training=training)
@@ -143,4 +184,10 @@ class TransformerEmbeddings(keras.layers.Layer):
             "layer_norm_eps": self.layer_norm_eps,
             "dropout": self.dropout,
             "initializer_range": self.initializer_range,
+            "word_embedding_size": self.word_embedding_size,
+            "trigram_input": self.trigram_input,
+            "normalization": self.normalization,
+            "position_initializer": (
+                keras.initializers.serialize(self.position_initializer) if self.position_initializer else None
+            ),
         }

@@ -33,8 +33,8 @@ def padding_mask(attention_mask):
     return mask[:, None, None, :]
 
 
-def causal_mask(query_len, key_len, offset=None):
-    """Lower-triangular mask `(1, 1, query_len, key_len)`.
+def causal_mask(query_len, key_len, offset=None, window_size=None):
+    """Lower-triangular mask `(1, 1, query_len, key_len)`, optionally banded.
 
     Args:
         query_len: int or scalar tensor, number of query positions.
@@ -42,16 +42,22 @@ def causal_mask(query_len, key_len, offset=None):
         offset: position of the first query among the keys; defaults to
             `key_len - query_len` (queries are the last positions, as when
             decoding with a cache).
+        window_size: optional int; if given, query `i` also sees only the
+            last `window_size` keys, `i + offset - j < window_size` (local
+            attention of GPT-Neo / Longformer-style sliding windows).
 
     Returns:
         bool tensor `(1, 1, query_len, key_len)`, `True` where key `j` is not
-        after query `i`, i.e. `j <= i + offset`.
+        after query `i`, i.e. `j <= i + offset` (and within the window).
     """
     if offset is None:
         offset = key_len - query_len
     rows = ops.arange(query_len)[:, None] + offset
     cols = ops.arange(key_len)[None, :]
-    return ops.greater_equal(rows, cols)[None, None, :, :]
+    mask = ops.greater_equal(rows, cols)
+    if window_size is not None:
+        mask = ops.logical_and(mask, ops.less(rows - cols, window_size))
+    return mask[None, None, :, :]
 
 
 def merge_masks(*masks):
@@ -78,6 +84,25 @@ def merge_masks(*masks):
     return result
 
 
+def mask_scores(scores, mask=None):
+    """Attention logits in float32 with masked positions set to the float32 minimum.
+
+    What the softmax sees; also returned as "attention scores" by models whose
+    reference outputs pre-softmax logits (SqueezeBERT).
+
+    Args:
+        scores: float tensor, e.g. `(batch, num_heads, query_len, key_len)`.
+        mask: optional bool tensor broadcastable to `scores`; `True` = keep.
+
+    Returns:
+        float32 tensor shaped like `scores`.
+    """
+    scores = ops.cast(scores, "float32")
+    if mask is None:
+        return scores
+    return ops.where(mask, scores, ops.cast(-3.4028234663852886e38, "float32"))
+
+
 def masked_softmax(scores, mask=None, axis=-1):
     """Softmax over `axis` with masked positions excluded, computed in float32.
 
@@ -94,7 +119,4 @@ def masked_softmax(scores, mask=None, axis=-1):
         float tensor shaped like `scores`, in `scores`' dtype.
     """
     dtype = scores.dtype
-    scores = ops.cast(scores, "float32")
-    if mask is not None:
-        scores = ops.where(mask, scores, ops.cast(-3.4028234663852886e38, "float32"))
-    return ops.cast(ops.softmax(scores, axis=axis), dtype)
+    return ops.cast(ops.softmax(mask_scores(scores, mask), axis=axis), dtype)

@@ -22,7 +22,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         x = x + dropout(attention(LN(x)))
         x = x + dropout(feed_forward(LN(x)))
 
-    Subclasses swap the attention mechanism by overriding `_make_attention()`;
+    Subclasses swap the attention mechanism by overriding `_make_attention()`
+    (and the feed-forward by overriding `_make_feed_forward()`);
     extra call keyword arguments reach the attention layer unchanged.
 
     Args:
@@ -36,6 +37,9 @@ class TransformerEncoderBlock(keras.layers.Layer):
         key_dim: int, features per head; defaults to `hidden_size // num_heads`.
         use_bias: bool, biases in attention and feed-forward projections.
         kernel_initializer: initializer for every kernel.
+        attention_kwargs: optional dict of extra `MultiHeadAttention`
+            constructor arguments (`scale`, `output_use_bias`, ...), e.g.
+            GPT-Neo's unscaled attention without q/k/v biases.
         **kwargs: base layer arguments.
 
     Call args:
@@ -65,9 +69,11 @@ class TransformerEncoderBlock(keras.layers.Layer):
         key_dim=None,
         use_bias=True,
         kernel_initializer="glorot_uniform",
+        attention_kwargs=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.attention_kwargs = dict(attention_kwargs or {})
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
         self.hidden_act = hidden_act
@@ -90,10 +96,18 @@ class TransformerEncoderBlock(keras.layers.Layer):
             num_heads=self.num_heads,
             key_dim=self.key_dim or hidden_size // self.num_heads,
             dropout=self.attention_dropout,
-            use_bias=self.use_bias,
             kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=self.dtype_policy,
             name="self_attention",
+            **{"use_bias": self.use_bias, **self.attention_kwargs},
+        )
+
+    def _make_feed_forward(self, **kwargs):
+        """Creates the feed-forward layer; the override point for variants (extra `FeedForward` args)."""
+        return FeedForward(
+            self.intermediate_size, activation=self.hidden_act, use_bias=self.use_bias,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy, name="feed_forward", **kwargs,
         )
 
     def build(self, input_shape):
@@ -104,11 +118,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
             epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="attention_layer_norm"
         )
         self.attention_layer_norm.build(input_shape)
-        self.feed_forward = FeedForward(
-            self.intermediate_size, activation=self.hidden_act, use_bias=self.use_bias,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            dtype=self.dtype_policy, name="feed_forward",
-        )
+        self.feed_forward = self._make_feed_forward()
         self.feed_forward.build(input_shape)
         self.output_layer_norm = LayerNormalization(
             epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="output_layer_norm"
@@ -171,4 +181,5 @@ class TransformerEncoderBlock(keras.layers.Layer):
             "key_dim": self.key_dim,
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "attention_kwargs": self.attention_kwargs or None,
         }

@@ -21,7 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
-_FLOAT_INPUTS = ("attention_mask", "head_mask")
+_FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible")
 _KERAS_KWARGS = ("name", "dtype", "trainable", "autocast")
 # Hugging Face fields that describe the PyTorch side, not the architecture.
 _NON_ARCHITECTURE_FIELDS = ("model_type", "architectures", "transformers_version", "torch_dtype", "dtype")
@@ -304,3 +304,31 @@ def stack_outputs(outputs, output_hidden_states, output_attentions, hidden_state
     if output_attentions:
         outputs["attentions"] = tuple(attentions)
     return outputs
+
+
+def run_encoder_layers(layers, x, output_attentions=False, training=None, after_layer=None, **layer_kwargs):
+    """Runs encoder blocks in order, collecting hidden states and attention probabilities.
+
+    Args:
+        layers: sequence of blocks called as `layer(x, return_attention_scores=..., training=..., **layer_kwargs)`.
+        x: float tensor `(batch, seq_len, hidden)`, the embeddings.
+        output_attentions: bool, blocks also return their probabilities.
+        training: bool, enables dropout.
+        after_layer: optional `fn(index, x) -> x` applied to each block's output
+            (e.g. DeBERTa-v2's convolution branch after the first layer).
+        **layer_kwargs: passed to every block (`attention_mask`, shared biases, ...).
+
+    Returns:
+        `(x, hidden_states, attentions)`: the last output, the list of the
+        embeddings and every block's output, the list of probabilities.
+    """
+    hidden_states, attentions = [x], []
+    for index, layer in enumerate(layers):
+        x = layer(x, return_attention_scores=output_attentions, training=training, **layer_kwargs)
+        if output_attentions:
+            x, probs = x
+            attentions.append(probs)
+        if after_layer is not None:
+            x = after_layer(index, x)
+        hidden_states.append(x)
+    return x, hidden_states, attentions

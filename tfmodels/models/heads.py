@@ -79,7 +79,9 @@ class HeadModelMixin:
     @property
     def classifier_dropout_rate(self):
         rate = self.config.get("classifier_dropout")
-        return self.backbone.config["hidden_dropout_prob"] if rate is None else rate
+        if rate is None:  # BERT-style configs name it hidden_dropout_prob, XLM-style ones dropout
+            rate = self.backbone.config.get("hidden_dropout_prob", self.backbone.config.get("dropout", 0.0))
+        return rate
 
     def _dense(self, units, name):
         init = hf_initializer(self.backbone.config.get("initializer_range", 0.02))
@@ -207,9 +209,13 @@ class MultipleChoiceMixin(HeadModelMixin):
         num_choices = ops.shape(inputs["input_ids"])[1]
         flat = {k: ops.reshape(v, (-1, ops.shape(v)[-1])) for k, v in inputs.items()}  # (batch * choices, seq)
         backbone_outputs = self._backbone_outputs(flat, training, output_attentions, output_hidden_states)
-        pooled = self.dropout(backbone_outputs["pooler_output"], training=training)
-        logits = ops.reshape(self.classifier(pooled), (-1, num_choices))
+        logits = ops.reshape(self._choice_scores(backbone_outputs, training), (-1, num_choices))
         return self._passthrough({"logits": logits}, backbone_outputs)
+
+    def _choice_scores(self, backbone_outputs, training):
+        """`(batch * num_choices, 1)` scores; the override point for other heads."""
+        pooled = self.dropout(backbone_outputs["pooler_output"], training=training)
+        return self.classifier(pooled)
 
     def task_loss(self, labels, outputs):
         return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
@@ -237,3 +243,148 @@ class MaskedLMMixin(HeadModelMixin):
 
     def task_loss(self, labels, outputs):
         return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
+
+
+class SequenceSummaryMixin:
+    """Builds the `SequenceSummary` head of XLM-style models from the backbone's
+    `summary_*` config fields (no pooler there)."""
+
+    def _make_sequence_summary(self, num_labels):
+        from tfmodels.layers.heads import SequenceSummary
+
+        config = {**self.backbone.extra_config, **self.backbone.config}
+        num_outputs = None
+        if config.get("summary_use_proj"):
+            to_labels = config.get("summary_proj_to_labels") and num_labels > 0
+            num_outputs = num_labels if to_labels else config.get("emb_dim", config.get("hidden_size"))
+        self.sequence_summary = SequenceSummary(
+            summary_type=config.get("summary_type", "last"),
+            num_outputs=num_outputs,
+            activation=config.get("summary_activation"),
+            first_dropout=config.get("summary_first_dropout") or 0.0,
+            last_dropout=config.get("summary_last_dropout") or 0.0,
+            kernel_initializer=hf_initializer(config.get("init_std", 0.02)),
+            dtype=self.dtype_policy,
+            name="sequence_summary",
+        )
+
+
+class SummarySequenceClassificationMixin(SequenceSummaryMixin, SequenceClassificationMixin):
+    """Sequence classification through `SequenceSummary` (XLM, FlauBERT): the summary's
+    projection produces the logits."""
+
+    backbone_kwargs = {}
+
+    def __init__(self, num_labels=None, id2label=None, label2id=None, problem_type=None, **kwargs):
+        self._init_backbone(kwargs)
+        num_labels, id2label, label2id = resolve_labels(num_labels, id2label, label2id)
+        self.config = {"id2label": id2label, "label2id": label2id, "problem_type": problem_type}
+        self.num_labels = num_labels
+        self._make_sequence_summary(num_labels)
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        logits = self.sequence_summary(backbone_outputs["last_hidden_state"], training=training)
+        return self._passthrough({"logits": logits}, backbone_outputs)
+
+
+class SummaryMultipleChoiceMixin(SequenceSummaryMixin, MultipleChoiceMixin):
+    """Multiple choice through `SequenceSummary` + `logits_proj` `(num_labels -> 1)` (XLM, FlauBERT)."""
+
+    backbone_kwargs = {}
+
+    def __init__(self, **kwargs):
+        num_labels, _, _ = resolve_labels(kwargs.get("num_labels"), kwargs.get("id2label"), kwargs.get("label2id"))
+        self._init_backbone(kwargs)
+        self.config = {}
+        self._make_sequence_summary(num_labels)
+        self.logits_proj = self._dense(1, "logits_proj")
+
+    def _choice_scores(self, backbone_outputs, training):
+        return self.logits_proj(self.sequence_summary(backbone_outputs["last_hidden_state"], training=training))
+
+
+class BeamQuestionAnsweringMixin(HeadModelMixin):
+    """Beam-search SQuAD head (`SquadBeamHead`) of XLM, FlauBERT and XLNet.
+
+    Without labels: `start_top_log_probs`, `start_top_index`, `end_top_log_probs`,
+    `end_top_index`, `cls_logits`. With `start_positions` and `end_positions`:
+    only `loss` (span cross-entropy with the gold start feeding the end logits,
+    plus half the answerability BCE when `cls_index` and `is_impossible` are
+    given), as in `transformers`. `p_mask` (1.0 = not an answer token) and
+    `cls_index` are optional inputs.
+    """
+
+    head_input_names = ("cls_index", "is_impossible", "p_mask")
+    label_names = ("start_positions", "end_positions")
+    serving_outputs = ("start_top_log_probs", "start_top_index", "end_top_log_probs", "end_top_index", "cls_logits")
+    backbone_kwargs = {}
+
+    def __init__(self, **kwargs):
+        from tfmodels.layers.squad_head import SquadBeamHead
+
+        self._init_backbone(kwargs)
+        self.config = {}
+        config = {**self.backbone.extra_config, **self.backbone.config}
+        self.squad_head = SquadBeamHead(
+            config.get("emb_dim", config.get("hidden_size")), start_n_top=config.get("start_n_top", 5),
+            end_n_top=config.get("end_n_top", 5), layer_norm_eps=config.get("layer_norm_eps", 1e-12),
+            kernel_initializer=hf_initializer(config.get("init_std", config.get("initializer_range", 0.02))),
+            dtype=self.dtype_policy, name="squad_head",
+        )
+
+    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
+        inputs = self._prepare_inputs(inputs)
+        extra = {k: inputs.pop(k) for k in self.head_input_names if k in inputs}
+        labels = {k: inputs.pop(k) for k in self.label_names if k in inputs}
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        hidden = backbone_outputs["last_hidden_state"]
+        if len(labels) < len(self.label_names):
+            outputs = self.squad_head(hidden, p_mask=extra.get("p_mask"), cls_index=extra.get("cls_index"))
+            return self._passthrough(outputs, backbone_outputs)
+        start, end, cls = self.squad_head.teacher_forced(
+            hidden, labels["start_positions"], p_mask=extra.get("p_mask"), cls_index=extra.get("cls_index"))
+        loss = span_loss(labels["start_positions"], labels["end_positions"], start, end)
+        if "cls_index" in extra and "is_impossible" in extra:
+            target = ops.cast(ops.reshape(extra["is_impossible"], (-1, 1)), "float32")
+            bce = keras.losses.binary_crossentropy(target, ops.cast(cls, "float32")[:, None], from_logits=True)
+            loss = loss + 0.5 * ops.mean(bce)
+        return self._passthrough({"loss": loss}, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        return outputs["loss"]
+
+
+class TiedMaskedLMHeadMixin:
+    """`_make_lm_head` / `_lm_logits` for masked-LM heads tied to the backbone's word embeddings.
+
+    The head is `MaskedLMHead` (dense + activation + LayerNorm, projection
+    with the input embedding matrix, own bias). Class attributes choose the
+    variant: `lm_head_activation` (`None`: the config's `hidden_act`; some
+    references hard-code `"gelu"`); the transform width is the config's
+    `embedding_size` when it has one, else `hidden_size`.
+    """
+
+    lm_head_activation = None
+
+    def _make_lm_head(self):
+        from tfmodels.layers import MaskedLMHead
+
+        config, extra = self.backbone.config, self.backbone.extra_config
+        width = config.get("embedding_size") or extra.get("embedding_size") or config["hidden_size"]
+        self.lm_head = MaskedLMHead(
+            vocab_size=config["vocab_size"],
+            hidden_size=width,
+            hidden_act=self.lm_head_activation or config["hidden_act"],
+            layer_norm_eps=config["layer_norm_eps"],
+            tie_word_embeddings=self._lm_head_tied(),
+            kernel_initializer=hf_initializer(config["initializer_range"]),
+            dtype=self.dtype_policy,
+            name="lm_head",
+        )
+
+    def _lm_head_tied(self):
+        return self.backbone.extra_config.get("tie_word_embeddings", True)
+
+    def _lm_logits(self, hidden_states):
+        return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)

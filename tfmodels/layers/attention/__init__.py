@@ -1,5 +1,7 @@
 """Multi-head attention and its variants."""
 
+from tfmodels.layers.attention.funnel_attention import FunnelRelativeAttention
 from tfmodels.layers.attention.multi_head_attention import MultiHeadAttention
+from tfmodels.layers.attention.relative_attention import RelativeAttention, relative_shift_gather
 
-__all__ = ["MultiHeadAttention"]
+__all__ = ["FunnelRelativeAttention", "MultiHeadAttention", "RelativeAttention", "relative_shift_gather"]

@@ -18,7 +18,7 @@ import math
 import keras
 from keras import ops
 
-from tfmodels.layers.masks import masked_softmax
+from tfmodels.layers.masks import mask_scores, masked_softmax
 from tfmodels.layers.utils import clone_initializer
 
 
@@ -36,6 +36,8 @@ class MultiHeadAttention(keras.layers.Layer):
     - `_transform_query_key(query, key, **kwargs)` rewrites projected
       queries/keys `(B, T, N, H)` / `(B, S, N, H)` before scoring (rotary
       position embedding).
+    - `_transform_value(value, **kwargs)` rewrites projected values
+      `(B, S, N, H)` (RoFormer's `rotary_value`).
     - Biases shared across layers (T5/MPNet relative position bias, ALiBi)
       need no subclass: pass them as `attention_bias`.
 
@@ -46,10 +48,15 @@ class MultiHeadAttention(keras.layers.Layer):
         output_dim: int, output features; defaults to the query's last dim.
         dropout: float, dropout rate on the attention probabilities.
         use_bias: bool, whether the projections have biases.
+        output_use_bias: bool, whether the output projection has a bias;
+            defaults to `use_bias` (GPT-Neo: `use_bias=False`, `True` here).
         scale: float, multiplier of `Q K^T`; defaults to `1 / sqrt(key_dim)`.
             Use `1.0` for models that scale elsewhere (T5).
         kernel_initializer: initializer for the projection kernels.
         bias_initializer: initializer for the projection biases.
+        return_logits: bool, `return_attention_scores` returns the masked
+            pre-softmax logits (masked entries at the float32 minimum)
+            instead of the probabilities (SqueezeBERT's reference does).
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call args:
@@ -91,9 +98,12 @@ class MultiHeadAttention(keras.layers.Layer):
         scale=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        return_logits=False,
+        output_use_bias=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.return_logits = return_logits
         if num_heads <= 0 or key_dim <= 0:
             raise ValueError(
                 "num_heads and key_dim must be positive. "
@@ -105,16 +115,18 @@ class MultiHeadAttention(keras.layers.Layer):
         self.output_dim = output_dim
         self.dropout = dropout
         self.use_bias = use_bias
+        self.output_use_bias = use_bias if output_use_bias is None else output_use_bias
         self.scale = scale
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self._scale = scale if scale is not None else 1.0 / math.sqrt(key_dim)
 
-    def _dense(self, equation, output_shape, bias_axes, name):
+    def _dense(self, equation, output_shape, bias_axes, name, use_bias=None):
+        use_bias = self.use_bias if use_bias is None else use_bias
         return keras.layers.EinsumDense(
             equation,
             output_shape=output_shape,
-            bias_axes=bias_axes if self.use_bias else None,
+            bias_axes=bias_axes if use_bias else None,
             kernel_initializer=clone_initializer(self.kernel_initializer),
             bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
@@ -132,7 +144,9 @@ class MultiHeadAttention(keras.layers.Layer):
         self.key_dense.build(key_shape)
         self.value_dense = self._dense("bsd,dnh->bsnh", (None, n, v), "nh", "value")
         self.value_dense.build(value_shape)
-        self.output_dense = self._dense("btnh,nhd->btd", (None, output_dim), "d", "attention_output")
+        self.output_dense = self._dense(
+            "btnh,nhd->btd", (None, output_dim), "d", "attention_output", use_bias=self.output_use_bias
+        )
         self.output_dense.build((None, None, n, v))
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.built = True
@@ -142,6 +156,10 @@ class MultiHeadAttention(keras.layers.Layer):
     def _transform_query_key(self, query, key, **kwargs):
         """Rewrites projected query `(B, T, N, H)` and key `(B, S, N, H)`."""
         return query, key
+
+    def _transform_value(self, value, **kwargs):
+        """Rewrites projected values `(B, S, N, H)`."""
+        return value
 
     def _attention_scores(self, query, key, **kwargs):
         """Returns the scores `(B, N, T, S)` before bias and mask."""
@@ -169,6 +187,7 @@ class MultiHeadAttention(keras.layers.Layer):
         k = self.key_dense(key)  # (B, S, N, H)
         v = self.value_dense(value)  # (B, S, N, H)
         q, k = self._transform_query_key(q, k, **kwargs)
+        v = self._transform_value(v, **kwargs)
 
         if cache is not None:
             if cache_update_index is None:
@@ -182,13 +201,16 @@ class MultiHeadAttention(keras.layers.Layer):
         if attention_bias is not None:
             scores = scores + ops.cast(attention_bias, scores.dtype)
         probs = masked_softmax(scores, attention_mask)
+        returned_scores = probs
+        if self.return_logits:
+            returned_scores = ops.cast(mask_scores(scores, attention_mask), probs.dtype)
         dropped = self.dropout_layer(probs, training=training)
         context = ops.einsum("bnts,bsnh->btnh", dropped, ops.cast(v, dropped.dtype))
         output = self.output_dense(context)  # (B, T, output_dim)
 
         extras = ()
         if return_attention_scores:
-            extras += (probs,)
+            extras += (returned_scores,)
         if cache is not None:
             extras += (cache,)
         return (output,) + extras if extras else output
@@ -205,7 +227,9 @@ class MultiHeadAttention(keras.layers.Layer):
             "output_dim": self.output_dim,
             "dropout": self.dropout,
             "use_bias": self.use_bias,
+            "output_use_bias": self.output_use_bias,
             "scale": self.scale,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "return_logits": self.return_logits,
         }

@@ -145,39 +145,45 @@ class BertModel(PreTrainedModel):
             dtype=self.dtype_policy,
             name="embeddings",
         )
-        self.encoder_layers = [
-            TransformerEncoderBlock(
-                num_heads=num_attention_heads,
-                intermediate_size=intermediate_size,
-                hidden_act=hidden_act,
-                hidden_dropout=hidden_dropout_prob,
-                attention_dropout=attention_probs_dropout_prob,
-                layer_norm_eps=layer_norm_eps,
-                kernel_initializer=init,
-                dtype=self.dtype_policy,
-                name=f"encoder_layer_{i}",
-            )
-            for i in range(num_hidden_layers)
-        ]
+        self.encoder_layers = [self._make_encoder_layer(i) for i in range(num_hidden_layers)]
         self.pooler = (
             Pooler(hidden_size, kernel_initializer=init, dtype=self.dtype_policy, name="pooler")
             if add_pooling_layer else None
         )
 
+    def _make_encoder_layer(self, index):
+        """Block `index` from `self.config`; the override point for relatives (SqueezeBERT)."""
+        config = self.config
+        return TransformerEncoderBlock(
+            num_heads=config["num_attention_heads"],
+            intermediate_size=config["intermediate_size"],
+            hidden_act=config["hidden_act"],
+            hidden_dropout=config["hidden_dropout_prob"],
+            attention_dropout=config["attention_probs_dropout_prob"],
+            layer_norm_eps=config["layer_norm_eps"],
+            kernel_initializer=hf_initializer(config["initializer_range"]),
+            dtype=self.dtype_policy,
+            name=f"encoder_layer_{index}",
+        )
+
     def _constructor_only_config(self):
         return {"add_pooling_layer": self.add_pooling_layer}
+
+    def _embed(self, inputs, training):
+        """`(batch, seq_len, hidden_size)` embeddings; the override point for relatives (LayoutLM)."""
+        return self.embeddings(
+            inputs["input_ids"],
+            token_type_ids=inputs.get("token_type_ids"),
+            position_ids=inputs.get("position_ids"),
+            training=training,
+        )
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
         input_ids = inputs["input_ids"]
         if "position_ids" not in inputs:
             check_sequence_length(input_ids, self.config["max_position_embeddings"], type(self).__name__)
-        x = self.embeddings(
-            input_ids,
-            token_type_ids=inputs.get("token_type_ids"),
-            position_ids=inputs.get("position_ids"),
-            training=training,
-        )
+        x = self._embed(inputs, training)
         mask = attention_mask_to_bool(inputs.get("attention_mask"))
         hidden_states, attentions = [x], []
         for layer in self.encoder_layers:

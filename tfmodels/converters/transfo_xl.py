@@ -1,0 +1,78 @@
+"""Transformer-XL <-> Hugging Face (transformers <= 4.35) `TransfoXLModel` / `TransfoXLLMHeadModel`.
+
+Keys: `transformer.word_emb.emb_layers.{i}.weight`, `.emb_projs.{i}`,
+`transformer.layers.{i}.dec_attn.qkv_net|o_net|r_net|r_w_bias|r_r_bias|layer_norm`,
+`.pos_ff.CoreNet.0|3`, `.pos_ff.layer_norm`; head `crit.cluster_weight|bias`,
+`crit.out_layers.{i}.bias` (weights tied to the input embeddings),
+`crit.out_projs.{i}` (the untied ones). `qkv_net.weight` `(3 N H, D)` holds the
+query, key and value projections stacked: three rows share it (`QKVPart`).
+"""
+
+import numpy as np
+
+from tfmodels.converters.layer_tables import embedding, feed_forward, layer_norm
+from tfmodels.converters.mapping import IDENTITY, LINEAR, LINEAR_FROM_HEADS, Param, Transform, WeightTable, prefixed
+from tfmodels.converters.registry import register_weight_table
+
+
+def QKVPart(index, count=3):  # noqa: N802
+    """Part `index` of the `count` `nn.Linear` weights stacked in `qkv_net` (load and save)."""
+    return FusedPart(index, count, base=LINEAR)
+
+
+IGNORED_KEYS = (r"\.pos_emb\.inv_freq$", r"^crit\.out_layers\.\d+\.weight$")
+OTHER_HEAD_KEYS = (r"^crit\.",)
+
+
+def transfo_xl_layer(hf, keras):
+    attention = f"{keras}.self_attention"
+    return [
+        *[Param(f"{hf}.dec_attn.qkv_net.weight", f"{attention}.{name}_dense.kernel", QKVPart(i))
+          for i, name in enumerate(("query", "key", "value"))],
+        Param(f"{hf}.dec_attn.o_net.weight", f"{attention}.output_dense.kernel", LINEAR_FROM_HEADS),
+        Param(f"{hf}.dec_attn.r_net.weight", f"{attention}.r_kernel", LINEAR),
+        Param(f"{hf}.dec_attn.r_w_bias", f"{attention}.r_w_bias", IDENTITY),
+        Param(f"{hf}.dec_attn.r_r_bias", f"{attention}.r_r_bias", IDENTITY),
+        *layer_norm(f"{hf}.dec_attn.layer_norm", f"{keras}.attention_layer_norm"),
+        *feed_forward(f"{hf}.pos_ff.CoreNet.0", f"{hf}.pos_ff.CoreNet.3", f"{keras}.feed_forward"),
+        *layer_norm(f"{hf}.pos_ff.layer_norm", f"{keras}.output_layer_norm"),
+    ]
+
+
+def transfo_xl_backbone(backbone):
+    word_emb = backbone.word_emb
+    params = []
+    for i in range(len(word_emb.emb_layers)):
+        params += embedding(f"word_emb.emb_layers.{i}", f"word_emb.emb_layers.{i}")
+    params += [Param(f"word_emb.emb_projs.{i}", f"word_emb.emb_projs.{i}") for i in range(len(word_emb.emb_projs))]
+    for i in range(len(backbone.layers_)):
+        params += transfo_xl_layer(f"layers.{i}", f"layers_.{i}")
+    return params
+
+
+def adaptive_softmax_head(head):
+    params = [Param(f"crit.out_layers.{i}.bias", f"lm_head.out_biases.{i}") for i in range(len(head.out_biases))]
+    params += [Param(f"crit.out_layers.{i}.weight", f"lm_head.out_weights.{i}", LINEAR)
+               for i in range(len(head.out_weights))]
+    params += [Param(f"crit.out_projs.{i}", f"lm_head.out_projs.{i}") for i, p in enumerate(head.out_projs)
+               if p is not None]
+    if head.num_clusters:
+        params += [Param("crit.cluster_weight", "lm_head.cluster_weight"),
+                   Param("crit.cluster_bias", "lm_head.cluster_bias")]
+    return params
+
+
+@register_weight_table("transfo-xl")
+def transfo_xl_table(model):
+    is_head = hasattr(model, "backbone")
+    backbone = model.backbone if is_head else model
+    params = prefixed("transformer" if is_head else "", transfo_xl_backbone(backbone))
+    ignored = IGNORED_KEYS
+    if hasattr(model, "lm_head"):
+        params += adaptive_softmax_head(model.lm_head)
+        if not model.lm_head.tie_word_embeddings:
+            ignored = IGNORED_KEYS[:1]
+        # Projections tied to the input embeddings may be stored twice by older savers.
+        ignored += tuple(rf"^crit\.out_projs\.{i}$" for i, p in enumerate(model.lm_head.out_projs) if p is None)
+    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+                       base_model_prefix="transformer", is_head_model=is_head)

@@ -1,0 +1,117 @@
+"""Sinusoidal position encodings (Vaswani et al., 2017).
+
+- `sinusoidal_table` / `SinusoidalInitializer`: absolute position tables with
+  interleaved sin/cos columns (XLM, FlauBERT, DistilBERT).
+- `sinusoidal_embeddings` / `SinusoidalRelativeEmbedding`: relative distances
+  with concatenated sin/cos halves (Transformer-XL, XLNet, Funnel).
+
+References:
+    Vaswani et al., "Attention Is All You Need", 2017; Dai et al.,
+    "Transformer-XL", ACL 2019, section 3.3. Parity references:
+    `transformers` `create_sinusoidal_embeddings`, TransfoXL
+    `PositionalEmbedding`, `XLNetModel.positional_embedding`,
+    `FunnelAttentionStructure.get_position_embeds`.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def sinusoidal_table(num_positions, dim):
+    """`(num_positions, dim)` table: `sin` on even columns, `cos` on odd ones.
+
+    Entry `(pos, j)` uses the angle `pos / 10000 ** (2 * (j // 2) / dim)`, the
+    layout of `transformers`' `create_sinusoidal_embeddings` (XLM, FlauBERT,
+    DistilBERT).
+    """
+    positions = np.arange(num_positions, dtype="float64")[:, None]
+    rates = np.power(10000.0, 2 * (np.arange(dim) // 2) / dim)[None, :]
+    angles = positions / rates  # (num_positions, dim)
+    table = np.empty((num_positions, dim), dtype="float64")
+    table[:, 0::2] = np.sin(angles[:, 0::2])
+    table[:, 1::2] = np.cos(angles[:, 1::2])
+    return table
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class SinusoidalInitializer(keras.initializers.Initializer):
+    """Initialises a `(num_positions, dim)` embedding table with `sinusoidal_table`.
+
+    Used as `TransformerEmbeddings(position_initializer=...)`: checkpoints
+    store the table, so loading overwrites it; freshly built models get the
+    fixed encoding.
+
+    References:
+        Vaswani et al., "Attention Is All You Need", 2017.
+    """
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2:
+            raise ValueError(f"SinusoidalInitializer needs a 2-D shape (positions, dim). Received: shape={shape}")
+        return ops.convert_to_tensor(sinusoidal_table(*shape), dtype=dtype or "float32")
+
+    def get_config(self):
+        return {}
+
+
+def inverse_frequencies(dim, dtype="float32"):
+    """`1 / 10000 ** (arange(0, dim, 2) / dim)`: shape `(dim // 2,)`."""
+    freq = ops.cast(ops.arange(0, dim, 2), "float32")
+    return ops.cast(1.0 / ops.power(10000.0, freq / float(dim)), dtype)
+
+
+def sinusoidal_embeddings(positions, dim):
+    """`concat([sin(p * inv_freq), cos(p * inv_freq)], -1)` for each position.
+
+    Args:
+        positions: float or int tensor `(P,)` of (relative) positions; may be
+            negative.
+        dim: int, even embedding width.
+
+    Returns:
+        float32 tensor `(P, dim)`.
+    """
+    positions = ops.cast(positions, "float32")
+    sinusoid = positions[:, None] * inverse_frequencies(dim)[None, :]  # (P, dim / 2)
+    return ops.concatenate([ops.sin(sinusoid), ops.cos(sinusoid)], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class SinusoidalRelativeEmbedding(keras.layers.Layer):
+    """Embeds relative distances `start, start - 1, ..., end + 1` with sinusoids.
+
+    The layer Transformer-XL and XLNet use: position `p` gets
+    `[sin(p w_0), ..., sin(p w_{d/2-1}), cos(p w_0), ...]`, `w_i = 10000^(-2i/d)`.
+    Distances are optionally clamped to `clamp_len` (XLNet, Transformer-XL).
+
+    Args:
+        dim: int, even embedding width `D`.
+        clamp_len: int or None; distances above it are clamped (`<= 0` = off).
+        **kwargs: base layer arguments.
+
+    Call args:
+        positions: tensor `(P,)` of relative distances.
+
+    Returns:
+        tensor `(P, D)` in the layer's compute dtype.
+    """
+
+    def __init__(self, dim, clamp_len=None, **kwargs):
+        super().__init__(**kwargs)
+        if dim % 2:
+            raise ValueError(f"SinusoidalRelativeEmbedding needs an even dim. Received: dim={dim}")
+        self.dim = dim
+        self.clamp_len = clamp_len
+
+    def call(self, positions):
+        positions = ops.cast(positions, "float32")
+        if self.clamp_len is not None and self.clamp_len > 0:
+            positions = ops.clip(positions, -float(self.clamp_len), float(self.clamp_len))
+        return ops.cast(sinusoidal_embeddings(positions, self.dim), self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "clamp_len": self.clamp_len}

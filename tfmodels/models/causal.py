@@ -1,0 +1,289 @@
+"""What every decoder-only (causal) architecture shares.
+
+`CausalDecoderModel` is the backbone of GPT, GPT-2, CTRL and GPT-Neo: token
+(+ position) embeddings, a stack of `TransformerEncoderBlock`s run under a
+causal mask, an optional final LayerNorm, and a preallocated KV cache.
+Architectures supply `_embed()` and build `self.blocks` /
+`self.final_layer_norm`; GPT-Neo overrides `_layer_window()` for its local
+layers. The heads (`CausalLMMixin`, `LastTokenClassificationMixin`) sit on
+top of any such backbone.
+
+KV cache layout (one tensor per layer, the `MultiHeadAttention` layout):
+`(batch, 2, max_length, num_heads, head_dim)`, keys then values. A forward
+pass with `past_key_values` writes its keys/values at `cache_update_index`
+and attends over the whole cache; `attention_mask` then covers all
+`max_length` cache slots (0 for padding and for slots not written yet).
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfmodels.generation.utils import GenerationMixin
+from tfmodels.layers.losses import masked_sparse_categorical_crossentropy, sequence_classification_loss
+from tfmodels.layers.embeddings import WordEmbedding
+from tfmodels.layers.masks import causal_mask, merge_masks, padding_mask
+from tfmodels.layers.utils import hf_initializer
+from tfmodels.models.base import PreTrainedModel, stack_outputs
+from tfmodels.models.heads import HeadModelMixin, resolve_labels
+
+
+def positions_from_attention_mask(attention_mask):
+    """Hugging Face generate's positions for padded batches: `cumsum(mask) - 1`, 0 on padding.
+
+    Args:
+        attention_mask: int tensor `(batch, seq_len)`, 0 on padding.
+
+    Returns:
+        int32 tensor `(batch, seq_len)`.
+    """
+    mask = ops.cast(ops.not_equal(attention_mask, 0), "int32")
+    positions = ops.cumsum(mask, axis=-1) - 1
+    return ops.where(ops.equal(mask, 0), ops.zeros_like(positions), positions)
+
+
+class CausalDecoderModel(PreTrainedModel):
+    """Base of the decoder-only backbones (see the module docstring).
+
+    Subclasses set in `__init__`: `self.blocks` (list of
+    `TransformerEncoderBlock`), `self.final_layer_norm` (or `None`),
+    `self.num_heads`, `self.head_dim`, `self.max_positions`; and implement
+    `_embed(input_ids, position_ids, token_type_ids, training)`.
+
+    Call inputs (dict or keywords; int `(batch, seq_len)`): `input_ids`,
+    `attention_mask` (`(batch, seq_len)`, or `(batch, max_length)` with a
+    cache), `token_type_ids`, `position_ids` (default
+    `arange(seq_len) + cache_update_index`). Call keywords:
+    `past_key_values` (tuple of per-layer caches), `cache_update_index`
+    (int or scalar tensor), `use_cache` (return the keys/values of this
+    pass as `past_key_values` even without a cache), `output_attentions`,
+    `output_hidden_states`.
+
+    Returns:
+        dict with `last_hidden_state` `(batch, seq_len, hidden_size)`,
+        `past_key_values` (with a cache or `use_cache=True`) and, when asked,
+        `hidden_states` / `attentions` tuples.
+    """
+
+    input_names = ("input_ids", "attention_mask", "token_type_ids", "position_ids")
+    serving_outputs = ("last_hidden_state",)
+
+    def _build_embeddings(self, vocab_size, max_positions, width, initializer_range, dropout):
+        """Token (`wte`) and learned position (`wpe`, skipped if `max_positions` is None) embeddings."""
+        self.wte = WordEmbedding(vocab_size, width, embeddings_initializer=hf_initializer(initializer_range),
+                                 dtype=self.dtype_policy, name="wte")
+        self.wpe = None
+        if max_positions is not None:
+            self.wpe = keras.layers.Embedding(max_positions, width,
+                                              embeddings_initializer=hf_initializer(initializer_range),
+                                              dtype=self.dtype_policy, name="wpe")
+        self.embedding_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+
+    def _embed(self, input_ids, position_ids, token_type_ids, training):
+        """`wte(ids) + wpe(positions) [+ wte(token_type_ids)]`, then dropout (GPT, GPT-2, GPT-Neo)."""
+        x = self.wte(input_ids) + self.wpe(position_ids)  # (batch, seq_len, width)
+        if token_type_ids is not None:
+            x = x + self.wte(token_type_ids)  # these models embed token types with the token matrix
+        return self.embedding_dropout(x, training=training)
+
+    def _layer_window(self, index):
+        """Sliding-window size of layer `index`, or `None` for global attention."""
+        return None
+
+    def init_cache(self, batch_size, max_length, dtype="float32"):
+        """Zero KV caches, one `(batch, 2, max_length, heads, head_dim)` tensor per layer."""
+        shape = (batch_size, 2, max_length, self.num_heads, self.head_dim)
+        return tuple(ops.zeros(shape, dtype=dtype) for _ in self.blocks)
+
+    def dummy_inputs(self, batch_size=1, seq_len=4):
+        inputs = super().dummy_inputs(batch_size, seq_len)
+        inputs["attention_mask"] = inputs["input_ids"]
+        return inputs
+
+    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
+             past_key_values=None, cache_update_index=None, use_cache=False):
+        inputs = self._prepare_inputs(inputs)
+        return self.forward(
+            inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
+            position_ids=inputs.get("position_ids"), token_type_ids=inputs.get("token_type_ids"),
+            past_key_values=past_key_values, cache_update_index=cache_update_index, use_cache=use_cache,
+            training=training, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+        )
+
+    def forward(self, input_ids, attention_mask=None, position_ids=None, token_type_ids=None,
+                past_key_values=None, cache_update_index=None, use_cache=False, training=None,
+                output_attentions=False, output_hidden_states=False):
+        """The forward pass on tensors (what `call` and `generate` run)."""
+        batch_size, query_len = ops.shape(input_ids)[0], ops.shape(input_ids)[1]
+        if past_key_values is None and use_cache:
+            past_key_values = self.init_cache(batch_size, query_len, self.compute_dtype)
+            cache_update_index = 0
+        if past_key_values is not None:
+            if len(past_key_values) != len(self.blocks):
+                raise ValueError(
+                    f"past_key_values must hold one cache per layer ({len(self.blocks)}). "
+                    f"Received: {len(past_key_values)} caches."
+                )
+            cache_update_index = 0 if cache_update_index is None else cache_update_index
+            key_len = ops.shape(past_key_values[0])[2]
+            offset = cache_update_index
+        else:
+            key_len, offset = query_len, 0
+            if input_ids.shape[1] is not None and input_ids.shape[1] > self.max_positions and position_ids is None:
+                raise ValueError(
+                    f"{type(self).__name__} accepts at most {self.max_positions} positions. "
+                    f"Received: sequence length {input_ids.shape[1]}."
+                )
+        if position_ids is None:
+            position_ids = (ops.arange(query_len, dtype="int32") + ops.cast(offset, "int32"))[None, :]
+        x = self._embed(input_ids, position_ids, token_type_ids, training)
+        keys_mask = padding_mask(attention_mask) if attention_mask is not None else None
+        masks = {}
+        hidden_states, attentions, caches = [x], [], []
+        for i, block in enumerate(self.blocks):
+            window = self._layer_window(i)
+            if window not in masks:
+                masks[window] = merge_masks(causal_mask(query_len, key_len, offset, window_size=window), keys_mask)
+            outputs = block(
+                x, attention_mask=masks[window],
+                cache=None if past_key_values is None else past_key_values[i],
+                cache_update_index=None if past_key_values is None else cache_update_index,
+                return_attention_scores=output_attentions, training=training,
+            )
+            outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+            x = outputs[0]
+            if output_attentions:
+                attentions.append(outputs[1])
+            if past_key_values is not None:
+                caches.append(outputs[-1])
+            hidden_states.append(x)
+        if self.final_layer_norm is not None:
+            x = self.final_layer_norm(x)
+            hidden_states[-1] = x
+        result = {"last_hidden_state": x}
+        if past_key_values is not None:
+            result["past_key_values"] = tuple(caches)
+        return stack_outputs(result, output_hidden_states, output_attentions, hidden_states, attentions)
+
+
+class CausalHeadMixin(HeadModelMixin):
+    """Head-model plumbing for decoder backbones: cache keywords reach the backbone."""
+
+    backbone_kwargs = {}
+
+    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
+             past_key_values=None, cache_update_index=None, use_cache=False):
+        inputs = self._prepare_inputs(inputs)
+        labels = {k: inputs.pop(k) for k in self.label_names if k in inputs}
+        self._cache_kwargs = dict(past_key_values=past_key_values, cache_update_index=cache_update_index,
+                                  use_cache=use_cache)
+        outputs = self._head_outputs(inputs, training, output_attentions, output_hidden_states)
+        if labels and len(labels) == len(self.label_names):
+            outputs = {"loss": self.task_loss(labels, outputs), **outputs}
+        return outputs
+
+    def _backbone_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        return self.backbone.forward(
+            inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
+            position_ids=inputs.get("position_ids"), token_type_ids=inputs.get("token_type_ids"),
+            training=training, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            **getattr(self, "_cache_kwargs", {}),
+        )
+
+    @staticmethod
+    def _passthrough(outputs, backbone_outputs):
+        for key in ("past_key_values", "hidden_states", "attentions"):
+            if key in backbone_outputs:
+                outputs[key] = backbone_outputs[key]
+        return outputs
+
+
+def causal_lm_loss(labels, logits):
+    """Next-token cross-entropy: logits at `t` predict `labels[t + 1]`; -100 ignored."""
+    return masked_sparse_categorical_crossentropy(labels[:, 1:], logits[:, :-1])
+
+
+def tied_lm_logits(model, hidden_states):
+    """Logits against the (tied) token embedding matrix `model.backbone.wte`: `(batch, seq_len, vocab_size)`."""
+    return model.backbone.wte(hidden_states, reverse=True)
+
+
+class CausalLMMixin(GenerationMixin, CausalHeadMixin):
+    """`logits (batch, seq_len, vocab_size)` from `_lm_logits(hidden)`; `generate()`.
+
+    The architecture supplies `_make_lm_head()` and `_lm_logits(hidden)`.
+    """
+
+    label_names = ("labels",)
+    serving_outputs = ("logits",)
+
+    def __init__(self, **kwargs):
+        self._init_backbone(kwargs)
+        self.config = {}
+        if self.backbone.extra_config.get("tie_word_embeddings", True) is False:
+            raise ValueError(
+                f"{type(self).__name__} ties its LM head to the token embeddings; untied heads are not "
+                "supported yet. Received: tie_word_embeddings=False"
+            )
+        self._make_lm_head()
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        logits = self._lm_logits(backbone_outputs["last_hidden_state"])
+        return self._passthrough({"logits": logits}, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        return causal_lm_loss(labels["labels"], outputs["logits"])
+
+    # -- generation interface (tfmodels.generation) ----------------------------
+
+    def init_cache(self, batch_size, max_length):
+        return self.backbone.init_cache(batch_size, max_length, self.compute_dtype)
+
+    def decode_step(self, input_ids, attention_mask, position_ids, cache, cache_index):
+        """One cached forward: `(logits (batch, T, vocab), new cache)`."""
+        outputs = self.backbone.forward(
+            input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            past_key_values=cache, cache_update_index=cache_index, training=False,
+        )
+        return self._lm_logits(outputs["last_hidden_state"]), outputs["past_key_values"]
+
+
+class LastTokenClassificationMixin(CausalHeadMixin):
+    """`logits (batch, num_labels)` scored at each row's last non-padding token.
+
+    As Hugging Face's decoder classifiers: a bias-free `score` projection of
+    every position, pooled at the rightmost token that is not `pad_token_id`
+    (handles left and right padding); without a `pad_token_id`, the last
+    position (batch size 1 only in Hugging Face; here any batch).
+    """
+
+    label_names = ("labels",)
+    serving_outputs = ("logits",)
+
+    def __init__(self, num_labels=None, id2label=None, label2id=None, problem_type=None, **kwargs):
+        self._init_backbone(kwargs)
+        num_labels, id2label, label2id = resolve_labels(num_labels, id2label, label2id)
+        self.config = {"id2label": id2label, "label2id": label2id, "problem_type": problem_type}
+        self.num_labels = num_labels
+        self.score = keras.layers.Dense(
+            num_labels, use_bias=False, kernel_initializer=hf_initializer(self.backbone.initializer_range),
+            dtype=self.dtype_policy, name="score",
+        )
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        logits = self.score(backbone_outputs["last_hidden_state"])  # (batch, seq_len, num_labels)
+        input_ids = inputs["input_ids"]
+        pad_token_id = self.backbone.config.get("pad_token_id")
+        seq_len = ops.shape(input_ids)[1]
+        if pad_token_id is None:
+            last = ops.full((ops.shape(input_ids)[0],), seq_len - 1, dtype="int32")
+        else:
+            non_pad = ops.cast(ops.not_equal(input_ids, pad_token_id), "int32")
+            last = ops.argmax(ops.arange(seq_len, dtype="int32")[None, :] * non_pad, axis=-1)
+        pooled = tf.gather(logits, ops.cast(last, "int32"), batch_dims=1)  # (batch, num_labels)
+        return self._passthrough({"logits": pooled}, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        return sequence_classification_loss(labels["labels"], outputs["logits"], self.config["problem_type"])

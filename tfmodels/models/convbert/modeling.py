@@ -1,0 +1,168 @@
+"""ConvBERT: BERT-style encoder with mixed attention / span-based dynamic convolution.
+
+References:
+    Jiang et al., "ConvBERT: Improving BERT with Span-based Dynamic
+    Convolution", NeurIPS 2020. Parity reference:
+    `transformers.models.convbert.modeling_convbert` (PyTorch).
+"""
+
+import keras
+
+from tfmodels.layers import Pooler, TransformerEmbeddings
+from tfmodels.layers.attention.span_conv_attention import SpanConvEncoderBlock
+from tfmodels.layers.utils import hf_initializer
+from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
+from tfmodels.models.bert.modeling import attention_mask_to_bool, check_sequence_length
+from tfmodels.models.heads import (
+    MaskedLMMixin,
+    QuestionAnsweringMixin,
+    SequenceClassificationMixin,
+    TiedMaskedLMHeadMixin,
+    TokenClassificationMixin,
+)
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class ConvBertModel(PreTrainedModel):
+    """The ConvBERT encoder: BERT embeddings (width `embedding_size`, projected
+    to `hidden_size`), post-norm `SpanConvEncoderBlock`s.
+
+    Constructor arguments are the fields of a Hugging Face `ConvBertConfig`
+    (`head_ratio`, `conv_kernel_size`, `num_groups` included).
+    `add_pooling_layer=True` (sequence classification) adds the `dense +
+    hidden_act` part of `ConvBertClassificationHead` as `pooler_output`.
+
+    Call inputs: `input_ids`, `attention_mask`, `token_type_ids`,
+    `position_ids` (int `(batch, seq_len)`).
+
+    Returns:
+        dict with `last_hidden_state` `(batch, seq_len, hidden_size)`, and when
+        asked `hidden_states` and `attentions` (`(batch, heads // head_ratio, seq_len, seq_len)`).
+    """
+
+    model_type = "convbert"
+    serving_outputs = ("last_hidden_state",)
+
+    def __init__(
+        self,
+        vocab_size=30522,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+        max_position_embeddings=512,
+        type_vocab_size=2,
+        initializer_range=0.02,
+        layer_norm_eps=1e-12,
+        pad_token_id=1,
+        embedding_size=768,
+        head_ratio=2,
+        conv_kernel_size=9,
+        num_groups=1,
+        classifier_dropout=None,
+        add_pooling_layer=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self._record_config(locals(), exclude=("add_pooling_layer",))
+        self.add_pooling_layer = add_pooling_layer
+        init = hf_initializer(initializer_range)
+        policy = dict(dtype=self.dtype_policy)
+        self.embeddings = TransformerEmbeddings(
+            vocab_size=vocab_size, hidden_size=embedding_size, max_position_embeddings=max_position_embeddings,
+            type_vocab_size=type_vocab_size, layer_norm_eps=layer_norm_eps, dropout=hidden_dropout_prob,
+            initializer_range=initializer_range, name="embeddings", **policy,
+        )
+        self.embeddings_project = None
+        if embedding_size != hidden_size:
+            self.embeddings_project = keras.layers.Dense(hidden_size, kernel_initializer=init,
+                                                         name="embeddings_project", **policy)
+        self.encoder_layers = [
+            SpanConvEncoderBlock(
+                head_ratio=head_ratio,
+                conv_kernel_size=conv_kernel_size,
+                num_groups=num_groups,
+                num_heads=num_attention_heads,
+                intermediate_size=intermediate_size,
+                hidden_act=hidden_act,
+                hidden_dropout=hidden_dropout_prob,
+                attention_dropout=attention_probs_dropout_prob,
+                layer_norm_eps=layer_norm_eps,
+                kernel_initializer=init,
+                name=f"encoder_layer_{i}",
+                **policy,
+            )
+            for i in range(num_hidden_layers)
+        ]
+        self.pooler = self.pooler_dropout = None
+        if add_pooling_layer:
+            rate = hidden_dropout_prob if classifier_dropout is None else classifier_dropout
+            self.pooler_dropout = keras.layers.Dropout(rate, **policy)
+            self.pooler = Pooler(hidden_size, activation=hidden_act, kernel_initializer=init, name="pooler", **policy)
+
+    def _constructor_only_config(self):
+        return {"add_pooling_layer": self.add_pooling_layer}
+
+    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
+        inputs = self._prepare_inputs(inputs)
+        input_ids = inputs["input_ids"]
+        if "position_ids" not in inputs:
+            check_sequence_length(input_ids, self.config["max_position_embeddings"], type(self).__name__)
+        x = self.embeddings(input_ids, token_type_ids=inputs.get("token_type_ids"),
+                            position_ids=inputs.get("position_ids"), training=training)
+        if self.embeddings_project is not None:
+            x = self.embeddings_project(x)
+        mask = attention_mask_to_bool(inputs.get("attention_mask"))
+        x, hidden_states, attentions = run_encoder_layers(
+            self.encoder_layers, x, output_attentions, training, attention_mask=mask)
+        outputs = {"last_hidden_state": x}
+        if self.pooler is not None:
+            outputs["pooler_output"] = self.pooler(self.pooler_dropout(x, training=training))
+        return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)
+
+
+class ConvBertPreTrainedModel(PreTrainedModel):
+    """Base of the ConvBERT head models: the backbone lives in `self.convbert`."""
+
+    model_type = "convbert"
+    base_model_prefix = "convbert"
+    backbone_class = ConvBertModel
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class ConvBertForSequenceClassification(SequenceClassificationMixin, ConvBertPreTrainedModel):
+    """ConvBERT with `ConvBertClassificationHead` (first token, dropout, dense +
+    `hidden_act`, dropout, `out_proj`); its dense part is the backbone's pooler.
+
+    References: `transformers.ConvBertForSequenceClassification`.
+    """
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class ConvBertForTokenClassification(TokenClassificationMixin, ConvBertPreTrainedModel):
+    """ConvBERT with a per-token linear classifier.
+
+    References: `transformers.ConvBertForTokenClassification`.
+    """
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class ConvBertForQuestionAnswering(QuestionAnsweringMixin, ConvBertPreTrainedModel):
+    """ConvBERT with a span head (`start_logits`, `end_logits`).
+
+    References: `transformers.ConvBertForQuestionAnswering`.
+    """
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class ConvBertForMaskedLM(TiedMaskedLMHeadMixin, MaskedLMMixin, ConvBertPreTrainedModel):
+    """ConvBERT with the generator head (dense + gelu + LayerNorm at
+    `embedding_size`, decoder tied to the word embeddings).
+
+    References: `transformers.ConvBertForMaskedLM`.
+    """
+
+    lm_head_activation = "gelu"  # fixed in the reference, whatever `hidden_act` says

@@ -1,0 +1,5 @@
+"""CTRL models."""
+
+from tfmodels.models.ctrl.modeling import CTRLLMHeadModel, CTRLModel
+
+__all__ = ["CTRLLMHeadModel", "CTRLModel"]

@@ -1,0 +1,65 @@
+"""FlauBERT: XLM with optional pre-norm blocks (`pre_norm`) and LayerDrop (`layerdrop`).
+
+References:
+    Le et al., "FlauBERT: Unsupervised Language Model Pre-training for
+    French", LREC 2020. Parity reference:
+    `transformers.models.flaubert.modeling_flaubert` (PyTorch).
+"""
+
+import keras
+
+from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.heads import (
+    BeamQuestionAnsweringMixin,
+    QuestionAnsweringMixin,
+    SummaryMultipleChoiceMixin,
+    SummarySequenceClassificationMixin,
+    TokenClassificationMixin,
+)
+from tfmodels.models.xlm.modeling import XLMHeadAttributes, XLMModel, XLMWithLMHeadModel
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class FlaubertModel(XLMModel):
+    """`XLMModel` with FlauBERT's `pre_norm` (pre-norm blocks, no final LayerNorm)
+    and `layerdrop` (training only) fields; see `XLMModel` for the arguments."""
+
+    model_type = "flaubert"
+    _own_fields = ("pre_norm", "layerdrop")
+
+
+class FlaubertHeadAttributes(XLMHeadAttributes):
+    model_type = "flaubert"
+    backbone_class = FlaubertModel
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class FlaubertForSequenceClassification(FlaubertHeadAttributes, SummarySequenceClassificationMixin, PreTrainedModel):
+    """`transformers.FlaubertForSequenceClassification`."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class FlaubertForTokenClassification(FlaubertHeadAttributes, TokenClassificationMixin, PreTrainedModel):
+    """`transformers.FlaubertForTokenClassification`."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class FlaubertForQuestionAnsweringSimple(FlaubertHeadAttributes, QuestionAnsweringMixin, PreTrainedModel):
+    """`transformers.FlaubertForQuestionAnsweringSimple`."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class FlaubertForQuestionAnswering(FlaubertHeadAttributes, BeamQuestionAnsweringMixin, PreTrainedModel):
+    """`transformers.FlaubertForQuestionAnswering`: beam-search SQuAD head."""
+
+    input_names = FlaubertModel.input_names + BeamQuestionAnsweringMixin.head_input_names
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class FlaubertForMultipleChoice(FlaubertHeadAttributes, SummaryMultipleChoiceMixin, PreTrainedModel):
+    """`transformers.FlaubertForMultipleChoice`."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class FlaubertWithLMHeadModel(FlaubertHeadAttributes, XLMWithLMHeadModel):
+    """`transformers.FlaubertWithLMHeadModel`."""

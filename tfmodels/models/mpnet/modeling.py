@@ -1,0 +1,191 @@
+"""MPNet: BERT-style encoder with a shared bucketed relative position bias.
+
+References:
+    Song et al., "MPNet: Masked and Permuted Pre-training for Language
+    Understanding", NeurIPS 2020. Parity reference:
+    `transformers.models.mpnet.modeling_mpnet` (PyTorch).
+"""
+
+import keras
+from keras import ops
+
+from tfmodels.layers import Pooler, TransformerEmbeddings, TransformerEncoderBlock
+from tfmodels.layers.position.relative_bias import RelativePositionBias
+from tfmodels.layers.utils import hf_initializer
+from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
+from tfmodels.models.bert.modeling import attention_mask_to_bool, check_sequence_length
+from tfmodels.models.heads import (
+    MaskedLMMixin,
+    MultipleChoiceMixin,
+    QuestionAnsweringMixin,
+    SequenceClassificationMixin,
+    TiedMaskedLMHeadMixin,
+    TokenClassificationMixin,
+)
+
+# MPNet (like fairseq RoBERTa) numbers positions from padding_idx + 1; the
+# reference hard-codes padding_idx = 1 whatever `pad_token_id` says.
+PADDING_IDX = 1
+# The reference always buckets with 32 buckets and max distance 128.
+BUCKETS, MAX_DISTANCE = 32, 128
+
+
+def padding_offset_positions(input_ids, padding_idx=PADDING_IDX):
+    """fairseq positions: `padding_idx + 1, padding_idx + 2, ...` for tokens, `padding_idx` for padding ids."""
+    mask = ops.cast(ops.not_equal(input_ids, padding_idx), "int32")
+    return ops.cumsum(mask, axis=1) * mask + padding_idx
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MPNetModel(PreTrainedModel):
+    """The MPNet encoder: word + position embeddings, post-norm blocks sharing
+    one `RelativePositionBias`, BERT pooler.
+
+    Constructor arguments are the fields of a Hugging Face `MPNetConfig`.
+
+    Call inputs: `input_ids`, `attention_mask`, `position_ids` (int
+    `(batch, seq_len)`); positions default to fairseq's padding-offset ones.
+
+    Returns:
+        dict with `last_hidden_state` `(batch, seq_len, hidden_size)`,
+        `pooler_output` `(batch, hidden_size)` (with the pooler), and when
+        asked `hidden_states` and `attentions`.
+    """
+
+    model_type = "mpnet"
+    input_names = ("input_ids", "attention_mask", "position_ids")
+    serving_outputs = ("last_hidden_state", "pooler_output")
+
+    def __init__(
+        self,
+        vocab_size=30527,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+        max_position_embeddings=512,
+        initializer_range=0.02,
+        layer_norm_eps=1e-12,
+        relative_attention_num_buckets=32,
+        pad_token_id=1,
+        add_pooling_layer=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if hidden_size % num_attention_heads:
+            raise ValueError(
+                "hidden_size must be a multiple of num_attention_heads. "
+                f"Received: hidden_size={hidden_size}, num_attention_heads={num_attention_heads}"
+            )
+        if relative_attention_num_buckets != BUCKETS:
+            raise ValueError(
+                f"MPNet (as the reference implementation) buckets relative positions into {BUCKETS} buckets. "
+                f"Received: relative_attention_num_buckets={relative_attention_num_buckets}"
+            )
+        self._record_config(locals(), exclude=("add_pooling_layer",))
+        self.add_pooling_layer = add_pooling_layer
+        init = hf_initializer(initializer_range)
+        policy = dict(dtype=self.dtype_policy)
+        self.embeddings = TransformerEmbeddings(
+            vocab_size=vocab_size, hidden_size=hidden_size, max_position_embeddings=max_position_embeddings,
+            type_vocab_size=0, layer_norm_eps=layer_norm_eps, dropout=hidden_dropout_prob,
+            initializer_range=initializer_range, name="embeddings", **policy,
+        )
+        self.relative_attention_bias = RelativePositionBias(
+            num_buckets=relative_attention_num_buckets, num_heads=num_attention_heads, max_distance=MAX_DISTANCE,
+            embeddings_initializer=init, name="relative_attention_bias", **policy,
+        )
+        self.encoder_layers = [
+            TransformerEncoderBlock(
+                num_heads=num_attention_heads,
+                intermediate_size=intermediate_size,
+                hidden_act=hidden_act,
+                hidden_dropout=hidden_dropout_prob,
+                attention_dropout=attention_probs_dropout_prob,
+                layer_norm_eps=layer_norm_eps,
+                kernel_initializer=init,
+                name=f"encoder_layer_{i}",
+                **policy,
+            )
+            for i in range(num_hidden_layers)
+        ]
+        self.pooler = Pooler(hidden_size, kernel_initializer=init, name="pooler", **policy) if add_pooling_layer else None
+
+    def _constructor_only_config(self):
+        return {"add_pooling_layer": self.add_pooling_layer}
+
+    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
+        inputs = self._prepare_inputs(inputs)
+        input_ids = inputs["input_ids"]
+        position_ids = inputs.get("position_ids")
+        if position_ids is None:
+            check_sequence_length(input_ids, self.config["max_position_embeddings"] - PADDING_IDX - 1,
+                                  type(self).__name__)
+            position_ids = padding_offset_positions(input_ids)
+        x = self.embeddings(input_ids, position_ids=position_ids, training=training)
+        mask = attention_mask_to_bool(inputs.get("attention_mask"))
+        bias = self.relative_attention_bias(x)  # (1, heads, seq_len, seq_len), shared by all layers
+        x, hidden_states, attentions = run_encoder_layers(
+            self.encoder_layers, x, output_attentions, training, attention_mask=mask, attention_bias=bias)
+        outputs = {"last_hidden_state": x}
+        if self.pooler is not None:
+            outputs["pooler_output"] = self.pooler(x)
+        return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)
+
+
+class MPNetPreTrainedModel(PreTrainedModel):
+    """Base of the MPNet head models: the backbone lives in `self.mpnet`."""
+
+    model_type = "mpnet"
+    base_model_prefix = "mpnet"
+    backbone_class = MPNetModel
+    input_names = MPNetModel.input_names
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MPNetForSequenceClassification(SequenceClassificationMixin, MPNetPreTrainedModel):
+    """MPNet with `MPNetClassificationHead` (first token, dense + tanh, dropout,
+    `out_proj`); its dense + tanh part is the backbone's pooler.
+
+    References: `transformers.MPNetForSequenceClassification`.
+    """
+
+    # The converter maps `classifier.dense` onto the backbone pooler.
+    pooler_is_classifier_dense = True
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MPNetForTokenClassification(TokenClassificationMixin, MPNetPreTrainedModel):
+    """MPNet with a per-token linear classifier.
+
+    References: `transformers.MPNetForTokenClassification`.
+    """
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MPNetForQuestionAnswering(QuestionAnsweringMixin, MPNetPreTrainedModel):
+    """MPNet with a span head (`start_logits`, `end_logits`).
+
+    References: `transformers.MPNetForQuestionAnswering`.
+    """
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MPNetForMultipleChoice(MultipleChoiceMixin, MPNetPreTrainedModel):
+    """MPNet scoring each of `num_choices` sequences from the pooled output.
+
+    References: `transformers.MPNetForMultipleChoice`.
+    """
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MPNetForMaskedLM(TiedMaskedLMHeadMixin, MaskedLMMixin, MPNetPreTrainedModel):
+    """MPNet with its masked-LM head (dense + gelu + LayerNorm, tied decoder).
+
+    References: `transformers.MPNetForMaskedLM`.
+    """
+
+    lm_head_activation = "gelu"  # fixed in the reference, whatever `hidden_act` says

@@ -1,0 +1,19 @@
+"""XLNet models."""
+
+from tfmodels.models.xlnet.heads import (
+    XLNetForMultipleChoice,
+    XLNetForQuestionAnsweringSimple,
+    XLNetForSequenceClassification,
+    XLNetForTokenClassification,
+    XLNetLMHeadModel,
+)
+from tfmodels.models.xlnet.modeling import XLNetModel
+
+__all__ = [
+    "XLNetForMultipleChoice",
+    "XLNetForQuestionAnsweringSimple",
+    "XLNetForSequenceClassification",
+    "XLNetForTokenClassification",
+    "XLNetLMHeadModel",
+    "XLNetModel",
+]
