@@ -7,7 +7,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfmodels.export.signatures import task_signature
+from tfmodels.export.signatures import make_generation_function, task_signature
 
 # Inputs a serving client sends; position ids are derived in-graph.
 _SERVING_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -92,7 +92,8 @@ def _max_positions(model):
     return config.get("max_position_embeddings")
 
 
-def build_signatures(model, output_names=None, tokenizer=None, max_length=None, task_signatures=True):
+def build_signatures(model, output_names=None, tokenizer=None, max_length=None, task_signatures=True,
+                     generation=None):
     """The SavedModel signatures for `model` (see `export_saved_model`).
 
     Returns:
@@ -102,6 +103,8 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
     task = task_signature(model) if task_signatures else None
     if task is not None:
         signatures[task[0]] = make_task_serving_function(model, task[1])
+    if generation is not None:
+        signatures["generate"] = make_generation_function(model, **generation)
     in_graph = None
     if tokenizer is not None:
         from tfmodels.export.tokenizer import InGraphTokenizer
@@ -119,7 +122,7 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
 
 
 def export_saved_model(model, directory, output_names=None, overwrite=False, tokenizer=None, max_length=None,
-                       task_signatures=True):
+                       task_signatures=True, generation=None):
     """Exports `model` as a SavedModel with a `serving_default` signature.
 
     The signature takes int32 tensors with dynamic batch and sequence
@@ -157,6 +160,9 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
         max_length: tokenizer output length; default the tokenizer's
             truncation length (else 512).
         task_signatures: add the head's task signature.
+        generation: for causal LMs, a dict with `batch_size`, `prompt_length`,
+            `max_new_tokens` (and any other `generate()` arguments) adds a
+            `generate` signature over left-padded prompts of that shape.
 
     Returns:
         `pathlib.Path` of the SavedModel directory.
@@ -167,7 +173,7 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()) and not overwrite:
         raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True to replace it.")
-    signatures, in_graph = build_signatures(model, output_names, tokenizer, max_length, task_signatures)
+    signatures, in_graph = build_signatures(model, output_names, tokenizer, max_length, task_signatures, generation)
     module = tf.Module()
     module.model = model
     module.serve = signatures["serving_default"]

@@ -8,7 +8,10 @@
   strings (`""` on padding);
 - question answering (`answer_span`): the best span with `start <= end` and
   `end - start < max_answer_length` inside the attention mask: `start_index`,
-  `end_index (batch,)` and `score` (start + end logit).
+  `end_index (batch,)` and `score` (start + end logit);
+- causal LMs (`generate`, opt-in): `sequences (batch, prompt_length +
+  generated)` from the model's XLA-compiled `generate()` loop, for a fixed
+  `(batch_size, prompt_length)` (left-padded prompts).
 
 Every post-processing step is plain tensor math (no Python control flow on
 values), so the signatures compile with XLA and serve on TPUs.
@@ -84,3 +87,27 @@ def task_signature(model):
         if isinstance(model, mixin):
             return name, postprocess
     return None
+
+
+def make_generation_function(model, batch_size, prompt_length, max_new_tokens, **generate_kwargs):
+    """A `tf.function` over left-padded int32 `input_ids`, `attention_mask`
+    `(batch_size, prompt_length)` returning `{"sequences": model.generate(...)}`.
+
+    The shapes are static because the generation loop (one XLA program over
+    a preallocated KV cache) is compiled for one prompt shape; pad prompts to
+    `prompt_length` on the left with a 0 attention mask.
+
+    Raises:
+        TypeError: `model` has no `generate()`.
+    """
+    if not hasattr(model, "generate"):
+        raise TypeError(f"{type(model).__name__} has no generate(); generation signatures need a causal LM.")
+    model.build_from_dummy_inputs()
+    spec = [tf.TensorSpec([batch_size, prompt_length], tf.int32, name=name) for name in ("input_ids", "attention_mask")]
+
+    @tf.function(input_signature=spec)
+    def generate(input_ids, attention_mask):
+        return {"sequences": model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=max_new_tokens,
+                                            **generate_kwargs)}
+
+    return generate
