@@ -10,6 +10,7 @@ import logging
 import math
 import re
 
+import keras
 import tensorflow as tf
 from tqdm.auto import tqdm
 
@@ -225,7 +226,8 @@ def load_pretrained(
     config.update(config_overrides)
     config.pop("dtype", None)
     if dtype is not None:
-        config["dtype"] = dtype
+        # A policy object, not a string: `from_config` drops string `dtype`s (Hugging Face's torch dtype).
+        config["dtype"] = keras.dtype_policies.get(dtype)
     with files.low_memory_allocation():
         model = cls.from_config(config)
         model.build_from_dummy_inputs()

@@ -1,5 +1,6 @@
-"""SavedModel export (TF Serving signatures)."""
+"""SavedModel export (TF Serving signatures, in-graph tokenizer)."""
 
 from tfmodels.export.saved_model import export_saved_model, make_serving_function
+from tfmodels.export.tokenizer import InGraphTokenizer
 
-__all__ = ["export_saved_model", "make_serving_function"]
+__all__ = ["InGraphTokenizer", "export_saved_model", "make_serving_function"]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tfmodels.export.signatures import make_generation_function, task_signature
+
 # Inputs a serving client sends; position ids are derived in-graph.
 _SERVING_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -47,7 +49,80 @@ def make_serving_function(model, output_names=None):
     return serve
 
 
-def export_saved_model(model, directory, output_names=None, overwrite=False):
+def make_task_serving_function(model, postprocess):
+    """Like `make_serving_function`, returning `postprocess(model, outputs, inputs)`
+    (e.g. class probabilities) instead of the raw outputs."""
+    model.build_from_dummy_inputs()
+    names = serving_input_names(model)
+    signature = [tf.TensorSpec([None] * _input_rank(model), tf.int32, name=name) for name in names]
+
+    @tf.function(input_signature=signature)
+    def serve(*tensors):
+        inputs = dict(zip(names, tensors))
+        return postprocess(model, model(inputs, training=False), inputs)
+
+    return serve
+
+
+def make_text_serving_function(model, tokenizer, output_names=None, postprocess=None):
+    """A `tf.function` over a string tensor `text (batch,)`: tokenizes in-graph
+    with `tokenizer` (an `InGraphTokenizer`) and returns the model's serving
+    outputs, or `postprocess(model, outputs, inputs)` when given."""
+    model.build_from_dummy_inputs()
+    if _input_rank(model) != 2:
+        raise ValueError(f"Text signatures need (batch, seq_len) inputs; {type(model).__name__} takes rank "
+                         f"{_input_rank(model)} inputs.")
+    names = serving_input_names(model)
+    output_names = list(output_names or model.serving_outputs)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve(text):
+        features = tokenizer(text)
+        inputs = {name: features[name] for name in names}
+        outputs = model(inputs, training=False)
+        if postprocess is not None:
+            return postprocess(model, outputs, inputs)
+        return {name: outputs[name] for name in output_names}
+
+    return serve
+
+
+def _max_positions(model):
+    config = getattr(model, "backbone", model).config
+    return config.get("max_position_embeddings")
+
+
+def build_signatures(model, output_names=None, tokenizer=None, max_length=None, task_signatures=True,
+                     generation=None):
+    """The SavedModel signatures for `model` (see `export_saved_model`).
+
+    Returns:
+        `(signatures, in_graph_tokenizer_or_None)`.
+    """
+    signatures = {"serving_default": make_serving_function(model, output_names)}
+    task = task_signature(model) if task_signatures else None
+    if task is not None:
+        signatures[task[0]] = make_task_serving_function(model, task[1])
+    if generation is not None:
+        signatures["generate"] = make_generation_function(model, **generation)
+    in_graph = None
+    if tokenizer is not None:
+        from tfmodels.export.tokenizer import InGraphTokenizer
+
+        in_graph = tokenizer if isinstance(tokenizer, InGraphTokenizer) else InGraphTokenizer(tokenizer, max_length)
+        limit = _max_positions(model)
+        if limit is not None and in_graph.max_length > limit:
+            raise ValueError(f"The tokenizer pads to max_length={in_graph.max_length}, more than the model's "
+                             f"max_position_embeddings={limit}. Pass max_length=<= {limit}.")
+        signatures["tokenize"] = in_graph.__call__
+        signatures["serve_text"] = make_text_serving_function(model, in_graph, output_names)
+        if task is not None:
+            signatures[f"{task[0]}_text"] = make_text_serving_function(model, in_graph, postprocess=task[1])
+    return signatures, in_graph
+
+
+def export_saved_model(model, directory, output_names=None, overwrite=False, tokenizer=None, max_length=None,
+                       task_signatures=True, generation=None):
     """Exports `model` as a SavedModel with a `serving_default` signature.
 
     The signature takes int32 tensors with dynamic batch and sequence
@@ -63,11 +138,31 @@ def export_saved_model(model, directory, output_names=None, overwrite=False):
     The SavedModel is written to a temporary directory next to `directory`
     and renamed into place when complete.
 
+    More signatures (same SavedModel, chosen by `signature_name`):
+
+    - a task signature for heads that have one (`task_signatures=True`):
+      `classify` (probabilities, label id and name), `token_labels`,
+      `answer_span`; see `tfmodels.export.signatures`;
+    - with `tokenizer`: `serve_text` (the `serving_default` outputs from a
+      string tensor `text (batch,)`, tokenized in-graph, padded to
+      `max_length`), `<task>_text`, and `tokenize` (the token ids the model
+      sees). Loading such a SavedModel needs the TF Text ops:
+      `import tensorflow_text` first.
+
     Args:
         model: a tfmodels model (built or not).
         directory: output directory.
         output_names: outputs to export; default `model.serving_outputs`.
         overwrite: replace an existing non-empty `directory`.
+        tokenizer: optional Hugging Face tokenizer (`tokenizers.Tokenizer`,
+            fast tokenizer, `tokenizer.json` path or directory) or an
+            `InGraphTokenizer`, for the text signatures.
+        max_length: tokenizer output length; default the tokenizer's
+            truncation length (else 512).
+        task_signatures: add the head's task signature.
+        generation: for causal LMs, a dict with `batch_size`, `prompt_length`,
+            `max_new_tokens` (and any other `generate()` arguments) adds a
+            `generate` signature over left-padded prompts of that shape.
 
     Returns:
         `pathlib.Path` of the SavedModel directory.
@@ -78,14 +173,16 @@ def export_saved_model(model, directory, output_names=None, overwrite=False):
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()) and not overwrite:
         raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True to replace it.")
-    serve = make_serving_function(model, output_names)
+    signatures, in_graph = build_signatures(model, output_names, tokenizer, max_length, task_signatures, generation)
     module = tf.Module()
     module.model = model
-    module.serve = serve
+    module.serve = signatures["serving_default"]
+    if in_graph is not None:
+        module.tokenizer = in_graph
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        tf.saved_model.save(module, str(tmp), signatures={"serving_default": serve})
+        tf.saved_model.save(module, str(tmp), signatures=signatures)
         if directory.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old.", dir=directory.parent))
             os.replace(directory, old / directory.name)

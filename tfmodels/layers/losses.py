@@ -21,7 +21,10 @@ def masked_sparse_categorical_crossentropy(labels, logits, ignore_index=-100):
         ignore_index: int, label value to skip (`-100` in Hugging Face).
 
     Returns:
-        float32 scalar; 0 when every label is ignored.
+        float32 scalar; 0 when every label is ignored. Under `tf.distribute`
+        with several replicas, the sum over this replica's labels divided by
+        the global label count, times the number of replicas (see
+        `_count_over_replicas`).
     """
     num_classes = ops.shape(logits)[-1]
     logits = ops.reshape(_as_float32(logits), (-1, num_classes))
@@ -31,7 +34,26 @@ def masked_sparse_categorical_crossentropy(labels, logits, ignore_index=-100):
     log_probs = ops.log_softmax(logits, axis=-1)
     picked = ops.take_along_axis(log_probs, safe_labels[:, None], axis=-1)[:, 0]
     weights = ops.cast(valid, "float32")
-    return -ops.sum(picked * weights) / ops.maximum(ops.sum(weights), 1.0)
+    count, num_replicas = _count_over_replicas(ops.sum(weights))
+    return -ops.sum(picked * weights) * num_replicas / ops.maximum(count, 1.0)
+
+
+def _count_over_replicas(count):
+    """Sums a label count over the replicas of a `tf.distribute` step.
+
+    Inside a replica context with several replicas the count of valid labels
+    is all-reduced, so that each replica's loss, once divided by the number
+    of replicas (`PreTrainedModel.compute_loss`), is its share of the mean
+    over the global batch, even when replicas hold different numbers of
+    ignored (-100) labels. Elsewhere returns `(count, 1)`.
+    """
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return count, 1
+    count = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(count))
+    return count, context.num_replicas_in_sync
 
 
 def sequence_classification_loss(labels, logits, problem_type=None):

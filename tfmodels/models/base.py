@@ -50,6 +50,21 @@ def to_int_tensor(value, name):
     )
 
 
+def scale_loss_for_replicas(loss):
+    """Divides a per-replica mean loss by the number of replicas in sync.
+
+    Under `tf.distribute` the gradients of every replica are summed, so each
+    replica's loss must be its share of the global-batch mean: the mean over
+    its own examples divided by `num_replicas_in_sync` (what Keras' own
+    losses do). With one replica this is the identity; Keras' `fit()` undoes
+    the scaling when it reports the loss.
+    """
+    num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if num_replicas > 1:
+        loss = loss * ops.cast(1.0 / num_replicas, loss.dtype)
+    return loss
+
+
 class PreTrainedModel(keras.Model):
     """Base class of every tfmodels architecture and head.
 
@@ -236,9 +251,40 @@ class PreTrainedModel(keras.Model):
         loss = self.task_loss(labels, y_pred)
         if self.losses:
             loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
-        return loss
+        return scale_loss_for_replicas(loss)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Builds compile state from one replica's batch under a strategy.
+
+        Keras 3's TF trainer gets the shapes of the first distributed batch by
+        `strategy.reduce("MEAN", batch)`, which fails for dict batches under
+        `MultiWorkerMirroredStrategy` (and would average token ids); the
+        first local replica's batch gives the same shapes without a reduce.
+        """
+        strategy = getattr(self, "_distribute_strategy", None)
+        if strategy is None or iterator is None or data_batch is not None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        for _, _, data_iterator in iterator:
+            data_batch = next(data_iterator)
+            break
+        data_batch = tf.nest.map_structure(
+            lambda v: strategy.experimental_local_results(v)[0]
+            if isinstance(v, tf.distribute.DistributedValues) else v,
+            data_batch,
+        )
+        return super()._maybe_symbolic_build(data_batch=data_batch)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        results = self._task_metrics(x, y, y_pred, sample_weight)
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3 reduces multi-worker logs with `strategy.reduce("MEAN", v, axis=0)`, which fails on
+            # scalars (tensorflow/tensorflow#72388). Metric variables are summed over replicas already, so
+            # every replica holds the same value and a (1,)-shaped copy reduces to it.
+            results = {k: ops.reshape(v, (1,)) if len(getattr(v, "shape", (0,))) == 0 else v
+                       for k, v in results.items()}
+        return results
+
+    def _task_metrics(self, x, y, y_pred, sample_weight=None):
         labels = self._labels_from(x, y)
         if "logits" in y_pred and labels is not None and len(labels) == 1:
             label = next(iter(labels.values()))

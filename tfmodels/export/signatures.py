@@ -1,0 +1,113 @@
+"""Task serving signatures: what a client wants from each head, computed in-graph.
+
+- sequence classification (`classify`): `probabilities (batch, num_labels)`
+  (softmax; sigmoid for `multi_label_classification`; the raw value for
+  regression), `label_id (batch,)`, `label (batch,)` string from `id2label`;
+- token classification (`token_labels`): `probabilities (batch, seq_len,
+  num_labels)`, `label_ids (batch, seq_len)` (-1 on padding), `labels`
+  strings (`""` on padding);
+- question answering (`answer_span`): the best span with `start <= end` and
+  `end - start < max_answer_length` inside the attention mask: `start_index`,
+  `end_index (batch,)` and `score` (start + end logit);
+- causal LMs (`generate`, opt-in): `sequences (batch, prompt_length +
+  generated)` from the model's XLA-compiled `generate()` loop, for a fixed
+  `(batch_size, prompt_length)` (left-padded prompts).
+
+Every post-processing step is plain tensor math (no Python control flow on
+values), so the signatures compile with XLA and serve on TPUs.
+"""
+
+import tensorflow as tf
+
+from tfmodels.models.heads import QuestionAnsweringMixin, SequenceClassificationMixin, TokenClassificationMixin
+
+
+def _label_strings(model):
+    id2label = model.config["id2label"]
+    return tf.constant([str(id2label[str(i)]) for i in range(len(id2label))])
+
+
+def classification_outputs(model, outputs, inputs):
+    """`probabilities`, `label_id`, `label` from sequence-classification `logits`."""
+    logits = tf.cast(outputs["logits"], tf.float32)
+    problem_type = model.config.get("problem_type")
+    if logits.shape[-1] == 1 and problem_type in (None, "regression"):
+        return {"probabilities": logits, "label_id": tf.zeros(tf.shape(logits)[:1], tf.int32),
+                "label": tf.gather(_label_strings(model), tf.zeros(tf.shape(logits)[:1], tf.int32))}
+    if problem_type == "multi_label_classification":
+        probabilities = tf.sigmoid(logits)
+    else:
+        probabilities = tf.nn.softmax(logits, axis=-1)
+    label_id = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return {"probabilities": probabilities, "label_id": label_id, "label": tf.gather(_label_strings(model), label_id)}
+
+
+def token_label_outputs(model, outputs, inputs):
+    """`probabilities`, `label_ids`, `labels` per token from token-classification `logits`."""
+    logits = tf.cast(outputs["logits"], tf.float32)
+    label_ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    if "attention_mask" in inputs:
+        valid = tf.not_equal(inputs["attention_mask"], 0)
+        names = tf.where(valid, tf.gather(_label_strings(model), label_ids), "")
+        label_ids = tf.where(valid, label_ids, -1)
+    else:
+        names = tf.gather(_label_strings(model), label_ids)
+    return {"probabilities": tf.nn.softmax(logits, axis=-1), "label_ids": label_ids, "labels": names}
+
+
+def answer_span_outputs(model, outputs, inputs, max_answer_length=30):
+    """Best answer span `(start_index, end_index, score)` from QA logits."""
+    start = tf.cast(outputs["start_logits"], tf.float32)  # (batch, seq)
+    end = tf.cast(outputs["end_logits"], tf.float32)
+    seq_len = tf.shape(start)[1]
+    positions = tf.range(seq_len)
+    span_len = positions[None, :] - positions[:, None]  # (start, end) -> end - start
+    allowed = (span_len >= 0) & (span_len < max_answer_length)  # (seq, seq)
+    scores = start[:, :, None] + end[:, None, :]  # (batch, start, end)
+    if "attention_mask" in inputs:
+        valid = tf.not_equal(inputs["attention_mask"], 0)
+        allowed = allowed[None] & valid[:, :, None] & valid[:, None, :]
+    scores = tf.where(allowed, scores, tf.float32.min)
+    flat = tf.reshape(scores, [tf.shape(scores)[0], -1])
+    best = tf.argmax(flat, axis=-1, output_type=tf.int32)
+    return {"start_index": best // seq_len, "end_index": best % seq_len, "score": tf.reduce_max(flat, axis=-1)}
+
+
+# (mixin, signature name, post-processing); the first match wins.
+TASK_SIGNATURES = (
+    (SequenceClassificationMixin, "classify", classification_outputs),
+    (TokenClassificationMixin, "token_labels", token_label_outputs),
+    (QuestionAnsweringMixin, "answer_span", answer_span_outputs),
+)
+
+
+def task_signature(model):
+    """`(signature_name, postprocess)` for `model`'s head, or `None`."""
+    for mixin, name, postprocess in TASK_SIGNATURES:
+        if isinstance(model, mixin):
+            return name, postprocess
+    return None
+
+
+def make_generation_function(model, batch_size, prompt_length, max_new_tokens, **generate_kwargs):
+    """A `tf.function` over left-padded int32 `input_ids`, `attention_mask`
+    `(batch_size, prompt_length)` returning `{"sequences": model.generate(...)}`.
+
+    The shapes are static because the generation loop (one XLA program over
+    a preallocated KV cache) is compiled for one prompt shape; pad prompts to
+    `prompt_length` on the left with a 0 attention mask.
+
+    Raises:
+        TypeError: `model` has no `generate()`.
+    """
+    if not hasattr(model, "generate"):
+        raise TypeError(f"{type(model).__name__} has no generate(); generation signatures need a causal LM.")
+    model.build_from_dummy_inputs()
+    spec = [tf.TensorSpec([batch_size, prompt_length], tf.int32, name=name) for name in ("input_ids", "attention_mask")]
+
+    @tf.function(input_signature=spec)
+    def generate(input_ids, attention_mask):
+        return {"sequences": model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=max_new_tokens,
+                                            **generate_kwargs)}
+
+    return generate
