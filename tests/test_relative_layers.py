@@ -11,6 +11,7 @@ from tfmodels.layers.attention.funnel_attention import FunnelRelativeAttention
 from tfmodels.layers.attention.relative_attention import RelativeAttention, relative_shift_gather
 from tfmodels.layers.funnel_block import FunnelBlock
 from tfmodels.layers.lm_projection import LMProjection
+from tfmodels.layers.masks import padding_mask
 from tfmodels.layers.pooling.funnel import FunnelPooling, FunnelUpsampling, pool_sequence, stride_pool
 from tfmodels.layers.position.funnel import factorized_embeddings, relative_shift_embeddings
 from tfmodels.layers.position.sinusoidal import SinusoidalRelativeEmbedding
@@ -33,7 +34,7 @@ def _funnel_inputs(attention_type):
     rng = np.random.RandomState(2)
     cls_mask = np.pad(np.ones((T - 1, T - 1), "float32"), [[1, 0], [1, 0]])
     common = dict(token_type_mat=rng.rand(B, T, T) > 0.5, cls_mask=cls_mask,
-                  key_mask=np.array([[1] * T, [1] * (T - 2) + [0, 0]], "float32"))
+                  attention_mask=padding_mask(np.array([[1] * T, [1] * (T - 2) + [0, 0]])))
     if attention_type == "factorized":
         return dict(position_embeds=factorized_embeddings(T, D), **common)
     return dict(position_embeds=relative_shift_embeddings(T, D, 1)[0], **common)
