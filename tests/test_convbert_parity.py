@@ -5,7 +5,14 @@ import pytest
 import transformers
 
 import tfmodels
-from tests.helpers import assert_parity, compare_outputs, hf_checkpoint, random_inputs, torch_outputs
+from tests.helpers import (
+    assert_parity,
+    assert_save_round_trip,
+    compare_outputs,
+    hf_checkpoint,
+    random_inputs,
+    torch_outputs,
+)
 
 CLASSES = [
     "ConvBertModel",
@@ -54,3 +61,29 @@ def test_convbert_save_pretrained_round_trip(tmp_path):
 def test_auto_classes_pick_convbert(tmp_path):
     path = hf_checkpoint("ConvBertForMaskedLM", tiny_config("ConvBertForMaskedLM"), tmp_path)
     assert type(tfmodels.AutoModelForMaskedLM.from_pretrained(path)) is tfmodels.ConvBertForMaskedLM
+
+
+def choice_inputs(**kwargs):
+    """`(batch=2, num_choices=2, seq_len)` inputs with padded choices."""
+    flat = random_inputs(batch_size=4, type_vocab_size=3, pad_lengths=(5, 2, 7), **kwargs)
+    return {k: v.reshape(2, 2, -1) for k, v in flat.items()}
+
+
+@pytest.mark.parametrize("summary", [{}, dict(summary_type="first", summary_use_proj=True,
+                                                summary_proj_to_labels=False, summary_activation="tanh")],
+                         ids=["default_last_token", "first_proj_tanh"])
+def test_convbert_multiple_choice_parity(summary, tmp_path):
+    class_name = "ConvBertForMultipleChoice"
+    path = hf_checkpoint(class_name, tiny_config(class_name, **summary), tmp_path)
+    print(class_name, summary, assert_parity(class_name, path, choice_inputs()))
+
+
+def test_convbert_multiple_choice_save_pretrained_round_trip(tmp_path):
+    class_name = "ConvBertForMultipleChoice"
+    path = hf_checkpoint(class_name, tiny_config(class_name, num_groups=2), tmp_path / "hf")
+    inputs = choice_inputs()
+    print(assert_save_round_trip(class_name, path, inputs, tmp_path / "ours"))
+    again = tfmodels.ConvBertForMultipleChoice.from_pretrained(tmp_path / "ours")
+    ours = tfmodels.ConvBertForMultipleChoice.from_pretrained(path)(inputs)["logits"].numpy()
+    np.testing.assert_array_equal(again(inputs)["logits"].numpy(), ours)
+    assert type(tfmodels.AutoModelForMultipleChoice.from_pretrained(path)) is tfmodels.ConvBertForMultipleChoice

@@ -106,3 +106,13 @@ def test_funnel_xla_and_mixed_precision(tmp_path):
     mixed = tfmodels.FunnelForMaskedLM.from_pretrained(path)
     logits = mixed(inputs, training=False)["logits"]
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(logits, "float32"))))
+
+
+def test_funnel_untied_lm_head_parity_and_round_trip(tmp_path):
+    """`tie_word_embeddings=False`: `lm_head.weight` loads into `MaskedLMHead.decoder` and saves back."""
+    from tests.helpers import assert_save_round_trip
+
+    path = hf_checkpoint("FunnelForMaskedLM", tiny_funnel_config(tie_word_embeddings=False), tmp_path / "hf")
+    inputs = random_inputs(type_vocab_size=3)
+    print(assert_parity("FunnelForMaskedLM", path, inputs))
+    print(assert_save_round_trip("FunnelForMaskedLM", path, inputs, tmp_path / "ours"))

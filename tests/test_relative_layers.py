@@ -10,12 +10,12 @@ from tfmodels.layers.adaptive import AdaptiveEmbedding, AdaptiveLogSoftmax
 from tfmodels.layers.attention.funnel_attention import FunnelRelativeAttention
 from tfmodels.layers.attention.relative_attention import RelativeAttention, relative_shift_gather
 from tfmodels.layers.funnel_block import FunnelBlock
-from tfmodels.layers.lm_projection import LMProjection
+from tfmodels.layers.masks import padding_mask
 from tfmodels.layers.pooling.funnel import FunnelPooling, FunnelUpsampling, pool_sequence, stride_pool
 from tfmodels.layers.position.funnel import factorized_embeddings, relative_shift_embeddings
 from tfmodels.layers.position.sinusoidal import SinusoidalRelativeEmbedding
 from tfmodels.layers.relative_block import RelativeEncoderBlock
-from tfmodels.layers.heads import SequenceSummary
+from tfmodels.layers.heads import MaskedLMHead, SequenceSummary
 
 B, T, D, N, H = 2, 6, 16, 2, 8
 
@@ -33,7 +33,7 @@ def _funnel_inputs(attention_type):
     rng = np.random.RandomState(2)
     cls_mask = np.pad(np.ones((T - 1, T - 1), "float32"), [[1, 0], [1, 0]])
     common = dict(token_type_mat=rng.rand(B, T, T) > 0.5, cls_mask=cls_mask,
-                  key_mask=np.array([[1] * T, [1] * (T - 2) + [0, 0]], "float32"))
+                  attention_mask=padding_mask(np.array([[1] * T, [1] * (T - 2) + [0, 0]])))
     if attention_type == "factorized":
         return dict(position_embeds=factorized_embeddings(T, D), **common)
     return dict(position_embeds=relative_shift_embeddings(T, D, 1)[0], **common)
@@ -59,7 +59,7 @@ CASES = {
     "funnel_pooling": (lambda: FunnelPooling("mean"), dict),
     "funnel_upsampling": (lambda: FunnelUpsampling(2, 2 * T - 1), dict),
     "sequence_summary": (lambda: SequenceSummary("last", num_outputs=D, activation="tanh"), dict),
-    "lm_projection": (lambda: LMProjection(11, tie_word_embeddings=False), dict),
+    "masked_lm_head_projection_only": (lambda: MaskedLMHead(11, D, transform=False, tie_word_embeddings=False), dict),
     "adaptive_log_softmax": (lambda: AdaptiveLogSoftmax(30, 16, D, cutoffs=[10, 20], div_val=2,
                                                         tie_word_embeddings=False), dict),
 }

@@ -5,7 +5,14 @@ import pytest
 import transformers
 
 import tfmodels
-from tests.helpers import assert_parity, compare_outputs, hf_checkpoint, random_inputs, torch_outputs
+from tests.helpers import (
+    assert_parity,
+    assert_save_round_trip,
+    compare_outputs,
+    hf_checkpoint,
+    random_inputs,
+    torch_outputs,
+)
 
 CLASSES = [
     "RoFormerModel",
@@ -60,3 +67,29 @@ def test_roformer_too_long_sequence_is_refused(tmp_path):
 def test_auto_classes_pick_roformer(tmp_path):
     path = hf_checkpoint("RoFormerForMaskedLM", tiny_config("RoFormerForMaskedLM"), tmp_path)
     assert type(tfmodels.AutoModelForMaskedLM.from_pretrained(path)) is tfmodels.RoFormerForMaskedLM
+
+
+def choice_inputs(**kwargs):
+    """`(batch=2, num_choices=2, seq_len)` inputs with padded choices."""
+    flat = random_inputs(batch_size=4, type_vocab_size=3, pad_lengths=(5, 2, 7), **kwargs)
+    return {k: v.reshape(2, 2, -1) for k, v in flat.items()}
+
+
+@pytest.mark.parametrize("summary", [{}, dict(summary_type="first", summary_use_proj=True,
+                                                summary_proj_to_labels=False, summary_activation="tanh")],
+                         ids=["default_last_token", "first_proj_tanh"])
+def test_roformer_multiple_choice_parity(summary, tmp_path):
+    class_name = "RoFormerForMultipleChoice"
+    path = hf_checkpoint(class_name, tiny_config(class_name, **summary), tmp_path)
+    print(class_name, summary, assert_parity(class_name, path, choice_inputs()))
+
+
+def test_roformer_multiple_choice_save_pretrained_round_trip(tmp_path):
+    class_name = "RoFormerForMultipleChoice"
+    path = hf_checkpoint(class_name, tiny_config(class_name, embedding_size=24), tmp_path / "hf")
+    inputs = choice_inputs()
+    print(assert_save_round_trip(class_name, path, inputs, tmp_path / "ours"))
+    again = tfmodels.RoFormerForMultipleChoice.from_pretrained(tmp_path / "ours")
+    ours = tfmodels.RoFormerForMultipleChoice.from_pretrained(path)(inputs)["logits"].numpy()
+    np.testing.assert_array_equal(again(inputs)["logits"].numpy(), ours)
+    assert type(tfmodels.AutoModelForMultipleChoice.from_pretrained(path)) is tfmodels.RoFormerForMultipleChoice

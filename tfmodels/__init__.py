@@ -178,6 +178,7 @@ __all__ += [
 
 from tfmodels.models.roformer import (  # noqa: E402
     RoFormerForMaskedLM,
+    RoFormerForMultipleChoice,
     RoFormerForQuestionAnswering,
     RoFormerForSequenceClassification,
     RoFormerForTokenClassification,
@@ -186,6 +187,7 @@ from tfmodels.models.roformer import (  # noqa: E402
 
 __all__ += [
     "RoFormerForMaskedLM",
+    "RoFormerForMultipleChoice",
     "RoFormerForQuestionAnswering",
     "RoFormerForSequenceClassification",
     "RoFormerForTokenClassification",
@@ -212,6 +214,7 @@ __all__ += [
 
 from tfmodels.models.convbert import (  # noqa: E402
     ConvBertForMaskedLM,
+    ConvBertForMultipleChoice,
     ConvBertForQuestionAnswering,
     ConvBertForSequenceClassification,
     ConvBertForTokenClassification,
@@ -220,6 +223,7 @@ from tfmodels.models.convbert import (  # noqa: E402
 
 __all__ += [
     "ConvBertForMaskedLM",
+    "ConvBertForMultipleChoice",
     "ConvBertForQuestionAnswering",
     "ConvBertForSequenceClassification",
     "ConvBertForTokenClassification",

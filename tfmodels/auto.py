@@ -180,6 +180,7 @@ for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequen
                        ("token-classification", "ForTokenClassification"),
                        ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
     register_model(_task, "roformer", getattr(_roformer, "RoFormer" + _suffix))
+register_model("multiple-choice", "roformer", _roformer.RoFormerForMultipleChoice)
 
 # MPNet.
 from tfmodels.models import mpnet as _mpnet  # noqa: E402
@@ -197,6 +198,7 @@ for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequen
                        ("token-classification", "ForTokenClassification"),
                        ("question-answering", "ForQuestionAnswering"), ("masked-lm", "ForMaskedLM")):
     register_model(_task, "convbert", getattr(_convbert, "ConvBert" + _suffix))
+register_model("multiple-choice", "convbert", _convbert.ConvBertForMultipleChoice)
 
 
 def _register_funnel():

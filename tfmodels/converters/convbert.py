@@ -32,7 +32,7 @@ from tfmodels.converters.mapping import (
 from tfmodels.converters.registry import register_weight_table
 
 IGNORED_KEYS = (r"(^|\.)position_ids$", r"(^|\.)token_type_ids$", r"^generator_lm_head\.weight$")
-OTHER_HEAD_KEYS = (r"^generator_", r"^classifier\.", r"^qa_outputs\.")
+OTHER_HEAD_KEYS = (r"^generator_", r"^classifier\.", r"^qa_outputs\.", r"^sequence_summary\.")
 
 
 def _span_conv_attention(hf, keras):

@@ -60,7 +60,7 @@ def funnel_table(model):
     if hasattr(model, "lm_head"):
         params.append(Param("lm_head.bias", "lm_head.bias", **flags))
         if not model.lm_head.tie_word_embeddings:
-            params.append(Param("lm_head.weight", "lm_head.kernel", **flags))
+            params.append(Param("lm_head.weight", "lm_head.decoder", LINEAR, **flags))
             ignored = ()
     if hasattr(model, "discriminator_dense"):
         params += dense("discriminator_predictions.dense", "discriminator_dense", **flags)

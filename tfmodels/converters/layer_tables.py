@@ -78,7 +78,8 @@ def classifier_heads(model, classifier="classifier", qa_outputs="qa_outputs", he
     with a warning) and may be re-initialised on size mismatch. When the
     classifier is a two-layer `ClassificationHead`, its layers map to
     `head_dense` / `head_out` (default `{classifier}.dense` /
-    `{classifier}.out_proj`, RoBERTa's names).
+    `{classifier}.out_proj`, RoBERTa's names). A `SequenceSummary` with a
+    projection maps to `sequence_summary.summary`.
     """
     flags = dict(optional=True, head=True)
     params = []
@@ -89,4 +90,7 @@ def classifier_heads(model, classifier="classifier", qa_outputs="qa_outputs", he
         params += dense(classifier, "classifier", **flags)
     if hasattr(model, "qa_outputs"):
         params += dense(qa_outputs, "qa_outputs", **flags)
+    summary = getattr(model, "sequence_summary", None)  # `SequenceSummaryMixin` heads
+    if summary is not None and summary.summary is not None:
+        params += dense("sequence_summary.summary", "sequence_summary.summary", **flags)
     return params

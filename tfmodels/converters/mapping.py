@@ -12,6 +12,7 @@ shape mismatch is reported before any tensor is read.
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 
@@ -231,6 +232,10 @@ class WeightTable:
             does not have; loading skips them with a warning.
         base_model_prefix: prefix of backbone keys in head checkpoints.
         is_head_model: whether backbone keys carry `base_model_prefix`.
+        buffers: `{hf_key: np.ndarray}` of constant buffers the reference
+            keeps in its state dict (e.g. Transformer-XL's `pos_emb.inv_freq`):
+            `save_pretrained` writes them, loading skips them (their keys are
+            added to `ignored_keys`).
     """
 
     params: list
@@ -238,6 +243,10 @@ class WeightTable:
     other_head_keys: tuple = ()
     base_model_prefix: str = None
     is_head_model: bool = False
+    buffers: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        self.ignored_keys = tuple(self.ignored_keys) + tuple(f"^{re.escape(key)}$" for key in self.buffers)
 
 
 def prefixed(prefix, params):

@@ -13,7 +13,7 @@ from tfmodels.converters.registry import register_weight_table
 
 IGNORED_KEYS = (r"(^|\.)position_ids$", r"(^|\.)encoder\.embed_positions\.weight$",
                 r"^cls\.predictions\.decoder\.weight$")
-OTHER_HEAD_KEYS = (r"^cls\.", r"^classifier\.", r"^qa_outputs\.")
+OTHER_HEAD_KEYS = (r"^cls\.", r"^classifier\.", r"^qa_outputs\.", r"^sequence_summary\.")
 
 
 def roformer_backbone(backbone):

@@ -32,6 +32,8 @@ def hf_state_dict(model):
     for key, parts in fused.items():
         pieces = [parts[i][1] for i in sorted(parts)]
         tensors[key] = np.ascontiguousarray(parts[0][0].merge(pieces))
+    for key, value in table.buffers.items():  # constant buffers of the reference's state dict
+        tensors[key] = np.ascontiguousarray(value)
     return tensors
 
 

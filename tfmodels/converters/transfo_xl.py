@@ -6,6 +6,7 @@ Keys: `transformer.word_emb.emb_layers.{i}.weight`, `.emb_projs.{i}`,
 `crit.out_layers.{i}.bias` (weights tied to the input embeddings),
 `crit.out_projs.{i}` (the untied ones). `qkv_net.weight` `(3 N H, D)` holds the
 query, key and value projections stacked: three rows share it (`QKVPart`).
+The buffer `pos_emb.inv_freq` is recomputed on load and written on save.
 """
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from tfmodels.converters.layer_tables import embedding, feed_forward, layer_norm
 from tfmodels.converters.mapping import IDENTITY, LINEAR, LINEAR_FROM_HEADS, FusedPart, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
+from tfmodels.layers.position.sinusoidal import inverse_frequencies
 
 
 def QKVPart(index, count=3):  # noqa: N802
@@ -20,7 +22,7 @@ def QKVPart(index, count=3):  # noqa: N802
     return FusedPart(index, count, base=LINEAR)
 
 
-IGNORED_KEYS = (r"\.pos_emb\.inv_freq$", r"^crit\.out_layers\.\d+\.weight$")
+IGNORED_KEYS = (r"(^|\.)pos_emb\.inv_freq$", r"^crit\.out_layers\.\d+\.weight$")
 OTHER_HEAD_KEYS = (r"^crit\.",)
 
 
@@ -74,5 +76,7 @@ def transfo_xl_table(model):
             ignored = IGNORED_KEYS[:1]
         # Projections tied to the input embeddings may be stored twice by older savers.
         ignored += tuple(rf"^crit\.out_projs\.{i}$" for i, p in enumerate(model.lm_head.out_projs) if p is None)
+    inv_freq = np.asarray(inverse_frequencies(backbone.config["d_model"]))  # (d_model / 2,)
+    buffers = {("transformer." if is_head else "") + "pos_emb.inv_freq": inv_freq}
     return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
-                       base_model_prefix="transformer", is_head_model=is_head)
+                       base_model_prefix="transformer", is_head_model=is_head, buffers=buffers)

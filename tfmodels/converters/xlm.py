@@ -41,9 +41,6 @@ def xlm_table(model):
     params = prefixed("transformer" if is_head else "", xlm_backbone(model.backbone if is_head else model))
     params += classifier_heads(model)
     flags = dict(optional=True, head=True)
-    summary = getattr(model, "sequence_summary", None)
-    if summary is not None and summary.summary is not None:
-        params += dense("sequence_summary.summary", "sequence_summary.summary", **flags)
     if hasattr(model, "squad_head"):
         for hf, ours in (("start_logits.dense", "start_dense"), ("end_logits.dense_0", "end_dense_0"),
                          ("end_logits.dense_1", "end_dense_1"), ("answer_class.dense_0", "answer_dense_0")):

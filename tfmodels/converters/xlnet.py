@@ -12,7 +12,7 @@ Keys: `transformer.word_embedding`, `transformer.mask_emb`,
 import numpy as np
 
 from tfmodels.converters.layer_tables import dense, embedding, feed_forward, layer_norm
-from tfmodels.converters.mapping import IDENTITY, Param, Transform, WeightTable, prefixed
+from tfmodels.converters.mapping import IDENTITY, LINEAR, Param, Transform, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
 
@@ -77,7 +77,7 @@ def xlnet_table(model):
     if hasattr(model, "lm_head"):
         params.append(Param("lm_loss.bias", "lm_head.bias", **flags))
         if not model.lm_head.tie_word_embeddings:
-            params.append(Param("lm_loss.weight", "lm_head.kernel", **flags))
+            params.append(Param("lm_loss.weight", "lm_head.decoder", LINEAR, **flags))
             ignored = ()
     return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="transformer", is_head_model=is_head)

@@ -59,7 +59,6 @@ __all__ += [
 from tfmodels.layers.adaptive import AdaptiveEmbedding, AdaptiveLogSoftmax  # noqa: E402
 from tfmodels.layers.attention import FunnelRelativeAttention, RelativeAttention  # noqa: E402
 from tfmodels.layers.funnel_block import FunnelBlock  # noqa: E402
-from tfmodels.layers.lm_projection import LMProjection  # noqa: E402
 from tfmodels.layers.pooling import FunnelPooling, FunnelUpsampling  # noqa: E402
 from tfmodels.layers.position import SinusoidalRelativeEmbedding  # noqa: E402
 from tfmodels.layers.relative_block import RelativeEncoderBlock  # noqa: E402
@@ -71,7 +70,6 @@ __all__ += [
     "FunnelPooling",
     "FunnelRelativeAttention",
     "FunnelUpsampling",
-    "LMProjection",
     "RelativeAttention",
     "RelativeEncoderBlock",
     "SinusoidalRelativeEmbedding",

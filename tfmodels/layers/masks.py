@@ -9,9 +9,15 @@ of shape `(batch, num_heads, query_len, key_len)` and are combined with `&`:
   last `query_len` positions of the keys, so query `i` sees keys `<= i + offset`;
 - any extra mask the caller already has, e.g. `(batch, query_len, key_len)`.
 
-`masked_softmax` is the only place where masked scores become a large
-negative number: the dtype's minimum, in float32, so mixed precision never
-overflows.
+`masked_softmax` (through `mask_scores`) is the only place where masked
+scores become a large negative number, in float32 so mixed precision never
+overflows. Two modes:
+
+- exclusion (default): masked scores are replaced by the float32 minimum, so
+  masked keys get exactly zero weight;
+- additive penalty (`penalty=p`): masked scores become `score - p`, as in
+  references that add a finite `-p * (1 - mask)` (Funnel's `INF = 1e6`); a
+  row whose keys are all masked then softmaxes over its raw scores.
 """
 
 from keras import ops
@@ -84,8 +90,8 @@ def merge_masks(*masks):
     return result
 
 
-def mask_scores(scores, mask=None):
-    """Attention logits in float32 with masked positions set to the float32 minimum.
+def mask_scores(scores, mask=None, penalty=None):
+    """Attention logits in float32 with masked positions pushed down.
 
     What the softmax sees; also returned as "attention scores" by models whose
     reference outputs pre-softmax logits (SqueezeBERT).
@@ -93,6 +99,9 @@ def mask_scores(scores, mask=None):
     Args:
         scores: float tensor, e.g. `(batch, num_heads, query_len, key_len)`.
         mask: optional bool tensor broadcastable to `scores`; `True` = keep.
+        penalty: optional positive float. `None`: masked positions are set to
+            the float32 minimum. A number: it is subtracted from masked
+            positions (the reference's additive `-penalty * (1 - mask)`).
 
     Returns:
         float32 tensor shaped like `scores`.
@@ -100,23 +109,30 @@ def mask_scores(scores, mask=None):
     scores = ops.cast(scores, "float32")
     if mask is None:
         return scores
-    return ops.where(mask, scores, ops.cast(-3.4028234663852886e38, "float32"))
+    if penalty is None:
+        masked = ops.cast(-3.4028234663852886e38, "float32")
+    else:
+        masked = scores - ops.cast(penalty, "float32")
+    return ops.where(mask, scores, masked)
 
 
-def masked_softmax(scores, mask=None, axis=-1):
+def masked_softmax(scores, mask=None, axis=-1, penalty=None):
     """Softmax over `axis` with masked positions excluded, computed in float32.
 
-    Masked positions get the float32 minimum before the softmax, so a row
-    with at least one visible key gives exactly zero weight to masked keys;
-    a fully masked row gives uniform weights (as the PyTorch references do).
+    By default masked positions get the float32 minimum before the softmax,
+    so a row with at least one visible key gives exactly zero weight to
+    masked keys; a fully masked row gives uniform weights (as the PyTorch
+    references do). With `penalty`, masked scores are lowered by that amount
+    instead (see `mask_scores`).
 
     Args:
         scores: float tensor, e.g. `(batch, num_heads, query_len, key_len)`.
         mask: optional bool tensor broadcastable to `scores`; `True` = keep.
         axis: axis to normalise over.
+        penalty: optional positive float, additive-penalty mode.
 
     Returns:
         float tensor shaped like `scores`, in `scores`' dtype.
     """
     dtype = scores.dtype
-    return ops.cast(ops.softmax(mask_scores(scores, mask), axis=axis), dtype)
+    return ops.cast(ops.softmax(mask_scores(scores, mask, penalty), axis=axis), dtype)

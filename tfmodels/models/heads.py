@@ -337,7 +337,7 @@ class SequenceSummaryMixin:
             activation=config.get("summary_activation"),
             first_dropout=config.get("summary_first_dropout") or 0.0,
             last_dropout=config.get("summary_last_dropout") or 0.0,
-            kernel_initializer=hf_initializer(config.get("init_std", 0.02)),
+            kernel_initializer=hf_initializer(config.get("init_std", config.get("initializer_range", 0.02))),
             dtype=self.dtype_policy,
             name="sequence_summary",
         )
@@ -363,19 +363,26 @@ class SummarySequenceClassificationMixin(SequenceSummaryMixin, SequenceClassific
 
 
 class SummaryMultipleChoiceMixin(SequenceSummaryMixin, MultipleChoiceMixin):
-    """Multiple choice through `SequenceSummary` + `logits_proj` `(num_labels -> 1)` (XLM, FlauBERT)."""
+    """Multiple choice through `SequenceSummary` + a `(summary width -> 1)` projection.
+
+    The projection is the attribute `choice_projection` names: `logits_proj`
+    (XLM, FlauBERT) or `classifier` (RoFormer, ConvBERT, whose configs carry
+    no `summary_*` fields, so the summary is the last token unchanged).
+    """
 
     backbone_kwargs = {}
+    choice_projection = "logits_proj"
 
     def __init__(self, **kwargs):
         num_labels, _, _ = resolve_labels(kwargs.get("num_labels"), kwargs.get("id2label"), kwargs.get("label2id"))
         self._init_backbone(kwargs)
         self.config = {}
         self._make_sequence_summary(num_labels)
-        self.logits_proj = self._dense(1, "logits_proj")
+        setattr(self, self.choice_projection, self._dense(1, self.choice_projection))
 
     def _sentence_logits(self, backbone_outputs, training):
-        return self.logits_proj(self.sequence_summary(backbone_outputs["last_hidden_state"], training=training))
+        summary = self.sequence_summary(backbone_outputs["last_hidden_state"], training=training)
+        return getattr(self, self.choice_projection)(summary)
 
 
 class BeamQuestionAnsweringMixin(HeadModelMixin):

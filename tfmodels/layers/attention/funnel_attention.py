@@ -9,12 +9,12 @@ Scores (all scaled by `1 / sqrt(H)`)::
     positional = (q + r_r_bias) . (r W_r)        relative shift or factorized form
     token_type = (q + r_s_bias) . seg_embed[same segment?]
     scores     = content + positional * cls_mask + token_type * cls_mask
-    scores     = float32(scores) - 1e6 * (1 - key_mask)      (with `key_mask`)
 
 Masking follows the reference exactly: padded keys get `-1e6` added rather
 than being excluded, so a query whose keys are all padding (pooled padding
-positions) still softmaxes over its raw scores, as in `transformers`. Pass
-the 0/1 key mask as `key_mask` instead of a boolean `attention_mask`.
+positions) still softmaxes over its raw scores, as in `transformers`. This
+is `masked_softmax`'s additive-penalty mode (`mask_penalty=1e6`, the default
+here) applied to the usual boolean `attention_mask`.
 
 References:
     Dai et al., "Funnel-Transformer", NeurIPS 2020, appendix A.2.
@@ -43,6 +43,8 @@ class FunnelRelativeAttention(MultiHeadAttention):
         attention_type: `"relative_shift"` or `"factorized"`.
         relative_initializer: initializer of `r_w_bias`, `r_r_bias`,
             `r_kernel`, `r_s_bias` and `seg_embed`.
+        mask_penalty: float, subtracted from masked scores (the reference's
+            `INF`).
         **kwargs: `MultiHeadAttention` arguments.
 
     Call args (besides `MultiHeadAttention`'s):
@@ -51,13 +53,12 @@ class FunnelRelativeAttention(MultiHeadAttention):
             with `phi, pi` `(T, D)` and `psi, omega` `(S, D)`.
         token_type_mat: optional bool `(B, T, S)`, `True` for the same segment.
         cls_mask: optional float `(T, S)`, zero on the [CLS] row and column.
-        key_mask: optional float `(B, S)` of 0/1 (1 = attend), applied as
-            the reference's additive `-1e6` in float32.
+        attention_mask: optional bool, e.g. `(B, 1, 1, S)` padding mask.
     """
 
     def __init__(self, num_heads, key_dim, attention_type="relative_shift", relative_initializer="zeros",
-                 **kwargs):
-        super().__init__(num_heads, key_dim, **kwargs)
+                 mask_penalty=REFERENCE_MASK_VALUE, **kwargs):
+        super().__init__(num_heads, key_dim, mask_penalty=mask_penalty, **kwargs)
         if attention_type not in ATTENTION_TYPES:
             raise ValueError(f"attention_type must be one of {ATTENTION_TYPES}. Received: {attention_type!r}")
         self.attention_type = attention_type
@@ -94,8 +95,7 @@ class FunnelRelativeAttention(MultiHeadAttention):
         scores = ops.einsum("btnh,rnh->bntr", q + bias, r_head)  # (B, N, T, R)
         return relative_shift_gather(scores, context_len, shift)
 
-    def _attention_scores(self, query, key, position_embeds=None, token_type_mat=None, cls_mask=None,
-                          key_mask=None, **kwargs):
+    def _attention_scores(self, query, key, position_embeds=None, token_type_mat=None, cls_mask=None, **kwargs):
         scale = ops.cast(self._scale, query.dtype)
         q = query * scale  # (B, T, N, H)
         scores = ops.einsum("btnh,bsnh->bnts", q + ops.cast(self.r_w_bias, q.dtype) * scale, key)
@@ -109,9 +109,6 @@ class FunnelRelativeAttention(MultiHeadAttention):
             bias = ops.einsum("btnh,snh->bnts", q + seg_bias, ops.cast(self.seg_embed, q.dtype))  # (B, N, T, 2)
             token_type = ops.where(token_type_mat[:, None], bias[..., 1:2], bias[..., 0:1])
             scores = scores + (token_type * cls_mask if cls_mask is not None else token_type)
-        if key_mask is not None:
-            key_mask = ops.cast(key_mask, "float32")[:, None, None, :]  # (B, 1, 1, S)
-            scores = ops.cast(scores, "float32") - REFERENCE_MASK_VALUE * (1.0 - key_mask)
         return scores
 
     def get_config(self):

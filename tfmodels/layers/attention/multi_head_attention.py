@@ -57,6 +57,9 @@ class MultiHeadAttention(keras.layers.Layer):
         return_logits: bool, `return_attention_scores` returns the masked
             pre-softmax logits (masked entries at the float32 minimum)
             instead of the probabilities (SqueezeBERT's reference does).
+        mask_penalty: float or None; `None` excludes masked keys, a number
+            is subtracted from masked scores instead (see
+            `tfmodels.layers.masks.masked_softmax`; Funnel: `1e6`).
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call args:
@@ -100,10 +103,12 @@ class MultiHeadAttention(keras.layers.Layer):
         bias_initializer="zeros",
         return_logits=False,
         output_use_bias=None,
+        mask_penalty=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.return_logits = return_logits
+        self.mask_penalty = mask_penalty
         if num_heads <= 0 or key_dim <= 0:
             raise ValueError(
                 "num_heads and key_dim must be positive. "
@@ -200,10 +205,10 @@ class MultiHeadAttention(keras.layers.Layer):
         scores = self._attention_scores(q, k, **kwargs)  # (B, N, T, S)
         if attention_bias is not None:
             scores = scores + ops.cast(attention_bias, scores.dtype)
-        probs = masked_softmax(scores, attention_mask)
+        probs = masked_softmax(scores, attention_mask, penalty=self.mask_penalty)
         returned_scores = probs
         if self.return_logits:
-            returned_scores = ops.cast(mask_scores(scores, attention_mask), probs.dtype)
+            returned_scores = ops.cast(mask_scores(scores, attention_mask, self.mask_penalty), probs.dtype)
         dropped = self.dropout_layer(probs, training=training)
         context = ops.einsum("bnts,bsnh->btnh", dropped, ops.cast(v, dropped.dtype))
         output = self.output_dense(context)  # (B, T, output_dim)
@@ -232,4 +237,5 @@ class MultiHeadAttention(keras.layers.Layer):
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "return_logits": self.return_logits,
+            "mask_penalty": self.mask_penalty,
         }

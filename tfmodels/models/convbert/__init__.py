@@ -2,6 +2,7 @@
 
 from tfmodels.models.convbert.modeling import (
     ConvBertForMaskedLM,
+    ConvBertForMultipleChoice,
     ConvBertForQuestionAnswering,
     ConvBertForSequenceClassification,
     ConvBertForTokenClassification,
@@ -10,6 +11,7 @@ from tfmodels.models.convbert.modeling import (
 
 __all__ = [
     "ConvBertForMaskedLM",
+    "ConvBertForMultipleChoice",
     "ConvBertForQuestionAnswering",
     "ConvBertForSequenceClassification",
     "ConvBertForTokenClassification",

@@ -17,6 +17,7 @@ from tfmodels.models.heads import (
     MaskedLMMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
+    SummaryMultipleChoiceMixin,
     TokenClassificationMixin,
 )
 
@@ -165,3 +166,15 @@ class ConvBertForMaskedLM(MaskedLMMixin, ConvBertPreTrainedModel):
     """
 
     lm_head_activation = "gelu"  # fixed in the reference, whatever `hidden_act` says
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class ConvBertForMultipleChoice(SummaryMultipleChoiceMixin, ConvBertPreTrainedModel):
+    """ConvBert with `ConvBertSequenceSummary` (the last token: the config has no
+    `summary_*` fields) and a linear `classifier` to one logit per choice;
+    inputs `(batch, num_choices, seq_len)`, `logits (batch, num_choices)`.
+
+    References: `transformers.ConvBertForMultipleChoice`.
+    """
+
+    choice_projection = "classifier"

@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 from tfmodels.layers.activations import get_activation
-from tfmodels.layers.lm_projection import LMProjection
+from tfmodels.layers.heads import MaskedLMHead
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.funnel.modeling import FunnelBaseModel, FunnelModel
 from tfmodels.models.heads import (
@@ -81,8 +81,9 @@ class FunnelForMaskedLM(_FunnelHeadMixin, MaskedLMMixin, FunnelPreTrainedModel):
 
     def _make_lm_head(self):
         config = self.backbone.config
-        self.lm_head = LMProjection(
-            config["vocab_size"], tie_word_embeddings=self.backbone.extra_config.get("tie_word_embeddings", True),
+        self.lm_head = MaskedLMHead(  # projection + bias only (`nn.Linear(d_model, vocab_size)`)
+            config["vocab_size"], config["d_model"], transform=False,
+            tie_word_embeddings=self.backbone.extra_config.get("tie_word_embeddings", True),
             dtype=self.dtype_policy, name="lm_head",
         )
 

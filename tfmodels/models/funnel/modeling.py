@@ -15,6 +15,7 @@ from keras import ops
 from tfmodels.layers import TransformerEmbeddings
 from tfmodels.layers.funnel_block import FunnelBlock
 from tfmodels.layers.heads import Pooler
+from tfmodels.layers.masks import padding_mask
 from tfmodels.layers.pooling.funnel import upsample
 from tfmodels.models.base import PreTrainedModel, stack_outputs
 from tfmodels.models.funnel.structure import FunnelAttentionStructure
@@ -145,7 +146,7 @@ class FunnelBaseModel(PreTrainedModel):
             # The (within, pooling) pair of this block; the layer picks by query/key lengths.
             position_embeds = position_embeds[block_index]
         outputs = layer(
-            query, value=value, key_mask=attention_mask, position_embeds=position_embeds,
+            query, value=value, attention_mask=padding_mask(attention_mask), position_embeds=position_embeds,
             token_type_mat=token_type_mat, cls_mask=cls_mask,
             return_attention_scores=output_attentions, training=training,
         )

@@ -2,6 +2,7 @@
 
 from tfmodels.models.roformer.modeling import (
     RoFormerForMaskedLM,
+    RoFormerForMultipleChoice,
     RoFormerForQuestionAnswering,
     RoFormerForSequenceClassification,
     RoFormerForTokenClassification,
@@ -10,6 +11,7 @@ from tfmodels.models.roformer.modeling import (
 
 __all__ = [
     "RoFormerForMaskedLM",
+    "RoFormerForMultipleChoice",
     "RoFormerForQuestionAnswering",
     "RoFormerForSequenceClassification",
     "RoFormerForTokenClassification",

@@ -17,6 +17,7 @@ from tfmodels.models.heads import (
     MaskedLMMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
+    SummaryMultipleChoiceMixin,
     TokenClassificationMixin,
 )
 
@@ -166,3 +167,14 @@ class RoFormerForMaskedLM(MaskedLMMixin, RoFormerPreTrainedModel):
     References: `transformers.RoFormerForMaskedLM`.
     """
 
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class RoFormerForMultipleChoice(SummaryMultipleChoiceMixin, RoFormerPreTrainedModel):
+    """RoFormer with `RoFormerSequenceSummary` (the last token: the config has no
+    `summary_*` fields) and a linear `classifier` to one logit per choice;
+    inputs `(batch, num_choices, seq_len)`, `logits (batch, num_choices)`.
+
+    References: `transformers.RoFormerForMultipleChoice`.
+    """
+
+    choice_projection = "classifier"

@@ -22,6 +22,17 @@ from tfmodels.models.heads import HeadModelMixin
 from tfmodels.models.memory import prepare_memory_inputs
 
 
+def _check_supported(pre_lnorm, untie_r, attn_type, sample_softmax):
+    """Rejects the reference's options this port does not implement (kept out of
+    `__init__` so its locals, recorded as the config, hold only config fields)."""
+    for name, value, supported in (("pre_lnorm", pre_lnorm, False), ("untie_r", untie_r, True),
+                                   ("attn_type", attn_type, 0)):
+        if value != supported:
+            raise ValueError(f"TransfoXLModel supports {name}={supported!r} only. Received: {name}={value!r}")
+    if sample_softmax > 0:
+        raise ValueError(f"sample_softmax is not supported. Received: sample_softmax={sample_softmax}")
+
+
 @keras.saving.register_keras_serializable(package="tfmodels")
 class TransfoXLModel(PreTrainedModel):
     """The Transformer-XL decoder stack (Hugging Face `TransfoXLConfig` fields).
@@ -53,12 +64,7 @@ class TransfoXLModel(PreTrainedModel):
         tie_projs=None, **kwargs,
     ):
         super().__init__(**kwargs)
-        unsupported = {"pre_lnorm": (pre_lnorm, False), "untie_r": (untie_r, True), "attn_type": (attn_type, 0)}
-        for name, (value, supported) in unsupported.items():
-            if value != supported:
-                raise ValueError(f"TransfoXLModel supports {name}={supported!r} only. Received: {name}={value!r}")
-        if sample_softmax > 0:
-            raise ValueError(f"sample_softmax is not supported. Received: sample_softmax={sample_softmax}")
+        _check_supported(pre_lnorm=pre_lnorm, untie_r=untie_r, attn_type=attn_type, sample_softmax=sample_softmax)
         cutoffs = list(cutoffs)
         if tie_projs is None:
             tie_projs = [False] + [bool(proj_share_all_but_first)] * len(cutoffs)
@@ -160,6 +166,7 @@ class TransfoXLLMHeadModel(HeadModelMixin, TransfoXLPreTrainedModel):
 
     label_names = ("labels",)
     serving_outputs = ("logits",)
+    backbone_kwargs = {}
 
     def __init__(self, **kwargs):
         self._init_backbone(kwargs)

@@ -10,7 +10,7 @@ References: `transformers.models.xlnet.modeling_xlnet` (`XLNet*`).
 
 import keras
 
-from tfmodels.layers.lm_projection import LMProjection
+from tfmodels.layers.heads import MaskedLMHead
 from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel
@@ -95,8 +95,8 @@ class XLNetLMHeadModel(_XLNetHeadMixin, HeadModelMixin, XLNetPreTrainedModel):
     def __init__(self, **kwargs):
         self._init_backbone(kwargs)
         self.config = {}
-        self.lm_head = LMProjection(
-            self.backbone.config["vocab_size"],
+        self.lm_head = MaskedLMHead(  # projection + bias only (`lm_loss`)
+            self.backbone.config["vocab_size"], self.backbone.config["d_model"], transform=False,
             tie_word_embeddings=self.backbone.extra_config.get("tie_word_embeddings", True),
             kernel_initializer=hf_initializer(self.backbone.config["initializer_range"]),
             dtype=self.dtype_policy, name="lm_head",
