@@ -12,12 +12,18 @@ subclass whose constructor takes its Hugging Face config fields and calls
   (`num_hidden_groups`, `inner_group_num`).
 - DistilBERT: no token types, no pooler (and its own config names).
 - Megatron-BERT: pre-norm blocks, no embedding LayerNorm, a final LayerNorm.
+
+Backbones with `decoder_capable = True` (BERT, RoBERTa & co, ELECTRA,
+Megatron-BERT) honour the Hugging Face `is_decoder` config field: their
+self-attention then runs under a causal mask, as the backbone of the
+`*ForCausalLM` / `BertLMHeadModel` heads.
 """
 
 import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings, TransformerEncoderBlock, padding_mask
+from tfmodels.layers.masks import causal_mask, merge_masks
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
 
@@ -91,6 +97,8 @@ class EncoderModel(PreTrainedModel):
     """
 
     has_pooler = True
+    # Whether the Hugging Face reference honours `is_decoder` (causal self-attention) for this backbone.
+    decoder_capable = False
 
     def __init__(self, add_pooling_layer=True, **kwargs):
         super().__init__(**kwargs)
@@ -98,6 +106,11 @@ class EncoderModel(PreTrainedModel):
 
     def _constructor_only_config(self):
         return {"add_pooling_layer": self.add_pooling_layer}
+
+    @property
+    def is_decoder(self):
+        """True when the config sets `is_decoder` and the architecture supports it: causal self-attention."""
+        return bool(self.decoder_capable and self.extra_config.get("is_decoder", False))
 
     def _build_encoder(
         self,
@@ -239,6 +252,9 @@ class EncoderModel(PreTrainedModel):
                                   position_offset=getattr(self, "_position_offset", 0))
         x = self._embed(inputs, training)
         mask = attention_mask_to_bool(inputs.get("attention_mask"))
+        if self.is_decoder:
+            seq_len = ops.shape(x)[1]
+            mask = merge_masks(causal_mask(seq_len, seq_len), mask)  # (batch | 1, 1, seq_len, seq_len)
         hidden_states, attentions = [x], []
         for index in getattr(self, "layer_order", None) or range(len(self.encoder_layers)):
             x = self.encoder_layers[index](
