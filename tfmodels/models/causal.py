@@ -253,7 +253,7 @@ class CausalLMMixin(GenerationMixin, CausalHeadMixin):
         return self._lm_logits(outputs["last_hidden_state"]), outputs["past_key_values"]
 
 
-class EncoderCausalLMMixin(MaskedLMMixin):
+class EncoderCausalLMMixin(GenerationMixin, MaskedLMMixin):
     """Causal-LM head of an encoder family run as a decoder (`BertLMHeadModel`, `RobertaForCausalLM`, ...).
 
     The backbone (an `EncoderModel`) applies a causal mask when its config
@@ -261,7 +261,8 @@ class EncoderCausalLMMixin(MaskedLMMixin):
     the head is the family's masked-LM head (`_make_lm_head` / `_lm_logits`,
     the same `cls.predictions` / `lm_head` / `generator_predictions`
     modules); the loss is `causal_lm_loss` (shifted labels, -100 ignored).
-    Forward pass and loss only: these heads have no KV cache / `generate()`.
+    `generate()` decodes over the `EncoderModel` KV cache (`is_decoder=True`
+    only), through `CausalLMMixin`'s `init_cache` / `decode_step`.
 
     Returns:
         dict with `logits` `(batch, seq_len, vocab_size)` and `loss` when
@@ -276,6 +277,9 @@ class EncoderCausalLMMixin(MaskedLMMixin):
 
     def task_loss(self, labels, outputs):
         return causal_lm_loss(labels["labels"], outputs["logits"])
+
+    init_cache = CausalLMMixin.init_cache
+    decode_step = CausalLMMixin.decode_step
 
 
 class LastTokenClassificationMixin(CausalHeadMixin):

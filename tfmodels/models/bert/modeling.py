@@ -177,7 +177,7 @@ class BertLMHeadModel(EncoderCausalLMMixin, BertPreTrainedModel):
     Returns:
         dict with `logits` `(batch, seq_len, vocab_size)` and `loss` when
         `labels` `(batch, seq_len)` is given (next-token, -100 ignored).
-        Forward pass and loss only (no KV cache / `generate()`).
+        `generate()` decodes over a KV cache (XLA-compiled), as `CausalLMMixin`.
 
     References: `transformers.BertLMHeadModel`.
     """

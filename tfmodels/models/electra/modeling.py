@@ -183,6 +183,6 @@ class ElectraForPreTraining(HeadModelMixin, ElectraPreTrainedModel):
 @keras.saving.register_keras_serializable(package="tfmodels")
 class ElectraForCausalLM(EncoderCausalLMMixin, ElectraPreTrainedModel):
     """`transformers.ElectraForCausalLM`: causal self-attention (`is_decoder=True`) + the generator head
-    (`generator_predictions` + tied `generator_lm_head`). Forward pass and next-token loss only."""
+    (`generator_predictions` + tied `generator_lm_head`); `generate()` over a KV cache."""
 
     lm_head_activation = "gelu"

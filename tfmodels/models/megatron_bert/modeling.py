@@ -82,7 +82,7 @@ class MegatronBertForPreTraining(PreTrainingMixin, MegatronBertPreTrainedModel):
 @keras.saving.register_keras_serializable(package="tfmodels")
 class MegatronBertForCausalLM(EncoderCausalLMMixin, MegatronBertPreTrainedModel):
     """`transformers.MegatronBertForCausalLM`: causal self-attention (`is_decoder=True`) + `cls.predictions`.
-    Forward pass and next-token loss only (no KV cache / `generate()`)."""
+    `generate()` decodes over a KV cache (XLA-compiled)."""
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")

@@ -173,7 +173,7 @@ class CamembertForMaskedLM(MaskedLMMixin, CamembertPreTrainedModel):
 class RobertaForCausalLM(EncoderCausalLMMixin, RobertaPreTrainedModel):
     """`transformers.RobertaForCausalLM`: causal self-attention (`is_decoder=True`) + the `lm_head` of the masked LM.
 
-    Forward pass and next-token loss only (no KV cache / `generate()`).
+    `generate()` decodes over a KV cache (XLA-compiled).
     """
 
     lm_head_activation = "gelu"
@@ -183,7 +183,7 @@ class RobertaForCausalLM(EncoderCausalLMMixin, RobertaPreTrainedModel):
 class XLMRobertaForCausalLM(EncoderCausalLMMixin, XLMRobertaPreTrainedModel):
     """`transformers.XLMRobertaForCausalLM`: causal self-attention (`is_decoder=True`) + the `lm_head` of the masked LM.
 
-    Forward pass and next-token loss only (no KV cache / `generate()`).
+    `generate()` decodes over a KV cache (XLA-compiled).
     """
 
     lm_head_activation = "gelu"
@@ -193,7 +193,7 @@ class XLMRobertaForCausalLM(EncoderCausalLMMixin, XLMRobertaPreTrainedModel):
 class CamembertForCausalLM(EncoderCausalLMMixin, CamembertPreTrainedModel):
     """`transformers.CamembertForCausalLM`: causal self-attention (`is_decoder=True`) + the `lm_head` of the masked LM.
 
-    Forward pass and next-token loss only (no KV cache / `generate()`).
+    `generate()` decodes over a KV cache (XLA-compiled).
     """
 
     lm_head_activation = "gelu"
