@@ -133,19 +133,25 @@ def test_generate_matches_transformers(class_name, tmp_path):
         assert len(np.unique(got[:, 7:])) > 2
 
 
-def test_cached_forward_matches_full_forward(tmp_path):
-    model = tfmodels.MegatronBertForCausalLM.from_pretrained(
-        hf_checkpoint("MegatronBertForCausalLM", tiny_megatron_config(is_decoder=True), tmp_path))
+@pytest.mark.parametrize("class_name", ["MegatronBertForCausalLM", "RobertaForCausalLM"])
+def test_cached_forward_matches_full_forward(class_name, tmp_path):
+    model = getattr(tfmodels, class_name).from_pretrained(
+        hf_checkpoint(class_name, CAUSAL[class_name][0](is_decoder=True), tmp_path))
     inputs = random_inputs(pad_lengths=())
+    inputs["input_ids"] = np.where(inputs["input_ids"] == 1, 2, inputs["input_ids"])  # no RoBERTa padding token
+    offset = model.backbone._position_offset  # RoBERTa positions start after pad_token_id
     full = model.backbone(inputs)["last_hidden_state"].numpy()
     cache = model.init_cache(3, 9)
     mask = inputs["attention_mask"]
     first = model.backbone.forward(inputs["input_ids"][:, :5], attention_mask=mask, past_key_values=cache,
-                                   position_ids=np.tile(np.arange(5), (3, 1)), cache_update_index=0)
+                                   position_ids=np.tile(np.arange(5) + offset, (3, 1)), cache_update_index=0)
     rest = model.backbone.forward(inputs["input_ids"][:, 5:], attention_mask=mask,
                                   past_key_values=first["past_key_values"],
-                                  position_ids=np.tile(np.arange(5, 9), (3, 1)), cache_update_index=5)
+                                  position_ids=np.tile(np.arange(5, 9) + offset, (3, 1)), cache_update_index=5)
     cached = np.concatenate([first["last_hidden_state"], rest["last_hidden_state"]], axis=1)
     np.testing.assert_allclose(cached, full, atol=1e-5)
+    step = model.backbone.forward(inputs["input_ids"][:, 5:], attention_mask=mask,
+                                  past_key_values=first["past_key_values"], cache_update_index=5)
+    np.testing.assert_allclose(step["last_hidden_state"], full[:, 5:], atol=1e-5)  # default positions continue
     with pytest.raises(ValueError, match="only as a decoder"):
         tfmodels.BertModel().init_cache(1, 4)

@@ -41,8 +41,9 @@ class GroupedMultiHeadAttention(MultiHeadAttention):
         self.value_groups = value_groups
         self.output_groups = output_groups
 
-    def _dense(self, equation, output_shape, bias_axes, name):
-        common = dict(use_bias=self.use_bias, kernel_initializer=clone_initializer(self.kernel_initializer),
+    def _dense(self, equation, output_shape, bias_axes, name, use_bias=None):
+        use_bias = self.use_bias if use_bias is None else use_bias
+        common = dict(use_bias=use_bias, kernel_initializer=clone_initializer(self.kernel_initializer),
                       bias_initializer=clone_initializer(self.bias_initializer), dtype=self.dtype_policy, name=name)
         if name == "attention_output":
             return GroupedDense(output_shape[-1], self.output_groups, input_axes=2, **common)

@@ -257,15 +257,18 @@ class EncoderModel(PreTrainedModel):
         Raises:
             ValueError: if the model is not a decoder.
         """
+        self._require_decoder()
+        num_heads = self._block_kwargs["num_heads"]
+        shape = (batch_size, 2, max_length, num_heads, self.arch["hidden_size"] // num_heads)
+        order = getattr(self, "layer_order", None) or range(len(self.encoder_layers))
+        return tuple(ops.zeros(shape, dtype=dtype) for _ in order)
+
+    def _require_decoder(self):
         if not self.is_decoder:
             raise ValueError(
                 f"{type(self).__name__} caches keys/values only as a decoder. Received: is_decoder="
                 f"{self.extra_config.get('is_decoder', False)} (decoder_capable={self.decoder_capable})"
             )
-        num_heads = self._block_kwargs["num_heads"]
-        shape = (batch_size, 2, max_length, num_heads, self.arch["hidden_size"] // num_heads)
-        order = getattr(self, "layer_order", None) or range(len(self.encoder_layers))
-        return tuple(ops.zeros(shape, dtype=dtype) for _ in order)
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
              past_key_values=None, cache_update_index=None):
@@ -286,6 +289,11 @@ class EncoderModel(PreTrainedModel):
 
     def _run(self, inputs, training, output_attentions, output_hidden_states, past_key_values=None,
              cache_update_index=None):
+        if past_key_values is not None and "position_ids" not in inputs:
+            # Queries continue the cached sequence (unpadded rows; `generate()` passes its own positions).
+            start = ops.cast(0 if cache_update_index is None else cache_update_index, "int32")
+            positions = ops.arange(ops.shape(inputs["input_ids"])[1], dtype="int32") + start
+            inputs["position_ids"] = (positions + getattr(self, "_position_offset", 0))[None, :]
         if "position_ids" not in inputs:
             check_sequence_length(inputs["input_ids"], self.max_positions, type(self).__name__,
                                   position_offset=getattr(self, "_position_offset", 0))
@@ -299,7 +307,7 @@ class EncoderModel(PreTrainedModel):
                 key_len = ops.shape(past_key_values[0])[2]
             mask = merge_masks(causal_mask(query_len, key_len, offset), mask)  # (batch | 1, 1, query, key)
         elif past_key_values is not None:
-            self.init_cache(1, 1)  # raises: only decoders take a cache
+            self._require_decoder()
         hidden_states, attentions, caches = [x], [], []
         order = getattr(self, "layer_order", None) or range(len(self.encoder_layers))
         for step, index in enumerate(order):

@@ -90,8 +90,10 @@ class HeadModelMixin:
         def first(*names, default=None):
             return next((config[n] for n in names if config.get(n) is not None), default)
 
+        hidden_size = first("hidden_size", "d_model", "emb_dim", "dim", "n_embd")
         return {
-            "hidden_size": first("hidden_size", "d_model", "emb_dim", "dim", "n_embd"),
+            "hidden_size": hidden_size,
+            "embedding_size": first("embedding_size", default=hidden_size),
             "initializer_range": first("initializer_range", "init_std", default=0.02),
             "hidden_dropout": first("hidden_dropout_prob", "dropout", "resid_pdrop", default=0.0),
             "vocab_size": config.get("vocab_size"),

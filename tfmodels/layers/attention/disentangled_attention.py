@@ -100,10 +100,10 @@ class DisentangledAttention(MultiHeadAttention):
         self._scale = 1.0 / math.sqrt(key_dim * self._scale_factor)
         self.span = position_buckets if position_buckets > 0 else max_relative_positions
 
-    def _dense(self, equation, output_shape, bias_axes, name):
+    def _dense(self, equation, output_shape, bias_axes, name, use_bias=None):
         if self.dynamic_span and name in ("key", "pos_key"):
             bias_axes = None  # DeBERTa v1: `in_proj` has only q/v biases, `pos_proj` none.
-        return super()._dense(equation, output_shape, bias_axes, name)
+        return super()._dense(equation, output_shape, bias_axes, name, use_bias)
 
     def build(self, query_shape, value_shape=None, key_shape=None):
         super().build(query_shape, value_shape, key_shape)

@@ -63,8 +63,8 @@ class FunnelRelativeAttention(MultiHeadAttention):
         self.attention_type = attention_type
         self.relative_initializer = keras.initializers.get(relative_initializer)
 
-    def _dense(self, equation, output_shape, bias_axes, name):
-        return super()._dense(equation, output_shape, None if name == "query" else bias_axes, name)
+    def _dense(self, equation, output_shape, bias_axes, name, use_bias=None):
+        return super()._dense(equation, output_shape, None if name == "query" else bias_axes, name, use_bias)
 
     def build(self, query_shape, value_shape=None, key_shape=None):
         super().build(query_shape, value_shape, key_shape)
