@@ -332,3 +332,7 @@ from tfmodels.models.dpr import *  # noqa: E402,F401,F403
 from tfmodels.models import dpr as _dpr  # noqa: E402
 
 __all__ += _dpr.__all__
+
+from tfmodels.models.bert import BertForNextSentencePrediction, BertForPreTraining, BertLMHeadModel  # noqa: E402
+
+__all__ += ["BertForNextSentencePrediction", "BertForPreTraining", "BertLMHeadModel"]

@@ -302,3 +302,10 @@ for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequen
 from tfmodels.models import dpr as _dpr  # noqa: E402
 
 register_model("base", "dpr", _dpr.DPRQuestionEncoder)  # as transformers' AutoModel
+
+# Causal-LM heads of the encoder families (`is_decoder=True` configs).
+register_model("causal-lm", "bert", bert.BertLMHeadModel)
+register_model("causal-lm", "megatron-bert", _megatron_bert.MegatronBertForCausalLM)
+register_model("causal-lm", "electra", _electra.ElectraForCausalLM)
+for _type, _prefix in (("roberta", "Roberta"), ("xlm-roberta", "XLMRoberta"), ("camembert", "Camembert")):
+    register_model("causal-lm", _type, getattr(_roberta, _prefix + "ForCausalLM"))

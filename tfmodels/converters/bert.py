@@ -57,6 +57,8 @@ def bert_table(model, prefix="bert", backbone_rows=bert_backbone):
         params += bert_mlm_head(model)
         if not model.lm_head.tie_word_embeddings:
             ignored = BERT_IGNORED_KEYS[:2]
+    if hasattr(model, "sentence_classifier"):  # BertForPreTraining, BertForNextSentencePrediction
+        params += dense("cls.seq_relationship", "sentence_classifier", optional=True, head=True)
     return WeightTable(
         params,
         ignored_keys=ignored,

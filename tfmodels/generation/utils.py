@@ -28,7 +28,7 @@ class GenerationMixin:
     """Adds `generate()` to a causal LM that implements `init_cache` and `decode_step`."""
 
     def _generation_defaults(self):
-        config = self.backbone.config
+        config = {**self.backbone.extra_config, **self.backbone.config}
         return config.get("eos_token_id"), config.get("pad_token_id"), config["vocab_size"]
 
     def generate(self, input_ids, attention_mask=None, max_new_tokens=20, do_sample=False, num_beams=1,

@@ -15,6 +15,8 @@ and attends over the whole cache; `attention_mask` then covers all
 `max_length` cache slots (0 for padding and for slots not written yet).
 """
 
+import logging
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -25,7 +27,9 @@ from tfmodels.layers.embeddings import WordEmbedding
 from tfmodels.layers.masks import causal_mask, merge_masks, padding_mask
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
-from tfmodels.models.heads import HeadModelMixin, resolve_labels
+from tfmodels.models.heads import HeadModelMixin, MaskedLMMixin, resolve_labels
+
+logger = logging.getLogger("tfmodels")
 
 
 def positions_from_attention_mask(attention_mask):
@@ -247,6 +251,35 @@ class CausalLMMixin(GenerationMixin, CausalHeadMixin):
             past_key_values=cache, cache_update_index=cache_index, training=False,
         )
         return self._lm_logits(outputs["last_hidden_state"]), outputs["past_key_values"]
+
+
+class EncoderCausalLMMixin(GenerationMixin, MaskedLMMixin):
+    """Causal-LM head of an encoder family run as a decoder (`BertLMHeadModel`, `RobertaForCausalLM`, ...).
+
+    The backbone (an `EncoderModel`) applies a causal mask when its config
+    sets `is_decoder=True` (like `transformers`, only a warning otherwise);
+    the head is the family's masked-LM head (`_make_lm_head` / `_lm_logits`,
+    the same `cls.predictions` / `lm_head` / `generator_predictions`
+    modules); the loss is `causal_lm_loss` (shifted labels, -100 ignored).
+    `generate()` decodes over the `EncoderModel` KV cache (`is_decoder=True`
+    only), through `CausalLMMixin`'s `init_cache` / `decode_step`.
+
+    Returns:
+        dict with `logits` `(batch, seq_len, vocab_size)` and `loss` when
+        `labels` `(batch, seq_len)` is given.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if not self.backbone.is_decoder:
+            logger.warning("%s without is_decoder=True in its config attends bidirectionally; "
+                           "set is_decoder=True to use it as a causal LM.", type(self).__name__)
+
+    def task_loss(self, labels, outputs):
+        return causal_lm_loss(labels["labels"], outputs["logits"])
+
+    init_cache = CausalLMMixin.init_cache
+    decode_step = CausalLMMixin.decode_step
 
 
 class LastTokenClassificationMixin(CausalHeadMixin):

@@ -12,12 +12,18 @@ subclass whose constructor takes its Hugging Face config fields and calls
   (`num_hidden_groups`, `inner_group_num`).
 - DistilBERT: no token types, no pooler (and its own config names).
 - Megatron-BERT: pre-norm blocks, no embedding LayerNorm, a final LayerNorm.
+
+Backbones with `decoder_capable = True` (BERT, RoBERTa & co, ELECTRA,
+Megatron-BERT) honour the Hugging Face `is_decoder` config field: their
+self-attention then runs under a causal mask, as the backbone of the
+`*ForCausalLM` / `BertLMHeadModel` heads.
 """
 
 import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings, TransformerEncoderBlock, padding_mask
+from tfmodels.layers.masks import causal_mask, merge_masks
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
 
@@ -91,6 +97,8 @@ class EncoderModel(PreTrainedModel):
     """
 
     has_pooler = True
+    # Whether the Hugging Face reference honours `is_decoder` (causal self-attention) for this backbone.
+    decoder_capable = False
 
     def __init__(self, add_pooling_layer=True, **kwargs):
         super().__init__(**kwargs)
@@ -98,6 +106,11 @@ class EncoderModel(PreTrainedModel):
 
     def _constructor_only_config(self):
         return {"add_pooling_layer": self.add_pooling_layer}
+
+    @property
+    def is_decoder(self):
+        """True when the config sets `is_decoder` and the architecture supports it: causal self-attention."""
+        return bool(self.decoder_capable and self.extra_config.get("is_decoder", False))
 
     def _build_encoder(
         self,
@@ -232,21 +245,83 @@ class EncoderModel(PreTrainedModel):
             training=training,
         )
 
-    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
-        inputs = self._prepare_inputs(inputs)
+    @property
+    def max_positions(self):
+        """Length of the position table (the limit `generate()` checks)."""
+        return getattr(self, "_max_positions", None) or self.config["max_position_embeddings"]
+
+    def init_cache(self, batch_size, max_length, dtype="float32"):
+        """Zero KV caches for decoding (`is_decoder=True`), one `(batch, 2, max_length, heads, head_dim)`
+        tensor per applied layer (the `CausalDecoderModel` layout).
+
+        Raises:
+            ValueError: if the model is not a decoder.
+        """
+        self._require_decoder()
+        num_heads = self._block_kwargs["num_heads"]
+        shape = (batch_size, 2, max_length, num_heads, self.arch["hidden_size"] // num_heads)
+        order = getattr(self, "layer_order", None) or range(len(self.encoder_layers))
+        return tuple(ops.zeros(shape, dtype=dtype) for _ in order)
+
+    def _require_decoder(self):
+        if not self.is_decoder:
+            raise ValueError(
+                f"{type(self).__name__} caches keys/values only as a decoder. Received: is_decoder="
+                f"{self.extra_config.get('is_decoder', False)} (decoder_capable={self.decoder_capable})"
+            )
+
+    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
+             past_key_values=None, cache_update_index=None):
+        return self._run(self._prepare_inputs(inputs), training, output_attentions, output_hidden_states,
+                         past_key_values, cache_update_index)
+
+    def forward(self, input_ids, attention_mask=None, position_ids=None, token_type_ids=None,
+                past_key_values=None, cache_update_index=None, training=None,
+                output_attentions=False, output_hidden_states=False):
+        """The forward pass on tensors, with `CausalDecoderModel.forward`'s signature (what
+        `CausalLMMixin.decode_step` runs). With `past_key_values` (from `init_cache`), keys/values of
+        this pass are written at `cache_update_index` and `attention_mask` covers every cache slot."""
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids,
+                  "token_type_ids": token_type_ids}
+        inputs = self._prepare_inputs({k: v for k, v in inputs.items() if v is not None})
+        return self._run(inputs, training, output_attentions, output_hidden_states, past_key_values,
+                         cache_update_index)
+
+    def _run(self, inputs, training, output_attentions, output_hidden_states, past_key_values=None,
+             cache_update_index=None):
+        if past_key_values is not None and "position_ids" not in inputs:
+            # Queries continue the cached sequence (unpadded rows; `generate()` passes its own positions).
+            start = ops.cast(0 if cache_update_index is None else cache_update_index, "int32")
+            positions = ops.arange(ops.shape(inputs["input_ids"])[1], dtype="int32") + start
+            inputs["position_ids"] = (positions + getattr(self, "_position_offset", 0))[None, :]
         if "position_ids" not in inputs:
-            check_sequence_length(inputs["input_ids"], getattr(self, "_max_positions", None) or self.config["max_position_embeddings"], type(self).__name__,
+            check_sequence_length(inputs["input_ids"], self.max_positions, type(self).__name__,
                                   position_offset=getattr(self, "_position_offset", 0))
         x = self._embed(inputs, training)
         mask = attention_mask_to_bool(inputs.get("attention_mask"))
-        hidden_states, attentions = [x], []
-        for index in getattr(self, "layer_order", None) or range(len(self.encoder_layers)):
-            x = self.encoder_layers[index](
-                x, attention_mask=mask, return_attention_scores=output_attentions, training=training
+        cache_kwargs = {}
+        if self.is_decoder:
+            query_len, key_len, offset = ops.shape(x)[1], ops.shape(x)[1], 0
+            if past_key_values is not None:
+                offset = 0 if cache_update_index is None else cache_update_index
+                key_len = ops.shape(past_key_values[0])[2]
+            mask = merge_masks(causal_mask(query_len, key_len, offset), mask)  # (batch | 1, 1, query, key)
+        elif past_key_values is not None:
+            self._require_decoder()
+        hidden_states, attentions, caches = [x], [], []
+        order = getattr(self, "layer_order", None) or range(len(self.encoder_layers))
+        for step, index in enumerate(order):
+            if past_key_values is not None:
+                cache_kwargs = dict(cache=past_key_values[step], cache_update_index=offset)
+            outputs = self.encoder_layers[index](
+                x, attention_mask=mask, return_attention_scores=output_attentions, training=training, **cache_kwargs
             )
+            outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+            x = outputs[0]
             if output_attentions:
-                x, probs = x
-                attentions.append(probs)
+                attentions.append(outputs[1])
+            if past_key_values is not None:
+                caches.append(outputs[-1])
             hidden_states.append(x)
         if getattr(self, "final_layer_norm", None) is not None:
             x = self.final_layer_norm(x)
@@ -254,4 +329,6 @@ class EncoderModel(PreTrainedModel):
         outputs = {"last_hidden_state": x}
         if self.pooler is not None:
             outputs["pooler_output"] = self.pooler(x)
+        if past_key_values is not None:
+            outputs["past_key_values"] = tuple(caches)
         return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)

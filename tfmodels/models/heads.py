@@ -486,3 +486,30 @@ class PreTrainingMixin(MaskedLMMixin):
             labels[self.sentence_label_name], outputs[self.sentence_logits_name]
         )
         return mlm + sentence
+
+
+class NextSentencePredictionMixin(HeadModelMixin):
+    """BERT's next-sentence head alone: `logits (batch, 2)` from the pooled output.
+
+    The Keras layer is `sentence_classifier`, as in `PreTrainingMixin`
+    (Hugging Face `cls.seq_relationship`); always 2-way, no dropout
+    (`BertOnlyNSPHead`). Label `labels` `(batch,)`: 0 = sentence B follows A.
+    """
+
+    label_names = ("labels",)
+    serving_outputs = ("logits",)
+    backbone_kwargs = {"add_pooling_layer": True}
+
+    def __init__(self, num_labels=None, id2label=None, label2id=None, **kwargs):
+        self._init_backbone(kwargs)
+        _, id2label, label2id = resolve_labels(2, id2label, label2id)
+        self.config = {"id2label": id2label, "label2id": label2id}
+        self.sentence_classifier = self._dense(2, "sentence_classifier")
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+        logits = self.sentence_classifier(backbone_outputs["pooler_output"])
+        return self._passthrough({"logits": logits}, backbone_outputs)
+
+    def task_loss(self, labels, outputs):
+        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])

@@ -1,6 +1,9 @@
 """BERT backbone and task heads."""
 
 from tfmodels.models.bert.modeling import (
+    BertForNextSentencePrediction,
+    BertForPreTraining,
+    BertLMHeadModel,
     BertForMaskedLM,
     BertForMultipleChoice,
     BertForQuestionAnswering,
@@ -10,6 +13,9 @@ from tfmodels.models.bert.modeling import (
 )
 
 __all__ = [
+    "BertForNextSentencePrediction",
+    "BertForPreTraining",
+    "BertLMHeadModel",
     "BertForMaskedLM",
     "BertForMultipleChoice",
     "BertForQuestionAnswering",

@@ -9,10 +9,13 @@ References:
 import keras
 
 from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.causal import EncoderCausalLMMixin
 from tfmodels.models.encoder import EncoderModel, attention_mask_to_bool, check_sequence_length  # noqa: F401
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
+    NextSentencePredictionMixin,
+    PreTrainingMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
     TokenClassificationMixin,
@@ -66,6 +69,7 @@ class BertModel(EncoderModel):
 
     model_type = "bert"
     serving_outputs = ("last_hidden_state", "pooler_output")
+    decoder_capable = True  # `is_decoder=True`: causal self-attention (BertLMHeadModel)
 
     def __init__(
         self,
@@ -164,3 +168,40 @@ class BertForMaskedLM(MaskedLMMixin, BertPreTrainedModel):
 
     References: `transformers.BertForMaskedLM`.
     """
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class BertLMHeadModel(EncoderCausalLMMixin, BertPreTrainedModel):
+    """BERT as a causal LM (config `is_decoder=True`): causal self-attention + the `cls.predictions` head.
+
+    Returns:
+        dict with `logits` `(batch, seq_len, vocab_size)` and `loss` when
+        `labels` `(batch, seq_len)` is given (next-token, -100 ignored).
+        `generate()` decodes over a KV cache (XLA-compiled), as `CausalLMMixin`.
+
+    References: `transformers.BertLMHeadModel`.
+    """
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class BertForNextSentencePrediction(NextSentencePredictionMixin, BertPreTrainedModel):
+    """BERT + `cls.seq_relationship` on the pooled output; `logits (batch, 2)`.
+
+    References: `transformers.BertForNextSentencePrediction`.
+    """
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class BertForPreTraining(PreTrainingMixin, BertPreTrainedModel):
+    """BERT + `cls.predictions` (masked LM) + `cls.seq_relationship` (next sentence).
+
+    Returns:
+        dict with `prediction_logits` `(batch, seq_len, vocab_size)`,
+        `seq_relationship_logits` `(batch, 2)` and, with `labels` and
+        `next_sentence_label`, `loss` (sum of both cross-entropies).
+
+    References: `transformers.BertForPreTraining`.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**{**kwargs, "num_labels": 2, "id2label": None, "label2id": None})

@@ -18,6 +18,7 @@ class DPRBertModel(BertModel):
     """The BERT encoder inside DPR models (`bert_model`); written as `model_type="dpr"`."""
 
     model_type = "dpr"
+    decoder_capable = False  # transformers' DPR ignores `is_decoder`
 
 
 class DPRPreTrainedModel(PreTrainedModel):

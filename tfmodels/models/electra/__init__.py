@@ -1,6 +1,7 @@
 """ELECTRA backbone and task heads."""
 
 from tfmodels.models.electra.modeling import (
+    ElectraForCausalLM,
     ElectraForMaskedLM,
     ElectraForMultipleChoice,
     ElectraForPreTraining,
@@ -11,6 +12,7 @@ from tfmodels.models.electra.modeling import (
 )
 
 __all__ = [
+    "ElectraForCausalLM",
     "ElectraForMaskedLM",
     "ElectraForMultipleChoice",
     "ElectraForPreTraining",

@@ -12,6 +12,7 @@ from keras import ops
 from tfmodels.layers import ClassificationHead
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.causal import EncoderCausalLMMixin
 from tfmodels.models.encoder import EncoderModel
 from tfmodels.models.heads import (
     HeadModelMixin,
@@ -39,6 +40,7 @@ class ElectraModel(EncoderModel):
 
     model_type = "electra"
     has_pooler = False
+    decoder_capable = True
     serving_outputs = ("last_hidden_state",)
 
     def __init__(
@@ -176,3 +178,11 @@ class ElectraForPreTraining(HeadModelMixin, ElectraPreTrainedModel):
         per_token = ops.maximum(logits, 0) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
         weights = ops.ones_like(per_token) if attention_mask is None else ops.cast(ops.equal(attention_mask, 1), "float32")
         return ops.sum(per_token * weights) / ops.maximum(ops.sum(weights), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class ElectraForCausalLM(EncoderCausalLMMixin, ElectraPreTrainedModel):
+    """`transformers.ElectraForCausalLM`: causal self-attention (`is_decoder=True`) + the generator head
+    (`generator_predictions` + tied `generator_lm_head`); `generate()` over a KV cache."""
+
+    lm_head_activation = "gelu"

@@ -31,6 +31,7 @@ class LayoutLMModel(BertModel):
 
     model_type = "layoutlm"
     input_names = BertModel.input_names + ("bbox",)
+    decoder_capable = False  # transformers' LayoutLM ignores `is_decoder`
     serving_extra_inputs = {"bbox": (4,)}
 
     def __init__(self, max_2d_position_embeddings=1024, **kwargs):

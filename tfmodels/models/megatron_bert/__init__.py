@@ -1,6 +1,8 @@
 """Megatron-BERT backbone and task heads."""
 
 from tfmodels.models.megatron_bert.modeling import (
+    MegatronBertForCausalLM,
+    MegatronBertForNextSentencePrediction,
     MegatronBertForMaskedLM,
     MegatronBertForMultipleChoice,
     MegatronBertForPreTraining,
@@ -11,6 +13,8 @@ from tfmodels.models.megatron_bert.modeling import (
 )
 
 __all__ = [
+    "MegatronBertForCausalLM",
+    "MegatronBertForNextSentencePrediction",
     "MegatronBertForMaskedLM",
     "MegatronBertForMultipleChoice",
     "MegatronBertForPreTraining",

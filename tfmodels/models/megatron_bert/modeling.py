@@ -9,10 +9,12 @@ References:
 import keras
 
 from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.causal import EncoderCausalLMMixin
 from tfmodels.models.bert.modeling import BertModel
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
+    NextSentencePredictionMixin,
     PreTrainingMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
@@ -75,3 +77,14 @@ class MegatronBertForPreTraining(PreTrainingMixin, MegatronBertPreTrainedModel):
 
     def __init__(self, **kwargs):
         super().__init__(**{**kwargs, "num_labels": 2, "id2label": None, "label2id": None})
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MegatronBertForCausalLM(EncoderCausalLMMixin, MegatronBertPreTrainedModel):
+    """`transformers.MegatronBertForCausalLM`: causal self-attention (`is_decoder=True`) + `cls.predictions`.
+    `generate()` decodes over a KV cache (XLA-compiled)."""
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MegatronBertForNextSentencePrediction(NextSentencePredictionMixin, MegatronBertPreTrainedModel):
+    """`transformers.MegatronBertForNextSentencePrediction`: `cls.seq_relationship` on the pooled output."""

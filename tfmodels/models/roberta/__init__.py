@@ -1,6 +1,9 @@
 """RoBERTa, XLM-RoBERTa and CamemBERT backbones and task heads."""
 
 from tfmodels.models.roberta.modeling import (
+    CamembertForCausalLM,
+    RobertaForCausalLM,
+    XLMRobertaForCausalLM,
     CamembertForMaskedLM,
     CamembertForMultipleChoice,
     CamembertForQuestionAnswering,
@@ -22,6 +25,9 @@ from tfmodels.models.roberta.modeling import (
 )
 
 __all__ = [
+    "CamembertForCausalLM",
+    "RobertaForCausalLM",
+    "XLMRobertaForCausalLM",
     "CamembertForMaskedLM",
     "CamembertForMultipleChoice",
     "CamembertForQuestionAnswering",

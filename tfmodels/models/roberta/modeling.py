@@ -17,6 +17,7 @@ import keras
 
 from tfmodels.models.bert.modeling import BertModel
 from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.causal import EncoderCausalLMMixin
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
@@ -164,5 +165,35 @@ class CamembertForMultipleChoice(MultipleChoiceMixin, CamembertPreTrainedModel):
 @keras.saving.register_keras_serializable(package="tfmodels")
 class CamembertForMaskedLM(MaskedLMMixin, CamembertPreTrainedModel):
     """`transformers.CamembertForMaskedLM`."""
+
+    lm_head_activation = "gelu"
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class RobertaForCausalLM(EncoderCausalLMMixin, RobertaPreTrainedModel):
+    """`transformers.RobertaForCausalLM`: causal self-attention (`is_decoder=True`) + the `lm_head` of the masked LM.
+
+    `generate()` decodes over a KV cache (XLA-compiled).
+    """
+
+    lm_head_activation = "gelu"
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class XLMRobertaForCausalLM(EncoderCausalLMMixin, XLMRobertaPreTrainedModel):
+    """`transformers.XLMRobertaForCausalLM`: causal self-attention (`is_decoder=True`) + the `lm_head` of the masked LM.
+
+    `generate()` decodes over a KV cache (XLA-compiled).
+    """
+
+    lm_head_activation = "gelu"
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class CamembertForCausalLM(EncoderCausalLMMixin, CamembertPreTrainedModel):
+    """`transformers.CamembertForCausalLM`: causal self-attention (`is_decoder=True`) + the `lm_head` of the masked LM.
+
+    `generate()` decodes over a KV cache (XLA-compiled).
+    """
 
     lm_head_activation = "gelu"
