@@ -66,13 +66,8 @@ class ConvBertModel(EncoderModel):
     ):
         super().__init__(add_pooling_layer=add_pooling_layer, **kwargs)
         self._record_config(locals(), exclude=("add_pooling_layer",))
-        self._build_encoder(
-            vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
-            num_attention_heads=num_attention_heads, intermediate_size=intermediate_size, hidden_act=hidden_act,
-            hidden_dropout_prob=hidden_dropout_prob, attention_probs_dropout_prob=attention_probs_dropout_prob,
-            max_position_embeddings=max_position_embeddings, type_vocab_size=type_vocab_size,
-            initializer_range=initializer_range, layer_norm_eps=layer_norm_eps, embedding_size=embedding_size,
-            pooler_activation=hidden_act,
+        self._build_from_bert_fields(
+            embedding_size=embedding_size, pooler_activation=hidden_act,
             pooler_dropout=hidden_dropout_prob if classifier_dropout is None else classifier_dropout,
         )
 

@@ -11,7 +11,7 @@ import keras
 from tfmodels.layers.position.relative_bias import RelativePositionBias
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel
-from tfmodels.models.encoder import EncoderModel
+from tfmodels.models.encoder import BERT_FIELDS, EncoderModel
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
@@ -72,13 +72,8 @@ class MPNetModel(EncoderModel):
                 f"Received: relative_attention_num_buckets={relative_attention_num_buckets}"
             )
         self._record_config(locals(), exclude=("add_pooling_layer",))
-        self._build_encoder(
-            vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
-            num_attention_heads=num_attention_heads, intermediate_size=intermediate_size, hidden_act=hidden_act,
-            hidden_dropout_prob=hidden_dropout_prob, attention_probs_dropout_prob=attention_probs_dropout_prob,
-            max_position_embeddings=max_position_embeddings, type_vocab_size=0,
-            initializer_range=initializer_range, layer_norm_eps=layer_norm_eps, position_padding_idx=PADDING_IDX,
-        )
+        bert_fields = {name: self.config[name] for name in BERT_FIELDS if name != "type_vocab_size"}
+        self._build_encoder(**bert_fields, type_vocab_size=0, position_padding_idx=PADDING_IDX)
         self.relative_attention_bias = RelativePositionBias(
             num_buckets=relative_attention_num_buckets, num_heads=num_attention_heads, max_distance=MAX_DISTANCE,
             embeddings_initializer=hf_initializer(initializer_range), dtype=self.dtype_policy,
