@@ -12,6 +12,11 @@ subclass whose constructor takes its Hugging Face config fields and calls
   (`num_hidden_groups`, `inner_group_num`).
 - DistilBERT: no token types, no pooler (and its own config names).
 - Megatron-BERT: pre-norm blocks, no embedding LayerNorm, a final LayerNorm.
+- RoFormer: no learned positions (`position_embeddings=False`), rotary blocks
+  via `_make_encoder_layer`, pooler = dropout + dense + `hidden_act`.
+- ConvBERT: span-convolution blocks via `_make_encoder_layer`, same pooler.
+- MPNet: fairseq positions, one relative position bias shared by all blocks
+  (`_block_call_kwargs`).
 
 Backbones with `decoder_capable = True` (BERT, RoBERTa & co, ELECTRA,
 Megatron-BERT) honour the Hugging Face `is_decoder` config field: their
@@ -90,6 +95,7 @@ class EncoderModel(PreTrainedModel):
             (repeats when parameters are shared).
         final_layer_norm: `LayerNormalization` or None.
         pooler: `Pooler` or None.
+        pooler_dropout: `Dropout` before the pooler, or None.
         arch: dict of normalised architecture sizes the heads read
             (`vocab_size`, `hidden_size`, `embedding_size`, `hidden_act`,
             `layer_norm_eps`, `initializer_range`, `hidden_dropout`).
