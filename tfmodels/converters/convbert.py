@@ -55,8 +55,8 @@ def _span_conv_attention(hf, keras):
 
 def convbert_backbone(backbone):
     params = bert_style_embeddings("embeddings", "embeddings")
-    if backbone.embeddings_project is not None:
-        params += dense("embeddings_project", "embeddings_project")
+    if backbone.embeddings.projection is not None:
+        params += dense("embeddings_project", "embeddings.projection")
     grouped = backbone.config["num_groups"] > 1
     for i in range(len(backbone.encoder_layers)):
         hf, keras = f"encoder.layer.{i}", f"encoder_layers.{i}"

@@ -18,8 +18,8 @@ OTHER_HEAD_KEYS = (r"^cls\.", r"^classifier\.", r"^qa_outputs\.", r"^sequence_su
 
 def roformer_backbone(backbone):
     params = bert_style_embeddings("embeddings", "embeddings", positions=False)
-    if backbone.embeddings_project is not None:
-        params += dense("embeddings_project", "embeddings_project")
+    if backbone.embeddings.projection is not None:
+        params += dense("embeddings_project", "embeddings.projection")
     for i in range(len(backbone.encoder_layers)):
         params += bert_style_block(f"encoder.layer.{i}", f"encoder_layers.{i}")
     return params

@@ -12,6 +12,11 @@ subclass whose constructor takes its Hugging Face config fields and calls
   (`num_hidden_groups`, `inner_group_num`).
 - DistilBERT: no token types, no pooler (and its own config names).
 - Megatron-BERT: pre-norm blocks, no embedding LayerNorm, a final LayerNorm.
+- RoFormer: no learned positions (`position_embeddings=False`), rotary blocks
+  via `_make_encoder_layer`, pooler = dropout + dense + `hidden_act`.
+- ConvBERT: span-convolution blocks via `_make_encoder_layer`, same pooler.
+- MPNet: fairseq positions, one relative position bias shared by all blocks
+  (`_block_call_kwargs`).
 
 Backbones with `decoder_capable = True` (BERT, RoBERTa & co, ELECTRA,
 Megatron-BERT) honour the Hugging Face `is_decoder` config field: their
@@ -19,6 +24,7 @@ self-attention then runs under a causal mask, as the backbone of the
 `*ForCausalLM` / `BertLMHeadModel` heads.
 """
 
+import keras
 import tensorflow as tf
 from keras import ops
 
@@ -89,6 +95,7 @@ class EncoderModel(PreTrainedModel):
             (repeats when parameters are shared).
         final_layer_norm: `LayerNormalization` or None.
         pooler: `Pooler` or None.
+        pooler_dropout: `Dropout` before the pooler, or None.
         arch: dict of normalised architecture sizes the heads read
             (`vocab_size`, `hidden_size`, `embedding_size`, `hidden_act`,
             `layer_norm_eps`, `initializer_range`, `hidden_dropout`).
@@ -135,6 +142,9 @@ class EncoderModel(PreTrainedModel):
         final_layer_norm=False,
         num_hidden_groups=None,
         inner_group_num=1,
+        position_embeddings=True,
+        pooler_activation="tanh",
+        pooler_dropout=None,
     ):
         """Creates the sublayers.
 
@@ -150,6 +160,12 @@ class EncoderModel(PreTrainedModel):
                 distinct blocks shared ALBERT-style over `num_hidden_layers`
                 layers, each layer applying its group's `inner_group_num` blocks.
             inner_group_num: blocks per group.
+            position_embeddings: learned absolute positions in the embeddings
+                (False: positions enter elsewhere, e.g. rotary attention;
+                `max_position_embeddings` still bounds the length).
+            pooler_activation: activation after the pooler's dense layer.
+            pooler_dropout: if set, dropout rate before the pooler (RoFormer/
+                ConvBERT classification heads).
 
         Raises:
             ValueError: for sizes that do not divide evenly.
@@ -172,7 +188,7 @@ class EncoderModel(PreTrainedModel):
         self.embeddings = TransformerEmbeddings(
             vocab_size=vocab_size,
             hidden_size=embedding_size,
-            max_position_embeddings=max_position_embeddings,
+            max_position_embeddings=max_position_embeddings if position_embeddings else None,
             type_vocab_size=type_vocab_size,
             layer_norm_eps=layer_norm_eps if embedding_layer_norm else None,
             dropout=hidden_dropout_prob,
@@ -213,14 +229,22 @@ class EncoderModel(PreTrainedModel):
             self.final_layer_norm = LayerNormalization(
                 epsilon=layer_norm_eps, dtype=self.dtype_policy, name="final_layer_norm"
             )
-        self.pooler = (
-            Pooler(hidden_size, kernel_initializer=init, dtype=self.dtype_policy, name="pooler")
-            if self.add_pooling_layer and self.has_pooler else None
-        )
+        self.pooler = self.pooler_dropout = None
+        if self.add_pooling_layer and self.has_pooler:
+            self.pooler = Pooler(hidden_size, activation=pooler_activation, kernel_initializer=init,
+                                 dtype=self.dtype_policy, name="pooler")
+            if pooler_dropout is not None:
+                self.pooler_dropout = keras.layers.Dropout(pooler_dropout, dtype=self.dtype_policy,
+                                                           name="pooler_dropout")
 
     def _make_encoder_layer(self, index):
         """Block `index`; the override point for relatives with other blocks (SqueezeBERT)."""
         return TransformerEncoderBlock(**self._block_kwargs, dtype=self.dtype_policy, name=f"encoder_layer_{index}")
+
+    def _block_call_kwargs(self, inputs, x):
+        """Extra keyword arguments for every block call, computed once per call from the
+        prepared `inputs` and the embeddings `x` (e.g. a shared `attention_bias`)."""
+        return {}
 
     def _build_from_bert_fields(self, **options):
         """`_build_encoder` from the BERT-named fields of `self.config` plus `options`.
@@ -308,13 +332,15 @@ class EncoderModel(PreTrainedModel):
             mask = merge_masks(causal_mask(query_len, key_len, offset), mask)  # (batch | 1, 1, query, key)
         elif past_key_values is not None:
             self._require_decoder()
+        block_kwargs = self._block_call_kwargs(inputs, x)
         hidden_states, attentions, caches = [x], [], []
         order = getattr(self, "layer_order", None) or range(len(self.encoder_layers))
         for step, index in enumerate(order):
             if past_key_values is not None:
                 cache_kwargs = dict(cache=past_key_values[step], cache_update_index=offset)
             outputs = self.encoder_layers[index](
-                x, attention_mask=mask, return_attention_scores=output_attentions, training=training, **cache_kwargs
+                x, attention_mask=mask, return_attention_scores=output_attentions, training=training, **cache_kwargs,
+                **block_kwargs,
             )
             outputs = outputs if isinstance(outputs, tuple) else (outputs,)
             x = outputs[0]
@@ -328,7 +354,9 @@ class EncoderModel(PreTrainedModel):
             hidden_states[-1] = x
         outputs = {"last_hidden_state": x}
         if self.pooler is not None:
-            outputs["pooler_output"] = self.pooler(x)
+            pooled_input = x if getattr(self, "pooler_dropout", None) is None else self.pooler_dropout(
+                x, training=training)
+            outputs["pooler_output"] = self.pooler(pooled_input)
         if past_key_values is not None:
             outputs["past_key_values"] = tuple(caches)
         return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)

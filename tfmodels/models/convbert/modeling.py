@@ -8,11 +8,9 @@ References:
 
 import keras
 
-from tfmodels.layers import Pooler, TransformerEmbeddings
 from tfmodels.layers.attention.span_conv_attention import SpanConvEncoderBlock
-from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
-from tfmodels.models.bert.modeling import attention_mask_to_bool, check_sequence_length
+from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.encoder import EncoderModel
 from tfmodels.models.heads import (
     MaskedLMMixin,
     QuestionAnsweringMixin,
@@ -23,7 +21,7 @@ from tfmodels.models.heads import (
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
-class ConvBertModel(PreTrainedModel):
+class ConvBertModel(EncoderModel):
     """The ConvBERT encoder: BERT embeddings (width `embedding_size`, projected
     to `hidden_size`), post-norm `SpanConvEncoderBlock`s.
 
@@ -66,62 +64,19 @@ class ConvBertModel(PreTrainedModel):
         add_pooling_layer=False,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(add_pooling_layer=add_pooling_layer, **kwargs)
         self._record_config(locals(), exclude=("add_pooling_layer",))
-        self.add_pooling_layer = add_pooling_layer
-        init = hf_initializer(initializer_range)
-        policy = dict(dtype=self.dtype_policy)
-        self.embeddings = TransformerEmbeddings(
-            vocab_size=vocab_size, hidden_size=embedding_size, max_position_embeddings=max_position_embeddings,
-            type_vocab_size=type_vocab_size, layer_norm_eps=layer_norm_eps, dropout=hidden_dropout_prob,
-            initializer_range=initializer_range, name="embeddings", **policy,
+        self._build_from_bert_fields(
+            embedding_size=embedding_size, pooler_activation=hidden_act,
+            pooler_dropout=hidden_dropout_prob if classifier_dropout is None else classifier_dropout,
         )
-        self.embeddings_project = None
-        if embedding_size != hidden_size:
-            self.embeddings_project = keras.layers.Dense(hidden_size, kernel_initializer=init,
-                                                         name="embeddings_project", **policy)
-        self.encoder_layers = [
-            SpanConvEncoderBlock(
-                head_ratio=head_ratio,
-                conv_kernel_size=conv_kernel_size,
-                num_groups=num_groups,
-                num_heads=num_attention_heads,
-                intermediate_size=intermediate_size,
-                hidden_act=hidden_act,
-                hidden_dropout=hidden_dropout_prob,
-                attention_dropout=attention_probs_dropout_prob,
-                layer_norm_eps=layer_norm_eps,
-                kernel_initializer=init,
-                name=f"encoder_layer_{i}",
-                **policy,
-            )
-            for i in range(num_hidden_layers)
-        ]
-        self.pooler = self.pooler_dropout = None
-        if add_pooling_layer:
-            rate = hidden_dropout_prob if classifier_dropout is None else classifier_dropout
-            self.pooler_dropout = keras.layers.Dropout(rate, **policy)
-            self.pooler = Pooler(hidden_size, activation=hidden_act, kernel_initializer=init, name="pooler", **policy)
 
-    def _constructor_only_config(self):
-        return {"add_pooling_layer": self.add_pooling_layer}
-
-    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
-        inputs = self._prepare_inputs(inputs)
-        input_ids = inputs["input_ids"]
-        if "position_ids" not in inputs:
-            check_sequence_length(input_ids, self.config["max_position_embeddings"], type(self).__name__)
-        x = self.embeddings(input_ids, token_type_ids=inputs.get("token_type_ids"),
-                            position_ids=inputs.get("position_ids"), training=training)
-        if self.embeddings_project is not None:
-            x = self.embeddings_project(x)
-        mask = attention_mask_to_bool(inputs.get("attention_mask"))
-        x, hidden_states, attentions = run_encoder_layers(
-            self.encoder_layers, x, output_attentions, training, attention_mask=mask)
-        outputs = {"last_hidden_state": x}
-        if self.pooler is not None:
-            outputs["pooler_output"] = self.pooler(self.pooler_dropout(x, training=training))
-        return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)
+    def _make_encoder_layer(self, index):
+        return SpanConvEncoderBlock(
+            head_ratio=self.config["head_ratio"], conv_kernel_size=self.config["conv_kernel_size"],
+            num_groups=self.config["num_groups"], **self._block_kwargs, dtype=self.dtype_policy,
+            name=f"encoder_layer_{index}",
+        )
 
 
 class ConvBertPreTrainedModel(PreTrainedModel):

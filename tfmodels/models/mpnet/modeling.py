@@ -7,13 +7,11 @@ References:
 """
 
 import keras
-from keras import ops
 
-from tfmodels.layers import Pooler, TransformerEmbeddings, TransformerEncoderBlock
 from tfmodels.layers.position.relative_bias import RelativePositionBias
 from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
-from tfmodels.models.bert.modeling import attention_mask_to_bool, check_sequence_length
+from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.encoder import BERT_FIELDS, EncoderModel
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
@@ -29,14 +27,8 @@ PADDING_IDX = 1
 BUCKETS, MAX_DISTANCE = 32, 128
 
 
-def padding_offset_positions(input_ids, padding_idx=PADDING_IDX):
-    """fairseq positions: `padding_idx + 1, padding_idx + 2, ...` for tokens, `padding_idx` for padding ids."""
-    mask = ops.cast(ops.not_equal(input_ids, padding_idx), "int32")
-    return ops.cumsum(mask, axis=1) * mask + padding_idx
-
-
 @keras.saving.register_keras_serializable(package="tfmodels")
-class MPNetModel(PreTrainedModel):
+class MPNetModel(EncoderModel):
     """The MPNet encoder: word + position embeddings, post-norm blocks sharing
     one `RelativePositionBias`, BERT pooler.
 
@@ -73,66 +65,23 @@ class MPNetModel(PreTrainedModel):
         add_pooling_layer=True,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if hidden_size % num_attention_heads:
-            raise ValueError(
-                "hidden_size must be a multiple of num_attention_heads. "
-                f"Received: hidden_size={hidden_size}, num_attention_heads={num_attention_heads}"
-            )
+        super().__init__(add_pooling_layer=add_pooling_layer, **kwargs)
         if relative_attention_num_buckets != BUCKETS:
             raise ValueError(
                 f"MPNet (as the reference implementation) buckets relative positions into {BUCKETS} buckets. "
                 f"Received: relative_attention_num_buckets={relative_attention_num_buckets}"
             )
         self._record_config(locals(), exclude=("add_pooling_layer",))
-        self.add_pooling_layer = add_pooling_layer
-        init = hf_initializer(initializer_range)
-        policy = dict(dtype=self.dtype_policy)
-        self.embeddings = TransformerEmbeddings(
-            vocab_size=vocab_size, hidden_size=hidden_size, max_position_embeddings=max_position_embeddings,
-            type_vocab_size=0, layer_norm_eps=layer_norm_eps, dropout=hidden_dropout_prob,
-            initializer_range=initializer_range, name="embeddings", **policy,
-        )
+        bert_fields = {name: self.config[name] for name in BERT_FIELDS if name != "type_vocab_size"}
+        self._build_encoder(**bert_fields, type_vocab_size=0, position_padding_idx=PADDING_IDX)
         self.relative_attention_bias = RelativePositionBias(
             num_buckets=relative_attention_num_buckets, num_heads=num_attention_heads, max_distance=MAX_DISTANCE,
-            embeddings_initializer=init, name="relative_attention_bias", **policy,
+            embeddings_initializer=hf_initializer(initializer_range), dtype=self.dtype_policy,
+            name="relative_attention_bias",
         )
-        self.encoder_layers = [
-            TransformerEncoderBlock(
-                num_heads=num_attention_heads,
-                intermediate_size=intermediate_size,
-                hidden_act=hidden_act,
-                hidden_dropout=hidden_dropout_prob,
-                attention_dropout=attention_probs_dropout_prob,
-                layer_norm_eps=layer_norm_eps,
-                kernel_initializer=init,
-                name=f"encoder_layer_{i}",
-                **policy,
-            )
-            for i in range(num_hidden_layers)
-        ]
-        self.pooler = Pooler(hidden_size, kernel_initializer=init, name="pooler", **policy) if add_pooling_layer else None
 
-    def _constructor_only_config(self):
-        return {"add_pooling_layer": self.add_pooling_layer}
-
-    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
-        inputs = self._prepare_inputs(inputs)
-        input_ids = inputs["input_ids"]
-        position_ids = inputs.get("position_ids")
-        if position_ids is None:
-            check_sequence_length(input_ids, self.config["max_position_embeddings"] - PADDING_IDX - 1,
-                                  type(self).__name__)
-            position_ids = padding_offset_positions(input_ids)
-        x = self.embeddings(input_ids, position_ids=position_ids, training=training)
-        mask = attention_mask_to_bool(inputs.get("attention_mask"))
-        bias = self.relative_attention_bias(x)  # (1, heads, seq_len, seq_len), shared by all layers
-        x, hidden_states, attentions = run_encoder_layers(
-            self.encoder_layers, x, output_attentions, training, attention_mask=mask, attention_bias=bias)
-        outputs = {"last_hidden_state": x}
-        if self.pooler is not None:
-            outputs["pooler_output"] = self.pooler(x)
-        return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)
+    def _block_call_kwargs(self, inputs, x):
+        return {"attention_bias": self.relative_attention_bias(x)}  # (1, heads, seq_len, seq_len), shared
 
 
 class MPNetPreTrainedModel(PreTrainedModel):

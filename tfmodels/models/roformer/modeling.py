@@ -8,11 +8,9 @@ References:
 
 import keras
 
-from tfmodels.layers import Pooler, TransformerEmbeddings
 from tfmodels.layers.attention.rotary_attention import RotaryEncoderBlock
-from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
-from tfmodels.models.bert.modeling import attention_mask_to_bool, check_sequence_length
+from tfmodels.models.base import PreTrainedModel
+from tfmodels.models.encoder import EncoderModel
 from tfmodels.models.heads import (
     MaskedLMMixin,
     QuestionAnsweringMixin,
@@ -23,7 +21,7 @@ from tfmodels.models.heads import (
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
-class RoFormerModel(PreTrainedModel):
+class RoFormerModel(EncoderModel):
     """The RoFormer encoder: word + token-type embeddings (no absolute
     positions), optional projection to `hidden_size`, post-norm blocks with
     rotary attention.
@@ -66,64 +64,21 @@ class RoFormerModel(PreTrainedModel):
         add_pooling_layer=False,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if hidden_size % num_attention_heads:
-            raise ValueError(
-                "hidden_size must be a multiple of num_attention_heads. "
-                f"Received: hidden_size={hidden_size}, num_attention_heads={num_attention_heads}"
-            )
+        super().__init__(add_pooling_layer=add_pooling_layer, **kwargs)
         self._record_config(locals(), exclude=("add_pooling_layer",))
-        self.add_pooling_layer = add_pooling_layer
-        embedding_size = embedding_size or hidden_size
-        init = hf_initializer(initializer_range)
-        policy = dict(dtype=self.dtype_policy)
-        self.embeddings = TransformerEmbeddings(
-            vocab_size=vocab_size, hidden_size=embedding_size, max_position_embeddings=None,
-            type_vocab_size=type_vocab_size, layer_norm_eps=layer_norm_eps, dropout=hidden_dropout_prob,
-            initializer_range=initializer_range, name="embeddings", **policy,
+        self._build_from_bert_fields(
+            embedding_size=embedding_size, position_embeddings=False, pooler_activation=hidden_act,
+            pooler_dropout=hidden_dropout_prob,
         )
-        self.embeddings_project = None
-        if embedding_size != hidden_size:
-            self.embeddings_project = keras.layers.Dense(hidden_size, kernel_initializer=init,
-                                                         name="embeddings_project", **policy)
-        self.encoder_layers = [
-            RotaryEncoderBlock(
-                max_position_embeddings=max_position_embeddings,
-                rotary_value=rotary_value,
-                num_heads=num_attention_heads,
-                intermediate_size=intermediate_size,
-                hidden_act=hidden_act,
-                hidden_dropout=hidden_dropout_prob,
-                attention_dropout=attention_probs_dropout_prob,
-                layer_norm_eps=layer_norm_eps,
-                kernel_initializer=init,
-                name=f"encoder_layer_{i}",
-                **policy,
-            )
-            for i in range(num_hidden_layers)
-        ]
-        self.pooler = self.pooler_dropout = None
-        if add_pooling_layer:
-            self.pooler_dropout = keras.layers.Dropout(hidden_dropout_prob, **policy)
-            self.pooler = Pooler(hidden_size, activation=hidden_act, kernel_initializer=init, name="pooler", **policy)
 
-    def _constructor_only_config(self):
-        return {"add_pooling_layer": self.add_pooling_layer}
+    def _make_encoder_layer(self, index):
+        return RotaryEncoderBlock(
+            max_position_embeddings=self.config["max_position_embeddings"], rotary_value=self.config["rotary_value"],
+            **self._block_kwargs, dtype=self.dtype_policy, name=f"encoder_layer_{index}",
+        )
 
-    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
-        inputs = self._prepare_inputs(inputs)
-        input_ids = inputs["input_ids"]
-        check_sequence_length(input_ids, self.config["max_position_embeddings"], type(self).__name__)
-        x = self.embeddings(input_ids, token_type_ids=inputs.get("token_type_ids"), training=training)
-        if self.embeddings_project is not None:
-            x = self.embeddings_project(x)
-        mask = attention_mask_to_bool(inputs.get("attention_mask"))
-        x, hidden_states, attentions = run_encoder_layers(
-            self.encoder_layers, x, output_attentions, training, attention_mask=mask)
-        outputs = {"last_hidden_state": x}
-        if self.pooler is not None:
-            outputs["pooler_output"] = self.pooler(self.pooler_dropout(x, training=training))
-        return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)
+    def _embed(self, inputs, training):
+        return self.embeddings(inputs["input_ids"], token_type_ids=inputs.get("token_type_ids"), training=training)
 
 
 class RoFormerPreTrainedModel(PreTrainedModel):
