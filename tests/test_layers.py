@@ -59,6 +59,7 @@ def test_masked_softmax_ignores_masked_keys_and_is_float32():
     scores = tf.constant(np.random.RandomState(1).normal(size=(1, 1, 2, 3)), tf.float16)
     mask = tf.constant([[[[True, True, False], [False, False, False]]]])
     probs = layers.masked_softmax(scores, mask).numpy().astype("float32")
+    # The result is cast back to float16 (scores' dtype): 1e-3 is float16 resolution, not a parity tolerance.
     assert probs[0, 0, 0, 2] == 0.0
     np.testing.assert_allclose(probs[0, 0, 0].sum(), 1.0, atol=1e-3)
     np.testing.assert_allclose(probs[0, 0, 1], [1 / 3] * 3, atol=1e-3)  # fully masked row: uniform
