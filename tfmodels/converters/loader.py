@@ -7,7 +7,6 @@ variables, so peak memory stays near one copy of the model.
 """
 
 import logging
-import math
 import re
 
 import keras
@@ -18,6 +17,7 @@ from tfmodels.converters import files
 from tfmodels.converters.errors import WeightMismatchError
 from tfmodels.converters.mapping import Transform, resolve_variable
 from tfmodels.converters.registry import weight_table_for
+from tfmodels.layers.utils import row_blocks
 
 logger = logging.getLogger("tfmodels")
 
@@ -125,19 +125,13 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
     return {"newly_initialized": fresh, "unused": other_heads}
 
 
-# Tensors larger than this are streamed in row blocks when their layout needs no change.
-_CHUNK_BYTES = 16 * 1024 * 1024
-
-
 def _assign(variable, param, key, reader):
     """Copies one checkpoint tensor into `variable`; big identity-layout tensors
     (embedding tables) go in row blocks, so no full-size temporary copy exists."""
     shape = tuple(variable.shape)
-    row_bytes = 4 * math.prod(shape[1:]) if len(shape) > 1 else 4
-    if type(param.transform) is Transform and len(shape) > 1 and row_bytes * shape[0] > _CHUNK_BYTES:
-        step = max(1, _CHUNK_BYTES // row_bytes)
-        for start in range(0, shape[0], step):
-            stop = min(shape[0], start + step)
+    blocks = row_blocks(shape)
+    if type(param.transform) is Transform and blocks is not None:
+        for start, stop in blocks:
             block = files.as_float_array(reader.get_rows(key, start, stop), variable.dtype)
             # The raw op writes in place; `variable[a:b].assign` would first read the
             # variable, and the extra reference makes TensorFlow copy the whole buffer.

@@ -12,6 +12,7 @@ from tfmodels.converters import files
 from tfmodels.converters.loader import check_table_covers_model
 from tfmodels.converters.mapping import resolve_variable
 from tfmodels.converters.registry import weight_table_for
+from tfmodels.layers.utils import variable_to_numpy
 
 logger = logging.getLogger("tfmodels")
 
@@ -24,7 +25,7 @@ def hf_state_dict(model):
     tensors, fused = {}, {}
     for param in table.params:
         variable = resolve_variable(model, param.keras_path)
-        array = param.transform.to_hf(np.asarray(variable.numpy()))
+        array = param.transform.to_hf(variable_to_numpy(variable))
         if hasattr(param.transform, "merge"):  # several rows fill one key (`mapping.FusedPart`)
             fused.setdefault(param.hf_key, {})[param.transform.part] = (param.transform, array)
             continue

@@ -1,6 +1,13 @@
-"""Small helpers shared by the layers."""
+"""Small helpers shared by the layers, models and converters."""
+
+import math
 
 import keras
+import numpy as np
+import tensorflow as tf
+
+# Variables (and checkpoint tensors) larger than this are moved in row blocks.
+ROW_BLOCK_BYTES = 16 * 1024 * 1024
 
 
 def clone_initializer(initializer):
@@ -12,3 +19,62 @@ def clone_initializer(initializer):
 def hf_initializer(initializer_range=0.02):
     """The truncated-free normal init Hugging Face models use: `N(0, initializer_range)`."""
     return keras.initializers.RandomNormal(stddev=initializer_range)
+
+
+def row_blocks(shape, itemsize=4, block_bytes=ROW_BLOCK_BYTES):
+    """`(start, stop)` row ranges of at most `block_bytes` each, or `None` if
+    a tensor of `shape` is small enough (or not a table) to move in one piece."""
+    shape = tuple(shape)
+    if len(shape) < 2:
+        return None
+    row_bytes = itemsize * math.prod(shape[1:])
+    if row_bytes * shape[0] <= block_bytes:
+        return None
+    step = max(1, block_bytes // row_bytes)
+    return [(start, min(shape[0], start + step)) for start in range(0, shape[0], step)]
+
+
+# Reads of large variables go in blocks this big (see `variable_to_numpy`).
+READ_BLOCK_BYTES = 4 * 1024 * 1024
+
+
+def _backend_variable(variable):
+    return variable.value if isinstance(variable, keras.Variable) else variable
+
+
+def read_blocks(variable):
+    """Row blocks in which `read_rows` should read `variable`, or `None` to read it whole."""
+    value = _backend_variable(variable)
+    if not hasattr(value, "sparse_read"):
+        return None
+    return row_blocks(variable.shape, value.dtype.size, block_bytes=READ_BLOCK_BYTES)
+
+
+def read_rows(variable, start, stop):
+    """Rows `start:stop` of a variable as a new NumPy array, without reading the other rows."""
+    return _backend_variable(variable).sparse_read(tf.range(start, stop)).numpy()
+
+
+def variable_to_numpy(variable):
+    """Copies a Keras variable into a new NumPy array, holding one full-size copy.
+
+    `np.array(variable)` and `variable.numpy()` hold two at their peak: once
+    an embedding lookup has run, TensorFlow reads the variable by copying its
+    buffer (copy-on-read), and `numpy()` copies that again; for BERT-base's
+    word embeddings that is 2 x 89 MiB. Large variables are gathered here in
+    row blocks of at most `READ_BLOCK_BYTES` straight into the result.
+
+    Args:
+        variable: a `keras.Variable` (TensorFlow backend) or `tf.Variable`.
+
+    Returns:
+        `np.ndarray` of the variable's shape and dtype, not aliasing it.
+    """
+    blocks = read_blocks(variable)
+    value = _backend_variable(variable)
+    if blocks is None:
+        return np.array(value)
+    out = np.empty(tuple(variable.shape), value.dtype.as_numpy_dtype)
+    for start, stop in blocks:
+        out[start:stop] = read_rows(variable, start, stop)
+    return out

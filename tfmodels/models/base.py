@@ -157,6 +157,15 @@ class PreTrainedModel(keras.Model):
 
         return save_pretrained(self, directory, **kwargs)
 
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
+        """Keras `save_weights` (same arguments and file), without full-size copies of big variables.
+
+        See `tfmodels.models.weights_io.save_weights`.
+        """
+        from tfmodels.models.weights_io import save_weights
+
+        save_weights(self, super().save_weights, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
+
     # -- inputs -----------------------------------------------------------------
 
     def __call__(self, inputs=None, *args, **kwargs):
@@ -332,3 +341,4 @@ def run_encoder_layers(layers, x, output_attentions=False, training=None, after_
             x = after_layer(index, x)
         hidden_states.append(x)
     return x, hidden_states, attentions
+
