@@ -3,27 +3,54 @@
 BERT-base shape (12 layers, hidden 768, 12 heads, random weights), batch 8 x
 128 tokens with padding, float32, on the CPU. Both frameworks run in this
 process on the same weights (the PyTorch model is saved and loaded into
-tfmodels), with their default thread pools. Prints tokens/s and the ratios
-to PyTorch.
+tfmodels), with their default thread pools. The three runs are interleaved
+in rounds and each figure is the median over rounds, so a change in machine
+load hits all of them alike. Prints tokens/s and the ratios to PyTorch.
 
-    python benchmarks/encoder_inference.py [--batch-size 8] [--seq-len 128] [--iterations 10] [--quick]
+It also prints a roofline: the model's matmul FLOPs per batch and the
+fastest float32 matmul this machine runs (PyTorch/MKL and XLA on the
+model's feed-forward shape). Time spent outside matmuls is what a framework
+can win back; the "ceiling" is the ratio to PyTorch if tfmodels did only
+its matmuls, at the best measured matmul rate.
+
+    python benchmarks/encoder_inference.py [--batch-size 8] [--seq-len 128] [--rounds 5] [--quick]
 """
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def _time(fn, iterations, warmup):
-    for _ in range(warmup):
-        fn()
+def _seconds(fn, iterations):
     start = time.perf_counter()
     for _ in range(iterations):
         fn()
     return (time.perf_counter() - start) / iterations
+
+
+def _matmul_rates(tokens, hidden, intermediate, repeats=10):
+    """Best-of float32 GFLOP/s of a (tokens, hidden) x (hidden, intermediate) matmul in PyTorch and XLA."""
+    import numpy as np
+    import tensorflow as tf
+    import torch
+
+    rng = np.random.RandomState(0)
+    a = rng.rand(tokens, hidden).astype("float32")
+    b = rng.rand(hidden, intermediate).astype("float32")
+    flops = 2 * tokens * hidden * intermediate
+    ta, tb, out = torch.from_numpy(a), torch.from_numpy(b), torch.empty(tokens, intermediate)
+    xa, xb = tf.constant(a), tf.constant(b)
+    xla = tf.function(lambda x, y: tf.matmul(x, y), jit_compile=True)
+    runs = {"PyTorch": lambda: torch.matmul(ta, tb, out=out), "XLA": lambda: xla(xa, xb)}
+    rates = {}
+    for name, fn in runs.items():
+        fn()
+        rates[name] = flops / min(_seconds(fn, 5) for _ in range(repeats)) / 1e9
+    return rates
 
 
 def main():
@@ -31,11 +58,12 @@ def main():
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--layers", type=int, default=12)
-    parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--quick", action="store_true", help="2 layers, 3 iterations (smoke run)")
+    parser.add_argument("--iterations", type=int, default=3, help="calls per timing (one round)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 layers, 2 rounds (smoke run)")
     args = parser.parse_args()
     if args.quick:
-        args.layers, args.iterations = 2, 3
+        args.layers, args.rounds = 2, 2
 
     import numpy as np
     import tensorflow as tf
@@ -72,18 +100,38 @@ def main():
     # Same weights: the outputs must agree before timing means anything.
     diff = np.abs(xla(tf_inputs).numpy() - run_torch().numpy())[inputs["attention_mask"].astype(bool)].max()
 
-    tokens = args.batch_size * args.seq_len
-    seconds = {
-        "transformers PyTorch": _time(run_torch, args.iterations, 2),
-        "tfmodels graph": _time(lambda: graph(tf_inputs).numpy(), args.iterations, 2),
-        "tfmodels XLA": _time(lambda: xla(tf_inputs).numpy(), args.iterations, 2),
+    runs = {
+        "transformers PyTorch": run_torch,
+        "tfmodels graph": lambda: graph(tf_inputs).numpy(),
+        "tfmodels XLA": lambda: xla(tf_inputs).numpy(),
     }
-    print(f"BERT ({args.layers} layers, hidden 768), batch {args.batch_size} x {args.seq_len} tokens, float32, "
-          f"CPU threads: torch {torch.get_num_threads()}, cores {os.cpu_count()}; max abs diff {diff:.1e}")
+    for fn in runs.values():  # warm-up (traces, compiles, thread pools)
+        fn()
+        fn()
+    samples = {name: [] for name in runs}
+    for _ in range(args.rounds):
+        for name, fn in runs.items():
+            samples[name].append(_seconds(fn, args.iterations))
+    seconds = {name: statistics.median(values) for name, values in samples.items()}
+
+    tokens = args.batch_size * args.seq_len
+    h, i = config.hidden_size, config.intermediate_size
+    matmul_flops = 2 * args.layers * (tokens * (4 * h * h + 2 * h * i) + 2 * args.batch_size * args.seq_len ** 2 * h)
+    rates = _matmul_rates(tokens, h, i)
+    best_rate = max(rates.values())
+    floor = matmul_flops / (best_rate * 1e9)
+
+    print(f"BERT ({args.layers} layers, hidden {h}), batch {args.batch_size} x {args.seq_len} tokens, float32, "
+          f"CPU threads: torch {torch.get_num_threads()}, cores {os.cpu_count()}; max abs diff {diff:.1e}; "
+          f"median of {args.rounds} interleaved rounds x {args.iterations} calls")
     base = seconds["transformers PyTorch"]
     for name, value in seconds.items():
         print(f"  {name:22s} {tokens / value:10.0f} tokens/s   {value * 1000:8.1f} ms/batch   "
-              f"ratio vs PyTorch {base / value:5.2f}x")
+              f"ratio vs PyTorch {base / value:5.2f}x   matmul rate {matmul_flops / value / 1e9:5.0f} GFLOP/s")
+    print(f"Roofline: {matmul_flops / 1e9:.0f} GFLOP of matmuls per batch; fastest measured matmul "
+          f"({tokens}x{h} @ {h}x{i}): PyTorch {rates['PyTorch']:.0f}, XLA {rates['XLA']:.0f} GFLOP/s; "
+          f"matmuls alone at {best_rate:.0f} GFLOP/s take {floor * 1000:.0f} ms, so the ratio to PyTorch "
+          f"at equal work cannot exceed {base / floor:.2f}x on this machine.")
 
 
 if __name__ == "__main__":

@@ -85,3 +85,34 @@ def test_attention_cache_matches_full_attention():
         out, cache = attention(HIDDEN[:, t:t + 1], attention_mask=step_mask, cache=cache, cache_update_index=t)
         steps.append(out.numpy())
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "equation, plan",
+    [
+        ("btd,dnh->btnh", (2, 1)),  # into heads
+        ("btnh,nhd->btd", (2, 2)),  # out of heads
+        ("ab,bc->ac", (1, 1)),
+        ("btd,nhd->btnh", None),  # contracted axis not leading in the kernel
+        ("bnts,bsnh->btnh", None),  # batched
+        ("btd,dnh->bnth", None),  # output reordered
+        ("...d,dh->...h", None),
+    ],
+)
+def test_einsum_dense_matmul_plan_matches_einsum(equation, plan):
+    from tfmodels.layers.einsum_dense import contract, matmul_plan
+
+    assert matmul_plan(equation) == plan
+    sizes = dict(zip("abcdhnst", (3, 4, 5, 6, 7, 2, 9, 9)))
+    lhs, rhs = equation.split("->")[0].split(",")
+    if "..." in equation:
+        lhs, rhs, equation = "bd", "dh", "bd,dh->bh"
+    rng = np.random.RandomState(0)
+    x = rng.randn(*[sizes[c] for c in lhs]).astype("float32")
+    kernel = rng.randn(*[sizes[c] for c in rhs]).astype("float32")
+    expected = np.einsum(equation, x, kernel)
+    np.testing.assert_allclose(np.asarray(contract(equation, x, kernel)), expected, atol=1e-5)
+    if plan:  # free input axes (batch, sequence) of unknown size inside a graph
+        spec = tf.TensorSpec([None] * plan[0] + list(x.shape[plan[0]:]))
+        graph = tf.function(lambda t: contract(equation, t, kernel), input_signature=[spec])
+        np.testing.assert_allclose(graph(x).numpy(), expected, atol=1e-5)

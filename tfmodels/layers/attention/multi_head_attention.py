@@ -18,6 +18,7 @@ import math
 import keras
 from keras import ops
 
+from tfmodels.layers.einsum_dense import EinsumDense
 from tfmodels.layers.masks import mask_scores, masked_softmax
 from tfmodels.layers.utils import clone_initializer
 
@@ -128,7 +129,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _dense(self, equation, output_shape, bias_axes, name, use_bias=None):
         use_bias = self.use_bias if use_bias is None else use_bias
-        return keras.layers.EinsumDense(
+        return EinsumDense(
             equation,
             output_shape=output_shape,
             bias_axes=bias_axes if use_bias else None,
