@@ -112,7 +112,12 @@ def save_weights(model, keras_save_weights, filepath, overwrite=True, max_shard_
             (a Keras change); the file is removed.
     """
     path = str(filepath)
-    if max_shard_size is not None or "://" in path or not path.endswith(".weights.h5"):
+    if (
+        max_shard_size is not None
+        or "://" in path
+        or not path.endswith(".weights.h5")
+        or not hasattr(model, "_flatten_layers")  # Keras internals this relies on
+    ):
         return keras_save_weights(filepath, overwrite=overwrite, max_shard_size=max_shard_size)
     pending = []
     with _placeholders(model, pending):
