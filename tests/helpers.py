@@ -161,3 +161,9 @@ def assert_save_round_trip(class_name, path, inputs, directory, tfmodels_class=N
     model.save_pretrained(directory)
     ours = {k: _to_numpy(v) for k, v in model(inputs, training=False).items()}
     return compare_outputs(ours, torch_outputs(class_name, str(directory), inputs), tolerance)
+
+
+def choice_inputs(**kwargs):
+    """`(batch=2, num_choices=2, seq_len)` inputs with padded choices (`random_inputs` reshaped)."""
+    flat = random_inputs(batch_size=4, type_vocab_size=3, pad_lengths=(5, 2, 7), **kwargs)
+    return {k: v.reshape(2, 2, -1) for k, v in flat.items()}

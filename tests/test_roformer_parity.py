@@ -8,6 +8,7 @@ import tfmodels
 from tests.helpers import (
     assert_parity,
     assert_save_round_trip,
+    choice_inputs,
     compare_outputs,
     hf_checkpoint,
     random_inputs,
@@ -67,12 +68,6 @@ def test_roformer_too_long_sequence_is_refused(tmp_path):
 def test_auto_classes_pick_roformer(tmp_path):
     path = hf_checkpoint("RoFormerForMaskedLM", tiny_config("RoFormerForMaskedLM"), tmp_path)
     assert type(tfmodels.AutoModelForMaskedLM.from_pretrained(path)) is tfmodels.RoFormerForMaskedLM
-
-
-def choice_inputs(**kwargs):
-    """`(batch=2, num_choices=2, seq_len)` inputs with padded choices."""
-    flat = random_inputs(batch_size=4, type_vocab_size=3, pad_lengths=(5, 2, 7), **kwargs)
-    return {k: v.reshape(2, 2, -1) for k, v in flat.items()}
 
 
 @pytest.mark.parametrize("summary", [{}, dict(summary_type="first", summary_use_proj=True,

@@ -57,11 +57,13 @@ class EinsumDense(keras.layers.EinsumDense):
     Quantized layers keep Keras' own code path.
     """
 
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._plan = matmul_plan(self.equation) or ()
+
     def call(self, inputs, training=None):
         if getattr(self, "quantization_mode", None):
             return super().call(inputs, training=training)
-        if not hasattr(self, "_plan"):
-            self._plan = matmul_plan(self.equation) or ()
         x = contract(self.equation, inputs, self.kernel, plan=self._plan)
         if self.bias is not None:
             x = ops.add(x, self.bias)
