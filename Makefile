@@ -6,12 +6,15 @@ PIP ?= $(PYTHON) -m pip
 # CPU build of PyTorch (the test oracle). On our machines this pin resolves to a local
 # CPU wheel; an unpinned `torch` would pull several GB of CUDA packages.
 TORCH_PIN ?= torch==2.13.0
+# The pinned test environment (oracle + toolchain); see the file's header for bumping it.
+CONSTRAINTS ?= constraints.txt
+LATEST_VENV ?= .venv-latest
 
-.PHONY: install demo test test-all bench
+.PHONY: install demo test test-all test-latest bench
 
 install:
 	$(PIP) install --quiet --disable-pip-version-check "$(TORCH_PIN)"
-	$(PIP) install --quiet --disable-pip-version-check -e ".[test]"
+	$(PIP) install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e ".[test]"
 
 demo: install
 	tfmodels demo
@@ -21,6 +24,16 @@ test: install
 
 test-all: install
 	$(PYTHON) -m pytest -q -m ""
+
+# The newest releases, on purpose, in a separate virtual environment (the pinned one
+# stays as it is); PyTorch stays at the CPU build. Used to try upgrades before bumping
+# constraints.txt.
+test-latest:
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "$(TORCH_PIN)"
+	$(LATEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade -e ".[test]"
+	$(LATEST_VENV)/bin/python -m pip freeze > $(LATEST_VENV)/freeze.txt
+	$(LATEST_VENV)/bin/python -m pytest -q
 
 bench: install
 	$(PYTHON) benchmarks/encoder_inference.py
