@@ -38,8 +38,8 @@ V2_VARIANTS = {
     "v3_style": V3_STYLE,
     "buckets_separate_keys": dict(position_buckets=6, share_att_key=False),
     "conv_embedding_size": dict(conv_kernel_size=3, conv_groups=2, embedding_size=24, position_buckets=8),
-    "c2p_only": pytest.param(dict(pos_att_type=["c2p"], share_att_key=True, norm_rel_ebd="layer_norm"), marks=SLOW),
-    "no_relative": pytest.param(dict(relative_attention=False), marks=SLOW),
+    "c2p_only": dict(pos_att_type=["c2p"], share_att_key=True, norm_rel_ebd="layer_norm"),
+    "no_relative": dict(relative_attention=False),
 }
 
 

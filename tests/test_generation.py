@@ -69,7 +69,6 @@ def test_greedy_stops_at_eos_like_transformers(models):
     assert got.shape[1] < PROMPT_LEN + 12 and (got[:, PROMPT_LEN:] == 0).any()  # stopped early, rows padded
 
 
-@pytest.mark.slow
 def test_greedy_repetition_penalty_matches_transformers(models):
     assert_same_as_transformers(models, repetition_penalty=1.5)
 
@@ -78,12 +77,10 @@ def test_beam_search_matches_transformers(models):
     assert_same_as_transformers(models, num_beams=3)
 
 
-@pytest.mark.slow
 def test_beam_search_with_eos_matches_transformers(models):
     assert_same_as_transformers(models, num_beams=2, eos_token_id=[28, 60])
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("options", [
     dict(num_beams=3, length_penalty=0.5, early_stopping=True),
     dict(num_beams=2, length_penalty=2.0, early_stopping="never", eos_token_id=[28, 60]),
@@ -170,10 +167,68 @@ def test_sampled_tokens_follow_the_processed_distribution(models):
     assert p_value > 1e-3, (observed, expected)
 
 
-def test_top_p_keeps_the_nucleus():
-    scores = tf.math.log(tf.constant([[0.5, 0.3, 0.15, 0.05]]))
-    kept = np.isfinite(lp.top_p_filter(scores, 0.8).numpy())[0]
-    np.testing.assert_array_equal(kept, [True, True, False, False])
+def random_scores(seed, batch=4, vocab=50):
+    """Random logits with a wide spread, so cumulative probabilities sit far from any cut-off."""
+    return np.random.RandomState(seed).randn(batch, vocab).astype("float32") * 3.0
+
+
+def reference_processed(processor, scores, input_ids=None):
+    """`transformers`' own logits processor on the same scores (the oracle)."""
+    ids = torch.zeros((scores.shape[0], 1), dtype=torch.long) if input_ids is None else torch.as_tensor(input_ids)
+    return processor(ids, torch.tensor(scores)).numpy()
+
+
+def assert_same_processed(got, expected):
+    """Same removed tokens (-inf) and the same scores for the kept ones."""
+    got = np.asarray(got)
+    np.testing.assert_array_equal(np.isneginf(got), np.isneginf(expected))
+    kept = np.isfinite(expected)
+    np.testing.assert_allclose(got[kept], expected[kept], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("top_p, min_tokens_to_keep", [(0.9, 1), (0.5, 1), (0.3, 3), (0.05, 1)])
+def test_top_p_matches_transformers_warper(seed, top_p, min_tokens_to_keep):
+    scores = random_scores(seed)
+    expected = reference_processed(transformers.TopPLogitsWarper(top_p, min_tokens_to_keep=min_tokens_to_keep),
+                                   scores)
+    assert 0 < np.isfinite(expected).sum() < expected.size  # the filter does remove tokens here
+    assert_same_processed(lp.top_p_filter(tf.constant(scores), top_p, min_tokens_to_keep), expected)
+
+
+@pytest.mark.parametrize("top_k, min_tokens_to_keep", [(1, 1), (7, 1), (3, 5), (60, 1)])
+def test_top_k_matches_transformers_warper(top_k, min_tokens_to_keep):
+    scores = random_scores(top_k)
+    expected = reference_processed(transformers.TopKLogitsWarper(top_k, min_tokens_to_keep=min_tokens_to_keep),
+                                   scores)
+    assert_same_processed(lp.top_k_filter(tf.constant(scores), top_k, min_tokens_to_keep), expected)
+
+
+@pytest.mark.parametrize("value", [0.3, 1.7])
+def test_temperature_matches_transformers_warper(value):
+    scores = random_scores(5)
+    expected = reference_processed(transformers.TemperatureLogitsWarper(value), scores)
+    assert_same_processed(lp.temperature(tf.constant(scores), value), expected)
+
+
+@pytest.mark.parametrize("penalty", [1.3, 0.7])
+def test_repetition_penalty_matches_transformers_processor(penalty):
+    scores = random_scores(6)
+    rng = np.random.RandomState(7)
+    sequences = rng.randint(0, scores.shape[1], (scores.shape[0], 9))
+    expected = reference_processed(transformers.RepetitionPenaltyLogitsProcessor(penalty), scores, sequences)
+    presence = lp.token_presence(tf.constant(sequences), tf.ones(sequences.shape, tf.bool), scores.shape[1])
+    assert_same_processed(lp.repetition_penalty(tf.constant(scores), presence, penalty), expected)
+
+
+def test_sampling_warpers_compose_like_transformers():
+    """Temperature, top-k, top-p in `transformers`' order (`LogitsProcessorList` as `generate()` builds it)."""
+    scores = random_scores(8)
+    chain = transformers.LogitsProcessorList([
+        transformers.TemperatureLogitsWarper(0.7), transformers.TopKLogitsWarper(12),
+        transformers.TopPLogitsWarper(0.8)])
+    expected = reference_processed(chain, scores)
+    assert_same_processed(lp.warp_for_sampling(tf.constant(scores), 0.7, 12, 0.8), expected)
 
 
 def test_generate_rejects_bad_arguments(models):
@@ -198,7 +253,6 @@ OTHER_DECODERS = {
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("num_beams", [1, 3])
 @pytest.mark.parametrize("class_name", sorted(OTHER_DECODERS))
 def test_other_decoders_generate_like_transformers(class_name, num_beams, tmp_path):
