@@ -15,11 +15,11 @@ from one to the next, each with `input_ids`, `logits` (log-probabilities),
 LM `loss` of segment 0 with `labels = input_ids`.
 """
 
-import argparse
-import os
-import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from legacy_venv import run_builder  # noqa: E402
 
 TRANSFORMERS_VERSION = "4.35.2"
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,20 +39,11 @@ CONFIGS = {
 SEGMENTS, BATCH, SEQ_LEN = 3, 2, 6
 
 
-def ensure_venv(venv):
-    python = Path(venv) / "bin" / "python"
-    if not python.exists():
-        subprocess.check_call([sys.executable, "-m", "venv", "--system-site-packages", str(venv)])
-        subprocess.check_call([str(python), "-m", "pip", "install", "-q", f"transformers=={TRANSFORMERS_VERSION}"])
-    return python
-
-
 def build_fixtures():
     import numpy as np
     import torch
     import transformers
 
-    assert transformers.__version__ == TRANSFORMERS_VERSION, transformers.__version__
     for name, fields in CONFIGS.items():
         torch.manual_seed(0)
         config = transformers.TransfoXLConfig(**fields, dropout=0.0, dropatt=0.0)
@@ -88,15 +79,7 @@ def build_fixtures():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--venv", default="/tmp/txl-venv")
-    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.inside:
-        build_fixtures()
-        return
-    python = ensure_venv(args.venv)
-    subprocess.check_call([str(python), __file__, "--inside"], env={**os.environ, "PYTHONNOUSERSITE": "1"})
+    run_builder(__file__, TRANSFORMERS_VERSION, build_fixtures, __doc__.splitlines()[0], "/tmp/txl-venv")
 
 
 if __name__ == "__main__":

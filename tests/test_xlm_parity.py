@@ -1,5 +1,7 @@
 """Every XLM and FlauBERT class against `transformers` PyTorch, with padding, langs and token types."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import transformers
@@ -73,34 +75,27 @@ def test_xlm_mask_from_pad_tokens(tmp_path):
     assert_parity("XLMModel", path, inputs)
 
 
-class _PassThroughCache:
-    """`transformers` 5.x indexes its (unsubscriptable) cache in FlauBERT's pre-norm
-    path (`cache=cache[i]`); this stand-in keeps nothing and lets the reference run."""
-
-    def get_seq_length(self):
-        return 0
-
-    def __getitem__(self, layer):
-        return self
-
-    def update(self, key, value, layer_idx):
-        return key, value
+FLAUBERT_PRE_NORM = Path(__file__).parent / "fixtures" / "flaubert_pre_norm"
 
 
-def test_flaubert_pre_norm_parity(tmp_path):
-    """`transformers`' pre-norm path cannot return attentions, so those are not compared."""
-    from tests.helpers import torch_outputs
-
-    path = hf_checkpoint("FlaubertModel", tiny_config("Flaubert", pre_norm=True, layerdrop=0.2), tmp_path)
-    inputs = xlm_inputs()
-    reference = torch_outputs("FlaubertModel", path, inputs, output_hidden_states=True, cache=_PassThroughCache())
-    model = tfmodels.FlaubertModel.from_pretrained(path)
+@pytest.mark.parametrize("class_name", ["FlaubertModel", "FlaubertWithLMHeadModel"])
+def test_flaubert_pre_norm_parity(class_name):
+    """Against fixtures from `transformers` 4.46.3 (`scripts/make_flaubert_fixtures.py`): `transformers` 5
+    cannot run FlauBERT's pre-norm path, and 4.46.3's does not return attention probabilities."""
+    directory = FLAUBERT_PRE_NORM / class_name
+    arrays = np.load(directory / "reference.npz")
+    inputs = {k[len("input."):]: arrays[k] for k in arrays.files if k.startswith("input.")}
+    reference = {k: arrays[k] for k in arrays.files if not k.startswith(("input.", "hidden_states."))}
+    reference["hidden_states"] = tuple(arrays[f"hidden_states.{i}"] for i in range(3))
+    model = getattr(tfmodels, class_name).from_pretrained(str(directory))
     ours = model(inputs, training=False, output_hidden_states=True)
-    print(compare_outputs({k: np.asarray(v) if not isinstance(v, tuple) else tuple(np.asarray(t) for t in v)
-                           for k, v in ours.items()}, reference))
-    assert model.config["pre_norm"] and model.config["layerdrop"] == 0.2
-    # LayerDrop is active in training only: the training pass differs, the graph compiles.
-    assert model(inputs, training=True)["last_hidden_state"].shape == (3, 9, 32)
+    print(class_name, compare_outputs({k: np.asarray(v) if not isinstance(v, tuple) else tuple(np.asarray(t) for t in v)
+                                       for k, v in ours.items()}, reference))
+    config = model.hf_config()
+    assert config["pre_norm"] and config["layerdrop"] == 0.2
+    # LayerDrop is active in training only: the training pass runs.
+    main = "logits" if "LMHead" in class_name else "last_hidden_state"
+    assert model(inputs, training=True)[main].shape == reference[main].shape
 
 
 @pytest.mark.parametrize("class_name", ["XLMWithLMHeadModel", "FlaubertForSequenceClassification"])

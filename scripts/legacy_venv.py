@@ -1,0 +1,48 @@
+"""Runs a fixture builder under an older `transformers` release, in a throwaway venv.
+
+Reference outputs for what today's `transformers` no longer ships (or ships
+broken) come from the last release that had it working. The venv reuses the
+system's CPU `torch` and NumPy (`--system-site-packages`) and adds only the
+pinned `transformers`:
+
+    run_builder(__file__, "4.46.3", default_venv="/tmp/transformers-4.46.3-venv")
+
+makes the calling script re-run itself inside that venv with `--inside`, where
+it builds its fixtures.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ensure_venv(venv, transformers_version):
+    """Creates `venv` with `transformers==transformers_version` if it is not there yet; returns its python."""
+    python = Path(venv) / "bin" / "python"
+    if not python.exists():
+        subprocess.check_call([sys.executable, "-m", "venv", "--system-site-packages", str(venv)])
+        subprocess.check_call([str(python), "-m", "pip", "install", "-q", f"transformers=={transformers_version}"])
+    return python
+
+
+def run_builder(script, transformers_version, build, description, default_venv):
+    """Command-line entry of a fixture script: runs `build()` inside the legacy venv."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--venv", default=default_venv, help=f"virtual environment to use (default: {default_venv})")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inside:
+        import transformers
+
+        if transformers.__version__ != transformers_version:
+            raise SystemExit(f"expected transformers {transformers_version}, found {transformers.__version__}")
+        sys.path.insert(0, str(ROOT))
+        build()
+        return
+    python = ensure_venv(args.venv, transformers_version)
+    env = {**os.environ, "PYTHONNOUSERSITE": "1"}
+    subprocess.check_call([str(python), str(script), "--inside", "--venv", args.venv], env=env)
