@@ -27,7 +27,6 @@ def hf_checkpoint(class_name, config, directory, seed=0):
     import transformers
 
     torch.manual_seed(seed)
-    config._attn_implementation = "eager"
     model = getattr(transformers, class_name)(config).eval()
     _randomize_zero_params(model, seed)
     model.save_pretrained(str(directory))
@@ -99,7 +98,8 @@ def torch_outputs(class_name, path, inputs, **call_kwargs):
     model = getattr(transformers, class_name).from_pretrained(path, attn_implementation="eager").eval()
     with torch.no_grad():
         outputs = model(**{k: torch.as_tensor(v) for k, v in inputs.items()}, **call_kwargs)
-    return {k: _to_numpy(v) for k, v in outputs.items() if v is not None}
+    # An empty tuple (`cross_attentions` of a model without cross-attention) is no output.
+    return {k: _to_numpy(v) for k, v in outputs.items() if v is not None and not (isinstance(v, tuple) and not v)}
 
 
 def _to_numpy(value):

@@ -53,11 +53,13 @@ def test_layer_drop_only_in_training():
 
 
 def test_sinusoidal_initializer_matches_transformers():
-    import torch
-    from transformers.models.xlm.modeling_xlm import create_sinusoidal_embeddings
+    """Against the table `transformers.XLMModel` builds for `sinusoidal_embeddings=True` (public config only)."""
+    import transformers
 
+    config = transformers.XLMConfig(vocab_size=10, emb_dim=10, max_position_embeddings=12, n_layers=1, n_heads=2,
+                                    sinusoidal_embeddings=True)
+    reference = transformers.XLMModel(config).position_embeddings.weight.detach().numpy()
     ours = np.asarray(SinusoidalInitializer()((12, 10)))
-    reference = create_sinusoidal_embeddings(12, 10, torch.empty(12, 10)).numpy()
     np.testing.assert_allclose(ours, reference, atol=1e-6)
 
 

@@ -103,24 +103,42 @@ def test_relative_position_bias_fit_step():
 
 
 def test_t5_buckets_match_reference_formula():
+    """Bucket ids read through `transformers`' public T5 modules: a relative-bias table whose
+    entry b is b gives back each relative position's bucket from `compute_bias`."""
     torch = pytest.importorskip("torch")
-    from transformers.models.t5.modeling_t5 import T5Attention
+    import transformers
 
-    rel = np.arange(-200, 200)[None, :]
-    for bidirectional in (True, False):
-        expected = T5Attention._relative_position_bucket(torch.as_tensor(rel), bidirectional, 32, 128).numpy()
-        ours = np.asarray(t5_bucket_positions(rel, bidirectional, 32, 128))
+    length, num_buckets, max_distance = 200, 32, 128
+    for is_decoder in (False, True):  # bidirectional buckets in the encoder, causal in the decoder
+        config = transformers.T5Config(vocab_size=10, d_model=8, d_kv=4, num_heads=1, num_layers=1,
+                                       relative_attention_num_buckets=num_buckets,
+                                       relative_attention_max_distance=max_distance, is_decoder=is_decoder)
+        stack = transformers.T5Model(config).decoder if is_decoder else transformers.T5Model(config).encoder
+        attention = stack.block[0].layer[0].SelfAttention
+        with torch.no_grad():
+            attention.relative_attention_bias.weight.copy_(torch.arange(num_buckets, dtype=torch.float32)[:, None])
+            expected = attention.compute_bias(length, length)[0, 0].numpy().astype("int64")
+        rel = np.arange(length)[None, :] - np.arange(length)[:, None]  # key - query
+        ours = np.asarray(t5_bucket_positions(rel, not is_decoder, num_buckets, max_distance))
         np.testing.assert_array_equal(ours, expected)
 
 
-def test_log_buckets_match_reference():
-    torch = pytest.importorskip("torch")
-    from transformers.models.deberta_v2.modeling_deberta_v2 import make_log_bucket_position
+@pytest.mark.parametrize("position_buckets, max_relative_positions", [(6, 24), (32, 64)])
+def test_log_buckets_match_reference(position_buckets, max_relative_positions, tmp_path):
+    """Log-bucketed relative positions, end to end through a DeBERTa-v2 model on sequences
+    longer than `max_relative_positions` (so the logarithmic range is used)."""
+    import transformers
 
-    rel = np.arange(-600, 600)
-    for buckets, max_position in ((256, 512), (6, 24), (32, 64)):
-        expected = make_log_bucket_position(torch.as_tensor(rel), buckets, max_position).numpy()
-        np.testing.assert_array_equal(np.asarray(log_bucket_positions(rel, buckets, max_position)), expected)
+    from tests.helpers import assert_parity, hf_checkpoint, random_inputs
+
+    config = transformers.DebertaV2Config(
+        vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20,
+        max_position_embeddings=256, relative_attention=True, position_buckets=position_buckets,
+        max_relative_positions=max_relative_positions, pos_att_type=["p2c", "c2p"], share_att_key=True,
+        norm_rel_ebd="layer_norm", type_vocab_size=0)
+    path = hf_checkpoint("DebertaV2Model", config, tmp_path)
+    inputs = random_inputs(batch_size=2, seq_len=2 * max_relative_positions + 3, vocab_size=40, pad_lengths=(30,))
+    print(assert_parity("DebertaV2Model", path, inputs))
 
 
 def test_rotary_requires_even_dim_and_relative_attention_requires_tables():
