@@ -121,11 +121,11 @@ def max_abs_diff(ours, reference):
     return float(np.max(np.abs(ours.astype("float64") - reference.astype("float64"))))
 
 
-# Reference outputs that no parity comparison reads, and why. `past_key_values`: the
-# reference returns a `transformers` Cache object in its own layout; our cache path is
-# checked step by step against the full forward and by token-identical `generate()`
-# (tests/test_generation.py, tests/test_encoder_lm_heads.py).
-NOT_COMPARED = ("past_key_values",)
+# Reference outputs that no parity comparison reads, and why. `past_key_values` (`cache`
+# in newer `transformers`): the reference returns a Cache object in its own layout; our
+# cache path is checked step by step against the full forward and by token-identical
+# `generate()` (tests/test_generation.py, tests/test_encoder_lm_heads.py).
+NOT_COMPARED = ("past_key_values", "cache")
 
 
 def compare_outputs(ours, reference, tolerance=TOLERANCE, skip=()):

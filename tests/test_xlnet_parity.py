@@ -138,7 +138,8 @@ def test_xlnet_serving_function_dynamic_shapes(tmp_path):
     model = tfmodels.XLNetModel.from_pretrained(path)
     serve = make_serving_function(model)  # traced over (None, None) int32 inputs
     outputs = serve(*[tf.constant(inputs[name], tf.int32) for name in serving_input_names(model)])
-    compare_outputs({k: v.numpy() for k, v in outputs.items()}, reference)
+    # The serving signature returns the hidden states, not the memory for a next segment.
+    compare_outputs({k: v.numpy() for k, v in outputs.items()}, reference, skip=("mems",))
 
 
 def test_xlnet_untied_lm_head_parity_and_round_trip(tmp_path):
