@@ -16,17 +16,16 @@ import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers import TransformerEncoderBlock
+from tfmodels.layers.losses import broadcast_sample_weight, causal_lm_loss, masked_sparse_categorical_crossentropy
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.causal import (
     CausalDecoderModel,
     CausalHeadMixin,
     CausalLMMixin,
     LastTokenClassificationMixin,
-    causal_lm_loss,
     tied_lm_logits,
 )
 from tfmodels.models.heads import TokenClassificationMixin
-from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
@@ -217,10 +216,16 @@ class GPT2DoubleHeadsModel(CausalLMMixin, GPT2PreTrainedModel):
             outputs["hidden_states"] = (*inner, ops.reshape(last, (shape[0], shape[1], shape[2], -1)))
         return outputs
 
-    def task_loss(self, labels, outputs):
-        logits = outputs["logits"]
+    def task_loss(self, labels, outputs, sample_weight=None):
+        logits = outputs["logits"]  # (batch, num_choices, seq_len, vocab)
         vocab = ops.shape(logits)[-1]
         seq_len = ops.shape(logits)[-2]
-        lm_loss = causal_lm_loss(ops.reshape(labels["labels"], (-1, seq_len)), ops.reshape(logits, (-1, seq_len, vocab)))
-        mc_loss = masked_sparse_categorical_crossentropy(labels["mc_labels"], outputs["mc_logits"])
+        lm_weight = None
+        if sample_weight is not None:  # a per-example weight covers the tokens of all its choices
+            per_choice = broadcast_sample_weight(sample_weight, outputs["mc_logits"]) * ops.ones(ops.shape(outputs["mc_logits"]))
+            lm_weight = ops.reshape(per_choice, (-1,))
+        lm_loss = causal_lm_loss(ops.reshape(labels["labels"], (-1, seq_len)),
+                                 ops.reshape(logits, (-1, seq_len, vocab)), lm_weight)
+        mc_loss = masked_sparse_categorical_crossentropy(labels["mc_labels"], outputs["mc_logits"],
+                                                         sample_weight=sample_weight)
         return lm_loss + mc_loss
