@@ -268,10 +268,24 @@ class PreTrainedModel(keras.Model):
             )
         if isinstance(x, dict):
             labels = {**labels, **{k: x[k] for k in self.loss_input_names if x.get(k) is not None}}
-        loss = self.task_loss(labels, y_pred, sample_weight=sample_weight)
+        loss = self.task_loss(labels, y_pred, sample_weight=self._one_sample_weight(sample_weight))
         if self.losses:
             loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
         return replica_share(loss)
+
+    def _one_sample_weight(self, sample_weight):
+        """The task loss's sample weight when Keras gives one per label.
+
+        With `y` a dict of labels, Keras replicates a `sample_weight` array
+        over its entries (or the user passes one per entry); a task loss takes
+        one weight for all its labels: the entry of the head's first label.
+        """
+        if isinstance(sample_weight, dict):
+            names = [k for k in self.label_names if k in sample_weight] or list(sample_weight)
+            return sample_weight[names[0]] if names else None
+        if isinstance(sample_weight, (list, tuple)):
+            return sample_weight[0] if sample_weight else None
+        return sample_weight
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Builds compile state from one replica's batch under a strategy.
@@ -322,6 +336,7 @@ class PreTrainedModel(keras.Model):
         label, logits = self._metric_targets(ops.convert_to_tensor(next(iter(labels.values()))), y_pred["logits"])
         valid = ops.not_equal(label, IGNORE_INDEX)
         weights = ops.cast(valid, "float32")
+        sample_weight = self._one_sample_weight(sample_weight)
         if sample_weight is not None:
             weights = weights * broadcast_sample_weight(sample_weight, weights)
         label = ops.where(valid, label, ops.zeros_like(label))
