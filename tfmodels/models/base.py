@@ -273,6 +273,29 @@ class PreTrainedModel(keras.Model):
             loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
         return replica_share(loss)
 
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras `fit`; labels inside a dict `x` are moved to `y` when weights are given.
+
+        Keras drops `sample_weight` (and cannot map `class_weight`) when `y`
+        is `None`, so with labels inside the input dict and a
+        `sample_weight`/`class_weight` argument the labels are passed as `y`.
+        """
+        x, y = self._labels_as_y(x, y, kwargs)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Keras `evaluate`, with the label handling of `fit`."""
+        x, y = self._labels_as_y(x, y, kwargs)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def _labels_as_y(self, x, y, kwargs):
+        weighted = kwargs.get("sample_weight") is not None or kwargs.get("class_weight") is not None
+        if y is not None or not weighted or not isinstance(x, dict) or not any(k in x for k in self.label_names):
+            return x, y
+        labels = {k: x[k] for k in self.label_names if k in x}
+        x = {k: v for k, v in x.items() if k not in labels}
+        return x, (next(iter(labels.values())) if len(labels) == 1 else labels)
+
     def _one_sample_weight(self, sample_weight):
         """The task loss's sample weight when Keras gives one per label.
 
