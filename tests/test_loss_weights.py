@@ -111,6 +111,19 @@ def test_class_weight_weights_the_loss(tmp_path):
     assert abs(history.history["loss"][0] - expected) <= 1e-5, (history.history["loss"][0], expected)
 
 
+def test_class_weight_weights_each_token(tmp_path):
+    path = _checkpoint("BertForTokenClassification", tmp_path)
+    inputs, labels = _data(token_level=True)
+    losses, _ = _torch_losses("BertForTokenClassification", path, inputs, labels)
+    class_weight = {0: 0.25, 1: 2.0, 2: 1.0}
+    weights = np.vectorize(lambda c: class_weight.get(int(c), 0.0))(labels)
+    expected = float((losses * weights).sum() / (labels != -100).sum())
+    model = tfmodels.BertForTokenClassification.from_pretrained(path)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0))
+    history = model.fit(inputs, labels, class_weight=class_weight, batch_size=4, epochs=1, verbose=0)
+    assert abs(history.history["loss"][0] - expected) <= 1e-5, (history.history["loss"][0], expected)
+
+
 def test_explicit_dict_loss_accepts_sample_weight(tmp_path):
     path = _checkpoint("BertForSequenceClassification", tmp_path)
     inputs, labels = _data(token_level=False)

@@ -279,8 +279,16 @@ class PreTrainedModel(keras.Model):
         Keras drops `sample_weight` (and cannot map `class_weight`) when `y`
         is `None`, so with labels inside the input dict and a
         `sample_weight`/`class_weight` argument the labels are passed as `y`.
+        Keras maps `class_weight` to one weight per example; for integer
+        token-level labels (an array `(batch, seq_len)`) with the built-in
+        loss each token gets its class's weight instead.
         """
         x, y = self._labels_as_y(x, y, kwargs)
+        class_weight = kwargs.get("class_weight")
+        token_labels = isinstance(y, np.ndarray) and y.ndim >= 2 and np.issubdtype(y.dtype, np.integer)
+        if class_weight is not None and token_labels and self._compile_loss is None:
+            lookup = np.vectorize(lambda c: float(class_weight.get(int(c), 1.0)), otypes=["float32"])
+            kwargs = {**kwargs, "class_weight": None, "sample_weight": lookup(y)}
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
