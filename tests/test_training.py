@@ -68,20 +68,18 @@ def test_fit_on_tf_data_dataset_reduces_loss():
 NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 
-def _trained_one_step(class_name, batch, tmp_path, **fit_kwargs):
-    """One full-batch SGD `fit()` step of a dropout-free checkpoint; returns the first loss, the
-    transformers loss on the same weights and batch, and the largest weight change."""
+def _trained_one_step(class_name, batch, tmp_path, y=None, **compile_kwargs):
+    """One full-batch SGD `fit()` step of a dropout-free checkpoint on `batch` (labels inside, or
+    passed as `y`); returns the loss fit() reports, the transformers loss on the same weights and
+    batch, and the largest weight change."""
     num_labels = 2 if "Question" in class_name else 3
     path = hf_checkpoint(class_name, tiny_bert_config(num_labels=num_labels, **NO_DROPOUT), tmp_path)
-    labels = {k: v for k, v in batch.items() if k in ("labels", "start_positions", "end_positions")}
     reference = float(torch_outputs(class_name, path, batch)["loss"])
     model = getattr(tfmodels, class_name).from_pretrained(path)
     before = [np.array(w) for w in model.trainable_weights]
-    fit_kwargs.setdefault("compile", {})
-    model.compile(optimizer=keras.optimizers.SGD(0.1), **fit_kwargs.pop("compile"))
-    x = {k: v for k, v in batch.items() if k not in labels}
-    y = fit_kwargs.pop("y", None)
-    history = model.fit(x if y is not None else batch, y, batch_size=len(batch["input_ids"]), epochs=1, verbose=0)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), **compile_kwargs)
+    x = batch if y is None else {k: v for k, v in batch.items() if k not in model.label_names}
+    history = model.fit(x, y, batch_size=len(batch["input_ids"]), epochs=1, verbose=0)
     moved = max(float(np.max(np.abs(np.asarray(w) - b))) for w, b in zip(model.trainable_weights, before))
     return history.history["loss"][0], reference, moved
 
@@ -90,7 +88,7 @@ def test_fit_on_numpy_dicts_with_labels_as_y(tmp_path):
     inputs = random_inputs(batch_size=6, type_vocab_size=3)
     labels = _labels("BertForTokenClassification", inputs, np.random.RandomState(0))["labels"]
     loss, reference, moved = _trained_one_step("BertForTokenClassification", {**inputs, "labels": labels}, tmp_path,
-                                               y=labels, compile=dict(metrics=["accuracy"]))
+                                               y=labels, metrics=["accuracy"])
     assert abs(loss - reference) <= 1e-5 and moved > 1e-4, (loss, reference, moved)
 
 
@@ -118,7 +116,7 @@ def test_compile_with_explicit_loss_still_works(tmp_path):
     labels = np.array([0, 1, 2, 0])
     loss, reference, moved = _trained_one_step(
         "BertForSequenceClassification", {**inputs, "labels": labels}, tmp_path, y={"logits": labels},
-        compile=dict(loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}))
+        loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)})
     assert abs(loss - reference) <= 1e-5 and moved > 1e-4, (loss, reference, moved)
 
 
