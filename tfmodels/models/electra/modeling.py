@@ -7,7 +7,6 @@ References:
 """
 
 import keras
-from keras import ops
 
 from tfmodels.layers import ClassificationHead
 from tfmodels.layers.losses import binary_crossentropy
