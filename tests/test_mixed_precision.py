@@ -135,11 +135,13 @@ def test_fit_close_to_float32(checkpoints, float32_fit, policy):
     initial = tfmodels.BertForSequenceClassification.from_pretrained(checkpoints["BertForSequenceClassification"])
     moved = max(float(np.max(np.abs(np.asarray(w) - np.asarray(w0))))
                 for w, w0 in zip(model.trainable_weights, initial.trainable_weights))
-    # Adam's step is lr * m / (sqrt(v) + eps), at most lr per weight (plus the tiny AdamW decay): the first step
-    # moves every weight with a gradient by ~lr, and STEPS steps in another precision end at most 2 * lr * STEPS
-    # away from the float32 run.
+    # Adam's step is lr * m / (sqrt(v) + eps), at most lr per weight for dense gradients (plus the tiny AdamW
+    # decay): the first step moves every weight with a gradient by ~lr, and STEPS steps in another precision end
+    # at most 2 * lr * STEPS away from the float32 run. (Embedding tables get sparse gradients whose repeated rows'
+    # squares are summed, so their steps are not bounded by lr: left out of the bound.)
     assert moved >= 0.5 * LEARNING_RATE, moved
-    drift = max(float(np.max(np.abs(np.asarray(w) - w32))) for w, w32 in zip(model.trainable_weights, float32_weights))
+    drift = max(float(np.max(np.abs(np.asarray(w) - w32))) for w, w32 in zip(model.trainable_weights, float32_weights)
+                if not w.path.endswith("embeddings"))
     assert drift <= 2 * LEARNING_RATE * STEPS * 1.01, drift
 
 
