@@ -27,6 +27,15 @@ LABELS = {
 }
 
 
+def assert_close_to_float32(value, reference, policy, what=""):
+    """`value` (computed under `policy`) is within the policy's bound of the float32 `reference`."""
+    reference = np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(reference, "float32")))
+    value = np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(value, "float32")))
+    scale = max(1.0, float(np.max(np.abs(reference))))
+    diff = float(np.max(np.abs(value - reference)))
+    assert diff <= POLICIES[policy][1] * scale, f"{what} {policy}: max abs diff {diff} (scale {scale})"
+
+
 def _inputs(class_name):
     rng = np.random.RandomState(0)
     inputs = {"input_ids": rng.randint(1, 99, (3, 9)).astype("int32"),
