@@ -5,11 +5,16 @@ TensorFlow initialises, so these jobs run in fresh processes:
 
     python tests/distributed_job.py mirrored CHECKPOINT OUT.json NUM_DEVICES sequence|token
     TF_CONFIG=... python tests/distributed_job.py worker CHECKPOINT OUT.npz
+    python tests/distributed_job.py families OUT.json FAMILY [FAMILY ...]
 
 `mirrored` trains the same model on the same global batches with one device
 and with `MirroredStrategy` over NUM_DEVICES logical CPUs and writes the
 max differences of losses and weights. `worker` trains under
 `MultiWorkerMirroredStrategy` and saves its final weights and losses.
+`families` runs one weighted `fit()` step per head family of
+tests/loss_cases.py on one device and under `MirroredStrategy` over 2
+logical CPUs, from the same weights, and writes the loss and weight
+differences per family.
 """
 
 import json
@@ -95,9 +100,60 @@ def run_worker(checkpoint, out_path):
              **{k.replace("/", "|"): v for k, v in weights.items()})
 
 
+def _one_step(family, strategy, initial_weights=None):
+    """One SGD `fit()` step on the family's batch with per-example weights; `(loss, weights, initial)`."""
+    import keras
+    import numpy as np
+
+    from tests import loss_cases
+
+    inputs, labels = loss_cases.batch(family)
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = loss_cases.build(family)
+        if initial_weights is not None:
+            model.set_weights(initial_weights)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5))
+    initial = [np.asarray(w) for w in model.get_weights()]
+    first = model({**inputs, **labels}, training=True)
+    again = model({**inputs, **labels}, training=True)
+    if not np.array_equal(np.asarray(first["loss"]), np.asarray(again["loss"])):
+        raise RuntimeError(f"{family}: the training-mode loss is not deterministic (dropout left on?)")
+    sample_weight = np.array([1.0, 0.5, 2.0, 1.5], dtype="float32")
+    history = model.fit(inputs, labels, sample_weight=sample_weight, batch_size=loss_cases.BATCH,
+                        epochs=1, shuffle=False, verbose=0)
+    return float(history.history["loss"][0]), [np.asarray(w) for w in model.get_weights()], initial
+
+
+def run_families(out_path, families):
+    import numpy as np
+
+    from tfmodels.training.distribute import configure_logical_cpus
+
+    devices = configure_logical_cpus(2)
+    import tensorflow as tf
+
+    results = {}
+    strategy = tf.distribute.MirroredStrategy(devices)  # one for all: a new one per model mixes up collectives
+    for family in families:
+        single_loss, single_weights, initial = _one_step(family, tf.distribute.get_strategy())
+        mirrored_loss, mirrored_weights, _ = _one_step(family, strategy, initial)
+        results[family] = {
+            "num_replicas": strategy.num_replicas_in_sync,
+            "single_loss": single_loss,
+            "loss_diff": abs(single_loss - mirrored_loss),
+            "weight_diff": max(float(np.max(np.abs(a - b))) for a, b in zip(single_weights, mirrored_weights)),
+            "max_update": max(float(np.max(np.abs(a - b))) for a, b in zip(single_weights, initial)),
+        }
+    with open(out_path, "w") as handle:
+        json.dump(results, handle)
+
+
 if __name__ == "__main__":
     mode, checkpoint, out = sys.argv[1:4]
-    if mode == "mirrored":
+    if mode == "families":
+        run_families(checkpoint, sys.argv[3:])
+    elif mode == "mirrored":
         run_mirrored(checkpoint, out, int(sys.argv[4]), sys.argv[5])
     elif mode == "worker":
         run_worker(checkpoint, out)

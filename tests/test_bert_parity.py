@@ -44,6 +44,9 @@ def test_bert_multiple_choice_parity(tmp_path):
     flat = random_inputs(batch_size=4, type_vocab_size=3, pad_lengths=(5, 2, 7))
     inputs = {k: v.reshape(2, 2, -1) for k, v in flat.items()}
     assert_parity("BertForMultipleChoice", path, inputs)
+    diffs = assert_parity("BertForMultipleChoice", path, {**inputs, "labels": np.array([1, 0])},
+                          hidden_and_attentions=False)
+    assert "loss" in diffs
 
 
 def test_bert_parity_with_labels_loss(tmp_path):

@@ -15,6 +15,7 @@ from tests.test_electra_parity import tiny_config as electra_config
 from tests.test_megatron_bert_parity import tiny_config as megatron_config
 from tests.test_roberta_parity import padded_inputs
 from tests.test_roberta_parity import tiny_config as roberta_config
+from tests.test_mixed_precision import assert_close_to_float32
 
 MODELS = {
     "RobertaForSequenceClassification": (roberta_config, 1),
@@ -58,8 +59,12 @@ def test_roberta_dynamic_length_graph_checks_offset_limit():
 def test_export_and_fit_step(class_name, tmp_path):
     model, inputs = _model_and_inputs(class_name)
     model.compile(optimizer="adam")
+    model(inputs, training=False)  # builds the variables
+    before = [np.array(w) for w in model.trainable_weights]
     history = model.fit({**inputs, "labels": tf.constant([0, 1, 2])}, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+    # Adam's first step moves every weight with a gradient by ~lr (1e-3).
+    assert max(float(np.max(np.abs(np.asarray(w) - b))) for w, b in zip(model.trainable_weights, before)) >= 5e-4
     path = tfmodels.export_saved_model(model, tmp_path / "saved")
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     feed = {name: inputs.get(name, tf.zeros_like(inputs["input_ids"])) for name in serve.structured_input_signature[1]}
@@ -68,7 +73,11 @@ def test_export_and_fit_step(class_name, tmp_path):
 
 
 def test_mixed_bfloat16_forward():
+    reference_model, inputs = _model_and_inputs("AlbertForPreTraining")
+    reference = reference_model(inputs, training=False)
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    model, inputs = _model_and_inputs("AlbertForPreTraining")
-    outputs = model(inputs, training=False)
-    assert all(np.isfinite(v.numpy().astype("float32")).all() for v in outputs.values())
+    model, _ = _model_and_inputs("AlbertForPreTraining")
+    model.build_from_dummy_inputs()
+    model.set_weights(reference_model.get_weights())
+    for name, value in model(inputs, training=False).items():
+        assert_close_to_float32(value, reference[name], "mixed_bfloat16", name)

@@ -13,6 +13,7 @@ from tfmodels.layers.heads import SequenceSummary
 from tfmodels.layers.layer_drop import LayerDrop
 from tfmodels.layers.normalization import NoNorm, normalization
 from tfmodels.layers.position import BoundingBoxEmbedding, SinusoidalInitializer
+from tests.test_mixed_precision import assert_close_to_float32
 
 X = np.random.RandomState(0).randn(2, 5, 16).astype("float32")
 BOXES = np.random.RandomState(1).randint(0, 10, (2, 5, 4)).astype("int32")
@@ -103,10 +104,16 @@ def test_model_xla_and_config_round_trip(index):
 
 
 def test_mixed_precision_mobilebert_and_squeezebert():
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    inputs = {"input_ids": np.random.RandomState(0).randint(1, 50, (2, 4)).astype("int32")}
     for cls, config, _ in MODELS[3:]:
-        outputs = cls(**config)({"input_ids": np.ones((1, 4), "int32")})
-        assert all(np.isfinite(np.asarray(tf.cast(v, tf.float32))).all() for v in outputs.values())
+        keras.mixed_precision.set_global_policy("float32")
+        reference_model = cls(**config).build_from_dummy_inputs()
+        reference = reference_model(inputs)
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        model = cls(**config).build_from_dummy_inputs()
+        model.set_weights(reference_model.get_weights())
+        for key, value in model(inputs).items():
+            assert_close_to_float32(value, reference[key], "mixed_bfloat16", f"{cls.__name__} {key}")
 
 
 def test_fit_step_xlm_sequence_summary_head():
@@ -114,8 +121,12 @@ def test_fit_step_xlm_sequence_summary_head():
     model.compile(optimizer="adam")
     x = {"input_ids": np.random.RandomState(0).randint(3, 50, (4, 6)).astype("int32"),
          "attention_mask": np.ones((4, 6), "int32"), "labels": np.array([0, 1, 2, 1])}
+    model.build_from_dummy_inputs()
+    before = [np.array(w) for w in model.trainable_weights]
     history = model.fit(x, epochs=2, batch_size=4, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+    # Adam's first step moves every weight with a gradient by ~lr (1e-3).
+    assert max(float(np.max(np.abs(np.asarray(w) - b))) for w, b in zip(model.trainable_weights, before)) >= 5e-4
 
 
 def test_squad_beam_head_config_round_trip():

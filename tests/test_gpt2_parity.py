@@ -45,6 +45,17 @@ def test_gpt2_double_heads_parity(tmp_path):
     assert "mc_logits" in diffs
 
 
+def test_gpt2_double_heads_losses_parity(tmp_path):
+    """`loss` is the LM loss and `mc_loss` the multiple-choice loss, separately, as in transformers."""
+    path = hf_checkpoint("GPT2DoubleHeadsModel", tiny_gpt2_config(), tmp_path)
+    flat = right_padded(random_inputs(batch_size=4, pad_lengths=(5, 2, 7)))
+    inputs = {k: v.reshape(2, 2, -1) for k, v in flat.items()}
+    inputs.update(mc_token_ids=np.array([[8, 4], [1, 6]], dtype="int64"), mc_labels=np.array([1, 0]),
+                  labels=np.where(inputs["attention_mask"] == 1, inputs["input_ids"], -100))
+    diffs = assert_parity("GPT2DoubleHeadsModel", path, inputs, hidden_and_attentions=False)
+    assert {"loss", "mc_loss"} <= set(diffs)
+
+
 def test_gpt2_lm_loss_parity(tmp_path):
     path = hf_checkpoint("GPT2LMHeadModel", tiny_gpt2_config(), tmp_path)
     inputs = right_padded(random_inputs())

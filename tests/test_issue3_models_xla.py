@@ -53,5 +53,9 @@ def test_fit_step_with_standard_loss(name):
     inputs = {k: v.numpy() for k, v in inputs_for(base).items()}
     inputs["labels"] = np.array([0, 1, 2])
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.build_from_dummy_inputs()
+    before = [np.array(w) for w in model.trainable_weights]
     history = model.fit(inputs, epochs=2, batch_size=3, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+    # Adam's first step moves every weight with a gradient by ~lr.
+    assert max(float(np.max(np.abs(np.asarray(w) - b))) for w, b in zip(model.trainable_weights, before)) >= 5e-4

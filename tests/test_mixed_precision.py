@@ -27,6 +27,15 @@ LABELS = {
 }
 
 
+def assert_close_to_float32(value, reference, policy, what=""):
+    """`value` (computed under `policy`) is within the policy's bound of the float32 `reference`."""
+    reference = np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(reference, "float32")))
+    value = np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(value, "float32")))
+    scale = max(1.0, float(np.max(np.abs(reference))))
+    diff = float(np.max(np.abs(value - reference)))
+    assert diff <= POLICIES[policy][1] * scale, f"{what} {policy}: max abs diff {diff} (scale {scale})"
+
+
 def _inputs(class_name):
     rng = np.random.RandomState(0)
     inputs = {"input_ids": rng.randint(1, 99, (3, 9)).astype("int32"),
@@ -67,9 +76,15 @@ def float32_outputs(checkpoints):
 
 
 @pytest.fixture(scope="module")
-def float32_losses(checkpoints):
+def float32_fit(checkpoints):
     keras.mixed_precision.set_global_policy("float32")
-    return _fit(checkpoints["BertForSequenceClassification"], "float32")[1]
+    model, losses = _fit(checkpoints["BertForSequenceClassification"], "float32")
+    return [np.asarray(w) for w in model.trainable_weights], losses
+
+
+@pytest.fixture(scope="module")
+def float32_losses(float32_fit):
+    return float32_fit[1]
 
 
 @pytest.mark.parametrize("policy", sorted(POLICIES))
@@ -103,25 +118,40 @@ def _dataset():
     return prepare_tf_dataset(features, batch_size=8, pad_to_multiple_of=16, drop_remainder=True)
 
 
+LEARNING_RATE, STEPS = 1e-3, 4  # 2 epochs of 2 batches
+
+
 def _fit(checkpoint, policy, jit_compile=False):
     keras.mixed_precision.set_global_policy(policy)  # the global-policy path: no dtype argument
     keras.utils.set_random_seed(0)
     model = tfmodels.BertForSequenceClassification.from_pretrained(
         checkpoint, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    model.compile(optimizer=keras.optimizers.AdamW(1e-3), jit_compile=jit_compile)
+    model.compile(optimizer=keras.optimizers.AdamW(LEARNING_RATE), jit_compile=jit_compile)
     history = model.fit(_dataset(), epochs=2, verbose=0)
     return model, np.asarray(history.history["loss"])
 
 
 @pytest.mark.parametrize("policy", sorted(POLICIES))
-def test_fit_close_to_float32(checkpoints, float32_losses, policy):
+def test_fit_close_to_float32(checkpoints, float32_fit, policy):
+    float32_weights, float32_losses = float32_fit
     model, losses = _fit(checkpoints["BertForSequenceClassification"], policy)
     assert model.dtype_policy.name == policy
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
     assert all(v.dtype == "float32" for v in model.trainable_weights)
-    assert np.all(np.isfinite(losses))
     assert losses[-1] < losses[0]
     np.testing.assert_allclose(losses, float32_losses, atol=POLICIES[policy][1] * 2)
+    keras.mixed_precision.set_global_policy("float32")
+    initial = tfmodels.BertForSequenceClassification.from_pretrained(checkpoints["BertForSequenceClassification"])
+    moved = max(float(np.max(np.abs(np.asarray(w) - np.asarray(w0))))
+                for w, w0 in zip(model.trainable_weights, initial.trainable_weights))
+    # Adam's step is lr * m / (sqrt(v) + eps), at most lr per weight for dense gradients (plus the tiny AdamW
+    # decay): the first step moves every weight with a gradient by ~lr, and STEPS steps in another precision end
+    # at most 2 * lr * STEPS away from the float32 run. (Embedding tables get sparse gradients whose repeated rows'
+    # squares are summed, so their steps are not bounded by lr: left out of the bound.)
+    assert moved >= 0.5 * LEARNING_RATE, moved
+    drift = max(float(np.max(np.abs(np.asarray(w) - w32))) for w, w32 in zip(model.trainable_weights, float32_weights)
+                if not w.path.endswith("embeddings"))
+    assert drift <= 2 * LEARNING_RATE * STEPS * 1.01, drift
 
 
 @pytest.mark.slow  # one XLA compile of the bfloat16 step: ~35 s on a loaded 2-core machine

@@ -16,6 +16,7 @@ from tfmodels.layers.position.funnel import factorized_embeddings, relative_shif
 from tfmodels.layers.position.sinusoidal import SinusoidalRelativeEmbedding
 from tfmodels.layers.relative_block import RelativeEncoderBlock
 from tfmodels.layers.heads import MaskedLMHead, SequenceSummary
+from tests.test_mixed_precision import assert_close_to_float32
 
 B, T, D, N, H = 2, 6, 16, 2, 8
 
@@ -107,20 +108,27 @@ def test_fit_step(name):
     inputs = keras.Input((T, D), batch_size=B)
     model = keras.Model(inputs, keras.layers.Dense(1)(factory()(inputs, **extra)))
     model.compile(optimizer="sgd", loss="mse", jit_compile=True)
-    history = model.fit(_x(), np.zeros((B, T, 1), "float32"), epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
+    before = [np.array(w) for w in model.trainable_weights]
+    expected = float(np.mean(np.square(np.asarray(model(_x())))))  # mse against zero targets, before the step
+    history = model.fit(_x(), np.zeros((B, T, 1), "float32"), batch_size=B, epochs=1, verbose=0)
+    assert abs(history.history["loss"][0] - expected) <= 1e-5 * max(1.0, expected)
+    assert max(float(np.max(np.abs(np.asarray(w) - b))) for w, b in zip(model.trainable_weights, before)) > 0
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision(name, policy):
     factory, kwargs = CASES[name]
+    reference_layer = factory()
+    reference = reference_layer(_x(), **kwargs())
     keras.mixed_precision.set_global_policy(policy)
     layer = factory()
+    layer(_x(), **kwargs())
+    layer.set_weights(reference_layer.get_weights())
     output = layer(_x(), **kwargs())
     expected = "float32" if name in FLOAT32_OUTPUTS else policy.split("_")[1]
     assert output.dtype == expected
-    assert np.all(np.isfinite(np.asarray(keras.ops.cast(output, "float32"))))
+    assert_close_to_float32(output, reference, policy, name)
 
 
 def test_two_stream_block_target_mapping():

@@ -65,22 +65,38 @@ def test_fit_on_tf_data_dataset_reduces_loss():
     assert "accuracy" in history.history
 
 
-def test_fit_on_numpy_dicts_with_labels_as_y():
-    model = _model("BertForTokenClassification")
+NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+
+
+def _trained_one_step(class_name, batch, tmp_path, y=None, **compile_kwargs):
+    """One full-batch SGD `fit()` step of a dropout-free checkpoint on `batch` (labels inside, or
+    passed as `y`); returns the loss fit() reports, the transformers loss on the same weights and
+    batch, and the largest weight change."""
+    num_labels = 2 if "Question" in class_name else 3
+    path = hf_checkpoint(class_name, tiny_bert_config(num_labels=num_labels, **NO_DROPOUT), tmp_path)
+    reference = float(torch_outputs(class_name, path, batch)["loss"])
+    model = getattr(tfmodels, class_name).from_pretrained(path)
+    before = [np.array(w) for w in model.trainable_weights]
+    model.compile(optimizer=keras.optimizers.SGD(0.1), **compile_kwargs)
+    x = batch if y is None else {k: v for k, v in batch.items() if k not in model.label_names}
+    history = model.fit(x, y, batch_size=len(batch["input_ids"]), epochs=1, verbose=0)
+    moved = max(float(np.max(np.abs(np.asarray(w) - b))) for w, b in zip(model.trainable_weights, before))
+    return history.history["loss"][0], reference, moved
+
+
+def test_fit_on_numpy_dicts_with_labels_as_y(tmp_path):
     inputs = random_inputs(batch_size=6, type_vocab_size=3)
     labels = _labels("BertForTokenClassification", inputs, np.random.RandomState(0))["labels"]
-    model.compile(optimizer="adam", metrics=["accuracy"])
-    history = model.fit(inputs, labels, batch_size=3, epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
+    loss, reference, moved = _trained_one_step("BertForTokenClassification", {**inputs, "labels": labels}, tmp_path,
+                                               y=labels, metrics=["accuracy"])
+    assert abs(loss - reference) <= 1e-5 and moved > 1e-4, (loss, reference, moved)
 
 
-def test_question_answering_fit_with_dict_labels():
-    model = _model("BertForQuestionAnswering", num_labels=2)
+def test_question_answering_fit_with_dict_labels(tmp_path):
     inputs = random_inputs(batch_size=4, type_vocab_size=3)
-    labels = _labels("BertForQuestionAnswering", inputs, np.random.RandomState(0))
-    model.compile(optimizer="adam")
-    history = model.fit({**inputs, **labels}, batch_size=2, epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
+    batch = {**inputs, **_labels("BertForQuestionAnswering", inputs, np.random.RandomState(0))}
+    loss, reference, moved = _trained_one_step("BertForQuestionAnswering", batch, tmp_path)
+    assert abs(loss - reference) <= 1e-5 and moved > 1e-4, (loss, reference, moved)
 
 
 def test_padding_labels_do_not_contribute():
@@ -95,12 +111,13 @@ def test_padding_labels_do_not_contribute():
     assert abs(loss - expected) <= 1e-5
 
 
-def test_compile_with_explicit_loss_still_works():
-    model = _model("BertForSequenceClassification")
+def test_compile_with_explicit_loss_still_works(tmp_path):
     inputs = random_inputs(batch_size=4, type_vocab_size=3)
-    model.compile(optimizer="adam", loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)})
-    history = model.fit(inputs, {"logits": np.array([0, 1, 2, 0])}, epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
+    labels = np.array([0, 1, 2, 0])
+    loss, reference, moved = _trained_one_step(
+        "BertForSequenceClassification", {**inputs, "labels": labels}, tmp_path, y={"logits": labels},
+        loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)})
+    assert abs(loss - reference) <= 1e-5 and moved > 1e-4, (loss, reference, moved)
 
 
 def test_fit_without_labels_explains():

@@ -20,6 +20,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tfmodels.layers.losses import IGNORE_INDEX, broadcast_sample_weight, replica_share
+
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
 _FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible")
 _KERAS_KWARGS = ("name", "dtype", "trainable", "autocast")
@@ -50,21 +52,6 @@ def to_int_tensor(value, name):
     )
 
 
-def scale_loss_for_replicas(loss):
-    """Divides a per-replica mean loss by the number of replicas in sync.
-
-    Under `tf.distribute` the gradients of every replica are summed, so each
-    replica's loss must be its share of the global-batch mean: the mean over
-    its own examples divided by `num_replicas_in_sync` (what Keras' own
-    losses do). With one replica this is the identity; Keras' `fit()` undoes
-    the scaling when it reports the loss.
-    """
-    num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    if num_replicas > 1:
-        loss = loss * ops.cast(1.0 / num_replicas, loss.dtype)
-    return loss
-
-
 class PreTrainedModel(keras.Model):
     """Base class of every tfmodels architecture and head.
 
@@ -74,6 +61,9 @@ class PreTrainedModel(keras.Model):
             in head models (`"bert"`).
         input_names: call inputs the model accepts, besides labels.
         label_names: label inputs the head's loss uses.
+        loss_input_names: other inputs the head's loss reads when they are
+            given (ELECTRA's discriminator: `attention_mask`); `compute_loss`
+            passes them to `task_loss` inside `labels`.
         serving_outputs: outputs exported in a SavedModel's signature.
     """
 
@@ -81,6 +71,7 @@ class PreTrainedModel(keras.Model):
     base_model_prefix = None
     input_names = ("input_ids", "attention_mask", "token_type_ids", "position_ids")
     label_names = ()
+    loss_input_names = ()
     serving_outputs = ()
 
     def __init__(self, **kwargs):
@@ -229,8 +220,20 @@ class PreTrainedModel(keras.Model):
 
     # -- training ---------------------------------------------------------------
 
-    def task_loss(self, labels, outputs):
-        """The head's standard loss. `labels` is a dict keyed by `label_names`."""
+    def task_loss(self, labels, outputs, sample_weight=None):
+        """The head's standard loss (a function of `tfmodels.layers.losses`).
+
+        Args:
+            labels: dict keyed by `label_names` (plus any `loss_input_names`
+                given with the inputs).
+            outputs: the model's output dict.
+            sample_weight: optional `(batch,)` per-example weights (broadcast
+                over each example's tokens in token-level heads), or
+                labels-shaped per-token weights.
+
+        Returns:
+            float32 scalar (see `tfmodels.layers.losses.weighted_mean`).
+        """
         raise NotImplementedError(f"{type(self).__name__} has no task loss; pass `loss=` to compile().")
 
     def _labels_from(self, x, y):
@@ -249,6 +252,12 @@ class PreTrainedModel(keras.Model):
         return None
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The task loss on `labels` (compiled without `loss=`), else Keras' compiled loss.
+
+        `sample_weight` (from `fit`/`evaluate`, or made by Keras from
+        `class_weight`) weighs each example as Keras' losses do; under
+        `tf.distribute` the result is this replica's share of the global loss.
+        """
         if self._compile_loss is not None:
             return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
         labels = self._labels_from(x, y)
@@ -257,10 +266,57 @@ class PreTrainedModel(keras.Model):
                 f"{type(self).__name__} was compiled without a loss, so it trains on its standard "
                 f"loss, which needs labels {list(self.label_names)} in the input dict or as `y`."
             )
-        loss = self.task_loss(labels, y_pred)
+        if isinstance(x, dict):
+            labels = {**labels, **{k: x[k] for k in self.loss_input_names if x.get(k) is not None}}
+        loss = self.task_loss(labels, y_pred, sample_weight=self._one_sample_weight(sample_weight))
         if self.losses:
             loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
-        return scale_loss_for_replicas(loss)
+        return replica_share(loss)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras `fit`; labels inside a dict `x` are moved to `y` when weights are given.
+
+        Keras drops `sample_weight` (and cannot map `class_weight`) when `y`
+        is `None`, so with labels inside the input dict and a
+        `sample_weight`/`class_weight` argument the labels are passed as `y`.
+        Keras maps `class_weight` to one weight per example; for integer
+        token-level labels (an array `(batch, seq_len)`) with the built-in
+        loss each token gets its class's weight instead.
+        """
+        x, y = self._labels_as_y(x, y, kwargs)
+        class_weight = kwargs.get("class_weight")
+        token_labels = isinstance(y, np.ndarray) and y.ndim >= 2 and np.issubdtype(y.dtype, np.integer)
+        if class_weight is not None and token_labels and self._compile_loss is None:
+            lookup = np.vectorize(lambda c: float(class_weight.get(int(c), 1.0)), otypes=["float32"])
+            kwargs = {**kwargs, "class_weight": None, "sample_weight": lookup(y)}
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Keras `evaluate`, with the label handling of `fit`."""
+        x, y = self._labels_as_y(x, y, kwargs)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def _labels_as_y(self, x, y, kwargs):
+        weighted = kwargs.get("sample_weight") is not None or kwargs.get("class_weight") is not None
+        if y is not None or not weighted or not isinstance(x, dict) or not any(k in x for k in self.label_names):
+            return x, y
+        labels = {k: x[k] for k in self.label_names if k in x}
+        x = {k: v for k, v in x.items() if k not in labels}
+        return x, (next(iter(labels.values())) if len(labels) == 1 else labels)
+
+    def _one_sample_weight(self, sample_weight):
+        """The task loss's sample weight when Keras gives one per label.
+
+        With `y` a dict of labels, Keras replicates a `sample_weight` array
+        over its entries (or the user passes one per entry); a task loss takes
+        one weight for all its labels: the entry of the head's first label.
+        """
+        if isinstance(sample_weight, dict):
+            names = [k for k in self.label_names if k in sample_weight] or list(sample_weight)
+            return sample_weight[names[0]] if names else None
+        if isinstance(sample_weight, (list, tuple)):
+            return sample_weight[0] if sample_weight else None
+        return sample_weight
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Builds compile state from one replica's batch under a strategy.
@@ -293,17 +349,31 @@ class PreTrainedModel(keras.Model):
                        for k, v in results.items()}
         return results
 
+    def _metric_targets(self, labels, logits):
+        """The `(labels, logits)` pair Keras metrics compare; causal LMs shift them."""
+        return labels, logits
+
     def _task_metrics(self, x, y, y_pred, sample_weight=None):
-        labels = self._labels_from(x, y)
-        if "logits" in y_pred and labels is not None and len(labels) == 1:
-            label = next(iter(labels.values()))
-            valid = ops.not_equal(label, -100)
-            weights = ops.cast(valid, "float32")
-            if sample_weight is not None:
-                weights = weights * ops.cast(sample_weight, "float32")
-            label = ops.where(valid, label, ops.zeros_like(label))
-            return super().compute_metrics(x, label, y_pred["logits"], weights)
-        return super().compute_metrics(x, y, y_pred, sample_weight)
+        """Compiled metrics of a single-label head, with `-100` labels masked out.
+
+        The mask reaches every metric: as the Keras mask of the logits (read
+        by the metrics passed as `metrics=`, which get no sample weight) and
+        inside the sample weight of `weighted_metrics=` (times the user's
+        `sample_weight`, broadcast over the tokens as in the loss).
+        """
+        labels = self._labels_from(x, y) if self._compile_loss is None else None
+        if labels is None or len(labels) != 1 or "logits" not in y_pred:
+            return super().compute_metrics(x, y, y_pred, sample_weight)
+        label, logits = self._metric_targets(ops.convert_to_tensor(next(iter(labels.values()))), y_pred["logits"])
+        valid = ops.not_equal(label, IGNORE_INDEX)
+        weights = ops.cast(valid, "float32")
+        sample_weight = self._one_sample_weight(sample_weight)
+        if sample_weight is not None:
+            weights = weights * broadcast_sample_weight(sample_weight, weights)
+        label = ops.where(valid, label, ops.zeros_like(label))
+        logits = tf.identity(logits)
+        logits._keras_mask = valid  # the attribute Keras' metrics read (`keras.src.backend.get_keras_mask`)
+        return super().compute_metrics(x, label, logits, weights)
 
 
 def stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions):

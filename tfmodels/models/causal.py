@@ -22,7 +22,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfmodels.generation.utils import GenerationMixin
-from tfmodels.layers.losses import masked_sparse_categorical_crossentropy, sequence_classification_loss
+from tfmodels.layers.losses import causal_lm_loss, sequence_classification_loss
 from tfmodels.layers.embeddings import WordEmbedding
 from tfmodels.layers.masks import causal_mask, merge_masks, padding_mask
 from tfmodels.layers.utils import hf_initializer
@@ -202,11 +202,6 @@ class CausalHeadMixin(HeadModelMixin):
         return outputs
 
 
-def causal_lm_loss(labels, logits):
-    """Next-token cross-entropy: logits at `t` predict `labels[t + 1]`; -100 ignored."""
-    return masked_sparse_categorical_crossentropy(labels[:, 1:], logits[:, :-1])
-
-
 def tied_lm_logits(model, hidden_states):
     """Logits against the (tied) token embedding matrix `model.backbone.wte`: `(batch, seq_len, vocab_size)`."""
     return model.backbone.wte(hidden_states, reverse=True)
@@ -236,8 +231,11 @@ class CausalLMMixin(GenerationMixin, CausalHeadMixin):
         logits = self._lm_logits(backbone_outputs["last_hidden_state"])
         return self._passthrough({"logits": logits}, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
-        return causal_lm_loss(labels["labels"], outputs["logits"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return causal_lm_loss(labels["labels"], outputs["logits"], sample_weight)
+
+    def _metric_targets(self, labels, logits):
+        return labels[:, 1:], logits[:, :-1]  # logits at t predict the label at t + 1
 
     # -- generation interface (tfmodels.generation) ----------------------------
 
@@ -275,8 +273,11 @@ class EncoderCausalLMMixin(GenerationMixin, MaskedLMMixin):
             logger.warning("%s without is_decoder=True in its config attends bidirectionally; "
                            "set is_decoder=True to use it as a causal LM.", type(self).__name__)
 
-    def task_loss(self, labels, outputs):
-        return causal_lm_loss(labels["labels"], outputs["logits"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return causal_lm_loss(labels["labels"], outputs["logits"], sample_weight)
+
+    def _metric_targets(self, labels, logits):
+        return labels[:, 1:], logits[:, :-1]  # logits at t predict the label at t + 1
 
     init_cache = CausalLMMixin.init_cache
     decode_step = CausalLMMixin.decode_step
@@ -318,5 +319,6 @@ class LastTokenClassificationMixin(CausalHeadMixin):
         pooled = tf.gather(logits, ops.cast(last, "int32"), batch_dims=1)  # (batch, num_labels)
         return self._passthrough({"logits": pooled}, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
-        return sequence_classification_loss(labels["labels"], outputs["logits"], self.config["problem_type"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return sequence_classification_loss(labels["labels"], outputs["logits"], self.config["problem_type"],
+                                            sample_weight)

@@ -14,6 +14,7 @@ from keras import ops
 
 from tfmodels.layers.heads import ClassificationHead, MaskedLMHead
 from tfmodels.layers.losses import (
+    binary_crossentropy,
     masked_sparse_categorical_crossentropy,
     sequence_classification_loss,
     span_loss,
@@ -145,6 +146,7 @@ class HeadModelMixin:
         labels = {k: inputs.pop(k) for k in self.label_names if k in inputs}
         outputs = self._head_outputs(inputs, training, output_attentions, output_hidden_states)
         if labels and len(labels) == len(self.label_names):
+            labels.update({k: inputs[k] for k in self.loss_input_names if k in inputs})
             outputs = {"loss": self.task_loss(labels, outputs), **outputs}
         return outputs
 
@@ -181,8 +183,9 @@ class SequenceClassificationMixin(HeadModelMixin):
         backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
         return self._passthrough({"logits": self._sentence_logits(backbone_outputs, training)}, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
-        return sequence_classification_loss(labels["labels"], outputs["logits"], self.config["problem_type"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return sequence_classification_loss(labels["labels"], outputs["logits"], self.config["problem_type"],
+                                            sample_weight)
 
 
 class TokenClassificationMixin(HeadModelMixin):
@@ -205,8 +208,8 @@ class TokenClassificationMixin(HeadModelMixin):
         hidden = self.dropout(backbone_outputs["last_hidden_state"], training=training)
         return self._passthrough({"logits": self.classifier(hidden)}, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
-        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"], sample_weight=sample_weight)
 
 
 class QuestionAnsweringMixin(HeadModelMixin):
@@ -238,9 +241,9 @@ class QuestionAnsweringMixin(HeadModelMixin):
         outputs = {"start_logits": logits[..., 0], "end_logits": logits[..., 1]}
         return self._passthrough(outputs, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
+    def task_loss(self, labels, outputs, sample_weight=None):
         return span_loss(labels["start_positions"], labels["end_positions"],
-                         outputs["start_logits"], outputs["end_logits"])
+                         outputs["start_logits"], outputs["end_logits"], sample_weight)
 
 
 class MultipleChoiceMixin(HeadModelMixin):
@@ -265,8 +268,8 @@ class MultipleChoiceMixin(HeadModelMixin):
         logits = ops.reshape(self._sentence_logits(backbone_outputs, training), (-1, num_choices))
         return self._passthrough({"logits": logits}, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
-        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"], sample_weight=sample_weight)
 
 
 class MaskedLMMixin(HeadModelMixin):
@@ -315,8 +318,8 @@ class MaskedLMMixin(HeadModelMixin):
         logits = self._lm_logits(backbone_outputs["last_hidden_state"])
         return self._passthrough({"logits": logits}, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
-        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"], sample_weight=sample_weight)
 
 
 class SequenceSummaryMixin:
@@ -427,12 +430,16 @@ class BeamQuestionAnsweringMixin(HeadModelMixin):
             hidden, labels["start_positions"], p_mask=extra.get("p_mask"), cls_index=extra.get("cls_index"))
         loss = span_loss(labels["start_positions"], labels["end_positions"], start, end)
         if "cls_index" in extra and "is_impossible" in extra:
-            target = ops.cast(ops.reshape(extra["is_impossible"], (-1, 1)), "float32")
-            bce = keras.losses.binary_crossentropy(target, ops.cast(cls, "float32")[:, None], from_logits=True)
-            loss = loss + 0.5 * ops.mean(bce)
+            is_impossible = ops.reshape(extra["is_impossible"], ops.shape(cls))
+            loss = loss + 0.5 * binary_crossentropy(is_impossible, cls)
         return self._passthrough({"loss": loss}, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
+    def task_loss(self, labels, outputs, sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError(
+                f"{type(self).__name__} computes its loss inside call() (teacher-forced end logits), "
+                "where Keras' sample weights do not reach; train it without `sample_weight`/`class_weight`."
+            )
         return outputs["loss"]
 
 class PreTrainingMixin(MaskedLMMixin):
@@ -480,10 +487,11 @@ class PreTrainingMixin(MaskedLMMixin):
         }
         return self._passthrough(outputs, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
-        mlm = masked_sparse_categorical_crossentropy(labels["labels"], outputs["prediction_logits"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        mlm = masked_sparse_categorical_crossentropy(labels["labels"], outputs["prediction_logits"],
+                                                     sample_weight=sample_weight)
         sentence = masked_sparse_categorical_crossentropy(
-            labels[self.sentence_label_name], outputs[self.sentence_logits_name]
+            labels[self.sentence_label_name], outputs[self.sentence_logits_name], sample_weight=sample_weight
         )
         return mlm + sentence
 
@@ -511,5 +519,5 @@ class NextSentencePredictionMixin(HeadModelMixin):
         logits = self.sentence_classifier(backbone_outputs["pooler_output"])
         return self._passthrough({"logits": logits}, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
-        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"], sample_weight=sample_weight)

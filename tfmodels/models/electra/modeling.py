@@ -7,9 +7,9 @@ References:
 """
 
 import keras
-from keras import ops
 
 from tfmodels.layers import ClassificationHead
+from tfmodels.layers.losses import binary_crossentropy
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.causal import EncoderCausalLMMixin
@@ -140,6 +140,7 @@ class ElectraForPreTraining(HeadModelMixin, ElectraPreTrainedModel):
     """
 
     label_names = ("labels",)
+    loss_input_names = ("attention_mask",)
     serving_outputs = ("logits",)
     backbone_kwargs = {"add_pooling_layer": False}
 
@@ -158,26 +159,8 @@ class ElectraForPreTraining(HeadModelMixin, ElectraPreTrainedModel):
         logits = self.discriminator_predictions(backbone_outputs["last_hidden_state"])[..., 0]
         return self._passthrough({"logits": logits}, backbone_outputs)
 
-    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
-        inputs = self._prepare_inputs(inputs)
-        labels = inputs.pop("labels", None)
-        outputs = self._head_outputs(inputs, training, output_attentions, output_hidden_states)
-        if labels is not None:
-            loss = self.task_loss({"labels": labels}, outputs, inputs.get("attention_mask"))
-            outputs = {"loss": loss, **outputs}
-        return outputs
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if self._compile_loss is None and isinstance(x, dict) and self._labels_from(x, y) is not None:
-            return self.task_loss(self._labels_from(x, y), y_pred, x.get("attention_mask"))
-        return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
-
-    def task_loss(self, labels, outputs, attention_mask=None):
-        logits = ops.cast(outputs["logits"], "float32")
-        targets = ops.cast(labels["labels"], "float32")
-        per_token = ops.maximum(logits, 0) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
-        weights = ops.ones_like(per_token) if attention_mask is None else ops.cast(ops.equal(attention_mask, 1), "float32")
-        return ops.sum(per_token * weights) / ops.maximum(ops.sum(weights), 1.0)
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return binary_crossentropy(labels["labels"], outputs["logits"], labels.get("attention_mask"), sample_weight)
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")

@@ -14,6 +14,7 @@ from keras import ops
 
 from tfmodels.layers.activations import get_activation
 from tfmodels.layers.heads import MaskedLMHead
+from tfmodels.layers.losses import binary_crossentropy
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.funnel.modeling import FunnelBaseModel, FunnelModel
 from tfmodels.models.heads import (
@@ -100,6 +101,7 @@ class FunnelForPreTraining(_FunnelHeadMixin, HeadModelMixin, FunnelPreTrainedMod
     """
 
     label_names = ("labels",)
+    loss_input_names = ("attention_mask",)
     serving_outputs = ("logits",)
     backbone_kwargs = {"add_pooling_layer": False}
 
@@ -116,24 +118,5 @@ class FunnelForPreTraining(_FunnelHeadMixin, HeadModelMixin, FunnelPreTrainedMod
         logits = ops.squeeze(self.discriminator_prediction(hidden), -1)  # (batch, seq_len)
         return self._passthrough({"logits": logits}, backbone_outputs)
 
-    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
-        inputs = self._prepare_inputs(inputs)
-        labels = inputs.pop("labels", None)
-        outputs = self._head_outputs(inputs, training, output_attentions, output_hidden_states)
-        if labels is not None:
-            outputs = {"loss": self._loss(labels, outputs["logits"], inputs.get("attention_mask")), **outputs}
-        return outputs
-
-    @staticmethod
-    def _loss(labels, logits, attention_mask=None):
-        logits = ops.cast(logits, "float32")
-        labels = ops.cast(labels, "float32")
-        per_token = ops.maximum(logits, 0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
-        weights = ops.ones_like(per_token) if attention_mask is None else ops.cast(
-            ops.equal(attention_mask, 1), "float32")
-        return ops.sum(per_token * weights) / ops.maximum(ops.sum(weights), 1.0)
-
-    def task_loss(self, labels, outputs):
-        if "loss" in outputs:
-            return outputs["loss"]
-        return self._loss(labels["labels"], outputs["logits"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return binary_crossentropy(labels["labels"], outputs["logits"], labels.get("attention_mask"), sample_weight)

@@ -16,17 +16,16 @@ import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers import TransformerEncoderBlock
+from tfmodels.layers.losses import broadcast_sample_weight, causal_lm_loss, masked_sparse_categorical_crossentropy
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.causal import (
     CausalDecoderModel,
     CausalHeadMixin,
     CausalLMMixin,
     LastTokenClassificationMixin,
-    causal_lm_loss,
     tied_lm_logits,
 )
 from tfmodels.models.heads import TokenClassificationMixin
-from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
@@ -217,10 +216,30 @@ class GPT2DoubleHeadsModel(CausalLMMixin, GPT2PreTrainedModel):
             outputs["hidden_states"] = (*inner, ops.reshape(last, (shape[0], shape[1], shape[2], -1)))
         return outputs
 
-    def task_loss(self, labels, outputs):
-        logits = outputs["logits"]
+    def call(self, inputs, *args, **kwargs):
+        """As `CausalHeadMixin.call`; `loss` (LM, with `labels`) and `mc_loss` (with `mc_labels`) apart, as
+        `transformers` returns them."""
+        inputs = self._prepare_inputs(inputs)
+        labels = {k: inputs.pop(k) for k in self.label_names if k in inputs}
+        outputs = super().call(inputs, *args, **kwargs)
+        if "labels" in labels:
+            outputs = {"loss": self._lm_loss(labels["labels"], outputs), **outputs}
+        if "mc_labels" in labels:
+            outputs["mc_loss"] = masked_sparse_categorical_crossentropy(labels["mc_labels"], outputs["mc_logits"])
+        return outputs
+
+    @staticmethod
+    def _lm_loss(labels, outputs, sample_weight=None):
+        logits = outputs["logits"]  # (batch, num_choices, seq_len, vocab)
         vocab = ops.shape(logits)[-1]
         seq_len = ops.shape(logits)[-2]
-        lm_loss = causal_lm_loss(ops.reshape(labels["labels"], (-1, seq_len)), ops.reshape(logits, (-1, seq_len, vocab)))
-        mc_loss = masked_sparse_categorical_crossentropy(labels["mc_labels"], outputs["mc_logits"])
-        return lm_loss + mc_loss
+        if sample_weight is not None:  # a per-example weight covers the tokens of all its choices
+            per_choice = broadcast_sample_weight(sample_weight, outputs["mc_logits"]) * ops.ones(ops.shape(outputs["mc_logits"]))
+            sample_weight = ops.reshape(per_choice, (-1,))
+        return causal_lm_loss(ops.reshape(labels, (-1, seq_len)), ops.reshape(logits, (-1, seq_len, vocab)), sample_weight)
+
+    def task_loss(self, labels, outputs, sample_weight=None):
+        """The training objective: LM loss + multiple-choice loss."""
+        mc_loss = masked_sparse_categorical_crossentropy(labels["mc_labels"], outputs["mc_logits"],
+                                                         sample_weight=sample_weight)
+        return self._lm_loss(labels["labels"], outputs, sample_weight) + mc_loss

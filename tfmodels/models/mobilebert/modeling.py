@@ -168,7 +168,8 @@ class MobileBertForPreTraining(MobileBertForMaskedLM):
         }
         return self._passthrough(outputs, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
-        return (masked_sparse_categorical_crossentropy(labels["labels"], outputs["prediction_logits"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return (masked_sparse_categorical_crossentropy(labels["labels"], outputs["prediction_logits"],
+                                                       sample_weight=sample_weight)
                 + masked_sparse_categorical_crossentropy(labels["next_sentence_label"],
-                                                         outputs["seq_relationship_logits"]))
+                                                         outputs["seq_relationship_logits"], sample_weight=sample_weight))

@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from tfmodels.layers.adaptive import AdaptiveEmbedding, AdaptiveLogSoftmax
+from tfmodels.layers.losses import causal_lm_loss
 from tfmodels.layers.position.sinusoidal import SinusoidalRelativeEmbedding
 from tfmodels.layers.relative_block import RelativeEncoderBlock
 from tfmodels.models.base import PreTrainedModel, stack_outputs
@@ -193,11 +194,8 @@ class TransfoXLLMHeadModel(HeadModelMixin, TransfoXLPreTrainedModel):
                 outputs[key] = backbone_outputs[key]
         return outputs
 
-    def task_loss(self, labels, outputs):
-        labels = ops.convert_to_tensor(labels["labels"])[:, 1:]
-        log_probs = outputs["logits"][:, :-1]
-        valid = ops.not_equal(labels, -100)
-        safe = ops.where(valid, labels, ops.zeros_like(labels))
-        nll = -ops.squeeze(ops.take_along_axis(log_probs, ops.cast(safe[..., None], "int32"), axis=-1), -1)
-        weights = ops.cast(valid, "float32")
-        return ops.sum(nll * weights) / ops.maximum(ops.sum(weights), 1.0)
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return causal_lm_loss(labels["labels"], outputs["logits"], sample_weight, from_logits=False)
+
+    def _metric_targets(self, labels, logits):
+        return labels[:, 1:], logits[:, :-1]  # logits at t predict the label at t + 1

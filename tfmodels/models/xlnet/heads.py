@@ -108,5 +108,5 @@ class XLNetLMHeadModel(_XLNetHeadMixin, HeadModelMixin, XLNetPreTrainedModel):
                               embedding_matrix=self.backbone.word_embedding.embeddings)
         return self._passthrough({"logits": logits}, backbone_outputs)
 
-    def task_loss(self, labels, outputs):
-        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"], sample_weight=sample_weight)
