@@ -28,6 +28,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfmodels.generation.seq2seq import Seq2SeqGenerationMixin
 from tfmodels.layers.decoder_block import TransformerDecoderBlock
 from tfmodels.layers.embeddings import WordEmbedding
 from tfmodels.layers.masks import causal_mask, merge_masks, padding_mask
@@ -169,41 +170,70 @@ class T5PreTrainedModel(PreTrainedModel):
             outputs["attentions"] = tuple(attentions)
         return outputs
 
-    def decode(self, decoder_input_ids, encoder_hidden_states, attention_mask=None, decoder_attention_mask=None,
+    def decode(self, decoder_input_ids, encoder_hidden_states=None, attention_mask=None,
+               decoder_attention_mask=None, cache=None, cache_update_index=None, cross_key_values=None,
                training=None, output_attentions=False, output_hidden_states=False):
-        """Runs the decoder over the whole target (teacher forcing).
+        """Runs the decoder over the whole target (teacher forcing) or one step with a cache.
 
         Args:
             decoder_input_ids: int tensor `(B, T)`.
-            encoder_hidden_states: float tensor `(B, S, D)`, the encoder output.
+            encoder_hidden_states: float tensor `(B, S, D)`, the encoder output;
+                may be `None` when `cross_key_values` is given.
             attention_mask: optional int tensor `(B, S)`, encoder padding.
-            decoder_attention_mask: optional int tensor `(B, T)`, decoder padding.
+            decoder_attention_mask: optional int tensor `(B, T)`, decoder
+                padding; with a cache `(B, max_length)` over the cache slots.
+            cache: optional tuple of per-layer self-attention caches
+                `(B, 2, max_length, N, d_kv)` (`init_cache`); the new keys and
+                values are written at `cache_update_index`.
+            cache_update_index: int or scalar int tensor, position of the first
+                query (and of its cache slot).
+            cross_key_values: optional tuple of per-layer `(B, 2, S, N, d_kv)`
+                encoder keys/values (`cross_key_values()`), computed once.
 
         Returns:
-            dict with `last_hidden_state` `(B, T, D)` and, when asked,
-            `hidden_states` (`num_decoder_layers + 1` tensors), `attentions`
-            (`(B, N, T, T)` each) and `cross_attentions` (`(B, N, T, S)` each).
+            dict with `last_hidden_state` `(B, T, D)`, `past_key_values` (the
+            updated caches) with a cache and, when asked, `hidden_states`
+            (`num_decoder_layers + 1` tensors), `attentions` (`(B, N, T, T)`
+            each, `(B, N, T, max_length)` with a cache) and `cross_attentions`
+            (`(B, N, T, S)` each).
         """
         y = self.dropout(self.shared(decoder_input_ids), training=training)  # (B, T, D)
-        target_len = ops.shape(decoder_input_ids)[1]
+        query_len = ops.shape(decoder_input_ids)[1]
+        offset = 0 if cache is None else cache_update_index
+        key_len = query_len if cache is None else ops.shape(cache[0])[2]
         self_mask = merge_masks(
-            causal_mask(target_len, target_len),
+            causal_mask(query_len, key_len, offset),
             padding_mask(decoder_attention_mask) if decoder_attention_mask is not None else None,
-        )  # (B, 1, T, T)
+        )  # (B, 1, T, key_len)
         cross_mask = padding_mask(attention_mask) if attention_mask is not None else None  # (B, 1, 1, S)
-        bias = self.decoder_position_bias(y)  # (1, N, T, T), causal buckets
-        y, hidden_states, attentions = run_encoder_layers(
-            self.decoder_blocks, y, output_attentions=output_attentions, training=training,
-            encoder_hidden_states=encoder_hidden_states, attention_mask=self_mask, attention_bias=bias,
-            cross_attention_mask=cross_mask,
-        )
+        # (1, N, T, key_len), causal buckets; only axis 1 of `key` is read (the key length).
+        bias = self.decoder_position_bias(y, ops.zeros((1, key_len)), query_offset=offset)
+        hidden_states, attentions, cross_attentions, caches = [y], [], [], []
+        for i, block in enumerate(self.decoder_blocks):
+            outputs = block(
+                y, encoder_hidden_states=encoder_hidden_states, attention_mask=self_mask, attention_bias=bias,
+                cross_attention_mask=cross_mask,
+                cross_key_value=None if cross_key_values is None else cross_key_values[i],
+                cache=None if cache is None else cache[i], cache_update_index=cache_update_index,
+                return_attention_scores=output_attentions, training=training,
+            )
+            outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+            y = outputs[0]
+            if output_attentions:
+                attentions.append(outputs[1][0])
+                cross_attentions.append(outputs[1][1])
+            if cache is not None:
+                caches.append(outputs[-1])
+            hidden_states.append(y)
         y = self._finish_stack(y, self.decoder_final_layer_norm, hidden_states, training)
         outputs = {"last_hidden_state": y}
+        if cache is not None:
+            outputs["past_key_values"] = tuple(caches)
         if output_hidden_states:
             outputs["hidden_states"] = tuple(hidden_states)
         if output_attentions:
-            outputs["attentions"] = tuple(a[0] for a in attentions)
-            outputs["cross_attentions"] = tuple(a[1] for a in attentions)
+            outputs["attentions"] = tuple(attentions)
+            outputs["cross_attentions"] = tuple(cross_attentions)
         return outputs
 
     def _encode_decode(self, inputs, training, output_attentions, output_hidden_states):
@@ -255,8 +285,8 @@ class T5Model(T5PreTrainedModel):
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
-class T5ForConditionalGeneration(T5PreTrainedModel):
-    """T5 with its LM head (tied to `shared` unless `tie_word_embeddings=False`).
+class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
+    """T5 with its LM head (tied to `shared` unless `tie_word_embeddings=False`); `generate()`.
 
     Call inputs: as `T5Model`, plus `labels` `(B, T)` (`-100` ignored): when
     `decoder_input_ids` is not given it is `labels` shifted right with
@@ -302,6 +332,25 @@ class T5ForConditionalGeneration(T5PreTrainedModel):
 
     def task_loss(self, labels, outputs):
         return seq2seq_lm_loss(labels["labels"], outputs["logits"])
+
+    # -- generation interface (tfmodels.generation.seq2seq) ---------------------
+
+    def init_cache(self, batch_size, max_length):
+        """Zero self-attention caches, one `(B, 2, max_length, N, d_kv)` tensor per decoder layer."""
+        shape = (batch_size, 2, max_length, self.num_heads, self.d_kv)
+        return tuple(ops.zeros(shape, dtype=self.compute_dtype) for _ in self.decoder_blocks)
+
+    def cross_key_values(self, encoder_hidden_states):
+        """Every decoder layer's cross-attention keys/values `(B, 2, S, N, d_kv)`, projected once."""
+        return tuple(block.cross_attention.project_key_value(encoder_hidden_states) for block in self.decoder_blocks)
+
+    def decode_step(self, decoder_input_ids, decoder_attention_mask, cache, cache_index, encoder_attention_mask,
+                    cross_key_values):
+        """One cached decoder pass: `(logits (B, T, V), updated caches)`."""
+        outputs = self.decode(decoder_input_ids, attention_mask=encoder_attention_mask,
+                              decoder_attention_mask=decoder_attention_mask, cache=cache,
+                              cache_update_index=cache_index, cross_key_values=cross_key_values, training=False)
+        return self.lm_logits(outputs["last_hidden_state"]), outputs["past_key_values"]
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
