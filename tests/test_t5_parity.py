@@ -221,3 +221,18 @@ def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="decoder_input_ids"):
         model({"input_ids": np.ones((1, 3), "int32")})
 
+
+
+def test_missing_checkpoint_key_is_named(checkpoints, tmp_path):
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from tfmodels.converters import WeightMismatchError
+
+    shutil.copytree(checkpoints["t5-relu-tied"], tmp_path, dirs_exist_ok=True)
+    state = load_file(f"{tmp_path}/model.safetensors")
+    del state["decoder.block.2.layer.2.DenseReluDense.wo.weight"]
+    save_file(state, f"{tmp_path}/model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(WeightMismatchError, match=r"decoder\.block\.2\.layer\.2\.DenseReluDense\.wo\.weight"):
+        tfmodels.T5ForConditionalGeneration.from_pretrained(tmp_path)

@@ -19,12 +19,14 @@ are equal) loads `shared.weight` into it, as transformers ties them.
 from tfmodels.converters.layer_tables import attention, dense, embedding
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable
 from tfmodels.converters.registry import register_weight_table
+from tfmodels.models.t5.modeling import parse_feed_forward_proj
 
 TIED_KEYS = (r"^(encoder|decoder)\.embed_tokens\.weight$",)
 # A cross-attention bias table transformers never uses (`_keys_to_ignore_on_load_unexpected`).
 UNUSED_KEYS = (r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",)
 TIED_HEAD_KEYS = (r"^lm_head\.weight$",)
-OTHER_HEAD_KEYS = (r"^lm_head\.", r"^decoder\.")
+LM_HEAD_KEYS = (r"^lm_head\.",)  # in T5Model / T5EncoderModel: another head's weights
+DECODER_KEYS = (r"^decoder\.",)  # in T5EncoderModel: the decoder of a full checkpoint
 
 
 def rms_norm(hf, keras):
@@ -33,11 +35,12 @@ def rms_norm(hf, keras):
 
 
 def t5_feed_forward(hf, keras, gated):
-    names = ("wi_0", "wi_1", "wo") if gated else ("wi", None, "wo")
-    params = dense(f"{hf}.DenseReluDense.{names[0]}", f"{keras}.feed_forward.intermediate_dense", use_bias=False)
+    """`DenseReluDense` (`wi`, `wo`) or gated (`wi_0` activated, `wi_1` linear, `wo`) + its norm <-> `FeedForward`."""
+    ff, target = f"{hf}.DenseReluDense", f"{keras}.feed_forward"
+    params = dense(f"{ff}.wi_0" if gated else f"{ff}.wi", f"{target}.intermediate_dense", use_bias=False)
     if gated:
-        params += dense(f"{hf}.DenseReluDense.{names[1]}", f"{keras}.feed_forward.linear_dense", use_bias=False)
-    params += dense(f"{hf}.DenseReluDense.wo", f"{keras}.feed_forward.output_dense", use_bias=False)
+        params += dense(f"{ff}.wi_1", f"{target}.linear_dense", use_bias=False)
+    params += dense(f"{ff}.wo", f"{target}.output_dense", use_bias=False)
     return params + rms_norm(f"{hf}.layer_norm", f"{keras}.output_layer_norm")
 
 
@@ -45,11 +48,11 @@ def t5_attention(hf, keras, module):
     return attention(*(f"{hf}.{module}.{n}" for n in "qkvo"), keras, use_bias=False)
 
 
-def t5_stack(stack, blocks, gated, is_decoder):
-    """Rows of one stack (`stack` = `"encoder"` or `"decoder"`) with Keras blocks `blocks` (attribute name)."""
+def t5_stack(stack, num_blocks, gated, is_decoder):
+    """Rows of one stack, `stack` = `"encoder"` or `"decoder"` (also the prefix of our attribute names)."""
     params = [Param(f"{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
                     f"{stack}_position_bias.embeddings")]
-    for i in range(len(blocks)):
+    for i in range(num_blocks):
         hf, keras = f"{stack}.block.{i}", f"{stack}_blocks.{i}"
         params += t5_attention(f"{hf}.layer.0", f"{keras}.self_attention", "SelfAttention")
         params += rms_norm(f"{hf}.layer.0.layer_norm", f"{keras}.attention_layer_norm")
@@ -63,15 +66,15 @@ def t5_stack(stack, blocks, gated, is_decoder):
 @register_weight_table("t5")
 @register_weight_table("mt5")
 def t5_table(model):
-    gated = model.encoder_blocks[0].feed_forward.gated if model.encoder_blocks else False
-    params = embedding("shared", "shared") + t5_stack("encoder", model.encoder_blocks, gated, False)
+    _, gated = parse_feed_forward_proj(model.config["feed_forward_proj"])
+    params = embedding("shared", "shared") + t5_stack("encoder", len(model.encoder_blocks), gated, False)
     ignored = TIED_KEYS + UNUSED_KEYS
     if model.has_decoder:
-        params += t5_stack("decoder", model.decoder_blocks, gated, True)
+        params += t5_stack("decoder", len(model.decoder_blocks), gated, True)
     lm_head = getattr(model, "lm_head", None)
     if lm_head is not None:
         params.append(Param("lm_head.weight", "lm_head.kernel", LINEAR, aliases=("shared.weight",)))
     elif hasattr(model, "lm_head"):
         ignored += TIED_HEAD_KEYS
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS if not model.has_decoder
-                       else OTHER_HEAD_KEYS[:1])
+    other_heads = LM_HEAD_KEYS + (() if model.has_decoder else DECODER_KEYS)
+    return WeightTable(params, ignored_keys=ignored, other_head_keys=other_heads)
