@@ -1,4 +1,5 @@
-"""T5 `generate()` (greedy) token-identical to `transformers`, on the tiny odd configs of
+"""T5 under XLA: the forward pass equals eager, and `generate()` (greedy) is
+token-identical to `transformers`, on the tiny odd configs of
 `tests/test_t5_parity.py` (unequal encoder/decoder depths, padded sources, rows that
 reach EOS early). Kept apart from the parity file: compiling the XLA loop dominates.
 
@@ -10,9 +11,10 @@ is larger.
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tfmodels
-from tests.helpers import hf_checkpoint
+from tests.helpers import _to_numpy, hf_checkpoint, max_abs_diff
 from tests.test_t5_parity import CHECKPOINTS, seq2seq_inputs, t5_config, untie_checkpoint
 
 
@@ -53,3 +55,12 @@ def test_generate_refuses_beams_for_now(checkpoints):
     model = tfmodels.T5ForConditionalGeneration.from_pretrained(checkpoints["t5-relu-tied"])
     with pytest.raises(ValueError, match="num_beams"):
         model.generate(np.ones((1, 4), "int32"), num_beams=2)
+
+
+def test_xla_forward_matches_eager(checkpoints):
+    model = tfmodels.T5ForConditionalGeneration.from_pretrained(checkpoints["t5-gated-gelu-untied"])
+    inputs = {k: tf.constant(v) for k, v in seq2seq_inputs(5).items()}
+    eager = model(inputs, training=False)
+    compiled = tf.function(lambda x: model(x, training=False), jit_compile=True)(inputs)
+    for key in ("loss", "logits", "encoder_last_hidden_state"):
+        assert max_abs_diff(_to_numpy(compiled[key]), _to_numpy(eager[key])) <= 1e-5, key

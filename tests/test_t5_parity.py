@@ -1,4 +1,5 @@
-"""T5 / mT5 parity against `transformers` PyTorch, save round trips, fit, XLA.
+"""T5 / mT5 parity against `transformers` PyTorch, save round trips, fit (XLA and
+`generate()`: tests/test_t5_generation.py).
 
 Tiny odd configs: unequal encoder/decoder depths (`num_decoder_layers`), 3
 heads of width 7 on `d_model=20` (inner width 21 != d_model), odd `d_ff`,
@@ -139,39 +140,29 @@ def test_save_pretrained_loads_in_transformers(checkpoints, tmp_path, class_name
     kwargs = {} if class_name == "T5EncoderModel" else {"use_cache": False}
     compare_outputs(ours, torch_outputs(class_name, str(tmp_path), inputs, **kwargs))
     assert type(getattr(tfmodels, class_name).from_pretrained(tmp_path)) is type(model)
+    if name.endswith("untied") and class_name.endswith("ForConditionalGeneration"):  # its own head was written
+        from safetensors.numpy import load_file
 
-
-def test_untied_head_is_saved_and_reloaded(checkpoints, tmp_path):
-    from safetensors.numpy import load_file
-
-    path = checkpoints["t5-gated-gelu-untied"]
-    model = tfmodels.T5ForConditionalGeneration.from_pretrained(path)
-    model.save_pretrained(tmp_path)
-    saved, original = load_file(f"{tmp_path}/model.safetensors"), load_file(f"{path}/model.safetensors")
-    assert not np.array_equal(saved["lm_head.weight"], saved["shared.weight"])
-    np.testing.assert_array_equal(saved["lm_head.weight"], original["lm_head.weight"])
+        saved, original = load_file(f"{tmp_path}/model.safetensors"), load_file(f"{checkpoints[name]}/model.safetensors")
+        assert not np.array_equal(saved["lm_head.weight"], saved["shared.weight"])
+        np.testing.assert_array_equal(saved["lm_head.weight"], original["lm_head.weight"])
 
 
 def test_auto_classes_pick_t5(checkpoints):
-    model = tfmodels.AutoModelForSeq2SeqLM.from_pretrained(checkpoints["t5-relu-tied"])
-    assert type(model) is tfmodels.T5ForConditionalGeneration
-    assert type(tfmodels.AutoModelForSeq2SeqLM.from_pretrained(checkpoints["mt5-gated-silu-untied"])) \
-        is tfmodels.MT5ForConditionalGeneration
-    assert type(tfmodels.AutoModel.from_pretrained(checkpoints["mt5-gated-silu-untied"])) is tfmodels.MT5Model
+    model = tfmodels.AutoModelForSeq2SeqLM.from_pretrained(checkpoints["mt5-gated-silu-untied"])
+    assert type(model) is tfmodels.MT5ForConditionalGeneration
+    assert tfmodels.AutoModelForSeq2SeqLM.model_class("t5") is tfmodels.T5ForConditionalGeneration
+    assert tfmodels.AutoModel.model_class("t5") is tfmodels.T5Model
+    assert tfmodels.AutoModel.model_class("mt5") is tfmodels.MT5Model
 
 
-def test_fit_step_moves_weights_and_xla_matches_eager(checkpoints):
+def test_fit_step_moves_weights(checkpoints):
     import keras
 
     model = tfmodels.T5ForConditionalGeneration.from_pretrained(checkpoints["t5-gated-gelu-untied"])
     inputs = {k: tf.constant(v) for k, v in seq2seq_inputs(5).items()}
-    eager = model(inputs, training=False)
-    compiled = tf.function(lambda x: model(x, training=False), jit_compile=True)(inputs)
-    for key in ("loss", "logits", "encoder_last_hidden_state"):
-        assert max_abs_diff(_to_numpy(compiled[key]), _to_numpy(eager[key])) <= 1e-5, key
-
     before = [w.numpy().copy() for w in model.trainable_weights]
-    # Eager: tracing the train step costs ~20 s on a loaded 2-core machine; the forward's XLA path is checked above.
+    # Eager: tracing the train step costs ~20 s on a loaded 2-core machine; XLA: tests/test_t5_generation.py.
     model.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
     history = model.fit(tf.data.Dataset.from_tensor_slices(inputs).batch(3), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
