@@ -1,4 +1,5 @@
-"""T5 under XLA: the forward pass equals eager, and `generate()` (greedy) is
+"""T5 under XLA and mixed precision: the XLA forward pass equals eager, `mixed_bfloat16`
+runs with float32 losses, and `generate()` (greedy) is
 token-identical to `transformers`, on the tiny odd configs of
 `tests/test_t5_parity.py` (unequal encoder/decoder depths, padded sources, rows that
 reach EOS early). Kept apart from the parity file: compiling the XLA loop dominates.
@@ -64,3 +65,12 @@ def test_xla_forward_matches_eager(checkpoints):
     compiled = tf.function(lambda x: model(x, training=False), jit_compile=True)(inputs)
     for key in ("loss", "logits", "encoder_last_hidden_state"):
         assert max_abs_diff(_to_numpy(compiled[key]), _to_numpy(eager[key])) <= 1e-5, key
+
+
+def test_mixed_bfloat16_forward_keeps_float32_loss(checkpoints):
+    path = checkpoints["t5-gated-gelu-untied"]
+    inputs = seq2seq_inputs(8)
+    reference = tfmodels.T5ForConditionalGeneration.from_pretrained(path)(inputs, training=False)
+    outputs = tfmodels.T5ForConditionalGeneration.from_pretrained(path, dtype="mixed_bfloat16")(inputs, training=False)
+    assert outputs["logits"].dtype == "bfloat16" and outputs["loss"].dtype == "float32"
+    assert abs(float(outputs["loss"]) - float(reference["loss"])) < 0.05  # bfloat16 keeps ~3 significant digits
