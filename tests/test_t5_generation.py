@@ -1,5 +1,5 @@
 """T5 under XLA and mixed precision: the XLA forward pass equals eager, `mixed_bfloat16`
-runs with float32 losses, and `generate()` (greedy) is
+runs with float32 losses, and `generate()` (greedy and beam search) is
 token-identical to `transformers`, on the tiny odd configs of
 `tests/test_t5_parity.py` (unequal encoder/decoder depths, padded sources, rows that
 reach EOS early). Kept apart from the parity file: compiling the XLA loop dominates.
@@ -52,10 +52,22 @@ def test_greedy_generate_is_token_identical_to_transformers(checkpoints, name):
     assert TRACE_COUNTS[model] == 1
 
 
-def test_generate_refuses_beams_for_now(checkpoints):
-    model = tfmodels.T5ForConditionalGeneration.from_pretrained(checkpoints["t5-relu-tied"])
-    with pytest.raises(ValueError, match="num_beams"):
-        model.generate(np.ones((1, 4), "int32"), num_beams=2)
+@pytest.mark.parametrize("options", [dict(num_beams=3), dict(num_beams=2, length_penalty=0.7, early_stopping=True)])
+def test_beam_search_is_token_identical_to_transformers(checkpoints, options):
+    import torch
+    import transformers
+
+    path = checkpoints["t5-gated-gelu-untied"]
+    inputs = seq2seq_inputs(9)
+    reference_model = transformers.T5ForConditionalGeneration.from_pretrained(path).eval()
+    with torch.no_grad():
+        expected = reference_model.generate(
+            input_ids=torch.as_tensor(inputs["input_ids"]), attention_mask=torch.as_tensor(inputs["attention_mask"]),
+            max_new_tokens=9, do_sample=False, use_cache=False, **options,
+        ).numpy()
+    model = tfmodels.T5ForConditionalGeneration.from_pretrained(path)
+    ours = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=9, **options)
+    np.testing.assert_array_equal(ours.numpy(), expected)
 
 
 def test_xla_forward_matches_eager(checkpoints):

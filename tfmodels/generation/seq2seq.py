@@ -14,7 +14,9 @@ The model interface: `encode(input_ids, attention_mask)` -> dict with
 per-layer `(B, 2, S, N, H)`; `init_cache(batch, max_length)`;
 `decode_step(decoder_input_ids, decoder_attention_mask, cache, cache_index,
 encoder_attention_mask, cross_key_values)` -> `(logits (B, T, V), cache)`.
-Beam search needs per-beam encoder outputs and is not wired yet.
+With beams, the encoder runs once per source row and its mask and keys/values
+are repeated per beam (rows `b * num_beams + k`, the loops' layout); beams
+are reordered within their row, so these never need gathering.
 """
 
 import tensorflow as tf
@@ -42,20 +44,14 @@ class _DecoderStep:
 class Seq2SeqGenerationMixin(GenerationMixin):
     """`generate(input_ids, attention_mask, max_new_tokens=..., ...)` for encoder-decoder LMs.
 
-    Same arguments as `GenerationMixin.generate`; `input_ids` `(B, S)` is
-    the source (padding anywhere, given by `attention_mask`). Returns int32
-    `(B, 1 + generated)` decoder tokens, starting with
-    `decoder_start_token_id`.
+    Same arguments as `GenerationMixin.generate` (greedy, sampling, beam
+    search); `input_ids` `(B, S)` is the source (padding anywhere, given by
+    `attention_mask`). Returns int32 `(B, 1 + generated)` decoder tokens,
+    starting with `decoder_start_token_id`.
 
     Raises:
-        ValueError: as `GenerationMixin.generate`, and for `num_beams > 1`.
+        ValueError: as `GenerationMixin.generate`.
     """
-
-    def generate(self, input_ids, attention_mask=None, num_beams=1, **kwargs):
-        if int(num_beams) != 1:
-            raise ValueError(f"{type(self).__name__}.generate supports num_beams=1 for now. "
-                             f"Received: num_beams={num_beams}")
-        return super().generate(input_ids, attention_mask=attention_mask, num_beams=1, **kwargs)
 
     def _generation_defaults(self):
         config = {**self.extra_config, **self.config}
@@ -67,8 +63,12 @@ class Seq2SeqGenerationMixin(GenerationMixin):
     def _output_prefix_length(self, input_ids):
         return 1  # the decoder start token
 
-    def _search_inputs(self, input_ids, attention_mask):
+    def _search_inputs(self, input_ids, attention_mask, num_beams):
         encoder_hidden_states = self.encode(input_ids, attention_mask, training=False)["last_hidden_state"]
-        step = _DecoderStep(self, attention_mask, self.cross_key_values(encoder_hidden_states))
+        cross_key_values = self.cross_key_values(encoder_hidden_states)  # once, for every step
+        if num_beams > 1:
+            attention_mask = tf.repeat(attention_mask, num_beams, axis=0)  # (B * K, S)
+            cross_key_values = tuple(tf.repeat(kv, num_beams, axis=0) for kv in cross_key_values)
+        step = _DecoderStep(self, attention_mask, cross_key_values)
         start = tf.fill((input_ids.shape[0], 1), tf.constant(self.config["decoder_start_token_id"], tf.int32))
         return step, start, tf.ones_like(start)

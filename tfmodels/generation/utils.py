@@ -155,8 +155,12 @@ class GenerationMixin:
         """Columns of the output before the generated tokens (decoder-only: the prompt)."""
         return input_ids.shape[1]
 
-    def _search_inputs(self, input_ids, attention_mask):
-        """`(model, prompt_ids, prompt_mask)` the search loops decode from (inside the compiled loop)."""
+    def _search_inputs(self, input_ids, attention_mask, num_beams):
+        """`(model, prompt_ids, prompt_mask)` the search loops decode from (inside the compiled loop).
+
+        The loops repeat the prompt `num_beams` times (rows `b * num_beams + k`);
+        a model with per-row state beside the prompt (an encoder output) repeats it likewise.
+        """
         return self, input_ids, attention_mask
 
     def _generation_function(self, settings, vocab_size):
@@ -169,7 +173,7 @@ class GenerationMixin:
 
         def run(input_ids, attention_mask, seed):
             TRACE_COUNTS[self] = TRACE_COUNTS.get(self, 0) + 1  # Python side effect: runs only when tracing
-            model, input_ids, attention_mask = self._search_inputs(input_ids, attention_mask)
+            model, input_ids, attention_mask = self._search_inputs(input_ids, attention_mask, s["num_beams"])
             if s["num_beams"] > 1:
                 return search.beam_search(
                     model, input_ids, attention_mask, max_new_tokens=s["max_new_tokens"], num_beams=s["num_beams"],
