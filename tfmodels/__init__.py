@@ -336,3 +336,8 @@ __all__ += _dpr.__all__
 from tfmodels.models.bert import BertForNextSentencePrediction, BertForPreTraining, BertLMHeadModel  # noqa: E402
 
 __all__ += ["BertForNextSentencePrediction", "BertForPreTraining", "BertLMHeadModel"]
+
+from tfmodels.models.t5 import *  # noqa: E402,F401,F403
+from tfmodels.models import t5 as _t5  # noqa: E402
+
+__all__ += _t5.__all__

@@ -309,3 +309,9 @@ register_model("causal-lm", "megatron-bert", _megatron_bert.MegatronBertForCausa
 register_model("causal-lm", "electra", _electra.ElectraForCausalLM)
 for _type, _prefix in (("roberta", "Roberta"), ("xlm-roberta", "XLMRoberta"), ("camembert", "Camembert")):
     register_model("causal-lm", _type, getattr(_roberta, _prefix + "ForCausalLM"))
+
+from tfmodels.models import t5 as _t5  # noqa: E402
+
+for _prefix, _model_type in (("T5", "t5"), ("MT5", "mt5")):
+    register_model("base", _model_type, getattr(_t5, _prefix + "Model"))
+    register_model("seq2seq-lm", _model_type, getattr(_t5, _prefix + "ForConditionalGeneration"))

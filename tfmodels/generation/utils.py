@@ -124,7 +124,7 @@ class GenerationMixin:
         eos_ids = _as_list(default_eos if eos_token_id is None else eos_token_id)
         if pad_token_id is None:
             pad_token_id = default_pad if default_pad is not None else (eos_ids[0] if eos_ids else None)
-        max_positions = getattr(self.backbone, "max_positions", None)
+        max_positions = self._max_generation_positions()
         if max_positions is not None and input_ids.shape[1] + max_new_tokens > max_positions:
             raise ValueError(
                 f"prompt_len + max_new_tokens = {input_ids.shape[1] + max_new_tokens} exceeds the "
@@ -143,7 +143,25 @@ class GenerationMixin:
         if seed is None:
             seed = np.random.randint(0, 2**31 - 1)
         sequences, generated = fn(input_ids, attention_mask, tf.constant(int(seed) % (2**31 - 1), tf.int32))
-        return sequences[:, : input_ids.shape[1] + int(generated)]
+        return sequences[:, : self._output_prefix_length(input_ids) + int(generated)]
+
+    # -- override points (encoder-decoders: `tfmodels.generation.seq2seq`) ------
+
+    def _max_generation_positions(self):
+        """Longest `prompt_len + max_new_tokens` the model accepts, or `None`."""
+        return getattr(self.backbone, "max_positions", None)
+
+    def _output_prefix_length(self, input_ids):
+        """Columns of the output before the generated tokens (decoder-only: the prompt)."""
+        return input_ids.shape[1]
+
+    def _search_inputs(self, input_ids, attention_mask, num_beams):
+        """`(model, prompt_ids, prompt_mask)` the search loops decode from (inside the compiled loop).
+
+        The loops repeat the prompt `num_beams` times (rows `b * num_beams + k`);
+        a model with per-row state beside the prompt (an encoder output) repeats it likewise.
+        """
+        return self, input_ids, attention_mask
 
     def _generation_function(self, settings, vocab_size):
         key = tuple(sorted(settings.items()))
@@ -155,15 +173,16 @@ class GenerationMixin:
 
         def run(input_ids, attention_mask, seed):
             TRACE_COUNTS[self] = TRACE_COUNTS.get(self, 0) + 1  # Python side effect: runs only when tracing
+            model, input_ids, attention_mask = self._search_inputs(input_ids, attention_mask, s["num_beams"])
             if s["num_beams"] > 1:
                 return search.beam_search(
-                    self, input_ids, attention_mask, max_new_tokens=s["max_new_tokens"], num_beams=s["num_beams"],
+                    model, input_ids, attention_mask, max_new_tokens=s["max_new_tokens"], num_beams=s["num_beams"],
                     length_penalty=s["length_penalty"], early_stopping=s["early_stopping"],
                     repetition_penalty=s["repetition_penalty"], eos_token_ids=list(s["eos_token_ids"]),
                     pad_token_id=s["pad_token_id"], vocab_size=vocab_size,
                 )
             return search.greedy_or_sample(
-                self, input_ids, attention_mask, seed, max_new_tokens=s["max_new_tokens"], do_sample=s["do_sample"],
+                model, input_ids, attention_mask, seed, max_new_tokens=s["max_new_tokens"], do_sample=s["do_sample"],
                 temperature=s["temperature"], top_k=s["top_k"], top_p=s["top_p"],
                 repetition_penalty=s["repetition_penalty"], eos_token_ids=list(s["eos_token_ids"]),
                 pad_token_id=s["pad_token_id"], vocab_size=vocab_size,

@@ -74,3 +74,10 @@ __all__ += [
     "RelativeEncoderBlock",
     "SinusoidalRelativeEmbedding",
 ]
+
+# Encoder-decoders (issue 12).
+from tfmodels.layers.decoder_block import TransformerDecoderBlock  # noqa: E402
+from tfmodels.layers.normalization import RMSNormalization  # noqa: E402
+from tfmodels.layers.position.relative_bias import RelativePositionBias  # noqa: E402
+
+__all__ += ["RMSNormalization", "RelativePositionBias", "TransformerDecoderBlock"]

@@ -1,4 +1,4 @@
-"""Position-wise feed-forward network."""
+"""Position-wise feed-forward network, plain or gated (GLU variants)."""
 
 import keras
 
@@ -9,9 +9,16 @@ from tfmodels.layers.utils import clone_initializer
 
 @keras.saving.register_keras_serializable(package="tfmodels")
 class FeedForward(keras.layers.Layer):
-    """`output_dense(activation(intermediate_dense(x)))`.
+    """`output_dense(activation(intermediate_dense(x)))`, or gated.
 
-    Dropout and the residual connection belong to the enclosing block.
+    With `gated=True` (GLU variants: T5 v1.1 / mT5 / Flan-T5 `gated-gelu`,
+    `gated-silu`)::
+
+        output_dense(activation(intermediate_dense(x)) * linear_dense(x))
+
+    The residual connection and the dropout on the output belong to the
+    enclosing block; `dropout` here is the inner dropout on the activations
+    `(batch, seq_len, intermediate_size)` that T5 applies before `wo`.
 
     Args:
         intermediate_size: int, inner width `F`.
@@ -20,14 +27,23 @@ class FeedForward(keras.layers.Layer):
         use_bias: bool, whether both dense layers have biases.
         num_groups: int; `> 1` makes both projections `GroupedDense`
             (block-diagonal, ConvBERT), which always have biases.
-        kernel_initializer: initializer for both kernels.
+        kernel_initializer: initializer for every kernel.
+        gated: bool, multiply the activations by a second, linear
+            projection `linear_dense` of the input.
+        dropout: float, inner dropout rate on the (gated) activations.
         **kwargs: base layer arguments.
 
     Call args:
         x: float tensor `(batch, seq_len, hidden_size)`.
+        training: bool, enables the inner dropout.
 
     Returns:
         float tensor `(batch, seq_len, output_size)`.
+
+    References:
+        Shazeer, "GLU Variants Improve Transformer", 2020. Parity references:
+        `transformers.models.t5.modeling_t5.T5DenseActDense` and
+        `T5DenseGatedActDense`.
     """
 
     def __init__(
@@ -38,9 +54,13 @@ class FeedForward(keras.layers.Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         num_groups=1,
+        gated=False,
+        dropout=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.gated = gated
+        self.dropout = dropout
         self.num_groups = num_groups
         self.intermediate_size = intermediate_size
         self.activation = activation
@@ -63,12 +83,19 @@ class FeedForward(keras.layers.Layer):
         output_size = self.output_size or input_shape[-1]
         self.intermediate_dense = self._dense(self.intermediate_size, "intermediate_dense")
         self.intermediate_dense.build(input_shape)
+        if self.gated:
+            self.linear_dense = self._dense(self.intermediate_size, "linear_dense")
+            self.linear_dense.build(input_shape)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.output_dense = self._dense(output_size, "output_dense")
         self.output_dense.build((*input_shape[:-1], self.intermediate_size))
         self.built = True
 
-    def call(self, x):
-        return self.output_dense(self._activation_fn(self.intermediate_dense(x)))
+    def call(self, x, training=None):
+        hidden = self._activation_fn(self.intermediate_dense(x))  # (batch, seq_len, intermediate_size)
+        if self.gated:
+            hidden = hidden * self.linear_dense(x)
+        return self.output_dense(self.dropout_layer(hidden, training=training))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.output_size or input_shape[-1])
@@ -82,4 +109,6 @@ class FeedForward(keras.layers.Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "num_groups": self.num_groups,
+            "gated": self.gated,
+            "dropout": self.dropout,
         }

@@ -2,7 +2,7 @@
 
 import keras
 
-from tfmodels.layers.normalization import LayerNormalization
+from tfmodels.layers.normalization import normalization as make_normalization
 from tfmodels.layers.attention.multi_head_attention import MultiHeadAttention
 from tfmodels.layers.feed_forward import FeedForward
 from tfmodels.layers.utils import clone_initializer
@@ -40,6 +40,11 @@ class TransformerEncoderBlock(keras.layers.Layer):
         attention_kwargs: optional dict of extra `MultiHeadAttention`
             constructor arguments (`scale`, `output_use_bias`, ...), e.g.
             GPT-Neo's unscaled attention without q/k/v biases.
+        normalization: str, `"layer_norm"` (`LayerNormalization`) or
+            `"rms_norm"` (`RMSNormalization`, T5), see
+            `tfmodels.layers.normalization.normalization`.
+        feed_forward_kwargs: optional dict of extra `FeedForward` constructor
+            arguments (`gated`, `dropout`), e.g. T5's gated feed-forward.
         **kwargs: base layer arguments.
 
     Call args:
@@ -70,10 +75,14 @@ class TransformerEncoderBlock(keras.layers.Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         attention_kwargs=None,
+        normalization="layer_norm",
+        feed_forward_kwargs=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.attention_kwargs = dict(attention_kwargs or {})
+        self.normalization = normalization
+        self.feed_forward_kwargs = dict(feed_forward_kwargs or {})
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
         self.hidden_act = hidden_act
@@ -107,23 +116,39 @@ class TransformerEncoderBlock(keras.layers.Layer):
         return FeedForward(
             self.intermediate_size, activation=self.hidden_act, use_bias=self.use_bias,
             kernel_initializer=clone_initializer(self.kernel_initializer),
-            dtype=self.dtype_policy, name="feed_forward", **kwargs,
+            dtype=self.dtype_policy, name="feed_forward", **{**self.feed_forward_kwargs, **kwargs},
         )
+
+    def _make_norm(self, name, input_shape):
+        """Creates and builds one of the block's norms (`normalization` kind)."""
+        norm = make_normalization(self.normalization, epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name=name)
+        norm.build(input_shape)
+        return norm
+
+    def _residual(self, x, sublayer, norm, dropout, training):
+        """`norm(x + dropout(sublayer(x)))` (post-norm) or `x + dropout(sublayer(norm(x)))` (pre-norm).
+
+        `sublayer` returns its output or a tuple `(output, *extras)`; the
+        extras (probabilities, cache) are returned beside the new `x`.
+        """
+        residual = x
+        if self.normalize_first:
+            x = norm(x)
+        outputs = sublayer(x)
+        output, extras = (outputs[0], outputs[1:]) if isinstance(outputs, tuple) else (outputs, ())
+        x = residual + dropout(output, training=training)
+        if not self.normalize_first:
+            x = norm(x)
+        return x, extras
 
     def build(self, input_shape):
         hidden_size = input_shape[-1]
         self.self_attention = self._make_attention(hidden_size)
         self.self_attention.build(input_shape)
-        self.attention_layer_norm = LayerNormalization(
-            epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="attention_layer_norm"
-        )
-        self.attention_layer_norm.build(input_shape)
+        self.attention_layer_norm = self._make_norm("attention_layer_norm", input_shape)
         self.feed_forward = self._make_feed_forward()
         self.feed_forward.build(input_shape)
-        self.output_layer_norm = LayerNormalization(
-            epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="output_layer_norm"
-        )
-        self.output_layer_norm.build(input_shape)
+        self.output_layer_norm = self._make_norm("output_layer_norm", input_shape)
         self.attention_output_dropout = keras.layers.Dropout(self.hidden_dropout, dtype=self.dtype_policy)
         self.output_dropout = keras.layers.Dropout(self.hidden_dropout, dtype=self.dtype_policy)
         self.built = True
@@ -139,30 +164,16 @@ class TransformerEncoderBlock(keras.layers.Layer):
         training=None,
         **kwargs,
     ):
-        residual = x
-        if self.normalize_first:
-            x = self.attention_layer_norm(x)
-        outputs = self.self_attention(
-            x,
-            attention_mask=attention_mask,
-            attention_bias=attention_bias,
-            cache=cache,
-            cache_update_index=cache_update_index,
-            return_attention_scores=return_attention_scores,
-            training=training,
-            **kwargs,
-        )
-        attention_output, extras = (outputs[0], outputs[1:]) if isinstance(outputs, tuple) else (outputs, ())
-        x = residual + self.attention_output_dropout(attention_output, training=training)
-        if not self.normalize_first:
-            x = self.attention_layer_norm(x)
+        def attend(h):
+            return self.self_attention(
+                h, attention_mask=attention_mask, attention_bias=attention_bias, cache=cache,
+                cache_update_index=cache_update_index, return_attention_scores=return_attention_scores,
+                training=training, **kwargs,
+            )
 
-        residual = x
-        if self.normalize_first:
-            x = self.output_layer_norm(x)
-        x = residual + self.output_dropout(self.feed_forward(x), training=training)
-        if not self.normalize_first:
-            x = self.output_layer_norm(x)
+        x, extras = self._residual(x, attend, self.attention_layer_norm, self.attention_output_dropout, training)
+        x, _ = self._residual(x, lambda h: self.feed_forward(h, training=training), self.output_layer_norm,
+                              self.output_dropout, training)
         return (x, *extras) if extras else x
 
     def compute_output_shape(self, input_shape):
@@ -182,4 +193,6 @@ class TransformerEncoderBlock(keras.layers.Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "attention_kwargs": self.attention_kwargs or None,
+            "normalization": self.normalization,
+            "feed_forward_kwargs": self.feed_forward_kwargs or None,
         }

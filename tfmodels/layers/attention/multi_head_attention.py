@@ -42,6 +42,12 @@ class MultiHeadAttention(keras.layers.Layer):
     - Biases shared across layers (T5/MPNet relative position bias, ALiBi)
       need no subclass: pass them as `attention_bias`.
 
+    Cross-attention (encoder-decoders) is this layer called with queries
+    from the decoder and `value` (and `key`) from the encoder output. To
+    project the encoder output once per `generate()` call instead of at
+    every step, compute `project_key_value(encoder_output)` once and pass it
+    as `projected_key_value` to every call.
+
     Args:
         num_heads: int, number of attention heads `N`.
         key_dim: int, features per head `H` for queries and keys.
@@ -76,6 +82,11 @@ class MultiHeadAttention(keras.layers.Layer):
             and attention runs over the whole cache (mask future slots with
             `attention_mask`).
         cache_update_index: int or scalar int tensor, where to write.
+        projected_key_value: optional float tensor `(B, 2, S, N, H)` of keys
+            and values already projected by `project_key_value` (static
+            cross-attention keys/values); `value` and `key` are then unused
+            and `_transform_query_key` is skipped (no position transform
+            applies across two sequences).
         return_attention_scores: bool, also return the probabilities.
         training: bool, enables dropout.
         **kwargs: forwarded to `_attention_scores` / `_transform_query_key`.
@@ -88,7 +99,8 @@ class MultiHeadAttention(keras.layers.Layer):
 
     References:
         Vaswani et al., "Attention Is All You Need", 2017.
-        Parity reference: `transformers.models.bert.modeling_bert.BertSelfAttention`.
+        Parity references: `transformers.models.bert.modeling_bert.BertSelfAttention`;
+        cross-attention: `transformers.models.t5.modeling_t5.T5Attention`.
     """
 
     def __init__(
@@ -174,6 +186,22 @@ class MultiHeadAttention(keras.layers.Layer):
 
     # -- forward ----------------------------------------------------------------
 
+    def project_key_value(self, value, key=None):
+        """Projects keys and values once, e.g. an encoder output for cross-attention.
+
+        Args:
+            value: float tensor `(B, S, D)`.
+            key: float tensor `(B, S, D)`; defaults to `value`.
+
+        Returns:
+            float tensor `(B, 2, S, N, H)`, keys then values (after
+            `_transform_value`), to pass as `projected_key_value`.
+        """
+        key = value if key is None else key
+        k = self.key_dense(key)  # (B, S, N, H)
+        v = self._transform_value(self.value_dense(value))  # (B, S, N, H)
+        return ops.stack([k, ops.cast(v, k.dtype)], axis=1)
+
     def call(
         self,
         query,
@@ -183,17 +211,21 @@ class MultiHeadAttention(keras.layers.Layer):
         attention_bias=None,
         cache=None,
         cache_update_index=None,
+        projected_key_value=None,
         return_attention_scores=False,
         training=None,
         **kwargs,
     ):
-        value = query if value is None else value
-        key = value if key is None else key
         q = self.query_dense(query)  # (B, T, N, H)
-        k = self.key_dense(key)  # (B, S, N, H)
-        v = self.value_dense(value)  # (B, S, N, H)
-        q, k = self._transform_query_key(q, k, **kwargs)
-        v = self._transform_value(v, **kwargs)
+        if projected_key_value is not None:
+            k, v = projected_key_value[:, 0], projected_key_value[:, 1]  # (B, S, N, H) each, used as given
+        else:
+            value = query if value is None else value
+            key = value if key is None else key
+            k = self.key_dense(key)  # (B, S, N, H)
+            v = self.value_dense(value)  # (B, S, N, H)
+            q, k = self._transform_query_key(q, k, **kwargs)
+            v = self._transform_value(v, **kwargs)
 
         if cache is not None:
             if cache_update_index is None:
