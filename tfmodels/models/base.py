@@ -194,6 +194,20 @@ class PreTrainedModel(keras.Model):
             self(self.dummy_inputs(), training=False)
         return self
 
+    def get_build_config(self):
+        """Keras saving hook: records that the model is built (its variables come from `dummy_inputs()`).
+
+        Keras' default records the shapes of the first call and rebuilds by
+        calling `build(shapes)`, which cannot make token-id inputs; without a
+        build, `keras.models.load_model` would find no variables to fill.
+        """
+        return {"build_from_dummy_inputs": True} if self.built else None
+
+    def build_from_config(self, config):
+        """Keras loading hook: creates the variables before `load_model` fills them."""
+        if config:
+            self.build_from_dummy_inputs()
+
     def _prepare_inputs(self, inputs, kwargs=None):
         """Merges dict/tensor inputs and keyword inputs into a dict of int32 tensors.
 
