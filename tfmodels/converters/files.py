@@ -131,6 +131,30 @@ def read_config(path):
         raise ValueError(f"{path} is not valid JSON: {e}") from None
 
 
+def config_as_dict(config):
+    """Returns a model config as a dict of Hugging Face fields.
+
+    Args:
+        config: a dict; a `config.json` path or its directory; or a config
+            object with `to_dict()` (`transformers.BertConfig(...)`, any
+            `transformers.PretrainedConfig`).
+
+    Raises:
+        TypeError: for any other type.
+        FileNotFoundError, ValueError: as `read_config` for paths.
+    """
+    if isinstance(config, dict):
+        return dict(config)
+    if isinstance(config, (str, bytes)) or hasattr(config, "__fspath__"):
+        return read_config(config)
+    if callable(getattr(config, "to_dict", None)):
+        return dict(config.to_dict())
+    raise TypeError(
+        "A model config must be a dict, a config.json path, or a config object with `to_dict()` "
+        f"(e.g. transformers.BertConfig). Received: {type(config).__name__}."
+    )
+
+
 def find_weights_file(directory):
     """Returns the path of the weights to load from `directory` (see module docstring).
 

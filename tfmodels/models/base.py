@@ -126,12 +126,14 @@ class PreTrainedModel(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        """Builds a model (random weights) from a config dict or a `config.json` path."""
-        if isinstance(config, (str, bytes)) or hasattr(config, "__fspath__"):
-            from tfmodels.converters.files import read_config
+        """Builds a model (random weights) from a config dict, a `config.json` path or a config object.
 
-            config = read_config(config)
-        config = dict(config)
+        Accepts what `tfmodels.converters.files.config_as_dict` does, e.g. a
+        `transformers.BertConfig`; Keras calls it with `get_config()`.
+        """
+        from tfmodels.converters.files import config_as_dict
+
+        config = config_as_dict(config)
         dtype = config.get("dtype")
         if isinstance(dtype, str) and "model_type" in config:
             config.pop("dtype")  # Hugging Face's torch dtype, not a Keras policy.
