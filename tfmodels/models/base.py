@@ -20,6 +20,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tfmodels.models.keras_data import KerasDataMixin
+
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
 _FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible")
 _KERAS_KWARGS = ("name", "dtype", "trainable", "autocast")
@@ -65,7 +67,7 @@ def scale_loss_for_replicas(loss):
     return loss
 
 
-class PreTrainedModel(keras.Model):
+class PreTrainedModel(KerasDataMixin, keras.Model):
     """Base class of every tfmodels architecture and head.
 
     Class attributes set by subclasses:
