@@ -103,6 +103,21 @@ class PreTrainedModel(KerasDataMixin, keras.Model):
         # real serving signature.
         return None
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras `export()`, with int32 token-id inputs by default.
+
+        Keras would infer float inputs from the build shapes. Without an
+        `input_signature`, the signature is a dict of int32 `(batch, seq_len)`
+        specs with dynamic dimensions (`tfmodels.export.saved_model.serving_input_specs`).
+        `tfmodels.export_saved_model` writes a SavedModel with the task and
+        text signatures too.
+        """
+        if input_signature is None:
+            from tfmodels.export.saved_model import serving_input_specs
+
+            input_signature = [serving_input_specs(self)]
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
     # -- config -----------------------------------------------------------------
 
     def hf_config(self):
