@@ -87,3 +87,10 @@ def test_model_checkpoint_callback_writes_loadable_files(tmp_path):
     np.testing.assert_array_equal(reloaded(inputs, training=False)["logits"].numpy(),
                                   model(inputs, training=False)["logits"].numpy())
     assert isinstance(reloaded, tfmodels.BertForSequenceClassification)
+
+
+@pytest.mark.parametrize("class_name", exported_model_classes())
+def test_every_exported_class_is_registered_with_keras(class_name):
+    cls = getattr(tfmodels, class_name)
+    assert keras.saving.get_registered_name(cls) == f"tfmodels>{class_name}"
+    assert keras.saving.get_registered_object(f"tfmodels>{class_name}") is cls

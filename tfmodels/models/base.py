@@ -85,6 +85,14 @@ class PreTrainedModel(KerasDataMixin, keras.Model):
     label_names = ()
     serving_outputs = ()
 
+    def __init_subclass__(cls, **kwargs):
+        # Every tfmodels architecture class is serializable by name ("tfmodels>BertModel"), so
+        # `keras.models.load_model` needs no `custom_objects`; registered here, once, for all of them.
+        # Users' subclasses register themselves, as Keras asks, and cannot shadow ours.
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("tfmodels."):
+            keras.saving.register_keras_serializable(package="tfmodels")(cls)
+
     def __init__(self, **kwargs):
         keras_kwargs, extra = split_keras_kwargs(kwargs)
         super().__init__(**keras_kwargs)

@@ -29,7 +29,6 @@ from tfmodels.models.heads import TokenClassificationMixin
 from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPT2Model(CausalDecoderModel):
     """The GPT-2 decoder: `wte + wpe`, `n_layer` pre-norm blocks, `ln_f`.
 
@@ -107,7 +106,6 @@ class GPT2PreTrainedModel(CausalDecoderModel):
     backbone_class = GPT2Model
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPT2LMHeadModel(CausalLMMixin, GPT2PreTrainedModel):
     """GPT-2 with the LM head tied to `wte`; `generate()` for text generation.
 
@@ -126,7 +124,6 @@ class GPT2LMHeadModel(CausalLMMixin, GPT2PreTrainedModel):
         return tied_lm_logits(self, hidden_states)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPT2ForSequenceClassification(LastTokenClassificationMixin, GPT2PreTrainedModel):
     """GPT-2 scoring the last non-padding token (`score`, no bias).
 
@@ -134,7 +131,6 @@ class GPT2ForSequenceClassification(LastTokenClassificationMixin, GPT2PreTrained
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPT2ForTokenClassification(CausalHeadMixin, TokenClassificationMixin, GPT2PreTrainedModel):
     """GPT-2 with a per-token linear classifier.
 
@@ -147,7 +143,6 @@ class GPT2ForTokenClassification(CausalHeadMixin, TokenClassificationMixin, GPT2
         return self.backbone.extra_config.get("hidden_dropout", 0.1) if rate is None else rate
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPT2DoubleHeadsModel(CausalLMMixin, GPT2PreTrainedModel):
     """GPT-2 with the tied LM head and a multiple-choice head.
 
