@@ -111,3 +111,14 @@ def test_real_minilm_head_after_fit_round_trips(tmp_path):
     reloaded = keras.models.load_model(tmp_path / "minilm.keras")
     np.testing.assert_array_equal(reloaded(enc, training=False)["logits"].numpy(),
                                   model(enc, training=False)["logits"].numpy())
+
+
+def test_keras_file_keeps_the_mixed_precision_policy(tmp_path):
+    model = tiny_model("BertForSequenceClassification", dtype="mixed_bfloat16")
+    inputs = random_model_inputs(model)
+    model.save(tmp_path / "mixed.keras")
+    reloaded = keras.models.load_model(tmp_path / "mixed.keras")
+    assert reloaded.dtype_policy.name == reloaded.bert.dtype_policy.name == "mixed_bfloat16"
+    got, expected = reloaded(inputs, training=False)["logits"], model(inputs, training=False)["logits"]
+    assert got.dtype == "bfloat16"
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(expected))
