@@ -14,6 +14,7 @@ import pytest
 import tfmodels
 from tests.helpers import compare_outputs, hf_checkpoint, random_inputs, torch_outputs
 from tests.test_bert_parity import tiny_bert_config
+from tests.tiny_models import one_class_per_family, tiny_model
 from tfmodels.converters import save_keras_weights
 
 
@@ -98,3 +99,21 @@ def test_keras_directory_without_architectures_is_refused(tmp_path):
     (keras_dir / "config.json").write_text(json.dumps(config))
     with pytest.raises(tfmodels.CheckpointError, match=r"config.json names no tfmodels class.*\"architectures\""):
         tfmodels.BertModel.from_pretrained(keras_dir)
+
+
+# Fused q/k/v parts (DeBERTa v1), split c_attn (GPT-2), constant buffers (Transformer-XL) by default.
+_DEFAULT_FAMILIES = ("DebertaForMaskedLM", "GPT2DoubleHeadsModel", "TransfoXLLMHeadModel")
+
+
+@pytest.mark.parametrize("class_name", [
+    name if name in _DEFAULT_FAMILIES else pytest.param(name, marks=pytest.mark.slow)
+    for name in one_class_per_family()
+])
+def test_keras_directory_round_trip_every_family(class_name, tmp_path):
+    # The weight table read both ways (fused and split tensors, buffers, tied weights) for each family.
+    model = tiny_model(class_name)
+    save_keras_weights(model, tmp_path)
+    reloaded = type(model).from_pretrained(tmp_path)
+    assert len(reloaded.weights) == len(model.weights)
+    for a, b in zip(model.weights, reloaded.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)

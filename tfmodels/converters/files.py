@@ -6,7 +6,8 @@ forms (first found wins):
 - `model.safetensors`, or shards listed in `model.safetensors.index.json`;
 - `pytorch_model.bin`, or shards listed in `pytorch_model.bin.index.json`
   (needs PyTorch: `pip install "tfmodels[torch]"`);
-- `model.weights.h5`: Keras weights written by `tfmodels convert`.
+- `model.weights.h5`: Keras weights written by `tfmodels convert` (read through
+  `keras_dir.KerasWeightsReader`, so any head of the family loads them).
 
 `resolve_checkpoint_dir` accepts a local directory or a Hugging Face Hub id;
 Hub ids go through `huggingface_hub`, which caches downloads and honours
