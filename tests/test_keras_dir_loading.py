@@ -117,3 +117,14 @@ def test_keras_directory_round_trip_every_family(class_name, tmp_path):
     assert len(reloaded.weights) == len(model.weights)
     for a, b in zip(model.weights, reloaded.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+def test_keras_file_that_does_not_match_its_config_is_refused(tmp_path):
+    _, keras_dir = _dirs(tmp_path, "BertForSequenceClassification")
+    config = json.loads((keras_dir / "config.json").read_text())
+    config.update(num_labels=5, id2label={str(i): f"L{i}" for i in range(5)},
+                  label2id={f"L{i}": i for i in range(5)})
+    (keras_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(tfmodels.CheckpointError,
+                       match="does not hold the weights of BertForSequenceClassification as built from its config.json"):
+        tfmodels.AutoModelForSequenceClassification.from_pretrained(keras_dir)
