@@ -42,10 +42,14 @@ class _AutoModelBase:
 
     @classmethod
     def from_config(cls, config, **overrides):
-        """Builds a randomly initialised model from a config dict or `config.json` path."""
-        if not isinstance(config, dict):
-            config = files.read_config(config)
-        config = {**config, **overrides}
+        """Builds a randomly initialised model from a config dict, `config.json` path or config object.
+
+        Args:
+            config: see `tfmodels.converters.files.config_as_dict` (a
+                `transformers` config object works).
+            **overrides: config fields that replace those in `config`.
+        """
+        config = {**files.config_as_dict(config), **overrides}
         return cls.model_class(config.get("model_type")).from_config(config)
 
     @classmethod

@@ -6,7 +6,8 @@ forms (first found wins):
 - `model.safetensors`, or shards listed in `model.safetensors.index.json`;
 - `pytorch_model.bin`, or shards listed in `pytorch_model.bin.index.json`
   (needs PyTorch: `pip install "tfmodels[torch]"`);
-- `model.weights.h5`: Keras weights written by `tfmodels convert`.
+- `model.weights.h5`: Keras weights written by `tfmodels convert` (read through
+  `keras_dir.KerasWeightsReader`, so any head of the family loads them).
 
 `resolve_checkpoint_dir` accepts a local directory or a Hugging Face Hub id;
 Hub ids go through `huggingface_hub`, which caches downloads and honours
@@ -129,6 +130,30 @@ def read_config(path):
             return json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from None
+
+
+def config_as_dict(config):
+    """Returns a model config as a dict of Hugging Face fields.
+
+    Args:
+        config: a dict; a `config.json` path or its directory; or a config
+            object with `to_dict()` (`transformers.BertConfig(...)`, any
+            `transformers.PretrainedConfig`).
+
+    Raises:
+        TypeError: for any other type.
+        FileNotFoundError, ValueError: as `read_config` for paths.
+    """
+    if isinstance(config, dict):
+        return dict(config)
+    if isinstance(config, (str, bytes)) or hasattr(config, "__fspath__"):
+        return read_config(config)
+    if callable(getattr(config, "to_dict", None)):
+        return dict(config.to_dict())
+    raise TypeError(
+        "A model config must be a dict, a config.json path, or a config object with `to_dict()` "
+        f"(e.g. transformers.BertConfig). Received: {type(config).__name__}."
+    )
 
 
 def find_weights_file(directory):

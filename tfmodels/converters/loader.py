@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from tfmodels.converters import files
 from tfmodels.converters.errors import WeightMismatchError
+from tfmodels.converters.keras_dir import open_weights
 from tfmodels.converters.mapping import Transform, resolve_variable
 from tfmodels.converters.registry import weight_table_for
 from tfmodels.layers.utils import row_blocks
@@ -225,10 +226,7 @@ def load_pretrained(
     with files.low_memory_allocation():
         model = cls.from_config(config)
         model.build_from_dummy_inputs()
-        if weights_path.name == files.KERAS_WEIGHTS_NAME:
-            model.load_weights(str(weights_path))
-            return model
-        with files.CheckpointReader(weights_path) as reader:
+        with open_weights(weights_path) as reader:  # Keras-format directories too (converters/keras_dir.py)
             load_weights_from_reader(
                 model, reader, ignore_mismatched_sizes=ignore_mismatched_sizes, progress=progress
             )

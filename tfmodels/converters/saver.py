@@ -17,25 +17,46 @@ from tfmodels.layers.utils import variable_to_numpy
 logger = logging.getLogger("tfmodels")
 
 
-def hf_state_dict(model):
-    """Returns `{hf_key: np.ndarray}` in Hugging Face names and layouts (float32, contiguous)."""
+def hf_tensor_sources(model):
+    """Returns `{hf_key: fn() -> np.ndarray}`: each checkpoint tensor, computed only when called.
+
+    The tensors are in Hugging Face names and layouts (float32, contiguous);
+    rows fused into one key (`mapping.FusedPart`) are merged. Calling the
+    functions one at a time holds one tensor besides the model.
+    """
     model.build_from_dummy_inputs()
     table = weight_table_for(model)
     check_table_covers_model(model, table)
-    tensors, fused = {}, {}
-    for param in table.params:
+    sources, fused = {}, {}
+
+    def single(param):
         variable = resolve_variable(model, param.keras_path)
-        array = param.transform.to_hf(variable_to_numpy(variable))
+        return lambda: np.ascontiguousarray(param.transform.to_hf(variable_to_numpy(variable)))
+
+    def merged(params):
+        params = sorted(params, key=lambda p: p.transform.part)
+
+        def fn():
+            pieces = [p.transform.to_hf(variable_to_numpy(resolve_variable(model, p.keras_path))) for p in params]
+            return np.ascontiguousarray(params[0].transform.merge(pieces))
+
+        return fn
+
+    for param in table.params:
         if hasattr(param.transform, "merge"):  # several rows fill one key (`mapping.FusedPart`)
-            fused.setdefault(param.hf_key, {})[param.transform.part] = (param.transform, array)
+            fused.setdefault(param.hf_key, []).append(param)
             continue
-        tensors[param.hf_key] = np.ascontiguousarray(array)
-    for key, parts in fused.items():
-        pieces = [parts[i][1] for i in sorted(parts)]
-        tensors[key] = np.ascontiguousarray(parts[0][0].merge(pieces))
+        sources[param.hf_key] = single(param)
+    for key, params in fused.items():
+        sources[key] = merged(params)
     for key, value in table.buffers.items():  # constant buffers of the reference's state dict
-        tensors[key] = np.ascontiguousarray(value)
-    return tensors
+        sources[key] = lambda value=value: np.ascontiguousarray(value)
+    return sources
+
+
+def hf_state_dict(model):
+    """Returns `{hf_key: np.ndarray}` in Hugging Face names and layouts (float32, contiguous)."""
+    return {key: fn() for key, fn in hf_tensor_sources(model).items()}
 
 
 def write_atomically(directory, writers):

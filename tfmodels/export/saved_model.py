@@ -30,16 +30,28 @@ def _input_rank(model):
     return len(next(iter(model.dummy_inputs().values())).shape)
 
 
+def serving_input_specs(model):
+    """`{name: tf.TensorSpec}` of the serving inputs: int32, dynamic batch and sequence dimensions.
+
+    `(None, None)` (`(None, None, None)` for multiple choice), plus the
+    trailing dimensions of `serving_extra_inputs` (LayoutLM's `bbox`). Also
+    the default `input_signature` of `model.export()`. Builds the model.
+    """
+    model.build_from_dummy_inputs()
+    rank = _input_rank(model)
+    extra = serving_extra_inputs(model)
+    return {name: tf.TensorSpec([None] * rank + list(extra.get(name, ())), tf.int32, name=name)
+            for name in serving_input_names(model)}
+
+
 def make_serving_function(model, output_names=None):
     """Returns a `tf.function` over dynamic int32 inputs `[None, None]` (or
     `[None, None, None]` for multiple choice) that returns a dict of the
     model's serving outputs."""
-    model.build_from_dummy_inputs()
-    names = serving_input_names(model)
+    specs = serving_input_specs(model)
+    names = list(specs)
     output_names = list(output_names or model.serving_outputs)
-    rank = _input_rank(model)
-    extra = serving_extra_inputs(model)
-    signature = [tf.TensorSpec([None] * rank + list(extra.get(name, ())), tf.int32, name=name) for name in names]
+    signature = list(specs.values())
 
     @tf.function(input_signature=signature)
     def serve(*tensors):

@@ -21,6 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers.losses import IGNORE_INDEX, broadcast_sample_weight, replica_share
+from tfmodels.models.keras_data import KerasDataMixin
 
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
 _FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible")
@@ -52,7 +53,7 @@ def to_int_tensor(value, name):
     )
 
 
-class PreTrainedModel(keras.Model):
+class PreTrainedModel(KerasDataMixin, keras.Model):
     """Base class of every tfmodels architecture and head.
 
     Class attributes set by subclasses:
@@ -74,6 +75,14 @@ class PreTrainedModel(keras.Model):
     loss_input_names = ()
     serving_outputs = ()
 
+    def __init_subclass__(cls, **kwargs):
+        # Every tfmodels architecture class is serializable by name ("tfmodels>BertModel"), so
+        # `keras.models.load_model` needs no `custom_objects`; registered here, once, for all of them.
+        # Users' subclasses register themselves, as Keras asks, and cannot shadow ours.
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("tfmodels."):
+            keras.saving.register_keras_serializable(package="tfmodels")(cls)
+
     def __init__(self, **kwargs):
         keras_kwargs, extra = split_keras_kwargs(kwargs)
         super().__init__(**keras_kwargs)
@@ -91,6 +100,21 @@ class PreTrainedModel(keras.Model):
         # which is wrong for token ids; `tfmodels.export_saved_model` writes the
         # real serving signature.
         return None
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras `export()`, with int32 token-id inputs by default.
+
+        Keras would infer float inputs from the build shapes. Without an
+        `input_signature`, the signature is a dict of int32 `(batch, seq_len)`
+        specs with dynamic dimensions (`tfmodels.export.saved_model.serving_input_specs`).
+        `tfmodels.export_saved_model` writes a SavedModel with the task and
+        text signatures too.
+        """
+        if input_signature is None:
+            from tfmodels.export.saved_model import serving_input_specs
+
+            input_signature = [serving_input_specs(self)]
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
     # -- config -----------------------------------------------------------------
 
@@ -117,12 +141,14 @@ class PreTrainedModel(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        """Builds a model (random weights) from a config dict or a `config.json` path."""
-        if isinstance(config, (str, bytes)) or hasattr(config, "__fspath__"):
-            from tfmodels.converters.files import read_config
+        """Builds a model (random weights) from a config dict, a `config.json` path or a config object.
 
-            config = read_config(config)
-        config = dict(config)
+        Accepts what `tfmodels.converters.files.config_as_dict` does, e.g. a
+        `transformers.BertConfig`; Keras calls it with `get_config()`.
+        """
+        from tfmodels.converters.files import config_as_dict
+
+        config = config_as_dict(config)
         dtype = config.get("dtype")
         if isinstance(dtype, str) and "model_type" in config:
             config.pop("dtype")  # Hugging Face's torch dtype, not a Keras policy.
@@ -184,6 +210,20 @@ class PreTrainedModel(keras.Model):
         if not self.built or not self.weights:
             self(self.dummy_inputs(), training=False)
         return self
+
+    def get_build_config(self):
+        """Keras saving hook: records that the model is built (its variables come from `dummy_inputs()`).
+
+        Keras' default records the shapes of the first call and rebuilds by
+        calling `build(shapes)`, which cannot make token-id inputs; without a
+        build, `keras.models.load_model` would find no variables to fill.
+        """
+        return {"build_from_dummy_inputs": True} if self.built else None
+
+    def build_from_config(self, config):
+        """Keras loading hook: creates the variables before `load_model` fills them."""
+        if config:
+            self.build_from_dummy_inputs()
 
     def _prepare_inputs(self, inputs, kwargs=None):
         """Merges dict/tensor inputs and keyword inputs into a dict of int32 tensors.

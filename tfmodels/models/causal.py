@@ -187,12 +187,16 @@ class CausalHeadMixin(HeadModelMixin):
         return outputs
 
     def _backbone_outputs(self, inputs, training, output_attentions, output_hidden_states):
-        return self.backbone.forward(
+        outputs = self.backbone.forward(
             inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
             position_ids=inputs.get("position_ids"), token_type_ids=inputs.get("token_type_ids"),
             training=training, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
             **getattr(self, "_cache_kwargs", {}),
         )
+        # `forward` bypasses Keras' `__call__`, so Keras never marks the backbone built although this pass
+        # built all its layers; left unbuilt, Keras warns on every first call that the head "has unbuilt state".
+        self.backbone.built = True
+        return outputs
 
     @staticmethod
     def _passthrough(outputs, backbone_outputs):

@@ -6,7 +6,6 @@ References:
     Parity reference: `transformers.models.albert.modeling_albert` (PyTorch).
 """
 
-import keras
 
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.encoder import EncoderModel
@@ -20,7 +19,6 @@ from tfmodels.models.heads import (
 )
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class AlbertModel(EncoderModel):
     """The ALBERT encoder.
 
@@ -75,32 +73,26 @@ class AlbertPreTrainedModel(PreTrainedModel):
     backbone_class = AlbertModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class AlbertForSequenceClassification(SequenceClassificationMixin, AlbertPreTrainedModel):
     """ALBERT + dropout + linear classifier on the pooled output."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class AlbertForTokenClassification(TokenClassificationMixin, AlbertPreTrainedModel):
     """ALBERT + dropout + per-token linear classifier."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class AlbertForQuestionAnswering(QuestionAnsweringMixin, AlbertPreTrainedModel):
     """ALBERT + span head."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class AlbertForMultipleChoice(MultipleChoiceMixin, AlbertPreTrainedModel):
     """ALBERT scoring `(batch, num_choices, seq_len)` inputs from the pooled output."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class AlbertForMaskedLM(MaskedLMMixin, AlbertPreTrainedModel):
     """ALBERT + `AlbertMLMHead` (dense to `embedding_size`, `hidden_act`, LayerNorm, tied decoder + bias)."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class AlbertForPreTraining(PreTrainingMixin, AlbertPreTrainedModel):
     """ALBERT with the masked-LM head and the sentence-order-prediction head (`sop_classifier`).
 

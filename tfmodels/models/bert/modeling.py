@@ -6,7 +6,6 @@ References:
     Parity reference: `transformers.models.bert.modeling_bert` (PyTorch).
 """
 
-import keras
 
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.causal import EncoderCausalLMMixin
@@ -22,7 +21,6 @@ from tfmodels.models.heads import (
 )
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class BertModel(EncoderModel):
     """The BERT encoder: embeddings, `num_hidden_layers` post-norm blocks, pooler.
 
@@ -106,7 +104,6 @@ class BertPreTrainedModel(PreTrainedModel):
     backbone_class = BertModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class BertForSequenceClassification(SequenceClassificationMixin, BertPreTrainedModel):
     """BERT with a linear classifier on the pooled output.
 
@@ -120,7 +117,6 @@ class BertForSequenceClassification(SequenceClassificationMixin, BertPreTrainedM
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class BertForTokenClassification(TokenClassificationMixin, BertPreTrainedModel):
     """BERT with a per-token linear classifier.
 
@@ -132,7 +128,6 @@ class BertForTokenClassification(TokenClassificationMixin, BertPreTrainedModel):
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class BertForQuestionAnswering(QuestionAnsweringMixin, BertPreTrainedModel):
     """BERT with a span head (extractive question answering).
 
@@ -144,7 +139,6 @@ class BertForQuestionAnswering(QuestionAnsweringMixin, BertPreTrainedModel):
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class BertForMultipleChoice(MultipleChoiceMixin, BertPreTrainedModel):
     """BERT scoring each of `num_choices` sequences.
 
@@ -158,7 +152,6 @@ class BertForMultipleChoice(MultipleChoiceMixin, BertPreTrainedModel):
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class BertForMaskedLM(MaskedLMMixin, BertPreTrainedModel):
     """BERT with the masked-LM head, output projection tied to the word embeddings.
 
@@ -170,7 +163,6 @@ class BertForMaskedLM(MaskedLMMixin, BertPreTrainedModel):
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class BertLMHeadModel(EncoderCausalLMMixin, BertPreTrainedModel):
     """BERT as a causal LM (config `is_decoder=True`): causal self-attention + the `cls.predictions` head.
 
@@ -183,7 +175,6 @@ class BertLMHeadModel(EncoderCausalLMMixin, BertPreTrainedModel):
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class BertForNextSentencePrediction(NextSentencePredictionMixin, BertPreTrainedModel):
     """BERT + `cls.seq_relationship` on the pooled output; `logits (batch, 2)`.
 
@@ -191,7 +182,6 @@ class BertForNextSentencePrediction(NextSentencePredictionMixin, BertPreTrainedM
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class BertForPreTraining(PreTrainingMixin, BertPreTrainedModel):
     """BERT + `cls.predictions` (masked LM) + `cls.seq_relationship` (next sentence).
 

@@ -6,7 +6,6 @@ References:
     `transformers.models.convbert.modeling_convbert` (PyTorch).
 """
 
-import keras
 
 from tfmodels.layers.attention.span_conv_attention import SpanConvEncoderBlock
 from tfmodels.models.base import PreTrainedModel
@@ -20,7 +19,6 @@ from tfmodels.models.heads import (
 )
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ConvBertModel(EncoderModel):
     """The ConvBERT encoder: BERT embeddings (width `embedding_size`, projected
     to `hidden_size`), post-norm `SpanConvEncoderBlock`s.
@@ -87,7 +85,6 @@ class ConvBertPreTrainedModel(PreTrainedModel):
     backbone_class = ConvBertModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ConvBertForSequenceClassification(SequenceClassificationMixin, ConvBertPreTrainedModel):
     """ConvBERT with `ConvBertClassificationHead` (first token, dropout, dense +
     `hidden_act`, dropout, `out_proj`); its dense part is the backbone's pooler.
@@ -96,7 +93,6 @@ class ConvBertForSequenceClassification(SequenceClassificationMixin, ConvBertPre
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ConvBertForTokenClassification(TokenClassificationMixin, ConvBertPreTrainedModel):
     """ConvBERT with a per-token linear classifier.
 
@@ -104,7 +100,6 @@ class ConvBertForTokenClassification(TokenClassificationMixin, ConvBertPreTraine
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ConvBertForQuestionAnswering(QuestionAnsweringMixin, ConvBertPreTrainedModel):
     """ConvBERT with a span head (`start_logits`, `end_logits`).
 
@@ -112,7 +107,6 @@ class ConvBertForQuestionAnswering(QuestionAnsweringMixin, ConvBertPreTrainedMod
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ConvBertForMaskedLM(MaskedLMMixin, ConvBertPreTrainedModel):
     """ConvBERT with the generator head (dense + gelu + LayerNorm at
     `embedding_size`, decoder tied to the word embeddings).
@@ -123,7 +117,6 @@ class ConvBertForMaskedLM(MaskedLMMixin, ConvBertPreTrainedModel):
     lm_head_activation = "gelu"  # fixed in the reference, whatever `hidden_act` says
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ConvBertForMultipleChoice(SummaryMultipleChoiceMixin, ConvBertPreTrainedModel):
     """ConvBert with `ConvBertSequenceSummary` (the last token: the config has no
     `summary_*` fields) and a linear `classifier` to one logit per choice;

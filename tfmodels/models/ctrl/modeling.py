@@ -28,7 +28,6 @@ def ctrl_positional_encoding(num_positions, width):
     return np.concatenate([np.sin(angles[:, 0::2]), np.cos(angles[:, 1::2])], axis=-1).astype(np.float32)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class CTRLModel(CausalDecoderModel):
     """The CTRL decoder: `w(ids) * sqrt(n_embd) + sinusoid(positions)`, pre-norm blocks, final norm.
 
@@ -82,7 +81,6 @@ class CTRLPreTrainedModel(CausalDecoderModel):
     backbone_class = CTRLModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class CTRLLMHeadModel(CausalLMMixin, CTRLPreTrainedModel):
     """CTRL with the LM head tied to the token embeddings, plus its own bias; `generate()`.
 

@@ -54,7 +54,6 @@ def deberta_masks(attention_mask, input_ids):
     return ops.logical_and(mask[:, None, None, :], mask[:, None, :, None]), mask
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DebertaV2Model(PreTrainedModel):
     """The DeBERTa-v2/v3 encoder: embeddings, disentangled-attention blocks.
 
@@ -233,7 +232,6 @@ class DebertaV2Model(PreTrainedModel):
         return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DebertaModel(DebertaV2Model):
     """The DeBERTa (v1) encoder; same arguments, inputs and outputs as `DebertaV2Model`.
 
@@ -286,8 +284,7 @@ _DOC = {
 
 def _head(name, mixin, base, version):
     doc = f"DeBERTa{version} {_DOC[name]}\n\n    References: `transformers.Deberta{version}For{name}`.\n    "
-    cls = type(f"Deberta{version}For{name}", (mixin, base), {"__doc__": doc, "__module__": __name__})
-    return keras.saving.register_keras_serializable(package="tfmodels")(cls)
+    return type(f"Deberta{version}For{name}", (mixin, base), {"__doc__": doc, "__module__": __name__})
 
 
 DebertaV2ForSequenceClassification = _head("SequenceClassification", SequenceClassificationMixin,

@@ -6,7 +6,6 @@ References:
     Parity reference: `transformers.models.distilbert.modeling_distilbert` (PyTorch).
 """
 
-import keras
 
 from tfmodels.layers.position.sinusoidal import SinusoidalInitializer
 from tfmodels.models.base import PreTrainedModel
@@ -22,7 +21,6 @@ from tfmodels.models.heads import (
 _INPUTS = ("input_ids", "attention_mask", "position_ids")
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DistilBertModel(EncoderModel):
     """The DistilBERT encoder: word + position embeddings, `n_layers` post-norm blocks.
 
@@ -84,7 +82,6 @@ class DistilBertPreTrainedModel(PreTrainedModel):
     input_names = _INPUTS
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DistilBertForSequenceClassification(SequenceClassificationMixin, DistilBertPreTrainedModel):
     """DistilBERT + `pre_classifier` + relu + dropout(`seq_classif_dropout`) + `classifier` on the first token."""
 
@@ -96,7 +93,6 @@ class DistilBertForSequenceClassification(SequenceClassificationMixin, DistilBer
         return self.backbone.config["seq_classif_dropout"]
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DistilBertForMultipleChoice(MultipleChoiceMixin, DistilBertPreTrainedModel):
     """DistilBERT scoring `(batch, num_choices, seq_len)` inputs with the sequence classifier's head shape."""
 
@@ -108,12 +104,10 @@ class DistilBertForMultipleChoice(MultipleChoiceMixin, DistilBertPreTrainedModel
         return self.backbone.config["seq_classif_dropout"]
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DistilBertForTokenClassification(TokenClassificationMixin, DistilBertPreTrainedModel):
     """DistilBERT + dropout + per-token linear classifier."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DistilBertForQuestionAnswering(QuestionAnsweringMixin, DistilBertPreTrainedModel):
     """DistilBERT + dropout(`qa_dropout`) + span head; `start_logits`, `end_logits (batch, seq_len)`."""
 
@@ -122,6 +116,5 @@ class DistilBertForQuestionAnswering(QuestionAnsweringMixin, DistilBertPreTraine
         return self.backbone.config["qa_dropout"]
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DistilBertForMaskedLM(MaskedLMMixin, DistilBertPreTrainedModel):
     """DistilBERT + `vocab_transform`, activation, `vocab_layer_norm`, tied `vocab_projector` + bias."""

@@ -6,14 +6,12 @@ References:
     Parity reference: `transformers.models.dpr.modeling_dpr` (PyTorch).
 """
 
-import keras
 
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.bert.modeling import BertModel
 from tfmodels.models.heads import HeadModelMixin
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DPRBertModel(BertModel):
     """The BERT encoder inside DPR models (`bert_model`); written as `model_type="dpr"`."""
 
@@ -51,7 +49,6 @@ class DPREncoderMixin(HeadModelMixin):
         return self._passthrough({"pooler_output": pooled}, backbone_outputs)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DPRContextEncoder(DPREncoderMixin, DPRPreTrainedModel):
     """Passage encoder (`ctx_encoder`); `pooler_output` is the passage embedding.
 
@@ -59,7 +56,6 @@ class DPRContextEncoder(DPREncoderMixin, DPRPreTrainedModel):
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DPRQuestionEncoder(DPREncoderMixin, DPRPreTrainedModel):
     """Question encoder (`question_encoder`); `pooler_output` is the question embedding.
 
@@ -67,7 +63,6 @@ class DPRQuestionEncoder(DPREncoderMixin, DPRPreTrainedModel):
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class DPRReader(DPREncoderMixin, DPRPreTrainedModel):
     """Span reader over `(n_passages, seq_len)` inputs (`input_ids`, `attention_mask`).
 

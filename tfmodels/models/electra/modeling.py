@@ -6,8 +6,6 @@ References:
     Parity reference: `transformers.models.electra.modeling_electra` (PyTorch).
 """
 
-import keras
-
 from tfmodels.layers import ClassificationHead
 from tfmodels.layers.losses import binary_crossentropy
 from tfmodels.layers.utils import hf_initializer
@@ -24,7 +22,6 @@ from tfmodels.models.heads import (
 )
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ElectraModel(EncoderModel):
     """The ELECTRA encoder: `embedding_size`-wide embeddings, projected to
     `hidden_size` when the two differ, then BERT blocks; no pooler.
@@ -77,24 +74,20 @@ class ElectraPreTrainedModel(PreTrainedModel):
     backbone_class = ElectraModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ElectraForSequenceClassification(SequenceClassificationMixin, ElectraPreTrainedModel):
     """ELECTRA + `ElectraClassificationHead` (dense + gelu + out_proj on the first token)."""
 
     classifier_activation = "gelu"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ElectraForTokenClassification(TokenClassificationMixin, ElectraPreTrainedModel):
     """ELECTRA + per-token linear classifier; `logits (batch, seq_len, num_labels)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ElectraForQuestionAnswering(QuestionAnsweringMixin, ElectraPreTrainedModel):
     """ELECTRA + span head; `start_logits`, `end_logits (batch, seq_len)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ElectraForMultipleChoice(MultipleChoiceMixin, ElectraPreTrainedModel):
     """ELECTRA + sequence summary (first token, dense, `summary_activation`) + linear scorer.
 
@@ -120,14 +113,12 @@ class ElectraForMultipleChoice(MultipleChoiceMixin, ElectraPreTrainedModel):
         return self.backbone.config["summary_last_dropout"]
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ElectraForMaskedLM(MaskedLMMixin, ElectraPreTrainedModel):
     """The ELECTRA generator: dense to `embedding_size` + gelu + LayerNorm, tied vocabulary projection."""
 
     lm_head_activation = "gelu"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ElectraForPreTraining(HeadModelMixin, ElectraPreTrainedModel):
     """The ELECTRA discriminator: per-token replaced/original logits.
 
@@ -163,7 +154,6 @@ class ElectraForPreTraining(HeadModelMixin, ElectraPreTrainedModel):
         return binary_crossentropy(labels["labels"], outputs["logits"], labels.get("attention_mask"), sample_weight)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class ElectraForCausalLM(EncoderCausalLMMixin, ElectraPreTrainedModel):
     """`transformers.ElectraForCausalLM`: causal self-attention (`is_decoder=True`) + the generator head
     (`generator_predictions` + tied `generator_lm_head`); `generate()` over a KV cache."""

@@ -6,7 +6,6 @@ References:
     `transformers.models.flaubert.modeling_flaubert` (PyTorch).
 """
 
-import keras
 
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.heads import (
@@ -19,7 +18,6 @@ from tfmodels.models.heads import (
 from tfmodels.models.xlm.modeling import XLMHeadAttributes, XLMModel, XLMWithLMHeadModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FlaubertModel(XLMModel):
     """`XLMModel` with FlauBERT's `pre_norm` (pre-norm blocks, no final LayerNorm)
     and `layerdrop` (training only) fields; see `XLMModel` for the arguments."""
@@ -33,33 +31,27 @@ class FlaubertHeadAttributes(XLMHeadAttributes):
     backbone_class = FlaubertModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FlaubertForSequenceClassification(FlaubertHeadAttributes, SummarySequenceClassificationMixin, PreTrainedModel):
     """`transformers.FlaubertForSequenceClassification`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FlaubertForTokenClassification(FlaubertHeadAttributes, TokenClassificationMixin, PreTrainedModel):
     """`transformers.FlaubertForTokenClassification`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FlaubertForQuestionAnsweringSimple(FlaubertHeadAttributes, QuestionAnsweringMixin, PreTrainedModel):
     """`transformers.FlaubertForQuestionAnsweringSimple`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FlaubertForQuestionAnswering(FlaubertHeadAttributes, BeamQuestionAnsweringMixin, PreTrainedModel):
     """`transformers.FlaubertForQuestionAnswering`: beam-search SQuAD head."""
 
     input_names = FlaubertModel.input_names + BeamQuestionAnsweringMixin.head_input_names
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FlaubertForMultipleChoice(FlaubertHeadAttributes, SummaryMultipleChoiceMixin, PreTrainedModel):
     """`transformers.FlaubertForMultipleChoice`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FlaubertWithLMHeadModel(FlaubertHeadAttributes, XLMWithLMHeadModel):
     """`transformers.FlaubertWithLMHeadModel`."""

@@ -53,7 +53,6 @@ class _FunnelHeadMixin:
         return keras.layers.Dense(units, dtype=self.dtype_policy, name=name)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FunnelForSequenceClassification(_FunnelHeadMixin, SequenceClassificationMixin, FunnelBasePreTrainedModel):
     """Funnel encoder + two-layer classification head on the first token.
 
@@ -61,22 +60,18 @@ class FunnelForSequenceClassification(_FunnelHeadMixin, SequenceClassificationMi
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FunnelForMultipleChoice(_FunnelHeadMixin, MultipleChoiceMixin, FunnelBasePreTrainedModel):
     """Funnel encoder scoring `(batch, num_choices, seq_len)` inputs: `logits (batch, num_choices)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FunnelForTokenClassification(_FunnelHeadMixin, TokenClassificationMixin, FunnelPreTrainedModel):
     """Full Funnel model + per-token linear classifier: `logits (batch, seq_len, num_labels)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FunnelForQuestionAnswering(_FunnelHeadMixin, QuestionAnsweringMixin, FunnelPreTrainedModel):
     """Full Funnel model + span head: `start_logits`, `end_logits` `(batch, seq_len)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FunnelForMaskedLM(_FunnelHeadMixin, MaskedLMMixin, FunnelPreTrainedModel):
     """Full Funnel model + linear LM head tied to the word embeddings: `logits (batch, seq_len, vocab_size)`."""
 
@@ -92,7 +87,6 @@ class FunnelForMaskedLM(_FunnelHeadMixin, MaskedLMMixin, FunnelPreTrainedModel):
         return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FunnelForPreTraining(_FunnelHeadMixin, HeadModelMixin, FunnelPreTrainedModel):
     """Full Funnel model + ELECTRA-style discriminator: `logits (batch, seq_len)`.
 

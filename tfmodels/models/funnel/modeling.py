@@ -32,7 +32,6 @@ def _static_seq_len(input_ids, model_name):
     return seq_len
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FunnelBaseModel(PreTrainedModel):
     """The Funnel encoder: embeddings and pooling blocks (no decoder).
 
@@ -197,7 +196,6 @@ class FunnelBaseModel(PreTrainedModel):
         return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class FunnelModel(FunnelBaseModel):
     """The full Funnel model: `FunnelBaseModel` + upsampling decoder.
 

@@ -28,7 +28,6 @@ from tfmodels.models.causal import (
 from tfmodels.models.heads import TokenClassificationMixin
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPT2Model(CausalDecoderModel):
     """The GPT-2 decoder: `wte + wpe`, `n_layer` pre-norm blocks, `ln_f`.
 
@@ -106,7 +105,6 @@ class GPT2PreTrainedModel(CausalDecoderModel):
     backbone_class = GPT2Model
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPT2LMHeadModel(CausalLMMixin, GPT2PreTrainedModel):
     """GPT-2 with the LM head tied to `wte`; `generate()` for text generation.
 
@@ -125,7 +123,6 @@ class GPT2LMHeadModel(CausalLMMixin, GPT2PreTrainedModel):
         return tied_lm_logits(self, hidden_states)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPT2ForSequenceClassification(LastTokenClassificationMixin, GPT2PreTrainedModel):
     """GPT-2 scoring the last non-padding token (`score`, no bias).
 
@@ -133,7 +130,6 @@ class GPT2ForSequenceClassification(LastTokenClassificationMixin, GPT2PreTrained
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPT2ForTokenClassification(CausalHeadMixin, TokenClassificationMixin, GPT2PreTrainedModel):
     """GPT-2 with a per-token linear classifier.
 
@@ -146,7 +142,6 @@ class GPT2ForTokenClassification(CausalHeadMixin, TokenClassificationMixin, GPT2
         return self.backbone.extra_config.get("hidden_dropout", 0.1) if rate is None else rate
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPT2DoubleHeadsModel(CausalLMMixin, GPT2PreTrainedModel):
     """GPT-2 with the tied LM head and a multiple-choice head.
 

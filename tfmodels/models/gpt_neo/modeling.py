@@ -25,7 +25,6 @@ def expand_attention_types(attention_types):
     return layers
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPTNeoModel(CausalDecoderModel):
     """The GPT-Neo decoder: `wte + wpe`, pre-norm blocks (global or local attention), `ln_f`.
 
@@ -100,7 +99,6 @@ class GPTNeoPreTrainedModel(CausalDecoderModel):
     backbone_class = GPTNeoModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class GPTNeoForCausalLM(CausalLMMixin, GPTNeoPreTrainedModel):
     """GPT-Neo with the LM head tied to `wte`; `generate()`.
 

@@ -6,7 +6,6 @@ References:
     Parity reference: `transformers.models.layoutlm.modeling_layoutlm` (PyTorch).
 """
 
-import keras
 
 from tfmodels.layers.position import BoundingBoxEmbedding
 from tfmodels.layers.position.bounding_box import zero_boxes
@@ -15,7 +14,6 @@ from tfmodels.models.bert.modeling import BertForMaskedLM, BertModel
 from tfmodels.models.heads import QuestionAnsweringMixin, SequenceClassificationMixin, TokenClassificationMixin
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class LayoutLMModel(BertModel):
     """The LayoutLM encoder: `BertModel` whose embeddings also add `BoundingBoxEmbedding(bbox)`.
 
@@ -67,21 +65,17 @@ class LayoutLMHeadAttributes:
     backbone_kwargs = {"add_pooling_layer": True}
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class LayoutLMForSequenceClassification(LayoutLMHeadAttributes, SequenceClassificationMixin, PreTrainedModel):
     """`transformers.LayoutLMForSequenceClassification`: linear classifier on the pooled output."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class LayoutLMForTokenClassification(LayoutLMHeadAttributes, TokenClassificationMixin, PreTrainedModel):
     """`transformers.LayoutLMForTokenClassification`: per-token linear classifier."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class LayoutLMForQuestionAnswering(LayoutLMHeadAttributes, QuestionAnsweringMixin, PreTrainedModel):
     """`transformers.LayoutLMForQuestionAnswering`: span head (`start_logits`, `end_logits`)."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class LayoutLMForMaskedLM(LayoutLMHeadAttributes, BertForMaskedLM):
     """`transformers.LayoutLMForMaskedLM`: BERT's masked-LM head, tied to the word embeddings."""

@@ -6,7 +6,6 @@ References:
     Parity reference: `transformers.models.megatron_bert.modeling_megatron_bert` (PyTorch).
 """
 
-import keras
 
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.causal import EncoderCausalLMMixin
@@ -22,7 +21,6 @@ from tfmodels.models.heads import (
 )
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MegatronBertModel(BertModel):
     """The Megatron-BERT encoder: `x + attention(LN(x))`, `x + ffn(LN(x))`, then a final LayerNorm.
 
@@ -46,32 +44,26 @@ class MegatronBertPreTrainedModel(PreTrainedModel):
     backbone_class = MegatronBertModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MegatronBertForSequenceClassification(SequenceClassificationMixin, MegatronBertPreTrainedModel):
     """`transformers.MegatronBertForSequenceClassification`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MegatronBertForTokenClassification(TokenClassificationMixin, MegatronBertPreTrainedModel):
     """`transformers.MegatronBertForTokenClassification`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MegatronBertForQuestionAnswering(QuestionAnsweringMixin, MegatronBertPreTrainedModel):
     """`transformers.MegatronBertForQuestionAnswering`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MegatronBertForMultipleChoice(MultipleChoiceMixin, MegatronBertPreTrainedModel):
     """`transformers.MegatronBertForMultipleChoice`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MegatronBertForMaskedLM(MaskedLMMixin, MegatronBertPreTrainedModel):
     """`transformers.MegatronBertForMaskedLM` (BERT's `cls.predictions` head)."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MegatronBertForPreTraining(PreTrainingMixin, MegatronBertPreTrainedModel):
     """`transformers.MegatronBertForPreTraining`: `prediction_logits` + `seq_relationship_logits` (NSP)."""
 
@@ -79,12 +71,10 @@ class MegatronBertForPreTraining(PreTrainingMixin, MegatronBertPreTrainedModel):
         super().__init__(**{**kwargs, "num_labels": 2, "id2label": None, "label2id": None})
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MegatronBertForCausalLM(EncoderCausalLMMixin, MegatronBertPreTrainedModel):
     """`transformers.MegatronBertForCausalLM`: causal self-attention (`is_decoder=True`) + `cls.predictions`.
     `generate()` decodes over a KV cache (XLA-compiled)."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MegatronBertForNextSentencePrediction(NextSentencePredictionMixin, MegatronBertPreTrainedModel):
     """`transformers.MegatronBertForNextSentencePrediction`: `cls.seq_relationship` on the pooled output."""

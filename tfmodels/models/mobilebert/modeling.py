@@ -11,7 +11,6 @@ References:
     Parity reference: `transformers.models.mobilebert.modeling_mobilebert` (PyTorch).
 """
 
-import keras
 
 from tfmodels.layers import MaskedLMHead, Pooler, TransformerEmbeddings
 from tfmodels.layers.bottleneck_block import BottleneckEncoderBlock
@@ -30,7 +29,6 @@ from tfmodels.models.heads import (
 _TORCH_LAYER_NORM_EPS = 1e-5  # transformers builds some MobileBERT LayerNorms without eps
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MobileBertModel(BertModel):
     """The MobileBERT encoder; constructor arguments are a MobileBERT `config.json`'s fields.
 
@@ -91,27 +89,22 @@ class MobileBertPreTrainedModel(PreTrainedModel):
     backbone_class = MobileBertModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MobileBertForSequenceClassification(SequenceClassificationMixin, MobileBertPreTrainedModel):
     """`transformers.MobileBertForSequenceClassification`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MobileBertForTokenClassification(TokenClassificationMixin, MobileBertPreTrainedModel):
     """`transformers.MobileBertForTokenClassification`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MobileBertForQuestionAnswering(QuestionAnsweringMixin, MobileBertPreTrainedModel):
     """`transformers.MobileBertForQuestionAnswering`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MobileBertForMultipleChoice(MultipleChoiceMixin, MobileBertPreTrainedModel):
     """`transformers.MobileBertForMultipleChoice`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MobileBertForNextSentencePrediction(SequenceClassificationMixin, MobileBertPreTrainedModel):
     """`transformers.MobileBertForNextSentencePrediction`: 2-way classifier
     (`cls.seq_relationship`) on the pooled output; `labels` 0 = is next."""
@@ -121,7 +114,6 @@ class MobileBertForNextSentencePrediction(SequenceClassificationMixin, MobileBer
         super().__init__(num_labels=2, **kwargs)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MobileBertForMaskedLM(MaskedLMMixin, MobileBertPreTrainedModel):
     """`transformers.MobileBertForMaskedLM`: tied to the narrow word table plus an
     own `(hidden_size - embedding_size, vocab_size)` block."""
@@ -141,7 +133,6 @@ class MobileBertForMaskedLM(MaskedLMMixin, MobileBertPreTrainedModel):
         return self.lm_head(hidden_states, embedding_matrix=self.backbone.embeddings.word_embeddings.embeddings)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MobileBertForPreTraining(MobileBertForMaskedLM):
     """`transformers.MobileBertForPreTraining`: the masked-LM head plus the next-sentence
     classifier `cls.seq_relationship` on the pooled output.

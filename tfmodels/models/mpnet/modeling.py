@@ -6,7 +6,6 @@ References:
     `transformers.models.mpnet.modeling_mpnet` (PyTorch).
 """
 
-import keras
 
 from tfmodels.layers.position.relative_bias import RelativePositionBias
 from tfmodels.layers.utils import hf_initializer
@@ -27,7 +26,6 @@ PADDING_IDX = 1
 BUCKETS, MAX_DISTANCE = 32, 128
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MPNetModel(EncoderModel):
     """The MPNet encoder: word + position embeddings, post-norm blocks sharing
     one `RelativePositionBias`, BERT pooler.
@@ -93,7 +91,6 @@ class MPNetPreTrainedModel(PreTrainedModel):
     input_names = MPNetModel.input_names
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MPNetForSequenceClassification(SequenceClassificationMixin, MPNetPreTrainedModel):
     """MPNet with `MPNetClassificationHead` (first token, dense + tanh, dropout,
     `out_proj`); its dense + tanh part is the backbone's pooler.
@@ -105,7 +102,6 @@ class MPNetForSequenceClassification(SequenceClassificationMixin, MPNetPreTraine
     pooler_is_classifier_dense = True
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MPNetForTokenClassification(TokenClassificationMixin, MPNetPreTrainedModel):
     """MPNet with a per-token linear classifier.
 
@@ -113,7 +109,6 @@ class MPNetForTokenClassification(TokenClassificationMixin, MPNetPreTrainedModel
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MPNetForQuestionAnswering(QuestionAnsweringMixin, MPNetPreTrainedModel):
     """MPNet with a span head (`start_logits`, `end_logits`).
 
@@ -121,7 +116,6 @@ class MPNetForQuestionAnswering(QuestionAnsweringMixin, MPNetPreTrainedModel):
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MPNetForMultipleChoice(MultipleChoiceMixin, MPNetPreTrainedModel):
     """MPNet scoring each of `num_choices` sequences from the pooled output.
 
@@ -129,7 +123,6 @@ class MPNetForMultipleChoice(MultipleChoiceMixin, MPNetPreTrainedModel):
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MPNetForMaskedLM(MaskedLMMixin, MPNetPreTrainedModel):
     """MPNet with its masked-LM head (dense + gelu + LayerNorm, tied decoder).
 

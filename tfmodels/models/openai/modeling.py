@@ -5,14 +5,12 @@ References:
     Parity reference: `transformers.models.openai.modeling_openai` (PyTorch).
 """
 
-import keras
 
 from tfmodels.layers import TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.causal import CausalDecoderModel, CausalLMMixin, tied_lm_logits
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class OpenAIGPTModel(CausalDecoderModel):
     """The GPT decoder: `tokens_embed + positions_embed`, `n_layer` post-norm blocks, no final norm.
 
@@ -57,7 +55,6 @@ class OpenAIGPTPreTrainedModel(CausalDecoderModel):
     backbone_class = OpenAIGPTModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class OpenAIGPTLMHeadModel(CausalLMMixin, OpenAIGPTPreTrainedModel):
     """GPT with the LM head tied to the token embeddings; `generate()`.
 

@@ -13,7 +13,6 @@ References:
     Parity reference: `transformers.models.roberta.modeling_roberta` (PyTorch).
 """
 
-import keras
 
 from tfmodels.models.bert.modeling import BertModel
 from tfmodels.models.base import PreTrainedModel
@@ -27,7 +26,6 @@ from tfmodels.models.heads import (
 )
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RobertaModel(BertModel):
     """The RoBERTa encoder: `BertModel` with position ids offset by `pad_token_id`.
 
@@ -55,29 +53,24 @@ class RobertaPreTrainedModel(PreTrainedModel):
     backbone_class = RobertaModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RobertaForSequenceClassification(SequenceClassificationMixin, RobertaPreTrainedModel):
     """RoBERTa + `RobertaClassificationHead` (dense + tanh + out_proj on `<s>`); `logits (batch, num_labels)`."""
 
     classifier_activation = "tanh"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RobertaForTokenClassification(TokenClassificationMixin, RobertaPreTrainedModel):
     """RoBERTa + per-token linear classifier; `logits (batch, seq_len, num_labels)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RobertaForQuestionAnswering(QuestionAnsweringMixin, RobertaPreTrainedModel):
     """RoBERTa + span head; `start_logits`, `end_logits (batch, seq_len)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RobertaForMultipleChoice(MultipleChoiceMixin, RobertaPreTrainedModel):
     """RoBERTa scoring `(batch, num_choices, seq_len)` inputs from the pooler; `logits (batch, num_choices)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RobertaForMaskedLM(MaskedLMMixin, RobertaPreTrainedModel):
     """RoBERTa + `RobertaLMHead` (dense, gelu, LayerNorm, tied decoder + bias); `logits (batch, seq_len, vocab)`."""
 
@@ -87,7 +80,6 @@ class RobertaForMaskedLM(MaskedLMMixin, RobertaPreTrainedModel):
 # XLM-RoBERTa and CamemBERT: the same classes under another model_type.
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMRobertaModel(RobertaModel):
     """XLM-RoBERTa encoder (`transformers.XLMRobertaModel`), identical to `RobertaModel`."""
 
@@ -99,36 +91,30 @@ class XLMRobertaPreTrainedModel(RobertaPreTrainedModel):
     backbone_class = XLMRobertaModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMRobertaForSequenceClassification(SequenceClassificationMixin, XLMRobertaPreTrainedModel):
     """`transformers.XLMRobertaForSequenceClassification`."""
 
     classifier_activation = "tanh"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMRobertaForTokenClassification(TokenClassificationMixin, XLMRobertaPreTrainedModel):
     """`transformers.XLMRobertaForTokenClassification`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMRobertaForQuestionAnswering(QuestionAnsweringMixin, XLMRobertaPreTrainedModel):
     """`transformers.XLMRobertaForQuestionAnswering`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMRobertaForMultipleChoice(MultipleChoiceMixin, XLMRobertaPreTrainedModel):
     """`transformers.XLMRobertaForMultipleChoice`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMRobertaForMaskedLM(MaskedLMMixin, XLMRobertaPreTrainedModel):
     """`transformers.XLMRobertaForMaskedLM`."""
 
     lm_head_activation = "gelu"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class CamembertModel(RobertaModel):
     """CamemBERT encoder (`transformers.CamembertModel`), identical to `RobertaModel`."""
 
@@ -140,36 +126,30 @@ class CamembertPreTrainedModel(RobertaPreTrainedModel):
     backbone_class = CamembertModel
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class CamembertForSequenceClassification(SequenceClassificationMixin, CamembertPreTrainedModel):
     """`transformers.CamembertForSequenceClassification`."""
 
     classifier_activation = "tanh"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class CamembertForTokenClassification(TokenClassificationMixin, CamembertPreTrainedModel):
     """`transformers.CamembertForTokenClassification`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class CamembertForQuestionAnswering(QuestionAnsweringMixin, CamembertPreTrainedModel):
     """`transformers.CamembertForQuestionAnswering`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class CamembertForMultipleChoice(MultipleChoiceMixin, CamembertPreTrainedModel):
     """`transformers.CamembertForMultipleChoice`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class CamembertForMaskedLM(MaskedLMMixin, CamembertPreTrainedModel):
     """`transformers.CamembertForMaskedLM`."""
 
     lm_head_activation = "gelu"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RobertaForCausalLM(EncoderCausalLMMixin, RobertaPreTrainedModel):
     """`transformers.RobertaForCausalLM`: causal self-attention (`is_decoder=True`) + the `lm_head` of the masked LM.
 
@@ -179,7 +159,6 @@ class RobertaForCausalLM(EncoderCausalLMMixin, RobertaPreTrainedModel):
     lm_head_activation = "gelu"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMRobertaForCausalLM(EncoderCausalLMMixin, XLMRobertaPreTrainedModel):
     """`transformers.XLMRobertaForCausalLM`: causal self-attention (`is_decoder=True`) + the `lm_head` of the masked LM.
 
@@ -189,7 +168,6 @@ class XLMRobertaForCausalLM(EncoderCausalLMMixin, XLMRobertaPreTrainedModel):
     lm_head_activation = "gelu"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class CamembertForCausalLM(EncoderCausalLMMixin, CamembertPreTrainedModel):
     """`transformers.CamembertForCausalLM`: causal self-attention (`is_decoder=True`) + the `lm_head` of the masked LM.
 

@@ -6,7 +6,6 @@ References:
     `transformers.models.roformer.modeling_roformer` (PyTorch).
 """
 
-import keras
 
 from tfmodels.layers.attention.rotary_attention import RotaryEncoderBlock
 from tfmodels.models.base import PreTrainedModel
@@ -20,7 +19,6 @@ from tfmodels.models.heads import (
 )
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RoFormerModel(EncoderModel):
     """The RoFormer encoder: word + token-type embeddings (no absolute
     positions), optional projection to `hidden_size`, post-norm blocks with
@@ -90,7 +88,6 @@ class RoFormerPreTrainedModel(PreTrainedModel):
     input_names = RoFormerModel.input_names
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RoFormerForSequenceClassification(SequenceClassificationMixin, RoFormerPreTrainedModel):
     """RoFormer with `RoFormerClassificationHead` (first token, dropout, dense +
     `hidden_act`, dropout, `out_proj`): the dense part is the backbone's pooler.
@@ -99,7 +96,6 @@ class RoFormerForSequenceClassification(SequenceClassificationMixin, RoFormerPre
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RoFormerForTokenClassification(TokenClassificationMixin, RoFormerPreTrainedModel):
     """RoFormer with a per-token linear classifier.
 
@@ -107,7 +103,6 @@ class RoFormerForTokenClassification(TokenClassificationMixin, RoFormerPreTraine
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RoFormerForQuestionAnswering(QuestionAnsweringMixin, RoFormerPreTrainedModel):
     """RoFormer with a span head (`start_logits`, `end_logits`).
 
@@ -115,7 +110,6 @@ class RoFormerForQuestionAnswering(QuestionAnsweringMixin, RoFormerPreTrainedMod
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RoFormerForMaskedLM(MaskedLMMixin, RoFormerPreTrainedModel):
     """RoFormer with the BERT-style masked-LM head, tied to the word embeddings.
 
@@ -123,7 +117,6 @@ class RoFormerForMaskedLM(MaskedLMMixin, RoFormerPreTrainedModel):
     """
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class RoFormerForMultipleChoice(SummaryMultipleChoiceMixin, RoFormerPreTrainedModel):
     """RoFormer with `RoFormerSequenceSummary` (the last token: the config has no
     `summary_*` fields) and a linear `classifier` to one logit per choice;

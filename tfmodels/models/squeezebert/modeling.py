@@ -9,7 +9,6 @@ References:
     Parity reference: `transformers.models.squeezebert.modeling_squeezebert` (PyTorch).
 """
 
-import keras
 
 from tfmodels.layers.grouped import GroupedEncoderBlock
 from tfmodels.layers.utils import hf_initializer
@@ -23,7 +22,6 @@ from tfmodels.models.heads import (
 )
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class SqueezeBertModel(BertModel):
     """The SqueezeBERT encoder.
 
@@ -72,26 +70,21 @@ class SqueezeBertHeadAttributes:
     backbone_kwargs = {"add_pooling_layer": True}
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class SqueezeBertForSequenceClassification(SqueezeBertHeadAttributes, SequenceClassificationMixin, PreTrainedModel):
     """`transformers.SqueezeBertForSequenceClassification`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class SqueezeBertForTokenClassification(SqueezeBertHeadAttributes, TokenClassificationMixin, PreTrainedModel):
     """`transformers.SqueezeBertForTokenClassification`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class SqueezeBertForQuestionAnswering(SqueezeBertHeadAttributes, QuestionAnsweringMixin, PreTrainedModel):
     """`transformers.SqueezeBertForQuestionAnswering`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class SqueezeBertForMultipleChoice(SqueezeBertHeadAttributes, MultipleChoiceMixin, PreTrainedModel):
     """`transformers.SqueezeBertForMultipleChoice`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class SqueezeBertForMaskedLM(SqueezeBertHeadAttributes, BertForMaskedLM):
     """`transformers.SqueezeBertForMaskedLM`: BERT's masked-LM head, tied to the word embeddings."""

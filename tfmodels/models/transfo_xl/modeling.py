@@ -34,7 +34,6 @@ def _check_supported(pre_lnorm, untie_r, attn_type, sample_softmax):
         raise ValueError(f"sample_softmax is not supported. Received: sample_softmax={sample_softmax}")
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class TransfoXLModel(PreTrainedModel):
     """The Transformer-XL decoder stack (Hugging Face `TransfoXLConfig` fields).
 
@@ -153,7 +152,6 @@ class TransfoXLPreTrainedModel(PreTrainedModel):
     input_names = TransfoXLModel.input_names
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class TransfoXLLMHeadModel(HeadModelMixin, TransfoXLPreTrainedModel):
     """Transformer-XL + adaptive log-softmax tied to the adaptive input embeddings.
 

@@ -30,7 +30,6 @@ from tfmodels.models.heads import (
 )
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMModel(PreTrainedModel):
     """The XLM encoder. Constructor arguments are the fields of an XLM `config.json`.
 
@@ -166,34 +165,28 @@ class XLMHeadAttributes:
         return self.backbone.serving_extra_inputs
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMForSequenceClassification(XLMHeadAttributes, SummarySequenceClassificationMixin, PreTrainedModel):
     """`transformers.XLMForSequenceClassification`: logits from `SequenceSummary`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMForTokenClassification(XLMHeadAttributes, TokenClassificationMixin, PreTrainedModel):
     """`transformers.XLMForTokenClassification`: per-token linear classifier."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMForQuestionAnsweringSimple(XLMHeadAttributes, QuestionAnsweringMixin, PreTrainedModel):
     """`transformers.XLMForQuestionAnsweringSimple`: span head (`start_logits`, `end_logits`)."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMForQuestionAnswering(XLMHeadAttributes, BeamQuestionAnsweringMixin, PreTrainedModel):
     """`transformers.XLMForQuestionAnswering`: beam-search SQuAD head (see `BeamQuestionAnsweringMixin`)."""
 
     input_names = XLMModel.input_names + BeamQuestionAnsweringMixin.head_input_names
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMForMultipleChoice(XLMHeadAttributes, SummaryMultipleChoiceMixin, PreTrainedModel):
     """`transformers.XLMForMultipleChoice`: `SequenceSummary` then `logits_proj`; inputs `(batch, choices, seq)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLMWithLMHeadModel(XLMHeadAttributes, MaskedLMMixin, PreTrainedModel):
     """`transformers.XLMWithLMHeadModel`: vocabulary logits from the tied projection plus bias."""
 

@@ -58,29 +58,24 @@ class _XLNetHeadMixin:
         return outputs
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLNetForSequenceClassification(_XLNetHeadMixin, SequenceClassificationMixin, XLNetPreTrainedModel):
     """XLNet + sequence summary (last token) + `logits_proj`: `logits (batch, num_labels)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLNetForMultipleChoice(_XLNetHeadMixin, MultipleChoiceMixin, XLNetPreTrainedModel):
     """XLNet scoring `(batch, num_choices, seq_len)` inputs: `logits (batch, num_choices)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLNetForTokenClassification(_XLNetHeadMixin, TokenClassificationMixin, XLNetPreTrainedModel):
     """XLNet + per-token linear classifier (no dropout): `logits (batch, seq_len, num_labels)`."""
 
     classifier_dropout_in_head = False
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLNetForQuestionAnsweringSimple(_XLNetHeadMixin, QuestionAnsweringMixin, XLNetPreTrainedModel):
     """XLNet + span head: `start_logits`, `end_logits` `(batch, seq_len)`."""
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLNetLMHeadModel(_XLNetHeadMixin, HeadModelMixin, XLNetPreTrainedModel):
     """XLNet + LM head tied to the word embeddings: `logits (batch, seq_len or num_predict, vocab_size)`.
 

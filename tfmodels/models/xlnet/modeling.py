@@ -32,7 +32,6 @@ def cache_memory(current, previous, mem_len, reuse_len=None):
     return ops.stop_gradient(current)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class XLNetModel(PreTrainedModel):
     """The XLNet encoder (Hugging Face `XLNetConfig` fields as arguments).
 

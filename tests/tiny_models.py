@@ -1,0 +1,96 @@
+"""One tiny random configuration per `model_type`, for tests that run every exported class.
+
+Fields are Hugging Face `config.json` names (what the tfmodels constructors
+take). Sizes are odd where a family allows it, so a transposed or misplaced
+weight cannot hide behind a square shape.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+import tfmodels
+
+_BERT_LIKE = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                  max_position_embeddings=64, type_vocab_size=3)
+_TRANSFO_XL = Path(__file__).parent / "fixtures" / "transfo_xl" / "no_clusters" / "config.json"
+
+TINY_CONFIGS = {
+    "bert": _BERT_LIKE,
+    "layoutlm": dict(_BERT_LIKE, max_2d_position_embeddings=50),
+    "megatron-bert": _BERT_LIKE,
+    "dpr": _BERT_LIKE,
+    "roberta": dict(_BERT_LIKE, type_vocab_size=1, pad_token_id=1),
+    "xlm-roberta": dict(_BERT_LIKE, type_vocab_size=1, pad_token_id=1),
+    "camembert": dict(_BERT_LIKE, type_vocab_size=1, pad_token_id=1),
+    "electra": dict(_BERT_LIKE, embedding_size=24),
+    "albert": dict(_BERT_LIKE, embedding_size=24, num_hidden_groups=1, inner_group_num=1),
+    "mobilebert": dict(_BERT_LIKE, embedding_size=16, intra_bottleneck_size=24, intermediate_size=20,
+                       num_feedforward_networks=3),
+    "squeezebert": dict(_BERT_LIKE, embedding_size=32, intermediate_size=48, q_groups=2, k_groups=4, v_groups=2,
+                        post_attention_groups=1, intermediate_groups=4, output_groups=2),
+    "deberta": dict(_BERT_LIKE, relative_attention=True, pos_att_type=["c2p", "p2c"], max_relative_positions=16),
+    "deberta-v2": dict(_BERT_LIKE, relative_attention=True, pos_att_type=["c2p", "p2c"], position_buckets=8,
+                       share_att_key=True, norm_rel_ebd="layer_norm", conv_kernel_size=3),
+    "roformer": dict(_BERT_LIKE, embedding_size=24),
+    "mpnet": dict(_BERT_LIKE, max_position_embeddings=160),
+    "convbert": dict(_BERT_LIKE, intermediate_size=36, embedding_size=24, conv_kernel_size=3),
+    "distilbert": dict(vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64),
+    "xlm": dict(vocab_size=99, emb_dim=32, n_layers=2, n_heads=4, max_position_embeddings=64, n_langs=3),
+    "flaubert": dict(vocab_size=99, emb_dim=32, n_layers=2, n_heads=4, max_position_embeddings=64, n_langs=3),
+    "funnel": dict(vocab_size=99, block_sizes=[1, 2], num_decoder_layers=1, d_model=32, n_head=4, d_head=8,
+                   d_inner=37),
+    "xlnet": dict(vocab_size=99, d_model=32, n_layer=2, n_head=4, d_inner=37, mem_len=None),
+    "gpt2": dict(vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, n_inner=37, pad_token_id=0),
+    "openai-gpt": dict(vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64),
+    "ctrl": dict(vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, dff=37),
+    "gpt_neo": dict(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, max_position_embeddings=64,
+                    intermediate_size=37, window_size=3, attention_types=[[["global", "local"], 1]]),
+}
+
+
+def _transfo_xl_config():
+    config = json.loads(_TRANSFO_XL.read_text())
+    return {k: v for k, v in config.items() if k not in ("architectures", "model_type", "torch_dtype",
+                                                         "transformers_version")}
+
+
+def exported_model_classes():
+    """Names of every `PreTrainedModel` subclass exported by `tfmodels`, sorted."""
+    return sorted(
+        name for name in tfmodels.__all__
+        if isinstance(getattr(tfmodels, name), type)
+        and issubclass(getattr(tfmodels, name), tfmodels.PreTrainedModel)
+        and getattr(tfmodels, name) is not tfmodels.PreTrainedModel
+    )
+
+
+def one_class_per_family():
+    """The first exported class (sorted by name) of each `model_type`."""
+    chosen = {}
+    for name in exported_model_classes():
+        chosen.setdefault(getattr(tfmodels, name).model_type, name)
+    return sorted(chosen.values())
+
+
+def tiny_config(model_type):
+    """The tiny config dict of `model_type` (a copy)."""
+    if model_type == "transfo-xl":
+        return _transfo_xl_config()
+    return dict(TINY_CONFIGS[model_type])
+
+
+def tiny_model(class_name, **overrides):
+    """`tfmodels.<class_name>` with its family's tiny config, built (random weights)."""
+    cls = getattr(tfmodels, class_name)
+    return cls(**{**tiny_config(cls.model_type), **overrides}).build_from_dummy_inputs()
+
+
+def random_model_inputs(model, batch_size=2, seq_len=6, seed=0):
+    """Inputs shaped like `model.dummy_inputs()`, with random token ids in `[1, vocab)`."""
+    rng = np.random.RandomState(seed)
+    inputs = model.dummy_inputs(batch_size=batch_size, seq_len=seq_len)
+    vocab_size = model.config.get("vocab_size", 40)
+    inputs["input_ids"] = rng.randint(1, vocab_size, size=inputs["input_ids"].shape).astype("int32")
+    return inputs
