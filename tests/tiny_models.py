@@ -47,6 +47,11 @@ TINY_CONFIGS = {
     "ctrl": dict(vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, dff=37),
     "gpt_neo": dict(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, max_position_embeddings=64,
                     intermediate_size=37, window_size=3, attention_types=[[["global", "local"], 1]]),
+    "t5": dict(vocab_size=99, d_model=20, d_kv=7, d_ff=23, num_layers=2, num_decoder_layers=3, num_heads=3,
+               relative_attention_num_buckets=8, relative_attention_max_distance=12, decoder_start_token_id=0),
+    "mt5": dict(vocab_size=99, d_model=20, d_kv=7, d_ff=23, num_layers=2, num_decoder_layers=1, num_heads=3,
+                relative_attention_num_buckets=8, relative_attention_max_distance=12, feed_forward_proj="gated-gelu",
+                tie_word_embeddings=False, decoder_start_token_id=0),
 }
 
 

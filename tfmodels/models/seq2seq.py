@@ -40,9 +40,12 @@ def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):
     return ops.where(ops.equal(shifted, -100), ops.cast(pad_token_id, "int32"), shifted)
 
 
-def seq2seq_lm_loss(labels, logits):
-    """Mean cross-entropy of `logits (batch, target_len, vocab)` against `labels (batch, target_len)`, -100 ignored."""
-    return masked_sparse_categorical_crossentropy(labels, logits)
+def seq2seq_lm_loss(labels, logits, sample_weight=None):
+    """Mean cross-entropy of `logits (batch, target_len, vocab)` against `labels (batch, target_len)`, -100 ignored.
+
+    `sample_weight` `(batch,)` weighs every token of an example, `(batch, target_len)` each token
+    (the rule of `tfmodels.layers.losses.weighted_mean`)."""
+    return masked_sparse_categorical_crossentropy(labels, logits, sample_weight=sample_weight)
 
 
 def seq2seq_outputs(encoder_outputs, decoder_outputs):

@@ -211,12 +211,15 @@ class GPT2DoubleHeadsModel(CausalLMMixin, GPT2PreTrainedModel):
             outputs["hidden_states"] = (*inner, ops.reshape(last, (shape[0], shape[1], shape[2], -1)))
         return outputs
 
-    def call(self, inputs, *args, **kwargs):
+    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
+             past_key_values=None, cache_update_index=None, use_cache=False):
         """As `CausalHeadMixin.call`; `loss` (LM, with `labels`) and `mc_loss` (with `mc_labels`) apart, as
         `transformers` returns them."""
         inputs = self._prepare_inputs(inputs)
         labels = {k: inputs.pop(k) for k in self.label_names if k in inputs}
-        outputs = super().call(inputs, *args, **kwargs)
+        outputs = super().call(inputs, training=training, output_attentions=output_attentions,
+                               output_hidden_states=output_hidden_states, past_key_values=past_key_values,
+                               cache_update_index=cache_update_index, use_cache=use_cache)
         if "labels" in labels:
             outputs = {"loss": self._lm_loss(labels["labels"], outputs), **outputs}
         if "mc_labels" in labels:

@@ -330,8 +330,8 @@ class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
             outputs = {"loss": self.task_loss({"labels": inputs["labels"]}, outputs), **outputs}
         return outputs
 
-    def task_loss(self, labels, outputs):
-        return seq2seq_lm_loss(labels["labels"], outputs["logits"])
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return seq2seq_lm_loss(labels["labels"], outputs["logits"], sample_weight)
 
     # -- generation interface (tfmodels.generation.seq2seq) ---------------------
 
