@@ -10,11 +10,12 @@ import logging
 import re
 
 import keras
+import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tfmodels.converters import files
-from tfmodels.converters.errors import WeightMismatchError
+from tfmodels.converters.errors import BufferMismatchError, WeightMismatchError
 from tfmodels.converters.mapping import Transform, resolve_variable
 from tfmodels.converters.registry import weight_table_for
 from tfmodels.layers.utils import row_blocks
@@ -66,6 +67,10 @@ def check_table_covers_model(model, table):
 def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progress=None):
     """Fills a built model's variables from a `CheckpointReader`.
 
+    Every checkpoint key is loaded by a table row, compared with the value the
+    model recomputes (`WeightTable.checks`), documented as ignored, or
+    reported as unused (it belongs to another head); any other key fails.
+
     Args:
         model: a built tfmodels model.
         reader: an open `files.CheckpointReader`.
@@ -73,15 +78,23 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
             differs (e.g. a classifier with another number of labels).
         progress: show a progress bar (`None`: only on a terminal).
 
+    Returns:
+        The loading report, as `transformers`' `output_loading_info`:
+        `{"missing_keys": [...], "unexpected_keys": [...], "mismatched_keys":
+        [(key, checkpoint_shape, model_shape)], "error_msgs": []}`; missing
+        keys are newly initialised head weights, unexpected keys are the
+        unused weights of other heads.
+
     Raises:
         WeightMismatchError: missing keys, unexpected keys or shape
             mismatches, all listed by name (shapes: checkpoint vs model).
+        BufferMismatchError: a recomputed tensor differs from the checkpoint's.
     """
     table = weight_table_for(model)
     check_table_covers_model(model, table)
     checkpoint_keys = set(reader.keys())
     lookup = _key_lookup(table, checkpoint_keys)
-    plan, used, missing, mismatched, fresh = [], set(), [], [], []
+    plan, used, missing, mismatched, fresh, reinitialised = [], set(), [], [], [], []
     for param in table.params:
         variable = resolve_variable(model, param.keras_path)
         key = lookup(param)
@@ -93,15 +106,16 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
         found = reader.shape(key)
         if found != expected:
             if ignore_mismatched_sizes and param.head:
-                fresh.append(f"{key} (checkpoint {found} vs model {expected})")
+                reinitialised.append((key, found, expected))
                 continue
             mismatched.append((key, found, expected))
             continue
         plan.append((param, key, variable))
 
-    leftover = sorted(checkpoint_keys - used)
-    other_heads = [k for k in leftover if _matches(k, table.other_head_keys) and not _matches(k, table.ignored_keys)]
-    unexpected = [k for k in leftover if not _matches(k, table.ignored_keys) and k not in other_heads]
+    prefixed_checkpoint = bool(table.base_model_prefix) and any(
+        k.startswith(f"{table.base_model_prefix}.") for k in checkpoint_keys
+    )
+    verified, unused, unexpected = _classify_leftovers(table, sorted(checkpoint_keys - used), prefixed_checkpoint)
     if missing or unexpected or mismatched:
         raise WeightMismatchError(
             _mismatch_message(type(model).__name__, reader.path, missing, unexpected, mismatched),
@@ -110,19 +124,70 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
 
     for param, key, variable in tqdm(plan, desc="Loading weights", unit="tensor", disable=_disable(progress)):
         _assign(variable, param, key, reader)
+    _verify_buffers(model, reader, verified)
 
-    if other_heads:
-        logger.warning(
-            "%s did not use %d checkpoint weights that belong to other heads: %s",
-            type(model).__name__, len(other_heads), _short(other_heads),
-        )
+    _warn_once(type(model).__name__, unused, fresh, reinitialised)
+    return {
+        "missing_keys": fresh + [key for key, _, _ in reinitialised],
+        "unexpected_keys": unused,
+        "mismatched_keys": reinitialised,
+        "error_msgs": [],
+    }
+
+
+def _classify_leftovers(table, leftover, prefixed_checkpoint):
+    """Splits unloaded checkpoint keys into (verified `(key, check)`, unused, unexpected)."""
+    verified, unused, unexpected = [], [], []
+    for key in leftover:
+        check = next((c for c in table.checks if c.matches(key)), None)
+        if check is not None:
+            verified.append((key, check))
+        elif _matches(key, table.ignored_keys):
+            continue
+        elif _matches(key, table.other_head_keys) or not table.is_backbone_key(key, prefixed_checkpoint):
+            unused.append(key)
+        else:
+            unexpected.append(key)
+    return verified, unused, unexpected
+
+
+def _verify_buffers(model, reader, verified):
+    differing = []
+    for key, check in verified:
+        array = reader.get(key)
+        shape, difference = check.max_difference(key, array)
+        if difference > check.atol:
+            differing.append((key, difference, tuple(np.shape(array)), shape, check))
+    if not differing:
+        return
+    lines = [f"The checkpoint {reader.path} holds tensors that differ from what {type(model).__name__} computes:"]
+    for key, difference, found, shape, check in differing:
+        if found != shape:
+            lines.append(f"  {key}: checkpoint shape {found} vs {shape} for the {check.description}")
+        else:
+            lines.append(f"  {key}: max |diff| {difference:.3g} from the {check.description} "
+                         f"(tolerance {check.atol:g})")
+    lines.append(
+        "tfmodels recomputes these tensors instead of loading them, so this model would not match the "
+        "checkpoint. Check that config.json belongs to these weights (sizes, position settings, "
+        "tie_word_embeddings), or restore the tensors the reference implementation computes."
+    )
+    raise BufferMismatchError("\n".join(lines), [(key, difference) for key, difference, *_ in differing])
+
+
+def _warn_once(model_name, unused, fresh, reinitialised):
+    """One warning for everything the user should know about a successful load."""
+    parts = []
+    if unused:
+        parts.append(f"unused checkpoint weights (other heads or modules this model does not have): {_short(unused)}")
     if fresh:
-        logger.warning(
-            "%s: these weights were not in the checkpoint (or had another size) and are newly "
-            "initialised; train the model before using it for predictions: %s",
-            type(model).__name__, _short(fresh),
-        )
-    return {"newly_initialized": fresh, "unused": other_heads}
+        parts.append(f"newly initialised weights (not in the checkpoint): {_short(fresh)}")
+    if reinitialised:
+        parts.append("newly initialised weights (another size in the checkpoint, checkpoint vs model): "
+                     + _short(f"{k} {tuple(a)} vs {tuple(b)}" for k, a, b in reinitialised))
+    if parts:
+        advice = " Train the model before using it for predictions." if fresh or reinitialised else ""
+        logger.warning("%s loaded with %s.%s", model_name, "; ".join(parts), advice)
 
 
 def _assign(variable, param, key, reader):

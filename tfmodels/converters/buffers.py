@@ -1,0 +1,105 @@
+"""Checkpoint keys a model recomputes instead of loading, and how loading verifies them.
+
+`transformers` keeps some tensors in its state dicts that tfmodels computes
+itself: position-id and token-type-id buffers, causal-mask buffers, sinusoid
+tables, inverse frequencies, and decoder weights tied to the word embeddings.
+Skipping them silently would hide a checkpoint whose tensor differs from what
+the model uses (a RoFormer table edited after training changes the outputs).
+So each such key has a `BufferCheck` in its weight table: after the weights
+are loaded, the checkpoint's tensor is compared with the model's value, and a
+difference raises `BufferMismatchError` naming the key and the max |diff|.
+"""
+
+import dataclasses
+import re
+from typing import Callable
+
+import numpy as np
+
+from tfmodels.converters.mapping import IDENTITY, resolve_variable
+
+# Float tables recomputed in float64 and rounded to float32 agree to the last bit
+# with the reference; this margin only absorbs a different `sin` implementation.
+TABLE_ATOL = 1e-6
+
+
+@dataclasses.dataclass(frozen=True)
+class BufferCheck:
+    """A checkpoint key compared with the model's own value instead of loaded.
+
+    Attributes:
+        pattern: regex of the checkpoint keys it covers.
+        expected: `fn(key, checkpoint_shape) -> np.ndarray`, the value the
+            model uses; called after the model's weights are loaded.
+        description: what the model uses instead, for the error message.
+        atol: largest accepted max |checkpoint - expected|.
+    """
+
+    pattern: str
+    expected: Callable
+    description: str
+    atol: float = 0.0
+
+    def matches(self, key):
+        return re.search(self.pattern, key) is not None
+
+    def max_difference(self, key, array):
+        """Returns `(expected_shape, max |diff|)`; the difference is `inf` when the shapes differ."""
+        array = np.asarray(array)
+        expected = np.asarray(self.expected(key, tuple(array.shape)))
+        if expected.shape != array.shape:
+            return expected.shape, float("inf")
+        if array.size == 0:
+            return expected.shape, 0.0
+        return expected.shape, float(np.max(np.abs(array.astype("float64") - expected.astype("float64"))))
+
+
+def position_ids_buffer(pattern=r"(^|\.)position_ids$"):
+    """`position_ids` buffers `(1, max_positions)`: the model uses `arange`."""
+    return BufferCheck(pattern, lambda key, shape: np.broadcast_to(np.arange(shape[-1]), shape),
+                       "default positions 0, 1, 2, ... the model uses")
+
+
+def token_type_ids_buffer(pattern=r"(^|\.)token_type_ids$"):
+    """`token_type_ids` buffers: the model uses type 0 when none are given."""
+    return BufferCheck(pattern, lambda key, shape: np.zeros(shape), "all-zero token types the model uses")
+
+
+def causal_mask_buffer(pattern, window=None):
+    """Lower-triangular causal-mask buffers `(1, 1, n, n)` (GPT-2's `attn.bias`).
+
+    Args:
+        pattern: regex of the keys.
+        window: optional `fn(key) -> int or None`: a local-attention window
+            (GPT-Neo's local layers store the band `j > i - window` only).
+    """
+
+    def expected(key, shape):
+        n = shape[-1]
+        mask = np.tril(np.ones((n, n), dtype=bool))
+        size = window(key) if window is not None else None
+        if size:
+            mask &= ~np.tril(np.ones((n, n), dtype=bool), -size)
+        return np.broadcast_to(mask, shape)
+
+    return BufferCheck(pattern, expected, "causal mask the model builds")
+
+
+def tied_weight(pattern, model, keras_path, transform=IDENTITY):
+    """A decoder weight tied to another variable (the word embeddings): it must equal it."""
+
+    def expected(key, shape):
+        return transform.to_hf(np.asarray(resolve_variable(model, keras_path).numpy()))
+
+    return BufferCheck(pattern, expected, f"tied weight {keras_path} (loaded from its own key)")
+
+
+def recomputed_table(pattern, table, description, atol=TABLE_ATOL):
+    """A constant table (sinusoids) the model computes: `table()` returns it."""
+    return BufferCheck(pattern, lambda key, shape: np.asarray(table()), description, atol)
+
+
+def constant_buffer(key, value):
+    """One key holding a known constant (a `WeightTable.buffers` entry)."""
+    return BufferCheck(f"^{re.escape(key)}$", lambda k, shape: np.asarray(value), "constant the model computes",
+                       TABLE_ATOL)
