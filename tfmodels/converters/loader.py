@@ -9,12 +9,11 @@ variables, so peak memory stays near one copy of the model.
 import logging
 import re
 
-import keras
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from tfmodels.converters import files
+from tfmodels.converters import files, options
 from tfmodels.converters.errors import BufferMismatchError, WeightMismatchError
 from tfmodels.converters.mapping import Transform, resolve_variable
 from tfmodels.converters.registry import weight_table_for
@@ -239,62 +238,96 @@ def load_pretrained(
     cls,
     path_or_repo_id,
     *,
+    config=None,
     ignore_mismatched_sizes=False,
     dtype=None,
+    torch_dtype=None,
+    output_loading_info=False,
     revision=None,
     cache_dir=None,
     local_files_only=None,
     token=None,
+    force_download=False,
+    subfolder=None,
+    from_pt=None,
     progress=None,
-    **config_overrides,
+    **kwargs,
 ):
     """Builds `cls` from a checkpoint's `config.json` and loads its weights.
+
+    Keywords follow `transformers`' `from_pretrained`; the ones tfmodels
+    cannot honour (`trust_remote_code=True`, `from_tf=True`, `device_map`,
+    quantization) are refused by name (see `options.REFUSED_OPTIONS`).
 
     Args:
         cls: a tfmodels model class (e.g. `BertForSequenceClassification`).
         path_or_repo_id: a local directory in Hugging Face layout, or a Hub id.
+        config: build from this config (a dict, an object with `to_dict()`
+            such as a `transformers.PretrainedConfig`, or a `config.json`
+            path) instead of the checkpoint's `config.json`.
         ignore_mismatched_sizes: re-initialise task-head weights of another
             shape instead of failing (warns, naming them).
-        dtype: Keras dtype policy for the model (`"float32"`,
-            `"mixed_bfloat16"`, ...); default: the global policy.
-        revision, cache_dir, local_files_only, token: Hub download options.
+        dtype: Keras dtype policy or dtype for the model's variables and
+            computation (`"float32"`, `"bfloat16"`, `"mixed_bfloat16"`, a
+            `torch.dtype`, `"auto"`: the dtype in `config.json`); default:
+            the global policy. `torch_dtype` is its older name.
+        output_loading_info: also return the loading report.
+        revision, cache_dir, local_files_only, token, force_download: Hub
+            options (passed to `huggingface_hub`).
+        subfolder: the checkpoint's folder inside the directory or repository.
+        from_pt: accepted for compatibility; tfmodels always reads PyTorch
+            checkpoints.
         progress: show a progress bar (`None`: only on a terminal).
-        **config_overrides: config fields to change, e.g. `num_labels=3`.
+        **kwargs: config fields to change, e.g. `num_labels=3`.
 
     Returns:
-        The model, built, with the checkpoint's weights.
+        The model, built, with the checkpoint's weights; with
+        `output_loading_info=True`, `(model, info)` where `info` has
+        `missing_keys` (newly initialised), `unexpected_keys` (unused),
+        `mismatched_keys` and `error_msgs`, as in `transformers`.
 
     Raises:
+        TypeError: a keyword that is neither a loading option nor a config field.
+        ValueError: a refused option, or a config for another architecture.
         FileNotFoundError: missing directory, `config.json` or weights.
         CheckpointError: corrupt or truncated weights files.
         ImportError: a `pytorch_model.bin` without PyTorch installed.
-        UnknownModelTypeError / ValueError: a config for another architecture.
+        UnknownModelTypeError: an architecture tfmodels does not implement.
         WeightMismatchError: keys or shapes that do not match the config.
+        BufferMismatchError: a recomputed tensor differs from the checkpoint's.
     """
+    del from_pt  # always PyTorch weights
+    options.refuse_unsupported(kwargs)
+    for name in options.REFUSED_OPTIONS:
+        kwargs.pop(name, None)
     directory = files.resolve_checkpoint_dir(
-        path_or_repo_id, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
+        path_or_repo_id, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token,
+        force_download=force_download, subfolder=subfolder,
     )
-    config = files.read_config(directory)
+    config = options.config_dict(config, directory)
     model_type = config.get("model_type")
     if cls.model_type is not None and model_type != cls.model_type:
         raise ValueError(
-            f"{directory}/config.json has model_type={model_type!r}, but {cls.__name__} is a "
+            f"The config of {directory} has model_type={model_type!r}, but {cls.__name__} is a "
             f"{cls.model_type!r} model. Use tfmodels.AutoModel (or the matching class) for this checkpoint."
         )
+    options.check_config_overrides(cls, config, kwargs)
+    policy = options.keras_dtype(dtype, torch_dtype, config)
     weights_path = files.find_weights_file(directory)
-    config.update(config_overrides)
+    config.update(kwargs)
     config.pop("dtype", None)
-    if dtype is not None:
+    if policy is not None:
         # A policy object, not a string: `from_config` drops string `dtype`s (Hugging Face's torch dtype).
-        config["dtype"] = keras.dtype_policies.get(dtype)
+        config["dtype"] = policy
+    info = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
     with files.low_memory_allocation():
         model = cls.from_config(config)
         model.build_from_dummy_inputs()
         if weights_path.name == files.KERAS_WEIGHTS_NAME:
             model.load_weights(str(weights_path))
-            return model
-        with files.CheckpointReader(weights_path) as reader:
-            load_weights_from_reader(
-                model, reader, ignore_mismatched_sizes=ignore_mismatched_sizes, progress=progress
-            )
-    return model
+        else:
+            with files.CheckpointReader(weights_path) as reader:
+                info = load_weights_from_reader(
+                    model, reader, ignore_mismatched_sizes=ignore_mismatched_sizes, progress=progress
+                )
+    return (model, info) if output_loading_info else model
