@@ -414,6 +414,11 @@ class BeamQuestionAnsweringMixin(HeadModelMixin):
             dtype=self.dtype_policy, name="squad_head",
         )
 
+    def dummy_inputs(self, batch_size=1, seq_len=4):
+        # The beam takes the top start_n_top / end_n_top positions: the sequence must hold that many.
+        seq_len = max(seq_len, self.squad_head.start_n_top, self.squad_head.end_n_top)
+        return super().dummy_inputs(batch_size, seq_len)
+
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
         extra = {k: inputs.pop(k) for k in self.head_input_names if k in inputs}
