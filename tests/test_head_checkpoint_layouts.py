@@ -30,18 +30,17 @@ from tfmodels.converters import CheckpointReader, WeightMismatchError, load_weig
 from tfmodels.converters.files import find_weights_file
 from tfmodels.models.base import PreTrainedModel
 
-# num_labels=2 everywhere: question answering heads have two outputs in both libraries.
+# num_labels=2 everywhere: question answering heads have two outputs in both libraries. XLM-RoBERTa and
+# CamemBERT (RoBERTa's classes and table) and FlauBERT (XLM's) are left out to keep the module fast.
 CONFIGS = {
     "albert": lambda: test_albert_parity.tiny_config(num_labels=2),
     "bert": lambda: test_bert_parity.tiny_bert_config(num_labels=2),
-    "camembert": lambda: test_roberta_parity.tiny_config("Camembert", num_labels=2),
     "convbert": lambda: test_convbert_parity.tiny_config(num_labels=2),
     "ctrl": lambda: test_ctrl_parity.tiny_config(num_labels=2),
     "deberta": lambda: test_deberta_parity.tiny_config("Deberta", num_labels=2),
     "deberta-v2": lambda: test_deberta_parity.tiny_config("DebertaV2", num_labels=2),
     "distilbert": lambda: test_distilbert_parity.tiny_config(num_labels=2),
     "electra": lambda: test_electra_parity.tiny_config(num_labels=2),
-    "flaubert": lambda: test_xlm_parity.tiny_config("Flaubert", num_labels=2),
     "funnel": lambda: test_funnel_parity.tiny_funnel_config(num_labels=2),
     "gpt2": lambda: test_gpt2_parity.tiny_gpt2_config(num_labels=2),
     "gpt_neo": lambda: test_gpt_neo_parity.tiny_config(num_labels=2),
@@ -54,7 +53,6 @@ CONFIGS = {
     "roformer": lambda: test_roformer_parity.tiny_config(num_labels=2),
     "squeezebert": lambda: test_squeezebert_parity.tiny_config(num_labels=2),
     "xlm": lambda: test_xlm_parity.tiny_config("XLM", num_labels=2),
-    "xlm-roberta": lambda: test_roberta_parity.tiny_config("XLMRoberta", num_labels=2),
     "xlnet": lambda: test_xlnet_parity.tiny_xlnet_config(num_labels=2),
 }
 
@@ -68,9 +66,13 @@ def _our_classes(model_type):
 
 def _reference_classes(model_type):
     """`{role: transformers class name}` read from transformers' Auto mappings."""
-    pick = lambda mapping: getattr(modeling_auto, mapping).get(model_type)  # noqa: E731
+    def pick(mapping):
+        name = getattr(modeling_auto, mapping).get(model_type)
+        return name[0] if isinstance(name, (tuple, list)) else name
+
     base = pick("MODEL_MAPPING_NAMES")
-    pretraining = pick("MODEL_FOR_PRETRAINING_MAPPING_NAMES") or pick("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES")
+    pretraining = (pick("MODEL_FOR_PRETRAINING_MAPPING_NAMES") or pick("MODEL_FOR_MASKED_LM_MAPPING_NAMES")
+                   or pick("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"))
     other = next(n for n in (pick("MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES"),
                              pick("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES")) if n and n != pretraining)
     return {"base": base, "pre-training": pretraining, "other head": other}
@@ -87,9 +89,9 @@ def family(tmp_path_factory):
     def make(model_type):
         if model_type not in saved:
             checkpoints = {}
-            for role, class_name in _reference_classes(model_type).items():
+            for seed, (role, class_name) in enumerate(_reference_classes(model_type).items()):
                 directory = tmp_path_factory.mktemp(f"{model_type}-{role.replace(' ', '-')}")
-                torch.manual_seed(0)
+                torch.manual_seed(seed)  # other backbone weights per checkpoint: each load must replace them
                 config = CONFIGS[model_type]()
                 config._attn_implementation = "eager"
                 getattr(transformers, class_name)(config).save_pretrained(str(directory))
@@ -113,10 +115,9 @@ def _reference_info(class_name, directory):
 
 
 @functools.lru_cache(maxsize=None)
-def _base_outputs(model_type, directory):
-    inputs = random_inputs(vocab_size=99)
-    base = getattr(transformers, _reference_classes(model_type)["base"])
-    model = base.from_pretrained(directory, attn_implementation="eager").eval()
+def _base_outputs(class_name, directory):
+    inputs = random_inputs(vocab_size=99, pad_lengths=())  # padding conventions are tested elsewhere
+    model = getattr(transformers, class_name).from_pretrained(directory, attn_implementation="eager").eval()
     with torch.no_grad():
         return model(**{k: torch.as_tensor(v) for k, v in inputs.items()}).last_hidden_state.numpy()
 
@@ -132,7 +133,7 @@ def _model_tensors(class_name, directory):
 @pytest.mark.parametrize("model_type,class_name", CASES)
 def test_head_loads_every_layout(model_type, class_name, family, caplog):
     checkpoints = family(model_type)
-    inputs = random_inputs(vocab_size=99)
+    inputs = random_inputs(vocab_size=99, pad_lengths=())
     model = None
     for role in ("pre-training", "base", "other head"):
         source, directory = checkpoints[role]
@@ -157,7 +158,7 @@ def test_head_loads_every_layout(model_type, class_name, family, caplog):
             # transformers hides some unused keys (`_keys_to_ignore_on_load_unexpected`); ours lists them all.
             assert set(reference["unexpected_keys"]) <= unused, (role, reference["unexpected_keys"], unused)
             tensors = _model_tensors(class_name, directory)
-            assert unused == checkpoint_keys - _adapted(set(tensors), checkpoint_keys), role
+            assert unused == checkpoint_keys - _adapted(class_name, set(tensors), checkpoint_keys), role
             missing = {tensors[k] for k in info["missing_keys"]}
             assert missing == {tensors[k] for k in reference["missing_keys"]}, (role, info, reference)
         warnings = _loading_warnings(caplog)
@@ -169,7 +170,10 @@ def test_head_loads_every_layout(model_type, class_name, family, caplog):
         backbone = getattr(model, "backbone", model)
         ours = backbone({"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]},
                         training=False)["last_hidden_state"]
-        expected = _base_outputs(model_type, directory)
+        reference_backbone = type(backbone).__name__  # FunnelBaseModel inside Funnel classifiers
+        if not hasattr(transformers, reference_backbone):
+            reference_backbone = _reference_classes(model_type)["base"]
+        expected = _base_outputs(reference_backbone, directory)
         assert np.abs(np.asarray(ours) - expected).max() <= TOLERANCE, role
 
 
@@ -178,13 +182,12 @@ def _loading_warnings(caplog):
             if r.name == "tfmodels" and r.levelno == logging.WARNING and r.pathname.endswith("loader.py")]
 
 
-def _adapted(model_keys, checkpoint_keys):
-    """The checkpoint keys a model with `model_keys` reads, with or without the backbone prefix."""
-    used = set()
-    for key in checkpoint_keys:
-        if key in model_keys or any(m.endswith("." + key) or key.endswith("." + m) for m in model_keys):
-            used.add(key)
-    return used
+def _adapted(class_name, model_keys, checkpoint_keys):
+    """The checkpoint keys `transformers.<class_name>` reads: its own keys, with the
+    backbone prefix added (base checkpoint into a head) or removed (head checkpoint into the base)."""
+    prefix = getattr(transformers, class_name).base_model_prefix + "."
+    return {k for k in checkpoint_keys
+            if k in model_keys or prefix + k in model_keys or (k.startswith(prefix) and k[len(prefix):] in model_keys)}
 
 
 def test_real_minilm_loads_into_every_bert_head(caplog):

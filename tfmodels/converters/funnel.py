@@ -13,7 +13,7 @@ from tfmodels.converters.registry import register_weight_table
 
 IGNORED_KEYS = (r"^lm_head\.weight$",)  # tied to the word embeddings
 OTHER_HEAD_KEYS = (r"^classifier\.", r"^qa_outputs\.", r"^lm_head\.", r"^discriminator_predictions\.",
-                   r"^decoder\.")
+                   r"^(funnel\.)?decoder\.")  # FunnelBaseModel backbones have no decoder
 
 
 def funnel_layer(hf, keras):
