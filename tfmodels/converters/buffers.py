@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from tfmodels.converters.mapping import IDENTITY, resolve_variable
+from tfmodels.converters.mapping import resolve_variable
 
 # Float tables recomputed in float64 and rounded to float32 agree to the last bit
 # with the reference; this margin only absorbs a different `sin` implementation.
@@ -29,8 +29,8 @@ class BufferCheck:
 
     Attributes:
         pattern: regex of the checkpoint keys it covers.
-        expected: `fn(key, checkpoint_shape) -> np.ndarray`, the value the
-            model uses; called after the model's weights are loaded.
+        expected: `fn(model, key, checkpoint_shape) -> np.ndarray`, the value
+            the model uses; called after the model's weights are loaded.
         description: what the model uses instead, for the error message.
         atol: largest accepted max |checkpoint - expected|.
     """
@@ -43,10 +43,10 @@ class BufferCheck:
     def matches(self, key):
         return re.search(self.pattern, key) is not None
 
-    def max_difference(self, key, array):
+    def max_difference(self, model, key, array):
         """Returns `(expected_shape, max |diff|)`; the difference is `inf` when the shapes differ."""
         array = np.asarray(array)
-        expected = np.asarray(self.expected(key, tuple(array.shape)))
+        expected = np.asarray(self.expected(model, key, tuple(array.shape)))
         if expected.shape != array.shape:
             return expected.shape, float("inf")
         if array.size == 0:
@@ -56,13 +56,13 @@ class BufferCheck:
 
 def position_ids_buffer(pattern=r"(^|\.)position_ids$"):
     """`position_ids` buffers `(1, max_positions)`: the model uses `arange`."""
-    return BufferCheck(pattern, lambda key, shape: np.broadcast_to(np.arange(shape[-1]), shape),
+    return BufferCheck(pattern, lambda model, key, shape: np.broadcast_to(np.arange(shape[-1]), shape),
                        "default positions 0, 1, 2, ... the model uses")
 
 
 def token_type_ids_buffer(pattern=r"(^|\.)token_type_ids$"):
     """`token_type_ids` buffers: the model uses type 0 when none are given."""
-    return BufferCheck(pattern, lambda key, shape: np.zeros(shape), "all-zero token types the model uses")
+    return BufferCheck(pattern, lambda model, key, shape: np.zeros(shape), "all-zero token types the model uses")
 
 
 def causal_mask_buffer(pattern, window=None):
@@ -74,7 +74,7 @@ def causal_mask_buffer(pattern, window=None):
             (GPT-Neo's local layers store the band `j > i - window` only).
     """
 
-    def expected(key, shape):
+    def expected(model, key, shape):
         n = shape[-1]
         mask = np.tril(np.ones((n, n), dtype=bool))
         size = window(key) if window is not None else None
@@ -85,21 +85,22 @@ def causal_mask_buffer(pattern, window=None):
     return BufferCheck(pattern, expected, "causal mask the model builds")
 
 
-def tied_weight(pattern, model, keras_path, transform=IDENTITY):
-    """A decoder weight tied to another variable (the word embeddings): it must equal it."""
+def tied_weight(pattern, row):
+    """A weight tied to the variable of table row `row` (a decoder and the word
+    embeddings, a decoder bias and the LM bias): it must equal that row's tensor."""
 
-    def expected(key, shape):
-        return transform.to_hf(np.asarray(resolve_variable(model, keras_path).numpy()))
+    def expected(model, key, shape):
+        return row.transform.to_hf(np.asarray(resolve_variable(model, row.keras_path).numpy()))
 
-    return BufferCheck(pattern, expected, f"tied weight {keras_path} (loaded from its own key)")
+    return BufferCheck(pattern, expected, f"weight it is tied to, {row.hf_key}")
 
 
 def recomputed_table(pattern, table, description, atol=TABLE_ATOL):
-    """A constant table (sinusoids) the model computes: `table()` returns it."""
-    return BufferCheck(pattern, lambda key, shape: np.asarray(table()), description, atol)
+    """A constant table (sinusoids) the model computes: `table(model, key)` returns it."""
+    return BufferCheck(pattern, lambda model, key, shape: np.asarray(table(model, key)), description, atol)
 
 
 def constant_buffer(key, value):
     """One key holding a known constant (a `WeightTable.buffers` entry)."""
-    return BufferCheck(f"^{re.escape(key)}$", lambda k, shape: np.asarray(value), "constant the model computes",
-                       TABLE_ATOL)
+    return BufferCheck(f"^{re.escape(key)}$", lambda model, k, shape: np.asarray(value),
+                       "constant the model computes", TABLE_ATOL)

@@ -154,7 +154,7 @@ def _verify_buffers(model, reader, verified):
     differing = []
     for key, check in verified:
         array = reader.get(key)
-        shape, difference = check.max_difference(key, array)
+        shape, difference = check.max_difference(model, key, array)
         if difference > check.atol:
             differing.append((key, difference, tuple(np.shape(array)), shape, check))
     if not differing:

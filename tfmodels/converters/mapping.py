@@ -252,6 +252,9 @@ class WeightTable:
             keeps in its state dict (e.g. Transformer-XL's `pos_emb.inv_freq`):
             `save_pretrained` writes them; loading compares them with these
             values (they become `checks`).
+        tied: `{regex: source hf_key}`: checkpoint keys of weights tied to a
+            row (a decoder tied to the word embeddings); loading checks they
+            equal that row's tensor. `source` may omit the backbone prefix.
         checks: `buffers.BufferCheck`s: keys the model recomputes instead of
             loading (sinusoid tables, tied decoders, causal masks); loading
             compares the checkpoint's tensor with the model's value. The
@@ -264,6 +267,7 @@ class WeightTable:
     base_model_prefix: str = None
     is_head_model: bool = False
     buffers: dict = dataclasses.field(default_factory=dict)
+    tied: dict = dataclasses.field(default_factory=dict)
     checks: tuple = ()
 
     def __post_init__(self):
@@ -273,6 +277,9 @@ class WeightTable:
         self.checks = (
             *self.checks,
             *(buffers.constant_buffer(k, v) for k, v in self.buffers.items()),
+            *(buffers.tied_weight(pattern, self._row(source)) for pattern, source in self.tied.items()),
+            # A row's alias present next to its key (`cls.predictions.decoder.bias` and `cls.predictions.bias`).
+            *(buffers.tied_weight(f"^{re.escape(a)}$", p) for p in self.params for a in p.aliases),
             buffers.position_ids_buffer(),  # every family's (legacy) index buffers
             buffers.token_type_ids_buffer(),
         )
@@ -282,6 +289,12 @@ class WeightTable:
                 p if p.hf_key.startswith(backbone) else dataclasses.replace(p, optional=True, head=True)
                 for p in self.params
             ]
+
+    def _row(self, hf_key):
+        for p in self.params:
+            if p.hf_key == hf_key or p.hf_key.endswith("." + hf_key):
+                return p
+        raise ValueError(f"tfmodels bug: no weight-table row for the tied source key {hf_key!r}.")
 
     def is_backbone_key(self, key, prefixed_checkpoint):
         """Whether `key` belongs to the backbone in a checkpoint with (or without) the prefix."""
