@@ -100,7 +100,11 @@ def recomputed_table(pattern, table, description, atol=TABLE_ATOL):
     return BufferCheck(pattern, lambda model, key, shape: np.asarray(table(model, key)), description, atol)
 
 
-def constant_buffer(key, value):
-    """One key holding a known constant (a `WeightTable.buffers` entry)."""
-    return BufferCheck(f"^{re.escape(key)}$", lambda model, k, shape: np.asarray(value),
+def constant_buffer(key, value, prefix=None):
+    """One key holding a known constant (a `WeightTable.buffers` entry), with or without
+    the backbone `prefix` (a base model loading a head checkpoint and back)."""
+    if prefix and key.startswith(f"{prefix}."):
+        key = key[len(prefix) + 1:]
+    pattern = f"^({re.escape(prefix)}\\.)?{re.escape(key)}$" if prefix else f"^{re.escape(key)}$"
+    return BufferCheck(pattern, lambda model, k, shape: np.asarray(value),
                        "constant the model computes", TABLE_ATOL)

@@ -276,7 +276,7 @@ class WeightTable:
         self.other_head_keys = tuple(self.other_head_keys) + OPTIONAL_BACKBONE_KEYS
         self.checks = (
             *self.checks,
-            *(buffers.constant_buffer(k, v) for k, v in self.buffers.items()),
+            *(buffers.constant_buffer(k, v, self.base_model_prefix) for k, v in self.buffers.items()),
             *(buffers.tied_weight(pattern, self._row(source)) for pattern, source in self.tied.items()),
             # A row's alias present next to its key (`cls.predictions.decoder.bias` and `cls.predictions.bias`).
             *(buffers.tied_weight(f"^{re.escape(a)}$", p) for p in self.params for a in p.aliases),
