@@ -182,8 +182,8 @@ def _warn_once(model_name, unused, fresh, reinitialised):
     if fresh:
         parts.append(f"newly initialised weights (not in the checkpoint): {_short(fresh)}")
     if reinitialised:
-        parts.append("newly initialised weights (another size in the checkpoint, checkpoint vs model): "
-                     + _short(f"{k} {tuple(a)} vs {tuple(b)}" for k, a, b in reinitialised))
+        parts.append("newly initialised weights (another size in the checkpoint): "
+                     + _short(f"{k} (checkpoint {tuple(a)} vs model {tuple(b)})" for k, a, b in reinitialised))
     if parts:
         advice = " Train the model before using it for predictions." if fresh or reinitialised else ""
         logger.warning("%s loaded with %s.%s", model_name, "; ".join(parts), advice)
