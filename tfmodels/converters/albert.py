@@ -12,7 +12,7 @@ from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
 TIED_DECODER = {r"^predictions\.decoder\.weight$": "embeddings.word_embeddings.weight"}
-OTHER_HEAD_KEYS = (r"^(albert\.)?pooler\.", r"^predictions\.", r"^sop_classifier\.", r"^classifier\.", r"^qa_outputs\.")
+OTHER_HEAD_KEYS = (r"^predictions\.", r"^sop_classifier\.", r"^classifier\.", r"^qa_outputs\.")
 
 
 def albert_backbone(backbone):

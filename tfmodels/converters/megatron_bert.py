@@ -38,5 +38,5 @@ def megatron_bert_table(model):
         tied = BERT_TIED_DECODER if model.lm_head.tie_word_embeddings else {}
     if hasattr(model, "sentence_classifier"):
         params += dense("cls.seq_relationship", "sentence_classifier", optional=True, head=True)
-    return WeightTable(params, tied=tied, other_head_keys=(r"^(bert\.)?pooler\.", *BERT_OTHER_HEAD_KEYS),
+    return WeightTable(params, tied=tied, other_head_keys=BERT_OTHER_HEAD_KEYS,
                        base_model_prefix="bert", is_head_model=is_head)

@@ -12,7 +12,7 @@ from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
 TIED_DECODER = {r"^lm_head\.decoder\.weight$": "embeddings.word_embeddings.weight"}
-OTHER_HEAD_KEYS = (r"^(roberta\.)?pooler\.", r"^lm_head\.", r"^classifier\.", r"^qa_outputs\.")
+OTHER_HEAD_KEYS = (r"^lm_head\.", r"^classifier\.", r"^qa_outputs\.")
 
 
 def lm_head_rows(model, hf="lm_head", decoder="lm_head.decoder"):
