@@ -132,3 +132,20 @@ def test_roformer_sinusoid_table_is_verified(tmp_path):
     message = str(error.value)
     assert f"{key}: max |diff| {table_diff:.3g} from the rotary sinusoid table the model computes" in message
     assert "config.json" in message  # says what to check
+
+
+def test_transfo_xl_inv_freq_is_verified(tmp_path):
+    """Transformer-XL checkpoints (saved by transformers 4.46, see tests/fixtures) carry `pos_emb.inv_freq`."""
+    import os
+    import shutil
+
+    source = os.path.join(os.path.dirname(__file__), "fixtures", "transfo_xl", "adaptive_div2")
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(os.path.join(source, name), tmp_path / name)
+    key = "transformer.pos_emb.inv_freq"
+    tfmodels.TransfoXLLMHeadModel.from_pretrained(tmp_path)
+    inv_freq = _tensor(tmp_path, key)
+    _edit(tmp_path, {key: inv_freq * 2})
+    expected_diff = np.abs(inv_freq.astype("float64")).max()
+    with pytest.raises(BufferMismatchError, match=rf"{key}: max \|diff\| {expected_diff:.3g} from the constant"):
+        tfmodels.TransfoXLLMHeadModel.from_pretrained(tmp_path)
