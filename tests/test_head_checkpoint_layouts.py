@@ -123,10 +123,10 @@ def _base_outputs(class_name, directory):
 
 
 @functools.lru_cache(maxsize=None)
-def _model_tensors(class_name, directory):
-    """`{state-dict key: storage pointer}` of `transformers.<class_name>` built from the checkpoint's config:
-    tied keys (a decoder bias and the LM bias) share a pointer."""
-    config = transformers.AutoConfig.from_pretrained(directory)
+def _model_tensors(class_name, model_type):
+    """`{state-dict key: storage pointer}` of `transformers.<class_name>` built from the family's config
+    (the same for its three checkpoints): tied keys (a decoder bias and the LM bias) share a pointer."""
+    config = CONFIGS[model_type]()
     return {k: v.data_ptr() for k, v in getattr(transformers, class_name)(config).state_dict().items()}
 
 
@@ -157,7 +157,7 @@ def test_head_loads_every_layout(model_type, class_name, family, caplog):
         if reference is not None:
             # transformers hides some unused keys (`_keys_to_ignore_on_load_unexpected`); ours lists them all.
             assert set(reference["unexpected_keys"]) <= unused, (role, reference["unexpected_keys"], unused)
-            tensors = _model_tensors(class_name, directory)
+            tensors = _model_tensors(class_name, model_type)
             assert unused == checkpoint_keys - _adapted(class_name, set(tensors), checkpoint_keys), role
             missing = {tensors[k] for k in info["missing_keys"]}
             assert missing == {tensors[k] for k in reference["missing_keys"]}, (role, info, reference)
