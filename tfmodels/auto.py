@@ -54,15 +54,17 @@ class _AutoModelBase:
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id, **kwargs):
-        """Loads a checkpoint into the class its `model_type` selects.
+        """Loads a checkpoint into the class its `model_type` selects (from `config=` when given).
 
         Accepts the arguments of `tfmodels.converters.load_pretrained`.
         """
-        hub_kwargs = {k: kwargs[k] for k in ("revision", "cache_dir", "local_files_only", "token") if k in kwargs}
-        directory = files.resolve_checkpoint_dir(path_or_repo_id, **hub_kwargs)
-        config = files.read_config(directory)
+        from tfmodels.converters import options
+
+        options.refuse_unsupported(kwargs)
+        directory = files.resolve_checkpoint_dir(path_or_repo_id, **options.hub_options(kwargs))
+        config = options.config_dict(kwargs.get("config"), directory)
         model_class = cls.model_class(config.get("model_type"))
-        return model_class.from_pretrained(directory, **{k: v for k, v in kwargs.items() if k not in hub_kwargs})
+        return model_class.from_pretrained(directory, **kwargs)
 
 
 def _auto(name, task, registry, doc):

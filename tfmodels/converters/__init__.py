@@ -14,13 +14,14 @@ from tfmodels.converters import gpt2  # noqa: F401
 from tfmodels.converters import openai  # noqa: F401
 from tfmodels.converters import ctrl  # noqa: F401
 from tfmodels.converters import gpt_neo  # noqa: F401
-from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError
+from tfmodels.converters.errors import BufferMismatchError, CheckpointError, UnknownModelTypeError, WeightMismatchError
 from tfmodels.converters.files import CheckpointReader, read_config, resolve_checkpoint_dir
 from tfmodels.converters.loader import load_pretrained, load_weights_from_reader
 from tfmodels.converters.registry import WEIGHT_TABLES, register_weight_table, weight_table_for
 from tfmodels.converters.saver import hf_state_dict, save_keras_weights, save_pretrained
 
 __all__ = [
+    "BufferMismatchError",
     "CheckpointError",
     "CheckpointReader",
     "UnknownModelTypeError",

@@ -11,8 +11,8 @@ from tfmodels.converters.layer_tables import attention, bert_style_embeddings, c
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-IGNORED_KEYS = (r"(^|\.)position_ids$", r"(^|\.)token_type_ids$", r"^predictions\.decoder\.weight$")
-OTHER_HEAD_KEYS = (r"^(albert\.)?pooler\.", r"^predictions\.", r"^sop_classifier\.", r"^classifier\.", r"^qa_outputs\.")
+TIED_DECODER = {r"^predictions\.decoder\.weight$": "embeddings.word_embeddings.weight"}
+OTHER_HEAD_KEYS = (r"^predictions\.", r"^sop_classifier\.", r"^classifier\.", r"^qa_outputs\.")
 
 
 def albert_backbone(backbone):
@@ -37,7 +37,7 @@ def albert_table(model):
     is_head = hasattr(model, "backbone")
     params = prefixed("albert" if is_head else "", albert_backbone(model.backbone if is_head else model))
     params += classifier_heads(model)
-    ignored = IGNORED_KEYS
+    tied = {}
     if hasattr(model, "lm_head"):
         params += [
             *dense("predictions.dense", "lm_head.dense"),
@@ -46,8 +46,9 @@ def albert_table(model):
         ]
         if not model.lm_head.tie_word_embeddings:
             params.append(Param("predictions.decoder.weight", "lm_head.decoder", LINEAR))
-            ignored = IGNORED_KEYS[:2]
+        else:
+            tied = TIED_DECODER
     if hasattr(model, "sentence_classifier"):
         params += dense("sop_classifier.classifier", "sentence_classifier", optional=True, head=True)
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="albert", is_head_model=is_head)

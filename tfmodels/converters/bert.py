@@ -16,8 +16,8 @@ from tfmodels.converters.layer_tables import (
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-# Buffers, and the decoder tied to the word embeddings.
-BERT_IGNORED_KEYS = (r"(^|\.)position_ids$", r"(^|\.)token_type_ids$", r"^cls\.predictions\.decoder\.weight$")
+# The decoder tied to the word embeddings (checked equal when the LM head is tied).
+BERT_TIED_DECODER = {r"^cls\.predictions\.decoder\.weight$": "embeddings.word_embeddings.weight"}
 # Keys of BERT heads a given model may not have (pre-training, NSP, other tasks).
 BERT_OTHER_HEAD_KEYS = (r"^cls\.", r"^classifier\.", r"^qa_outputs\.")
 
@@ -52,16 +52,15 @@ def bert_table(model, prefix="bert", backbone_rows=bert_backbone):
     backbone = model.backbone if is_head else model
     params = prefixed(prefix if is_head else "", backbone_rows(backbone))
     params += classifier_heads(model)
-    ignored = BERT_IGNORED_KEYS
+    tied = {}
     if hasattr(model, "lm_head"):
         params += bert_mlm_head(model)
-        if not model.lm_head.tie_word_embeddings:
-            ignored = BERT_IGNORED_KEYS[:2]
+        tied = BERT_TIED_DECODER if model.lm_head.tie_word_embeddings else {}
     if hasattr(model, "sentence_classifier"):  # BertForPreTraining, BertForNextSentencePrediction
         params += dense("cls.seq_relationship", "sentence_classifier", optional=True, head=True)
     return WeightTable(
         params,
-        ignored_keys=ignored,
+        tied=tied,
         other_head_keys=BERT_OTHER_HEAD_KEYS,
         base_model_prefix=prefix,
         is_head_model=is_head,

@@ -31,7 +31,7 @@ from tfmodels.converters.mapping import (
 )
 from tfmodels.converters.registry import register_weight_table
 
-IGNORED_KEYS = (r"(^|\.)position_ids$", r"(^|\.)token_type_ids$", r"^generator_lm_head\.weight$")
+TIED_DECODER = {r"^generator_lm_head\.weight$": "embeddings.word_embeddings.weight"}
 OTHER_HEAD_KEYS = (r"^generator_", r"^classifier\.", r"^qa_outputs\.", r"^sequence_summary\.")
 
 
@@ -76,7 +76,7 @@ def convbert_table(model):
     is_head = hasattr(model, "backbone")
     backbone = model.backbone if is_head else model
     params = prefixed("convbert" if is_head else "", convbert_backbone(backbone))
-    ignored = IGNORED_KEYS
+    tied = {}
     if is_head:
         if backbone.pooler is not None:  # ConvBertClassificationHead: dense -> pooler, out_proj -> classifier
             params += dense("classifier.dense", "convbert.pooler.dense", optional=True, head=True)
@@ -89,6 +89,7 @@ def convbert_table(model):
         params.append(Param("generator_lm_head.bias", "lm_head.bias"))
         if not model.lm_head.tie_word_embeddings:
             params.append(Param("generator_lm_head.weight", "lm_head.decoder", LINEAR))
-            ignored = IGNORED_KEYS[:2]
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+        else:
+            tied = TIED_DECODER
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="convbert", is_head_model=is_head)

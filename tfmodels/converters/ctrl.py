@@ -7,11 +7,12 @@ tied to `w`, `lm_head.bias` is the head's own. The sinusoidal table is
 computed, not stored.
 """
 
+from tfmodels.converters.buffers import recomputed_table
 from tfmodels.converters.layer_tables import attention, embedding, feed_forward, layer_norm
 from tfmodels.converters.mapping import Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-CTRL_IGNORED_KEYS = (r"(^|\.)pos_encoding$", r"^lm_head\.weight$")
+
 CTRL_OTHER_HEAD_KEYS = (r"^lm_head\.", r"^classifier\.")
 
 
@@ -38,7 +39,9 @@ def ctrl_table(model):
         params.append(Param("lm_head.bias", "lm_head_bias", head=True))
     return WeightTable(
         params,
-        ignored_keys=CTRL_IGNORED_KEYS,
+        checks=[recomputed_table(r"(^|\.)pos_encoding$", lambda m, key: backbone._positions,
+                                 "sinusoid position table the model computes")],
+        tied={r"^lm_head\.weight$": "w.weight"} if hasattr(model, "lm_head_bias") else {},
         other_head_keys=CTRL_OTHER_HEAD_KEYS,
         base_model_prefix="transformer",
         is_head_model=is_head,

@@ -29,7 +29,7 @@ from tfmodels.converters.mapping import (
 from tfmodels.converters.registry import register_weight_table
 
 
-IGNORED_KEYS = (r"(^|\.)position_ids$", r"^cls\.predictions\.decoder\.weight$")
+TIED_DECODER = {r"^cls\.predictions\.decoder\.weight$": "embeddings.word_embeddings.weight"}
 OTHER_HEAD_KEYS = (r"^cls\.", r"^lm_predictions\.", r"^mask_predictions\.", r"^classifier\.",
                    r"^qa_outputs\.", r"^pooler\.")
 
@@ -115,14 +115,16 @@ def deberta_table(model):
     is_head = hasattr(model, "backbone")
     backbone = model.backbone if is_head else model
     params = prefixed("deberta" if is_head else "", deberta_backbone(backbone))
-    ignored = IGNORED_KEYS
+    tied = {}
     if is_head:
         params += deberta_heads(model)
-        if hasattr(model, "lm_head") and not model.lm_head.tie_word_embeddings:
-            ignored = IGNORED_KEYS[:1]
+        if hasattr(model, "lm_head") and model.lm_head.tie_word_embeddings and model.backbone.config["legacy"]:
+            tied = TIED_DECODER
+    other_heads = OTHER_HEAD_KEYS
     if not backbone.config["position_biased_input"]:
-        ignored += (r"(^|\.)embeddings\.position_embeddings\.weight$",)  # as `transformers` ignores them
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+        # Built by older `transformers` versions but never added to the embeddings: unused, reported.
+        other_heads += (r"(^|\.)embeddings\.position_embeddings\.weight$",)
+    return WeightTable(params, tied=tied, other_head_keys=other_heads,
                        base_model_prefix="deberta", is_head_model=is_head)
 
 

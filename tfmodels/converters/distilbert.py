@@ -10,7 +10,7 @@ from tfmodels.converters.layer_tables import attention, bert_style_embeddings, c
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-IGNORED_KEYS = (r"(^|\.)position_ids$", r"^vocab_projector\.weight$")
+TIED_DECODER = {r"^vocab_projector\.weight$": "embeddings.word_embeddings.weight"}
 OTHER_HEAD_KEYS = (r"^vocab_", r"^pre_classifier\.", r"^classifier\.", r"^qa_outputs\.")
 
 
@@ -30,7 +30,7 @@ def distilbert_table(model):
     is_head = hasattr(model, "backbone")
     params = prefixed("distilbert" if is_head else "", distilbert_backbone(model.backbone if is_head else model))
     params += classifier_heads(model, head_dense="pre_classifier", head_out="classifier")
-    ignored = IGNORED_KEYS
+    tied = {}
     if hasattr(model, "lm_head"):
         params += [
             *dense("vocab_transform", "lm_head.dense"),
@@ -39,6 +39,7 @@ def distilbert_table(model):
         ]
         if not model.lm_head.tie_word_embeddings:
             params.append(Param("vocab_projector.weight", "lm_head.decoder", LINEAR))
-            ignored = IGNORED_KEYS[:1]
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+        else:
+            tied = TIED_DECODER
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="distilbert", is_head_model=is_head)

@@ -24,4 +24,4 @@ def dpr_table(model):
     params = [dataclasses.replace(p, hf_key=f"{encoder}.{p.hf_key}") for p in params]
     if hasattr(model, "qa_outputs"):
         params += dense("span_predictor.qa_outputs", "qa_outputs") + dense("span_predictor.qa_classifier", "qa_classifier")
-    return WeightTable(params, ignored_keys=(r"(^|\.)position_ids$", r"(^|\.)token_type_ids$"))
+    return WeightTable(params)  # the position_ids / token_type_ids buffers are checked by default

@@ -12,7 +12,7 @@ from tfmodels.converters.layer_tables import classifier_heads, dense, layer_norm
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-IGNORED_KEYS = (r"(^|\.)position_ids$", r"(^|\.)token_type_ids$", r"^generator_lm_head\.weight$")
+TIED_DECODER = {r"^generator_lm_head\.weight$": "embeddings.word_embeddings.weight"}
 OTHER_HEAD_KEYS = (r"^generator_", r"^discriminator_predictions\.", r"^classifier\.", r"^qa_outputs\.",
                    r"^sequence_summary\.")
 
@@ -31,7 +31,7 @@ def electra_table(model):
     mc = type(model).__name__ == "ElectraForMultipleChoice"
     params += classifier_heads(model, head_dense="sequence_summary.summary" if mc else None,
                                head_out="classifier" if mc else None)
-    ignored = IGNORED_KEYS
+    tied = {}
     if hasattr(model, "discriminator_predictions"):
         params += dense("discriminator_predictions.dense", "discriminator_predictions.dense")
         params += dense("discriminator_predictions.dense_prediction", "discriminator_predictions.out_proj")
@@ -43,6 +43,7 @@ def electra_table(model):
         ]
         if not model.lm_head.tie_word_embeddings:
             params.append(Param("generator_lm_head.weight", "lm_head.decoder", LINEAR))
-            ignored = IGNORED_KEYS[:2]
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+        else:
+            tied = TIED_DECODER
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="electra", is_head_model=is_head)

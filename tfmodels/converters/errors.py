@@ -23,3 +23,16 @@ class WeightMismatchError(ValueError):
 
 class UnknownModelTypeError(ValueError):
     """`config.json` names a `model_type` tfmodels does not implement."""
+
+
+class BufferMismatchError(WeightMismatchError):
+    """A checkpoint tensor the model recomputes (a sinusoid table, a position-id
+    buffer, a tied decoder weight) differs from the model's value.
+
+    Attributes:
+        differing: `(key, max_abs_difference)` pairs (`inf` for another shape).
+    """
+
+    def __init__(self, message, differing=()):
+        super().__init__(message)
+        self.differing = list(differing)

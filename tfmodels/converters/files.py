@@ -46,14 +46,17 @@ def _looks_like_path(name):
     return not _REPO_ID.match(name) or name.endswith((".json", ".safetensors", ".bin"))
 
 
-def resolve_checkpoint_dir(path_or_repo_id, revision=None, cache_dir=None, local_files_only=None, token=None):
+def resolve_checkpoint_dir(path_or_repo_id, revision=None, cache_dir=None, local_files_only=None, token=None,
+                           force_download=False, subfolder=None):
     """Returns a local directory holding the checkpoint.
 
     Args:
         path_or_repo_id: a directory, or a Hub id such as `"bert-base-uncased"`
             or `"sentence-transformers/all-MiniLM-L6-v2"`.
-        revision, cache_dir, token: passed to `huggingface_hub.snapshot_download`.
+        revision, cache_dir, token, force_download: passed to
+            `huggingface_hub.snapshot_download`.
         local_files_only: only use the Hub cache (defaults to `HF_HUB_OFFLINE`).
+        subfolder: the checkpoint's folder inside the directory or repository.
 
     Returns:
         `pathlib.Path` of the directory.
@@ -65,7 +68,7 @@ def resolve_checkpoint_dir(path_or_repo_id, revision=None, cache_dir=None, local
     name = os.fspath(path_or_repo_id)
     path = Path(name).expanduser()
     if path.is_dir():
-        return path
+        return _subfolder(path, subfolder, name)
     if path.exists():
         raise FileNotFoundError(
             f"{name} is a file; expected a checkpoint directory containing {CONFIG_NAME} and weights."
@@ -75,23 +78,35 @@ def resolve_checkpoint_dir(path_or_repo_id, revision=None, cache_dir=None, local
             f"Checkpoint directory {name} does not exist. Pass a directory in Hugging Face layout "
             f"({CONFIG_NAME} + {SAFETENSORS_NAME} or {TORCH_NAME}) or a Hub id such as 'bert-base-uncased'."
         )
-    return _download(name, revision, cache_dir, local_files_only, token)
+    return _subfolder(_download(name, revision, cache_dir, local_files_only, token, force_download, subfolder),
+                      subfolder, name)
 
 
-def _download(repo_id, revision, cache_dir, local_files_only, token):
+def _subfolder(directory, subfolder, name):
+    if not subfolder:
+        return directory
+    path = directory / subfolder
+    if not path.is_dir():
+        raise FileNotFoundError(f"{name} has no subfolder {subfolder!r} (looked for {path}).")
+    return path
+
+
+def _download(repo_id, revision, cache_dir, local_files_only, token, force_download=False, subfolder=None):
     import huggingface_hub
     from huggingface_hub import errors as hub_errors
 
     if local_files_only is None:
         local_files_only = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
-    patterns = ["config.json", "*.safetensors", "model.safetensors.index.json"]
+    base = f"{subfolder.strip('/')}/" if subfolder else ""
+    patterns = [base + p for p in ("config.json", "*.safetensors", "model.safetensors.index.json")]
     kwargs = dict(
-        repo_id=repo_id, revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only
+        repo_id=repo_id, revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only,
+        force_download=force_download,
     )
     try:
         directory = Path(huggingface_hub.snapshot_download(allow_patterns=patterns, **kwargs))
-        if not any((directory / n).exists() for n in (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME)):
-            patterns = ["config.json", "pytorch_model*.bin", "pytorch_model.bin.index.json"]
+        if not any((directory / base / n).exists() for n in (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME)):
+            patterns = [base + p for p in ("config.json", "pytorch_model*.bin", "pytorch_model.bin.index.json")]
             directory = Path(huggingface_hub.snapshot_download(allow_patterns=patterns, **kwargs))
         return directory
     except hub_errors.HFValidationError:

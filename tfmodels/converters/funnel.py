@@ -11,9 +11,8 @@ from tfmodels.converters.layer_tables import dense, embedding, feed_forward, lay
 from tfmodels.converters.mapping import FLATTEN, IDENTITY, LINEAR, LINEAR_FROM_HEADS, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-IGNORED_KEYS = (r"^lm_head\.weight$",)  # tied to the word embeddings
 OTHER_HEAD_KEYS = (r"^classifier\.", r"^qa_outputs\.", r"^lm_head\.", r"^discriminator_predictions\.",
-                   r"^decoder\.")
+                   r"^(funnel\.)?decoder\.")  # FunnelBaseModel backbones have no decoder
 
 
 def funnel_layer(hf, keras):
@@ -49,7 +48,7 @@ def funnel_table(model):
     backbone = model.backbone if is_head else model
     params = prefixed("funnel" if is_head else "", funnel_backbone(backbone))
     flags = dict(optional=True, head=True)
-    ignored = IGNORED_KEYS
+    tied = {}
     if backbone.pooler is not None:  # FunnelClassificationHead.linear_hidden
         params += dense("classifier.linear_hidden", "funnel.pooler.dense", **flags)
         params += dense("classifier.linear_out", "classifier", **flags)
@@ -61,9 +60,10 @@ def funnel_table(model):
         params.append(Param("lm_head.bias", "lm_head.bias", **flags))
         if not model.lm_head.tie_word_embeddings:
             params.append(Param("lm_head.weight", "lm_head.decoder", LINEAR, **flags))
-            ignored = ()
+        else:
+            tied = {r"^lm_head\.weight$": "embeddings.word_embeddings.weight"}
     if hasattr(model, "discriminator_dense"):
         params += dense("discriminator_predictions.dense", "discriminator_dense", **flags)
         params += dense("discriminator_predictions.dense_prediction", "discriminator_prediction", **flags)
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix="funnel",
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix="funnel",
                        is_head_model=is_head)

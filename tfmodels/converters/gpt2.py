@@ -9,12 +9,17 @@ and value side by side: split into three rows), `h.{i}.attn.c_proj`,
 `(in, out)`, i.e. already in Keras kernel order: no transpose.
 """
 
+from tfmodels.converters.buffers import causal_mask_buffer
 from tfmodels.converters.layer_tables import dense, embedding, layer_norm
 from tfmodels.converters.mapping import CONV1D, CONV1D_FROM_HEADS, FLATTEN, Param, Split, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-# Causal-mask buffers of old checkpoints, and the LM head tied to wte.
-GPT2_IGNORED_KEYS = (r"\.attn\.bias$", r"\.attn\.masked_bias$", r"^lm_head\.weight$")
+# Old checkpoints store the causal mask (`attn.bias`, checked) and its fill value `attn.masked_bias`,
+# which neither `transformers` (it uses the dtype's minimum) nor tfmodels reads: ignored.
+GPT2_IGNORED_KEYS = (r"\.attn\.masked_bias$",)
+GPT2_CAUSAL_MASK = r"\.attn\.bias$"
+# The LM head is tied to the token embeddings (untied heads are refused at construction).
+GPT2_TIED_LM_HEAD = {r"^lm_head\.weight$": "wte.weight"}
 GPT2_OTHER_HEAD_KEYS = (r"^lm_head\.", r"^score\.", r"^classifier\.", r"^multiple_choice_head\.", r"^qa_outputs\.")
 
 
@@ -80,6 +85,8 @@ def gpt2_table(model):
     return WeightTable(
         params,
         ignored_keys=GPT2_IGNORED_KEYS,
+        checks=[causal_mask_buffer(GPT2_CAUSAL_MASK)],
+        tied=GPT2_TIED_LM_HEAD if hasattr(model, "_make_lm_head") else {},
         other_head_keys=GPT2_OTHER_HEAD_KEYS,
         base_model_prefix="transformer",
         is_head_model=is_head,

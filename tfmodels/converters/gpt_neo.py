@@ -7,10 +7,14 @@ in head models; `lm_head` is tied. Masks (`attn.attention.bias`) are buffers.
 """
 
 from tfmodels.converters.layer_tables import attention, embedding, feed_forward, layer_norm
+import re
+
+from tfmodels.converters.buffers import causal_mask_buffer
 from tfmodels.converters.mapping import Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-GPT_NEO_IGNORED_KEYS = (r"\.attn\.attention\.(bias|masked_bias)$", r"^lm_head\.weight$")
+# `masked_bias` (the old fill value) is read by neither `transformers` nor tfmodels; the masks are checked.
+GPT_NEO_IGNORED_KEYS = (r"\.attn\.attention\.masked_bias$",)
 GPT_NEO_OTHER_HEAD_KEYS = (r"^lm_head\.", r"^score\.", r"^classifier\.", r"^qa_outputs\.")
 
 
@@ -38,6 +42,9 @@ def gpt_neo_table(model):
     return WeightTable(
         prefixed("transformer" if is_head else "", gpt_neo_backbone(backbone)),
         ignored_keys=GPT_NEO_IGNORED_KEYS,
+        checks=[causal_mask_buffer(r"\.attn\.attention\.bias$", window=lambda key: backbone._layer_window(
+            int(re.search(r"(^|\.)h\.(\d+)\.", key).group(2))))],
+        tied={r"^lm_head\.weight$": "wte.weight"} if hasattr(model, "_make_lm_head") else {},
         other_head_keys=GPT_NEO_OTHER_HEAD_KEYS,
         base_model_prefix="transformer",
         is_head_model=is_head,

@@ -9,12 +9,12 @@ variables, so peak memory stays near one copy of the model.
 import logging
 import re
 
-import keras
+import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from tfmodels.converters import files
-from tfmodels.converters.errors import WeightMismatchError
+from tfmodels.converters import files, options
+from tfmodels.converters.errors import BufferMismatchError, WeightMismatchError
 from tfmodels.converters.keras_dir import open_weights
 from tfmodels.converters.mapping import Transform, resolve_variable
 from tfmodels.converters.registry import weight_table_for
@@ -67,6 +67,10 @@ def check_table_covers_model(model, table):
 def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progress=None):
     """Fills a built model's variables from a `CheckpointReader`.
 
+    Every checkpoint key is loaded by a table row, compared with the value the
+    model recomputes (`WeightTable.checks`), documented as ignored, or
+    reported as unused (it belongs to another head); any other key fails.
+
     Args:
         model: a built tfmodels model.
         reader: an open `files.CheckpointReader`.
@@ -74,15 +78,23 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
             differs (e.g. a classifier with another number of labels).
         progress: show a progress bar (`None`: only on a terminal).
 
+    Returns:
+        The loading report, as `transformers`' `output_loading_info`:
+        `{"missing_keys": [...], "unexpected_keys": [...], "mismatched_keys":
+        [(key, checkpoint_shape, model_shape)], "error_msgs": []}`; missing
+        keys are newly initialised head weights, unexpected keys are the
+        unused weights of other heads.
+
     Raises:
         WeightMismatchError: missing keys, unexpected keys or shape
             mismatches, all listed by name (shapes: checkpoint vs model).
+        BufferMismatchError: a recomputed tensor differs from the checkpoint's.
     """
     table = weight_table_for(model)
     check_table_covers_model(model, table)
     checkpoint_keys = set(reader.keys())
     lookup = _key_lookup(table, checkpoint_keys)
-    plan, used, missing, mismatched, fresh = [], set(), [], [], []
+    plan, used, missing, mismatched, fresh, reinitialised = [], set(), [], [], [], []
     for param in table.params:
         variable = resolve_variable(model, param.keras_path)
         key = lookup(param)
@@ -94,15 +106,16 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
         found = reader.shape(key)
         if found != expected:
             if ignore_mismatched_sizes and param.head:
-                fresh.append(f"{key} (checkpoint {found} vs model {expected})")
+                reinitialised.append((key, found, expected))
                 continue
             mismatched.append((key, found, expected))
             continue
         plan.append((param, key, variable))
 
-    leftover = sorted(checkpoint_keys - used)
-    other_heads = [k for k in leftover if _matches(k, table.other_head_keys) and not _matches(k, table.ignored_keys)]
-    unexpected = [k for k in leftover if not _matches(k, table.ignored_keys) and k not in other_heads]
+    prefixed_checkpoint = bool(table.base_model_prefix) and any(
+        k.startswith(f"{table.base_model_prefix}.") for k in checkpoint_keys
+    )
+    verified, unused, unexpected = _classify_leftovers(table, sorted(checkpoint_keys - used), prefixed_checkpoint)
     if missing or unexpected or mismatched:
         raise WeightMismatchError(
             _mismatch_message(type(model).__name__, reader.path, missing, unexpected, mismatched),
@@ -111,19 +124,70 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
 
     for param, key, variable in tqdm(plan, desc="Loading weights", unit="tensor", disable=_disable(progress)):
         _assign(variable, param, key, reader)
+    _verify_buffers(model, reader, verified)
 
-    if other_heads:
-        logger.warning(
-            "%s did not use %d checkpoint weights that belong to other heads: %s",
-            type(model).__name__, len(other_heads), _short(other_heads),
-        )
+    _warn_once(type(model).__name__, unused, fresh, reinitialised)
+    return {
+        "missing_keys": fresh + [key for key, _, _ in reinitialised],
+        "unexpected_keys": unused,
+        "mismatched_keys": reinitialised,
+        "error_msgs": [],
+    }
+
+
+def _classify_leftovers(table, leftover, prefixed_checkpoint):
+    """Splits unloaded checkpoint keys into (verified `(key, check)`, unused, unexpected)."""
+    verified, unused, unexpected = [], [], []
+    for key in leftover:
+        check = next((c for c in table.checks if c.matches(key)), None)
+        if check is not None:
+            verified.append((key, check))
+        elif _matches(key, table.ignored_keys):
+            continue
+        elif _matches(key, table.other_head_keys) or not table.is_backbone_key(key, prefixed_checkpoint):
+            unused.append(key)
+        else:
+            unexpected.append(key)
+    return verified, unused, unexpected
+
+
+def _verify_buffers(model, reader, verified):
+    differing = []
+    for key, check in verified:
+        array = reader.get(key)
+        shape, difference = check.max_difference(model, key, array)
+        if difference > check.atol:
+            differing.append((key, difference, tuple(np.shape(array)), shape, check))
+    if not differing:
+        return
+    lines = [f"The checkpoint {reader.path} holds tensors that differ from what {type(model).__name__} computes:"]
+    for key, difference, found, shape, check in differing:
+        if found != shape:
+            lines.append(f"  {key}: checkpoint shape {found} vs {shape} for the {check.description}")
+        else:
+            lines.append(f"  {key}: max |diff| {difference:.3g} from the {check.description} "
+                         f"(tolerance {check.atol:g})")
+    lines.append(
+        "tfmodels recomputes these tensors instead of loading them, so this model would not match the "
+        "checkpoint. Check that config.json belongs to these weights (sizes, position settings, "
+        "tie_word_embeddings), or restore the tensors the reference implementation computes."
+    )
+    raise BufferMismatchError("\n".join(lines), [(key, difference) for key, difference, *_ in differing])
+
+
+def _warn_once(model_name, unused, fresh, reinitialised):
+    """One warning for everything the user should know about a successful load."""
+    parts = []
+    if unused:
+        parts.append(f"unused checkpoint weights (other heads or modules this model does not have): {_short(unused)}")
     if fresh:
-        logger.warning(
-            "%s: these weights were not in the checkpoint (or had another size) and are newly "
-            "initialised; train the model before using it for predictions: %s",
-            type(model).__name__, _short(fresh),
-        )
-    return {"newly_initialized": fresh, "unused": other_heads}
+        parts.append(f"newly initialised weights (not in the checkpoint): {_short(fresh)}")
+    if reinitialised:
+        parts.append("newly initialised weights (another size in the checkpoint): "
+                     + _short(f"{k} (checkpoint {tuple(a)} vs model {tuple(b)})" for k, a, b in reinitialised))
+    if parts:
+        advice = " Train the model before using it for predictions." if fresh or reinitialised else ""
+        logger.warning("%s loaded with %s.%s", model_name, "; ".join(parts), advice)
 
 
 def _assign(variable, param, key, reader):
@@ -175,59 +239,93 @@ def load_pretrained(
     cls,
     path_or_repo_id,
     *,
+    config=None,
     ignore_mismatched_sizes=False,
     dtype=None,
+    torch_dtype=None,
+    output_loading_info=False,
     revision=None,
     cache_dir=None,
     local_files_only=None,
     token=None,
+    force_download=False,
+    subfolder=None,
+    from_pt=None,
     progress=None,
-    **config_overrides,
+    **kwargs,
 ):
     """Builds `cls` from a checkpoint's `config.json` and loads its weights.
+
+    Keywords follow `transformers`' `from_pretrained`; the ones tfmodels
+    cannot honour (`trust_remote_code=True`, `from_tf=True`, `device_map`,
+    quantization) are refused by name (see `options.REFUSED_OPTIONS`).
 
     Args:
         cls: a tfmodels model class (e.g. `BertForSequenceClassification`).
         path_or_repo_id: a local directory in Hugging Face layout, or a Hub id.
+        config: build from this config (a dict, an object with `to_dict()`
+            such as a `transformers.PretrainedConfig`, or a `config.json`
+            path) instead of the checkpoint's `config.json`.
         ignore_mismatched_sizes: re-initialise task-head weights of another
             shape instead of failing (warns, naming them).
-        dtype: Keras dtype policy for the model (`"float32"`,
-            `"mixed_bfloat16"`, ...); default: the global policy.
-        revision, cache_dir, local_files_only, token: Hub download options.
+        dtype: Keras dtype policy or dtype for the model's variables and
+            computation (`"float32"`, `"bfloat16"`, `"mixed_bfloat16"`, a
+            `torch.dtype`, `"auto"`: the dtype in `config.json`); default:
+            the global policy. `torch_dtype` is its older name.
+        output_loading_info: also return the loading report.
+        revision, cache_dir, local_files_only, token, force_download: Hub
+            options (passed to `huggingface_hub`).
+        subfolder: the checkpoint's folder inside the directory or repository.
+        from_pt: accepted for compatibility; tfmodels always reads PyTorch
+            checkpoints.
         progress: show a progress bar (`None`: only on a terminal).
-        **config_overrides: config fields to change, e.g. `num_labels=3`.
+        **kwargs: config fields to change, e.g. `num_labels=3`.
 
     Returns:
-        The model, built, with the checkpoint's weights.
+        The model, built, with the checkpoint's weights; with
+        `output_loading_info=True`, `(model, info)` where `info` has
+        `missing_keys` (newly initialised), `unexpected_keys` (unused),
+        `mismatched_keys` and `error_msgs`, as in `transformers`.
 
     Raises:
+        TypeError: a keyword that is neither a loading option nor a config field.
+        ValueError: a refused option, or a config for another architecture.
         FileNotFoundError: missing directory, `config.json` or weights.
         CheckpointError: corrupt or truncated weights files.
         ImportError: a `pytorch_model.bin` without PyTorch installed.
-        UnknownModelTypeError / ValueError: a config for another architecture.
+        UnknownModelTypeError: an architecture tfmodels does not implement.
         WeightMismatchError: keys or shapes that do not match the config.
+        BufferMismatchError: a recomputed tensor differs from the checkpoint's.
     """
+    del from_pt  # always PyTorch weights
+    options.refuse_unsupported(kwargs)
+    for name in options.REFUSED_OPTIONS:
+        kwargs.pop(name, None)
     directory = files.resolve_checkpoint_dir(
-        path_or_repo_id, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
+        path_or_repo_id, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token,
+        force_download=force_download, subfolder=subfolder,
     )
-    config = files.read_config(directory)
+    config = options.config_dict(config, directory)
     model_type = config.get("model_type")
     if cls.model_type is not None and model_type != cls.model_type:
         raise ValueError(
-            f"{directory}/config.json has model_type={model_type!r}, but {cls.__name__} is a "
+            f"The config of {directory} has model_type={model_type!r}, but {cls.__name__} is a "
             f"{cls.model_type!r} model. Use tfmodels.AutoModel (or the matching class) for this checkpoint."
         )
+    options.check_config_overrides(cls, config, kwargs)
+    policy = options.keras_dtype(dtype, torch_dtype, config)
     weights_path = files.find_weights_file(directory)
-    config.update(config_overrides)
+    config.update(kwargs)
     config.pop("dtype", None)
-    if dtype is not None:
+    if policy is not None:
         # A policy object, not a string: `from_config` drops string `dtype`s (Hugging Face's torch dtype).
-        config["dtype"] = keras.dtype_policies.get(dtype)
+        config["dtype"] = policy
+    info = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
     with files.low_memory_allocation():
         model = cls.from_config(config)
         model.build_from_dummy_inputs()
         with open_weights(weights_path) as reader:  # Keras-format directories too (converters/keras_dir.py)
-            load_weights_from_reader(
+            info = load_weights_from_reader(
                 model, reader, ignore_mismatched_sizes=ignore_mismatched_sizes, progress=progress
             )
-    return model
+    return (model, info) if output_loading_info else model

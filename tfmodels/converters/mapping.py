@@ -220,22 +220,45 @@ class Param:
     aliases: tuple = ()
 
 
+# Backbone modules a model may be built without (a head with `add_pooling_layer=False`):
+# their keys in a checkpoint are unused, like another head's, not unexpected.
+OPTIONAL_BACKBONE_KEYS = (r"(^|\.)pooler\.",)
+
+
 @dataclasses.dataclass
 class WeightTable:
-    """The table for one model instance plus the keys it deliberately skips.
+    """The table for one model instance plus the checkpoint keys it does not load.
+
+    Every checkpoint key is either loaded by a row, verified by a `checks`
+    entry, matched by a documented `ignored_keys` pattern, or reported as
+    belonging to another head; anything else is an error.
 
     Attributes:
-        params: the rows.
-        ignored_keys: regexes of checkpoint keys that carry no weights of
-            ours (buffers such as `position_ids`, tied copies).
-        other_head_keys: regexes of keys that belong to heads this model
-            does not have; loading skips them with a warning.
+        params: the rows. In a head model, rows outside the backbone (keys
+            not starting with `base_model_prefix.`) are task-head rows: they
+            are made `optional` and `head` here, so any checkpoint of the
+            family loads into any head (the head is newly initialised, with a
+            warning), as in `transformers`.
+        ignored_keys: regexes of checkpoint keys that do not affect outputs,
+            each with its reason at the definition (e.g. layers
+            `transformers` builds but never calls in this configuration).
+        other_head_keys: regexes of keys that belong to heads (or optional
+            backbone modules such as the pooler) this model does not have;
+            loading reports them as unused. Keys outside the backbone prefix
+            of a prefixed checkpoint are always another head's.
         base_model_prefix: prefix of backbone keys in head checkpoints.
         is_head_model: whether backbone keys carry `base_model_prefix`.
         buffers: `{hf_key: np.ndarray}` of constant buffers the reference
             keeps in its state dict (e.g. Transformer-XL's `pos_emb.inv_freq`):
-            `save_pretrained` writes them, loading skips them (their keys are
-            added to `ignored_keys`).
+            `save_pretrained` writes them; loading compares them with these
+            values (they become `checks`).
+        tied: `{regex: source hf_key}`: checkpoint keys of weights tied to a
+            row (a decoder tied to the word embeddings); loading checks they
+            equal that row's tensor. `source` may omit the backbone prefix.
+        checks: `buffers.BufferCheck`s: keys the model recomputes instead of
+            loading (sinusoid tables, tied decoders, causal masks); loading
+            compares the checkpoint's tensor with the model's value. The
+            `position_ids` / `token_type_ids` buffer checks are always added.
     """
 
     params: list
@@ -244,9 +267,38 @@ class WeightTable:
     base_model_prefix: str = None
     is_head_model: bool = False
     buffers: dict = dataclasses.field(default_factory=dict)
+    tied: dict = dataclasses.field(default_factory=dict)
+    checks: tuple = ()
 
     def __post_init__(self):
-        self.ignored_keys = tuple(self.ignored_keys) + tuple(f"^{re.escape(key)}$" for key in self.buffers)
+        from tfmodels.converters import buffers  # it imports this module
+
+        self.other_head_keys = tuple(self.other_head_keys) + OPTIONAL_BACKBONE_KEYS
+        self.checks = (
+            *self.checks,
+            *(buffers.constant_buffer(k, v, self.base_model_prefix) for k, v in self.buffers.items()),
+            *(buffers.tied_weight(pattern, self._row(source)) for pattern, source in self.tied.items()),
+            # A row's alias present next to its key (`cls.predictions.decoder.bias` and `cls.predictions.bias`).
+            *(buffers.tied_weight(f"^{re.escape(a)}$", p) for p in self.params for a in p.aliases),
+            buffers.position_ids_buffer(),  # every family's (legacy) index buffers
+            buffers.token_type_ids_buffer(),
+        )
+        if self.is_head_model and self.base_model_prefix:
+            backbone = f"{self.base_model_prefix}."
+            self.params = [
+                p if p.hf_key.startswith(backbone) else dataclasses.replace(p, optional=True, head=True)
+                for p in self.params
+            ]
+
+    def _row(self, hf_key):
+        for p in self.params:
+            if p.hf_key == hf_key or p.hf_key.endswith("." + hf_key):
+                return p
+        raise ValueError(f"tfmodels bug: no weight-table row for the tied source key {hf_key!r}.")
+
+    def is_backbone_key(self, key, prefixed_checkpoint):
+        """Whether `key` belongs to the backbone in a checkpoint with (or without) the prefix."""
+        return not (prefixed_checkpoint and self.base_model_prefix) or key.startswith(f"{self.base_model_prefix}.")
 
 
 def prefixed(prefix, params):

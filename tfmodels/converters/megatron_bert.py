@@ -6,7 +6,7 @@ BERT's names (under `bert.`), with the pre-norm LayerNorms at
 (`cls.predictions`, `cls.seq_relationship`, `classifier`, `qa_outputs`).
 """
 
-from tfmodels.converters.bert import BERT_IGNORED_KEYS, BERT_OTHER_HEAD_KEYS, bert_mlm_head
+from tfmodels.converters.bert import BERT_OTHER_HEAD_KEYS, BERT_TIED_DECODER, bert_mlm_head
 from tfmodels.converters.layer_tables import attention, bert_style_embeddings, classifier_heads, dense, feed_forward, layer_norm
 from tfmodels.converters.mapping import WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
@@ -32,11 +32,11 @@ def megatron_bert_table(model):
     is_head = hasattr(model, "backbone")
     params = prefixed("bert" if is_head else "", megatron_backbone(model.backbone if is_head else model))
     params += classifier_heads(model)
-    ignored = BERT_IGNORED_KEYS
+    tied = {}
     if hasattr(model, "lm_head"):
         params += bert_mlm_head(model)
-        ignored = BERT_IGNORED_KEYS if model.lm_head.tie_word_embeddings else BERT_IGNORED_KEYS[:2]
+        tied = BERT_TIED_DECODER if model.lm_head.tie_word_embeddings else {}
     if hasattr(model, "sentence_classifier"):
         params += dense("cls.seq_relationship", "sentence_classifier", optional=True, head=True)
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=(r"^(bert\.)?pooler\.", *BERT_OTHER_HEAD_KEYS),
+    return WeightTable(params, tied=tied, other_head_keys=BERT_OTHER_HEAD_KEYS,
                        base_model_prefix="bert", is_head_model=is_head)

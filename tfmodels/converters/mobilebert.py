@@ -18,7 +18,8 @@ from tfmodels.converters.layer_tables import (
 from tfmodels.converters.mapping import Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-IGNORED_KEYS = (r"(^|\.)position_ids$", r"^cls\.predictions\.decoder\.(weight|bias)$")
+# The decoder is tied to the word embeddings (checked); its bias is an alias of `cls.predictions.bias`.
+TIED_DECODER = {r"^cls\.predictions\.decoder\.weight$": "embeddings.word_embeddings.weight"}
 
 
 def mobilebert_block(hf, keras, block):
@@ -60,8 +61,8 @@ def mobilebert_table(model):
     is_head = hasattr(model, "backbone")
     backbone = model.backbone if is_head else model
     params = prefixed("mobilebert" if is_head else "", mobilebert_backbone(backbone))
-    ignored = IGNORED_KEYS
-    # Layers transformers builds but does not use in this configuration.
+    ignored, tied = (), {}
+    # Layers `transformers` builds but never calls in this configuration: they cannot affect outputs.
     if backbone.embeddings.embedding_transformation is None:
         ignored += (r"(^|\.)embeddings\.embedding_transformation\.",)
     block = backbone.encoder_layers[0] if backbone.encoder_layers else None
@@ -81,5 +82,6 @@ def mobilebert_table(model):
             params += dense("cls.seq_relationship", "seq_relationship", optional=True, head=True)
         if model.lm_head.extra_decoder is not None:
             params.append(Param("cls.predictions.dense.weight", "lm_head.extra_decoder"))
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=BERT_OTHER_HEAD_KEYS,
+        tied = TIED_DECODER
+    return WeightTable(params, ignored_keys=ignored, tied=tied, other_head_keys=BERT_OTHER_HEAD_KEYS,
                        base_model_prefix="mobilebert", is_head_model=is_head)

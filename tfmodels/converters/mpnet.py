@@ -19,8 +19,8 @@ from tfmodels.converters.layer_tables import (
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-IGNORED_KEYS = (r"(^|\.)position_ids$", r"^lm_head\.decoder\.weight$")
-OTHER_HEAD_KEYS = (r"^lm_head\.", r"^classifier\.", r"^qa_outputs\.", r"^(mpnet\.)?pooler\.")
+TIED_DECODER = {r"^lm_head\.decoder\.weight$": "embeddings.word_embeddings.weight"}
+OTHER_HEAD_KEYS = (r"^lm_head\.", r"^classifier\.", r"^qa_outputs\.")
 
 
 def mpnet_backbone(backbone, pooler_key="pooler.dense"):
@@ -41,7 +41,7 @@ def mpnet_backbone(backbone, pooler_key="pooler.dense"):
 def mpnet_table(model):
     is_head = hasattr(model, "backbone")
     backbone = model.backbone if is_head else model
-    ignored = IGNORED_KEYS
+    tied = {}
     sequence_head = getattr(model, "pooler_is_classifier_dense", False)
     params = prefixed("mpnet" if is_head else "", mpnet_backbone(backbone))
     if sequence_head:  # MPNetClassificationHead: dense (+ tanh) -> our pooler, out_proj -> classifier
@@ -56,6 +56,7 @@ def mpnet_table(model):
         params.append(Param("lm_head.bias", "lm_head.bias", aliases=("lm_head.decoder.bias",)))
         if not model.lm_head.tie_word_embeddings:
             params.append(Param("lm_head.decoder.weight", "lm_head.decoder", LINEAR))
-            ignored = IGNORED_KEYS[:1]
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+        else:
+            tied = TIED_DECODER
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="mpnet", is_head_model=is_head)

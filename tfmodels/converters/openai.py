@@ -6,12 +6,13 @@ split like GPT-2's), `h.{i}.attn.c_proj`, `h.{i}.ln_1`, `h.{i}.mlp.c_fc`,
 prefixed `transformer.` in head models; `lm_head` is tied.
 """
 
-from tfmodels.converters.gpt2 import conv1d_feed_forward, fused_qkv_attention
+from tfmodels.converters.gpt2 import GPT2_CAUSAL_MASK, conv1d_feed_forward, fused_qkv_attention
+from tfmodels.converters.buffers import causal_mask_buffer
 from tfmodels.converters.layer_tables import embedding, layer_norm
 from tfmodels.converters.mapping import WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-OPENAI_IGNORED_KEYS = (r"\.attn\.bias$", r"(^|\.)position_ids$", r"^lm_head\.weight$")
+
 OPENAI_OTHER_HEAD_KEYS = (r"^lm_head\.", r"^multiple_choice_head\.", r"^score\.")
 
 
@@ -34,7 +35,8 @@ def openai_table(model):
     backbone = model.backbone if is_head else model
     return WeightTable(
         prefixed("transformer" if is_head else "", openai_backbone(backbone)),
-        ignored_keys=OPENAI_IGNORED_KEYS,
+        checks=[causal_mask_buffer(GPT2_CAUSAL_MASK)],
+        tied={r"^lm_head\.weight$": "tokens_embed.weight"} if hasattr(model, "_make_lm_head") else {},
         other_head_keys=OPENAI_OTHER_HEAD_KEYS,
         base_model_prefix="transformer",
         is_head_model=is_head,

@@ -11,8 +11,8 @@ from tfmodels.converters.layer_tables import classifier_heads, dense, layer_norm
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-IGNORED_KEYS = (r"(^|\.)position_ids$", r"(^|\.)token_type_ids$", r"^lm_head\.decoder\.weight$")
-OTHER_HEAD_KEYS = (r"^(roberta\.)?pooler\.", r"^lm_head\.", r"^classifier\.", r"^qa_outputs\.")
+TIED_DECODER = {r"^lm_head\.decoder\.weight$": "embeddings.word_embeddings.weight"}
+OTHER_HEAD_KEYS = (r"^lm_head\.", r"^classifier\.", r"^qa_outputs\.")
 
 
 def lm_head_rows(model, hf="lm_head", decoder="lm_head.decoder"):
@@ -31,11 +31,11 @@ def roberta_table(model):
     is_head = hasattr(model, "backbone")
     params = prefixed("roberta" if is_head else "", bert_backbone(model.backbone if is_head else model))
     params += classifier_heads(model)
-    ignored = IGNORED_KEYS
+    tied = {}
     if hasattr(model, "lm_head"):
         params += lm_head_rows(model)
-        ignored = IGNORED_KEYS if model.lm_head.tie_word_embeddings else IGNORED_KEYS[:2]
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+        tied = TIED_DECODER if model.lm_head.tie_word_embeddings else {}
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="roberta", is_head_model=is_head)
 
 

@@ -3,16 +3,18 @@
 BERT key layout (`embeddings.*` without positions, `encoder.layer.{i}.*`,
 `cls.predictions.*`) plus `embeddings_project` and the classification head
 `classifier.dense` / `classifier.out_proj`. The frozen sinusoid table
-`encoder.embed_positions.weight` is recomputed, not loaded.
+`encoder.embed_positions.weight` is recomputed, and checked against the checkpoint's.
 """
 
+import numpy as np
+
 from tfmodels.converters.bert import bert_mlm_head
+from tfmodels.converters.buffers import recomputed_table
 from tfmodels.converters.layer_tables import bert_style_block, bert_style_embeddings, classifier_heads, dense
 from tfmodels.converters.mapping import WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-IGNORED_KEYS = (r"(^|\.)position_ids$", r"(^|\.)encoder\.embed_positions\.weight$",
-                r"^cls\.predictions\.decoder\.weight$")
+TIED_DECODER = {r"^cls\.predictions\.decoder\.weight$": "embeddings.word_embeddings.weight"}
 OTHER_HEAD_KEYS = (r"^cls\.", r"^classifier\.", r"^qa_outputs\.", r"^sequence_summary\.")
 
 
@@ -30,7 +32,7 @@ def roformer_table(model):
     is_head = hasattr(model, "backbone")
     backbone = model.backbone if is_head else model
     params = prefixed("roformer" if is_head else "", roformer_backbone(backbone))
-    ignored = IGNORED_KEYS
+    tied = {}
     if is_head:
         if backbone.pooler is not None:  # RoFormerClassificationHead: dense -> pooler, out_proj -> classifier
             params += dense("classifier.dense", "roformer.pooler.dense", optional=True, head=True)
@@ -39,7 +41,22 @@ def roformer_table(model):
             params += classifier_heads(model)
         if hasattr(model, "lm_head"):
             params += bert_mlm_head(model)
-            if not model.lm_head.tie_word_embeddings:
-                ignored = IGNORED_KEYS[:2]
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
-                       base_model_prefix="roformer", is_head_model=is_head)
+            tied = TIED_DECODER if model.lm_head.tie_word_embeddings else {}
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix="roformer",
+                       is_head_model=is_head, checks=[rotary_table_check(backbone)])
+
+
+def rotary_table_check(backbone):
+    """`encoder.embed_positions.weight` `(max_positions, head_dim)`: `[sin | cos]` of the rotary angles.
+
+    `transformers` loads it (a frozen `nn.Embedding`); the rotary layers
+    recompute it, so loading checks the two agree.
+    """
+
+    def table(model, key):
+        rotary = backbone.encoder_layers[0].self_attention.rotary if backbone.encoder_layers else None
+        if rotary is None:
+            return np.zeros((0, 0))
+        return np.concatenate([rotary._sin, rotary._cos], axis=-1)  # (max_positions, head_dim)
+
+    return recomputed_table(r"(^|\.)encoder\.embed_positions\.weight$", table, "rotary sinusoid table the model computes")

@@ -6,7 +6,7 @@ Keys: `transformer.word_emb.emb_layers.{i}.weight`, `.emb_projs.{i}`,
 `crit.out_layers.{i}.bias` (weights tied to the input embeddings),
 `crit.out_projs.{i}` (the untied ones). `qkv_net.weight` `(3 N H, D)` holds the
 query, key and value projections stacked: three rows share it (`QKVPart`).
-The buffer `pos_emb.inv_freq` is recomputed on load and written on save.
+The buffer `pos_emb.inv_freq` is recomputed: checked on load, written on save.
 """
 
 import numpy as np
@@ -22,7 +22,6 @@ def QKVPart(index, count=3):  # noqa: N802
     return FusedPart(index, count, base=LINEAR)
 
 
-IGNORED_KEYS = (r"(^|\.)pos_emb\.inv_freq$", r"^crit\.out_layers\.\d+\.weight$")
 OTHER_HEAD_KEYS = (r"^crit\.",)
 
 
@@ -69,14 +68,16 @@ def transfo_xl_table(model):
     is_head = hasattr(model, "backbone")
     backbone = model.backbone if is_head else model
     params = prefixed("transformer" if is_head else "", transfo_xl_backbone(backbone))
-    ignored = IGNORED_KEYS
+    ignored, tied = (), {}
     if hasattr(model, "lm_head"):
         params += adaptive_softmax_head(model.lm_head)
-        if not model.lm_head.tie_word_embeddings:
-            ignored = IGNORED_KEYS[:1]
-        # Projections tied to the input embeddings may be stored twice by older savers.
-        ignored += tuple(rf"^crit\.out_projs\.{i}$" for i, p in enumerate(model.lm_head.out_projs) if p is None)
+        if model.lm_head.tie_word_embeddings:  # output cluster i is input cluster i's embedding table
+            tied = {rf"^crit\.out_layers\.{i}\.weight$": f"word_emb.emb_layers.{i}.weight"
+                    for i in range(len(backbone.word_emb.emb_layers))}
+        # Older savers store a projection the head does not have (`None`: d_proj == d_embed), which the
+        # reference's head does not apply either: no effect on outputs.
+        ignored = tuple(rf"^crit\.out_projs\.{i}$" for i, p in enumerate(model.lm_head.out_projs) if p is None)
     inv_freq = np.asarray(inverse_frequencies(backbone.config["d_model"]))  # (d_model / 2,)
     buffers = {("transformer." if is_head else "") + "pos_emb.inv_freq": inv_freq}
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+    return WeightTable(params, ignored_keys=ignored, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="transformer", is_head_model=is_head, buffers=buffers)

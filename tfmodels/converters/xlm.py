@@ -11,7 +11,6 @@ from tfmodels.converters.layer_tables import attention, classifier_heads, dense,
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 
-IGNORED_KEYS = (r"(^|\.)position_ids$",)
 OTHER_HEAD_KEYS = (r"^pred_layer\.", r"^sequence_summary\.", r"^logits_proj\.", r"^classifier\.", r"^qa_outputs\.")
 
 
@@ -49,12 +48,12 @@ def xlm_table(model):
         params += dense("qa_outputs.answer_class.dense_1", "squad_head.answer_dense_1", use_bias=False, **flags)
     if hasattr(model, "logits_proj"):
         params += dense("logits_proj", "logits_proj", **flags)
-    ignored = IGNORED_KEYS
+    tied = {}
     if hasattr(model, "pred_layer"):
         params.append(Param("pred_layer.proj.bias", "pred_layer.bias"))
         if model.pred_layer.tie_word_embeddings:
-            ignored += (r"^pred_layer\.proj\.weight$",)
+            tied = {r"^pred_layer\.proj\.weight$": "embeddings.weight"}
         else:
             params.append(Param("pred_layer.proj.weight", "pred_layer.decoder", LINEAR))
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="transformer", is_head_model=is_head)

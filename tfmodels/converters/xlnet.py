@@ -36,7 +36,6 @@ class Permute(Transform):
 
 
 HEADS_LAST = Permute((1, 2, 0))  # (D, N, H) -> (N, H, D)
-IGNORED_KEYS = (r"^lm_loss\.weight$",)
 OTHER_HEAD_KEYS = (r"^sequence_summary\.", r"^logits_proj\.", r"^classifier\.", r"^qa_outputs\.", r"^lm_loss\.")
 
 
@@ -66,7 +65,7 @@ def xlnet_table(model):
         params += relative_layer(f"layer.{i}", f"layers_.{i}")
     params = prefixed("transformer" if is_head else "", params)
     flags = dict(optional=True, head=True)
-    ignored = IGNORED_KEYS
+    tied = {}
     if backbone.pooler is not None and backbone.pooler.summary is not None:
         params += dense("sequence_summary.summary", "transformer.pooler.summary", **flags)
         params += dense("logits_proj", "classifier", **flags)
@@ -78,6 +77,7 @@ def xlnet_table(model):
         params.append(Param("lm_loss.bias", "lm_head.bias", **flags))
         if not model.lm_head.tie_word_embeddings:
             params.append(Param("lm_loss.weight", "lm_head.decoder", LINEAR, **flags))
-            ignored = ()
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+        else:
+            tied = {r"^lm_loss\.weight$": "word_embedding.weight"}
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="transformer", is_head_model=is_head)
