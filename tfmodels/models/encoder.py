@@ -296,7 +296,8 @@ class EncoderModel(PreTrainedModel):
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
              past_key_values=None, cache_update_index=None):
-        return self._run(self._prepare_inputs(inputs), training, output_attentions, output_hidden_states,
+        return self._run(self._prepare_inputs(inputs, cached=past_key_values is not None), training,
+                         output_attentions, output_hidden_states,
                          past_key_values, cache_update_index)
 
     def forward(self, input_ids, attention_mask=None, position_ids=None, token_type_ids=None,
@@ -307,7 +308,8 @@ class EncoderModel(PreTrainedModel):
         this pass are written at `cache_update_index` and `attention_mask` covers every cache slot."""
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids,
                   "token_type_ids": token_type_ids}
-        inputs = self._prepare_inputs({k: v for k, v in inputs.items() if v is not None})
+        inputs = self._prepare_inputs({k: v for k, v in inputs.items() if v is not None},
+                                      cached=past_key_values is not None)
         return self._run(inputs, training, output_attentions, output_hidden_states, past_key_values,
                          cache_update_index)
 
