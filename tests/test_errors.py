@@ -289,3 +289,34 @@ def test_layer_rejects_mask_of_another_rank(block_and_inputs):
     block, x, _, _ = block_and_inputs
     with pytest.raises(ValueError, match=r"`attention_mask` has rank 1; expected rank 2, 3 or 4.*Accepted"):
         block(x, attention_mask=np.ones((4,), bool))
+
+
+# -- the command line refuses to overwrite, and names its own flags (issue 10 §4) ------------------------------------
+
+def test_cli_convert_refuses_a_non_empty_destination(checkpoint, tmp_path, capsys):
+    from tfmodels.cli import main
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "config.json").write_text("{\"mine\": true}")
+    assert main(["convert", checkpoint, str(tmp_path / "out")]) == 1
+    assert "out exists and is not empty; pass --overwrite to replace its contents" in capsys.readouterr().err
+    assert json.loads((tmp_path / "out" / "config.json").read_text()) == {"mine": True}
+    assert main(["convert", checkpoint, str(tmp_path / "out"), "--overwrite"]) == 0
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["model_type"] == "bert"
+
+
+def test_cli_export_names_the_cli_flag(checkpoint, tmp_path, capsys):
+    from tfmodels.cli import main
+
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "keep.txt").write_text("x")
+    assert main(["export", checkpoint, str(tmp_path / "sm")]) == 1
+    err = capsys.readouterr().err
+    assert "pass --overwrite to replace its contents" in err and "overwrite=True" not in err
+
+
+def test_cli_export_max_length_needs_a_tokenizer(checkpoint, tmp_path, capsys):
+    from tfmodels.cli import main
+
+    assert main(["export", checkpoint, str(tmp_path / "sm"), "--max-length", "16"]) == 1
+    assert "--max-length sets the in-graph tokenizer's length; it needs --tokenizer." in capsys.readouterr().err
