@@ -104,3 +104,16 @@ def test_export_generation_signature_from_the_cli(tmp_path):
     ids = np.array([[5, 6, 7, 8, 9]], "int32")  # batch 1 < 3, length 5 < 8: padded inside the signature
     got = generate(input_ids=tf.constant(ids), attention_mask=tf.ones_like(ids))["sequences"]
     np.testing.assert_array_equal(got, model.generate(ids, max_new_tokens=4))
+
+
+def test_demo_fresh_process_keeps_tensorflow_noise_off_the_terminal(tmp_path, capfd):
+    from tfmodels import demo
+
+    classifier = tfmodels.BertForSequenceClassification(vocab_size=30522, hidden_size=32, num_hidden_layers=1,
+                                                        num_attention_heads=2, intermediate_size=37, num_labels=2)
+    saved_model = tfmodels.export_saved_model(classifier, tmp_path / "sm")
+    capfd.readouterr()
+    demo._query_saved_model(saved_model, demo.checkpoint_dir(), ["A fine film.", "Dull."])
+    out, err = capfd.readouterr()
+    assert "fresh process (tfmodels imported: False)" in out and "positive=" in out
+    assert not [word for word in NATIVE_NOISE if word in err], err
