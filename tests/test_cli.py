@@ -117,3 +117,20 @@ def test_demo_fresh_process_keeps_tensorflow_noise_off_the_terminal(tmp_path, ca
     out, err = capfd.readouterr()
     assert "fresh process (tfmodels imported: False)" in out and "positive=" in out
     assert not [word for word in NATIVE_NOISE if word in err], err
+
+
+def test_export_with_in_graph_tokenizer_from_the_cli(tmp_path):
+    import shutil
+
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (the SavedModel's tokenizer ops)
+
+    from tfmodels import demo
+
+    source = hf_checkpoint("BertForSequenceClassification", tiny_bert_config(vocab_size=30522), tmp_path / "ckpt")
+    shutil.copy(demo.checkpoint_dir() / "tokenizer.json", tmp_path / "ckpt" / "tokenizer.json")
+    assert main(["export", source, str(tmp_path / "sm"), "--tokenizer", "auto", "--max-length", "16"]) == 0
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    assert {"serve_text", "tokenize", "classify_text"} <= set(loaded.signatures)
+    ids = loaded.signatures["tokenize"](text=tf.constant(["A fine film."]))["input_ids"]
+    assert ids.shape == (1, 16)
