@@ -198,6 +198,13 @@ def test_bad_id_in_a_graph_raises_before_the_lookup(bert):
         serve(tf.constant(BAD_IDS))
 
 
+def test_bad_id_in_predict(bert):
+    import tensorflow as tf
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"`input_ids` must hold ids in \[0, vocab_size=99\)"):
+        bert.predict({"input_ids": BAD_IDS}, verbose=0)
+
+
 def test_bad_id_under_xla_gives_nan_not_a_plausible_output(bert):
     import tensorflow as tf
 

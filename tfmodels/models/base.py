@@ -15,13 +15,12 @@ fields by name. This base adds:
   at import time).
 """
 
-import inspect
-import numbers
-
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
+
+from tfmodels.models.input_checks import check_input_shapes, check_numeric_fields
 
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
 _FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible")
@@ -51,30 +50,6 @@ def to_int_tensor(value, name):
         f"Received: {name} with dtype {tensor.dtype.name}. "
         "Pass the tokenizer's output unchanged, or cast with `np.asarray(x, dtype='int32')`."
     )
-
-
-def _check_numeric_fields(cls, fields):
-    """Refuses strings for constructor arguments whose default is a number (int or float, not bool).
-
-    A hand-edited `config.json` with `"hidden_size": "abc"` would otherwise fail
-    deep inside layer construction. Other types (lists of EOS ids, `None`)
-    are left to the layers.
-    """
-    defaults = {}
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass) and klass is not object:
-            for name, parameter in inspect.signature(klass.__init__).parameters.items():
-                defaults.setdefault(name, parameter.default)
-    for name, value in fields.items():
-        default = defaults.get(name)
-        if isinstance(value, (str, bytes)) and isinstance(default, numbers.Number) and not isinstance(default, bool):
-            kind = "an integer" if isinstance(default, int) else "a number"
-            raise TypeError(f"{cls.__name__} config field `{name}` must be {kind} (default {default!r}). "
-                            f"Received: {name}={value!r} ({type(value).__name__}).")
-
-
-def _shape_text(shape):
-    return "(" + ", ".join("any" if d is None else str(d) for d in shape) + ")"
 
 
 def scale_loss_for_replicas(loss):
@@ -120,12 +95,12 @@ class PreTrainedModel(keras.Model):
         """Stores constructor arguments (the caller's `locals()`) as config.
 
         Raises:
-            TypeError: for a field whose default is a number but whose value
-                is not (e.g. `hidden_size="abc"` in a hand-edited config.json).
+            TypeError: for a string where the field's default is a number
+                (e.g. `hidden_size="abc"` in a hand-edited config.json).
         """
         skip = {"self", "kwargs", "__class__", *exclude}
         fields = {k: v for k, v in local_vars.items() if k not in skip}
-        _check_numeric_fields(type(self), fields)
+        check_numeric_fields(type(self), fields)
         self.config.update(fields)
 
     @property
@@ -266,41 +241,8 @@ class PreTrainedModel(keras.Model):
                 prepared[key] = tf.convert_to_tensor(value)
             else:
                 prepared[key] = to_int_tensor(value, key)
-        self._check_input_shapes(prepared, cached)
+        check_input_shapes(type(self).__name__, prepared, len(self.dummy_inputs()["input_ids"].shape), cached)
         return prepared
-
-    def _check_input_shapes(self, inputs, cached=False):
-        """Static shape checks of `input_ids` and `attention_mask` (sizes unknown in a graph are skipped).
-
-        Raises:
-            ValueError: see `_prepare_inputs`.
-        """
-        ids_shape = tuple(inputs["input_ids"].shape)
-        rank = len(self.dummy_inputs()["input_ids"].shape)
-        layout = "(batch, seq_len)" if rank == 2 else "(batch, num_choices, seq_len)"
-        if len(ids_shape) != rank:
-            hint = " For one sequence, add a batch axis: input_ids[None, :]." if len(ids_shape) == rank - 1 else ""
-            raise ValueError(f"{type(self).__name__} expects `input_ids` of rank {rank}, shape {layout}.{hint} "
-                             f"Received: input_ids with shape {ids_shape}.")
-        if 0 in ids_shape:
-            raise ValueError(f"{type(self).__name__} got an empty `input_ids`: every sequence needs at least one "
-                             f"token, shape {layout}. Received: input_ids with shape {ids_shape}.")
-        mask = inputs.get("attention_mask")
-        if mask is None:
-            return
-        mask_shape = tuple(mask.shape)
-        if len(mask_shape) == rank:
-            expected = ids_shape[:-1] + ((None if cached else ids_shape[-1]),)
-            form = f"{layout} like input_ids"
-        elif len(mask_shape) == rank + 1 == 3:
-            expected = (ids_shape[0], ids_shape[1], None if cached else ids_shape[1])
-            form = "(batch, seq_len, seq_len) per-query"
-        else:
-            expected, form = None, None
-        if expected is None or any(m is not None and e is not None and m != e for m, e in zip(mask_shape, expected)):
-            wanted = f"{form}, i.e. {_shape_text(expected)}" if expected else f"{layout} like input_ids"
-            raise ValueError(f"{type(self).__name__} expects `attention_mask` of shape {wanted}. Received: "
-                             f"attention_mask with shape {mask_shape} for input_ids of shape {ids_shape}.")
 
     # -- training ---------------------------------------------------------------
 
