@@ -28,7 +28,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings, TransformerEncoderBlock, padding_mask
+from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings, TransformerEncoderBlock
+from tfmodels.layers import masks
 from tfmodels.layers.masks import causal_mask, merge_masks
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
@@ -69,12 +70,14 @@ def check_sequence_length(input_ids, max_position_embeddings, model_name, positi
 
 
 def attention_mask_to_bool(attention_mask):
-    """`(batch, key_len)` -> `(batch, 1, 1, key_len)`; `(batch, q, k)` -> `(batch, 1, q, k)`."""
+    """A model's 0/1 `attention_mask` (any dtype; nonzero = attend) as the blocks' bool mask.
+
+    `(batch, key_len)` -> `(batch, 1, 1, key_len)`; `(batch, q, k)` -> `(batch, 1, q, k)`, through
+    `tfmodels.layers.masks.attention_mask_to_bool` (model inputs are 0/1, never additive).
+    """
     if attention_mask is None:
         return None
-    if len(attention_mask.shape) == 3:
-        return ops.not_equal(attention_mask, 0)[:, None, :, :]
-    return padding_mask(attention_mask)
+    return masks.attention_mask_to_bool(ops.not_equal(attention_mask, 0))
 
 
 # Hugging Face config fields shared by BERT, RoBERTa, ELECTRA, ALBERT, Megatron-BERT, DPR.
