@@ -36,3 +36,19 @@ def test_generate_signature_in_fresh_process(tmp_path):
                          capture_output=True, text=True, timeout=180, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert run.returncode == 0, run.stderr[-3000:]
     np.testing.assert_array_equal(json.loads(run.stdout.strip().splitlines()[-1]), expected.numpy())
+
+
+def test_generate_signature_names_its_limits():
+    import pytest
+    import tensorflow as tf
+
+    from tfmodels.export.signatures import make_generation_function
+
+    model = tfmodels.GPT2LMHeadModel(vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64)
+    generate = make_generation_function(model, batch_size=2, prompt_length=8, max_new_tokens=3)
+    limit = r"1 <= batch <= 2 and 1 <= prompt_len <= 8"
+    for shape in ((3, 4), (1, 9), (1, 0)):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=limit):
+            generate(tf.ones(shape, tf.int32), tf.ones(shape, tf.int32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=limit):
+        generate(tf.ones((1, 4), tf.int32), tf.ones((1, 5), tf.int32))

@@ -10,8 +10,12 @@ train with Keras `fit()` and export to SavedModel for TF Serving.
 
 __version__ = "0.1.0"
 
-from tfmodels import layers
-from tfmodels.auto import (
+from tfmodels._startup import quiet_tensorflow_for_cli
+
+quiet_tensorflow_for_cli()  # only in the `tfmodels` command: before anything imports TensorFlow
+
+from tfmodels import layers  # noqa: E402
+from tfmodels.auto import (  # noqa: E402
     AutoModel,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
@@ -21,10 +25,10 @@ from tfmodels.auto import (
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
 )
-from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError
-from tfmodels.export import export_saved_model
-from tfmodels.models.base import PreTrainedModel
-from tfmodels.models.bert import (
+from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError  # noqa: E402
+from tfmodels.export import export_saved_model  # noqa: E402
+from tfmodels.models.base import PreTrainedModel  # noqa: E402
+from tfmodels.models.bert import (  # noqa: E402
     BertForMaskedLM,
     BertForMultipleChoice,
     BertForQuestionAnswering,

@@ -1,9 +1,17 @@
-"""The `tfmodels` command: convert checkpoints, export SavedModels, run the demo."""
+"""The `tfmodels` command: convert checkpoints, export SavedModels, run the demo.
+
+TensorFlow's native start-up logs are kept off the terminal unless `-v` is
+given (see `tfmodels._startup`, run when `tfmodels` is imported by this
+command, before TensorFlow).
+"""
 
 import argparse
+import json
 import logging
-import os
 import sys
+from pathlib import Path
+
+from tfmodels import __version__
 
 TASK_CHOICES = (
     "auto", "base", "sequence-classification", "token-classification", "question-answering",
@@ -28,9 +36,26 @@ def _model_class(source, task):
     return directory, auto.TASKS[task].model_class(config.get("model_type"))
 
 
+def _refuse_non_empty(destination, overwrite):
+    """CLI check before any work: DST must be absent or empty unless `--overwrite`.
+
+    Raises:
+        FileExistsError: DST is a non-empty directory (or a file) and `--overwrite` was not given.
+    """
+    path = Path(destination)
+    if overwrite or not path.exists():
+        return
+    if path.is_file():
+        raise FileExistsError(f"{path} is a file; DST must be a directory. Choose another DST.")
+    if any(path.iterdir()):
+        raise FileExistsError(f"{path} exists and is not empty; pass --overwrite to replace its contents, "
+                              "or choose another DST.")
+
+
 def _convert(args):
     from tfmodels.converters.saver import save_keras_weights, save_pretrained
 
+    _refuse_non_empty(args.destination, args.overwrite)
     directory, cls = _model_class(args.source, args.task)
     print(f"Converting {directory} -> {args.destination} as {cls.__name__} ({args.format})")
     model = cls.from_pretrained(directory, progress=True, ignore_mismatched_sizes=args.ignore_mismatched_sizes)
@@ -43,21 +68,53 @@ def _convert(args):
         print(f"Wrote {args.destination}/config.json and model.safetensors (Hugging Face PyTorch layout).")
 
 
+def _generation_options(args):
+    """`export_saved_model(generation=...)` from `--generation` / `--max-new-tokens` / `--generation-config`."""
+    if not args.generation:
+        if args.generation_config or args.max_new_tokens is not None:
+            raise ValueError("--max-new-tokens and --generation-config need --generation.")
+        return None
+    options = {}
+    if args.generation_config:
+        try:
+            options = json.loads(args.generation_config)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--generation-config must be a JSON object, e.g. '{{\"num_beams\": 4}}'. "
+                             f"Received: {args.generation_config!r} ({e}).") from None
+        if not isinstance(options, dict):
+            raise ValueError(f"--generation-config must be a JSON object. Received: {args.generation_config!r}.")
+    options["max_new_tokens"] = args.max_new_tokens or options.get("max_new_tokens", 20)
+    options.setdefault("batch_size", args.batch_size)
+    options.setdefault("prompt_length", args.prompt_length)
+    return options
+
+
 def _export(args):
     from tfmodels.export import export_saved_model
 
+    _refuse_non_empty(args.destination, args.overwrite)
+    generation = _generation_options(args)
+    if args.max_length is not None and not args.tokenizer:
+        raise ValueError("--max-length sets the in-graph tokenizer's length; it needs --tokenizer.")
     directory, cls = _model_class(args.source, args.task)
+    tokenizer = None
+    if args.tokenizer:
+        tokenizer = directory if args.tokenizer == "auto" else args.tokenizer
     print(f"Exporting {directory} as {cls.__name__} to SavedModel {args.destination}")
     model = cls.from_pretrained(directory, progress=True)
-    export_saved_model(model, args.destination, overwrite=args.overwrite)
-    print(f"Wrote {args.destination} (signature 'serving_default'; inspect with "
+    export_saved_model(model, args.destination, overwrite=args.overwrite, tokenizer=tokenizer,
+                       max_length=args.max_length, generation=generation)
+    names = ["serving_default"] + (["serve_text", "tokenize"] if tokenizer else []) + (
+        ["generate"] if generation else [])
+    print(f"Wrote {args.destination} (signatures {', '.join(names)}; inspect with "
           f"`saved_model_cli show --dir {args.destination} --all`).")
 
 
 def _demo(args):
     from tfmodels.demo import run_demo
 
-    run_demo(output_dir=args.output_dir, epochs=args.epochs, check_parity=not args.skip_parity)
+    run_demo(output_dir=args.output_dir, epochs=args.epochs, check_parity=not args.skip_parity,
+             verbose=args.verbose)
 
 
 def build_parser():
@@ -75,13 +132,16 @@ def build_parser():
                "  tfmodels export ./my-classifier ./saved_model --task sequence-classification\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="show info-level logs")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show info-level logs and TensorFlow's native start-up messages")
+    parser.add_argument("--version", action="version", version=f"tfmodels {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     convert = commands.add_parser(
         "convert", help="load a PyTorch checkpoint and write it as Keras weights (or safetensors)",
-        description="Load SRC strictly (every key and shape checked) and write DST. Existing files in DST "
-                    "are replaced only after the new ones were written completely.",
+        description="Load SRC strictly (every key and shape checked) and write DST. A non-empty DST is "
+                    "refused unless --overwrite is given; its files are then replaced only after the new ones "
+                    "were written completely.",
     )
     convert.add_argument("source", metavar="SRC", help="checkpoint directory or Hub id")
     convert.add_argument("destination", metavar="DST", help="output directory")
@@ -91,6 +151,7 @@ def build_parser():
                          help="keras: config.json + model.weights.h5; safetensors: Hugging Face layout")
     convert.add_argument("--ignore-mismatched-sizes", action="store_true",
                          help="re-initialise task-head weights whose shape differs instead of failing")
+    convert.add_argument("--overwrite", action="store_true", help="replace the files of a non-empty DST")
     convert.set_defaults(func=_convert)
 
     export = commands.add_parser(
@@ -102,7 +163,27 @@ def build_parser():
     export.add_argument("destination", metavar="DST", help="SavedModel directory")
     export.add_argument("--task", choices=TASK_CHOICES, default="auto",
                         help="model head to export (default: from config.json 'architectures')")
-    export.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
+    export.add_argument("--overwrite", action="store_true", help="replace DST if it exists and is not empty")
+    text = export.add_argument_group("in-graph tokenizer (raw strings in)")
+    text.add_argument("--tokenizer", metavar="PATH",
+                      help="tokenizer.json or a directory holding one ('auto': SRC's own) for the extra signatures "
+                           "'serve_text' (string tensor 'text' in) and 'tokenize'; loading the SavedModel then "
+                           "needs `import tensorflow_text`")
+    text.add_argument("--max-length", type=int, metavar="N",
+                      help="length the in-graph tokenizer pads/truncates to (default: the tokenizer's truncation "
+                           "length, else 512; at most the model's max_position_embeddings)")
+    gen = export.add_argument_group("generation (causal LMs)")
+    gen.add_argument("--generation", action="store_true",
+                     help="add a 'generate' signature: int32 input_ids, attention_mask (left-padded prompts, "
+                          "batch <= --batch-size, length <= --prompt-length) -> sequences")
+    gen.add_argument("--max-new-tokens", type=int, metavar="N", help="tokens generated at most (default: 20)")
+    gen.add_argument("--batch-size", type=int, default=8, metavar="N",
+                     help="largest batch the 'generate' signature takes (default: %(default)s)")
+    gen.add_argument("--prompt-length", type=int, default=64, metavar="N",
+                     help="longest prompt the 'generate' signature takes (default: %(default)s)")
+    gen.add_argument("--generation-config", metavar="JSON",
+                     help="other generate() arguments as JSON, e.g. '{\"num_beams\": 4}' or "
+                          "'{\"do_sample\": true, \"top_p\": 0.9}'")
     export.set_defaults(func=_export)
 
     demo = commands.add_parser(
@@ -121,8 +202,9 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF's Python-side notices (AutoGraph, ...)
     try:
         args.func(args)
     except (FileNotFoundError, ValueError, TypeError, ImportError, FileExistsError) as e:

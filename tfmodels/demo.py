@@ -13,6 +13,7 @@
 """
 
 import csv
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from tfmodels._startup import QUIET_ENV
 
 SENTENCES = [
     "A man is playing a guitar on stage.",
@@ -103,7 +106,12 @@ def _section(title):
     print(f"\n== {title} " + "=" * max(0, 66 - len(title)))
 
 
-def _query_saved_model(saved_model_dir, tokenizer_dir, texts):
+def _query_saved_model(saved_model_dir, tokenizer_dir, texts, verbose=False):
+    """Runs the fresh-process query; its TensorFlow start-up logs are shown only with `verbose` or on failure.
+
+    Raises:
+        RuntimeError: the fresh process failed (its stderr is in the message).
+    """
     script = textwrap.dedent(
         f"""
         import os, sys
@@ -126,11 +134,19 @@ def _query_saved_model(saved_model_dir, tokenizer_dir, texts):
             print("  %-62s positive=%.3f" % (text[:62], p[1]))
         """
     )
-    subprocess.run([sys.executable, "-c", script], check=True)
+    env = {**os.environ, **({} if verbose else QUIET_ENV)}
+    result = subprocess.run([sys.executable, "-c", script], env=env, stderr=None if verbose else subprocess.PIPE,
+                            text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"The fresh process querying the SavedModel failed (exit {result.returncode}):\n"
+                           f"{(result.stderr or '')[-3000:]}")
 
 
-def run_demo(output_dir="tfmodels-demo-output", epochs=3, check_parity=True, batch_size=16):
-    """Runs the demo and prints what it does. Returns a dict of the measured figures."""
+def run_demo(output_dir="tfmodels-demo-output", epochs=3, check_parity=True, batch_size=16, verbose=False):
+    """Runs the demo and prints what it does. Returns a dict of the measured figures.
+
+    `verbose` also shows the fresh process's TensorFlow start-up logs.
+    """
     import keras
 
     import tfmodels
@@ -194,6 +210,6 @@ def run_demo(output_dir="tfmodels-demo-output", epochs=3, check_parity=True, bat
     _section("5. Export a SavedModel and query it from a fresh process")
     saved_model_dir = tfmodels.export_saved_model(classifier, output_dir / "saved_model", overwrite=True)
     print(f"  SavedModel: {saved_model_dir}")
-    _query_saved_model(saved_model_dir, directory, QUERIES)
+    _query_saved_model(saved_model_dir, directory, QUERIES, verbose=verbose)
     print(f"\nDone in {time.time() - started:.0f} s.")
     return results

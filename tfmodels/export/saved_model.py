@@ -174,7 +174,9 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
         task_signatures: add the head's task signature.
         generation: for causal LMs, a dict with `batch_size`, `prompt_length`,
             `max_new_tokens` (and any other `generate()` arguments) adds a
-            `generate` signature over left-padded prompts of that shape.
+            `generate` signature over left-padded prompts of up to that
+            batch size and length (compiled once for that shape; see
+            `tfmodels.export.signatures.make_generation_function`).
 
     Returns:
         `pathlib.Path` of the SavedModel directory.
@@ -184,7 +186,8 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
     """
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()) and not overwrite:
-        raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True to replace it.")
+        raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True "
+                              "(`tfmodels export --overwrite`) to replace it.")
     signatures, in_graph = build_signatures(model, output_names, tokenizer, max_length, task_signatures, generation)
     module = tf.Module()
     module.model = model

@@ -9,9 +9,11 @@
 - question answering (`answer_span`): the best span with `start <= end` and
   `end - start < max_answer_length` inside the attention mask: `start_index`,
   `end_index (batch,)` and `score` (start + end logit);
-- causal LMs (`generate`, opt-in): `sequences (batch, prompt_length +
-  generated)` from the model's XLA-compiled `generate()` loop, for a fixed
-  `(batch_size, prompt_length)` (left-padded prompts).
+- causal LMs (`generate`, opt-in): `sequences (batch, prompt_len +
+  generated)` from the model's XLA-compiled `generate()` loop, compiled once
+  for `(batch_size, prompt_length)`; any `batch <= batch_size`,
+  `prompt_len <= prompt_length` (left-padded prompts) is padded to it inside
+  the graph.
 
 Every post-processing step is plain tensor math (no Python control flow on
 values), so the signatures compile with XLA and serve on TPUs.
@@ -91,23 +93,58 @@ def task_signature(model):
 
 def make_generation_function(model, batch_size, prompt_length, max_new_tokens, **generate_kwargs):
     """A `tf.function` over left-padded int32 `input_ids`, `attention_mask`
-    `(batch_size, prompt_length)` returning `{"sequences": model.generate(...)}`.
+    `(batch, prompt_len)` with `batch <= batch_size` and `prompt_len <=
+    prompt_length`, returning `{"sequences": model.generate(...)}` `(batch,
+    prompt_len + generated)`.
 
-    The shapes are static because the generation loop (one XLA program over
-    a preallocated KV cache) is compiled for one prompt shape; pad prompts to
-    `prompt_length` on the left with a 0 attention mask.
+    The generation loop (one XLA program over a preallocated KV cache) is
+    compiled once, for `(batch_size, prompt_length)`: smaller inputs are
+    padded inside the graph (prompts on the left with a 0 attention mask,
+    which does not change the result; the batch with copies of its last
+    prompt, which cannot change when generation stops) and the padding is
+    cut from the output. Larger inputs, or a mask of another shape, raise
+    `tf.errors.InvalidArgumentError` naming the limits.
+
+    Args:
+        model: a causal LM (has `generate()`).
+        batch_size: int, most prompts per call.
+        prompt_length: int, longest prompt.
+        max_new_tokens: int, tokens generated at most.
+        **generate_kwargs: other `generate()` arguments (`num_beams`, ...).
 
     Raises:
         TypeError: `model` has no `generate()`.
+        ValueError: for a size that is not a positive integer.
     """
     if not hasattr(model, "generate"):
         raise TypeError(f"{type(model).__name__} has no generate(); generation signatures need a causal LM.")
+    for name, value in (("batch_size", batch_size), ("prompt_length", prompt_length)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"generation {name} must be a positive integer. Received: {name}={value!r}")
     model.build_from_dummy_inputs()
-    spec = [tf.TensorSpec([batch_size, prompt_length], tf.int32, name=name) for name in ("input_ids", "attention_mask")]
+    spec = [tf.TensorSpec([None, None], tf.int32, name=name) for name in ("input_ids", "attention_mask")]
+    limits = (f"The 'generate' signature takes int32 input_ids and attention_mask of one shape (batch, prompt_len) "
+              f"with 1 <= batch <= {batch_size} and 1 <= prompt_len <= {prompt_length} (export_saved_model "
+              "generation={'batch_size': ..., 'prompt_length': ...}); split or truncate larger inputs.")
 
     @tf.function(input_signature=spec)
     def generate(input_ids, attention_mask):
-        return {"sequences": model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=max_new_tokens,
-                                            **generate_kwargs)}
+        shape = tf.shape(input_ids)
+        batch, length = shape[0], shape[1]
+        checks = [
+            tf.debugging.assert_equal(tf.shape(attention_mask), shape, message=limits),
+            tf.debugging.assert_greater(tf.reduce_min(shape), 0, message=limits),
+            tf.debugging.assert_less_equal(batch, batch_size, message=limits),
+            tf.debugging.assert_less_equal(length, prompt_length, message=limits),
+        ]
+        with tf.control_dependencies(checks):
+            rows = tf.minimum(tf.range(batch_size), batch - 1)  # extra rows repeat the last prompt
+            padding = [[0, 0], [prompt_length - length, 0]]
+            ids = tf.pad(tf.gather(input_ids, rows), padding)  # (batch_size, prompt_length), id 0 under mask 0
+            mask = tf.pad(tf.gather(attention_mask, rows), padding)
+        ids = tf.ensure_shape(ids, [batch_size, prompt_length])
+        mask = tf.ensure_shape(mask, [batch_size, prompt_length])
+        sequences = model.generate(ids, attention_mask=mask, max_new_tokens=max_new_tokens, **generate_kwargs)
+        return {"sequences": sequences[:batch, prompt_length - length:]}
 
     return generate

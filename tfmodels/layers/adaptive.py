@@ -20,6 +20,8 @@ import math
 import keras
 from keras import ops
 
+from tfmodels.layers.embeddings import checked_lookup
+
 
 def _cluster_bounds(vocab_size, cutoffs):
     ends = [0] + list(cutoffs) + [vocab_size]
@@ -76,6 +78,10 @@ class AdaptiveEmbedding(keras.layers.Layer):
         self.built = True
 
     def call(self, input_ids):
+        # Ids outside [0, vocab_size) are refused before the lookup (see `checked_lookup`).
+        return checked_lookup(self._lookup, input_ids, self.vocab_size)
+
+    def _lookup(self, input_ids):
         if self.div_val == 1:
             x = self.emb_layers[0](input_ids)
             if self.emb_projs:

@@ -1,10 +1,72 @@
-"""Token, position and segment embeddings."""
+"""Token, position and segment embeddings, and the one check of ids before a lookup."""
 
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers.normalization import normalization as make_normalization
 from tfmodels.layers.utils import clone_initializer
+
+
+def _ids_message(name, vocab_size, size_name):
+    return (f"`{name}` must hold ids in [0, {size_name}={vocab_size}): the embedding table has {vocab_size} rows. "
+            "Check that the tokenizer belongs to this checkpoint.")
+
+
+def checked_lookup(lookup, ids, vocab_size, name="input_ids", size_name="vocab_size"):
+    """`lookup(ids)` after checking that every id is in `[0, vocab_size)`.
+
+    TensorFlow's gather raises a deep `GatherV2` error for a too-large id on
+    CPU, returns zeros on GPU/TPU and accepts negative ids on CPU; this check
+    runs before the lookup instead:
+
+    - eager (the usual `model(inputs)`, numpy or eager tensors): a host-side
+      check raises `ValueError` naming the first bad id, its position and
+      `vocab_size`;
+    - graph (`tf.function`, `predict()`/`fit()` without XLA, exported
+      SavedModels): a `tf.debugging.Assert` runs before the lookup and raises
+      `tf.errors.InvalidArgumentError` with the same message followed by the
+      position and the id;
+    - XLA (`jit_compile=True`): XLA drops `Assert` ops, so nothing can be
+      raised; the embeddings of invalid ids are set to NaN instead (XLA's
+      gather would clamp the id to the table), so outputs that depend on them
+      are NaN rather than plausible.
+
+    Args:
+        lookup: callable, `ids -> (..., dim)` embeddings.
+        ids: int tensor `(batch, seq_len)` (any rank).
+        vocab_size: int, rows of the table.
+        name: input name used in the message.
+        size_name: name of the table size in the message.
+
+    Returns:
+        float tensor `(*ids.shape, dim)`.
+
+    Raises:
+        ValueError: in eager mode, for an id `< 0` or `>= vocab_size`.
+    """
+    ids = ops.convert_to_tensor(ids)
+    if tf.executing_eagerly():
+        values = np.asarray(ids)
+        bad = (values < 0) | (values >= vocab_size)
+        if bad.any():
+            position = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{_ids_message(name, vocab_size, size_name)} Received: {name}{list(position)} = "
+                             f"{values[position]} ({int(bad.sum())} id(s) out of range).")
+        return lookup(ids)
+    valid = ops.logical_and(ops.greater_equal(ids, 0), ops.less(ids, vocab_size))
+    # First bad position as a flat index: static-shape ops only, so the check also compiles under XLA.
+    first = tf.argmax(tf.reshape(tf.cast(tf.logical_not(valid), tf.int32), [-1]), output_type=tf.int32)
+    shape = tf.shape(ids, out_type=tf.int32)
+    position = (first // tf.math.cumprod(shape, exclusive=True, reverse=True)) % shape  # unravelled index
+    value = tf.cast(tf.gather(tf.reshape(ids, [-1]), first), tf.int32)
+    check = tf.debugging.Assert(tf.reduce_all(valid), [
+        _ids_message(name, vocab_size, size_name), f"First bad position in {name}:", position, "id:", value])
+    with tf.control_dependencies([check]):
+        ids = tf.identity(ids)
+    x = lookup(ids)
+    return ops.where(valid[..., None], x, ops.cast(float("nan"), x.dtype))
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
@@ -16,13 +78,17 @@ class WordEmbedding(keras.layers.Embedding):
     matrix, `(batch, seq_len, dim) -> (batch, seq_len, vocab_size)`, which is
     how masked-LM and causal-LM heads tie their output weights to the input
     embeddings.
+
+    Lookups check the ids first (`checked_lookup`): an id outside
+    `[0, input_dim)` raises `ValueError` in eager mode and
+    `tf.errors.InvalidArgumentError` in graphs (NaN embeddings under XLA).
     """
 
     def call(self, inputs, reverse=False):
         if reverse:
             matrix = ops.cast(self.embeddings, inputs.dtype)
             return ops.matmul(inputs, ops.transpose(matrix))
-        return super().call(inputs)
+        return checked_lookup(super().call, inputs, self.input_dim)
 
     def compute_output_shape(self, input_shape, reverse=False):
         if reverse:
@@ -82,6 +148,11 @@ class TransformerEmbeddings(keras.layers.Layer):
 
     Returns:
         float tensor `(batch, seq_len, projection_size or hidden_size)`.
+
+    Raises:
+        ValueError: (eager; `tf.errors.InvalidArgumentError` in graphs) for
+            `input_ids`, `token_type_ids` or `position_ids` outside their
+            table (see `checked_lookup`).
 
     References:
         Devlin et al., "BERT", 2019. Liu et al., "RoBERTa", 2019 (padding-offset
@@ -186,11 +257,14 @@ class TransformerEmbeddings(keras.layers.Layer):
         if self.position_embeddings is not None:
             if position_ids is None:
                 position_ids = self.default_position_ids(input_ids)
-            x = x + self.position_embeddings(position_ids)
+            x = x + checked_lookup(self.position_embeddings, position_ids, self.max_position_embeddings,
+                                   "position_ids", "max_position_embeddings")
         if self.token_type_embeddings is not None:
             if token_type_ids is None:
-                token_type_ids = ops.zeros_like(input_ids)
-            x = x + self.token_type_embeddings(token_type_ids)
+                x = x + self.token_type_embeddings(ops.zeros_like(input_ids))
+            else:
+                x = x + checked_lookup(self.token_type_embeddings, token_type_ids, self.type_vocab_size,
+                                       "token_type_ids", "type_vocab_size")
         if extra_embeddings is not None:
             x = x + extra_embeddings
         if self.layer_norm is not None:

@@ -49,8 +49,12 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     Call args:
         x: float tensor `(batch, seq_len, hidden_size)`.
-        attention_mask: optional bool mask broadcastable to
-            `(batch, num_heads, seq_len, key_len)`.
+        attention_mask: optional mask, `True` / nonzero = attend: bool or 0/1
+            int `(batch, key_len)`, `(batch, seq_len, key_len)` or
+            `(batch | 1, num_heads | 1, seq_len | 1, key_len)`, or a Hugging
+            Face additive float mask (0 = attend, negative = masked); other
+            forms raise `ValueError` (see
+            `tfmodels.layers.masks.attention_mask_to_bool`).
         attention_bias: optional additive float bias, same broadcast rule.
         cache, cache_update_index: KV cache, see `MultiHeadAttention`.
         return_attention_scores: bool, also return the attention probabilities.

@@ -21,6 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers.losses import IGNORE_INDEX, broadcast_sample_weight, replica_share
+from tfmodels.models.input_checks import check_input_shapes, check_numeric_fields
 from tfmodels.models.keras_data import KerasDataMixin
 
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
@@ -90,9 +91,16 @@ class PreTrainedModel(KerasDataMixin, keras.Model):
         self.extra_config = {k: v for k, v in extra.items() if k not in _NON_ARCHITECTURE_FIELDS}
 
     def _record_config(self, local_vars, exclude=()):
-        """Stores constructor arguments (the caller's `locals()`) as config."""
+        """Stores constructor arguments (the caller's `locals()`) as config.
+
+        Raises:
+            TypeError: for a string where the field's default is a number
+                (e.g. `hidden_size="abc"` in a hand-edited config.json).
+        """
         skip = {"self", "kwargs", "__class__", *exclude}
-        self.config.update({k: v for k, v in local_vars.items() if k not in skip})
+        fields = {k: v for k, v in local_vars.items() if k not in skip}
+        check_numeric_fields(type(self), fields)
+        self.config.update(fields)
 
     @property
     def _default_save_signature(self):
@@ -225,12 +233,19 @@ class PreTrainedModel(KerasDataMixin, keras.Model):
         if config:
             self.build_from_dummy_inputs()
 
-    def _prepare_inputs(self, inputs, kwargs=None):
+    def _prepare_inputs(self, inputs, kwargs=None, cached=False):
         """Merges dict/tensor inputs and keyword inputs into a dict of int32 tensors.
+
+        Args:
+            inputs: dict (or mapping such as a `BatchEncoding`) or the `input_ids`.
+            kwargs: more inputs by name.
+            cached: the call attends over a KV cache, so `attention_mask` may
+                be longer than `input_ids` (it covers every cache slot).
 
         Raises:
             TypeError: for unknown input names or non-integer ids.
-            ValueError: if `input_ids` is missing.
+            ValueError: if `input_ids` is missing, has the wrong rank or no
+                tokens, or `attention_mask` does not match its shape.
         """
         if inputs is None:
             merged = {}
@@ -256,6 +271,7 @@ class PreTrainedModel(KerasDataMixin, keras.Model):
                 prepared[key] = tf.convert_to_tensor(value)
             else:
                 prepared[key] = to_int_tensor(value, key)
+        check_input_shapes(type(self).__name__, prepared, len(self.dummy_inputs()["input_ids"].shape), cached)
         return prepared
 
     # -- training ---------------------------------------------------------------

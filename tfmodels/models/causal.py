@@ -106,7 +106,7 @@ class CausalDecoderModel(PreTrainedModel):
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
              past_key_values=None, cache_update_index=None, use_cache=False):
-        inputs = self._prepare_inputs(inputs)
+        inputs = self._prepare_inputs(inputs, cached=past_key_values is not None or use_cache)
         return self.forward(
             inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
             position_ids=inputs.get("position_ids"), token_type_ids=inputs.get("token_type_ids"),
@@ -177,7 +177,7 @@ class CausalHeadMixin(HeadModelMixin):
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
              past_key_values=None, cache_update_index=None, use_cache=False):
-        inputs = self._prepare_inputs(inputs)
+        inputs = self._prepare_inputs(inputs, cached=past_key_values is not None or use_cache)
         labels = {k: inputs.pop(k) for k in self.label_names if k in inputs}
         self._cache_kwargs = dict(past_key_values=past_key_values, cache_update_index=cache_update_index,
                                   use_cache=use_cache)

@@ -28,7 +28,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings, TransformerEncoderBlock, padding_mask
+from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings, TransformerEncoderBlock
+from tfmodels.layers import masks
 from tfmodels.layers.masks import causal_mask, merge_masks
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
@@ -69,12 +70,14 @@ def check_sequence_length(input_ids, max_position_embeddings, model_name, positi
 
 
 def attention_mask_to_bool(attention_mask):
-    """`(batch, key_len)` -> `(batch, 1, 1, key_len)`; `(batch, q, k)` -> `(batch, 1, q, k)`."""
+    """A model's 0/1 `attention_mask` (any dtype; nonzero = attend) as the blocks' bool mask.
+
+    `(batch, key_len)` -> `(batch, 1, 1, key_len)`; `(batch, q, k)` -> `(batch, 1, q, k)`, through
+    `tfmodels.layers.masks.attention_mask_to_bool` (model inputs are 0/1, never additive).
+    """
     if attention_mask is None:
         return None
-    if len(attention_mask.shape) == 3:
-        return ops.not_equal(attention_mask, 0)[:, None, :, :]
-    return padding_mask(attention_mask)
+    return masks.attention_mask_to_bool(ops.not_equal(attention_mask, 0))
 
 
 # Hugging Face config fields shared by BERT, RoBERTa, ELECTRA, ALBERT, Megatron-BERT, DPR.
@@ -296,7 +299,8 @@ class EncoderModel(PreTrainedModel):
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
              past_key_values=None, cache_update_index=None):
-        return self._run(self._prepare_inputs(inputs), training, output_attentions, output_hidden_states,
+        return self._run(self._prepare_inputs(inputs, cached=past_key_values is not None), training,
+                         output_attentions, output_hidden_states,
                          past_key_values, cache_update_index)
 
     def forward(self, input_ids, attention_mask=None, position_ids=None, token_type_ids=None,
@@ -307,7 +311,8 @@ class EncoderModel(PreTrainedModel):
         this pass are written at `cache_update_index` and `attention_mask` covers every cache slot."""
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids,
                   "token_type_ids": token_type_ids}
-        inputs = self._prepare_inputs({k: v for k, v in inputs.items() if v is not None})
+        inputs = self._prepare_inputs({k: v for k, v in inputs.items() if v is not None},
+                                      cached=past_key_values is not None)
         return self._run(inputs, training, output_attentions, output_hidden_states, past_key_values,
                          cache_update_index)
 

@@ -19,7 +19,7 @@ import keras
 from keras import ops
 
 from tfmodels.layers.einsum_dense import EinsumDense
-from tfmodels.layers.masks import mask_scores, masked_softmax
+from tfmodels.layers.masks import attention_mask_to_bool, mask_scores, masked_softmax
 from tfmodels.layers.utils import clone_initializer
 
 
@@ -73,8 +73,11 @@ class MultiHeadAttention(keras.layers.Layer):
         query: float tensor `(B, T, D)`.
         value: float tensor `(B, S, D)`; defaults to `query` (self-attention).
         key: float tensor `(B, S, D)`; defaults to `value`.
-        attention_mask: optional bool tensor broadcastable to `(B, N, T, S)`
-            (`True` = attend); build it with `tfmodels.layers.masks`.
+        attention_mask: optional mask, `True` / nonzero = attend: bool or 0/1
+            int `(B, S)`, `(B, T, S)` or `(B | 1, N | 1, T | 1, S)`, or a
+            Hugging Face additive float mask (0 = attend, negative = masked)
+            of those shapes; see `tfmodels.layers.masks.attention_mask_to_bool`.
+            Other dtypes, ranks or sizes raise `ValueError`.
         attention_bias: optional float tensor broadcastable to `(B, N, T, S)`,
             added to the scores before masking.
         cache: optional float tensor `(B, 2, S, N, H)` of cached keys and
@@ -235,6 +238,7 @@ class MultiHeadAttention(keras.layers.Layer):
             v = ops.slice_update(cache[:, 1], start, ops.cast(v, cache.dtype))
             cache = ops.stack([k, v], axis=1)  # (B, 2, S, N, H)
 
+        attention_mask = attention_mask_to_bool(attention_mask, query.shape[0], query.shape[1], k.shape[1])
         scores = self._attention_scores(q, k, **kwargs)  # (B, N, T, S)
         if attention_bias is not None:
             scores = scores + ops.cast(attention_bias, scores.dtype)

@@ -15,6 +15,7 @@ from keras import ops
 
 from tfmodels.layers.position.sinusoidal import SinusoidalRelativeEmbedding
 from tfmodels.layers.relative_block import RelativeEncoderBlock
+from tfmodels.layers.embeddings import WordEmbedding
 from tfmodels.layers.heads import SequenceSummary
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
@@ -68,7 +69,7 @@ class XLNetModel(PreTrainedModel):
         self._record_config(locals(), exclude=("add_pooling_layer",))
         self.add_pooling_layer = add_pooling_layer
         init = hf_initializer(initializer_range)
-        self.word_embedding = keras.layers.Embedding(
+        self.word_embedding = WordEmbedding(
             vocab_size, d_model, embeddings_initializer=init, dtype=self.dtype_policy, name="word_embedding"
         )
         self.mask_emb = self.add_weight(name="mask_emb", shape=(1, 1, d_model), initializer=init)
