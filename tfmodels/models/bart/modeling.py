@@ -247,7 +247,6 @@ class BartModel(BartPreTrainedModel):
 
     base_model_prefix = "model"
     serving_outputs = ("last_hidden_state", "encoder_last_hidden_state")
-    label_names = ("labels",)  # only to derive decoder inputs when a head passes them through
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)

@@ -1,0 +1,87 @@
+"""BART family <-> Hugging Face `BartModel` and its heads (`MBart*` too).
+
+Key layout of `transformers.models.bart.modeling_bart` (backbone keys under
+`model.` in head checkpoints): `shared`; per stack (`encoder`, `decoder`)
+`embed_positions` (learned, `max_position_embeddings + 2` rows),
+`layernorm_embedding`, `layer_norm` (mBART's final norm), and
+`layers.{i}.self_attn.{q,k,v,out}_proj` + `self_attn_layer_norm`, decoder
+layers also `encoder_attn.{q,k,v,out}_proj` + `encoder_attn_layer_norm`,
+then `fc1`, `fc2`, `final_layer_norm` (the feed-forward's norm). Heads:
+`lm_head` + `final_logits_bias` (a buffer `(1, V)`),
+`classification_head.{dense,out_proj}`, `qa_outputs`. `BartForCausalLM`
+keeps the decoder under `model.decoder.` and its token table there
+(`model.decoder.embed_tokens`).
+
+Tied copies: `{encoder,decoder}.embed_tokens` equal `shared` and a tied
+`lm_head.weight` equals the token table; loading verifies them, saving
+leaves them out (transformers re-ties them).
+"""
+
+from tfmodels.converters.layer_tables import attention, classifier_heads, dense, embedding, feed_forward, layer_norm
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.registry import register_weight_table
+
+OTHER_HEAD_KEYS = (r"^lm_head\.", r"^final_logits_bias$", r"^classification_head\.", r"^qa_outputs\.")
+
+
+def bart_block(hf, keras, is_decoder):
+    """One `BartEncoderLayer` / `BartDecoderLayer` <-> `TransformerEncoderBlock` / `TransformerDecoderBlock`."""
+    params = attention(*(f"{hf}.self_attn.{n}_proj" for n in "qkv"), f"{hf}.self_attn.out_proj",
+                       f"{keras}.self_attention")
+    params += layer_norm(f"{hf}.self_attn_layer_norm", f"{keras}.attention_layer_norm")
+    if is_decoder:
+        params += attention(*(f"{hf}.encoder_attn.{n}_proj" for n in "qkv"), f"{hf}.encoder_attn.out_proj",
+                            f"{keras}.cross_attention")
+        params += layer_norm(f"{hf}.encoder_attn_layer_norm", f"{keras}.cross_attention_layer_norm")
+    params += feed_forward(f"{hf}.fc1", f"{hf}.fc2", f"{keras}.feed_forward")
+    return params + layer_norm(f"{hf}.final_layer_norm", f"{keras}.output_layer_norm")
+
+
+def bart_stack(model, stack, hf=None):
+    """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`)."""
+    hf = hf or stack
+    params = embedding(f"{hf}.embed_positions", f"{stack}_embed_positions")
+    if model.layernorm_embedding:
+        params += layer_norm(f"{hf}.layernorm_embedding", f"{stack}_layernorm_embedding")
+    for i in range(len(getattr(model, f"{stack}_blocks"))):
+        params += bart_block(f"{hf}.layers.{i}", f"{stack}_blocks.{i}", stack == "decoder")
+    if model.final_layer_norms:
+        params += layer_norm(f"{hf}.layer_norm", f"{stack}_layer_norm")
+    return params
+
+
+def bart_backbone(model):
+    """Rows of `BartModel` (or a variant), unprefixed."""
+    return embedding("shared", "shared") + bart_stack(model, "encoder") + bart_stack(model, "decoder")
+
+
+@register_weight_table("bart")
+@register_weight_table("mbart")
+def bart_table(model):
+    if not getattr(model, "has_encoder", True):  # BartForCausalLM
+        return causal_lm_table(model)
+    is_head = hasattr(model, "backbone")
+    backbone = model.backbone if is_head else model
+    params = prefixed("model" if is_head else "", bart_backbone(backbone))
+    tied = {r"(^|\.)(encoder|decoder)\.embed_tokens\.weight$": "shared.weight"}
+    if hasattr(model, "final_logits_bias"):
+        params.append(Param("final_logits_bias", "final_logits_bias", optional=True))  # missing in old checkpoints
+        if model.lm_head is None:
+            tied[r"^lm_head\.weight$"] = "shared.weight"
+        else:
+            params.append(Param("lm_head.weight", "lm_head.kernel", LINEAR))
+    params += classifier_heads(model, head_dense="classification_head.dense",
+                               head_out="classification_head.out_proj")
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix="model",
+                       is_head_model=is_head)
+
+
+def causal_lm_table(model):
+    """`BartForCausalLM`: the decoder under `model.decoder.`, its token table `model.decoder.embed_tokens`."""
+    params = embedding("model.decoder.embed_tokens", "shared") + bart_stack(model, "decoder", "model.decoder")
+    tied = {}
+    if model.lm_head is None:
+        tied[r"^lm_head\.weight$"] = "model.decoder.embed_tokens.weight"
+    else:
+        params += dense("lm_head", "lm_head", use_bias=False)
+    return WeightTable(params, tied=tied)
