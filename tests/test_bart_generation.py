@@ -17,9 +17,10 @@ import tfmodels
 from tests.helpers import _to_numpy, hf_checkpoint, max_abs_diff
 from tests.test_bart_parity import bart_config, bart_inputs, randomize_final_logits_bias
 
-# name -> (our class, transformers class, model_type, config overrides)
+# name -> (class, model_type, config overrides)
 CHECKPOINTS = {
     "bart": ("BartForConditionalGeneration", "bart", dict(scale_embedding=True)),
+    "mbart": ("MBartForConditionalGeneration", "mbart", dict(encoder_layers=3, decoder_layers=2)),
 }
 
 

@@ -80,6 +80,8 @@ def bart_inputs(seed=0, labels=True, batch_size=3):
 CHECKPOINTS = {
     "bart-scaled": ("BartForConditionalGeneration", dict(scale_embedding=True)),
     "bart-unscaled": ("BartForConditionalGeneration", dict(scale_embedding=False, activation_function="gelu_new")),
+    "mbart": ("MBartForConditionalGeneration", dict(scale_embedding=True, encoder_layers=3, decoder_layers=2,
+                                                    encoder_ffn_dim=29, decoder_ffn_dim=37)),
 }
 
 
@@ -108,14 +110,16 @@ def test_conditional_generation_parity_with_labels(checkpoints, name):
     assert {"loss", "logits", "cross_attentions", "decoder_hidden_states", "encoder_attentions"} <= set(diffs)
 
 
-def test_conditional_generation_parity_with_decoder_inputs(checkpoints):
-    parity("BartForConditionalGeneration", checkpoints["bart-scaled"], bart_inputs(1, labels=False))
+@pytest.mark.parametrize("name", ["bart-scaled", "mbart"])
+def test_conditional_generation_parity_with_decoder_inputs(checkpoints, name):
+    parity(CHECKPOINTS[name][0], checkpoints[name], bart_inputs(1, labels=False))
 
 
-def test_model_parity_shifts_input_ids_without_decoder_inputs(checkpoints):
+@pytest.mark.parametrize("class_name,name", [("BartModel", "bart-scaled"), ("MBartModel", "mbart")])
+def test_model_parity_shifts_input_ids_without_decoder_inputs(checkpoints, class_name, name):
     inputs = bart_inputs(2)
     inputs = {k: inputs[k] for k in ("input_ids", "attention_mask")}
-    diffs = parity("BartModel", checkpoints["bart-scaled"], inputs)
+    diffs = parity(class_name, checkpoints[name], inputs)
     assert "last_hidden_state" in diffs and "encoder_last_hidden_state" in diffs
 
 
@@ -162,18 +166,19 @@ def test_causal_lm_parity(tmp_path):
 
 
 @pytest.mark.parametrize("class_name", ["BartForConditionalGeneration", "BartForSequenceClassification",
-                                        "BartModel"])
+                                        "BartModel", "MBartForConditionalGeneration"])
 def test_save_pretrained_loads_in_transformers(checkpoints, head_checkpoints, tmp_path, class_name):
-    model = getattr(tfmodels, class_name).from_pretrained(head_checkpoints.get(class_name, checkpoints["bart-scaled"]))
+    source = head_checkpoints.get(class_name, checkpoints["mbart" if "MBart" in class_name else "bart-scaled"])
+    model = getattr(tfmodels, class_name).from_pretrained(source)
     model.save_pretrained(tmp_path)
-    inputs = bart_inputs(6, labels=class_name == "BartForConditionalGeneration")
-    if class_name != "BartForConditionalGeneration":
+    inputs = bart_inputs(6, labels=class_name.endswith("ForConditionalGeneration"))
+    if not class_name.endswith("ForConditionalGeneration"):
         inputs = {k: inputs[k] for k in ("input_ids", "attention_mask")}
     ours = {k: _to_numpy(v) for k, v in model(inputs, training=False).items()}
     compare_outputs(ours, torch_outputs(class_name, str(tmp_path), inputs, use_cache=False))
     assert type(getattr(tfmodels, class_name).from_pretrained(tmp_path)) is type(model)
     with open(f"{tmp_path}/config.json") as f:
-        assert json.load(f)["model_type"] == "bart"
+        assert json.load(f)["model_type"] == model.model_type
 
 
 def test_causal_lm_save_pretrained_loads_in_transformers(tmp_path):

@@ -45,6 +45,35 @@ def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):
     return ops.where(ops.equal(shifted, -100), ops.cast(pad_token_id, "int32"), shifted)
 
 
+def shift_tokens_right_wrapping(labels, pad_token_id):
+    """mBART's decoder inputs: `[last non-pad token, labels[:-1]]`, `-100` replaced by `pad_token_id`.
+
+    mBART has no single start token: each row starts with its own last
+    non-pad token (the target language id). As the reference, the last
+    non-pad token is taken at index `count(non-pad) - 1` (right padding).
+
+    Args:
+        labels: int tensor `(batch, target_len)`; `-100` marks ignored tokens.
+        pad_token_id: int.
+
+    Returns:
+        int32 tensor `(batch, target_len)`.
+
+    Raises:
+        ValueError: if `pad_token_id` is `None`.
+
+    References:
+        `transformers.models.mbart.modeling_mbart.shift_tokens_right`.
+    """
+    if pad_token_id is None:
+        raise ValueError("pad_token_id must be set in the config to derive decoder inputs from labels.")
+    labels = ops.cast(labels, "int32")
+    labels = ops.where(ops.equal(labels, -100), ops.cast(pad_token_id, "int32"), labels)
+    last = ops.sum(ops.cast(ops.not_equal(labels, pad_token_id), "int32"), axis=1) - 1  # (batch,)
+    start = ops.take_along_axis(labels, ops.expand_dims(last, 1), axis=1)  # (batch, 1)
+    return ops.concatenate([start, labels[:, :-1]], axis=1)
+
+
 def seq2seq_lm_loss(labels, logits, sample_weight=None):
     """Mean cross-entropy of `logits (batch, target_len, vocab)` against `labels (batch, target_len)`, -100 ignored.
 
@@ -86,7 +115,8 @@ def decoder_input_ids_from(model, inputs, from_input_ids=False):
     """The decoder inputs of a call: given, else `labels` shifted right, else (BART) `input_ids` shifted right.
 
     Args:
-        model: the model (its `config` has `pad_token_id`, `decoder_start_token_id`).
+        model: the model (its `config` has `pad_token_id`, `decoder_start_token_id`); a
+            `shift_right(ids)` method of the model, when it has one, does the shifting (mBART).
         inputs: the prepared input dict.
         from_input_ids: bool, fall back to shifting `input_ids` (as `BartModel` does).
 
@@ -106,6 +136,8 @@ def decoder_input_ids_from(model, inputs, from_input_ids=False):
             f"{type(model).__name__} needs `decoder_input_ids` (or `labels`, from which they are "
             f"shifted). Received inputs: {sorted(inputs)}."
         )
+    if hasattr(model, "shift_right"):
+        return model.shift_right(source)
     return shift_tokens_right(source, model.config["pad_token_id"], model.config["decoder_start_token_id"])
 
 

@@ -48,6 +48,7 @@ from tfmodels.models.seq2seq import (
     decoder_outputs,
     encode_decode,
     run_decoder_layers,
+    shift_tokens_right_wrapping,
 )
 
 LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default, used by every BART-family layer norm
@@ -255,7 +256,8 @@ class BartModel(BartPreTrainedModel):
 
 
 class MBartModel(BartModel):
-    """mBART's encoder-decoder: pre-norm blocks and final encoder/decoder layer norms.
+    """mBART's encoder-decoder: pre-norm blocks, final encoder/decoder layer norms, and decoder
+    inputs shifted with each row's last non-pad token as its start (`shift_tokens_right_wrapping`).
 
     References: `transformers.MBartModel`.
     """
@@ -263,3 +265,7 @@ class MBartModel(BartModel):
     model_type = "mbart"
     normalize_first = True
     final_layer_norms = True
+
+    def shift_right(self, ids):
+        """Decoder inputs from `ids` `(B, T)`: each row starts with its last non-pad token (its language id)."""
+        return shift_tokens_right_wrapping(ids, self.config["pad_token_id"])
