@@ -28,7 +28,8 @@ PAD, EOS, BOS = 1, 2, 0
 def bart_config(model_type="bart", scale_embedding=True, **overrides):
     import transformers
 
-    config_class = {"bart": transformers.BartConfig, "mbart": transformers.MBartConfig}[model_type]
+    config_class = {"bart": transformers.BartConfig, "mbart": transformers.MBartConfig,
+                    "marian": transformers.MarianConfig, "pegasus": transformers.PegasusConfig}[model_type]
     fields = dict(
         vocab_size=VOCAB, max_position_embeddings=40, d_model=30, encoder_layers=2, decoder_layers=3,
         encoder_attention_heads=3, decoder_attention_heads=5, encoder_ffn_dim=37, decoder_ffn_dim=29,
@@ -51,8 +52,9 @@ def randomize_final_logits_bias(path, seed=3):
     return path
 
 
-def bart_inputs(seed=0, labels=True, batch_size=3):
-    """Source `(3, 9)` with one eos per row (right padding in row 1, left padding in row 2)."""
+def bart_inputs(seed=0, labels=True, batch_size=3, target_vocab=VOCAB):
+    """Source `(3, 9)` with one eos per row (right padding in row 1, left padding in row 2);
+    target ids below `target_vocab` (Marian's separate `decoder_vocab_size`)."""
     rng = np.random.RandomState(seed)
     input_ids = rng.randint(3, VOCAB, (batch_size, 9)).astype("int64")
     attention_mask = np.ones_like(input_ids)
@@ -61,7 +63,7 @@ def bart_inputs(seed=0, labels=True, batch_size=3):
         input_ids[1, 5], input_ids[1, 6:], attention_mask[1, 6:] = EOS, PAD, 0  # right padding
     if batch_size > 2:
         input_ids[2, :3], attention_mask[2, :3] = PAD, 0  # left padding
-    target = rng.randint(3, VOCAB, (batch_size, 7)).astype("int64")
+    target = rng.randint(3, target_vocab, (batch_size, 7)).astype("int64")
     decoder_attention_mask = np.ones_like(target)
     if batch_size > 1:
         target[1, 5:] = -100
@@ -82,7 +84,13 @@ CHECKPOINTS = {
     "bart-unscaled": ("BartForConditionalGeneration", dict(scale_embedding=False, activation_function="gelu_new")),
     "mbart": ("MBartForConditionalGeneration", dict(scale_embedding=True, encoder_layers=3, decoder_layers=2,
                                                     encoder_ffn_dim=29, decoder_ffn_dim=37)),
+    "marian": ("MarianMTModel", dict(scale_embedding=True)),
+    "marian-unshared": ("MarianMTModel", dict(share_encoder_decoder_embeddings=False, decoder_vocab_size=53)),
+    # d_model=35: an odd width puts one more sine than cosine column in the sinusoid table.
+    "pegasus": ("PegasusForConditionalGeneration", dict(scale_embedding=True, d_model=35, encoder_attention_heads=5,
+                                                        decoder_attention_heads=7, encoder_layers=3, decoder_layers=2)),
 }
+TARGET_VOCAB = {"marian-unshared": 53}
 
 
 @pytest.fixture(scope="module")
@@ -106,13 +114,13 @@ def parity(class_name, path, inputs, use_cache=False):
 
 @pytest.mark.parametrize("name", sorted(CHECKPOINTS))
 def test_conditional_generation_parity_with_labels(checkpoints, name):
-    diffs = parity(CHECKPOINTS[name][0], checkpoints[name], bart_inputs())
+    diffs = parity(CHECKPOINTS[name][0], checkpoints[name], bart_inputs(target_vocab=TARGET_VOCAB.get(name, VOCAB)))
     assert {"loss", "logits", "cross_attentions", "decoder_hidden_states", "encoder_attentions"} <= set(diffs)
 
 
-@pytest.mark.parametrize("name", ["bart-scaled", "mbart"])
+@pytest.mark.parametrize("name", ["bart-scaled", "mbart", "marian-unshared", "pegasus"])
 def test_conditional_generation_parity_with_decoder_inputs(checkpoints, name):
-    parity(CHECKPOINTS[name][0], checkpoints[name], bart_inputs(1, labels=False))
+    parity(CHECKPOINTS[name][0], checkpoints[name], bart_inputs(1, False, target_vocab=TARGET_VOCAB.get(name, VOCAB)))
 
 
 @pytest.mark.parametrize("class_name,name", [("BartModel", "bart-scaled"), ("MBartModel", "mbart")])
@@ -121,6 +129,15 @@ def test_model_parity_shifts_input_ids_without_decoder_inputs(checkpoints, class
     inputs = {k: inputs[k] for k in ("input_ids", "attention_mask")}
     diffs = parity(class_name, checkpoints[name], inputs)
     assert "last_hidden_state" in diffs and "encoder_last_hidden_state" in diffs
+
+
+@pytest.mark.parametrize("class_name,name", [("MarianModel", "marian-unshared"), ("PegasusModel", "pegasus")])
+def test_model_parity_with_decoder_inputs(checkpoints, class_name, name):
+    diffs = parity(class_name, checkpoints[name], bart_inputs(2, False, target_vocab=TARGET_VOCAB.get(name, VOCAB)))
+    assert "last_hidden_state" in diffs and "encoder_last_hidden_state" in diffs
+    model = getattr(tfmodels, class_name).from_pretrained(checkpoints[name])
+    with pytest.raises(ValueError, match="decoder_input_ids"):  # the reference does not shift input_ids either
+        model({"input_ids": bart_inputs(2)["input_ids"]})
 
 
 @pytest.fixture(scope="module")

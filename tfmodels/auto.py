@@ -328,5 +328,8 @@ for _task, _class in (("base", _bart.BartModel), ("seq2seq-lm", _bart.BartForCon
                       ("sequence-classification", _bart.BartForSequenceClassification),
                       ("question-answering", _bart.BartForQuestionAnswering), ("causal-lm", _bart.BartForCausalLM)):
     register_model(_task, "bart", _class)
-register_model("base", "mbart", _bart.MBartModel)
-register_model("seq2seq-lm", "mbart", _bart.MBartForConditionalGeneration)
+for _model_type, _base, _lm in (("mbart", "MBartModel", "MBartForConditionalGeneration"),
+                                ("marian", "MarianModel", "MarianMTModel"),
+                                ("pegasus", "PegasusModel", "PegasusForConditionalGeneration")):
+    register_model("base", _model_type, getattr(_bart, _base))
+    register_model("seq2seq-lm", _model_type, getattr(_bart, _lm))

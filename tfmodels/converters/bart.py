@@ -1,4 +1,4 @@
-"""BART family <-> Hugging Face `BartModel` and its heads (`MBart*` too).
+"""BART family <-> Hugging Face `BartModel` and its heads (`MBart*`, `Marian*`, `Pegasus*` too).
 
 Key layout of `transformers.models.bart.modeling_bart` (backbone keys under
 `model.` in head checkpoints): `shared`; per stack (`encoder`, `decoder`)
@@ -13,8 +13,10 @@ keeps the decoder under `model.decoder.` and its token table there
 (`model.decoder.embed_tokens`).
 
 Tied copies: `{encoder,decoder}.embed_tokens` equal `shared` and a tied
-`lm_head.weight` equals the token table; loading verifies them, saving
-leaves them out (transformers re-ties them).
+`lm_head.weight` equals the decoder's token table; loading verifies them,
+saving leaves them out (transformers re-ties them). Marian and Pegasus store
+their fixed sinusoid tables as `{encoder,decoder}.embed_positions.weight`:
+loading compares them with the table the model computes, saving writes it.
 """
 
 from tfmodels.converters.layer_tables import attention, classifier_heads, dense, embedding, feed_forward, layer_norm
@@ -40,7 +42,7 @@ def bart_block(hf, keras, is_decoder):
 def bart_stack(model, stack, hf=None):
     """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`)."""
     hf = hf or stack
-    params = embedding(f"{hf}.embed_positions", f"{stack}_embed_positions")
+    params = [] if model.sinusoidal_positions else embedding(f"{hf}.embed_positions", f"{stack}_embed_positions")
     if model.layernorm_embedding:
         params += layer_norm(f"{hf}.layernorm_embedding", f"{stack}_layernorm_embedding")
     for i in range(len(getattr(model, f"{stack}_blocks"))):
@@ -50,30 +52,55 @@ def bart_stack(model, stack, hf=None):
     return params
 
 
+def token_tables(model):
+    """The token rows and the tied copies `{pattern: source key}` of a backbone, unprefixed.
+
+    Marian with `share_encoder_decoder_embeddings=False` has no `shared`: its
+    encoder table is `encoder.embed_tokens` (our `shared`), the decoder's
+    `decoder.embed_tokens`.
+    """
+    if getattr(model, "decoder_embed_tokens", None) is not None:
+        return (embedding("encoder.embed_tokens", "shared") + embedding("decoder.embed_tokens", "decoder_embed_tokens"),
+                {}, "decoder.embed_tokens.weight")
+    return embedding("shared", "shared"), {r"(^|\.)(encoder|decoder)\.embed_tokens\.weight$": "shared.weight"}, \
+        "shared.weight"
+
+
+def sinusoid_buffers(model, prefix=""):
+    """The stored sinusoid tables (Marian, Pegasus) `{key: (max_position_embeddings, d_model)}`: verified, saved."""
+    if not model.sinusoidal_positions:
+        return {}
+    table = model.decoder_embed_positions.table
+    stacks = ("encoder", "decoder") if model.has_encoder else ("decoder",)
+    return {f"{prefix}{stack}.embed_positions.weight": table for stack in stacks}
+
+
 def bart_backbone(model):
     """Rows of `BartModel` (or a variant), unprefixed."""
-    return embedding("shared", "shared") + bart_stack(model, "encoder") + bart_stack(model, "decoder")
+    return bart_stack(model, "encoder") + bart_stack(model, "decoder")
 
 
 @register_weight_table("bart")
 @register_weight_table("mbart")
+@register_weight_table("marian")
+@register_weight_table("pegasus")
 def bart_table(model):
     if not getattr(model, "has_encoder", True):  # BartForCausalLM
         return causal_lm_table(model)
     is_head = hasattr(model, "backbone")
     backbone = model.backbone if is_head else model
-    params = prefixed("model" if is_head else "", bart_backbone(backbone))
-    tied = {r"(^|\.)(encoder|decoder)\.embed_tokens\.weight$": "shared.weight"}
+    tokens, tied, decoder_table = token_tables(backbone)
+    params = prefixed("model" if is_head else "", tokens + bart_backbone(backbone))
     if hasattr(model, "final_logits_bias"):
         params.append(Param("final_logits_bias", "final_logits_bias", optional=True))  # missing in old checkpoints
         if model.lm_head is None:
-            tied[r"^lm_head\.weight$"] = "shared.weight"
+            tied[r"^lm_head\.weight$"] = decoder_table
         else:
             params.append(Param("lm_head.weight", "lm_head.kernel", LINEAR))
     params += classifier_heads(model, head_dense="classification_head.dense",
                                head_out="classification_head.out_proj")
     return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix="model",
-                       is_head_model=is_head)
+                       is_head_model=is_head, buffers=sinusoid_buffers(backbone, "model." if is_head else ""))
 
 
 def causal_lm_table(model):
@@ -84,4 +111,4 @@ def causal_lm_table(model):
         tied[r"^lm_head\.weight$"] = "model.decoder.embed_tokens.weight"
     else:
         params += dense("lm_head", "lm_head", use_bias=False)
-    return WeightTable(params, tied=tied)
+    return WeightTable(params, tied=tied, buffers=sinusoid_buffers(model, "model."))

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from tfmodels.layers.position.sinusoidal import sinusoidal_table
+
 
 @keras.saving.register_keras_serializable(package="tfmodels")
 class PositionEmbedding(keras.layers.Layer):
@@ -10,14 +12,16 @@ class PositionEmbedding(keras.layers.Layer):
 
     BART and mBART learn their table with `offset=2` (the first two rows are
     never used: fairseq reserved them for padding); Marian and Pegasus use a
-    fixed sinusoid table (`trainable=False` with a `SinusoidalInitializer`),
-    which checkpoints store and loading verifies.
+    fixed sinusoid table (`sinusoidal=True`: `sinusoidal_table(...,
+    interleaved=False)`, a constant, not a variable), which checkpoints may
+    store and loading verifies.
 
     Args:
         num_positions: int, positions the table covers (`max_position_embeddings`).
         dim: int, embedding width `D`.
         offset: int, rows before position 0.
-        embeddings_initializer: initializer of the table.
+        embeddings_initializer: initializer of the learned table.
+        sinusoidal: bool, use the fixed sinusoid table instead of a variable.
         **kwargs: base layer arguments (`trainable=False` for a fixed table).
 
     Call args:
@@ -34,7 +38,7 @@ class PositionEmbedding(keras.layers.Layer):
         Parity reference: `transformers.models.bart.modeling_bart.BartLearnedPositionalEmbedding`.
     """
 
-    def __init__(self, num_positions, dim, offset=0, embeddings_initializer="uniform", **kwargs):
+    def __init__(self, num_positions, dim, offset=0, embeddings_initializer="uniform", sinusoidal=False, **kwargs):
         super().__init__(**kwargs)
         if num_positions <= 0 or dim <= 0 or offset < 0:
             raise ValueError(
@@ -44,9 +48,15 @@ class PositionEmbedding(keras.layers.Layer):
         self.num_positions = num_positions
         self.dim = dim
         self.offset = offset
+        self.sinusoidal = sinusoidal
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
 
     def build(self, input_shape=None):
+        if self.sinusoidal:
+            # A NumPy constant (made into a tensor at each call: a tensor made here would belong to the build graph).
+            self.table = sinusoidal_table(self.num_positions + self.offset, self.dim, interleaved=False).astype("float32")
+            self.built = True
+            return
         self.embeddings = self.add_weight(
             name="embeddings", shape=(self.num_positions + self.offset, self.dim),
             initializer=self.embeddings_initializer, trainable=self.trainable,
@@ -56,7 +66,8 @@ class PositionEmbedding(keras.layers.Layer):
     def call(self, x, start=0):
         length = ops.shape(x)[1]
         positions = ops.arange(length, dtype="int32") + ops.cast(start, "int32") + self.offset  # (T,)
-        return ops.expand_dims(ops.take(self.embeddings, positions, axis=0), 0)  # (1, T, D)
+        table = ops.convert_to_tensor(self.table) if self.sinusoidal else self.embeddings
+        return ops.expand_dims(ops.take(table, positions, axis=0), 0)  # (1, T, D)
 
     def compute_output_shape(self, input_shape):
         return (1, input_shape[1], self.dim)
@@ -67,5 +78,6 @@ class PositionEmbedding(keras.layers.Layer):
             "num_positions": self.num_positions,
             "dim": self.dim,
             "offset": self.offset,
+            "sinusoidal": self.sinusoidal,
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
         }

@@ -1,13 +1,15 @@
-"""The BART family: BART, mBART (Marian and Pegasus: flags of the same stack)."""
+"""The BART family: BART, mBART, Marian, Pegasus (flags of one stack)."""
 
 from tfmodels.models.bart.heads import (
     BartForCausalLM,
     BartForConditionalGeneration,
     BartForQuestionAnswering,
     BartForSequenceClassification,
+    MarianMTModel,
     MBartForConditionalGeneration,
+    PegasusForConditionalGeneration,
 )
-from tfmodels.models.bart.modeling import BartModel, MBartModel
+from tfmodels.models.bart.modeling import BartModel, MarianModel, MBartModel, PegasusModel
 
 __all__ = [
     "BartForCausalLM",
@@ -17,4 +19,8 @@ __all__ = [
     "BartModel",
     "MBartForConditionalGeneration",
     "MBartModel",
+    "MarianMTModel",
+    "MarianModel",
+    "PegasusForConditionalGeneration",
+    "PegasusModel",
 ]

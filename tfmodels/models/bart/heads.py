@@ -25,7 +25,7 @@ from keras import ops
 from tfmodels.generation.seq2seq import Seq2SeqGenerationMixin
 from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
 from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.bart.modeling import BartModel, BartPreTrainedModel, MBartModel
+from tfmodels.models.bart.modeling import BartModel, BartPreTrainedModel, MarianModel, MBartModel, PegasusModel
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.heads import HeadModelMixin, QuestionAnsweringMixin, SequenceClassificationMixin
 from tfmodels.models.seq2seq import (
@@ -108,7 +108,7 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadMo
     def __init__(self, tie_word_embeddings=True, **kwargs):
         backbone = self._init_backbone(kwargs)
         self.config = {"tie_word_embeddings": tie_word_embeddings}
-        vocab_size = backbone.config["vocab_size"]
+        vocab_size = backbone.decoder_token_embedding.input_dim
         self.lm_head = None
         if not tie_word_embeddings:
             self.lm_head = keras.layers.Dense(vocab_size, use_bias=False, dtype=self.dtype_policy, name="lm_head",
@@ -120,7 +120,7 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadMo
     def lm_logits(self, decoder_hidden_states):
         """`(B, T, D)` decoder output -> `(B, T, V)` logits, `final_logits_bias` added."""
         if self.lm_head is None:
-            logits = self.backbone.shared(decoder_hidden_states, reverse=True)
+            logits = self.backbone.decoder_token_embedding(decoder_hidden_states, reverse=True)
         else:
             logits = self.lm_head(decoder_hidden_states)
         return logits + ops.cast(self.final_logits_bias, logits.dtype)
@@ -128,7 +128,8 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadMo
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
         backbone_inputs = {k: v for k, v in inputs.items() if k != "labels"}
-        backbone_inputs["decoder_input_ids"] = decoder_input_ids_from(self.backbone, inputs, from_input_ids=True)
+        backbone_inputs["decoder_input_ids"] = decoder_input_ids_from(
+            self.backbone, inputs, from_input_ids=self.backbone.decoder_inputs_from_input_ids)
         backbone_outputs = self._backbone_outputs(backbone_inputs, training, output_attentions, output_hidden_states)
         outputs = self._passthrough({"logits": self.lm_logits(backbone_outputs["last_hidden_state"])},
                                     backbone_outputs)
@@ -252,3 +253,23 @@ class MBartForConditionalGeneration(BartForConditionalGeneration):
 
     model_type = "mbart"
     backbone_class = MBartModel
+
+
+class MarianMTModel(BartForConditionalGeneration):
+    """Marian with its LM head (tied to the decoder's token table): `BartForConditionalGeneration` on `MarianModel`.
+
+    References: `transformers.MarianMTModel`.
+    """
+
+    model_type = "marian"
+    backbone_class = MarianModel
+
+
+class PegasusForConditionalGeneration(BartForConditionalGeneration):
+    """Pegasus with its LM head: `BartForConditionalGeneration` on `PegasusModel`.
+
+    References: `transformers.PegasusForConditionalGeneration`.
+    """
+
+    model_type = "pegasus"
+    backbone_class = PegasusModel

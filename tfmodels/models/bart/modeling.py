@@ -14,6 +14,7 @@ variants, a final layer norm. Per-variant switches are class attributes:
 | `layernorm_embedding` | True | True | False | False |
 | `final_layer_norms` | False | True | False | True |
 | `sinusoidal_positions` | False | False | True | True |
+| `decoder_inputs_from_input_ids` | True | True | False | False |
 
 Positions do not depend on padding (row `t` is position `t`, as in the
 reference); a decoding step at cache index `i` uses position `i`.
@@ -25,8 +26,10 @@ References:
     Lewis et al., "BART: Denoising Sequence-to-Sequence Pre-training for
     Natural Language Generation, Translation, and Comprehension", ACL 2020;
     Liu et al., "Multilingual Denoising Pre-training for Neural Machine
-    Translation", TACL 2020 (mBART). Parity references: `transformers.BartModel`,
-    `transformers.MBartModel` (PyTorch).
+    Translation", TACL 2020 (mBART); Junczys-Dowmunt et al., "Marian: Fast
+    Neural Machine Translation in C++", ACL 2018; Zhang et al., "PEGASUS",
+    ICML 2020. Parity references: `transformers.BartModel`, `MBartModel`,
+    `MarianModel`, `PegasusModel` (PyTorch).
 """
 
 import math
@@ -70,6 +73,7 @@ class BartPreTrainedModel(PreTrainedModel):
     layernorm_embedding = True
     final_layer_norms = False
     sinusoidal_positions = False
+    decoder_inputs_from_input_ids = True  # BART/mBART shift `input_ids` when no decoder inputs are given
     input_names = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask")
 
     def __init__(
@@ -134,10 +138,7 @@ class BartPreTrainedModel(PreTrainedModel):
 
     def _make_positions(self, num_positions, dim, init_std, name):
         if self.sinusoidal_positions:
-            from tfmodels.layers.position.sinusoidal import SinusoidalInitializer
-
-            return PositionEmbedding(num_positions, dim, embeddings_initializer=SinusoidalInitializer(
-                interleaved=False), trainable=False, dtype=self.dtype_policy, name=name)
+            return PositionEmbedding(num_positions, dim, sinusoidal=True, dtype=self.dtype_policy, name=name)
         return PositionEmbedding(num_positions, dim, offset=2, embeddings_initializer=hf_initializer(init_std),
                                  dtype=self.dtype_policy, name=name)
 
@@ -149,9 +150,10 @@ class BartPreTrainedModel(PreTrainedModel):
 
     # -- the two stacks -----------------------------------------------------------
 
-    def decoder_embed_tokens(self, ids):
-        """The decoder's token embedding `(B, T) -> (B, T, D)` (unscaled); the encoder's unless overridden."""
-        return self.shared(ids)
+    @property
+    def decoder_token_embedding(self):
+        """The decoder's token table (a `WordEmbedding`; also the tied LM head): `shared` unless Marian unshares it."""
+        return self.shared
 
     def _embed(self, stack, embedded, start, training):
         x = embedded * ops.cast(self.embed_scale, embedded.dtype)
@@ -217,7 +219,7 @@ class BartPreTrainedModel(PreTrainedModel):
         self_mask, cross_mask, offset, _ = decoder_masks(
             decoder_input_ids, attention_mask, decoder_attention_mask, None if cache is None else cache[0],
             cache_update_index)
-        y = self._embed("decoder", self.decoder_embed_tokens(decoder_input_ids), offset, training)  # (B, T, D)
+        y = self._embed("decoder", self.decoder_token_embedding(decoder_input_ids), offset, training)  # (B, T, D)
         y, hidden_states, attentions, cross_attentions, caches = run_decoder_layers(
             self.decoder_blocks, y, encoder_hidden_states, self_mask, cross_mask, cache=cache,
             cache_update_index=cache_update_index, cross_key_values=cross_key_values,
@@ -233,7 +235,8 @@ class BartModel(BartPreTrainedModel):
 
     Call inputs (dict or keywords): `input_ids` `(B, S)`, `attention_mask`
     `(B, S)`, `decoder_input_ids` `(B, T)` (default: `input_ids` shifted
-    right with `decoder_start_token_id`, as the reference),
+    right with `decoder_start_token_id`, as the reference; required in
+    Marian and Pegasus),
     `decoder_attention_mask` `(B, T)`; call keywords `output_attentions`,
     `output_hidden_states`.
 
@@ -243,6 +246,9 @@ class BartModel(BartPreTrainedModel):
         `decoder_hidden_states`, `decoder_attentions`, `cross_attentions`,
         `encoder_hidden_states`, `encoder_attentions`.
 
+    Raises:
+        ValueError: without `decoder_input_ids` where `decoder_inputs_from_input_ids` is False.
+
     References: `transformers.BartModel`.
     """
 
@@ -251,7 +257,7 @@ class BartModel(BartPreTrainedModel):
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
-        decoder_input_ids = decoder_input_ids_from(self, inputs, from_input_ids=True)
+        decoder_input_ids = decoder_input_ids_from(self, inputs, from_input_ids=self.decoder_inputs_from_input_ids)
         return encode_decode(self, inputs, decoder_input_ids, training, output_attentions, output_hidden_states)
 
 
@@ -269,3 +275,53 @@ class MBartModel(BartModel):
     def shift_right(self, ids):
         """Decoder inputs from `ids` `(B, T)`: each row starts with its last non-pad token (its language id)."""
         return shift_tokens_right_wrapping(ids, self.config["pad_token_id"])
+
+
+class MarianModel(BartModel):
+    """Marian's encoder-decoder: post-norm, fixed sinusoid positions, no embedding norm.
+
+    Args:
+        decoder_vocab_size: int, the target vocabulary when
+            `share_encoder_decoder_embeddings=False` (default `vocab_size`).
+        share_encoder_decoder_embeddings: bool; when False the encoder reads
+            `shared` (the checkpoint's `encoder.embed_tokens`) and the decoder
+            its own `decoder_embed_tokens`.
+        **kwargs: the `BartPreTrainedModel` fields.
+
+    References: `transformers.MarianModel`.
+    """
+
+    model_type = "marian"
+    decoder_inputs_from_input_ids = False
+    layernorm_embedding = False
+    sinusoidal_positions = True
+
+    def __init__(self, decoder_vocab_size=None, share_encoder_decoder_embeddings=True, **kwargs):
+        super().__init__(**kwargs)
+        decoder_vocab_size = decoder_vocab_size or self.config["vocab_size"]
+        self.config.update({"decoder_vocab_size": decoder_vocab_size,
+                            "share_encoder_decoder_embeddings": share_encoder_decoder_embeddings})
+        self.decoder_embed_tokens = None
+        if not share_encoder_decoder_embeddings:
+            self.decoder_embed_tokens = WordEmbedding(
+                decoder_vocab_size, self.config["d_model"], embeddings_initializer=hf_initializer(
+                    self.config["init_std"]), dtype=self.dtype_policy, name="decoder_embed_tokens")
+
+    @property
+    def decoder_token_embedding(self):
+        return self.shared if self.decoder_embed_tokens is None else self.decoder_embed_tokens
+
+
+class PegasusModel(BartModel):
+    """Pegasus's encoder-decoder: pre-norm, fixed sinusoid positions, final encoder/decoder layer norms.
+
+    References: Zhang et al., "PEGASUS: Pre-training with Extracted Gap-sentences for
+    Abstractive Summarization", ICML 2020; `transformers.PegasusModel`.
+    """
+
+    model_type = "pegasus"
+    decoder_inputs_from_input_ids = False
+    normalize_first = True
+    layernorm_embedding = False
+    final_layer_norms = True
+    sinusoidal_positions = True
