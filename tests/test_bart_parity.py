@@ -229,3 +229,36 @@ def test_fit_step_moves_weights(checkpoints):
     unchanged = [w.path for b, w in zip(before, model.trainable_weights)
                  if np.array_equal(b, w.numpy()) and not w.path.endswith("/key/bias")]
     assert not unchanged, unchanged
+
+
+@pytest.mark.parametrize("class_name,name", [("MarianMTModel", "marian-unshared"),
+                                             ("PegasusForConditionalGeneration", "pegasus")])
+def test_sinusoid_models_save_pretrained_loads_in_transformers(checkpoints, tmp_path, class_name, name):
+    from safetensors.numpy import load_file
+
+    model = getattr(tfmodels, class_name).from_pretrained(checkpoints[name])
+    model.save_pretrained(tmp_path)
+    inputs = bart_inputs(6, target_vocab=TARGET_VOCAB.get(name, VOCAB))
+    ours = {k: _to_numpy(v) for k, v in model(inputs, training=False).items()}
+    compare_outputs(ours, torch_outputs(class_name, str(tmp_path), inputs, use_cache=False))
+    saved, original = load_file(f"{tmp_path}/model.safetensors"), load_file(f"{checkpoints[name]}/model.safetensors")
+    for key in ("model.encoder.embed_positions.weight", "model.decoder.embed_positions.weight"):
+        # transformers 5 stores Pegasus' tables, not Marian's (recomputed at load); ours writes both.
+        assert (key in original) == (name == "pegasus"), key
+        if key in original:
+            np.testing.assert_array_equal(saved[key], original[key])
+
+
+def test_edited_sinusoid_table_is_refused(checkpoints, tmp_path):
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from tfmodels.converters.errors import BufferMismatchError
+
+    shutil.copytree(checkpoints["pegasus"], tmp_path, dirs_exist_ok=True)
+    state = load_file(f"{tmp_path}/model.safetensors")
+    state["model.decoder.embed_positions.weight"][3, 0] += 0.5
+    save_file(state, f"{tmp_path}/model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(BufferMismatchError, match=r"model\.decoder\.embed_positions\.weight"):
+        tfmodels.PegasusForConditionalGeneration.from_pretrained(tmp_path)
