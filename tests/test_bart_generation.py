@@ -21,6 +21,9 @@ from tests.test_bart_parity import bart_config, bart_inputs, randomize_final_log
 CHECKPOINTS = {
     "bart": ("BartForConditionalGeneration", "bart", dict(scale_embedding=True)),
     "mbart": ("MBartForConditionalGeneration", "mbart", dict(encoder_layers=3, decoder_layers=2)),
+    "marian": ("MarianMTModel", "marian", dict(share_encoder_decoder_embeddings=False, decoder_vocab_size=53)),
+    "pegasus": ("PegasusForConditionalGeneration", "pegasus", dict(d_model=35, encoder_attention_heads=5,
+                                                                   decoder_attention_heads=7)),
 }
 
 
