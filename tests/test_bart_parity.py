@@ -40,14 +40,14 @@ def bart_config(model_type="bart", scale_embedding=True, **overrides):
     return config_class(**{**fields, **overrides})
 
 
-def randomize_final_logits_bias(path, seed=3):
+def randomize_final_logits_bias(path, seed=3, scale=1.0):
     """Writes random values into the checkpoint's `final_logits_bias` (zeros after `save_pretrained`)."""
     import torch
     from safetensors.torch import load_file, save_file
 
     state = load_file(f"{path}/model.safetensors")
     generator = torch.Generator().manual_seed(seed)
-    state["final_logits_bias"] = torch.randn(state["final_logits_bias"].shape, generator=generator)
+    state["final_logits_bias"] = scale * torch.randn(state["final_logits_bias"].shape, generator=generator)
     save_file(state, f"{path}/model.safetensors", metadata={"format": "pt"})
     return path
 
