@@ -57,8 +57,10 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
         cache: `(output, [(self, cross)], [cache])`.
 
     References:
-        Vaswani et al., "Attention Is All You Need", 2017. Parity reference:
-        `transformers.models.t5.modeling_t5.T5Block` (decoder).
+        Vaswani et al., "Attention Is All You Need", 2017. Parity references:
+        `transformers.models.t5.modeling_t5.T5Block` (decoder, pre-norm),
+        `transformers.models.bart.modeling_bart.BartDecoderLayer` (post-norm),
+        `transformers.models.mbart.modeling_mbart.MBartDecoderLayer` (pre-norm).
     """
 
     def build(self, x_shape, encoder_hidden_states_shape=None):
