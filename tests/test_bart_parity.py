@@ -262,3 +262,21 @@ def test_edited_sinusoid_table_is_refused(checkpoints, tmp_path):
     save_file(state, f"{tmp_path}/model.safetensors", metadata={"format": "pt"})
     with pytest.raises(BufferMismatchError, match=r"model\.decoder\.embed_positions\.weight"):
         tfmodels.PegasusForConditionalGeneration.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("source", ["BartModel", "BartForConditionalGeneration"])
+def test_causal_lm_loads_the_decoder_of_seq2seq_checkpoints(tmp_path, source):
+    """A seq2seq checkpoint's decoder (its token table is `shared`) in `BartForCausalLM`:
+    the reference decoder's output times the shared table."""
+    import torch
+    import transformers
+
+    path = hf_checkpoint(source, bart_config(), tmp_path)
+    ids = bart_inputs(1)["input_ids"]
+    ours = _to_numpy(tfmodels.BartForCausalLM.from_pretrained(path)({"input_ids": ids}, training=False)["logits"])
+    reference = getattr(transformers, source).from_pretrained(path).eval()
+    backbone = getattr(reference, "model", reference)
+    with torch.no_grad():
+        hidden = backbone.decoder(input_ids=torch.as_tensor(ids), use_cache=False).last_hidden_state
+        expected = (hidden @ backbone.shared.weight.T).numpy()
+    assert np.abs(ours - expected).max() <= 1e-5

@@ -104,11 +104,21 @@ def bart_table(model):
 
 
 def causal_lm_table(model):
-    """`BartForCausalLM`: the decoder under `model.decoder.`, its token table `model.decoder.embed_tokens`."""
-    params = embedding("model.decoder.embed_tokens", "shared") + bart_stack(model, "decoder", "model.decoder")
+    """`BartForCausalLM`: the decoder under `model.decoder.`, its token table `model.decoder.embed_tokens`.
+
+    It also loads the decoder of a `BartModel` (`decoder.*`: the prefix is adapted) or
+    `BartForConditionalGeneration` checkpoint; their encoder and other heads' keys are reported
+    unused. transformers 5 saves those without `decoder.embed_tokens` (tied to `shared`), so the
+    token table is then read from `shared`, the tensor the decoder used (transformers itself
+    leaves it newly initialised and reports `shared` unused).
+    """
+    params = embedding("model.decoder.embed_tokens", "shared", aliases=("model.shared.weight",))
+    params += bart_stack(model, "decoder", "model.decoder")
     tied = {}
     if model.lm_head is None:
         tied[r"^lm_head\.weight$"] = "model.decoder.embed_tokens.weight"
     else:
         params += dense("lm_head", "lm_head", use_bias=False)
-    return WeightTable(params, tied=tied, buffers=sinusoid_buffers(model, "model."))
+    other = (r"^(model\.)?encoder\.", r"^(model\.)?shared\.", *OTHER_HEAD_KEYS[1:])
+    return WeightTable(params, tied=tied, buffers=sinusoid_buffers(model, "model."), other_head_keys=other,
+                       base_model_prefix="model", is_head_model=True)
