@@ -75,5 +75,6 @@ class Seq2SeqGenerationMixin(GenerationMixin):
             attention_mask = tf.repeat(attention_mask, num_beams, axis=0)  # (B * K, S)
             cross_key_values = tuple(tf.repeat(kv, num_beams, axis=0) for kv in cross_key_values)
         step = _DecoderStep(self, attention_mask, cross_key_values)
-        start = tf.fill((input_ids.shape[0], 1), tf.constant(self._seq2seq_config()["decoder_start_token_id"], tf.int32))
+        start_id = self._seq2seq_config()["decoder_start_token_id"]
+        start = tf.fill((input_ids.shape[0], 1), tf.constant(start_id, tf.int32))
         return step, start, tf.ones_like(start)

@@ -54,7 +54,8 @@ class PositionEmbedding(keras.layers.Layer):
     def build(self, input_shape=None):
         if self.sinusoidal:
             # A NumPy constant (made into a tensor at each call: a tensor made here would belong to the build graph).
-            self.table = sinusoidal_table(self.num_positions + self.offset, self.dim, interleaved=False).astype("float32")
+            table = sinusoidal_table(self.num_positions + self.offset, self.dim, interleaved=False)
+            self.table = table.astype("float32")
             self.built = True
             return
         self.embeddings = self.add_weight(

@@ -86,7 +86,13 @@ class BartHeadMixin:
 
 
 class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadModelMixin, PreTrainedModel):
-    """BART with its LM head (tied to `shared` unless `tie_word_embeddings=False`) plus `final_logits_bias`; `generate()`.
+    """BART with its LM head (tied to the decoder's token table) plus `final_logits_bias`; `generate()`.
+
+    The head is tied unless `tie_word_embeddings=False` (then `lm_head.weight`
+    is its own; transformers 5 then also unties BART's encoder/decoder token
+    tables from `shared`, which this class does not model: loading such a
+    checkpoint fails with `BufferMismatchError` naming those keys, unless the
+    tables are equal). Marian's `share_encoder_decoder_embeddings=False` is supported.
 
     Call inputs: as `BartModel`, plus `labels` `(B, T)` (`-100` ignored):
     when `decoder_input_ids` is not given it is `labels` shifted right with
