@@ -280,3 +280,13 @@ def test_causal_lm_loads_the_decoder_of_seq2seq_checkpoints(tmp_path, source):
         hidden = backbone.decoder(input_ids=torch.as_tensor(ids), use_cache=False).last_hidden_state
         expected = (hidden @ backbone.shared.weight.T).numpy()
     assert np.abs(ours - expected).max() <= 1e-5
+
+
+def test_mixed_bfloat16_forward_keeps_float32_loss(checkpoints):
+    path = checkpoints["bart-scaled"]
+    inputs = bart_inputs(8)
+    reference = tfmodels.BartForConditionalGeneration.from_pretrained(path)(inputs, training=False)
+    model = tfmodels.BartForConditionalGeneration.from_pretrained(path, dtype="mixed_bfloat16")
+    outputs = model(inputs, training=False)
+    assert outputs["logits"].dtype == "bfloat16" and outputs["loss"].dtype == "float32"
+    assert abs(float(outputs["loss"]) - float(reference["loss"])) < 0.05  # bfloat16 keeps ~3 significant digits
