@@ -214,6 +214,11 @@ def test_auto_classes_pick_bart(checkpoints):
     assert tfmodels.AutoModelForSequenceClassification.model_class("bart") is tfmodels.BartForSequenceClassification
     assert tfmodels.AutoModelForQuestionAnswering.model_class("bart") is tfmodels.BartForQuestionAnswering
     assert tfmodels.AutoModelForCausalLM.model_class("bart") is tfmodels.BartForCausalLM
+    for model_type, base, lm in (("mbart", "MBartModel", "MBartForConditionalGeneration"),
+                                 ("marian", "MarianModel", "MarianMTModel"),
+                                 ("pegasus", "PegasusModel", "PegasusForConditionalGeneration")):
+        assert tfmodels.AutoModel.model_class(model_type) is getattr(tfmodels, base)
+        assert tfmodels.AutoModelForSeq2SeqLM.model_class(model_type) is getattr(tfmodels, lm)
 
 
 def test_fit_step_moves_weights(checkpoints):
