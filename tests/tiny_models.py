@@ -52,6 +52,19 @@ TINY_CONFIGS = {
     "mt5": dict(vocab_size=99, d_model=20, d_kv=7, d_ff=23, num_layers=2, num_decoder_layers=1, num_heads=3,
                 relative_attention_num_buckets=8, relative_attention_max_distance=12, feed_forward_proj="gated-gelu",
                 tie_word_embeddings=False, decoder_start_token_id=0),
+    "bart": dict(vocab_size=99, max_position_embeddings=40, d_model=30, encoder_layers=2, decoder_layers=3,
+                 encoder_attention_heads=3, decoder_attention_heads=5, encoder_ffn_dim=37, decoder_ffn_dim=29,
+                 scale_embedding=True),
+    "mbart": dict(vocab_size=99, max_position_embeddings=40, d_model=30, encoder_layers=1, decoder_layers=2,
+                  encoder_attention_heads=5, decoder_attention_heads=3, encoder_ffn_dim=29, decoder_ffn_dim=37,
+                  decoder_start_token_id=2),
+    "marian": dict(vocab_size=99, max_position_embeddings=40, d_model=30, encoder_layers=2, decoder_layers=1,
+                   encoder_attention_heads=3, decoder_attention_heads=5, encoder_ffn_dim=37, decoder_ffn_dim=29,
+                   share_encoder_decoder_embeddings=False, decoder_vocab_size=77, pad_token_id=1, eos_token_id=2,
+                   decoder_start_token_id=1),
+    "pegasus": dict(vocab_size=99, max_position_embeddings=40, d_model=35, encoder_layers=1, decoder_layers=2,
+                    encoder_attention_heads=5, decoder_attention_heads=7, encoder_ffn_dim=29, decoder_ffn_dim=37,
+                    pad_token_id=0, eos_token_id=1, decoder_start_token_id=0),
 }
 
 

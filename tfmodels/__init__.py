@@ -345,3 +345,8 @@ from tfmodels.models.t5 import *  # noqa: E402,F401,F403
 from tfmodels.models import t5 as _t5  # noqa: E402
 
 __all__ += _t5.__all__
+
+from tfmodels.models.bart import *  # noqa: E402,F401,F403
+from tfmodels.models import bart as _bart  # noqa: E402
+
+__all__ += _bart.__all__

@@ -321,3 +321,15 @@ from tfmodels.models import t5 as _t5  # noqa: E402
 for _prefix, _model_type in (("T5", "t5"), ("MT5", "mt5")):
     register_model("base", _model_type, getattr(_t5, _prefix + "Model"))
     register_model("seq2seq-lm", _model_type, getattr(_t5, _prefix + "ForConditionalGeneration"))
+
+from tfmodels.models import bart as _bart  # noqa: E402
+
+for _task, _class in (("base", _bart.BartModel), ("seq2seq-lm", _bart.BartForConditionalGeneration),
+                      ("sequence-classification", _bart.BartForSequenceClassification),
+                      ("question-answering", _bart.BartForQuestionAnswering), ("causal-lm", _bart.BartForCausalLM)):
+    register_model(_task, "bart", _class)
+for _model_type, _base, _lm in (("mbart", "MBartModel", "MBartForConditionalGeneration"),
+                                ("marian", "MarianModel", "MarianMTModel"),
+                                ("pegasus", "PegasusModel", "PegasusForConditionalGeneration")):
+    register_model("base", _model_type, getattr(_bart, _base))
+    register_model("seq2seq-lm", _model_type, getattr(_bart, _lm))

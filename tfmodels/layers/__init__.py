@@ -81,3 +81,8 @@ from tfmodels.layers.normalization import RMSNormalization  # noqa: E402
 from tfmodels.layers.position.relative_bias import RelativePositionBias  # noqa: E402
 
 __all__ += ["RMSNormalization", "RelativePositionBias", "TransformerDecoderBlock"]
+
+# Absolute position tables with an offset (BART family).
+from tfmodels.layers.position.absolute import PositionEmbedding  # noqa: E402
+
+__all__ += ["PositionEmbedding"]

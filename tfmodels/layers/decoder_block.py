@@ -31,7 +31,9 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
     Call args:
         x: float tensor `(B, T, D)`, the decoder states.
         encoder_hidden_states: float tensor `(B, S, D)`; may be `None` when
-            `cross_key_value` is given.
+            `cross_key_value` is given. With neither, the cross-attention
+            sub-block is skipped (a decoder used alone, as `BartForCausalLM`
+            does; its probabilities are then `None`).
         attention_mask: optional bool mask broadcastable to `(B, N, T, T)`
             (or `(B, N, T, max_length)` with a cache) for self-attention:
             causal and decoder padding, merged by the caller.
@@ -55,8 +57,10 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
         cache: `(output, [(self, cross)], [cache])`.
 
     References:
-        Vaswani et al., "Attention Is All You Need", 2017. Parity reference:
-        `transformers.models.t5.modeling_t5.T5Block` (decoder).
+        Vaswani et al., "Attention Is All You Need", 2017. Parity references:
+        `transformers.models.t5.modeling_t5.T5Block` (decoder, pre-norm),
+        `transformers.models.bart.modeling_bart.BartDecoderLayer` (post-norm),
+        `transformers.models.mbart.modeling_mbart.MBartDecoderLayer` (pre-norm).
     """
 
     def build(self, x_shape, encoder_hidden_states_shape=None):
@@ -83,9 +87,6 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
         return_attention_scores=False,
         training=None,
     ):
-        if encoder_hidden_states is None and cross_key_value is None:
-            raise ValueError("TransformerDecoderBlock needs `encoder_hidden_states` or `cross_key_value`.")
-
         def attend(h):
             return self.self_attention(
                 h, attention_mask=attention_mask, attention_bias=attention_bias, cache=cache,
@@ -101,8 +102,10 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
             )
 
         x, extras = self._residual(x, attend, self.attention_layer_norm, self.attention_output_dropout, training)
-        x, cross_extras = self._residual(x, cross_attend, self.cross_attention_layer_norm,
-                                         self.cross_attention_dropout, training)
+        cross_extras = (None,)
+        if encoder_hidden_states is not None or cross_key_value is not None:
+            x, cross_extras = self._residual(x, cross_attend, self.cross_attention_layer_norm,
+                                             self.cross_attention_dropout, training)
         x, _ = self._residual(x, lambda h: self.feed_forward(h, training=training), self.output_layer_norm,
                               self.output_dropout, training)
         returned = ()

@@ -1,7 +1,11 @@
-"""What every encoder-decoder architecture shares (T5 now; BART, Marian, Pegasus next).
+"""What every encoder-decoder architecture shares (T5, BART, mBART, Marian, Pegasus).
 
 - `shift_tokens_right`: decoder inputs from labels, as Hugging Face derives
-  them when only `labels` are given;
+  them when only `labels` are given; `decoder_input_ids_from` picks them;
+- `decoder_masks`, `run_decoder_layers`, `decoder_outputs`: the decoder stack
+  loop (self-attention with an optional KV cache, cross-attention, outputs);
+- `encode_decode`: both stacks of a model with `encode()` / `decode()`;
+- `init_decoder_cache`, `project_cross_key_values`: the generation caches;
 - `seq2seq_lm_loss`: the LM loss on the decoder logits (no shift: the
   decoder inputs are already the shifted labels), through
   `tfmodels.layers.losses`;
@@ -11,6 +15,7 @@
 from keras import ops
 
 from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
+from tfmodels.layers.masks import causal_mask, merge_masks, padding_mask
 
 
 def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):
@@ -38,6 +43,35 @@ def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):
     start = ops.full((ops.shape(labels)[0], 1), decoder_start_token_id, dtype="int32")
     shifted = ops.concatenate([start, labels[:, :-1]], axis=1)  # (batch, target_len)
     return ops.where(ops.equal(shifted, -100), ops.cast(pad_token_id, "int32"), shifted)
+
+
+def shift_tokens_right_wrapping(labels, pad_token_id):
+    """mBART's decoder inputs: `[last non-pad token, labels[:-1]]`, `-100` replaced by `pad_token_id`.
+
+    mBART has no single start token: each row starts with its own last
+    non-pad token (the target language id). As the reference, the last
+    non-pad token is taken at index `count(non-pad) - 1` (right padding).
+
+    Args:
+        labels: int tensor `(batch, target_len)`; `-100` marks ignored tokens.
+        pad_token_id: int.
+
+    Returns:
+        int32 tensor `(batch, target_len)`.
+
+    Raises:
+        ValueError: if `pad_token_id` is `None`.
+
+    References:
+        `transformers.models.mbart.modeling_mbart.shift_tokens_right`.
+    """
+    if pad_token_id is None:
+        raise ValueError("pad_token_id must be set in the config to derive decoder inputs from labels.")
+    labels = ops.cast(labels, "int32")
+    labels = ops.where(ops.equal(labels, -100), ops.cast(pad_token_id, "int32"), labels)
+    last = ops.sum(ops.cast(ops.not_equal(labels, pad_token_id), "int32"), axis=1) - 1  # (batch,)
+    start = ops.take_along_axis(labels, ops.expand_dims(last, 1), axis=1)  # (batch, 1)
+    return ops.concatenate([start, labels[:, :-1]], axis=1)
 
 
 def seq2seq_lm_loss(labels, logits, sample_weight=None):
@@ -74,3 +108,143 @@ def seq2seq_outputs(encoder_outputs, decoder_outputs):
         if key in encoder_outputs:
             outputs[f"encoder_{key}"] = encoder_outputs[key]
     return outputs
+
+
+
+def decoder_input_ids_from(model, inputs, from_input_ids=False):
+    """The decoder inputs of a call: given, else `labels` shifted right, else (BART) `input_ids` shifted right.
+
+    Args:
+        model: the model (its `config` has `pad_token_id`, `decoder_start_token_id`); a
+            `shift_right(ids)` method of the model, when it has one, does the shifting (mBART).
+        inputs: the prepared input dict.
+        from_input_ids: bool, fall back to shifting `input_ids` (as `BartModel` does).
+
+    Returns:
+        int tensor `(B, T)`.
+
+    Raises:
+        ValueError: with neither `decoder_input_ids` nor `labels` (and no fallback).
+    """
+    if inputs.get("decoder_input_ids") is not None:
+        return inputs["decoder_input_ids"]
+    source = inputs.get("labels")
+    if source is None and from_input_ids:
+        source = inputs["input_ids"]
+    if source is None:
+        raise ValueError(
+            f"{type(model).__name__} needs `decoder_input_ids` (or `labels`, from which they are "
+            f"shifted). Received inputs: {sorted(inputs)}."
+        )
+    if hasattr(model, "shift_right"):
+        return model.shift_right(source)
+    return shift_tokens_right(source, model.config["pad_token_id"], model.config["decoder_start_token_id"])
+
+
+def decoder_masks(decoder_input_ids, attention_mask=None, decoder_attention_mask=None, cache=None,
+                  cache_update_index=None):
+    """Masks of a decoder pass: causal + decoder padding for self-attention, encoder padding for cross-attention.
+
+    Args:
+        decoder_input_ids: int tensor `(B, T)`.
+        attention_mask: optional `(B, S)` encoder padding mask.
+        decoder_attention_mask: optional `(B, T)` (with a cache `(B, max_length)`) decoder padding mask.
+        cache: optional first-layer cache `(B, 2, max_length, N, H)`; sets the key length.
+        cache_update_index: position of the first query when `cache` is given.
+
+    Returns:
+        `(self_mask (B | 1, 1, T, key_len), cross_mask (B, 1, 1, S) or None, offset, key_len)`.
+    """
+    query_len = ops.shape(decoder_input_ids)[1]
+    offset = 0 if cache is None else cache_update_index
+    key_len = query_len if cache is None else ops.shape(cache)[2]
+    self_mask = merge_masks(
+        causal_mask(query_len, key_len, offset),
+        padding_mask(decoder_attention_mask) if decoder_attention_mask is not None else None,
+    )
+    cross_mask = padding_mask(attention_mask) if attention_mask is not None else None
+    return self_mask, cross_mask, offset, key_len
+
+
+def run_decoder_layers(blocks, y, encoder_hidden_states=None, self_mask=None, cross_mask=None, attention_bias=None,
+                       cache=None, cache_update_index=None, cross_key_values=None, output_attentions=False,
+                       training=None):
+    """Runs `TransformerDecoderBlock`s in order, collecting states, probabilities and updated caches.
+
+    Args:
+        blocks: the decoder blocks.
+        y: float tensor `(B, T, D)`, the embedded decoder inputs.
+        encoder_hidden_states: float tensor `(B, S, D)` or `None` (with
+            `cross_key_values`, or a decoder without encoder: cross-attention skipped).
+        self_mask, cross_mask: from `decoder_masks`.
+        attention_bias: optional self-attention bias shared by every block (T5).
+        cache: optional tuple of per-layer caches `(B, 2, max_length, N, H)`.
+        cache_update_index: where the new keys/values are written.
+        cross_key_values: optional tuple of per-layer `(B, 2, S, N, H)` (`project_cross_key_values`).
+        output_attentions: bool, also collect the probabilities.
+        training: bool, enables dropout.
+
+    Returns:
+        `(y, hidden_states, attentions, cross_attentions, caches)`: the last
+        output `(B, T, D)`, the lists of the input and every block's output,
+        of self-attention `(B, N, T, key_len)` and cross-attention
+        `(B, N, T, S)` probabilities, of the updated caches.
+    """
+    hidden_states, attentions, cross_attentions, caches = [y], [], [], []
+    for i, block in enumerate(blocks):
+        outputs = block(
+            y, encoder_hidden_states=encoder_hidden_states, attention_mask=self_mask, attention_bias=attention_bias,
+            cross_attention_mask=cross_mask, cross_key_value=None if cross_key_values is None else cross_key_values[i],
+            cache=None if cache is None else cache[i], cache_update_index=cache_update_index,
+            return_attention_scores=output_attentions, training=training,
+        )
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        y = outputs[0]
+        if output_attentions:
+            attentions.append(outputs[1][0])
+            if outputs[1][1] is not None:
+                cross_attentions.append(outputs[1][1])
+        if cache is not None:
+            caches.append(outputs[-1])
+        hidden_states.append(y)
+    return y, hidden_states, attentions, cross_attentions, caches
+
+
+def decoder_outputs(y, hidden_states, attentions, cross_attentions, caches, output_attentions=False,
+                    output_hidden_states=False):
+    """The output dict of a decoder stack (`last_hidden_state`, `past_key_values`, states and probabilities)."""
+    outputs = {"last_hidden_state": y}
+    if caches:
+        outputs["past_key_values"] = tuple(caches)
+    if output_hidden_states:
+        outputs["hidden_states"] = tuple(hidden_states)
+    if output_attentions:
+        outputs["attentions"] = tuple(attentions)
+        if cross_attentions:
+            outputs["cross_attentions"] = tuple(cross_attentions)
+    return outputs
+
+
+def encode_decode(model, inputs, decoder_input_ids, training=None, output_attentions=False,
+                  output_hidden_states=False):
+    """Runs `model.encode` then `model.decode` (teacher forcing); returns `seq2seq_outputs`."""
+    flags = dict(training=training, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+    encoder_outputs = model.encode(inputs["input_ids"], inputs.get("attention_mask"), **flags)
+    outputs = model.decode(
+        decoder_input_ids, encoder_outputs["last_hidden_state"], attention_mask=inputs.get("attention_mask"),
+        decoder_attention_mask=inputs.get("decoder_attention_mask"), **flags,
+    )
+    return seq2seq_outputs(encoder_outputs, outputs)
+
+
+def init_decoder_cache(blocks, batch_size, max_length, dtype):
+    """Zero self-attention caches, one `(B, 2, max_length, N, H)` tensor per decoder block."""
+    return tuple(
+        ops.zeros((batch_size, 2, max_length, b.self_attention.num_heads, b.self_attention.key_dim), dtype=dtype)
+        for b in blocks
+    )
+
+
+def project_cross_key_values(blocks, encoder_hidden_states):
+    """Every decoder block's cross-attention keys/values `(B, 2, S, N, H)`, projected once per `generate()`."""
+    return tuple(block.cross_attention.project_key_value(encoder_hidden_states) for block in blocks)

@@ -1,5 +1,6 @@
-"""Position encodings: absolute and relative sinusoids, 2-D boxes, buckets, rotary."""
+"""Position encodings: learned/fixed absolute tables, absolute and relative sinusoids, 2-D boxes, buckets, rotary."""
 
+from tfmodels.layers.position.absolute import PositionEmbedding
 from tfmodels.layers.position.bounding_box import BoundingBoxEmbedding
 from tfmodels.layers.position.sinusoidal import (
     SinusoidalInitializer,
@@ -11,6 +12,7 @@ from tfmodels.layers.position.sinusoidal import (
 
 __all__ = [
     "BoundingBoxEmbedding",
+    "PositionEmbedding",
     "SinusoidalInitializer",
     "SinusoidalRelativeEmbedding",
     "inverse_frequencies",

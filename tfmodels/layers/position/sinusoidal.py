@@ -18,19 +18,26 @@ import numpy as np
 from keras import ops
 
 
-def sinusoidal_table(num_positions, dim):
-    """`(num_positions, dim)` table: `sin` on even columns, `cos` on odd ones.
+def sinusoidal_table(num_positions, dim, interleaved=True):
+    """`(num_positions, dim)` table of sines and cosines.
 
-    Entry `(pos, j)` uses the angle `pos / 10000 ** (2 * (j // 2) / dim)`, the
-    layout of `transformers`' `create_sinusoidal_embeddings` (XLM, FlauBERT,
-    DistilBERT).
+    Entry `(pos, j)` uses the angle `pos / 10000 ** (2 * (j // 2) / dim)`.
+    Interleaved (`transformers`' `create_sinusoidal_embeddings`: XLM,
+    FlauBERT, DistilBERT): `sin` on even columns, `cos` on odd ones. Not
+    interleaved (Marian, Pegasus): the sines of the even angles in the first
+    `ceil(dim / 2)` columns, the cosines of the odd angles after them.
     """
     positions = np.arange(num_positions, dtype="float64")[:, None]
     rates = np.power(10000.0, 2 * (np.arange(dim) // 2) / dim)[None, :]
     angles = positions / rates  # (num_positions, dim)
     table = np.empty((num_positions, dim), dtype="float64")
-    table[:, 0::2] = np.sin(angles[:, 0::2])
-    table[:, 1::2] = np.cos(angles[:, 1::2])
+    if interleaved:
+        table[:, 0::2] = np.sin(angles[:, 0::2])
+        table[:, 1::2] = np.cos(angles[:, 1::2])
+    else:
+        half = (dim + 1) // 2
+        table[:, :half] = np.sin(angles[:, 0::2])
+        table[:, half:] = np.cos(angles[:, 1::2])
     return table
 
 

@@ -31,13 +31,22 @@ from keras import ops
 from tfmodels.generation.seq2seq import Seq2SeqGenerationMixin
 from tfmodels.layers.decoder_block import TransformerDecoderBlock
 from tfmodels.layers.embeddings import WordEmbedding
-from tfmodels.layers.masks import causal_mask, merge_masks, padding_mask
+from tfmodels.layers.masks import padding_mask
 from tfmodels.layers.normalization import RMSNormalization
 from tfmodels.layers.position.relative_bias import RelativePositionBias
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, run_encoder_layers
-from tfmodels.models.seq2seq import seq2seq_lm_loss, seq2seq_outputs, shift_tokens_right
+from tfmodels.models.seq2seq import (
+    decoder_input_ids_from,
+    decoder_masks,
+    decoder_outputs,
+    encode_decode,
+    init_decoder_cache,
+    project_cross_key_values,
+    run_decoder_layers,
+    seq2seq_lm_loss,
+)
 
 
 def parse_feed_forward_proj(feed_forward_proj):
@@ -198,63 +207,24 @@ class T5PreTrainedModel(PreTrainedModel):
             (`(B, N, T, S)` each).
         """
         y = self.dropout(self.shared(decoder_input_ids), training=training)  # (B, T, D)
-        query_len = ops.shape(decoder_input_ids)[1]
-        offset = 0 if cache is None else cache_update_index
-        key_len = query_len if cache is None else ops.shape(cache[0])[2]
-        self_mask = merge_masks(
-            causal_mask(query_len, key_len, offset),
-            padding_mask(decoder_attention_mask) if decoder_attention_mask is not None else None,
-        )  # (B, 1, T, key_len)
-        cross_mask = padding_mask(attention_mask) if attention_mask is not None else None  # (B, 1, 1, S)
+        self_mask, cross_mask, offset, key_len = decoder_masks(
+            decoder_input_ids, attention_mask, decoder_attention_mask, None if cache is None else cache[0],
+            cache_update_index)
         # (1, N, T, key_len), causal buckets; only axis 1 of `key` is read (the key length).
         bias = self.decoder_position_bias(y, ops.zeros((1, key_len)), query_offset=offset)
-        hidden_states, attentions, cross_attentions, caches = [y], [], [], []
-        for i, block in enumerate(self.decoder_blocks):
-            outputs = block(
-                y, encoder_hidden_states=encoder_hidden_states, attention_mask=self_mask, attention_bias=bias,
-                cross_attention_mask=cross_mask,
-                cross_key_value=None if cross_key_values is None else cross_key_values[i],
-                cache=None if cache is None else cache[i], cache_update_index=cache_update_index,
-                return_attention_scores=output_attentions, training=training,
-            )
-            outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-            y = outputs[0]
-            if output_attentions:
-                attentions.append(outputs[1][0])
-                cross_attentions.append(outputs[1][1])
-            if cache is not None:
-                caches.append(outputs[-1])
-            hidden_states.append(y)
+        y, hidden_states, attentions, cross_attentions, caches = run_decoder_layers(
+            self.decoder_blocks, y, encoder_hidden_states, self_mask, cross_mask, attention_bias=bias, cache=cache,
+            cache_update_index=cache_update_index, cross_key_values=cross_key_values,
+            output_attentions=output_attentions, training=training,
+        )
         y = self._finish_stack(y, self.decoder_final_layer_norm, hidden_states, training)
-        outputs = {"last_hidden_state": y}
-        if cache is not None:
-            outputs["past_key_values"] = tuple(caches)
-        if output_hidden_states:
-            outputs["hidden_states"] = tuple(hidden_states)
-        if output_attentions:
-            outputs["attentions"] = tuple(attentions)
-            outputs["cross_attentions"] = tuple(cross_attentions)
-        return outputs
+        return decoder_outputs(y, hidden_states, attentions, cross_attentions, caches, output_attentions,
+                               output_hidden_states)
 
     def _encode_decode(self, inputs, training, output_attentions, output_hidden_states):
         """Both stacks on prepared inputs; decoder inputs from `labels` when not given."""
-        decoder_input_ids = inputs.get("decoder_input_ids")
-        if decoder_input_ids is None:
-            if "labels" not in inputs:
-                raise ValueError(
-                    f"{type(self).__name__} needs `decoder_input_ids` (or `labels`, from which they are "
-                    f"shifted). Received inputs: {sorted(inputs)}."
-                )
-            decoder_input_ids = shift_tokens_right(inputs["labels"], self.config["pad_token_id"],
-                                                   self.config["decoder_start_token_id"])
-        flags = dict(training=training, output_attentions=output_attentions,
-                     output_hidden_states=output_hidden_states)
-        encoder_outputs = self.encode(inputs["input_ids"], inputs.get("attention_mask"), **flags)
-        decoder_outputs = self.decode(
-            decoder_input_ids, encoder_outputs["last_hidden_state"], attention_mask=inputs.get("attention_mask"),
-            decoder_attention_mask=inputs.get("decoder_attention_mask"), **flags,
-        )
-        return seq2seq_outputs(encoder_outputs, decoder_outputs)
+        return encode_decode(self, inputs, decoder_input_ids_from(self, inputs), training, output_attentions,
+                             output_hidden_states)
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
@@ -337,12 +307,11 @@ class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
 
     def init_cache(self, batch_size, max_length):
         """Zero self-attention caches, one `(B, 2, max_length, N, d_kv)` tensor per decoder layer."""
-        shape = (batch_size, 2, max_length, self.num_heads, self.d_kv)
-        return tuple(ops.zeros(shape, dtype=self.compute_dtype) for _ in self.decoder_blocks)
+        return init_decoder_cache(self.decoder_blocks, batch_size, max_length, self.compute_dtype)
 
     def cross_key_values(self, encoder_hidden_states):
         """Every decoder layer's cross-attention keys/values `(B, 2, S, N, d_kv)`, projected once."""
-        return tuple(block.cross_attention.project_key_value(encoder_hidden_states) for block in self.decoder_blocks)
+        return project_cross_key_values(self.decoder_blocks, encoder_hidden_states)
 
     def decode_step(self, decoder_input_ids, decoder_attention_mask, cache, cache_index, encoder_attention_mask,
                     cross_key_values):

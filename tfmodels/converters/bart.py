@@ -1,0 +1,124 @@
+"""BART family <-> Hugging Face `BartModel` and its heads (`MBart*`, `Marian*`, `Pegasus*` too).
+
+Key layout of `transformers.models.bart.modeling_bart` (backbone keys under
+`model.` in head checkpoints): `shared`; per stack (`encoder`, `decoder`)
+`embed_positions` (learned, `max_position_embeddings + 2` rows),
+`layernorm_embedding`, `layer_norm` (mBART's final norm), and
+`layers.{i}.self_attn.{q,k,v,out}_proj` + `self_attn_layer_norm`, decoder
+layers also `encoder_attn.{q,k,v,out}_proj` + `encoder_attn_layer_norm`,
+then `fc1`, `fc2`, `final_layer_norm` (the feed-forward's norm). Heads:
+`lm_head` + `final_logits_bias` (a buffer `(1, V)`),
+`classification_head.{dense,out_proj}`, `qa_outputs`. `BartForCausalLM`
+keeps the decoder under `model.decoder.` and its token table there
+(`model.decoder.embed_tokens`).
+
+Tied copies: `{encoder,decoder}.embed_tokens` equal `shared` and a tied
+`lm_head.weight` equals the decoder's token table; loading verifies them,
+saving leaves them out (transformers re-ties them). Marian and Pegasus store
+their fixed sinusoid tables as `{encoder,decoder}.embed_positions.weight`:
+loading compares them with the table the model computes, saving writes it.
+"""
+
+from tfmodels.converters.layer_tables import attention, classifier_heads, dense, embedding, feed_forward, layer_norm
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.registry import register_weight_table
+
+OTHER_HEAD_KEYS = (r"^lm_head\.", r"^final_logits_bias$", r"^classification_head\.", r"^qa_outputs\.")
+
+
+def bart_block(hf, keras, is_decoder):
+    """One `BartEncoderLayer` / `BartDecoderLayer` <-> `TransformerEncoderBlock` / `TransformerDecoderBlock`."""
+    params = attention(*(f"{hf}.self_attn.{n}_proj" for n in "qkv"), f"{hf}.self_attn.out_proj",
+                       f"{keras}.self_attention")
+    params += layer_norm(f"{hf}.self_attn_layer_norm", f"{keras}.attention_layer_norm")
+    if is_decoder:
+        params += attention(*(f"{hf}.encoder_attn.{n}_proj" for n in "qkv"), f"{hf}.encoder_attn.out_proj",
+                            f"{keras}.cross_attention")
+        params += layer_norm(f"{hf}.encoder_attn_layer_norm", f"{keras}.cross_attention_layer_norm")
+    params += feed_forward(f"{hf}.fc1", f"{hf}.fc2", f"{keras}.feed_forward")
+    return params + layer_norm(f"{hf}.final_layer_norm", f"{keras}.output_layer_norm")
+
+
+def bart_stack(model, stack, hf=None):
+    """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`)."""
+    hf = hf or stack
+    params = [] if model.sinusoidal_positions else embedding(f"{hf}.embed_positions", f"{stack}_embed_positions")
+    if model.layernorm_embedding:
+        params += layer_norm(f"{hf}.layernorm_embedding", f"{stack}_layernorm_embedding")
+    for i in range(len(getattr(model, f"{stack}_blocks"))):
+        params += bart_block(f"{hf}.layers.{i}", f"{stack}_blocks.{i}", stack == "decoder")
+    if model.final_layer_norms:
+        params += layer_norm(f"{hf}.layer_norm", f"{stack}_layer_norm")
+    return params
+
+
+def token_tables(model):
+    """The token rows and the tied copies `{pattern: source key}` of a backbone, unprefixed.
+
+    Marian with `share_encoder_decoder_embeddings=False` has no `shared`: its
+    encoder table is `encoder.embed_tokens` (our `shared`), the decoder's
+    `decoder.embed_tokens`.
+    """
+    if getattr(model, "decoder_embed_tokens", None) is not None:
+        return (embedding("encoder.embed_tokens", "shared") + embedding("decoder.embed_tokens", "decoder_embed_tokens"),
+                {}, "decoder.embed_tokens.weight")
+    return embedding("shared", "shared"), {r"(^|\.)(encoder|decoder)\.embed_tokens\.weight$": "shared.weight"}, \
+        "shared.weight"
+
+
+def sinusoid_buffers(model, prefix=""):
+    """The stored sinusoid tables (Marian, Pegasus) `{key: (max_position_embeddings, d_model)}`: verified, saved."""
+    if not model.sinusoidal_positions:
+        return {}
+    table = model.decoder_embed_positions.table
+    stacks = ("encoder", "decoder") if model.has_encoder else ("decoder",)
+    return {f"{prefix}{stack}.embed_positions.weight": table for stack in stacks}
+
+
+def bart_backbone(model):
+    """Rows of `BartModel` (or a variant), unprefixed."""
+    return bart_stack(model, "encoder") + bart_stack(model, "decoder")
+
+
+@register_weight_table("bart")
+@register_weight_table("mbart")
+@register_weight_table("marian")
+@register_weight_table("pegasus")
+def bart_table(model):
+    if not getattr(model, "has_encoder", True):  # BartForCausalLM
+        return causal_lm_table(model)
+    is_head = hasattr(model, "backbone")
+    backbone = model.backbone if is_head else model
+    tokens, tied, decoder_table = token_tables(backbone)
+    params = prefixed("model" if is_head else "", tokens + bart_backbone(backbone))
+    if hasattr(model, "final_logits_bias"):
+        params.append(Param("final_logits_bias", "final_logits_bias", optional=True))  # missing in old checkpoints
+        if model.lm_head is None:
+            tied[r"^lm_head\.weight$"] = decoder_table
+        else:
+            params.append(Param("lm_head.weight", "lm_head.kernel", LINEAR))
+    params += classifier_heads(model, head_dense="classification_head.dense",
+                               head_out="classification_head.out_proj")
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix="model",
+                       is_head_model=is_head, buffers=sinusoid_buffers(backbone, "model." if is_head else ""))
+
+
+def causal_lm_table(model):
+    """`BartForCausalLM`: the decoder under `model.decoder.`, its token table `model.decoder.embed_tokens`.
+
+    It also loads the decoder of a `BartModel` (`decoder.*`: the prefix is adapted) or
+    `BartForConditionalGeneration` checkpoint; their encoder and other heads' keys are reported
+    unused. transformers 5 saves those without `decoder.embed_tokens` (tied to `shared`), so the
+    token table is then read from `shared`, the tensor the decoder used (transformers itself
+    leaves it newly initialised and reports `shared` unused).
+    """
+    params = embedding("model.decoder.embed_tokens", "shared", aliases=("model.shared.weight",))
+    params += bart_stack(model, "decoder", "model.decoder")
+    tied = {}
+    if model.lm_head is None:
+        tied[r"^lm_head\.weight$"] = "model.decoder.embed_tokens.weight"
+    else:
+        params += dense("lm_head", "lm_head", use_bias=False)
+    other = (r"^(model\.)?encoder\.", r"^(model\.)?shared\.", *OTHER_HEAD_KEYS[1:])
+    return WeightTable(params, tied=tied, buffers=sinusoid_buffers(model, "model."), other_head_keys=other,
+                       base_model_prefix="model", is_head_model=True)
