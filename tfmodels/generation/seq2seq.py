@@ -53,9 +53,8 @@ class Seq2SeqGenerationMixin(GenerationMixin):
         ValueError: as `GenerationMixin.generate`.
     """
 
-    def _generation_defaults(self):
-        config = {**self.extra_config, **self.config}
-        return config.get("eos_token_id"), config.get("pad_token_id"), config["vocab_size"]
+    def _generation_model_config(self):
+        return {**self.extra_config, **self.config}
 
     def _max_generation_positions(self):
         return None  # relative or per-stack positions: the source length does not bound the target
