@@ -98,4 +98,4 @@ def t5_table(model):
     other_heads = tuple(k for k in LM_HEAD_KEYS if k != f"^{head}\\.")
     other_heads += () if backbone.has_decoder else DECODER_KEYS
     return WeightTable(params, ignored_keys=ignored, other_head_keys=other_heads,
-                       base_model_prefix=HEAD_PREFIX if is_head else None, is_head_model=is_head)
+                       base_model_prefix=HEAD_PREFIX, is_head_model=is_head)
