@@ -86,8 +86,8 @@ ENCODER_ONLY = {"T5ForTokenClassification", "T5EncoderModel"}
 
 
 def _has_decoder(cls):
-    """Whether a tfmodels class (or the backbone it wraps) is an encoder-decoder."""
-    return bool(getattr(cls, "has_decoder", False) or getattr(getattr(cls, "backbone_class", None), "has_decoder", False))
+    """Whether a tfmodels class (or the backbone it wraps) is an encoder-decoder (takes `decoder_input_ids`)."""
+    return any("decoder_input_ids" in getattr(c, "input_names", ()) for c in (cls, getattr(cls, "backbone_class", None)))
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +184,7 @@ def test_head_loads_every_layout(model_type, class_name, family, caplog):
             assert not warnings, [r.getMessage() for r in warnings]
         backbone = getattr(model, "backbone", model)
         backbone_inputs = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
-        if getattr(backbone, "has_decoder", False):  # encoder-decoders: as `_base_outputs`
+        if _has_decoder(type(backbone)):  # encoder-decoders: as `_base_outputs`
             backbone_inputs["decoder_input_ids"] = inputs["input_ids"]
         reference_backbone = type(backbone).__name__  # FunnelBaseModel inside Funnel classifiers
         if backbone is model and _has_decoder(type(model)):  # T5 heads holding the stacks themselves
