@@ -64,6 +64,7 @@ class T5ForSequenceClassification(SequenceClassificationMixin, _T5HeadModel):
 
     backbone_class = T5Model
     backbone_kwargs = {}
+    eos_pooling = True  # inputs must hold eos tokens (the dummy inputs are all eos)
     classifier_activation = "tanh"
     classifier_pool_first = False
     input_names = T5Model.input_names
