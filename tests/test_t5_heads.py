@@ -62,3 +62,26 @@ def test_sequence_classification_refuses_unequal_eos_counts(tmp_path):
     inputs["input_ids"][0, 2] = EOS
     with pytest.raises(ValueError, match="same number"):
         tfmodels.T5ForSequenceClassification.from_pretrained(path)(inputs)
+
+
+@pytest.mark.parametrize("form", ["tuple", "mapping", "tensor"])
+def test_encoder_outputs_input_matches_transformers(form, tmp_path):
+    """A precomputed encoder output (no `input_ids`) gives the reference's logits and loss."""
+    import torch
+    import transformers
+
+    from tests.test_t5_parity import seq2seq_inputs
+
+    path = hf_checkpoint("T5ForConditionalGeneration", t5_config("gated-gelu", True), tmp_path)
+    inputs = seq2seq_inputs(3)
+    reference = transformers.T5ForConditionalGeneration.from_pretrained(path).eval()
+    with torch.no_grad():
+        hidden = reference.encoder(input_ids=torch.as_tensor(inputs["input_ids"]),
+                                   attention_mask=torch.as_tensor(inputs["attention_mask"])).last_hidden_state
+        expected = reference(encoder_outputs=(hidden,), use_cache=False,
+                             **{k: torch.as_tensor(v) for k, v in inputs.items() if k != "input_ids"})
+    given = {"tuple": (hidden.numpy(),), "mapping": {"last_hidden_state": hidden.numpy()}, "tensor": hidden.numpy()}
+    model = tfmodels.T5ForConditionalGeneration.from_pretrained(path)
+    ours = model({k: v for k, v in inputs.items() if k != "input_ids"}, encoder_outputs=given[form], training=False)
+    for key in ("logits", "loss", "encoder_last_hidden_state"):
+        assert np.abs(np.asarray(ours[key]) - getattr(expected, key).numpy()).max() <= 1e-5, key

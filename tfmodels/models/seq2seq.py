@@ -74,3 +74,33 @@ def seq2seq_outputs(encoder_outputs, decoder_outputs):
         if key in encoder_outputs:
             outputs[f"encoder_{key}"] = encoder_outputs[key]
     return outputs
+
+
+def encoder_hidden_state(encoder_outputs):
+    """The precomputed encoder output of an `encoder_outputs` input, as `transformers` accepts it.
+
+    Args:
+        encoder_outputs: a float tensor/array `(batch, source_len, d_model)`, a tuple or list whose first
+            item is one (`encoder_outputs=(hidden,)`), or a mapping with `last_hidden_state`
+            (`BaseModelOutput`, our encoder's output dict).
+
+    Returns:
+        float tensor `(batch, source_len, d_model)`.
+
+    Raises:
+        ValueError: for an empty tuple, a mapping without `last_hidden_state`, or another rank.
+    """
+    if hasattr(encoder_outputs, "keys"):
+        if "last_hidden_state" not in encoder_outputs:
+            raise ValueError("encoder_outputs given as a mapping needs `last_hidden_state`. "
+                             f"Received keys: {sorted(encoder_outputs.keys())}.")
+        encoder_outputs = encoder_outputs["last_hidden_state"]
+    elif isinstance(encoder_outputs, (tuple, list)):
+        if not encoder_outputs:
+            raise ValueError("encoder_outputs is an empty tuple; pass (last_hidden_state,).")
+        encoder_outputs = encoder_outputs[0]
+    hidden = ops.convert_to_tensor(encoder_outputs)
+    if len(hidden.shape) != 3:
+        raise ValueError("encoder_outputs must be (batch, source_len, d_model). "
+                         f"Received shape {tuple(hidden.shape)}.")
+    return hidden

@@ -67,7 +67,7 @@ class T5ForSequenceClassification(SequenceClassificationMixin, _T5HeadModel):
     eos_pooling = True  # inputs must hold eos tokens (the dummy inputs are all eos)
     classifier_activation = "tanh"
     classifier_pool_first = False
-    input_names = T5Model.input_names
+    input_names = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask")
 
     def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
         outputs = self.backbone(_with_decoder_inputs(self.backbone.config, inputs), training=training,

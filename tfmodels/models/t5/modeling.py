@@ -37,7 +37,7 @@ from tfmodels.layers.position.relative_bias import RelativePositionBias
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, run_encoder_layers
-from tfmodels.models.seq2seq import seq2seq_lm_loss, seq2seq_outputs, shift_tokens_right
+from tfmodels.models.seq2seq import encoder_hidden_state, seq2seq_lm_loss, seq2seq_outputs, shift_tokens_right
 
 
 def parse_feed_forward_proj(feed_forward_proj):
@@ -69,7 +69,7 @@ class T5PreTrainedModel(PreTrainedModel):
 
     model_type = "t5"
     has_decoder = True
-    input_names = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask")
+    input_names = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask", "encoder_outputs")
 
     def __init__(
         self,
@@ -236,6 +236,23 @@ class T5PreTrainedModel(PreTrainedModel):
             outputs["cross_attentions"] = tuple(cross_attentions)
         return outputs
 
+    def _prepare_inputs(self, inputs, kwargs=None, cached=False):
+        """As `PreTrainedModel._prepare_inputs`, plus `encoder_outputs` (see `seq2seq.encoder_hidden_state`);
+        with it, `input_ids` may be omitted (`attention_mask` is then checked against the encoder output)."""
+        merged = dict(inputs) if hasattr(inputs, "keys") else ({} if inputs is None else {"input_ids": inputs})
+        merged.update({k: v for k, v in (kwargs or {}).items() if v is not None})
+        if merged.get("encoder_outputs") is None:
+            merged.pop("encoder_outputs", None)
+            return super()._prepare_inputs(merged, cached=cached)
+        hidden = encoder_hidden_state(merged.pop("encoder_outputs"))
+        has_ids = "input_ids" in merged
+        if not has_ids:  # stands in for the shape checks of the source mask
+            merged["input_ids"] = ops.zeros(ops.shape(hidden)[:2], dtype="int32")
+        prepared = super()._prepare_inputs(merged, cached=cached)
+        if not has_ids:
+            del prepared["input_ids"]
+        return {**prepared, "encoder_outputs": ops.cast(hidden, self.compute_dtype)}
+
     def _encode_decode(self, inputs, training, output_attentions, output_hidden_states):
         """Both stacks on prepared inputs; decoder inputs from `labels` when not given."""
         decoder_input_ids = inputs.get("decoder_input_ids")
@@ -249,7 +266,10 @@ class T5PreTrainedModel(PreTrainedModel):
                                                    self.config["decoder_start_token_id"])
         flags = dict(training=training, output_attentions=output_attentions,
                      output_hidden_states=output_hidden_states)
-        encoder_outputs = self.encode(inputs["input_ids"], inputs.get("attention_mask"), **flags)
+        if "encoder_outputs" in inputs:  # precomputed: the encoder does not run
+            encoder_outputs = {"last_hidden_state": inputs["encoder_outputs"]}
+        else:
+            encoder_outputs = self.encode(inputs["input_ids"], inputs.get("attention_mask"), **flags)
         decoder_outputs = self.decode(
             decoder_input_ids, encoder_outputs["last_hidden_state"], attention_mask=inputs.get("attention_mask"),
             decoder_attention_mask=inputs.get("decoder_attention_mask"), **flags,
