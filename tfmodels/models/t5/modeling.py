@@ -70,6 +70,8 @@ class T5PreTrainedModel(PreTrainedModel):
     model_type = "t5"
     has_decoder = True
     input_names = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask", "encoder_outputs")
+    # Serving signatures (`tfmodels.export`) take the decoder inputs beside the encoder's, all int32 (B, T).
+    serving_extra_inputs = {"decoder_input_ids": (), "decoder_attention_mask": ()}
 
     def __init__(
         self,
@@ -388,6 +390,7 @@ class T5EncoderModel(T5PreTrainedModel):
 
     has_decoder = False
     input_names = ("input_ids", "attention_mask")
+    serving_extra_inputs = {}
     serving_outputs = ("last_hidden_state",)
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
