@@ -115,6 +115,7 @@ def test_defaults_come_from_generation_config_json(checkpoint, tmp_path):  # noq
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.slow
 def test_defaults_fall_back_to_config_json(checkpoint, tmp_path):  # noqa: F811
     path = shutil.copytree(checkpoint, tmp_path / "ckpt")
     (path / "generation_config.json").unlink()

@@ -49,6 +49,7 @@ def test_cli_export_seq2seq_lm_serves_transformers_logits_in_a_fresh_process(che
         assert np.abs(served[key]["logits"] - _reference_logits(checkpoint, feed)).max() <= 1e-5, key
 
 
+@pytest.mark.slow  # convert's T5 path is the loader's and saver's, tested in the default suite elsewhere
 def test_cli_convert_seq2seq_lm_loads_back(checkpoint, tmp_path):
     result = _cli("convert", checkpoint, str(tmp_path / "converted"), "--task", "seq2seq-lm")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -19,7 +19,8 @@ from tests.test_t5_parity import seq2seq_inputs
 @pytest.mark.parametrize("options", [
     dict(no_repeat_ngram_size=2, forced_bos_token_id=5, bad_words_ids=[[7], [9, 11]]),
     dict(min_new_tokens=7, eos_token_id=[30, 35], forced_eos_token_id=30),  # without them, rows stop at step 2
-    dict(num_beams=3, num_return_sequences=2, no_repeat_ngram_size=2, min_length=5, eos_token_id=[60, 7]),
+    pytest.param(dict(num_beams=3, num_return_sequences=2, no_repeat_ngram_size=2, min_length=5, eos_token_id=[60, 7]),
+                 marks=pytest.mark.slow),  # beams with these options: also covered on GPT-2
 ])
 def test_generate_options_are_token_identical_to_transformers(checkpoints, options):  # noqa: F811
     path = checkpoints["t5-gated-gelu-untied"]
