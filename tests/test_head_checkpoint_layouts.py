@@ -87,7 +87,8 @@ ENCODER_ONLY = {"T5ForTokenClassification", "T5EncoderModel"}
 
 def _has_decoder(cls):
     """Whether a tfmodels class (or the backbone it wraps) is an encoder-decoder (takes `decoder_input_ids`)."""
-    return any("decoder_input_ids" in getattr(c, "input_names", ()) for c in (cls, getattr(cls, "backbone_class", None)))
+    classes = (cls, getattr(cls, "backbone_class", None))
+    return any("decoder_input_ids" in getattr(c, "input_names", ()) for c in classes)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,8 @@ def head_inputs(seed=0):
 
 LABELS = {
     "T5ForSequenceClassification": lambda rng: dict(labels=rng.randint(0, 3, (3,))),
-    "T5ForTokenClassification": lambda rng: dict(labels=np.where(rng.rand(3, 9) < 0.2, -100, rng.randint(0, 3, (3, 9)))),
+    "T5ForTokenClassification": lambda rng: dict(
+        labels=np.where(rng.rand(3, 9) < 0.2, -100, rng.randint(0, 3, (3, 9)))),
     "T5ForQuestionAnswering": lambda rng: dict(start_positions=np.array([1, 4, 12]), end_positions=np.array([3, 5, 6])),
 }
 
