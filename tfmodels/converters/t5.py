@@ -1,4 +1,9 @@
-"""T5 / mT5 <-> Hugging Face `T5Model`, `T5ForConditionalGeneration`, `T5EncoderModel` (and `MT5*`).
+"""T5 / mT5 <-> Hugging Face `T5Model`, `T5ForConditionalGeneration`, `T5EncoderModel` (and `MT5*`), and the
+T5 task heads: `T5ForSequenceClassification` / `T5ForTokenClassification` hold their backbone under
+`transformer.` with `classification_head.{dense,out_proj}` / `classifier`; `T5ForQuestionAnswering` keeps
+the unprefixed layout with `qa_outputs`. Either layout loads into every class (the prefix is added or
+stripped); an encoder-decoder refuses a checkpoint without a decoder (strict, where transformers would
+leave the decoder random).
 
 Key layout of `transformers.models.t5.modeling_t5` (no backbone prefix):
 `shared`; per stack (`encoder`, `decoder`) `block.{i}.layer.0.SelfAttention.{q,k,v,o}`
