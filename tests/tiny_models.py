@@ -111,4 +111,8 @@ def random_model_inputs(model, batch_size=2, seq_len=6, seed=0):
     inputs = model.dummy_inputs(batch_size=batch_size, seq_len=seq_len)
     vocab_size = model.config.get("vocab_size", 40)
     inputs["input_ids"] = rng.randint(1, vocab_size, size=inputs["input_ids"].shape).astype("int32")
+    if getattr(model, "eos_pooling", False):  # T5ForSequenceClassification: one eos per row, at the end
+        eos = model.backbone.config["eos_token_id"]
+        inputs["input_ids"] = np.where(inputs["input_ids"] == eos, eos + 1, inputs["input_ids"])
+        inputs["input_ids"][:, -1] = eos
     return inputs

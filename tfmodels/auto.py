@@ -321,6 +321,10 @@ from tfmodels.models import t5 as _t5  # noqa: E402
 for _prefix, _model_type in (("T5", "t5"), ("MT5", "mt5")):
     register_model("base", _model_type, getattr(_t5, _prefix + "Model"))
     register_model("seq2seq-lm", _model_type, getattr(_t5, _prefix + "ForConditionalGeneration"))
+for _task, _suffix in (("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"),
+                       ("question-answering", "ForQuestionAnswering")):
+    register_model(_task, "t5", getattr(_t5, "T5" + _suffix))
 
 from tfmodels.models import bart as _bart  # noqa: E402
 

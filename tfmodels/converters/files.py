@@ -98,7 +98,8 @@ def _download(repo_id, revision, cache_dir, local_files_only, token, force_downl
     if local_files_only is None:
         local_files_only = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
     base = f"{subfolder.strip('/')}/" if subfolder else ""
-    patterns = [base + p for p in ("config.json", "*.safetensors", "model.safetensors.index.json")]
+    patterns = [base + p for p in ("config.json", "generation_config.json", "*.safetensors",
+                                          "model.safetensors.index.json")]
     kwargs = dict(
         repo_id=repo_id, revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only,
         force_download=force_download,
@@ -106,7 +107,8 @@ def _download(repo_id, revision, cache_dir, local_files_only, token, force_downl
     try:
         directory = Path(huggingface_hub.snapshot_download(allow_patterns=patterns, **kwargs))
         if not any((directory / base / n).exists() for n in (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME)):
-            patterns = [base + p for p in ("config.json", "pytorch_model*.bin", "pytorch_model.bin.index.json")]
+            patterns = [base + p for p in ("config.json", "generation_config.json", "pytorch_model*.bin",
+                                          "pytorch_model.bin.index.json")]
             directory = Path(huggingface_hub.snapshot_download(allow_patterns=patterns, **kwargs))
         return directory
     except hub_errors.HFValidationError:

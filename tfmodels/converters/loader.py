@@ -18,6 +18,7 @@ from tfmodels.converters.errors import BufferMismatchError, WeightMismatchError
 from tfmodels.converters.keras_dir import open_weights
 from tfmodels.converters.mapping import Transform, resolve_variable
 from tfmodels.converters.registry import weight_table_for
+from tfmodels.generation.config import read_generation_config
 from tfmodels.layers.utils import row_blocks
 
 logger = logging.getLogger("tfmodels")
@@ -328,4 +329,6 @@ def load_pretrained(
             info = load_weights_from_reader(
                 model, reader, ignore_mismatched_sizes=ignore_mismatched_sizes, progress=progress
             )
+    if hasattr(model, "generate"):  # generate()'s defaults, as the reference reads them
+        model.generation_config = read_generation_config(directory, config)
     return (model, info) if output_loading_info else model

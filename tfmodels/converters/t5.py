@@ -1,4 +1,9 @@
-"""T5 / mT5 <-> Hugging Face `T5Model`, `T5ForConditionalGeneration`, `T5EncoderModel` (and `MT5*`).
+"""T5 / mT5 <-> Hugging Face `T5Model`, `T5ForConditionalGeneration`, `T5EncoderModel` (and `MT5*`), and the
+T5 task heads: `T5ForSequenceClassification` / `T5ForTokenClassification` hold their backbone under
+`transformer.` with `classification_head.{dense,out_proj}` / `classifier`; `T5ForQuestionAnswering` keeps
+the unprefixed layout with `qa_outputs`. Either layout loads into every class (the prefix is added or
+stripped); an encoder-decoder refuses a checkpoint without a decoder (strict, where transformers would
+leave the decoder random).
 
 Key layout of `transformers.models.t5.modeling_t5` (no backbone prefix):
 `shared`; per stack (`encoder`, `decoder`) `block.{i}.layer.0.SelfAttention.{q,k,v,o}`
@@ -16,17 +21,20 @@ untied a checkpoint without it (transformers 5 writes none when the values
 are equal) loads `shared.weight` into it, as transformers ties them.
 """
 
-from tfmodels.converters.layer_tables import attention, dense, embedding
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable
+from tfmodels.converters.layer_tables import attention, classifier_heads, dense, embedding
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
 from tfmodels.converters.registry import register_weight_table
 from tfmodels.models.t5.modeling import parse_feed_forward_proj
 
-TIED_KEYS = (r"^(encoder|decoder)\.embed_tokens\.weight$",)
+# Backbone keys may sit under `transformer.` (sequence / token classification checkpoints).
+TIED_KEYS = (r"^(transformer\.)?(encoder|decoder)\.embed_tokens\.weight$",)
 # A cross-attention bias table transformers never uses (`_keys_to_ignore_on_load_unexpected`).
-UNUSED_KEYS = (r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",)
+UNUSED_KEYS = (r"^(transformer\.)?decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$",)
 TIED_HEAD_KEYS = (r"^lm_head\.weight$",)
-LM_HEAD_KEYS = (r"^lm_head\.",)  # in T5Model / T5EncoderModel: another head's weights
-DECODER_KEYS = (r"^decoder\.",)  # in T5EncoderModel: the decoder of a full checkpoint
+# Other heads' weights: the LM head, the classifiers, the span head.
+LM_HEAD_KEYS = (r"^lm_head\.", r"^classification_head\.", r"^classifier\.", r"^qa_outputs\.")
+DECODER_KEYS = (r"^(transformer\.)?decoder\.",)  # in T5EncoderModel: the decoder of a full checkpoint
+HEAD_PREFIX = "transformer"
 
 
 def rms_norm(hf, keras):
@@ -63,18 +71,36 @@ def t5_stack(stack, num_blocks, gated, is_decoder):
     return params + rms_norm(f"{stack}.final_layer_norm", f"{stack}_final_layer_norm")
 
 
+def _hf_head_name(model):
+    """The checkpoint module of the model's task head: `classification_head`, `classifier`, `qa_outputs` or None."""
+    if hasattr(model, "qa_outputs"):
+        return "qa_outputs"
+    classifier = getattr(model, "classifier", None)
+    if classifier is None:
+        return None
+    return "classification_head" if hasattr(classifier, "out_proj") else "classifier"
+
+
 @register_weight_table("t5")
 @register_weight_table("mt5")
 def t5_table(model):
-    _, gated = parse_feed_forward_proj(model.config["feed_forward_proj"])
-    params = embedding("shared", "shared") + t5_stack("encoder", len(model.encoder_blocks), gated, False)
+    backbone = getattr(model, "backbone", model)  # the classification heads wrap a T5Model / T5EncoderModel
+    is_head = backbone is not model
+    _, gated = parse_feed_forward_proj(backbone.config["feed_forward_proj"])
+    params = embedding("shared", "shared") + t5_stack("encoder", len(backbone.encoder_blocks), gated, False)
     ignored = TIED_KEYS + UNUSED_KEYS
-    if model.has_decoder:
-        params += t5_stack("decoder", len(model.decoder_blocks), gated, True)
+    if backbone.has_decoder:
+        params += t5_stack("decoder", len(backbone.decoder_blocks), gated, True)
     lm_head = getattr(model, "lm_head", None)
     if lm_head is not None:
         params.append(Param("lm_head.weight", "lm_head.kernel", LINEAR, aliases=("shared.weight",)))
     elif hasattr(model, "lm_head"):
         ignored += TIED_HEAD_KEYS
-    other_heads = LM_HEAD_KEYS + (() if model.has_decoder else DECODER_KEYS)
-    return WeightTable(params, ignored_keys=ignored, other_head_keys=other_heads)
+    if is_head:
+        params = prefixed(HEAD_PREFIX, params)
+    head = _hf_head_name(model)
+    params += classifier_heads(model, classifier=head)
+    other_heads = tuple(k for k in LM_HEAD_KEYS if k != f"^{head}\\.")
+    other_heads += () if backbone.has_decoder else DECODER_KEYS
+    return WeightTable(params, ignored_keys=ignored, other_head_keys=other_heads,
+                       base_model_prefix=HEAD_PREFIX, is_head_model=is_head)

@@ -62,3 +62,130 @@ def warp_for_sampling(scores, temperature_value=1.0, top_k=0, top_p=1.0, min_tok
     if top_p is not None and top_p < 1.0:
         scores = top_p_filter(scores, top_p, min_tokens_to_keep)
     return scores
+
+
+# -- processors over the generated sequence (sequences `(B, L)` valid up to `cur_len`) ---------------------
+
+
+def _window(sequences, start, length):
+    """`sequences[:, start:start + length]` for a traced `start` (clipped at 0); `(B, length)`."""
+    return tf.gather(sequences, tf.maximum(start + tf.range(length), 0), axis=1)
+
+
+def _ban_tokens(banned_rows, tokens, batch, vocab_size):
+    """Bool `(B, V)`: `tokens` `(B, W)` where `banned_rows` `(B, W)` is true (a scatter, no `(B, W, V)` tensor)."""
+    rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(tokens))
+    indices = tf.reshape(tf.stack([rows, tokens], axis=-1), (-1, 2))
+    updates = tf.reshape(tf.cast(banned_rows, tf.int32), (-1,))
+    return tf.tensor_scatter_nd_max(tf.zeros((batch, vocab_size), tf.int32), indices, updates) > 0
+
+
+def no_repeat_ngram_ban(sequences, cur_len, ngram_size, vocab_size):
+    """Bool `(B, V)`: tokens that would repeat an n-gram of `sequences[:, :cur_len]` (`NoRepeatNGramLogitsProcessor`).
+
+    The n-grams are every window of the preallocated buffer that lies inside
+    the first `cur_len` tokens (prompt padding included, as the reference);
+    a token is banned when the last `ngram_size - 1` tokens followed by it
+    form one of them.
+    """
+    batch, length = sequences.shape[0], sequences.shape[1]
+    if ngram_size > length:
+        return tf.zeros((batch, vocab_size), tf.bool)
+    starts = tf.range(length - ngram_size + 1)
+    windows = tf.gather(sequences, starts[:, None] + tf.range(ngram_size)[None, :], axis=1)  # (B, W, n)
+    prefix = _window(sequences, cur_len - (ngram_size - 1), ngram_size - 1)  # (B, n - 1)
+    matches = tf.reduce_all(tf.equal(windows[:, :, :-1], prefix[:, None, :]), axis=-1)  # (B, W)
+    matches = tf.logical_and(matches, (starts + ngram_size <= cur_len)[None, :])
+    return _ban_tokens(matches, windows[:, :, -1], batch, vocab_size)
+
+
+def bad_words_ban(sequences, cur_len, bad_words_ids, vocab_size):
+    """Bool `(B, V)`: each bad word's last token where its other tokens end `sequences[:, :cur_len]`.
+
+    Single-token words are always banned (`NoBadWordsLogitsProcessor`, i.e.
+    `SequenceBiasLogitsProcessor` with a `-inf` bias); a prefix longer than
+    `cur_len` never matches.
+    """
+    batch = sequences.shape[0]
+    banned = tf.zeros((batch, vocab_size), tf.bool)
+    for word in bad_words_ids:
+        last = tf.one_hot(word[-1], vocab_size, on_value=True, off_value=False, dtype=tf.bool)[None, :]
+        if len(word) == 1:
+            banned = tf.logical_or(banned, last)
+            continue
+        prefix = tf.constant(word[:-1], sequences.dtype)
+        matches = tf.reduce_all(tf.equal(_window(sequences, cur_len - len(prefix), len(prefix)), prefix), axis=-1)
+        matches = tf.logical_and(matches, cur_len >= len(prefix))
+        banned = tf.logical_or(banned, tf.logical_and(matches[:, None], last))
+    return banned
+
+
+def force_tokens(scores, token_ids, condition):
+    """Where the scalar `condition` holds: `-inf` everywhere but `token_ids` (score 0), as the forced-token processors."""
+    vocab_size = scores.shape[-1]
+    allowed = tf.reduce_any(tf.one_hot(list(token_ids), vocab_size, on_value=True, off_value=False, dtype=tf.bool),
+                            axis=0)
+    forced = tf.where(allowed, tf.zeros_like(scores), tf.cast(NEG_INF, scores.dtype))
+    return tf.where(condition, forced, scores)
+
+
+class SequenceProcessors:
+    """The processors that read the generated sequence, in `transformers`' order and with its semantics.
+
+    After the repetition penalty, `generate()` builds `NoRepeatNGramLogitsProcessor`,
+    `NoBadWordsLogitsProcessor`, `MinLengthLogitsProcessor` /
+    `MinNewTokensLengthLogitsProcessor`, `ForcedBOSTokenLogitsProcessor`,
+    `ForcedEOSTokenLogitsProcessor`; `apply` runs those that are active, in
+    that order. Hashable, so it can be a key of the compiled-loop cache.
+
+    Args:
+        eos_token_ids: tuple of ints, the tokens `min_length` bans.
+        no_repeat_ngram_size: int, `0` disables it.
+        bad_words_ids: tuple of token-id tuples (eos-only words already removed).
+        min_length: int, total length (prompt or decoder start included) below which eos is banned.
+        forced_bos_token_id: int or `None`, forced when `cur_len == 1`.
+        forced_eos_token_ids: tuple of ints, forced when `cur_len == max_length - 1`.
+        max_length: int, prompt length + `max_new_tokens`.
+    """
+
+    def __init__(self, eos_token_ids=(), no_repeat_ngram_size=0, bad_words_ids=(), min_length=0,
+                 forced_bos_token_id=None, forced_eos_token_ids=(), max_length=0):
+        self.eos_token_ids = tuple(eos_token_ids)
+        self.no_repeat_ngram_size = int(no_repeat_ngram_size or 0)
+        self.bad_words_ids = tuple(tuple(w) for w in bad_words_ids)
+        self.min_length = int(min_length or 0) if self.eos_token_ids else 0
+        self.forced_bos_token_id = forced_bos_token_id
+        self.forced_eos_token_ids = tuple(forced_eos_token_ids)
+        self.max_length = int(max_length)
+
+    def _key(self):
+        return (self.eos_token_ids, self.no_repeat_ngram_size, self.bad_words_ids, self.min_length,
+                self.forced_bos_token_id, self.forced_eos_token_ids, self.max_length)
+
+    def __eq__(self, other):
+        return isinstance(other, SequenceProcessors) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        return f"SequenceProcessors{self._key()}"
+
+    def apply(self, scores, sequences, cur_len):
+        """Processes `scores` `(B, V)` given `sequences` `(B, L)` whose first `cur_len` tokens are real."""
+        vocab_size = scores.shape[-1]
+        neg_inf = tf.cast(NEG_INF, scores.dtype)
+        if self.no_repeat_ngram_size > 0:
+            banned = no_repeat_ngram_ban(sequences, cur_len, self.no_repeat_ngram_size, vocab_size)
+            scores = tf.where(banned, neg_inf, scores)
+        if self.bad_words_ids:
+            scores = tf.where(bad_words_ban(sequences, cur_len, self.bad_words_ids, vocab_size), neg_inf, scores)
+        if self.min_length > 0:
+            eos = tf.reduce_any(tf.one_hot(list(self.eos_token_ids), vocab_size, on_value=True, off_value=False,
+                                           dtype=tf.bool), axis=0)
+            scores = tf.where(tf.logical_and(eos, cur_len < self.min_length), neg_inf, scores)
+        if self.forced_bos_token_id is not None:
+            scores = force_tokens(scores, [self.forced_bos_token_id], tf.equal(cur_len, 1))
+        if self.forced_eos_token_ids:
+            scores = force_tokens(scores, self.forced_eos_token_ids, tf.equal(cur_len, self.max_length - 1))
+        return scores

@@ -46,8 +46,12 @@ def _is_eos(tokens, eos_token_ids):
 
 
 def greedy_or_sample(model, input_ids, attention_mask, seed, *, max_new_tokens, do_sample, temperature,
-                     top_k, top_p, repetition_penalty, eos_token_ids, pad_token_id, vocab_size):
+                     top_k, top_p, repetition_penalty, eos_token_ids, pad_token_id, vocab_size, processors=None):
     """Greedy decoding or multinomial sampling.
+
+    `processors` (a `tfmodels.generation.logits.SequenceProcessors`) runs
+    after the repetition penalty and before the sampling warpers, as in
+    Hugging Face.
 
     Returns:
         `(sequences (B, L) int32, generated (scalar int32))`: the caller keeps
@@ -72,6 +76,8 @@ def greedy_or_sample(model, input_ids, attention_mask, seed, *, max_new_tokens, 
         scores = logits
         if repetition_penalty != 1.0:
             scores = lp.repetition_penalty(scores, presence_state, repetition_penalty)
+        if processors is not None:
+            scores = processors.apply(scores, sequences, prompt_len + step)
         if do_sample:
             scores = lp.warp_for_sampling(scores, temperature, top_k, top_p)
             tokens = sample_tokens(scores, tf.stack([seed, step]))
@@ -121,12 +127,17 @@ def _gather_beams(tensor, indices):
 
 
 def beam_search(model, input_ids, attention_mask, *, max_new_tokens, num_beams, length_penalty, early_stopping,
-                repetition_penalty, eos_token_ids, pad_token_id, vocab_size):
+                repetition_penalty, eos_token_ids, pad_token_id, vocab_size, processors=None,
+                num_return_sequences=1):
     """Beam search (no sampling), Hugging Face v5's vectorised algorithm.
 
+    `processors` (a `tfmodels.generation.logits.SequenceProcessors`) runs on
+    the log-probabilities after the repetition penalty, as in Hugging Face.
+
     Returns:
-        `(sequences (B, L) int32, generated (scalar int32))`: the best beam of
-        each row; keep the first `P + generated` columns.
+        `(sequences (B * R, L) int32, generated (scalar int32))`: the best
+        `R = num_return_sequences` beams of each row, best first (rows
+        `b * R + r`); keep the first `P + generated` columns.
     """
     batch, prompt_len = input_ids.shape[0], input_ids.shape[1]
     k = num_beams
@@ -165,6 +176,8 @@ def beam_search(model, input_ids, attention_mask, *, max_new_tokens, num_beams, 
         log_probs = tf.nn.log_softmax(s["logits"], axis=-1)
         if repetition_penalty != 1.0:
             log_probs = lp.repetition_penalty(log_probs, s["presence"], repetition_penalty)
+        if processors is not None:
+            log_probs = processors.apply(log_probs, tf.reshape(s["running_sequences"], (flat, total)), cur_len)
         log_probs = tf.reshape(log_probs, (batch, k, vocab_size)) + s["running_scores"][:, :, None]
         log_probs = tf.reshape(log_probs, (batch, k * vocab_size))
         topk_log_probs, topk_indices = tf.math.top_k(log_probs, k=keep)
@@ -232,9 +245,9 @@ def beam_search(model, input_ids, attention_mask, *, max_new_tokens, num_beams, 
     (state,) = tf.while_loop(
         lambda s: tf.logical_not(s["stop"]), lambda s: (body(s),), (state,), maximum_iterations=max_new_tokens
     )
-    best_indices = state["indices"][:, 0]  # (B, N)
-    generated = tf.reduce_max(tf.reduce_sum(tf.cast(best_indices >= 0, tf.int32), axis=1))
-    return state["sequences"][:, 0], generated
+    best_indices = state["indices"][:, :num_return_sequences]  # (B, R, N)
+    generated = tf.reduce_max(tf.reduce_sum(tf.cast(best_indices >= 0, tf.int32), axis=-1))
+    return tf.reshape(state["sequences"][:, :num_return_sequences], (batch * num_return_sequences, total)), generated
 
 
 def _set_column(tensor, column, values):

@@ -53,15 +53,6 @@ class Seq2SeqGenerationMixin(GenerationMixin):
         ValueError: as `GenerationMixin.generate`.
     """
 
-    def _seq2seq_config(self):
-        """The architecture's config fields; a head model (BART's) keeps them on its backbone."""
-        model = getattr(self, "backbone", self)
-        return {**model.extra_config, **model.config}
-
-    def _generation_defaults(self):
-        config = self._seq2seq_config()
-        return config.get("eos_token_id"), config.get("pad_token_id"), config["vocab_size"]
-
     def _max_generation_positions(self):
         return None  # relative or per-stack positions: the source length does not bound the target
 
@@ -75,6 +66,6 @@ class Seq2SeqGenerationMixin(GenerationMixin):
             attention_mask = tf.repeat(attention_mask, num_beams, axis=0)  # (B * K, S)
             cross_key_values = tuple(tf.repeat(kv, num_beams, axis=0) for kv in cross_key_values)
         step = _DecoderStep(self, attention_mask, cross_key_values)
-        start_id = self._seq2seq_config()["decoder_start_token_id"]
+        start_id = self._generation_model_config()["decoder_start_token_id"]
         start = tf.fill((input_ids.shape[0], 1), tf.constant(start_id, tf.int32))
         return step, start, tf.ones_like(start)

@@ -6,6 +6,8 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from tfmodels.generation import config as generation_config
+from tfmodels.generation import logits as lp
 from tfmodels.generation import search
 
 logger = logging.getLogger("tfmodels")
@@ -24,16 +26,69 @@ def _as_list(value):
     return [int(value)]
 
 
+def _check_options(o, new_tokens, num_beams, do_sample, num_return_sequences):
+    """Raises `ValueError` for resolved options `transformers` would refuse (or that we do not implement)."""
+    if new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1. Received: max_new_tokens={new_tokens}")
+    if num_beams < 1:
+        raise ValueError(f"num_beams must be >= 1. Received: num_beams={num_beams}")
+    if num_beams > 1 and do_sample:
+        raise ValueError("Beam sampling (num_beams > 1 with do_sample=True) is not supported.")
+    if do_sample and o["temperature"] is not None and o["temperature"] <= 0:
+        raise ValueError(f"temperature must be > 0. Received: temperature={o['temperature']}")
+    if not 0.0 < o["top_p"] <= 1.0 or o["top_k"] < 0 or o["repetition_penalty"] <= 0:
+        raise ValueError(
+            f"Need 0 < top_p <= 1, top_k >= 0, repetition_penalty > 0. Received: top_p={o['top_p']}, "
+            f"top_k={o['top_k']}, repetition_penalty={o['repetition_penalty']}"
+        )
+    if o["early_stopping"] not in (False, True, "never"):
+        raise ValueError(f"early_stopping must be False, True or 'never'. Received: {o['early_stopping']!r}")
+    if int(o["no_repeat_ngram_size"]) < 0:
+        raise ValueError(f"no_repeat_ngram_size must be >= 0. Received: {o['no_repeat_ngram_size']}")
+    if num_return_sequences < 1:
+        raise ValueError(f"num_return_sequences must be >= 1. Received: {num_return_sequences}")
+    if num_return_sequences > 1 and num_beams == 1 and not do_sample:
+        raise ValueError("Greedy decoding (do_sample=False, num_beams=1) does not support "
+                         f"num_return_sequences != 1. Received: num_return_sequences={num_return_sequences}")
+    if num_return_sequences > num_beams > 1:
+        raise ValueError(f"num_return_sequences ({num_return_sequences}) must be <= num_beams ({num_beams}).")
+
+
+def _bad_words(bad_words_ids, eos_ids, vocab_size):
+    """Validated `bad_words_ids` as tuples, without eos-only words (the reference keeps eos generable)."""
+    if bad_words_ids is None:
+        return ()
+    if (not isinstance(bad_words_ids, (list, tuple)) or not bad_words_ids
+            or any(not isinstance(w, (list, tuple)) or not w for w in bad_words_ids)):
+        raise ValueError(f"bad_words_ids must be a non-empty list of non-empty lists of token ids. "
+                         f"Received: {bad_words_ids!r}")
+    words = [tuple(int(t) for t in w) for w in bad_words_ids]
+    invalid = sorted({t for w in words for t in w if not 0 <= t < vocab_size})
+    if invalid:
+        raise ValueError(f"bad_words_ids holds ids outside the vocabulary of {vocab_size}: {invalid}")
+    return tuple(w for w in words if not (len(w) == 1 and w[0] in eos_ids))
+
+
 class GenerationMixin:
     """Adds `generate()` to a causal LM that implements `init_cache` and `decode_step`."""
 
-    def _generation_defaults(self):
-        config = {**self.backbone.extra_config, **self.backbone.config}
-        return config.get("eos_token_id"), config.get("pad_token_id"), config["vocab_size"]
+    def _generation_model_config(self):
+        """The model's `config.json` fields (a head model keeps them on its backbone)."""
+        model = getattr(self, "backbone", self)
+        return {**model.extra_config, **model.config}
 
-    def generate(self, input_ids, attention_mask=None, max_new_tokens=20, do_sample=False, num_beams=1,
-                 temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0, length_penalty=1.0,
-                 early_stopping=False, eos_token_id=None, pad_token_id=None, seed=None, jit_compile=True):
+    def _checkpoint_generation_config(self):
+        """Generation defaults of the checkpoint: `generation_config` (set by `from_pretrained`), else `config.json`."""
+        stored = getattr(self, "generation_config", None)
+        if stored is not None:
+            return dict(stored)
+        return generation_config.from_model_config(self._generation_model_config())
+
+    def generate(self, input_ids, attention_mask=None, max_new_tokens=None, do_sample=None, num_beams=None,
+                 temperature=None, top_k=None, top_p=None, repetition_penalty=None, length_penalty=None,
+                 early_stopping=None, eos_token_id=None, pad_token_id=None, seed=None, jit_compile=True,
+                 max_length=None, min_length=None, min_new_tokens=None, no_repeat_ngram_size=None,
+                 bad_words_ids=None, forced_bos_token_id=None, forced_eos_token_id=None, num_return_sequences=None):
         """Generates continuations of (left-padded) prompts; returns prompt + new tokens.
 
         Hugging Face `generate()` semantics for every argument: greedy
@@ -46,17 +101,22 @@ class GenerationMixin:
         every row has finished, so the output can be shorter than
         `prompt_len + max_new_tokens`, exactly as in Hugging Face.
 
+        Defaults: an argument left `None` takes the checkpoint's
+        `generation_config.json` value (or its `config.json` field when there
+        is no such file), else `transformers.GenerationConfig`'s default
+        (`max_length=20` counted as new tokens when nobody sets it,
+        `top_k=50`, ...); see `tfmodels.generation.config`.
+
         Compilation and prompt-length bucketing: the whole loop (prefill,
         every decoding step over a preallocated KV cache, the search) is one
         `tf.function(jit_compile=True)`, traced once per model, per set of
-        static settings (`max_new_tokens`, `do_sample`, `num_beams`,
-        `temperature`, `top_k`, `top_p`, `repetition_penalty`,
-        `length_penalty`, `early_stopping`, eos/pad ids) and per input shape
-        `(batch, prompt_len)`. Later calls with the same padded shape reuse
-        the compiled program; `seed` is a tensor input and never retraces.
-        To serve prompts of many lengths without recompiling, left-pad them
-        to a few bucket lengths (e.g. multiples of 32 or powers of two) with
-        `pad_token_id` and a 0 attention mask, and use fixed batch sizes::
+        static settings (lengths, search options, processors, eos/pad ids)
+        and per input shape `(batch, prompt_len)`. Later calls with the same
+        padded shape reuse the compiled program; `seed` is a tensor input and
+        never retraces. To serve prompts of many lengths without
+        recompiling, left-pad them to a few bucket lengths (e.g. multiples of
+        32 or powers of two) with `pad_token_id` and a 0 attention mask, and
+        use fixed batch sizes::
 
             bucket = -(-prompt_len // 32) * 32  # round up to a multiple of 32
             ids = np.pad(ids, ((0, 0), (bucket - prompt_len, 0)), constant_values=pad_id)
@@ -65,13 +125,15 @@ class GenerationMixin:
 
         Left padding does not change the results (positions come from the
         attention mask, as in Hugging Face); `prompt_len + max_new_tokens`
-        must not exceed the model's position table.
+        must not exceed the model's position table. Processors that read the
+        sequence (`no_repeat_ngram_size`, `bad_words_ids`) see the padded
+        prompt, as in Hugging Face.
 
         Args:
             input_ids: int array `(batch, prompt_len)`, left-padded.
             attention_mask: int array `(batch, prompt_len)`, 0 on padding;
                 all ones if absent.
-            max_new_tokens: int, tokens to generate at most.
+            max_new_tokens: int, tokens to generate at most (wins over `max_length`).
             do_sample: bool, sample instead of taking the argmax.
             num_beams: int, beam search when `> 1` (sampling with beams is
                 not supported).
@@ -87,9 +149,23 @@ class GenerationMixin:
             jit_compile: bool, compile the loop with XLA; `False` runs the
                 same loop as a plain `tf.function` (for models or ops XLA
                 cannot compile).
+            max_length: int, total length (prompt, or the decoder start
+                token, included).
+            min_length: int, total length before which eos is banned
+                (`MinLengthLogitsProcessor`).
+            min_new_tokens: int, new tokens before which eos is banned
+                (`MinNewTokensLengthLogitsProcessor`; wins over `min_length`).
+            no_repeat_ngram_size: int, no n-gram of this size occurs twice.
+            bad_words_ids: list of token-id lists never generated (a
+                multi-token word: its last token after the others).
+            forced_bos_token_id: int, the token forced as the first generated one.
+            forced_eos_token_id: int or list, forced at `max_length - 1`.
+            num_return_sequences: int; with sampling, independent samples
+                per row; with beams, the best `num_return_sequences` beams
+                (`<= num_beams`), best first. Output rows `b * n + r`.
 
         Returns:
-            int32 `tf.Tensor` `(batch, prompt_len + generated)`.
+            int32 `tf.Tensor` `(batch * num_return_sequences, prompt_len + generated)`.
 
         Raises:
             ValueError: for invalid arguments (the message names them).
@@ -105,40 +181,57 @@ class GenerationMixin:
                 f"attention_mask must match input_ids. Received shapes {tuple(attention_mask.shape)} "
                 f"and {tuple(input_ids.shape)}."
             )
-        if int(max_new_tokens) < 1:
-            raise ValueError(f"max_new_tokens must be >= 1. Received: max_new_tokens={max_new_tokens}")
-        if int(num_beams) < 1:
-            raise ValueError(f"num_beams must be >= 1. Received: num_beams={num_beams}")
-        if num_beams > 1 and do_sample:
-            raise ValueError("Beam sampling (num_beams > 1 with do_sample=True) is not supported.")
-        if do_sample and temperature is not None and temperature <= 0:
-            raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
-        if not 0.0 < top_p <= 1.0 or top_k < 0 or repetition_penalty <= 0:
-            raise ValueError(
-                f"Need 0 < top_p <= 1, top_k >= 0, repetition_penalty > 0. Received: top_p={top_p}, "
-                f"top_k={top_k}, repetition_penalty={repetition_penalty}"
-            )
-        if early_stopping not in (False, True, "never"):
-            raise ValueError(f"early_stopping must be False, True or 'never'. Received: {early_stopping!r}")
-        default_eos, default_pad, vocab_size = self._generation_defaults()
-        eos_ids = _as_list(default_eos if eos_token_id is None else eos_token_id)
-        if pad_token_id is None:
-            pad_token_id = default_pad if default_pad is not None else (eos_ids[0] if eos_ids else None)
+        explicit = dict(
+            max_new_tokens=max_new_tokens, max_length=max_length, min_length=min_length,
+            min_new_tokens=min_new_tokens, do_sample=do_sample, num_beams=num_beams, temperature=temperature,
+            top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty, length_penalty=length_penalty,
+            early_stopping=early_stopping, no_repeat_ngram_size=no_repeat_ngram_size, bad_words_ids=bad_words_ids,
+            forced_bos_token_id=forced_bos_token_id, forced_eos_token_id=forced_eos_token_id,
+            num_return_sequences=num_return_sequences, eos_token_id=eos_token_id, pad_token_id=pad_token_id,
+        )
+        o, max_length_is_default = generation_config.resolve(explicit, self._checkpoint_generation_config())
+        vocab_size = self._generation_model_config()["vocab_size"]
+        input_length = self._output_prefix_length(input_ids)  # the length the reference's processors start from
         max_positions = self._max_generation_positions()
-        if max_positions is not None and input_ids.shape[1] + max_new_tokens > max_positions:
+        if o["max_new_tokens"] is not None:
+            new_tokens = int(o["max_new_tokens"])
+        elif max_length_is_default:  # the reference: the default max_length counts new tokens, within the positions
+            total = int(o["max_length"]) + input_length
+            new_tokens = (total if max_positions is None else min(total, max_positions)) - input_length
+        else:
+            new_tokens = int(o["max_length"]) - input_length
+            if new_tokens < 1:
+                raise ValueError(f"Input length is {input_length}, but max_length is {o['max_length']}: set "
+                                 f"max_new_tokens or a larger max_length.")
+        num_beams, do_sample, n_return = int(o["num_beams"]), bool(o["do_sample"]), int(o["num_return_sequences"])
+        _check_options(o, new_tokens, num_beams, do_sample, n_return)
+        eos_ids = _as_list(o["eos_token_id"])
+        pad = o["pad_token_id"] if o["pad_token_id"] is not None else (eos_ids[0] if eos_ids else None)
+        if max_positions is not None and input_ids.shape[1] + new_tokens > max_positions:
             raise ValueError(
-                f"prompt_len + max_new_tokens = {input_ids.shape[1] + max_new_tokens} exceeds the "
+                f"prompt_len + max_new_tokens = {input_ids.shape[1] + new_tokens} exceeds the "
                 f"model's {max_positions} positions."
             )
+        min_total = o["min_length"] if o["min_new_tokens"] is None else int(o["min_new_tokens"]) + input_length
+        processors = lp.SequenceProcessors(
+            eos_token_ids=eos_ids, no_repeat_ngram_size=o["no_repeat_ngram_size"],
+            bad_words_ids=_bad_words(o["bad_words_ids"], eos_ids, vocab_size), min_length=min_total,
+            forced_bos_token_id=o["forced_bos_token_id"], forced_eos_token_ids=_as_list(o["forced_eos_token_id"]),
+            max_length=input_length + new_tokens,
+        )
         self.build_from_dummy_inputs()
 
         settings = dict(
-            max_new_tokens=int(max_new_tokens), num_beams=int(num_beams), do_sample=bool(do_sample),
-            temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
-            repetition_penalty=float(repetition_penalty), length_penalty=float(length_penalty),
-            early_stopping=early_stopping, eos_token_ids=tuple(eos_ids), pad_token_id=pad_token_id,
-            jit_compile=bool(jit_compile),
+            max_new_tokens=new_tokens, num_beams=num_beams, do_sample=do_sample,
+            temperature=float(o["temperature"]), top_k=int(o["top_k"]), top_p=float(o["top_p"]),
+            repetition_penalty=float(o["repetition_penalty"]), length_penalty=float(o["length_penalty"]),
+            early_stopping=o["early_stopping"], eos_token_ids=tuple(eos_ids), pad_token_id=pad,
+            jit_compile=bool(jit_compile), processors=processors,
+            num_return_sequences=n_return if num_beams > 1 else 1,
         )
+        if num_beams == 1 and n_return > 1:  # independent samples: the reference expands the inputs
+            input_ids = tf.repeat(input_ids, n_return, axis=0)
+            attention_mask = tf.repeat(attention_mask, n_return, axis=0)
         fn = self._generation_function(settings, vocab_size)
         if seed is None:
             seed = np.random.randint(0, 2**31 - 1)
@@ -179,13 +272,14 @@ class GenerationMixin:
                     model, input_ids, attention_mask, max_new_tokens=s["max_new_tokens"], num_beams=s["num_beams"],
                     length_penalty=s["length_penalty"], early_stopping=s["early_stopping"],
                     repetition_penalty=s["repetition_penalty"], eos_token_ids=list(s["eos_token_ids"]),
-                    pad_token_id=s["pad_token_id"], vocab_size=vocab_size,
+                    pad_token_id=s["pad_token_id"], vocab_size=vocab_size, processors=s["processors"],
+                    num_return_sequences=s["num_return_sequences"],
                 )
             return search.greedy_or_sample(
                 model, input_ids, attention_mask, seed, max_new_tokens=s["max_new_tokens"], do_sample=s["do_sample"],
                 temperature=s["temperature"], top_k=s["top_k"], top_p=s["top_p"],
                 repetition_penalty=s["repetition_penalty"], eos_token_ids=list(s["eos_token_ids"]),
-                pad_token_id=s["pad_token_id"], vocab_size=vocab_size,
+                pad_token_id=s["pad_token_id"], vocab_size=vocab_size, processors=s["processors"],
             )
 
         functions[key] = tf.function(run, jit_compile=jit, reduce_retracing=False)

@@ -119,6 +119,7 @@ class HeadModelMixin:
     # `classifier_input_dropout = False`).
     classifier_activation = None
     classifier_input_dropout = True
+    classifier_pool_first = True  # False: `_sentence_logits` hands the head a pooled `(batch, hidden)` (T5: eos)
 
     @property
     def backbone_kwargs(self):
@@ -132,7 +133,7 @@ class HeadModelMixin:
         self.classifier = ClassificationHead(
             self.backbone_arch["hidden_size"], num_outputs, activation=self.classifier_activation,
             dropout=self.classifier_dropout_rate, input_dropout=self.classifier_input_dropout,
-            kernel_initializer=hf_initializer(self.backbone_arch["initializer_range"]),
+            pool_first=self.classifier_pool_first, kernel_initializer=hf_initializer(self.backbone_arch["initializer_range"]),
             dtype=self.dtype_policy, name="classifier",
         )
 

@@ -227,9 +227,15 @@ def decoder_outputs(y, hidden_states, attentions, cross_attentions, caches, outp
 
 def encode_decode(model, inputs, decoder_input_ids, training=None, output_attentions=False,
                   output_hidden_states=False):
-    """Runs `model.encode` then `model.decode` (teacher forcing); returns `seq2seq_outputs`."""
+    """Runs `model.encode` then `model.decode` (teacher forcing); returns `seq2seq_outputs`.
+
+    A precomputed `inputs["encoder_outputs"]` `(B, S, D)` (see `encoder_hidden_state`) replaces the encoder pass.
+    """
     flags = dict(training=training, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
-    encoder_outputs = model.encode(inputs["input_ids"], inputs.get("attention_mask"), **flags)
+    if inputs.get("encoder_outputs") is not None:  # precomputed: the encoder does not run
+        encoder_outputs = {"last_hidden_state": inputs["encoder_outputs"]}
+    else:
+        encoder_outputs = model.encode(inputs["input_ids"], inputs.get("attention_mask"), **flags)
     outputs = model.decode(
         decoder_input_ids, encoder_outputs["last_hidden_state"], attention_mask=inputs.get("attention_mask"),
         decoder_attention_mask=inputs.get("decoder_attention_mask"), **flags,
@@ -248,3 +254,33 @@ def init_decoder_cache(blocks, batch_size, max_length, dtype):
 def project_cross_key_values(blocks, encoder_hidden_states):
     """Every decoder block's cross-attention keys/values `(B, 2, S, N, H)`, projected once per `generate()`."""
     return tuple(block.cross_attention.project_key_value(encoder_hidden_states) for block in blocks)
+
+
+def encoder_hidden_state(encoder_outputs):
+    """The precomputed encoder output of an `encoder_outputs` input, as `transformers` accepts it.
+
+    Args:
+        encoder_outputs: a float tensor/array `(batch, source_len, d_model)`, a tuple or list whose first
+            item is one (`encoder_outputs=(hidden,)`), or a mapping with `last_hidden_state`
+            (`BaseModelOutput`, our encoder's output dict).
+
+    Returns:
+        float tensor `(batch, source_len, d_model)`.
+
+    Raises:
+        ValueError: for an empty tuple, a mapping without `last_hidden_state`, or another rank.
+    """
+    if hasattr(encoder_outputs, "keys"):
+        if "last_hidden_state" not in encoder_outputs:
+            raise ValueError("encoder_outputs given as a mapping needs `last_hidden_state`. "
+                             f"Received keys: {sorted(encoder_outputs.keys())}.")
+        encoder_outputs = encoder_outputs["last_hidden_state"]
+    elif isinstance(encoder_outputs, (tuple, list)):
+        if not encoder_outputs:
+            raise ValueError("encoder_outputs is an empty tuple; pass (last_hidden_state,).")
+        encoder_outputs = encoder_outputs[0]
+    hidden = ops.convert_to_tensor(encoder_outputs)
+    if len(hidden.shape) != 3:
+        raise ValueError("encoder_outputs must be (batch, source_len, d_model). "
+                         f"Received shape {tuple(hidden.shape)}.")
+    return hidden

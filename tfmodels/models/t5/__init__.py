@@ -1,5 +1,7 @@
 """T5 and mT5 models."""
 
+from tfmodels.models.t5.heads import T5ForQuestionAnswering, T5ForSequenceClassification, T5ForTokenClassification
+
 from tfmodels.models.t5.modeling import (
     MT5EncoderModel,
     MT5ForConditionalGeneration,
@@ -15,5 +17,8 @@ __all__ = [
     "MT5Model",
     "T5EncoderModel",
     "T5ForConditionalGeneration",
+    "T5ForQuestionAnswering",
+    "T5ForSequenceClassification",
+    "T5ForTokenClassification",
     "T5Model",
 ]

@@ -42,6 +42,7 @@ from tfmodels.models.seq2seq import (
     decoder_masks,
     decoder_outputs,
     encode_decode,
+    encoder_hidden_state,
     init_decoder_cache,
     project_cross_key_values,
     run_decoder_layers,
@@ -78,7 +79,9 @@ class T5PreTrainedModel(PreTrainedModel):
 
     model_type = "t5"
     has_decoder = True
-    input_names = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask")
+    input_names = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask", "encoder_outputs")
+    # Serving signatures (`tfmodels.export`) take the decoder inputs beside the encoder's, all int32 (B, T).
+    serving_extra_inputs = {"decoder_input_ids": (), "decoder_attention_mask": ()}
 
     def __init__(
         self,
@@ -221,6 +224,23 @@ class T5PreTrainedModel(PreTrainedModel):
         return decoder_outputs(y, hidden_states, attentions, cross_attentions, caches, output_attentions,
                                output_hidden_states)
 
+    def _prepare_inputs(self, inputs, kwargs=None, cached=False):
+        """As `PreTrainedModel._prepare_inputs`, plus `encoder_outputs` (see `seq2seq.encoder_hidden_state`);
+        with it, `input_ids` may be omitted (`attention_mask` is then checked against the encoder output)."""
+        merged = dict(inputs) if hasattr(inputs, "keys") else ({} if inputs is None else {"input_ids": inputs})
+        merged.update({k: v for k, v in (kwargs or {}).items() if v is not None})
+        if merged.get("encoder_outputs") is None:
+            merged.pop("encoder_outputs", None)
+            return super()._prepare_inputs(merged, cached=cached)
+        hidden = encoder_hidden_state(merged.pop("encoder_outputs"))
+        has_ids = "input_ids" in merged
+        if not has_ids:  # stands in for the shape checks of the source mask
+            merged["input_ids"] = ops.zeros(ops.shape(hidden)[:2], dtype="int32")
+        prepared = super()._prepare_inputs(merged, cached=cached)
+        if not has_ids:
+            del prepared["input_ids"]
+        return {**prepared, "encoder_outputs": ops.cast(hidden, self.compute_dtype)}
+
     def _encode_decode(self, inputs, training, output_attentions, output_hidden_states):
         """Both stacks on prepared inputs; decoder inputs from `labels` when not given."""
         return encode_decode(self, inputs, decoder_input_ids_from(self, inputs), training, output_attentions,
@@ -337,6 +357,7 @@ class T5EncoderModel(T5PreTrainedModel):
 
     has_decoder = False
     input_names = ("input_ids", "attention_mask")
+    serving_extra_inputs = {}
     serving_outputs = ("last_hidden_state",)
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
