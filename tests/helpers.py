@@ -102,6 +102,23 @@ def torch_outputs(class_name, path, inputs, **call_kwargs):
     return {k: _to_numpy(v) for k, v in outputs.items() if v is not None and not (isinstance(v, tuple) and not v)}
 
 
+def reference_generate(class_name, path, inputs, **options):
+    """`transformers.<class_name>.generate()` (greedy unless options say otherwise) on the same inputs.
+
+    The reference runs without its cache (`use_cache=False`: every step a full forward pass), so a
+    bug in our cached loop cannot hide behind one in the reference's (its encoder-decoder cache
+    breaks when `num_decoder_layers > num_layers`).
+    """
+    import torch
+    import transformers
+
+    model = getattr(transformers, class_name).from_pretrained(path).eval()
+    with torch.no_grad():
+        return model.generate(input_ids=torch.as_tensor(inputs["input_ids"]),
+                              attention_mask=torch.as_tensor(inputs["attention_mask"]),
+                              **{"do_sample": False, "use_cache": False, **options}).numpy()
+
+
 def _to_numpy(value):
     if isinstance(value, (tuple, list)):
         return tuple(_to_numpy(v) for v in value)

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
-from tests.helpers import _to_numpy, hf_checkpoint, max_abs_diff
+from tests.helpers import _to_numpy, hf_checkpoint, max_abs_diff, reference_generate
 from tests.test_bart_parity import bart_config, bart_inputs, randomize_final_logits_bias
 
 # name -> (class, model_type, config overrides). A large `init_std`: with the default 0.02,
@@ -38,17 +38,6 @@ def checkpoints(tmp_path_factory):
         path = hf_checkpoint(class_name, bart_config(model_type, **overrides), tmp_path_factory.mktemp(name))
         paths[name] = randomize_final_logits_bias(path, scale=0.1)
     return paths
-
-
-def reference_generate(class_name, path, inputs, **options):
-    import torch
-    import transformers
-
-    model = getattr(transformers, class_name).from_pretrained(path).eval()
-    with torch.no_grad():
-        return model.generate(input_ids=torch.as_tensor(inputs["input_ids"]),
-                              attention_mask=torch.as_tensor(inputs["attention_mask"]), do_sample=False,
-                              use_cache=False, **options).numpy()
 
 
 # mBART's greedy run is opt-in (`-m slow`) to keep this file near 40 s on a loaded 2-core machine.

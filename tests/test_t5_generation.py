@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
-from tests.helpers import _to_numpy, hf_checkpoint, max_abs_diff
+from tests.helpers import _to_numpy, hf_checkpoint, max_abs_diff, reference_generate
 from tests.test_t5_parity import CHECKPOINTS, seq2seq_inputs, t5_config, untie_checkpoint
 
 
@@ -31,22 +31,13 @@ def checkpoints(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["t5-relu-tied", "t5-gated-gelu-untied"])
 def test_greedy_generate_is_token_identical_to_transformers(checkpoints, name):
-    import torch
-    import transformers
-
     from tfmodels.generation.utils import TRACE_COUNTS
 
     path = checkpoints[name]
-    reference_model = transformers.T5ForConditionalGeneration.from_pretrained(path).eval()
     model = tfmodels.T5ForConditionalGeneration.from_pretrained(path)
     for seed in (6, 7):  # same shapes: the second call reuses the compiled loop
         inputs = seq2seq_inputs(seed)
-        with torch.no_grad():  # no cache on the reference: every step is a full forward pass
-            expected = reference_model.generate(
-                input_ids=torch.as_tensor(inputs["input_ids"]),
-                attention_mask=torch.as_tensor(inputs["attention_mask"]),
-                max_new_tokens=10, do_sample=False, num_beams=1, use_cache=False,
-            ).numpy()
+        expected = reference_generate("T5ForConditionalGeneration", path, inputs, max_new_tokens=10, num_beams=1)
         ours = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=10)
         np.testing.assert_array_equal(ours.numpy(), expected)
     assert TRACE_COUNTS[model] == 1
@@ -54,17 +45,9 @@ def test_greedy_generate_is_token_identical_to_transformers(checkpoints, name):
 
 @pytest.mark.parametrize("options", [dict(num_beams=3), dict(num_beams=2, length_penalty=0.7, early_stopping=True)])
 def test_beam_search_is_token_identical_to_transformers(checkpoints, options):
-    import torch
-    import transformers
-
     path = checkpoints["t5-gated-gelu-untied"]
     inputs = seq2seq_inputs(9)
-    reference_model = transformers.T5ForConditionalGeneration.from_pretrained(path).eval()
-    with torch.no_grad():
-        expected = reference_model.generate(
-            input_ids=torch.as_tensor(inputs["input_ids"]), attention_mask=torch.as_tensor(inputs["attention_mask"]),
-            max_new_tokens=9, do_sample=False, use_cache=False, **options,
-        ).numpy()
+    expected = reference_generate("T5ForConditionalGeneration", path, inputs, max_new_tokens=9, **options)
     model = tfmodels.T5ForConditionalGeneration.from_pretrained(path)
     ours = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=9, **options)
     np.testing.assert_array_equal(ours.numpy(), expected)

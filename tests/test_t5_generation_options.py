@@ -8,10 +8,9 @@ sequences per source row.
 
 import numpy as np
 import pytest
-import torch
-import transformers
 
 import tfmodels
+from tests.helpers import reference_generate
 from tests.test_t5_generation import checkpoints  # noqa: F401  (fixture)
 from tests.test_t5_parity import seq2seq_inputs
 
@@ -25,12 +24,7 @@ from tests.test_t5_parity import seq2seq_inputs
 def test_generate_options_are_token_identical_to_transformers(checkpoints, options):  # noqa: F811
     path = checkpoints["t5-gated-gelu-untied"]
     inputs = seq2seq_inputs(4)
-    reference = transformers.T5ForConditionalGeneration.from_pretrained(path).eval()
-    with torch.no_grad():
-        expected = reference.generate(
-            input_ids=torch.as_tensor(inputs["input_ids"]), attention_mask=torch.as_tensor(inputs["attention_mask"]),
-            max_new_tokens=9, do_sample=False, use_cache=False, **options,
-        ).numpy()
+    expected = reference_generate("T5ForConditionalGeneration", path, inputs, max_new_tokens=9, **options)
     model = tfmodels.T5ForConditionalGeneration.from_pretrained(path)
     ours = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=9, **options)
     np.testing.assert_array_equal(ours.numpy(), expected)
