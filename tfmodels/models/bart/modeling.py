@@ -44,7 +44,7 @@ from tfmodels.layers.masks import padding_mask
 from tfmodels.layers.position.absolute import PositionEmbedding
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.base import PreTrainedModel, run_encoder_layers
+from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
 from tfmodels.models.seq2seq import (
     decoder_input_ids_from,
     decoder_masks,
@@ -187,12 +187,8 @@ class BartPreTrainedModel(PreTrainedModel):
             self.encoder_blocks, x, output_attentions=output_attentions, training=training, attention_mask=mask,
         )
         x = self._finish_stack("encoder", x, hidden_states)
-        outputs = {"last_hidden_state": x}
-        if output_hidden_states:
-            outputs["hidden_states"] = tuple(hidden_states)
-        if output_attentions:
-            outputs["attentions"] = tuple(attentions)
-        return outputs
+        return stack_outputs({"last_hidden_state": x}, output_hidden_states, output_attentions, hidden_states,
+                             attentions)
 
     def decode(self, decoder_input_ids, encoder_hidden_states=None, attention_mask=None,
                decoder_attention_mask=None, cache=None, cache_update_index=None, cross_key_values=None,

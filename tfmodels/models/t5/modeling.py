@@ -36,7 +36,7 @@ from tfmodels.layers.normalization import RMSNormalization
 from tfmodels.layers.position.relative_bias import RelativePositionBias
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.base import PreTrainedModel, run_encoder_layers
+from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
 from tfmodels.models.seq2seq import (
     decoder_input_ids_from,
     decoder_masks,
@@ -175,12 +175,8 @@ class T5PreTrainedModel(PreTrainedModel):
             attention_mask=mask, attention_bias=bias,
         )
         x = self._finish_stack(x, self.encoder_final_layer_norm, hidden_states, training)
-        outputs = {"last_hidden_state": x}
-        if output_hidden_states:
-            outputs["hidden_states"] = tuple(hidden_states)
-        if output_attentions:
-            outputs["attentions"] = tuple(attentions)
-        return outputs
+        return stack_outputs({"last_hidden_state": x}, output_hidden_states, output_attentions, hidden_states,
+                             attentions)
 
     def decode(self, decoder_input_ids, encoder_hidden_states=None, attention_mask=None,
                decoder_attention_mask=None, cache=None, cache_update_index=None, cross_key_values=None,
