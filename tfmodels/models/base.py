@@ -116,9 +116,9 @@ class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
 
     @property
     def _default_save_signature(self):
-        # Keras would trace `self(inputs)` with float inputs of the build shapes,
-        # which is wrong for token ids; `tfmodels.export_saved_model` writes the
-        # real serving signature.
+        # Keras internal, checked against Keras 3.15.1 (no public hook exists): `tf.saved_model.save(model)`
+        # would trace `self(inputs)` with float inputs of the build shapes, which is wrong for token ids;
+        # `tfmodels.export_saved_model` and `model.export()` write the real int32 serving signature.
         return None
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
