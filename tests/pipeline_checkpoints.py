@@ -126,7 +126,8 @@ def _gpt2_config(tokenizer):
 
     eos = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     return transformers.GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=4, n_positions=64,
-                                   n_inner=37, bos_token_id=eos, eos_token_id=eos)
+                                   n_inner=37, bos_token_id=eos, eos_token_id=eos,
+                                   initializer_range=0.3)  # wide weights: varied greedy text
 
 
 def _t5_config(tokenizer):
@@ -135,7 +136,7 @@ def _t5_config(tokenizer):
     return transformers.T5Config(
         vocab_size=len(tokenizer), d_model=20, d_kv=7, d_ff=23, num_layers=2, num_decoder_layers=3, num_heads=3,
         relative_attention_num_buckets=8, relative_attention_max_distance=12, decoder_start_token_id=0,
-        pad_token_id=0, eos_token_id=1,
+        pad_token_id=0, eos_token_id=1, initializer_factor=10.0,
         task_specific_params={"summarization": {"prefix": "summarize: "},
                               "translation_en_to_de": {"prefix": "translate English to German: "}},
     )
@@ -147,7 +148,7 @@ def _bart_config(tokenizer):
     return transformers.BartConfig(
         vocab_size=len(tokenizer), max_position_embeddings=40, d_model=30, encoder_layers=2, decoder_layers=3,
         encoder_attention_heads=3, decoder_attention_heads=5, encoder_ffn_dim=37, decoder_ffn_dim=29,
-        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=2,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=2, init_std=1.0,
     )
 
 
