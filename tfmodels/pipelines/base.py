@@ -103,7 +103,7 @@ class Pipeline:
             iterator of results for a generator.
         """
         pre, fwd, post = (dict(a, **b) for a, b in zip(self._init_params, self._sanitize_parameters(**kwargs)))
-        batch_size = batch_size or self.batch_size or 1
+        batch_size = batch_size if batch_size is not None else (self.batch_size or 1)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
         progress_bar = self.progress_bar if progress_bar is None else progress_bar
