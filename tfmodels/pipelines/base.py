@@ -20,12 +20,9 @@ tokenizer's `padding_side` with the values `transformers` uses
 and `p_mask`), so batched results equal `transformers`' batched results.
 """
 
-import logging
 import types
 
 import numpy as np
-
-logger = logging.getLogger("tfmodels")
 
 # Padding values of collated arrays, as `transformers.pipelines.base.pad_collate_fn` (ids use the pad token).
 _PAD_ONE = ("special_tokens_mask", "p_mask")

@@ -19,7 +19,8 @@ from tfmodels.pipelines.text import model_config
 
 logger = logging.getLogger("tfmodels")
 
-# `transformers.TextGenerationPipeline._default_generation_config`: used where neither the call nor the checkpoint sets them.
+# `transformers.TextGenerationPipeline._default_generation_config`: for options neither the call
+# nor the checkpoint sets.
 TEXT_GENERATION_DEFAULTS = {"max_new_tokens": 256, "do_sample": True, "temperature": 0.7}
 _SAMPLING_OPTIONS = ("temperature", "top_k", "top_p")
 # Prompt the reference prepends for XLNet and Transformer-XL, which generate poorly from short prompts.

@@ -8,7 +8,7 @@ Reference: `transformers.pipelines.question_answering` of `transformers`
 
 import numpy as np
 
-from tfmodels.pipelines.base import Pipeline, chunks_from_encoding
+from tfmodels.pipelines.base import Pipeline
 
 
 def decode_spans(start, end, top_k, max_answer_len, allowed):
