@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from legacy_venv import run_builder  # noqa: E402
 
 TRANSFORMERS_VERSION = "4.46.3"
+VENV = "/tmp/transformers-4.46.3-venv"
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "pipelines"
 
@@ -99,10 +100,5 @@ def build_fixtures():
         print(f"wrote {directory}")
 
 
-def main():
-    run_builder(__file__, TRANSFORMERS_VERSION, build_fixtures, __doc__.splitlines()[0],
-                "/tmp/transformers-4.46.3-venv")
-
-
 if __name__ == "__main__":
-    main()
+    run_builder(__file__, TRANSFORMERS_VERSION, build_fixtures, __doc__.splitlines()[0], VENV)

@@ -114,8 +114,14 @@ def test_fill_mask(pipelines):
     check(pipelines, task, kind, ["mary [MASK] fast"], targets="was", top_k=2)
 
 
-def test_feature_extraction(pipelines):
-    check(pipelines, "feature-extraction", "bert-model", SENTENCES[0])
+def test_feature_extraction(pipelines, checkpoints):
+    expected = check(pipelines, "feature-extraction", "bert-model", SENTENCES[0])
+    import transformers
+
+    path = checkpoints("bert-model")  # objects instead of paths, as `transformers.pipeline` takes them
+    pipe = tfmodels.pipeline("feature-extraction", model=tfmodels.AutoModel.from_pretrained(path),
+                             tokenizer=transformers.AutoTokenizer.from_pretrained(path))
+    assert_same(pipe(SENTENCES[0]), expected)
     check(pipelines, "feature-extraction", "bert-model", SENTENCES[1:3], batch_size=2)
     ours, _ = pipelines("feature-extraction", "bert-model")
     assert ours(SENTENCES[2], return_tensors=True).shape[:2] == (1, 7)
