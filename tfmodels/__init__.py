@@ -350,3 +350,10 @@ from tfmodels.models.bart import *  # noqa: E402,F401,F403
 from tfmodels.models import bart as _bart  # noqa: E402
 
 __all__ += _bart.__all__
+
+# --- Longformer (issue 14) ---------------------------------------------------
+from tfmodels.models.longformer import *  # noqa: E402,F401,F403
+from tfmodels.models import longformer as _longformer  # noqa: E402
+
+__all__ += _longformer.__all__
+# --- end Longformer ------------------------------------------------------------

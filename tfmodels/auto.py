@@ -337,3 +337,12 @@ for _model_type, _base, _lm in (("mbart", "MBartModel", "MBartForConditionalGene
                                 ("pegasus", "PegasusModel", "PegasusForConditionalGeneration")):
     register_model("base", _model_type, getattr(_bart, _base))
     register_model("seq2seq-lm", _model_type, getattr(_bart, _lm))
+
+# --- Longformer (issue 14) ---------------------------------------------------
+from tfmodels.models import longformer as _longformer  # noqa: E402
+
+for _task, _suffix in (("base", "Model"), ("sequence-classification", "ForSequenceClassification"),
+                       ("token-classification", "ForTokenClassification"), ("question-answering", "ForQuestionAnswering"),
+                       ("multiple-choice", "ForMultipleChoice"), ("masked-lm", "ForMaskedLM")):
+    register_model(_task, "longformer", getattr(_longformer, "Longformer" + _suffix))
+# --- end Longformer ------------------------------------------------------------

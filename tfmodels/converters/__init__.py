@@ -54,3 +54,7 @@ from tfmodels.converters import megatron_bert  # noqa: E402,F401
 from tfmodels.converters import dpr  # noqa: E402,F401
 from tfmodels.converters import t5  # noqa: E402,F401  (t5 + mt5)
 from tfmodels.converters import bart  # noqa: E402,F401  (bart, mbart)
+
+# --- Longformer (issue 14) ---------------------------------------------------
+from tfmodels.converters import longformer  # noqa: E402,F401
+# --- end Longformer ------------------------------------------------------------
