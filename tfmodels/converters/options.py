@@ -123,7 +123,7 @@ def check_config_overrides(cls, config, overrides):
 
 
 def constructor_arguments(cls):
-    """Named constructor arguments of `cls` and its bases."""
+    """Named constructor arguments of `cls` and its bases (and of a head model's `backbone_class`)."""
     names = set()
     for klass in cls.__mro__:
         init = vars(klass).get("__init__")
@@ -134,6 +134,9 @@ def constructor_arguments(cls):
         except (TypeError, ValueError):
             continue
         names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    backbone = getattr(cls, "backbone_class", None)  # a head model passes its other arguments to the backbone
+    if backbone is not None and backbone is not cls:
+        names |= constructor_arguments(backbone)
     return names - {"self"}
 
 

@@ -134,7 +134,7 @@ class LongformerSelfAttention(MultiHeadAttention):
             raise ValueError(f"attention_window must be a positive even int. Received: attention_window={attention_window!r}")
         self.attention_window = attention_window
 
-    def build(self, query_shape, value_shape=None, key_shape=None):
+    def build(self, query_shape):
         super().build(query_shape)
         n, h = self.num_heads, self.key_dim
         self.query_global_dense = self._dense("btd,dnh->btnh", (None, n, h), "nh", "query_global")
@@ -237,6 +237,9 @@ class LongformerSelfAttention(MultiHeadAttention):
         if not return_attention_scores:
             return output
         return output, (probs[:, :, :seq_len], global_probs)
+
+    def compute_output_shape(self, query_shape):
+        return super().compute_output_shape(query_shape)
 
     def get_config(self):
         return {**super().get_config(), "attention_window": self.attention_window}

@@ -22,6 +22,7 @@ References:
     Parity reference: `transformers.models.longformer.modeling_longformer` (PyTorch).
 """
 
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -181,6 +182,10 @@ class LongformerPreTrainedModel(PreTrainedModel):
     backbone_class = LongformerModel
     input_names = INPUT_NAMES
 
+
+class _LongformerHead:
+    """Head-model mixin (first in the bases): the reference's default `global_attention_mask` per head."""
+
     # Where the head puts global attention without a `global_attention_mask`: None (nowhere),
     # "first" (`<s>`), "question" (before the first `sep_token_id`), "after_question" (after the
     # first `sep_token_id` and the one following it).
@@ -190,6 +195,10 @@ class LongformerPreTrainedModel(PreTrainedModel):
         if self.default_global_attention is not None and "global_attention_mask" not in inputs:
             inputs = {**inputs, "global_attention_mask": self._default_global_attention_mask(inputs["input_ids"])}
         return super()._backbone_outputs(inputs, training, output_attentions, output_hidden_states)
+
+    def dummy_inputs(self, batch_size=1, seq_len=4):
+        inputs = super().dummy_inputs(batch_size, seq_len)  # no separators: set the global mask explicitly
+        return {**inputs, "global_attention_mask": np.zeros_like(inputs["input_ids"])}
 
     def _default_global_attention_mask(self, input_ids):
         """The reference's `global_attention_mask` for this head, int32 `(batch, seq_len)`."""
@@ -209,14 +218,6 @@ class LongformerPreTrainedModel(PreTrainedModel):
         if self.default_global_attention == "question":
             return ops.cast(positions < first_sep, "int32")
         return ops.cast(positions > first_sep + 1, "int32")
-
-
-class _LongformerHead:
-    """Sends the head's inputs through `LongformerPreTrainedModel._backbone_outputs` (default global attention)."""
-
-    def _backbone_outputs(self, inputs, training, output_attentions, output_hidden_states):
-        return LongformerPreTrainedModel._backbone_outputs(self, inputs, training, output_attentions,
-                                                           output_hidden_states)
 
 
 class LongformerForMaskedLM(_LongformerHead, MaskedLMMixin, LongformerPreTrainedModel):
