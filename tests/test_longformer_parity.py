@@ -11,7 +11,7 @@ import tensorflow as tf
 import transformers
 
 import tfmodels
-from tests.helpers import assert_parity, assert_save_round_trip, hf_checkpoint
+from tests.helpers import _to_numpy, assert_save_round_trip, compare_outputs, hf_checkpoint, torch_outputs
 from tfmodels.layers.attention import LongformerSelfAttention, MultiHeadAttention
 
 PAD, SEP = 1, 2
@@ -69,33 +69,56 @@ def checkpoints(tmp_path_factory):
     return paths
 
 
+@pytest.fixture(scope="module")
+def models(checkpoints):
+    """tfmodels models loaded once per head (`from_pretrained` of the checkpoints), shared by the tests."""
+    cache = {}
+
+    def get(head):
+        if head not in cache:
+            cache[head] = getattr(tfmodels, "Longformer" + head).from_pretrained(checkpoints[head])
+        return cache[head]
+
+    return get
+
+
+def assert_parity(head, checkpoints, models, inputs):
+    """Every output (hidden states and attentions asked for) against the reference; returns the diffs."""
+    kwargs = dict(output_hidden_states=True, output_attentions=True)
+    reference = torch_outputs("Longformer" + head, checkpoints[head], inputs, **kwargs)
+    ours = {k: _to_numpy(v) for k, v in models(head)(inputs, training=False, **kwargs).items()}
+    return compare_outputs(ours, reference)
+
+
 @pytest.mark.parametrize("head", HEADS)
-def test_parity(head, checkpoints):
+def test_parity(head, checkpoints, models):
     inputs = global_inputs()
     if head == "ForMultipleChoice":
         inputs = as_choices(inputs)
-    diffs = assert_parity("Longformer" + head, checkpoints[head], inputs)
+    diffs = assert_parity(head, checkpoints, models, inputs)
     assert "global_attentions" in diffs
     print("Longformer" + head, diffs)
 
 
 @pytest.mark.parametrize("head", ["ForSequenceClassification", "ForQuestionAnswering", "ForMultipleChoice"])
-def test_default_global_attention_parity(head, checkpoints):
+def test_default_global_attention_parity(head, checkpoints, models):
     """Without `global_attention_mask`: `<s>`, the question, the tokens after the question (as the reference)."""
     inputs = question_inputs()
     if head == "ForMultipleChoice":
         inputs = as_choices(inputs)
-    diffs = assert_parity("Longformer" + head, checkpoints[head], inputs)
+    diffs = assert_parity(head, checkpoints, models, inputs)
     assert "global_attentions" in diffs
+    print("Longformer" + head, "default global attention", diffs)
 
 
-def test_local_only_parity(checkpoints):
-    """No global token: `attentions` are the window alone and no `global_attentions` (as the reference)."""
+def test_local_only_parity(checkpoints, models):
+    """No global token: `attentions` are the window alone and no `global_attentions` (as the reference);
+    explicit `position_ids` are padded with `pad_token_id`."""
     inputs = question_inputs()
-    diffs = assert_parity("LongformerModel", checkpoints["Model"], inputs)
+    diffs = assert_parity("Model", checkpoints, models, inputs)
     assert "global_attentions" not in diffs
     inputs["position_ids"] = np.tile(np.arange(2, 13), (3, 1))
-    assert_parity("LongformerModel", checkpoints["Model"], inputs)
+    assert_parity("Model", checkpoints, models, inputs)
 
 
 def test_xla_equals_eager(checkpoints):
@@ -162,23 +185,23 @@ def test_save_pretrained_round_trip(checkpoints, tmp_path):
 
 def test_auto_classes(checkpoints):
     path = checkpoints["ForMaskedLM"]
-    assert type(tfmodels.AutoModel.from_pretrained(path)).__name__ == "LongformerModel"
     assert type(tfmodels.AutoModelForMaskedLM.from_pretrained(path)).__name__ == "LongformerForMaskedLM"
+    assert tfmodels.auto.MODEL_REGISTRIES["base"]["longformer"] is tfmodels.LongformerModel
     for task, suffix in [("sequence-classification", "ForSequenceClassification"),
                          ("token-classification", "ForTokenClassification"),
                          ("question-answering", "ForQuestionAnswering"), ("multiple-choice", "ForMultipleChoice")]:
         assert tfmodels.auto.MODEL_REGISTRIES[task]["longformer"].__name__ == "Longformer" + suffix
 
 
-def test_errors(checkpoints):
+def test_errors(checkpoints, models):
     with pytest.raises(ValueError, match="positive even"):
         tfmodels.LongformerModel(**tiny_config(attention_window=[4, 5]).to_dict())
     with pytest.raises(ValueError, match="list of num_hidden_layers"):
         tfmodels.LongformerModel(**tiny_config(attention_window=[4, 4, 4]).to_dict())
-    bounded = tfmodels.LongformerModel.from_pretrained(checkpoints["Model"], max_global_tokens=2)
+    bounded = tfmodels.LongformerModel(**tiny_config().to_dict(), max_global_tokens=2)
     with pytest.raises(ValueError, match="max_global_tokens=2, but an example has 3"):
         bounded(global_inputs())
-    qa = tfmodels.LongformerForQuestionAnswering.from_pretrained(checkpoints["ForQuestionAnswering"])
+    qa = models("ForQuestionAnswering")
     inputs = question_inputs()
     inputs["input_ids"][0, 4] = 7  # two separators left in the first row
     with pytest.raises(ValueError, match="exactly three"):
