@@ -1,5 +1,7 @@
 """Longformer backbone and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.longformer.modeling import (
     LongformerForMaskedLM,
     LongformerForMultipleChoice,
@@ -17,3 +19,5 @@ __all__ = [
     "LongformerForTokenClassification",
     "LongformerModel",
 ]
+
+FAMILY = Family(__name__, {"longformer": "Longformer"})
