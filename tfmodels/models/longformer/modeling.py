@@ -103,17 +103,8 @@ class LongformerModel(EncoderModel):
     ):
         super().__init__(**kwargs)
         self._record_config(locals(), exclude=("max_global_tokens",))
-        windows = [attention_window] * num_hidden_layers if isinstance(attention_window, int) else list(attention_window)
-        if len(windows) != num_hidden_layers:
-            raise ValueError("attention_window must be an int or a list of num_hidden_layers ints. Received: "
-                             f"attention_window={attention_window!r}, num_hidden_layers={num_hidden_layers}")
-        for window in windows:
-            if not isinstance(window, int) or window <= 0 or window % 2:
-                raise ValueError(f"attention_window values must be positive even ints. Received: {attention_window!r}")
-        if max_global_tokens is not None and int(max_global_tokens) < 0:
-            raise ValueError(f"max_global_tokens must be >= 0 or None. Received: max_global_tokens={max_global_tokens}")
-        self.attention_windows = windows
-        self.max_global_tokens = None if max_global_tokens is None else int(max_global_tokens)
+        self.attention_windows = attention_windows(attention_window, num_hidden_layers)
+        self.max_global_tokens = check_max_global_tokens(max_global_tokens)
         self._build_encoder(**{name: self.config[name] for name in BERT_FIELDS}, position_padding_idx=pad_token_id)
 
     def _constructor_only_config(self):
@@ -123,57 +114,123 @@ class LongformerModel(EncoderModel):
         return LongformerEncoderBlock(attention_window=self.attention_windows[index], **self._block_kwargs,
                                       dtype=self.dtype_policy, name=f"encoder_layer_{index}")
 
-    def _global_slots(self, is_global, padded_len):
-        """The static (or, in a graph without `max_global_tokens`, padded-length) number of global slots."""
-        if self.max_global_tokens is None:
-            if not tf.executing_eagerly():
-                return padded_len
-            return int(ops.max(ops.sum(ops.cast(is_global, "int32"), axis=1)))
-        if tf.executing_eagerly():
-            most = int(ops.max(ops.sum(ops.cast(is_global, "int32"), axis=1)))
-            if most > self.max_global_tokens:
-                raise ValueError(
-                    f"{type(self).__name__} was built with max_global_tokens={self.max_global_tokens}, but an example "
-                    f"has {most} global tokens. Build it with a larger max_global_tokens (or None).")
-        return self.max_global_tokens
-
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
         ids = inputs["input_ids"]
         check_sequence_length(ids, self.max_positions, type(self).__name__, position_offset=self._position_offset)
-        for name in ("attention_mask", "global_attention_mask"):
-            if name in inputs and len(inputs[name].shape) != 2:
-                raise ValueError(f"{type(self).__name__} takes a (batch, seq_len) `{name}`. "
-                                 f"Received: {name} with shape {tuple(inputs[name].shape)}.")
-        seq_len = ops.shape(ids)[1]
-        window = max(self.attention_windows)
-        pad = (-seq_len) % window
         pad_token = self.config["pad_token_id"]
-        token = ops.not_equal(inputs["attention_mask"], 0) if "attention_mask" in inputs else ops.ones_like(ids, "bool")
-        is_global = ops.zeros_like(token) if "global_attention_mask" not in inputs else ops.logical_and(
-            token, ops.not_equal(inputs["global_attention_mask"], 0))
-
-        def padded(x, value):
-            return ops.pad(x, [(0, 0), (0, pad)], constant_values=value)
-
+        padded, token, is_global = window_padding(type(self).__name__, ids, inputs.get("attention_mask"),
+                                                  inputs.get("global_attention_mask"), max(self.attention_windows))
         embedded = {"token_type_ids": padded(inputs.get("token_type_ids", ops.zeros_like(ids)), 0)}
         if "position_ids" in inputs:
             embedded["position_ids"] = padded(inputs["position_ids"], pad_token)
         x = self.embeddings(padded(ids, pad_token), training=training, **embedded)
-        token, is_global = padded(token, False), padded(is_global, False)
-        slots = self._global_slots(is_global, ops.shape(x)[1])
-        x, hidden_states, attentions = run_encoder_layers(
-            self.encoder_layers, x, output_attentions=output_attentions, training=training,
-            attention_mask=token, global_attention_mask=is_global, num_global_slots=slots,
-        )
-        outputs = {"last_hidden_state": x[:, :seq_len]}
+        outputs, x = run_longformer_layers(self, self.encoder_layers, x, token, is_global, ops.shape(ids)[1],
+                                           training, output_attentions, output_hidden_states)
         if self.pooler is not None:
             outputs["pooler_output"] = self.pooler(x)
-        outputs = stack_outputs(outputs, output_hidden_states, output_attentions,
-                                [h[:, :seq_len] for h in hidden_states], [a[0][:, :, :seq_len] for a in attentions])
-        if output_attentions and attentions and attentions[0][1] is not None:
-            outputs["global_attentions"] = tuple(a[1] for a in attentions)
         return outputs
+
+
+def attention_windows(attention_window, num_layers, field="num_hidden_layers"):
+    """The per-layer windows of an `attention_window` config field (an int or one even int per layer).
+
+    Raises:
+        ValueError: a list of another length than `num_layers`, or a window that is not a positive even int.
+    """
+    windows = [attention_window] * num_layers if isinstance(attention_window, int) else list(attention_window)
+    if len(windows) != num_layers:
+        raise ValueError(f"attention_window must be an int or a list of {field} ints. Received: "
+                         f"attention_window={attention_window!r}, {field}={num_layers}")
+    for window in windows:
+        if not isinstance(window, int) or window <= 0 or window % 2:
+            raise ValueError(f"attention_window values must be positive even ints. Received: {attention_window!r}")
+    return windows
+
+
+def check_max_global_tokens(max_global_tokens):
+    """`None` or a non-negative int.
+
+    Raises:
+        ValueError: for a negative value.
+    """
+    if max_global_tokens is not None and int(max_global_tokens) < 0:
+        raise ValueError(f"max_global_tokens must be >= 0 or None. Received: max_global_tokens={max_global_tokens}")
+    return None if max_global_tokens is None else int(max_global_tokens)
+
+
+def window_padding(model_name, input_ids, attention_mask, global_attention_mask, window):
+    """The padding to a multiple of `window` a Longformer-attention stack needs, and its masks.
+
+    Args:
+        model_name: for error messages.
+        input_ids: int tensor `(B, S)`.
+        attention_mask, global_attention_mask: optional `(B, S)` 0/1 tensors.
+        window: int, the largest `attention_window`.
+
+    Returns:
+        `(padded, token, is_global)`: `padded(x, value)` right-pads a `(B, S)`
+        tensor to the window multiple with `value`; `token` (bool, True = not
+        padding) and `is_global` (bool, global and not padding) padded, or
+        `is_global=None` without a `global_attention_mask`.
+
+    Raises:
+        ValueError: for masks that are not `(batch, seq_len)`.
+    """
+    for name, mask in (("attention_mask", attention_mask), ("global_attention_mask", global_attention_mask)):
+        if mask is not None and len(mask.shape) != 2:
+            raise ValueError(f"{model_name} takes a (batch, seq_len) `{name}`. "
+                             f"Received: {name} with shape {tuple(mask.shape)}.")
+    pad = (-ops.shape(input_ids)[1]) % window
+
+    def padded(x, value):
+        return ops.pad(x, [(0, 0), (0, pad)], constant_values=value)
+
+    token = ops.ones_like(input_ids, "bool") if attention_mask is None else ops.not_equal(attention_mask, 0)
+    is_global = None
+    if global_attention_mask is not None:
+        is_global = padded(ops.logical_and(token, ops.not_equal(global_attention_mask, 0)), False)
+    return padded, padded(token, False), is_global
+
+
+def global_slots(model, is_global, padded_len):
+    """The global slots every layer computes: `model.max_global_tokens` if set, else the number of global
+    tokens (eager) or the padded length (a graph); 0 without a global mask.
+
+    Raises:
+        ValueError: (eager) an example has more global tokens than `max_global_tokens`.
+    """
+    if is_global is None:
+        return 0
+    most = int(ops.max(ops.sum(ops.cast(is_global, "int32"), axis=1))) if tf.executing_eagerly() else None
+    if model.max_global_tokens is None:
+        return padded_len if most is None else most
+    if most is not None and most > model.max_global_tokens:
+        raise ValueError(
+            f"{type(model).__name__} was built with max_global_tokens={model.max_global_tokens}, but an example "
+            f"has {most} global tokens. Build it with a larger max_global_tokens (or None).")
+    return model.max_global_tokens
+
+
+def run_longformer_layers(model, blocks, x, token, is_global, seq_len, training, output_attentions,
+                          output_hidden_states):
+    """Runs `LongformerEncoderBlock`s over the padded `x` `(B, padded_len, D)` and cuts the outputs back to `seq_len`.
+
+    Returns:
+        `(outputs, x)`: the dict with `last_hidden_state` `(B, seq_len, D)` and, when asked,
+        `hidden_states`, `attentions` (cut to `seq_len` queries) and, with global tokens,
+        `global_attentions` (the padded length, as the reference); and the padded last state.
+    """
+    slots = global_slots(model, is_global, ops.shape(x)[1])
+    x, hidden_states, attentions = run_encoder_layers(
+        blocks, x, output_attentions=output_attentions, training=training, attention_mask=token,
+        global_attention_mask=is_global, num_global_slots=slots,
+    )
+    outputs = stack_outputs({"last_hidden_state": x[:, :seq_len]}, output_hidden_states, output_attentions,
+                            [h[:, :seq_len] for h in hidden_states], [a[0][:, :, :seq_len] for a in attentions])
+    if output_attentions and attentions and attentions[0][1] is not None:
+        outputs["global_attentions"] = tuple(a[1] for a in attentions)
+    return outputs, x
 
 
 class LongformerPreTrainedModel(PreTrainedModel):
