@@ -100,7 +100,8 @@ def test_parity(head, checkpoints, models):
     print("Longformer" + head, diffs)
 
 
-@pytest.mark.parametrize("head", ["ForSequenceClassification", "ForQuestionAnswering", "ForMultipleChoice"])
+@pytest.mark.parametrize("head", [pytest.param("ForSequenceClassification", marks=pytest.mark.slow),
+                                  "ForQuestionAnswering", pytest.param("ForMultipleChoice", marks=pytest.mark.slow)])
 def test_default_global_attention_parity(head, checkpoints, models):
     """Without `global_attention_mask`: `<s>`, the question, the tokens after the question (as the reference)."""
     inputs = question_inputs()
