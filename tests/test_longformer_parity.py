@@ -215,3 +215,29 @@ def test_layer_config_round_trip():
     assert clone.attention_window == 6 and clone.get_config() == layer.get_config()
     with pytest.raises(ValueError, match="positive even"):
         LongformerSelfAttention(num_heads=2, key_dim=4, attention_window=3)
+
+
+@pytest.mark.slow
+def test_fit_mixed_precision_and_export(tmp_path):
+    """`fit()` (compiled train step, default global attention on `<s>`), mixed_bfloat16 outputs, and a
+    SavedModel with dynamic `(batch, seq_len)` inputs giving the Keras model's logits."""
+    import keras
+
+    model = tfmodels.LongformerForSequenceClassification(**tiny_config().to_dict())
+    inputs = question_inputs()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))  # the task loss on `labels`
+    history = model.fit({**inputs, "labels": np.array([0, 1, 2])}, epochs=2, batch_size=3, verbose=0)
+    assert all(np.isfinite(history.history["loss"]))
+    expected = model(inputs, training=False)["logits"].numpy()
+    tfmodels.export_saved_model(model, str(tmp_path / "saved"))
+    serve = tf.saved_model.load(str(tmp_path / "saved")).signatures["serving_default"]
+    served = serve(**{k: tf.constant(inputs[k], tf.int32) for k in serve.structured_input_signature[1]})
+    np.testing.assert_allclose(served["logits"].numpy(), expected, atol=1e-5)
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = tfmodels.LongformerModel(**tiny_config().to_dict())(global_inputs(), output_attentions=True)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    assert mixed["last_hidden_state"].dtype == "bfloat16"
+    assert np.isfinite(np.asarray(mixed["last_hidden_state"], "float32")).all()
