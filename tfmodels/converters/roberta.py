@@ -8,7 +8,7 @@ with `lm_head.decoder` tied to the word embeddings.
 
 from tfmodels.converters.bert import bert_backbone
 from tfmodels.converters.layer_tables import classifier_heads, dense, layer_norm
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 TIED_DECODER = {r"^lm_head\.decoder\.weight$": "embeddings.word_embeddings.weight"}
@@ -29,8 +29,8 @@ def lm_head_rows(model, hf="lm_head", decoder="lm_head.decoder"):
 
 def roberta_table(model, prefix="roberta", backbone_rows=bert_backbone):
     """The RoBERTa table; relatives with its head layout pass their prefix and backbone rows (Longformer)."""
-    is_head = hasattr(model, "backbone")
-    params = prefixed(prefix if is_head else "", backbone_rows(model.backbone if is_head else model))
+    is_head, backbone = split_head_model(model)
+    params = prefixed(prefix if is_head else "", backbone_rows(backbone))
     params += classifier_heads(model)
     tied = {}
     if hasattr(model, "lm_head"):
