@@ -101,3 +101,19 @@ def test_auto_classes_and_errors(checkpoints):
     model = tfmodels.LEDModel(**led_config(max_encoder_position_embeddings=8).to_dict())
     with pytest.raises(ValueError, match="max_encoder_position_embeddings=8"):
         model(led_inputs())
+
+
+@pytest.mark.slow
+def test_xla_forward_matches_eager(checkpoints):
+    """`jit_compile=True` with global tokens (static slots from `max_global_tokens`) gives the eager outputs."""
+    import tensorflow as tf
+
+    model = tfmodels.LEDForConditionalGeneration.from_pretrained(checkpoints["LEDForConditionalGeneration"],
+                                                                 max_global_tokens=4)
+    inputs = {k: tf.constant(v, tf.int32) for k, v in led_inputs().items()}
+    kwargs = dict(training=False, output_attentions=True)
+    eager = model(inputs, **kwargs)
+    compiled = tf.function(lambda x: model(x, **kwargs), jit_compile=True)(inputs)
+    for name in ("logits", "encoder_last_hidden_state", "encoder_attentions", "encoder_global_attentions"):
+        for ours, reference in zip(tf.nest.flatten(compiled[name]), tf.nest.flatten(eager[name]), strict=True):
+            np.testing.assert_allclose(ours, reference, atol=1e-5)

@@ -106,8 +106,8 @@ class LongformerSelfAttention(MultiHeadAttention):
             global slots computed; at least the largest number of global tokens
             of an example (extra slots get zero window probability and uniform
             global rows, as the reference's slots for examples with fewer global
-            tokens). Default: the number of global tokens when eager, `S` in a
-            graph. `0` skips the global part.
+            tokens). Default: 0 without `global_attention_mask`, else the number
+            of global tokens when eager, `S` in a graph. `0` skips the global part.
         return_attention_scores: bool, also return the probabilities.
         training: bool, enables dropout.
 
@@ -166,7 +166,9 @@ class LongformerSelfAttention(MultiHeadAttention):
         is_global = ops.zeros_like(token) if global_attention_mask is None else self._bool_mask(
             global_attention_mask, "global_attention_mask")
         is_global = ops.logical_and(is_global, token)
-        if num_global_slots is None:
+        if num_global_slots is None and global_attention_mask is None:
+            num_global_slots = 0
+        elif num_global_slots is None:
             num_global_slots = (int(ops.max(ops.sum(ops.cast(is_global, "int32"), axis=1)))
                                 if tf.executing_eagerly() else seq_len)
 
