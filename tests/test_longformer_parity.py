@@ -12,7 +12,8 @@ import transformers
 
 import tfmodels
 from tests.helpers import _to_numpy, assert_save_round_trip, compare_outputs, hf_checkpoint, torch_outputs
-from tfmodels.layers.attention import LongformerSelfAttention, MultiHeadAttention
+from tests.layer_checks import check_config_round_trip, check_fit_step, check_mixed_precision, check_xla_matches_eager
+from tfmodels.layers.attention import LongformerEncoderBlock, LongformerSelfAttention, MultiHeadAttention
 
 PAD, SEP = 1, 2
 HEADS = ["Model", "ForMaskedLM", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering",
@@ -207,6 +208,31 @@ def test_errors(checkpoints, models):
     inputs["input_ids"][0, 4] = 7  # two separators left in the first row
     with pytest.raises(ValueError, match="exactly three"):
         qa(inputs)
+
+
+def _layer_cases():
+    rng = np.random.RandomState(0)
+    hidden = rng.normal(size=(2, 10, 16)).astype("float32")
+    kwargs = dict(attention_mask=np.array([[1] * 10, [1] * 7 + [0] * 3]),
+                  global_attention_mask=np.array([[1, 0, 0, 0, 0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]]),
+                  num_global_slots=2)
+    return {
+        "attention": (lambda dtype="float32": LongformerSelfAttention(num_heads=4, key_dim=4, attention_window=4,
+                                                                      dtype=dtype), [hidden], kwargs),
+        "block": (lambda dtype="float32": LongformerEncoderBlock(attention_window=6, num_heads=4, intermediate_size=24,
+                                                                 dtype=dtype), [hidden], kwargs),
+    }
+
+
+@pytest.mark.parametrize("name", ["attention", pytest.param("block", marks=pytest.mark.slow)])
+def test_layer_checks(name):
+    """Config round trip, XLA == eager, a `fit()` step and mixed precision (`tests/layer_checks.py`);
+    length 10 is a multiple of neither window."""
+    make, inputs, kwargs = _layer_cases()[name]
+    check_config_round_trip(make(), inputs, kwargs)
+    check_xla_matches_eager(make(), inputs, kwargs)
+    check_fit_step(make, inputs, kwargs)
+    check_mixed_precision(make, inputs, kwargs)
 
 
 def test_layer_config_round_trip():
