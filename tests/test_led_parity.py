@@ -75,16 +75,25 @@ def test_parity(class_name, checkpoints):
     print(class_name, diffs)
 
 
-def test_greedy_generate_is_token_identical_to_transformers(tmp_path):
+@pytest.mark.parametrize("global_tokens", [True, pytest.param(False, marks=pytest.mark.slow)])
+def test_greedy_generate_is_token_identical_to_transformers(global_tokens, tmp_path):
+    """Greedy `generate()` equals the reference's, with global tokens (3, 1, 2) in the encoder or without."""
+    import torch
+
     # A large init_std: with 0.02 the random model emits eos at once and the test would compare nothing.
     path = randomize_final_logits_bias(hf_checkpoint("LEDForConditionalGeneration", led_config(init_std=1.0),
                                                      tmp_path), scale=0.1)
-    inputs = led_inputs(4, global_tokens=False)
-    inputs = {k: inputs[k] for k in ("input_ids", "attention_mask")}
-    expected = reference_generate("LEDForConditionalGeneration", path, inputs, max_new_tokens=8)
+    source = led_inputs(4)
+    inputs = {k: source[k] for k in ("input_ids", "attention_mask")}
+    options = dict(max_new_tokens=8)
+    if global_tokens:
+        options["global_attention_mask"] = source["global_attention_mask"]
+    expected = reference_generate("LEDForConditionalGeneration", path, inputs,
+                                  **{k: torch.as_tensor(v) if k == "global_attention_mask" else v
+                                     for k, v in options.items()})
     assert expected.shape[1] > 4 and len(np.unique(expected[:, 1:])) > 2  # a real sequence, not eos at once
     model = tfmodels.LEDForConditionalGeneration.from_pretrained(path)
-    ours = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=8)
+    ours = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], **options)
     np.testing.assert_array_equal(ours.numpy(), expected)
 
 

@@ -115,8 +115,10 @@ class LEDForConditionalGeneration(BartForConditionalGeneration):
 
     Call inputs and outputs: as `BartForConditionalGeneration`, plus the
     `global_attention_mask` input and the `encoder_global_attentions` output
-    of `LEDModel`. `generate()` runs the encoder with local attention only
-    (it takes no `global_attention_mask` yet).
+    of `LEDModel`. `generate(input_ids, attention_mask, global_attention_mask=...)`
+    runs the encoder with that global attention (inside the compiled loop the
+    global slots are `max_global_tokens`, or the padded source length when it
+    is not set).
 
     References: `transformers.LEDForConditionalGeneration`.
     """
@@ -125,3 +127,38 @@ class LEDForConditionalGeneration(BartForConditionalGeneration):
     base_model_prefix = "led"
     backbone_class = LEDModel
     input_names = LEDModel.input_names
+    _merged_generation_mask = False  # True while generate() hands `encode` the 0 / 1 / 2 mask
+
+    def generate(self, input_ids, attention_mask=None, global_attention_mask=None, **kwargs):
+        """`BartForConditionalGeneration.generate`, plus `global_attention_mask` `(B, S)` for the encoder.
+
+        The global tokens travel inside the source mask in the reference's merged
+        form (`attention_mask * (global_attention_mask + 1)`: 0 padding, 1 local,
+        2 global); the decoder's cross-attention reads it as "nonzero = attend".
+
+        Raises:
+            ValueError: as `BartForConditionalGeneration.generate`, or a
+                `global_attention_mask` of another shape than `input_ids`.
+        """
+        if global_attention_mask is None:
+            return super().generate(input_ids, attention_mask=attention_mask, **kwargs)
+        input_ids = ops.convert_to_tensor(input_ids)
+        mask = ops.ones_like(input_ids, "int32") if attention_mask is None else ops.cast(attention_mask, "int32")
+        glob = ops.cast(ops.not_equal(ops.convert_to_tensor(global_attention_mask), 0), "int32")
+        if tuple(glob.shape) != tuple(input_ids.shape):
+            raise ValueError(f"global_attention_mask must match input_ids. Received shapes {tuple(glob.shape)} and "
+                             f"{tuple(input_ids.shape)}.")
+        self._merged_generation_mask = True
+        try:
+            return super().generate(input_ids, attention_mask=mask * (glob + 1), **kwargs)
+        finally:
+            self._merged_generation_mask = False
+
+    def _generation_function(self, settings, vocab_size):
+        # A loop traced with the merged mask is another program than one without.
+        return super()._generation_function({**settings, "merged_mask": self._merged_generation_mask}, vocab_size)
+
+    def encode(self, input_ids, attention_mask=None, **kwargs):
+        if self._merged_generation_mask and "global_attention_mask" not in kwargs:
+            kwargs["global_attention_mask"] = ops.cast(ops.equal(attention_mask, 2), "int32")
+        return super().encode(input_ids, attention_mask, **kwargs)
