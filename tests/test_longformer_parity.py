@@ -241,6 +241,8 @@ def test_layer_config_round_trip():
     assert clone.attention_window == 6 and clone.get_config() == layer.get_config()
     with pytest.raises(ValueError, match="positive even"):
         LongformerSelfAttention(num_heads=2, key_dim=4, attention_window=3)
+    with pytest.raises(ValueError, match="does not take \\['cache'\\]"):
+        layer(np.zeros((1, 4, 8), "float32"), cache=np.zeros((1, 2, 4, 2, 4), "float32"))
 
 
 @pytest.mark.slow

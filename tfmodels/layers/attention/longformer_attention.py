@@ -120,8 +120,9 @@ class LongformerSelfAttention(MultiHeadAttention):
         every key (`None` when `G == 0`).
 
     Raises:
-        ValueError: for an odd or non-positive `attention_window`, or a mask of
-            another rank than 2.
+        ValueError: for an odd or non-positive `attention_window`, a mask of
+            another rank than 2, or other attention arguments (`value`,
+            `cache`, `attention_bias`, ...).
 
     References:
         Beltagy et al., "Longformer: The Long-Document Transformer", 2020.
@@ -159,6 +160,10 @@ class LongformerSelfAttention(MultiHeadAttention):
 
     def call(self, query, attention_mask=None, global_attention_mask=None, num_global_slots=None,
              return_attention_scores=False, training=None, **kwargs):
+        unsupported = sorted(k for k, v in kwargs.items() if v is not None)
+        if unsupported:
+            raise ValueError(f"LongformerSelfAttention is bidirectional self-attention without a KV cache or bias; "
+                             f"it does not take {unsupported}.")
         w = self.attention_window // 2
         batch_size, seq_len = ops.shape(query)[0], ops.shape(query)[1]
         token = ops.ones((batch_size, seq_len), "bool") if attention_mask is None else self._bool_mask(
