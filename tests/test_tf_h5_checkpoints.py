@@ -180,6 +180,8 @@ def test_from_tf_prefers_the_tf_weights(tmp_path):
     assert files.find_weights_file(directory).name == "model.safetensors"
     inputs, expected = reference(BERT)
     compare_outputs(outputs_of(tfmodels.AutoModel.from_pretrained(directory, from_tf=True), inputs), expected)
+    assert main(["convert", str(directory), str(tmp_path / "out"), "--from-tf"]) == 0
+    compare_outputs(outputs_of(tfmodels.BertModel.from_pretrained(tmp_path / "out"), inputs), expected)
 
 
 def _hub_cache(cache, repo_id, source):
