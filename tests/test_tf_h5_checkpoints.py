@@ -6,11 +6,17 @@ the TF models' outputs on padded inputs (`scripts/make_tf_h5_fixtures.py`;
 `transformers` 5 has no TF models). Each loads with our `from_pretrained`
 and must reproduce every stored output (hidden states and attentions
 included) within 1e-5. `BartForConditionalGeneration` is stored in shards
-with `tf_model.h5.index.json`. The classes of `SLOW_CLASSES` (more families
-through the same translation) run with `-m slow`, to keep the default suite
-short.
+with `tf_model.h5.index.json`.
+
+More families come as `variables/<class>/` fixtures: the TF variable names and
+shapes, the config and the outputs of the TF model whose weights were
+`tests.tf_h5_weights.synthetic_value(name, shape)`; the test writes the same
+weights into a Keras 2 `tf_model.h5` (`write_keras2_h5`) and loads it. The
+classes of `SLOW_CLASSES` and all variable fixtures but `DEFAULT_VARIABLE_CLASSES`
+run with `-m slow`, to keep the default suite short.
 """
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -21,14 +27,23 @@ import pytest
 
 import tfmodels
 from tests.helpers import _to_numpy, compare_outputs
+from tests.tf_h5_weights import write_keras2_h5
 from tfmodels.cli import main
 from tfmodels.converters import CheckpointError, WeightMismatchError
 from tfmodels.converters import files
 from tfmodels.converters.tf_h5 import pytorch_key
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tf_h5"
-CLASSES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
-SLOW_CLASSES = ("AlbertModel", "BertForMaskedLM", "DistilBertForMaskedLM", "ElectraForSequenceClassification")
+CLASSES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name != "variables")
+SLOW_CLASSES = ("BertForMaskedLM",)
+VARIABLE_CLASSES = sorted(p.name for p in (FIXTURES / "variables").iterdir())
+DEFAULT_VARIABLE_CLASSES = ("ConvBertModel",)  # separable convolutions: depthwise / pointwise kernels, (C, 1) biases
+# transformers 4.46's TF DeBERTa zeroes the attention probabilities of padded queries (its XSoftmax) where
+# transformers 5's PyTorch DeBERTa, which tfmodels follows, spreads them uniformly; so outputs at padded query
+# positions differ by design, and these classes are compared at the other positions.
+VALID_POSITIONS_ONLY = ("DebertaModel", "DebertaV2Model")
+# XLNet's `mems` is its cache (like `past_key_values`), which the fixtures leave out.
+SKIP_OUTPUTS = {"XLNetLMHeadModel": ("mems",)}
 BERT = FIXTURES / "BertModel"
 BERT_QUERY_1 = "tf_bert_model/bert/encoder/layer_._1/attention/self/query/kernel:0"
 
@@ -70,6 +85,34 @@ def test_tf_h5_parity(class_name):
     inputs, expected = reference(FIXTURES / class_name)
     model = getattr(tfmodels, class_name).from_pretrained(FIXTURES / class_name)
     diffs = compare_outputs(outputs_of(model, inputs), expected)
+    print(f"{class_name}: max |diff| {max(diffs.values()):.3g} over {sorted(diffs)}")
+
+
+def _at_valid_positions(outputs, mask):
+    """Outputs with the values at padded query positions set to 0 (`(batch, seq, ...)` or attentions)."""
+    def masked(value):
+        if isinstance(value, tuple):
+            return tuple(masked(v) for v in value)
+        if value.ndim == 4:  # attentions (batch, heads, query, key)
+            return value * mask[:, None, :, None]
+        return value * mask[..., None]
+    return {k: masked(v) for k, v in outputs.items()}
+
+
+@pytest.mark.parametrize("class_name", [
+    name if name in DEFAULT_VARIABLE_CLASSES else pytest.param(name, marks=pytest.mark.slow)
+    for name in VARIABLE_CLASSES])
+def test_tf_h5_parity_from_variable_fixtures(class_name, tmp_path):
+    source = FIXTURES / "variables" / class_name
+    shutil.copy(source / "config.json", tmp_path / "config.json")
+    constants = dict(np.load(source / "constants.npz")) if (source / "constants.npz").exists() else None
+    write_keras2_h5(tmp_path / "tf_model.h5", json.loads((source / "variables.json").read_text()), constants)
+    inputs, expected = reference(source)
+    ours = outputs_of(getattr(tfmodels, class_name).from_pretrained(tmp_path), inputs)
+    if class_name in VALID_POSITIONS_ONLY:
+        mask = inputs["attention_mask"].astype("float32")
+        ours, expected = _at_valid_positions(ours, mask), _at_valid_positions(expected, mask)
+    diffs = compare_outputs(ours, expected, skip=SKIP_OUTPUTS.get(class_name, ()))
     print(f"{class_name}: max |diff| {max(diffs.values()):.3g} over {sorted(diffs)}")
 
 
@@ -174,12 +217,12 @@ def test_missing_shard_names_it(tmp_path):
 
 
 def test_from_tf_prefers_the_tf_weights(tmp_path):
-    """With PyTorch weights next to tf_model.h5 those are picked by default; `from_tf=True` reads the h5."""
+    """With PyTorch weights next to tf_model.h5 those are picked by default; `from_tf=True` (here through
+    `tfmodels convert --from-tf`) reads the h5."""
     directory = _copy(BERT, tmp_path / "bert")
     (directory / "model.safetensors").write_bytes(b"")  # would fail to load if it were read
     assert files.find_weights_file(directory).name == "model.safetensors"
     inputs, expected = reference(BERT)
-    compare_outputs(outputs_of(tfmodels.AutoModel.from_pretrained(directory, from_tf=True), inputs), expected)
     assert main(["convert", str(directory), str(tmp_path / "out"), "--from-tf"]) == 0
     compare_outputs(outputs_of(tfmodels.BertModel.from_pretrained(tmp_path / "out"), inputs), expected)
 
