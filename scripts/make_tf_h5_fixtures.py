@@ -16,6 +16,10 @@ shards and `tf_model.h5.index.json`), and writes `<class>/reference.npz`:
 the inputs (`input.*`, right-padded; seq2seq decoders right-padded too) and
 every output the TF model returns on them with hidden states and attentions
 (tuples as `name.{i}`; the cache, `past_key_values` / `mems`, is left out).
+The classes in `SAFETENSORS` are also saved with `safe_serialization=True`
+(a `model.safetensors` in TF naming and layouts, metadata `format: tf`) to
+`safetensors/<class>/` (`config.json`, `model.safetensors`; the reference is
+the h5 fixture's).
 
 The classes of `VARIABLE_MODELS` (more families, kept small) store no
 weights: every variable gets `tests.tf_h5_weights.synthetic_value(name,
@@ -135,6 +139,7 @@ FIXED = {"RoFormerModel": ("encoder/embed_positions/embeddings:0",),
          "PegasusForConditionalGeneration": ("embed_positions/embeddings:0",)}
 TIED = {"AlbertForMaskedLM": {"predictions/bias:0": "predictions/decoder/bias:0"}}  # {copy: source}, name suffixes
 SHARDED = {"BartForConditionalGeneration": "40KB"}
+SAFETENSORS = ("GPT2LMHeadModel",)
 CACHE_OUTPUTS = ("past_key_values", "mems")
 
 
@@ -205,6 +210,9 @@ def build_fixtures():
             stale.unlink()
         model.save_pretrained(str(directory), max_shard_size=SHARDED.get(class_name, "10GB"))
         save_reference(directory, model, inputs, tf_inputs)
+        if class_name in SAFETENSORS:
+            model.save_pretrained(str(OUT / "safetensors" / class_name), safe_serialization=True)
+            (OUT / "safetensors" / class_name / "generation_config.json").unlink(missing_ok=True)
         names = sorted(p.name for p in directory.iterdir())
         print(f"wrote {directory}: {names}; architectures={json.load(open(directory / 'config.json'))['architectures']}")
 

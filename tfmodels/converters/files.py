@@ -12,7 +12,9 @@ forms (first found wins):
   Hugging Face TF (Keras 2) checkpoints, for repositories that ship no
   PyTorch weights; their TF variable names and layouts are translated to the
   PyTorch ones (`tf_h5.py`), so they load through the same weight tables.
-  `prefer_tf=True` (`from_pretrained(from_tf=True)`) picks them first.
+  `prefer_tf=True` (`from_pretrained(from_tf=True)`) picks them first. A
+  `model.safetensors` a TF model wrote (metadata `format: tf`) is translated
+  the same way.
 
 `resolve_checkpoint_dir` accepts a local directory or a Hugging Face Hub id;
 Hub ids go through `huggingface_hub`, which caches downloads and honours
@@ -30,7 +32,13 @@ import ml_dtypes  # noqa: F401  (registers bfloat16 with NumPy, for bf16 checkpo
 import numpy as np
 
 from tfmodels.converters.errors import CheckpointError
-from tfmodels.converters.tf_h5 import TF_WEIGHTS_INDEX_NAME, TF_WEIGHTS_NAME, TFH5Handle
+from tfmodels.converters.tf_h5 import (
+    TF_WEIGHTS_INDEX_NAME,
+    TF_WEIGHTS_NAME,
+    TFH5Handle,
+    TFSafetensorsHandle,
+    TranslatedTFHandle,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +266,8 @@ class CheckpointReader:
         if not path.is_file():
             raise FileNotFoundError(f"Checkpoint shard {path} is missing (listed in the index).")
         if path.suffix == ".safetensors":
-            return _SafetensorsHandle(path, self._stack)
+            handle = _SafetensorsHandle(path, self._stack)
+            return TFSafetensorsHandle(handle) if handle.format == "tf" else handle
         if path.suffix == ".bin":
             return _TorchHandle(path)
         if path.suffix == ".h5":
@@ -309,14 +318,19 @@ class CheckpointReader:
         """Whether `key` can be served in `shape`: legacy TF tensors may differ from the PyTorch
         shape in size-1 axes only (see `tf_h5.TFH5Handle.conform`); other formats must match exactly."""
         handle = self._key_to_handle[key]
-        if isinstance(handle, TFH5Handle):
+        if isinstance(handle, TranslatedTFHandle):
             return handle.conform(key, shape)
         return self.shape(key) == tuple(shape)
+
+    @property
+    def translates_tf_names(self):
+        """Whether the keys come from TF variable names (legacy TF checkpoints, `tf_h5.py`)."""
+        return any(isinstance(h, TranslatedTFHandle) for h in self._key_to_handle.values())
 
     def source_name(self, key):
         """`key` as an error message names it: with its TF variable name for legacy TF checkpoints."""
         handle = self._key_to_handle.get(key)
-        if isinstance(handle, TFH5Handle):
+        if isinstance(handle, TranslatedTFHandle):
             return f"{key} (TF variable {handle.tf_name(key)})"
         return key
 
@@ -343,6 +357,11 @@ class _SafetensorsHandle:
                 f"{path} is not a readable safetensors file ({e}). It may be truncated or corrupt: "
                 "download or export it again."
             ) from None
+
+    @property
+    def format(self):
+        """The writer's `format` metadata: `"pt"`, `"tf"` (a TF model's `save_pretrained`), ... or None."""
+        return (self._file.metadata() or {}).get("format")
 
     def keys(self):
         return list(self._file.keys())

@@ -232,8 +232,8 @@ def _mismatch_message(model_name, reader, missing, unexpected, mismatched):
         lines.append(f"  missing from the checkpoint: {_short(missing)}")
     if unexpected:
         lines.append(f"  unexpected in the checkpoint: {_short(name(k) for k in unexpected)}")
-    if reader.path.name.startswith(files.LEGACY_TF_NAME):
-        lines.append(f"  (keys of {files.LEGACY_TF_NAME} are the PyTorch names of its TF variables: "
+    if getattr(reader, "translates_tf_names", False):
+        lines.append(f"  (the keys of {reader.path.name} are the PyTorch names of its TF variables: "
                      "model scope dropped, '/' -> '.', 'layer_._0' -> 'layer.0', kernel/gamma/embeddings -> "
                      "weight, beta -> bias)")
     lines.append(

@@ -1,4 +1,4 @@
-"""Legacy Hugging Face TF checkpoints (`tf_model.h5`, sharded `tf_model-0000k-of-0000n.h5`).
+"""Legacy Hugging Face TF checkpoints (`tf_model.h5`, sharded `tf_model-0000k-of-0000n.h5`, TF safetensors).
 
 `transformers` 4.x TF models (`TFBertModel`, ...) saved their weights with
 Keras 2: one HDF5 file (`save_weights`: a group per top-level layer, its
@@ -33,6 +33,10 @@ shape, a tensor whose shape differs from the weight table's only in size-1
 axes is reshaped (`conform`): GPT-2's TF `Conv1D` biases are `(1, out)`,
 PyTorch's `(out,)`. Any other difference is a shape mismatch, reported with
 the TF variable's name.
+
+A `model.safetensors` written by a TF model (`save_pretrained(safe_serialization=True)`,
+metadata `{"format": "tf"}`) holds the same TF names and layouts and goes through the same
+translation (`TFSafetensorsHandle`).
 
 The loader then reads these files exactly like a safetensors checkpoint:
 strict keys and shapes, one dataset read at a time (row blocks of large
@@ -107,7 +111,75 @@ def _string_list(group, name):
     return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
 
 
-class TFH5Handle:
+class TranslatedTFHandle:
+    """Base of the handles that serve TF-named, TF-laid-out tensors under PyTorch keys in PyTorch layouts.
+
+    Subclasses fill `self._entries` (`{PyTorch key: (stored name, axes, TF variable name)}`, through
+    `_add`) and implement `_stored_shape(stored)` and `_read(key, selection)`.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self._entries = {}  # PyTorch key -> (stored name, axes, TF variable name)
+        self._conformed = {}  # PyTorch key -> shape it is reshaped to (size-1 axes added or dropped)
+
+    def _add(self, stored, tf_name, ndim, shown=None):
+        """Adds the tensor stored as `stored` of TF variable `tf_name`; messages name it `shown` (default `tf_name`)."""
+        key, axes = pytorch_key(tf_name, ndim)
+        shown = shown or tf_name
+        previous = self._entries.get(key)
+        if previous is not None and previous[2] != shown:
+            raise CheckpointError(
+                f"{self.path}: TF variables {previous[2]!r} and {shown!r} both translate to the PyTorch key "
+                f"{key!r}; this file does not follow the Hugging Face TF naming."
+            )
+        self._entries[key] = (stored, axes, shown)
+
+    def keys(self):
+        return list(self._entries)
+
+    def tf_name(self, key):
+        """The TF variable name a PyTorch key was translated from."""
+        return self._entries[key][2]
+
+    def shape(self, key):
+        if key in self._conformed:
+            return self._conformed[key]
+        stored, axes, _ = self._entries[key]
+        shape = self._stored_shape(stored)
+        return tuple(shape[i] for i in axes) if axes else tuple(shape)
+
+    def conform(self, key, shape):
+        """Serves `key` in `shape` from now on if that differs from its stored shape only in size-1 axes.
+
+        Returns:
+            Whether it does (`False`: the shapes really differ).
+        """
+        shape = tuple(shape)
+        stored = self.shape(key)
+        if stored == shape or [n for n in stored if n != 1] != [n for n in shape if n != 1]:
+            return stored == shape
+        self._conformed[key] = shape
+        return True
+
+    def get(self, key):
+        axes = self._entries[key][1]
+        array = self._read(key)
+        array = np.ascontiguousarray(array.transpose(axes)) if axes else array
+        return array.reshape(self._conformed[key]) if key in self._conformed else array
+
+    def get_rows(self, key, start, stop):
+        axes = self._entries[key][1]
+        if key in self._conformed:
+            return self.get(key)[start:stop]
+        if axes is None:
+            return self._read(key, np.s_[start:stop])
+        if axes == (1, 0):  # rows of the PyTorch layout are columns of the stored kernel
+            return np.ascontiguousarray(self._read(key, np.s_[:, start:stop]).T)
+        return self.get(key)[start:stop]
+
+
+class TFH5Handle(TranslatedTFHandle):
     """One legacy TF `.h5` weights file, served under PyTorch keys in PyTorch layouts.
 
     Args:
@@ -125,7 +197,7 @@ class TFH5Handle:
     def __init__(self, path, stack, tf_names=None):
         import h5py
 
-        self.path = path
+        super().__init__(path)
         try:
             self._file = stack.enter_context(h5py.File(str(path), "r"))
         except OSError as e:
@@ -133,18 +205,8 @@ class TFH5Handle:
                 f"{path} is not a readable HDF5 file ({e}). It may be truncated or corrupt: download it again, "
                 "or save it again with the TF model's save_pretrained()."
             ) from None
-        self._entries = {}  # PyTorch key -> (dataset path, axes, TF variable name)
-        self._conformed = {}  # PyTorch key -> shape it is reshaped to (size-1 axes added or dropped)
         for dataset_path, tf_name in self._datasets(tf_names):
-            dataset = self._dataset(dataset_path, tf_name)
-            key, axes = pytorch_key(tf_name, dataset.ndim)
-            previous = self._entries.get(key)
-            if previous is not None and previous[2] != tf_name:
-                raise CheckpointError(
-                    f"{path}: TF variables {previous[2]!r} and {tf_name!r} both translate to the PyTorch key "
-                    f"{key!r}; this file does not follow the Hugging Face TF naming."
-                )
-            self._entries[key] = (dataset_path, axes, tf_name)
+            self._add(dataset_path, tf_name, self._dataset(dataset_path, tf_name).ndim)
 
     def _datasets(self, tf_names):
         """`(dataset path, TF variable name)` pairs; a variable listed under several layers is read once."""
@@ -181,32 +243,8 @@ class TFH5Handle:
             raise CheckpointError(f"{self.path}: {dataset_path!r} is a group, not the TF variable {tf_name!r}.")
         return dataset
 
-    def keys(self):
-        return list(self._entries)
-
-    def tf_name(self, key):
-        """The TF variable name a PyTorch key was translated from."""
-        return self._entries[key][2]
-
-    def shape(self, key):
-        if key in self._conformed:
-            return self._conformed[key]
-        dataset_path, axes, _ = self._entries[key]
-        shape = self._file[dataset_path].shape
-        return tuple(shape[i] for i in axes) if axes else tuple(shape)
-
-    def conform(self, key, shape):
-        """Serves `key` in `shape` from now on if that differs from its stored shape only in size-1 axes.
-
-        Returns:
-            Whether it does (`False`: the shapes really differ).
-        """
-        shape = tuple(shape)
-        stored = self.shape(key)
-        if stored == shape or [n for n in stored if n != 1] != [n for n in shape if n != 1]:
-            return stored == shape
-        self._conformed[key] = shape
-        return True
+    def _stored_shape(self, dataset_path):
+        return self._file[dataset_path].shape
 
     def _read(self, key, selection=()):
         dataset_path, _, tf_name = self._entries[key]
@@ -217,18 +255,30 @@ class TFH5Handle:
                 f"{self.path}: cannot read the TF variable {tf_name!r} ({e}); the file may be truncated or corrupt."
             ) from None
 
-    def get(self, key):
-        axes = self._entries[key][1]
-        array = self._read(key)
-        array = np.ascontiguousarray(array.transpose(axes)) if axes else array
-        return array.reshape(self._conformed[key]) if key in self._conformed else array
 
-    def get_rows(self, key, start, stop):
-        axes = self._entries[key][1]
-        if key in self._conformed:
-            return self.get(key)[start:stop]
-        if axes is None:
-            return self._read(key, np.s_[start:stop])
-        if axes == (1, 0):  # rows of the PyTorch layout are columns of the stored kernel
-            return np.ascontiguousarray(self._read(key, np.s_[:, start:stop]).T)
-        return self.get(key)[start:stop]
+class TFSafetensorsHandle(TranslatedTFHandle):
+    """A safetensors file written by a TF model (`save_pretrained(safe_serialization=True)`, metadata
+    `{"format": "tf"}`), served under PyTorch keys in PyTorch layouts.
+
+    Its keys are the TF variable names without their first level (`bert/embeddings/...:0`), except names
+    containing `model.` or of one level, which are whole (`transformers`' `strip_model_name_and_prefix`).
+
+    Args:
+        handle: the file's `files._SafetensorsHandle`.
+    """
+
+    def __init__(self, handle):
+        super().__init__(handle.path)
+        self._handle = handle
+        for stored in handle.keys():
+            tf_name = stored if "model." in stored else f"tf_model/{stored}"  # any first level: it is dropped
+            self._add(stored, tf_name, len(handle.shape(stored)), shown=stored)
+
+    def _stored_shape(self, stored):
+        return tuple(self._handle.shape(stored))
+
+    def _read(self, key, selection=()):
+        stored = self._entries[key][0]
+        if selection == ():
+            return self._handle.get(stored)
+        return self._handle.get(stored)[selection]
