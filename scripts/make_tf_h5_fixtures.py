@@ -33,7 +33,8 @@ tfmodels computes; in TF RoFormer, Marian and Pegasus trainable variables) keep 
 values, and the copies of `TIED` take the value of the
 variable they copy (TF ALBERT computes with `predictions/decoder/bias`; a
 checkpoint converted from PyTorch, where the two are one parameter, holds it
-in `predictions/bias` too).
+in `predictions/bias` too; TF Transformer-XL keeps its own adaptive-softmax
+tables, which PyTorch ties to the input ones).
 """
 
 import sys
@@ -131,13 +132,24 @@ VARIABLE_MODELS = {
                                                                num_hidden_layers=2, num_attention_heads=3,
                                                                intermediate_size=29, max_position_embeddings=16,
                                                                type_vocab_size=3, num_labels=3), "encoder"),
+    "FlaubertWithLMHeadModel": ("FlaubertConfig", dict(vocab_size=VOCAB, emb_dim=24, n_layers=2, n_heads=3,
+                                                       max_position_embeddings=16), "plain"),
+    "LayoutLMModel": ("LayoutLMConfig", {**SMALL, "type_vocab_size": 3, "max_2d_position_embeddings": 32},
+                      "layoutlm"),
+    "TransfoXLLMHeadModel": ("TransfoXLConfig", dict(vocab_size=VOCAB, cutoffs=[10, 25], d_model=24, d_embed=24,
+                                                     n_head=3, d_head=8, d_inner=29, div_val=2, n_layer=2,
+                                                     mem_len=0, clamp_len=-1), "ids"),
     "AlbertForMaskedLM": ("AlbertConfig", {**SMALL, "embedding_size": 16, "type_vocab_size": 3}, "encoder"),
 }
 # TF variable name suffixes of sinusoid tables stored as trainable variables.
 FIXED = {"RoFormerModel": ("encoder/embed_positions/embeddings:0",),
          "MarianMTModel": ("embed_positions/embeddings:0",),
          "PegasusForConditionalGeneration": ("embed_positions/embeddings:0",)}
-TIED = {"AlbertForMaskedLM": {"predictions/bias:0": "predictions/decoder/bias:0"}}  # {copy: source}, name suffixes
+# {copy: source} (name suffixes): TF variables that are one parameter in PyTorch.
+TIED = {"AlbertForMaskedLM": {"predictions/bias:0": "predictions/decoder/bias:0"},
+        "TransfoXLLMHeadModel": {**{f"crit/out_layers_._{i}_._weight:0": f"word_emb/emb_layers_._{i}/embeddings:0"
+                                    for i in range(3)},
+                                 **{f"crit/out_projs_._{i}:0": f"word_emb/emb_projs_._{i}:0" for i in (1, 2)}}}
 SHARDED = {"BartForConditionalGeneration": "40KB"}
 SAFETENSORS = ("GPT2LMHeadModel",)
 CACHE_OUTPUTS = ("past_key_values", "mems")
@@ -150,8 +162,14 @@ def model_inputs(kind, seed=0):
 
     from tests.helpers import random_inputs
 
-    inputs = random_inputs(vocab_size=VOCAB, type_vocab_size=3 if kind == "encoder" else 0, seed=seed)
+    inputs = random_inputs(vocab_size=VOCAB, type_vocab_size=3 if kind in ("encoder", "layoutlm") else 0, seed=seed)
     inputs["input_ids"] = np.maximum(inputs["input_ids"], 3)  # no pad / bos / eos ids inside the text
+    if kind == "ids":  # Transformer-XL takes no attention mask
+        del inputs["attention_mask"]
+    if kind == "layoutlm":
+        rng = np.random.RandomState(seed + 2)
+        corners = rng.randint(0, 32, (3, 9, 2, 2))
+        inputs["bbox"] = np.concatenate([corners.min(axis=2), corners.max(axis=2)], axis=-1).astype("int64")
     if kind == "seq2seq":
         rng = np.random.RandomState(seed + 1)
         inputs["decoder_input_ids"] = rng.randint(3, VOCAB, (3, 7)).astype("int64")
