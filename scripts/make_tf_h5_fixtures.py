@@ -232,7 +232,8 @@ def build_fixtures():
             model.save_pretrained(str(OUT / "safetensors" / class_name), safe_serialization=True)
             (OUT / "safetensors" / class_name / "generation_config.json").unlink(missing_ok=True)
         names = sorted(p.name for p in directory.iterdir())
-        print(f"wrote {directory}: {names}; architectures={json.load(open(directory / 'config.json'))['architectures']}")
+        architectures = json.loads((directory / "config.json").read_text())["architectures"]
+        print(f"wrote {directory}: {names}; architectures={architectures}")
 
     for index, (class_name, (config_name, fields, kind)) in enumerate(VARIABLE_MODELS.items()):
         directory = OUT / "variables" / class_name

@@ -28,6 +28,11 @@ same tensor, and its layout the PyTorch layout, following `transformers`'
   (GPT-2's `Conv1D` `weight`, embedding tables, biases) is stored as in
   PyTorch.
 
+  These layouts are those of the Keras layers that own the variables
+  (`Dense.kernel`, `Conv1D.kernel`, `Embedding.embeddings`), which the last
+  level names; every translated shape is then checked against the weight
+  table, and each family's parity test checks the values.
+
 Then, as `apply_transpose` reshapes each tensor to the PyTorch parameter's
 shape, a tensor whose shape differs from the weight table's only in size-1
 axes is reshaped (`conform`): GPT-2's TF `Conv1D` biases are `(1, out)`,
