@@ -19,9 +19,8 @@ HUB_OPTIONS = ("revision", "cache_dir", "local_files_only", "token", "force_down
 REFUSED_OPTIONS = {
     "trust_remote_code": "tfmodels never runs code shipped with a checkpoint; it loads only the architectures it "
                          "implements (tfmodels.AutoModel lists them). Drop trust_remote_code=True",
-    "from_tf": "tfmodels reads PyTorch checkpoints (model.safetensors, pytorch_model.bin); drop from_tf=True and "
-               "use the repository's PyTorch weights",
-    "from_flax": "tfmodels reads PyTorch checkpoints (model.safetensors, pytorch_model.bin); drop from_flax=True",
+    "from_flax": "tfmodels reads PyTorch (model.safetensors, pytorch_model.bin) and legacy TF (tf_model.h5) "
+                 "checkpoints, not Flax ones; drop from_flax=True",
     "device_map": "Keras places variables itself (use tf.distribute for several devices); drop device_map",
     "quantization_config": "tfmodels does not quantize on load; drop quantization_config",
     "load_in_8bit": "tfmodels does not quantize on load; drop load_in_8bit",
@@ -142,7 +141,7 @@ def constructor_arguments(cls):
 
 LOADING_OPTIONS = (
     *HUB_OPTIONS, *REFUSED_OPTIONS, "config", "dtype", "torch_dtype", "output_loading_info", "from_pt",
-    "ignore_mismatched_sizes", "progress",
+    "from_tf", "ignore_mismatched_sizes", "progress",
 )
 
 
