@@ -221,3 +221,17 @@ def test_progress_bar_for_long_lists(pipelines, capsys):
     texts = SENTENCES * 5
     assert_same(classifier(texts, batch_size=8), reference(texts, batch_size=8))
     assert "text-classification" in capsys.readouterr().err  # the tqdm bar, labelled with the task
+
+
+def test_construction_parameters_and_device(checkpoints):
+    import transformers
+
+    path = checkpoints("bert-sequence-classification")
+    ours = tfmodels.pipeline("sentiment-analysis", model=path, top_k=2, device=-1)
+    reference = transformers.pipeline("sentiment-analysis", model=path, top_k=2, device=-1)
+    assert_same(ours(SENTENCES[0]), reference(SENTENCES[0]))  # construction-time top_k: transformers' nesting
+    assert ours.device == "/CPU:0"
+    with pytest.raises(ValueError, match="framework must be None or 'tf'"):
+        tfmodels.pipeline("sentiment-analysis", model=path, framework="pt")
+    with pytest.raises(ValueError, match="device must be"):
+        tfmodels.pipeline("sentiment-analysis", model=path, device=2.5)

@@ -124,7 +124,7 @@ def _load_model(path, task, auto_class, model_kwargs):
 
 
 def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_fast=True, token=None,
-             model_kwargs=None, batch_size=None, **kwargs):
+             model_kwargs=None, batch_size=None, framework=None, device=None, dtype=None, **kwargs):
     """Builds the pipeline of `task`, as `transformers.pipeline` does.
 
     Args:
@@ -143,6 +143,10 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
         use_fast: load the fast (Rust) tokenizer; offsets need it.
         model_kwargs: more `from_pretrained` keywords for the model.
         batch_size: int, inputs per model call (default 1).
+        framework: `None` or `"tf"` (anything else is refused: this is the TensorFlow implementation).
+        device: where the model runs: `None` (TensorFlow's placement), `-1` / `"cpu"`, an int GPU
+            index, or a TensorFlow device string (`"/GPU:1"`).
+        dtype: the model's dtype (`from_pretrained(dtype=...)`: `"float32"`, `"bfloat16"`, `"auto"`, ...).
         **kwargs: the task's parameters (defaults for every call), e.g.
             `top_k`, `aggregation_strategy`, `max_new_tokens`, `progress_bar`.
 
@@ -155,8 +159,13 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
             has no model for the task, or no tokenizer can be found.
     """
     task, base = check_task(task)
+    if framework not in (None, "tf"):
+        raise ValueError(f"tfmodels pipelines run TensorFlow models: framework must be None or 'tf'. Received: "
+                         f"framework={framework!r} (use transformers.pipeline for PyTorch).")
     pipeline_class, auto_class = SUPPORTED_TASKS[base]
     model_kwargs = dict(model_kwargs or {})
+    if dtype is not None:
+        model_kwargs.setdefault("dtype", dtype)
     hub = {k: v for k, v in dict(revision=revision, token=token).items() if v is not None}
     if model is None:
         if tokenizer is not None:
@@ -181,7 +190,7 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
         import transformers
 
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer), use_fast=use_fast, **hub)
-    return pipeline_class(model, tokenizer, task=task, batch_size=batch_size, **kwargs)
+    return pipeline_class(model, tokenizer, task=task, batch_size=batch_size, device=device, **kwargs)
 
 
 __all__ = [

@@ -23,6 +23,7 @@ and `p_mask`), so batched results equal `transformers`' batched results.
 import types
 
 import numpy as np
+import tensorflow as tf
 
 # Padding values of collated arrays, as `transformers.pipelines.base.pad_collate_fn` (ids use the pad token).
 _PAD_ONE = ("special_tokens_mask", "p_mask")
@@ -38,6 +39,8 @@ class Pipeline:
         tokenizer: a `transformers` tokenizer (fast tokenizers give offsets).
         task: the task name the pipeline was made for.
         batch_size: int, chunks per model call (default 1); `__call__` can override it.
+        device: `None` (TensorFlow places the ops), `-1` or `"cpu"`, a GPU index, or a TensorFlow
+            device string; the model runs under `tf.device` of it.
         progress_bar: `True`/`False`, or `None` (default): a `tqdm` bar for lists of more
             than `PROGRESS_BAR_MIN_ITEMS` items.
         **kwargs: the task's call parameters, used as defaults for every call.
@@ -45,9 +48,10 @@ class Pipeline:
 
     default_task = None
 
-    def __init__(self, model, tokenizer, task=None, batch_size=None, progress_bar=None, **kwargs):
+    def __init__(self, model, tokenizer, task=None, batch_size=None, progress_bar=None, device=None, **kwargs):
         self.model = model
         self.tokenizer = tokenizer
+        self.device = tf_device(device)
         self.task = task or self.default_task
         self.batch_size = batch_size
         self.progress_bar = progress_bar
@@ -138,7 +142,11 @@ class Pipeline:
             return
         chunks = [chunk for _, chunk in pending]
         batch = self.collate(chunks)
-        results = self._forward(batch, **fwd)
+        if self.device is None:
+            results = self._forward(batch, **fwd)
+        else:
+            with tf.device(self.device):
+                results = self._forward(batch, **fwd)
         for row, (index, chunk) in enumerate(pending):
             entry = {k: v for k, v in chunk.items() if not isinstance(v, np.ndarray)}
             entry.update({k: v[row] for k, v in batch.items()})
@@ -178,6 +186,29 @@ class Pipeline:
                 rows.append(np.pad(array, width, constant_values=value or 0))
             batch[key] = np.stack(rows)
         return batch
+
+
+def tf_device(device):
+    """A `transformers`-style `device` (`-1`, `"cpu"`, a GPU index, `"cuda:0"`) as a TensorFlow device string.
+
+    Raises:
+        ValueError: for another kind of value.
+    """
+    if device is None:
+        return None
+    if isinstance(device, int) and not isinstance(device, bool):
+        return "/CPU:0" if device < 0 else f"/GPU:{device}"
+    if isinstance(device, str):
+        name = device.lower()
+        if name == "cpu":
+            return "/CPU:0"
+        if name.startswith(("cuda", "gpu")):
+            index = name.partition(":")[2] or "0"
+            return f"/GPU:{index}"
+        if name.startswith("/"):
+            return device
+    raise ValueError(f"device must be None, an int (-1: CPU), 'cpu', 'cuda:N' or a TensorFlow device string. "
+                     f"Received: device={device!r}")
 
 
 def chunks_from_encoding(encoding, **extras):

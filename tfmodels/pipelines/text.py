@@ -65,7 +65,7 @@ class TextClassificationPipeline(Pipeline):
 
     def __call__(self, inputs, **kwargs):
         result = super().__call__(inputs, **kwargs)
-        if isinstance(inputs, str) and "top_k" not in kwargs and "top_k" not in self._init_params[2]:
+        if isinstance(inputs, str) and "top_k" not in kwargs:  # as transformers: only a call's top_k counts here
             return [result]
         return result
 
