@@ -112,6 +112,11 @@ def test_fill_mask(pipelines):
           batch_size=2)
     check(pipelines, task, kind, "the [MASK] ran far away", targets=["dog", "cat", "mat"])
     check(pipelines, task, kind, ["mary [MASK] fast"], targets="was", top_k=2)
+    ours, reference = pipelines(task, kind)
+    texts = ["the [MASK] sat", "a [MASK] ran", "the [MASK] house"]
+    streamed = ours((t for t in texts), batch_size=2)  # a generator in: an iterator out, as transformers
+    assert not isinstance(streamed, list)
+    assert_same(list(streamed), reference(texts))
 
 
 def test_feature_extraction(pipelines, checkpoints):
