@@ -38,6 +38,7 @@ from tfmodels.layers.transformer_block import TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
 from tfmodels.models.seq2seq import (
+    Seq2SeqLMMixin,
     decoder_input_ids_from,
     decoder_masks,
     decoder_outputs,
@@ -46,7 +47,6 @@ from tfmodels.models.seq2seq import (
     init_decoder_cache,
     project_cross_key_values,
     run_decoder_layers,
-    seq2seq_lm_loss,
 )
 
 
@@ -271,7 +271,7 @@ class T5Model(T5PreTrainedModel):
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
-class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
+class T5ForConditionalGeneration(Seq2SeqLMMixin, Seq2SeqGenerationMixin, T5PreTrainedModel):
     """T5 with its LM head (tied to `shared` unless `tie_word_embeddings=False`); `generate()`.
 
     Call inputs: as `T5Model`, plus `labels` `(B, T)` (`-100` ignored): when
@@ -284,11 +284,11 @@ class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
         `encoder_last_hidden_state` and, when asked, the hidden states and
         attentions of `T5Model` (not its `last_hidden_state`).
 
+    Training: `compile()` without a loss trains on the LM loss of `labels` given in the inputs or as `y`
+    (see `tfmodels.models.seq2seq.Seq2SeqLMMixin`).
+
     References: `transformers.T5ForConditionalGeneration`.
     """
-
-    label_names = ("labels",)
-    serving_outputs = ("logits",)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -315,9 +315,6 @@ class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
         if "labels" in inputs:
             outputs = {"loss": self.task_loss({"labels": inputs["labels"]}, outputs), **outputs}
         return outputs
-
-    def task_loss(self, labels, outputs, sample_weight=None):
-        return seq2seq_lm_loss(labels["labels"], outputs["logits"], sample_weight)
 
     # -- generation interface (tfmodels.generation.seq2seq) ---------------------
 
