@@ -73,6 +73,21 @@ class T5PreTrainedModel(PreTrainedModel):
     Constructor arguments are the fields of a Hugging Face T5/mT5
     `config.json`; other fields are kept in `extra_config`.
 
+    Precision. Under `mixed_bfloat16` every layer computes in bfloat16
+    (norms, softmax and losses in float32). Under `mixed_float16` (or
+    `float16`) T5 keeps the reference's float32 islands: the feed-forward's
+    output projection `wo` (`_keep_in_fp32_modules = ["wo"]` in
+    `transformers`' T5, which loads it in float32 when the model is float16)
+    keeps a float32 kernel, reads its input cast to float32 and returns
+    float32, so the residual stream after the first feed-forward is float32
+    as in the reference (the blocks do not cast their input to float16:
+    `autocast=False`); attention, the other projections and the LM head run
+    in float16. This keeps T5 v1.1 / mT5 / Flan-T5, whose `wo` outputs
+    exceed the float16 range, finite. The reference's clamping of float16
+    hidden states to the float16 range (before the first feed-forward) is
+    not reproduced. `keras.Model.compile` wraps the optimizer in a
+    `LossScaleOptimizer` (dynamic loss scaling) under `mixed_float16`.
+
     Raises:
         ValueError: a malformed `feed_forward_proj`.
     """
@@ -116,12 +131,16 @@ class T5PreTrainedModel(PreTrainedModel):
         self.shared = WordEmbedding(vocab_size, d_model, embeddings_initializer=hf_initializer(initializer_factor),
                                     dtype=self.dtype_policy, name="shared")
         self.dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy)
+        feed_forward_kwargs = {"gated": gated, "dropout": dropout_rate}
+        float32_islands = self.dtype_policy.compute_dtype == "float16"
+        if float32_islands:  # see the class docstring: `wo` and the residual stream in float32
+            feed_forward_kwargs["output_dtype"] = "float32"
         block_args = dict(
             num_heads=num_heads, intermediate_size=d_ff, hidden_act=activation, hidden_dropout=dropout_rate,
             attention_dropout=dropout_rate, layer_norm_eps=layer_norm_epsilon, normalize_first=True, key_dim=d_kv,
             use_bias=False, kernel_initializer=hf_initializer(initializer_factor * d_model ** -0.5),
-            attention_kwargs={"scale": 1.0}, normalization="rms_norm",
-            feed_forward_kwargs={"gated": gated, "dropout": dropout_rate}, dtype=self.dtype_policy,
+            attention_kwargs={"scale": 1.0}, normalization="rms_norm", feed_forward_kwargs=feed_forward_kwargs,
+            autocast=not float32_islands, dtype=self.dtype_policy,
         )
         bias_args = dict(num_buckets=relative_attention_num_buckets, num_heads=num_heads,
                          max_distance=relative_attention_max_distance,
