@@ -41,6 +41,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 import tfmodels  # noqa: E402
+from generation import timed  # noqa: E402  (benchmarks/generation.py: best wall time of `repeats` calls)
 
 SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "amx_bf16",
               "amx_tile")
@@ -84,16 +85,6 @@ def machine_description():
         f"versions: tensorflow {tf.__version__}, torch {torch.__version__}, transformers {transformers.__version__}, "
         f"tfmodels {tfmodels.__version__}; TF_XLA_FLAGS={os.environ.get('TF_XLA_FLAGS', '')!r}",
     ]
-
-
-def timed(fn, repeats):
-    """Best wall time of `repeats` calls of `fn`, in seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def load_pair(name, quick):
