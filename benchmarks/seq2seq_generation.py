@@ -76,12 +76,13 @@ def machine_description():
     except OSError:
         pass
     model = model or platform.processor() or "unknown CPU"
+    threading = tf.config.threading
     simd = [flag for flag in SIMD_FLAGS if flag in flags] or ["(unknown: no /proc/cpuinfo)"]
     return [
         f"CPU: {model}; {os.cpu_count()} logical cores",
         f"CPU flags: {' '.join(simd)}",
-        f"threads: torch {torch.get_num_threads()}, TF intra-op {tf.config.threading.get_intra_op_parallelism_threads()}"
-        f" / inter-op {tf.config.threading.get_inter_op_parallelism_threads()} (0 = TF's default: all cores)",
+        f"threads: torch {torch.get_num_threads()}, TF intra-op {threading.get_intra_op_parallelism_threads()} / "
+        f"inter-op {threading.get_inter_op_parallelism_threads()} (0 = TF's default: all cores)",
         f"versions: tensorflow {tf.__version__}, torch {torch.__version__}, transformers {transformers.__version__}, "
         f"tfmodels {tfmodels.__version__}; TF_XLA_FLAGS={os.environ.get('TF_XLA_FLAGS', '')!r}",
     ]

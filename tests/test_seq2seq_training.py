@@ -73,7 +73,8 @@ def _reference_loss(name, weights):
 
 
 def test_prepare_tf_dataset_pads_sources_and_targets_separately():
-    features = {"input_ids": [[5, 6, 7], [8]], "attention_mask": [[1, 1, 1], [1]], "labels": [[9, 10], [11, 12, 13, 14, 15]]}
+    features = {"input_ids": [[5, 6, 7], [8]], "attention_mask": [[1, 1, 1], [1]],
+                "labels": [[9, 10], [11, 12, 13, 14, 15]]}
     model = _model("t5")
     inputs, targets = next(iter(prepare_tf_dataset(features, model=model, batch_size=2, pad_to_multiple_of=4)))
     np.testing.assert_array_equal(inputs["input_ids"], [[5, 6, 7, 0], [8, 0, 0, 0]])
