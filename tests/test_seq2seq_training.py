@@ -14,10 +14,10 @@ import tensorflow as tf
 import tfmodels
 from tfmodels.training.data import prepare_tf_dataset
 
-T5 = dict(vocab_size=61, d_model=20, d_kv=7, d_ff=23, num_layers=2, num_decoder_layers=3, num_heads=3,
+T5 = dict(vocab_size=61, d_model=20, d_kv=7, d_ff=23, num_layers=1, num_decoder_layers=2, num_heads=3,
           relative_attention_num_buckets=8, relative_attention_max_distance=12, feed_forward_proj="gated-gelu",
           tie_word_embeddings=True, dropout_rate=0.0, decoder_start_token_id=0, pad_token_id=0)
-BART = dict(vocab_size=61, d_model=24, encoder_layers=2, decoder_layers=3, encoder_attention_heads=2,
+BART = dict(vocab_size=61, d_model=24, encoder_layers=1, decoder_layers=2, encoder_attention_heads=2,
             decoder_attention_heads=3, encoder_ffn_dim=20, decoder_ffn_dim=30, max_position_embeddings=64,
             dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, pad_token_id=1, bos_token_id=0,
             eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=None)
@@ -60,8 +60,8 @@ def _without_decoder_inputs(dataset):
     return dataset.map(lambda x, y: ({k: v for k, v in x.items() if k != "decoder_input_ids"}, y))
 
 
-def _fit(model, jit_compile=False, epochs=2):
-    model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=jit_compile)
+def _fit(model, jit_compile=False, epochs=2, run_eagerly=False):
+    model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=jit_compile, run_eagerly=run_eagerly)
     return model.fit(_without_decoder_inputs(_dataset(model)), epochs=epochs, verbose=0).history["loss"]
 
 
@@ -105,11 +105,14 @@ def test_xla_train_step_matches_graph_step_with_labels_as_y():
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["t5", pytest.param("bart", marks=pytest.mark.slow)])
-def test_mixed_bfloat16_fit_trains_close_to_float32(name):
+# The default suite runs the steps eagerly (the same `train_step`, no trace); compiled: `-m slow`.
+@pytest.mark.parametrize("name,jit_compile", [("t5", None), ("bart", None),
+                                              pytest.param("t5", True, marks=pytest.mark.slow),
+                                              pytest.param("bart", False, marks=pytest.mark.slow)])
+def test_mixed_bfloat16_fit_trains_close_to_float32(name, jit_compile):
     weights = _initial_weights(name)
     model = _model(name, weights, policy="mixed_bfloat16")
-    losses = _fit(model)
+    losses = _fit(model, jit_compile=bool(jit_compile), run_eagerly=jit_compile is None)
     assert abs(losses[0] - _reference_loss(name, weights)) <= 4e-2 * abs(losses[0])
     assert losses[1] < losses[0]
     assert all(w.dtype == "float32" for w in model.trainable_weights)
@@ -118,7 +121,7 @@ def test_mixed_bfloat16_fit_trains_close_to_float32(name):
 def test_bart_fit_with_labels_as_y_uses_the_shifted_labels():
     weights = _initial_weights("bart")
     model = _model("bart", weights)
-    model.compile(optimizer="sgd")
+    model.compile(optimizer="sgd", run_eagerly=True)  # the test step itself; compiled: the XLA tests
     loss = model.evaluate(_without_decoder_inputs(_dataset(model)), verbose=0, return_dict=True)["loss"]
     assert abs(loss - _reference_loss("bart", weights)) <= 1e-5
 
