@@ -155,7 +155,7 @@ def seq2seq_outputs(encoder_outputs, decoder_outputs):
         dict with `last_hidden_state` (the decoder's),
         `encoder_last_hidden_state` and, when present, `decoder_hidden_states`,
         `decoder_attentions`, `cross_attentions`, `encoder_hidden_states`,
-        `encoder_attentions`.
+        `encoder_attentions`, `encoder_global_attentions`.
     """
     outputs = {"last_hidden_state": decoder_outputs["last_hidden_state"]}
     for key in ("hidden_states", "attentions"):
@@ -164,7 +164,7 @@ def seq2seq_outputs(encoder_outputs, decoder_outputs):
     if "cross_attentions" in decoder_outputs:
         outputs["cross_attentions"] = decoder_outputs["cross_attentions"]
     outputs["encoder_last_hidden_state"] = encoder_outputs["last_hidden_state"]
-    for key in ("hidden_states", "attentions"):
+    for key in ("hidden_states", "attentions", "global_attentions"):  # global: LED's Longformer encoder
         if key in encoder_outputs:
             outputs[f"encoder_{key}"] = encoder_outputs[key]
     return outputs
@@ -290,12 +290,14 @@ def encode_decode(model, inputs, decoder_input_ids, training=None, output_attent
     """Runs `model.encode` then `model.decode` (teacher forcing); returns `seq2seq_outputs`.
 
     A precomputed `inputs["encoder_outputs"]` `(B, S, D)` (see `encoder_hidden_state`) replaces the encoder pass.
+    Inputs named in `model.encoder_input_names` (LED: `global_attention_mask`) go to `encode` by name.
     """
     flags = dict(training=training, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
     if inputs.get("encoder_outputs") is not None:  # precomputed: the encoder does not run
         encoder_outputs = {"last_hidden_state": inputs["encoder_outputs"]}
     else:
-        encoder_outputs = model.encode(inputs["input_ids"], inputs.get("attention_mask"), **flags)
+        extra = {k: inputs[k] for k in getattr(model, "encoder_input_names", ()) if inputs.get(k) is not None}
+        encoder_outputs = model.encode(inputs["input_ids"], inputs.get("attention_mask"), **extra, **flags)
     outputs = model.decode(
         decoder_input_ids, encoder_outputs["last_hidden_state"], attention_mask=inputs.get("attention_mask"),
         decoder_attention_mask=inputs.get("decoder_attention_mask"), **flags,
