@@ -177,15 +177,17 @@ def build_parser():
     text.add_argument("--max-length", type=int, metavar="N",
                       help="length the in-graph tokenizer pads/truncates to (default: the tokenizer's truncation "
                            "length, else 512; at most the model's max_position_embeddings)")
-    gen = export.add_argument_group("generation (causal LMs)")
+    gen = export.add_argument_group("generation (causal LMs: --task causal-lm; encoder-decoders: --task seq2seq-lm)")
     gen.add_argument("--generation", action="store_true",
-                     help="add a 'generate' signature: int32 input_ids, attention_mask (left-padded prompts, "
-                          "batch <= --batch-size, length <= --prompt-length) -> sequences")
+                     help="add a 'generate' signature: int32 input_ids, attention_mask (left-padded prompts, or "
+                          "encoder-decoder sources; batch <= --batch-size, length <= --prompt-length) -> sequences "
+                          "(prompt + new tokens; for encoder-decoders the decoder tokens, start token first)")
     gen.add_argument("--max-new-tokens", type=int, metavar="N", help="tokens generated at most (default: 20)")
     gen.add_argument("--batch-size", type=int, default=8, metavar="N",
                      help="largest batch the 'generate' signature takes (default: %(default)s)")
     gen.add_argument("--prompt-length", type=int, default=64, metavar="N",
-                     help="longest prompt the 'generate' signature takes (default: %(default)s)")
+                     help="longest prompt (encoder-decoders: source) the 'generate' signature takes "
+                          "(default: %(default)s)")
     gen.add_argument("--generation-config", metavar="JSON",
                      help="other generate() arguments as JSON, e.g. '{\"num_beams\": 4}' or "
                           "'{\"do_sample\": true, \"top_p\": 0.9}'")
