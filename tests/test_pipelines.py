@@ -157,8 +157,8 @@ def _fixture_cases():
     for kind in ("bert-question-answering", "t5", "bart"):
         records = json.loads((FIXTURES / kind / "expected.json").read_text(encoding="utf-8"))["cases"]
         for i, record in enumerate(records):
-            # Default suite: every question-answering case, one generation case per checkpoint.
-            default = kind == "bert-question-answering" or i == 0
+            # Default suite: every question-answering case and T5 translation (task prefix, language pair).
+            default = kind == "bert-question-answering" or (kind == "t5" and record["task"].startswith("translation"))
             marks = () if default else (pytest.mark.slow,)
             cases.append(pytest.param(kind, record, id=f"{kind}-{i}-{record['task']}", marks=marks))
     return cases
