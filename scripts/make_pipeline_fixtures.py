@@ -57,6 +57,7 @@ CASES = {
         ("text2text-generation", ["The dog ran far away."], {**GREEDY, "return_tensors": True}),
         ("summarization", ["The cat sat on the mat and the dog ran far away."], GREEDY),
         ("translation_en_to_de", ["the house is small."], GREEDY),
+        ("text2text-generation", ["Where does the dog sleep?"], {"do_sample": False}),  # the default length
     ],
     "bart": [
         ("summarization", ["John lives in Paris and works at Google in New York City."], GREEDY),

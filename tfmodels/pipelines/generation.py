@@ -173,7 +173,9 @@ class Text2TextGenerationPipeline(Pipeline):
     `task_specific_params[task]` entries are generation defaults, as in
     `transformers` 4.x. Parameters: `return_tensors`, `return_text`,
     `clean_up_tokenization_spaces` (default `False`), `truncation`, and any
-    `generate()` option (default: the checkpoint's generation config).
+    `generate()` option (default: the checkpoint's generation config; when
+    nothing sets a length, `max_length=20` counts the whole output, decoder
+    start token included, as in `transformers` 4.x).
 
     Returns:
         per input, a list of `{"generated_text": str}` (`summary_text`,
@@ -231,6 +233,9 @@ class Text2TextGenerationPipeline(Pipeline):
         options = {**self.task_options, **generate_kwargs}
         if checkpoint.get("pad_token_id") is None and getattr(self.tokenizer, "pad_token_id", None) is not None:
             options.setdefault("pad_token_id", self.tokenizer.pad_token_id)
+        if not {"max_length", "max_new_tokens"} & {k for k, v in {**checkpoint, **options}.items() if v is not None}:
+            # transformers 4.x: the default max_length=20 is the whole output, decoder start token included.
+            options["max_length"] = generation_config.LIBRARY_DEFAULTS["max_length"]
         resolved = {**generation_config.LIBRARY_DEFAULTS, **checkpoint, **options}
         self.check_inputs(batch["input_ids"].shape[1], resolved["min_length"], resolved["max_length"])
         sequences = np.asarray(self.model.generate(batch["input_ids"], attention_mask=batch.get("attention_mask"),
