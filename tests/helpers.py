@@ -120,6 +120,8 @@ def reference_generate(class_name, path, inputs, **options):
 
 
 def _to_numpy(value):
+    if isinstance(value, dict) or hasattr(value, "keys"):  # nested outputs (CLIP's `text_model_output`)
+        return {k: _to_numpy(v) for k, v in value.items() if v is not None}
     if isinstance(value, (tuple, list)):
         return tuple(_to_numpy(v) for v in value)
     if hasattr(value, "detach"):
@@ -128,7 +130,11 @@ def _to_numpy(value):
 
 
 def max_abs_diff(ours, reference):
-    """Max abs difference over (possibly nested tuples of) arrays; shapes must agree."""
+    """Max abs difference over (possibly nested tuples or dicts of) arrays; shapes and keys must agree."""
+    if isinstance(reference, dict):
+        assert isinstance(ours, dict), f"expected a dict, got {type(ours)}"
+        assert sorted(ours) == sorted(reference), f"keys {sorted(ours)} vs reference {sorted(reference)}"
+        return max(max_abs_diff(ours[k], reference[k]) for k in reference)
     if isinstance(reference, tuple):
         assert isinstance(ours, (tuple, list)), f"expected a tuple, got {type(ours)}"
         assert len(ours) == len(reference), f"{len(ours)} tensors vs reference {len(reference)}"
