@@ -18,6 +18,7 @@ from tfmodels import layers  # noqa: E402
 from tfmodels.auto import (  # noqa: E402
     AutoModel,
     AutoModelForCausalLM,
+    AutoModelForImageClassification,
     AutoModelForMaskedLM,
     AutoModelForMultipleChoice,
     AutoModelForQuestionAnswering,
@@ -33,6 +34,7 @@ from tfmodels.models.catalogue import families as _families  # noqa: E402
 __all__ = [
     "AutoModel",
     "AutoModelForCausalLM",
+    "AutoModelForImageClassification",
     "AutoModelForMaskedLM",
     "AutoModelForMultipleChoice",
     "AutoModelForQuestionAnswering",

@@ -51,6 +51,9 @@ FAMILIES = (
     "dpr",
     "t5",
     "bart",
+    "vit",
+    "deit",
+    "clip",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
@@ -63,6 +66,7 @@ TASK_SUFFIXES = {
     "masked-lm": ("ForMaskedLM",),
     "causal-lm": ("ForCausalLM", "LMHeadModel"),
     "seq2seq-lm": ("ForConditionalGeneration",),
+    "image-classification": ("ForImageClassification",),
 }
 
 

@@ -1,5 +1,7 @@
 """DeiT backbone and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.deit.modeling import (
     DeiTForImageClassification,
     DeiTForImageClassificationWithTeacher,
@@ -13,3 +15,5 @@ __all__ = [
     "DeiTForMaskedImageModeling",
     "DeiTModel",
 ]
+
+FAMILY = Family(__name__, {"deit": "DeiT"})
