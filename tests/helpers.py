@@ -71,7 +71,9 @@ def _randomize_zero_params(model, seed):
     generator = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for name, param in model.named_parameters():
-            if name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name or "norm" in name:
+            # `*_token`: ViT/DeiT's cls/distillation/mask tokens start at zero in some families.
+            if (name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name or "norm" in name
+                    or name.endswith("_token")):
                 param.add_(0.1 * torch.randn(param.shape, generator=generator))
 
 
