@@ -75,6 +75,8 @@ class HeadModelMixin:
         config = {**self.backbone.get_config(), **self.config}
         config.update(name=self.name, trainable=self.trainable)
         config.pop("add_pooling_layer", None)
+        for key in self.backbone_kwargs:  # set by the head again in `_init_backbone`
+            config.pop(key, None)
         return config
 
     @property

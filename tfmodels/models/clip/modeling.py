@@ -25,6 +25,7 @@ from tfmodels.layers.masks import causal_mask, merge_masks
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
 from tfmodels.models.encoder import attention_mask_to_bool, check_sequence_length
+from tfmodels.models.heads import HeadModelMixin
 from tfmodels.models.vit.modeling import VisionModelMixin
 
 TEXT_INPUTS = ("input_ids", "attention_mask", "position_ids")
@@ -220,48 +221,25 @@ def _projection(model, units, name, initializer_range=0.02):
                               dtype=model.dtype_policy, name=name)
 
 
-class _CLIPWithProjection(PreTrainedModel):
+class _CLIPWithProjection(HeadModelMixin, PreTrainedModel):
     """A CLIP tower (`base_model_prefix`) plus its bias-free projection to `projection_dim`."""
 
-    tower_class = None
+    backbone_kwargs = {}
     projection_name = None
     embeds_name = None
 
     def __init__(self, **kwargs):
-        from tfmodels.models.base import split_keras_kwargs
-
-        keras_kwargs, tower_config = split_keras_kwargs(kwargs)
-        super().__init__(**keras_kwargs)
-        tower = self.tower_class(**tower_config, dtype=self.dtype_policy, name=self.base_model_prefix)
-        setattr(self, self.base_model_prefix, tower)
-        self.extra_config = dict(tower.extra_config)
+        tower = self._init_backbone(kwargs)
         setattr(self, self.projection_name,
                 _projection(self, tower.config["projection_dim"], self.projection_name,
                             tower.config["initializer_range"]))
-
-    @property
-    def backbone(self):
-        return getattr(self, self.base_model_prefix)
-
-    def hf_config(self):
-        config = self.backbone.hf_config()
-        config["architectures"] = [type(self).__name__]
-        return config
-
-    def get_config(self):
-        config = self.backbone.get_config()
-        config.update(name=self.name, trainable=self.trainable)
-        return config
 
     def _project(self, inputs, training, output_attentions, output_hidden_states, **options):
         outputs = self.backbone(inputs, training=training, output_attentions=output_attentions,
                                 output_hidden_states=output_hidden_states, **options)
         result = {self.embeds_name: getattr(self, self.projection_name)(outputs["pooler_output"]),
                   "last_hidden_state": outputs["last_hidden_state"]}
-        for key in ("hidden_states", "attentions"):
-            if key in outputs:
-                result[key] = outputs[key]
-        return result
+        return self._passthrough(result, outputs)
 
 
 class CLIPTextModelWithProjection(_CLIPWithProjection):
@@ -277,7 +255,7 @@ class CLIPTextModelWithProjection(_CLIPWithProjection):
     base_model_prefix = "text_model"
     input_names = TEXT_INPUTS
     serving_outputs = ("text_embeds",)
-    tower_class = CLIPTextModel
+    backbone_class = CLIPTextModel
     projection_name = "text_projection"
     embeds_name = "text_embeds"
 
@@ -299,7 +277,7 @@ class CLIPVisionModelWithProjection(VisionModelMixin, _CLIPWithProjection):
     base_model_prefix = "vision_model"
     input_names = ("pixel_values",)
     serving_outputs = ("image_embeds",)
-    tower_class = CLIPVisionModel
+    backbone_class = CLIPVisionModel
     projection_name = "visual_projection"
     embeds_name = "image_embeds"
 

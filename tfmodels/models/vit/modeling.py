@@ -11,6 +11,7 @@ References:
     modelling head). Parity reference: `transformers.models.vit.modeling_vit` (PyTorch).
 """
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -18,7 +19,7 @@ from tfmodels.layers import LayerNormalization, Pooler, TransformerEncoderBlock
 from tfmodels.layers.image_embeddings import ImageEmbeddings, check_data_format
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
-from tfmodels.models.heads import ImageClassificationMixin
+from tfmodels.models.heads import HeadModelMixin, ImageClassificationMixin
 
 IMAGE_INPUTS = ("pixel_values",)
 
@@ -177,7 +178,7 @@ class ViTForImageClassification(ImageClassificationMixin, ViTPreTrainedModel):
     """
 
 
-class MaskedImageModelingMixin:
+class MaskedImageModelingMixin(HeadModelMixin):
     """SimMIM head: a 1x1 convolution to `encoder_stride^2 * num_channels` features per patch, then
     a pixel shuffle back to `(batch, num_channels, height, width)`; masked L1 loss when
     `bool_masked_pos` is given.
@@ -189,42 +190,19 @@ class MaskedImageModelingMixin:
     """
 
     num_special_tokens = 1
+    backbone_kwargs = {"add_pooling_layer": False, "use_mask_token": True}
+    label_names = ()
     serving_outputs = ("reconstruction",)
     input_names = ("pixel_values", "bool_masked_pos")
 
     def _init_masked_image_head(self, kwargs):
-        from tfmodels.models.base import split_keras_kwargs
-        import keras
-
-        keras_kwargs, backbone_config = split_keras_kwargs(kwargs)
-        PreTrainedModel.__init__(self, **keras_kwargs)
-        backbone = self.backbone_class(**backbone_config, add_pooling_layer=False, use_mask_token=True,
-                                       dtype=self.dtype_policy, name=self.base_model_prefix)
-        setattr(self, self.base_model_prefix, backbone)
-        self.extra_config = dict(backbone.extra_config)
-        self.config = {}
+        backbone = self._init_backbone(kwargs)
         arch = backbone.config
         self.encoder_stride = arch["encoder_stride"]
         self.decoder = keras.layers.Conv2D(
             self.encoder_stride ** 2 * arch["num_channels"], 1, data_format="channels_last",
             kernel_initializer=hf_initializer(arch["initializer_range"]), dtype=self.dtype_policy, name="decoder",
         )
-
-    @property
-    def backbone(self):
-        return getattr(self, self.base_model_prefix)
-
-    def hf_config(self):
-        config = self.backbone.hf_config()
-        config["architectures"] = [type(self).__name__]
-        return config
-
-    def get_config(self):
-        config = self.backbone.get_config()
-        config.update(name=self.name, trainable=self.trainable)
-        for key in ("add_pooling_layer", "use_mask_token"):
-            config.pop(key, None)
-        return config
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
              interpolate_pos_encoding=False):
@@ -261,10 +239,7 @@ class MaskedImageModelingMixin:
         if self.backbone.data_format == "channels_first":
             reconstruction = ops.transpose(reconstruction, (0, 3, 1, 2))
         result["reconstruction"] = reconstruction
-        for key in ("hidden_states", "attentions"):
-            if key in outputs:
-                result[key] = outputs[key]
-        return result
+        return self._passthrough(result, outputs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if self._compile_loss is not None or y_pred is None or "loss" not in y_pred:
