@@ -177,3 +177,16 @@ def test_fit_step_trains_clip_on_its_contrastive_loss():
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     history = model.fit({**text_inputs(), "pixel_values": pixels()}, batch_size=3, epochs=2, verbose=0)
     assert history.history["loss"][1] < history.history["loss"][0]
+
+
+def test_saved_model_takes_float_pixel_values(tmp_path):
+    model = tfmodels.ViTForImageClassification(**VISION).build_from_dummy_inputs()
+    tfmodels.export_saved_model(model, tmp_path / "vit")
+    loaded = tf.saved_model.load(str(tmp_path / "vit"))
+    serve = loaded.signatures["serving_default"]
+    spec = serve.structured_input_signature[1]["pixel_values"]
+    assert spec.dtype == tf.float32 and spec.shape.as_list() == [None, 3, 30, 30]
+    inputs = pixels(2)
+    np.testing.assert_allclose(serve(pixel_values=tf.constant(inputs))["logits"].numpy(),
+                               model({"pixel_values": inputs})["logits"].numpy(), atol=1e-6)
+    assert "classify" in loaded.signatures
