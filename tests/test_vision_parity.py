@@ -93,8 +93,8 @@ def test_parity_every_output(class_name, checkpoints):
 
 @pytest.mark.parametrize("class_name, height, width", [
     ("ViTModel", 42, 36),  # upscaled, non-square grid (7 x 6)
-    ("DeiTForImageClassificationWithTeacher", 24, 24),  # downscaled, two special tokens
-    ("CLIPVisionModel", 36, 48),
+    pytest.param("DeiTForImageClassificationWithTeacher", 24, 24, marks=pytest.mark.slow),  # two special tokens
+    pytest.param("CLIPVisionModel", 36, 48, marks=pytest.mark.slow),
 ])
 def test_interpolate_pos_encoding_at_another_size(class_name, height, width, checkpoints):
     inputs = {"pixel_values": pixels(2, height, width)}
@@ -110,7 +110,17 @@ def test_save_pretrained_round_trips_through_transformers(checkpoints, tmp_path)
     assert transformers.CLIPConfig.from_pretrained(tmp_path / "clip").text_config.eos_token_id == EOS
 
 
-def test_auto_classes_pick_the_vision_models(checkpoints):
+def test_auto_registries_hold_the_vision_classes():
+    assert tfmodels.AutoModelForImageClassification.model_class("vit") is tfmodels.ViTForImageClassification
+    assert tfmodels.AutoModelForImageClassification.model_class("deit") is tfmodels.DeiTForImageClassification
+    for model_type, cls in (("vit", tfmodels.ViTModel), ("deit", tfmodels.DeiTModel), ("clip", tfmodels.CLIPModel),
+                            ("clip_text_model", tfmodels.CLIPTextModel),
+                            ("clip_vision_model", tfmodels.CLIPVisionModel)):
+        assert tfmodels.AutoModel.model_class(model_type) is cls
+
+
+@pytest.mark.slow
+def test_auto_classes_load_the_vision_models(checkpoints):
     model = tfmodels.AutoModelForImageClassification.from_pretrained(checkpoints("DeiTForImageClassification"))
     assert type(model) is tfmodels.DeiTForImageClassification
     assert type(tfmodels.AutoModel.from_pretrained(checkpoints("CLIPModel"))) is tfmodels.CLIPModel
@@ -128,10 +138,14 @@ def test_channels_last_pixel_values_give_the_same_outputs(checkpoints):
     assert "data_format" not in last.hf_config()
 
 
-def test_fit_step_trains_the_image_classifier():
+@pytest.mark.parametrize("compile_options", [
+    {"run_eagerly": True},  # the train step without graph tracing (tracing costs ~15 s here)
+    pytest.param({}, marks=pytest.mark.slow),  # Keras' default: a compiled (XLA) train step
+])
+def test_fit_step_trains_the_image_classifier(compile_options):
     model = tfmodels.ViTForImageClassification(**VISION).build_from_dummy_inputs()
     data = {"pixel_values": pixels(4), "labels": np.array([0, 1, 2, 1])}
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), **compile_options)
     before = model.classifier.kernel.numpy().copy()
     history = model.fit(data, batch_size=4, epochs=1, verbose=0)
     loss = history.history["loss"][0]
@@ -139,6 +153,7 @@ def test_fit_step_trains_the_image_classifier():
     assert not np.allclose(model.classifier.kernel.numpy(), before)
 
 
+@pytest.mark.slow
 def test_xla_forward_equals_eager(checkpoints):
     model = tfmodels.ViTForImageClassification.from_pretrained(checkpoints("ViTForImageClassification"))
     inputs = {"pixel_values": tf.constant(pixels(2, 42, 36))}
@@ -179,6 +194,7 @@ def test_fit_step_trains_clip_on_its_contrastive_loss():
     assert history.history["loss"][1] < history.history["loss"][0]
 
 
+@pytest.mark.slow
 def test_saved_model_takes_float_pixel_values(tmp_path):
     model = tfmodels.ViTForImageClassification(**VISION).build_from_dummy_inputs()
     tfmodels.export_saved_model(model, tmp_path / "vit")
@@ -190,3 +206,15 @@ def test_saved_model_takes_float_pixel_values(tmp_path):
     np.testing.assert_allclose(serve(pixel_values=tf.constant(inputs))["logits"].numpy(),
                                model({"pixel_values": inputs})["logits"].numpy(), atol=1e-6)
     assert "classify" in loaded.signatures
+
+
+@pytest.mark.slow
+def test_mixed_bfloat16_keeps_losses_in_float32():
+    x = pixels(2, 36, 42)
+    model = tfmodels.ViTForImageClassification(**VISION, dtype="mixed_bfloat16").build_from_dummy_inputs()
+    outputs = model({"pixel_values": x, "labels": np.array([0, 1])}, interpolate_pos_encoding=True)
+    assert outputs["logits"].dtype == tf.bfloat16 and outputs["loss"].dtype == tf.float32
+    clip = tfmodels.CLIPModel(**TINY_CONFIGS["clip"], dtype="mixed_bfloat16").build_from_dummy_inputs()
+    outputs = clip({"pixel_values": x[:, :, :30, :30], "input_ids": np.array([[5, EOS], [7, EOS]])}, return_loss=True)
+    assert outputs["logits_per_image"].dtype == tf.bfloat16 and outputs["loss"].dtype == tf.float32
+    assert np.isfinite(outputs["loss"].numpy())
