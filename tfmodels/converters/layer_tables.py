@@ -26,14 +26,19 @@ def embedding(hf, keras, **flags):
     return [Param(f"{hf}.weight", f"{keras}.embeddings", **flags)]
 
 
-def attention(query, key, value, output, keras, use_bias=True):
-    """Separate q/k/v/output `nn.Linear`s <-> `MultiHeadAttention` `(D, N, H)` kernels."""
+def attention(query, key, value, output, keras, use_bias=True, output_use_bias=None):
+    """Separate q/k/v/output `nn.Linear`s <-> `MultiHeadAttention` `(D, N, H)` kernels.
+
+    `output_use_bias` (default `use_bias`): the output projection's bias, kept by
+    models without q/k/v biases (ViT with `qkv_bias=False`).
+    """
     heads = dict(kernel=LINEAR, bias=FLATTEN, use_bias=use_bias)
+    output_use_bias = use_bias if output_use_bias is None else output_use_bias
     return [
         *dense(query, f"{keras}.query_dense", **heads),
         *dense(key, f"{keras}.key_dense", **heads),
         *dense(value, f"{keras}.value_dense", **heads),
-        *dense(output, f"{keras}.output_dense", kernel=LINEAR_FROM_HEADS, use_bias=use_bias),
+        *dense(output, f"{keras}.output_dense", kernel=LINEAR_FROM_HEADS, use_bias=output_use_bias),
     ]
 
 
