@@ -71,6 +71,12 @@ TINY_CONFIGS = {
     "pegasus": dict(vocab_size=99, max_position_embeddings=40, d_model=35, encoder_layers=1, decoder_layers=2,
                     encoder_attention_heads=5, decoder_attention_heads=7, encoder_ffn_dim=29, decoder_ffn_dim=37,
                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0),
+    "longformer": dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                       intermediate_size=37, max_position_embeddings=40, type_vocab_size=2, pad_token_id=1,
+                       sep_token_id=2, attention_window=[4, 8]),
+    "led": dict(vocab_size=99, d_model=32, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4,
+                decoder_attention_heads=2, encoder_ffn_dim=37, decoder_ffn_dim=29, max_encoder_position_embeddings=40,
+                max_decoder_position_embeddings=24, attention_window=[4, 8]),
     # Vision: 30x30 images in 6x6 patches (a 5x5 grid); CLIP's text tower with a real eos id.
     "vit": _VISION,
     "deit": _VISION,
