@@ -51,6 +51,7 @@ FAMILIES = (
     "dpr",
     "t5",
     "bart",
+    "big_bird",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.

@@ -1,5 +1,7 @@
 """BigBird backbone and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.big_bird.heads import (
     BigBirdForCausalLM,
     BigBirdForMaskedLM,
@@ -22,3 +24,5 @@ __all__ = [
     "BigBirdForTokenClassification",
     "BigBirdModel",
 ]
+
+FAMILY = Family(__name__, {"big_bird": "BigBird"})

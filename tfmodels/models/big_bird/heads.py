@@ -51,6 +51,8 @@ class BigBirdForSequenceClassification(SequenceClassificationMixin, BigBirdPreTr
     References: `transformers.BigBirdForSequenceClassification`.
     """
 
+    backbone_kwargs = {"add_pooling_layer": True}  # the reference keeps `bert.pooler.*` (unused here)
+
     @property
     def classifier_activation(self):
         return self.backbone_arch["hidden_act"]
