@@ -107,18 +107,19 @@ class BlockSparseAttention(MultiHeadAttention):
         return random_block_plan(seq_len, self.block_size, self.num_random_blocks, self.num_heads, seed=self.seed,
                                  training=bool(training), max_seq_len=self.max_seq_len)
 
-    def call(self, query, value=None, key=None, attention_mask=None, block_sparse=True,
-             return_attention_scores=False, training=None, **kwargs):
+    def call(self, query, value=None, key=None, attention_mask=None, attention_bias=None, cache=None,
+             cache_update_index=None, projected_key_value=None, block_sparse=True, return_attention_scores=False,
+             training=None, **kwargs):
         if not block_sparse:
             return super().call(query, value=value, key=key, attention_mask=attention_mask,
+                                attention_bias=attention_bias, cache=cache, cache_update_index=cache_update_index,
+                                projected_key_value=projected_key_value,
                                 return_attention_scores=return_attention_scores, training=training, **kwargs)
-        for name in ("cache", "projected_key_value", "attention_bias"):
-            if kwargs.get(name) is not None:
-                raise ValueError(f"Block-sparse attention does not take `{name}`; use block_sparse=False.")
-        if value is not None or key is not None:
-            raise ValueError("Block-sparse attention is self-attention only; received `value`/`key`.")
-        kwargs = {k: v for k, v in kwargs.items() if k not in ("cache", "cache_update_index", "projected_key_value",
-                                                               "attention_bias")}
+        for name, given in (("cache", cache), ("projected_key_value", projected_key_value),
+                            ("attention_bias", attention_bias), ("value", value), ("key", key)):
+            if given is not None:
+                raise ValueError(f"Block-sparse attention is self-attention without `{name}`; "
+                                 "use block_sparse=False (full attention) for it.")
         seq_len = self._check_length(query.shape[1])
         key_mask = self._key_mask(attention_mask, query, seq_len)  # (B, T) bool
         q = self.query_dense(query)  # (B, T, N, H)
