@@ -74,7 +74,9 @@ class BlockSparseAttention(MultiHeadAttention):
         return_attention_scores: bool, also return the probabilities as a
             dense `(B, N, T, T)` tensor holding the weights of the attended
             blocks and zeros elsewhere (the reference's `output_attentions`;
-            this output is quadratic in `T`).
+            this output is quadratic in `T`). As there, a key block attended
+            twice holds one weight: in inference the random slots all hit
+            block 0, so rows of query blocks 1 .. M-2 sum to less than one.
         training: bool; selects the random plan (see above).
 
     Returns:
