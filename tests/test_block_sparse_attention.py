@@ -30,8 +30,8 @@ def test_config_round_trip():
     layer = make_layer(seed=5, max_seq_len=512)
     clone = BlockSparseAttention.from_config(layer.get_config())
     assert (clone.block_size, clone.num_random_blocks, clone.seed, clone.max_seq_len) == (BLOCK, RANDOM, 5, 512)
-    block = BlockSparseEncoderBlock(num_heads=HEADS, intermediate_size=24, block_size=BLOCK, num_random_blocks=RANDOM,
-                                    seed=1)
+    block = BlockSparseEncoderBlock(num_heads=HEADS, intermediate_size=24,
+                                    attention_kwargs=dict(block_size=BLOCK, num_random_blocks=RANDOM, seed=1))
     clone = BlockSparseEncoderBlock.from_config(block.get_config())
     x, mask = inputs()
     block(x, attention_mask=mask)

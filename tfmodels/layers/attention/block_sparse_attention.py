@@ -28,7 +28,6 @@ from tfmodels.layers.attention.block_sparse_plan import random_block_plan
 from tfmodels.layers.attention.multi_head_attention import MultiHeadAttention
 from tfmodels.layers.masks import attention_mask_to_bool, masked_softmax
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
-from tfmodels.layers.utils import clone_initializer
 
 MASK_PENALTY = 10000.0  # the reference's `attn_mask_penalty`
 
@@ -297,44 +296,13 @@ class BlockSparseAttention(MultiHeadAttention):
 class BlockSparseEncoderBlock(TransformerEncoderBlock):
     """A `TransformerEncoderBlock` whose self-attention is `BlockSparseAttention` (BigBird).
 
-    Args:
-        block_size, num_random_blocks, seed, max_seq_len: see `BlockSparseAttention`.
-        **kwargs: `TransformerEncoderBlock` arguments.
+    Args: `TransformerEncoderBlock`'s; `attention_kwargs` carries `block_size`,
+    `num_random_blocks`, `seed` and `max_seq_len` (see `BlockSparseAttention`).
 
-    Call args:
-        as `TransformerEncoderBlock`; `block_sparse` (bool) reaches the attention.
+    Call args: as `TransformerEncoderBlock`; `block_sparse` (bool) reaches the attention.
 
     References:
         Parity reference: `transformers.models.big_bird.modeling_big_bird.BigBirdLayer`.
     """
 
-    def __init__(self, block_size=64, num_random_blocks=3, seed=0, max_seq_len=None, **kwargs):
-        super().__init__(**kwargs)
-        self.block_size = block_size
-        self.num_random_blocks = num_random_blocks
-        self.seed = seed
-        self.max_seq_len = max_seq_len
-
-    def _make_attention(self, hidden_size):
-        return BlockSparseAttention(
-            num_heads=self.num_heads,
-            key_dim=self.key_dim or hidden_size // self.num_heads,
-            block_size=self.block_size,
-            num_random_blocks=self.num_random_blocks,
-            seed=self.seed,
-            max_seq_len=self.max_seq_len,
-            dropout=self.attention_dropout,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            dtype=self.dtype_policy,
-            name="self_attention",
-            **{"use_bias": self.use_bias, **self.attention_kwargs},
-        )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "block_size": self.block_size,
-            "num_random_blocks": self.num_random_blocks,
-            "seed": self.seed,
-            "max_seq_len": self.max_seq_len,
-        }
+    attention_class = BlockSparseAttention

@@ -124,16 +124,14 @@ class BigBirdModel(EncoderModel):
         self._build_from_bert_fields(embedding_options=embedding_options)
 
     def _make_encoder_layer(self, index):
-        return BlockSparseEncoderBlock(
-            **self._block_kwargs,
-            block_size=self.config["block_size"],
-            num_random_blocks=self.config["num_random_blocks"],
+        config = self.config
+        attention = dict(
+            block_size=config["block_size"], num_random_blocks=config["num_random_blocks"],
             seed=index,  # the reference seeds layer `i`'s random plan with `i`
-            max_seq_len=self.config["max_position_embeddings"],
-            attention_kwargs={"use_bias": self.config["use_bias"], "output_use_bias": True},
-            dtype=self.dtype_policy,
-            name=f"encoder_layer_{index}",
+            max_seq_len=config["max_position_embeddings"], use_bias=config["use_bias"], output_use_bias=True,
         )
+        return BlockSparseEncoderBlock(**self._block_kwargs, attention_kwargs=attention, dtype=self.dtype_policy,
+                                       name=f"encoder_layer_{index}")
 
     def build_from_dummy_inputs(self):
         self._quiet = True  # the short dummy input would log the full-attention fallback
