@@ -40,7 +40,7 @@ def test_config_round_trip():
     np.testing.assert_allclose(clone(x, attention_mask=mask), block(x, attention_mask=mask), atol=1e-6)
 
 
-@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("training", [pytest.param(False, marks=pytest.mark.slow), True])  # eval: model-level test
 def test_xla_matches_eager_and_is_deterministic(training):
     layer = make_layer(seed=3)
     x, mask = inputs()
@@ -91,7 +91,7 @@ def test_memory_is_linear_in_length():
     assert largest < 2 * HEADS * seq_len * seq_len // 8
 
 
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("policy", [pytest.param("mixed_float16", marks=pytest.mark.slow), "mixed_bfloat16"])
 def test_mixed_precision(policy):
     x, mask = inputs()
     reference = make_layer()
