@@ -17,11 +17,11 @@ from tfmodels.models.causal import EncoderCausalLMMixin
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
-    PreTrainingMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
     TokenClassificationMixin,
 )
+from tfmodels.models.pretraining_heads import PreTrainingMixin
 
 # Subtracted from the logits of question tokens (the reference's `logits - logits_mask * 1e6`).
 QUESTION_PENALTY = 1e6
