@@ -26,29 +26,36 @@ from tfmodels.converters.registry import register_weight_table
 OTHER_HEAD_KEYS = (r"^lm_head\.", r"^final_logits_bias$", r"^classification_head\.", r"^qa_outputs\.")
 
 
-def bart_block(hf, keras, is_decoder):
-    """One `BartEncoderLayer` / `BartDecoderLayer` <-> `TransformerEncoderBlock` / `TransformerDecoderBlock`."""
-    params = attention(*(f"{hf}.self_attn.{n}_proj" for n in "qkv"), f"{hf}.self_attn.out_proj",
-                       f"{keras}.self_attention")
+def bart_block(hf, keras, is_decoder, use_bias=True, self_attention=None):
+    """One `BartEncoderLayer` / `BartDecoderLayer` <-> `TransformerEncoderBlock` / `TransformerDecoderBlock`.
+
+    `use_bias`: attention projections with biases; `self_attention`: the self-attention's
+    `(query, key, value, output)` module names under `hf` (default `self_attn.{q,k,v,out}_proj`).
+    """
+    names = self_attention or tuple(f"self_attn.{n}_proj" for n in ("q", "k", "v", "out"))
+    params = attention(*(f"{hf}.{n}" for n in names), f"{keras}.self_attention", use_bias=use_bias)
     params += layer_norm(f"{hf}.self_attn_layer_norm", f"{keras}.attention_layer_norm")
     if is_decoder:
         params += attention(*(f"{hf}.encoder_attn.{n}_proj" for n in "qkv"), f"{hf}.encoder_attn.out_proj",
-                            f"{keras}.cross_attention")
+                            f"{keras}.cross_attention", use_bias=use_bias)
         params += layer_norm(f"{hf}.encoder_attn_layer_norm", f"{keras}.cross_attention_layer_norm")
     params += feed_forward(f"{hf}.fc1", f"{hf}.fc2", f"{keras}.feed_forward")
     return params + layer_norm(f"{hf}.final_layer_norm", f"{keras}.output_layer_norm")
 
 
-def bart_stack(model, stack, hf=None):
-    """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`)."""
+def bart_stack(model, stack, hf=None, block_rows=bart_block, final_norm="layer_norm"):
+    """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`).
+
+    `block_rows(hf, keras, is_decoder)` gives a block's rows; `final_norm` names the final norm's module.
+    """
     hf = hf or stack
     params = [] if model.sinusoidal_positions else embedding(f"{hf}.embed_positions", f"{stack}_embed_positions")
     if model.layernorm_embedding:
         params += layer_norm(f"{hf}.layernorm_embedding", f"{stack}_layernorm_embedding")
     for i in range(len(getattr(model, f"{stack}_blocks"))):
-        params += bart_block(f"{hf}.layers.{i}", f"{stack}_blocks.{i}", stack == "decoder")
+        params += block_rows(f"{hf}.layers.{i}", f"{stack}_blocks.{i}", stack == "decoder")
     if model.final_layer_norms:
-        params += layer_norm(f"{hf}.layer_norm", f"{stack}_layer_norm")
+        params += layer_norm(f"{hf}.{final_norm}", f"{stack}_layer_norm")
     return params
 
 
@@ -84,12 +91,13 @@ def bart_backbone(model):
 @register_weight_table("mbart")
 @register_weight_table("marian")
 @register_weight_table("pegasus")
-def bart_table(model):
+def bart_table(model, backbone_rows=bart_backbone):
+    """The BART-family table; relatives with its layout pass their backbone rows (BigBirdPegasus)."""
     if not getattr(model, "has_encoder", True):  # BartForCausalLM
         return causal_lm_table(model)
     is_head, backbone = split_head_model(model)
     tokens, tied, decoder_table = token_tables(backbone)
-    params = prefixed("model" if is_head else "", tokens + bart_backbone(backbone))
+    params = prefixed("model" if is_head else "", tokens + backbone_rows(backbone))
     if hasattr(model, "final_logits_bias"):
         params.append(Param("final_logits_bias", "final_logits_bias", optional=True))  # missing in old checkpoints
         if model.lm_head is None:

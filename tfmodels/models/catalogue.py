@@ -52,6 +52,7 @@ FAMILIES = (
     "t5",
     "bart",
     "big_bird",
+    "bigbird_pegasus",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.

@@ -124,14 +124,18 @@ class BartPreTrainedModel(PreTrainedModel):
             if self.final_layer_norms:
                 setattr(self, f"{stack}_layer_norm", self._norm(f"{stack}_layer_norm"))
             setattr(self, f"{stack}_blocks", [
-                block_class(num_heads=heads, intermediate_size=ffn_dim, hidden_act=activation_function,
-                            hidden_dropout=dropout, attention_dropout=attention_dropout,
-                            layer_norm_eps=LAYER_NORM_EPS, normalize_first=self.normalize_first,
-                            kernel_initializer=hf_initializer(init_std),
-                            feed_forward_kwargs={"dropout": activation_dropout}, dtype=self.dtype_policy,
-                            name=f"{stack}_block_{i}")
+                self._make_block(stack, i, block_class, num_heads=heads, intermediate_size=ffn_dim,
+                                 hidden_act=activation_function, hidden_dropout=dropout,
+                                 attention_dropout=attention_dropout, layer_norm_eps=LAYER_NORM_EPS,
+                                 normalize_first=self.normalize_first, kernel_initializer=hf_initializer(init_std),
+                                 feed_forward_kwargs={"dropout": activation_dropout}, dtype=self.dtype_policy,
+                                 name=f"{stack}_block_{i}")
                 for i in range(num_layers)
             ])
+
+    def _make_block(self, stack, index, block_class, **kwargs):
+        """Block `index` of `stack` ("encoder"/"decoder"); the override point for variants (BigBirdPegasus)."""
+        return block_class(**kwargs)
 
     def _norm(self, name):
         return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS, dtype=self.dtype_policy, name=name)

@@ -47,6 +47,54 @@ def _warn_once(message):
         logger.warning(message)
 
 
+def block_sparse_for_call(config, seq_len, cached=False, quiet=False):
+    """Whether a BigBird-style stack runs block-sparse attention on `seq_len` tokens, as the reference decides.
+
+    False (with the reference's warnings, unless `quiet`) for `original_full`
+    configs, with a KV cache, and for `seq_len <= (5 + 2 * num_random_blocks) * block_size`.
+
+    Args:
+        config: dict with `attention_type`, `block_size`, `num_random_blocks`.
+        seq_len: int or None, the input length before padding.
+
+    Raises:
+        ValueError: for a block-sparse config and an unknown (`None`) length.
+    """
+    if config["attention_type"] != "block_sparse":
+        return False
+    if cached:
+        _warn_once("Attention type 'block_sparse' does not support a KV cache; decoding uses 'original_full' "
+                   "attention.")
+        return False
+    if seq_len is None:
+        raise ValueError(
+            "BigBird's block-sparse attention needs a sequence length known when the graph is traced; "
+            "pad inputs to a fixed length (e.g. a fixed input signature), or set "
+            "attention_type='original_full'. Received: seq_len=None"
+        )
+    limit = min_block_sparse_length(config["block_size"], config["num_random_blocks"])
+    if seq_len <= limit:
+        if not quiet:
+            logger.warning(
+                "Attention type 'block_sparse' is not possible if sequence_length: %d <= num global tokens: "
+                "2 * config.block_size + min. num sliding tokens: 3 * config.block_size + "
+                "config.num_random_blocks * config.block_size + additional buffer: "
+                "config.num_random_blocks * config.block_size = %d with config.block_size = %d, "
+                "config.num_random_blocks = %d. Using 'original_full' attention for this call.",
+                seq_len, limit, config["block_size"], config["num_random_blocks"])
+        return False
+    return True
+
+
+def padding_to_block_size(seq_len, block_size):
+    """Tokens to append so `seq_len` is a multiple of `block_size` (logged once per length, as the reference)."""
+    padding = (block_size - seq_len % block_size) % block_size
+    if padding:
+        _warn_once(f"Input ids are automatically padded from {seq_len} to {seq_len + padding} to be a multiple "
+                   f"of `config.block_size`: {block_size}")
+    return padding
+
+
 class BigBirdModel(EncoderModel):
     """The BigBird encoder: embeddings, `num_hidden_layers` post-norm blocks, pooler.
 
@@ -141,36 +189,8 @@ class BigBirdModel(EncoderModel):
             self._quiet = False
 
     def use_block_sparse(self, seq_len, cached=False):
-        """Whether a call on `seq_len` tokens runs block-sparse attention (logs the reference's warnings).
-
-        Raises:
-            ValueError: for a block-sparse model and an unknown (`None`) length.
-        """
-        config = self.config
-        if config["attention_type"] != "block_sparse":
-            return False
-        if cached:
-            _warn_once("Attention type 'block_sparse' does not support a KV cache; BigBird decodes "
-                       "with 'original_full' attention.")
-            return False
-        if seq_len is None:
-            raise ValueError(
-                "BigBird's block-sparse attention needs a sequence length known when the graph is traced; "
-                "pad inputs to a fixed length (e.g. a fixed input signature), or set "
-                "attention_type='original_full'. Received: seq_len=None"
-            )
-        limit = min_block_sparse_length(config["block_size"], config["num_random_blocks"])
-        if seq_len <= limit:
-            if not self._quiet:
-                logger.warning(
-                    "Attention type 'block_sparse' is not possible if sequence_length: %d <= num global tokens: "
-                    "2 * config.block_size + min. num sliding tokens: 3 * config.block_size + "
-                    "config.num_random_blocks * config.block_size + additional buffer: "
-                    "config.num_random_blocks * config.block_size = %d with config.block_size = %d, "
-                    "config.num_random_blocks = %d. Using 'original_full' attention for this call.",
-                    seq_len, limit, config["block_size"], config["num_random_blocks"])
-            return False
-        return True
+        """Whether a call on `seq_len` tokens runs block-sparse attention (see `block_sparse_for_call`)."""
+        return block_sparse_for_call(self.config, seq_len, cached=cached, quiet=self._quiet)
 
     def _pad_to_block_size(self, inputs):
         """Pads the inputs to a multiple of `block_size`; returns `(inputs, padding_len)`."""
@@ -181,11 +201,9 @@ class BigBirdModel(EncoderModel):
         if mask is not None and len(mask.shape) != 2:
             raise ValueError("BigBird's block-sparse attention takes a (batch, seq_len) attention_mask. "
                              f"Received: attention_mask with shape {tuple(mask.shape)}")
-        padding = (block_size - seq_len % block_size) % block_size
+        padding = padding_to_block_size(seq_len, block_size)
         if not padding:
             return inputs, 0
-        _warn_once(f"Input ids are automatically padded from {seq_len} to {seq_len + padding} to be a multiple "
-                   f"of `config.block_size`: {block_size}")
         pad_id = self.config["pad_token_id"]
         if mask is None:
             mask = ops.ones_like(input_ids)
