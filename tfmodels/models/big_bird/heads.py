@@ -12,7 +12,7 @@ from tfmodels.layers import LayerNormalization
 from tfmodels.layers.feed_forward import FeedForward
 from tfmodels.layers.utils import clone_initializer, hf_initializer
 from tfmodels.models.base import PreTrainedModel
-from tfmodels.models.big_bird.modeling import BigBirdModel
+from tfmodels.models.big_bird.modeling import BigBirdModel, QuietBuildMixin
 from tfmodels.models.causal import EncoderCausalLMMixin
 from tfmodels.models.heads import (
     MaskedLMMixin,
@@ -27,7 +27,7 @@ from tfmodels.models.pretraining_heads import PreTrainingMixin
 QUESTION_PENALTY = 1e6
 
 
-class BigBirdPreTrainedModel(PreTrainedModel):
+class BigBirdPreTrainedModel(QuietBuildMixin, PreTrainedModel):
     """Base of the BigBird head models: the backbone lives in `self.bert`, with its pooler
     (the reference's heads all keep `bert.pooler.*`, except question answering)."""
 
@@ -35,13 +35,6 @@ class BigBirdPreTrainedModel(PreTrainedModel):
     base_model_prefix = "bert"
     backbone_class = BigBirdModel
     backbone_kwargs = {"add_pooling_layer": True}
-
-    def build_from_dummy_inputs(self):
-        self.backbone._quiet = True  # the short dummy input would log the full-attention fallback
-        try:
-            return super().build_from_dummy_inputs()
-        finally:
-            self.backbone._quiet = False
 
 
 class BigBirdForSequenceClassification(SequenceClassificationMixin, BigBirdPreTrainedModel):

@@ -95,7 +95,20 @@ def padding_to_block_size(seq_len, block_size):
     return padding
 
 
-class BigBirdModel(EncoderModel):
+class QuietBuildMixin:
+    """Builds the variables (`build_from_dummy_inputs`) without logging the full-attention fallback
+    that the short dummy input would trigger; the model or its `backbone` has a `_quiet` flag."""
+
+    def build_from_dummy_inputs(self):
+        model = getattr(self, "backbone", self)
+        model._quiet = True
+        try:
+            return super().build_from_dummy_inputs()
+        finally:
+            model._quiet = False
+
+
+class BigBirdModel(QuietBuildMixin, EncoderModel):
     """The BigBird encoder: embeddings, `num_hidden_layers` post-norm blocks, pooler.
 
     Constructor arguments are the fields of a Hugging Face `BigBirdConfig`
@@ -180,13 +193,6 @@ class BigBirdModel(EncoderModel):
         )
         return BlockSparseEncoderBlock(**self._block_kwargs, attention_kwargs=attention, dtype=self.dtype_policy,
                                        name=f"encoder_layer_{index}")
-
-    def build_from_dummy_inputs(self):
-        self._quiet = True  # the short dummy input would log the full-attention fallback
-        try:
-            return super().build_from_dummy_inputs()
-        finally:
-            self._quiet = False
 
     def use_block_sparse(self, seq_len, cached=False):
         """Whether a call on `seq_len` tokens runs block-sparse attention (see `block_sparse_for_call`)."""

@@ -4,10 +4,11 @@ References: `transformers.BigBirdPegasusForConditionalGeneration`.
 """
 
 from tfmodels.models.bart.heads import BartForConditionalGeneration
+from tfmodels.models.big_bird.modeling import QuietBuildMixin
 from tfmodels.models.bigbird_pegasus.modeling import BigBirdPegasusModel
 
 
-class BigBirdPegasusForConditionalGeneration(BartForConditionalGeneration):
+class BigBirdPegasusForConditionalGeneration(QuietBuildMixin, BartForConditionalGeneration):
     """`BartForConditionalGeneration` (tied LM head + `final_logits_bias`, greedy/beam `generate()`)
     on `BigBirdPegasusModel`. The encoder runs once per `generate()` call, block-sparse when the
     source is long enough; the decoder uses full attention over its KV cache.
@@ -17,10 +18,3 @@ class BigBirdPegasusForConditionalGeneration(BartForConditionalGeneration):
 
     model_type = "bigbird_pegasus"
     backbone_class = BigBirdPegasusModel
-
-    def build_from_dummy_inputs(self):
-        self.backbone._quiet = True  # the short dummy input would log the full-attention fallback
-        try:
-            return super().build_from_dummy_inputs()
-        finally:
-            self.backbone._quiet = False

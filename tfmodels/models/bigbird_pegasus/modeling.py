@@ -30,10 +30,15 @@ from tfmodels.layers.transformer_block import TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.bart.modeling import BartModel
 from tfmodels.models.base import run_encoder_layers, stack_outputs
-from tfmodels.models.big_bird.modeling import ATTENTION_TYPES, block_sparse_for_call, padding_to_block_size
+from tfmodels.models.big_bird.modeling import (
+    ATTENTION_TYPES,
+    QuietBuildMixin,
+    block_sparse_for_call,
+    padding_to_block_size,
+)
 
 
-class BigBirdPegasusModel(BartModel):
+class BigBirdPegasusModel(QuietBuildMixin, BartModel):
     """The bare BigBirdPegasus encoder-decoder.
 
     Args:
@@ -93,13 +98,6 @@ class BigBirdPegasusModel(BartModel):
     def _make_positions(self, num_positions, dim, init_std, name):
         return PositionEmbedding(num_positions, dim, offset=0, embeddings_initializer=hf_initializer(init_std),
                                  dtype=self.dtype_policy, name=name)
-
-    def build_from_dummy_inputs(self):
-        self._quiet = True  # the short dummy input would log the full-attention fallback
-        try:
-            return super().build_from_dummy_inputs()
-        finally:
-            self._quiet = False
 
     def encode(self, input_ids, attention_mask=None, training=None, output_attentions=False,
                output_hidden_states=False):
