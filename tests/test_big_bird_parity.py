@@ -226,3 +226,15 @@ def test_causal_lm_greedy_generate(tmp_path):
     got = model.generate(ids, attention_mask=mask, max_new_tokens=8, pad_token_id=config.pad_token_id).numpy()
     np.testing.assert_array_equal(got, expected)
     assert len(np.unique(got[:, 7:])) > 2  # a non-degenerate continuation
+
+
+def test_unknown_length_block_sparse_is_refused(checkpoints):
+    """Block-sparse attention plans its blocks when traced: a dynamic-length graph gets a clear error."""
+    model = tfmodels.BigBirdModel.from_pretrained(checkpoints("BigBirdModel"))
+    fn = tf.function(lambda ids: model({"input_ids": ids})["last_hidden_state"],
+                     input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    with pytest.raises(ValueError, match="sequence length known when the graph is traced"):
+        fn.get_concrete_function()
+    fixed = tf.function(lambda ids: model({"input_ids": ids})["last_hidden_state"],
+                        input_signature=[tf.TensorSpec([None, SEQ_LEN], tf.int32)])
+    assert fixed(tf.ones((1, SEQ_LEN), tf.int32)).shape == (1, SEQ_LEN, 32)
