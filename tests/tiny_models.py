@@ -65,6 +65,10 @@ TINY_CONFIGS = {
     "pegasus": dict(vocab_size=99, max_position_embeddings=40, d_model=35, encoder_layers=1, decoder_layers=2,
                     encoder_attention_heads=5, decoder_attention_heads=7, encoder_ffn_dim=29, decoder_ffn_dim=37,
                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0),
+    "big_bird": dict(_BERT_LIKE, max_position_embeddings=128, block_size=4, num_random_blocks=2),
+    "bigbird_pegasus": dict(vocab_size=99, max_position_embeddings=128, d_model=32, encoder_layers=2, decoder_layers=1,
+                            encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=37,
+                            decoder_ffn_dim=29, block_size=4, num_random_blocks=2),
 }
 
 
