@@ -44,10 +44,9 @@ def bart_block(hf, keras, is_decoder, use_bias=True, self_attention=None):
 
 
 def bart_stack(model, stack, hf=None, block_rows=bart_block, final_norm="layer_norm"):
-    """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`).
-
-    `block_rows(hf, keras, is_decoder)` gives a block's rows; `final_norm` names the final norm's module.
-    """
+    """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`),
+    `block_rows(hf, keras, is_decoder)` a block's rows (LED's encoder blocks differ), `final_norm` the
+    module name of the stack's final norm (BigBirdPegasus: `layernorm_embedding`)."""
     hf = hf or stack
     params = [] if model.sinusoidal_positions else embedding(f"{hf}.embed_positions", f"{stack}_embed_positions")
     if model.layernorm_embedding:
@@ -82,22 +81,24 @@ def sinusoid_buffers(model, prefix=""):
     return {f"{prefix}{stack}.embed_positions.weight": table for stack in stacks}
 
 
-def bart_backbone(model):
+def bart_backbone(model, block_rows=bart_block, final_norm="layer_norm"):
     """Rows of `BartModel` (or a variant), unprefixed."""
-    return bart_stack(model, "encoder") + bart_stack(model, "decoder")
+    return (bart_stack(model, "encoder", block_rows=block_rows, final_norm=final_norm)
+            + bart_stack(model, "decoder", block_rows=block_rows, final_norm=final_norm))
 
 
 @register_weight_table("bart")
 @register_weight_table("mbart")
 @register_weight_table("marian")
 @register_weight_table("pegasus")
-def bart_table(model, backbone_rows=bart_backbone):
-    """The BART-family table; relatives with its layout pass their backbone rows (BigBirdPegasus)."""
+def bart_table(model, prefix="model", block_rows=bart_block, final_norm="layer_norm"):
+    """The BART-family table; LED passes its prefix (`led`) and block rows, BigBirdPegasus its block
+    rows and final-norm name."""
     if not getattr(model, "has_encoder", True):  # BartForCausalLM
         return causal_lm_table(model)
     is_head, backbone = split_head_model(model)
     tokens, tied, decoder_table = token_tables(backbone)
-    params = prefixed("model" if is_head else "", tokens + backbone_rows(backbone))
+    params = prefixed(prefix if is_head else "", tokens + bart_backbone(backbone, block_rows, final_norm))
     if hasattr(model, "final_logits_bias"):
         params.append(Param("final_logits_bias", "final_logits_bias", optional=True))  # missing in old checkpoints
         if model.lm_head is None:
@@ -106,8 +107,8 @@ def bart_table(model, backbone_rows=bart_backbone):
             params.append(Param("lm_head.weight", "lm_head.kernel", LINEAR))
     params += classifier_heads(model, head_dense="classification_head.dense",
                                head_out="classification_head.out_proj")
-    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix="model",
-                       is_head_model=is_head, buffers=sinusoid_buffers(backbone, "model." if is_head else ""))
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix=prefix,
+                       is_head_model=is_head, buffers=sinusoid_buffers(backbone, f"{prefix}." if is_head else ""))
 
 
 def causal_lm_table(model):

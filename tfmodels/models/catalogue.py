@@ -51,6 +51,8 @@ FAMILIES = (
     "dpr",
     "t5",
     "bart",
+    "longformer",
+    "led",
     "big_bird",
     "bigbird_pegasus",
 )

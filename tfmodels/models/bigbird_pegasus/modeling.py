@@ -86,7 +86,7 @@ class BigBirdPegasusModel(QuietBuildMixin, BartModel):
             self.config[name] = self.extra_config.pop(name)
         self._quiet = False
 
-    def _make_block(self, stack, index, block_class, **kwargs):
+    def _make_block(self, stack, index, block_class, kwargs):
         options = self.extra_config if "use_bias" in self.extra_config else self.config
         attention = {"use_bias": options["use_bias"]}
         if stack == "encoder" and block_class is TransformerEncoderBlock:
