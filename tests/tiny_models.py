@@ -83,6 +83,10 @@ TINY_CONFIGS = {
     "clip_text_model": _CLIP_TEXT,
     "clip_vision_model": _CLIP_VISION,
     "clip": dict(text_config=_CLIP_TEXT, vision_config=_CLIP_VISION, projection_dim=24),
+    "big_bird": dict(_BERT_LIKE, max_position_embeddings=128, block_size=4, num_random_blocks=2),
+    "bigbird_pegasus": dict(vocab_size=99, max_position_embeddings=128, d_model=32, encoder_layers=2, decoder_layers=1,
+                            encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=37,
+                            decoder_ffn_dim=29, block_size=4, num_random_blocks=2),
 }
 
 

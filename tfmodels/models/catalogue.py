@@ -56,6 +56,8 @@ FAMILIES = (
     "vit",
     "deit",
     "clip",
+    "big_bird",
+    "bigbird_pegasus",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.

@@ -255,6 +255,10 @@ class QuestionAnsweringMixin(HeadModelMixin):
                 f"Received: num_labels={num_labels}"
             )
         self.config = {"id2label": id2label, "label2id": label2id}
+        self._make_span_head(num_labels)
+
+    def _make_span_head(self, num_labels):
+        """Creates the span head; the override point for heads other than dropout + `qa_outputs` (BigBird)."""
         self.qa_dropout = keras.layers.Dropout(self.qa_dropout_rate, dtype=self.dtype_policy)
         self.qa_outputs = self._dense(num_labels, "qa_outputs")
 
