@@ -3,8 +3,10 @@
 import json
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -23,21 +25,49 @@ def _contiguous(array):
     return np.require(array, requirements="C")
 
 
-def hf_tensor_sources(model):
-    """Returns `{hf_key: fn() -> np.ndarray}`: each checkpoint tensor, computed only when called.
+class TensorEntry(NamedTuple):
+    """One checkpoint tensor of `hf_tensor_plan`: its size (known without reading it) and how to compute it."""
 
-    The tensors are in Hugging Face names and layouts (float32, contiguous);
-    rows fused into one key (`mapping.FusedPart`) are merged. Calling the
-    functions one at a time holds one tensor besides the model.
+    nbytes: int
+    numel: int
+    compute: Callable[[], np.ndarray]
+    is_buffer: bool
+
+
+def _itemsize(dtype):
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:  # "bfloat16" and the float8 types are NumPy dtypes only through ml_dtypes
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, str(dtype))).itemsize
+
+
+def _entry(variables, compute, is_buffer=False):
+    numel = sum(int(np.prod(v.shape, dtype=np.int64)) for v in variables)
+    nbytes = sum(int(np.prod(v.shape, dtype=np.int64)) * _itemsize(v.dtype) for v in variables)
+    return TensorEntry(nbytes, numel, compute, is_buffer)
+
+
+def hf_tensor_plan(model):
+    """Returns `{hf_key: TensorEntry}`: each checkpoint tensor, computed only when `entry.compute()` is called.
+
+    `entry.nbytes` / `entry.numel` are the tensor's size in the checkpoint,
+    known from the variables' shapes without reading them (so shards can be
+    planned before any tensor exists); `entry.is_buffer` marks the reference's
+    constant buffers (not parameters). The tensors are in Hugging
+    Face names and layouts (contiguous); rows fused into one key
+    (`mapping.FusedPart`) are merged. Calling the functions one at a time holds
+    one tensor besides the model.
     """
     model.build_from_dummy_inputs()
     table = weight_table_for(model)
     check_table_covers_model(model, table)
-    sources, fused = {}, {}
+    plan, fused = {}, {}
 
     def single(param):
         variable = resolve_variable(model, param.keras_path)
-        return lambda: _contiguous(param.transform.to_hf(variable_to_numpy(variable)))
+        return _entry([variable], lambda: _contiguous(param.transform.to_hf(variable_to_numpy(variable))))
 
     def merged(params):
         params = sorted(params, key=lambda p: p.transform.part)
@@ -46,18 +76,26 @@ def hf_tensor_sources(model):
             pieces = [p.transform.to_hf(variable_to_numpy(resolve_variable(model, p.keras_path))) for p in params]
             return _contiguous(params[0].transform.merge(pieces))
 
-        return fn
+        return _entry([resolve_variable(model, p.keras_path) for p in params], fn)
 
     for param in table.params:
         if hasattr(param.transform, "merge"):  # several rows fill one key (`mapping.FusedPart`)
             fused.setdefault(param.hf_key, []).append(param)
             continue
-        sources[param.hf_key] = single(param)
+        plan[param.hf_key] = single(param)
     for key, params in fused.items():
-        sources[key] = merged(params)
+        plan[key] = merged(params)
     for key, value in table.buffers.items():  # constant buffers of the reference's state dict
-        sources[key] = lambda value=value: _contiguous(value)
-    return sources
+        plan[key] = _entry([np.asarray(value)], lambda value=value: _contiguous(value), is_buffer=True)
+    return plan
+
+
+def hf_tensor_sources(model):
+    """Returns `{hf_key: fn() -> np.ndarray}`: each checkpoint tensor, computed only when called.
+
+    See `hf_tensor_plan`; calling the functions one at a time holds one tensor besides the model.
+    """
+    return {key: entry.compute for key, entry in hf_tensor_plan(model).items()}
 
 
 def hf_state_dict(model):
@@ -101,34 +139,141 @@ def _write_json(data):
     return write
 
 
-def save_pretrained(model, directory):
-    """Writes `config.json` + `model.safetensors` that `transformers` (PyTorch) loads.
+# `transformers.PreTrainedModel.save_pretrained`'s default in the pinned version (5.x).
+DEFAULT_MAX_SHARD_SIZE = "50GB"
+_SHARD_PATTERN = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
+
+
+def parse_shard_size(size):
+    """Converts `max_shard_size` to bytes, as `transformers.utils.hub.convert_file_size_to_int` does.
+
+    Accepts an int (bytes) or a string of digits and a unit: `"5GB"` (10**9),
+    `"200MB"`, `"10KB"`, `"1GiB"` (2**30), `"MiB"`, `"KiB"`; a lower-case `b`
+    means bits (`"5Gb"` is 5 * 10**9 / 8 bytes).
+
+    Raises:
+        ValueError: for a non-positive size or a string in another format.
+        TypeError: for anything but an int or a string.
+    """
+    if isinstance(size, bool) or not isinstance(size, (int, str)):
+        raise TypeError(f"max_shard_size must be an int (bytes) or a string such as '5GB'. Received: {size!r}.")
+    if isinstance(size, str):
+        match = re.fullmatch(r"\s*(\d+)\s*([KMGT]i?[Bb])\s*", size, flags=re.IGNORECASE)
+        if match is None:
+            raise ValueError(
+                f"max_shard_size={size!r} is not a valid size. Use an int (bytes) or digits followed by a unit: "
+                "'5GB', '200MB', '10KB', '1GiB', '512MiB'."
+            )
+        digits, unit = match.groups()
+        binary = "i" in unit.lower()
+        power = "KMGT".index(unit[0].upper()) + 1
+        value = int(digits) * (2 ** (10 * power) if binary else 10 ** (3 * power))
+        size = value // 8 if (unit.endswith("b") and not binary) else value
+    if size <= 0:
+        raise ValueError(f"max_shard_size must be positive. Received: {size!r}.")
+    return size
+
+
+def plan_shards(sizes, max_shard_size):
+    """Groups checkpoint keys into shards as `huggingface_hub.split_state_dict_into_shards_factory` does.
+
+    Keys are taken in order; a shard is closed when the next tensor would take
+    it over `max_shard_size`; a tensor bigger than the limit gets a shard of its own.
+
+    Args:
+        sizes: `{hf_key: nbytes}` in checkpoint order.
+        max_shard_size: int, bytes.
+
+    Returns:
+        list of lists of keys, one per shard.
+    """
+    shards, current, current_size = [], [], 0
+    for key, size in sizes.items():
+        if size > max_shard_size:
+            shards.append([key])
+            continue
+        if current and current_size + size > max_shard_size:
+            shards.append(current)
+            current, current_size = [], 0
+        current.append(key)
+        current_size += size
+    if current or not shards:
+        shards.append(current)
+    return shards
+
+
+def _shard_writer(plan, keys):
+    """`fn(path)` that computes one shard's tensors, writes them and lets them go (one shard in memory)."""
+
+    def write(path):
+        from safetensors.numpy import save_file
+
+        save_file({key: plan[key].compute() for key in keys}, path, metadata={"format": "pt"})
+
+    return write
+
+
+def save_pretrained(model, directory, max_shard_size=DEFAULT_MAX_SHARD_SIZE):
+    """Writes `config.json` + `model.safetensors` (or shards and their index) that `transformers` (PyTorch) loads.
 
     Keys and layouts are Hugging Face's (the architecture's weight table read
-    backwards); the safetensors metadata says `format: pt`. Files are written
-    under temporary names and renamed at the end: a failure never leaves a
-    half-written file or replaces what was there.
+    backwards); the safetensors metadata says `format: pt`. When the tensors
+    take more than `max_shard_size` bytes, they are split as `transformers`
+    splits them: `model-00001-of-0000N.safetensors` files and
+    `model.safetensors.index.json` (`metadata.total_size`,
+    `metadata.total_parameters`, `weight_map`). Shards are planned from the
+    variables' shapes, then each is built and written in turn, so at most one
+    shard's tensors are in memory besides the model. Files are written under
+    temporary names and renamed at the end: a failure never leaves a
+    half-written file or replaces what was there. Weight files of an earlier
+    save that the new one does not replace (a stale `model.safetensors`, index
+    or shards) are removed after the rename, as `transformers` does.
 
     Args:
         model: a tfmodels model.
         directory: output directory, created if missing.
+        max_shard_size: int (bytes) or string (`"5GB"`, `"200MB"`, `"1GiB"`);
+            default `"50GB"`, the pinned `transformers`' default. A tensor
+            bigger than it gets a shard of its own.
 
     Returns:
         `pathlib.Path` of the directory.
-    """
-    from safetensors.numpy import save_file
 
-    tensors = hf_state_dict(model)
-    config = model.hf_config()
-    write_atomically(
-        directory,
-        {
-            files.CONFIG_NAME: _write_json(config),
-            files.SAFETENSORS_NAME: lambda path: save_file(tensors, path, metadata={"format": "pt"}),
-        },
-    )
-    logger.info("Saved %s (%d tensors) to %s", type(model).__name__, len(tensors), directory)
+    Raises:
+        ValueError / TypeError: for an invalid `max_shard_size`.
+    """
+    limit = parse_shard_size(max_shard_size)
+    plan = hf_tensor_plan(model)
+    shards = plan_shards({key: entry.nbytes for key, entry in plan.items()}, limit)
+    writers = {files.CONFIG_NAME: _write_json(model.hf_config())}
+    if len(shards) == 1:
+        writers[files.SAFETENSORS_NAME] = _shard_writer(plan, shards[0])
+    else:
+        names = [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+        for name, keys in zip(names, shards):
+            writers[name] = _shard_writer(plan, keys)
+        weight_map = {key: name for name, keys in zip(names, shards) for key in keys}
+        metadata = {
+            "total_size": sum(entry.nbytes for entry in plan.values()),
+            "total_parameters": sum(entry.numel for entry in plan.values() if not entry.is_buffer),
+        }
+        writers[files.SAFETENSORS_INDEX_NAME] = _write_json({
+            "metadata": metadata,
+            "weight_map": weight_map,
+        })
+    write_atomically(directory, writers)
+    _remove_stale_weights(Path(directory), set(writers))
+    logger.info("Saved %s (%d tensors, %d file(s)) to %s", type(model).__name__, len(plan), len(shards), directory)
     return Path(directory)
+
+
+def _remove_stale_weights(directory, written):
+    """Removes safetensors weight files of an earlier save that this save did not write."""
+    for path in directory.iterdir():
+        name = path.name
+        stale = name in (files.SAFETENSORS_NAME, files.SAFETENSORS_INDEX_NAME) or _SHARD_PATTERN.match(name)
+        if stale and name not in written and path.is_file():
+            path.unlink()
 
 
 def write_config(config, directory):
