@@ -18,6 +18,11 @@ _COMPILED = weakref.WeakKeyDictionary()
 TRACE_COUNTS = weakref.WeakKeyDictionary()
 
 
+def forget_compiled(model):
+    """Drops `model`'s traced generation loops (they captured its variables; e.g. after `resize_token_embeddings`)."""
+    _COMPILED.pop(model, None)
+
+
 def _as_list(value):
     if value is None:
         return []

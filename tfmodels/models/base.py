@@ -10,6 +10,8 @@ fields by name. This base adds:
   dtype checks, clear errors for unknown names;
 - the task loss: `compile()` without `loss` trains on the head's standard loss
   (`labels` inside the input dict, or as `y`);
+- token embeddings: `get_input_embeddings` / `set_input_embeddings` /
+  `resize_token_embeddings` (`tfmodels.models.embeddings_api`);
 - `from_pretrained` / `save_pretrained` / `from_config`, which delegate to
   `tfmodels.converters` (imported lazily: models never depend on converters
   at import time).
@@ -20,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.models.config import PretrainedConfig
+from tfmodels.models.embeddings_api import EmbeddingsMixin
 from tfmodels.models.input_checks import check_input_shapes, check_numeric_fields
 from tfmodels.models.keras_data import KerasDataMixin
 from tfmodels.models.outputs import ModelOutput, as_model_output
@@ -72,7 +75,7 @@ def to_float_tensor(value, name):
     )
 
 
-class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
+class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.Model):
     """Base class of every tfmodels architecture and head.
 
     Class attributes set by subclasses:
@@ -209,9 +212,9 @@ class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
         return load_pretrained(cls, path_or_repo_id, **kwargs)
 
     def save_pretrained(self, directory, **kwargs):
-        """Writes `config.json` + `model.safetensors` that `transformers` loads.
+        """Writes `config.json` + `model.safetensors` (or shards + index past `max_shard_size`) that `transformers` loads.
 
-        See `tfmodels.converters.saver.save_pretrained`.
+        See `tfmodels.converters.saver.save_pretrained` (`max_shard_size`, default `"50GB"`).
         """
         from tfmodels.converters import save_pretrained
 
