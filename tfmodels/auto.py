@@ -337,3 +337,13 @@ for _model_type, _base, _lm in (("mbart", "MBartModel", "MBartForConditionalGene
                                 ("pegasus", "PegasusModel", "PegasusForConditionalGeneration")):
     register_model("base", _model_type, getattr(_bart, _base))
     register_model("seq2seq-lm", _model_type, getattr(_bart, _lm))
+
+# --- s2s-families: Blenderbot, BlenderbotSmall, M2M100, FSMT (BART-family flags) ---
+for _model_type, _base, _lm in (("blenderbot", "BlenderbotModel", "BlenderbotForConditionalGeneration"),
+                                ("blenderbot-small", "BlenderbotSmallModel",
+                                 "BlenderbotSmallForConditionalGeneration"),
+                                ("m2m_100", "M2M100Model", "M2M100ForConditionalGeneration"),
+                                ("fsmt", "FSMTModel", "FSMTForConditionalGeneration")):
+    register_model("base", _model_type, getattr(_bart, _base))
+    register_model("seq2seq-lm", _model_type, getattr(_bart, _lm))
+# --- end s2s-families ---

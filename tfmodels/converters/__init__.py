@@ -53,4 +53,4 @@ from tfmodels.converters import albert  # noqa: E402,F401
 from tfmodels.converters import megatron_bert  # noqa: E402,F401
 from tfmodels.converters import dpr  # noqa: E402,F401
 from tfmodels.converters import t5  # noqa: E402,F401  (t5 + mt5)
-from tfmodels.converters import bart  # noqa: E402,F401  (bart, mbart)
+from tfmodels.converters import bart  # noqa: E402,F401  (the BART family, see its docstring)

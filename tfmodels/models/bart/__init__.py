@@ -1,15 +1,28 @@
-"""The BART family: BART, mBART, Marian, Pegasus (flags of one stack)."""
+"""The BART family: BART, mBART, Marian, Pegasus, Blenderbot, BlenderbotSmall, M2M100, FSMT (flags of one stack)."""
 
 from tfmodels.models.bart.heads import (
     BartForCausalLM,
     BartForConditionalGeneration,
     BartForQuestionAnswering,
     BartForSequenceClassification,
+    BlenderbotForConditionalGeneration,
+    BlenderbotSmallForConditionalGeneration,
+    FSMTForConditionalGeneration,
+    M2M100ForConditionalGeneration,
     MarianMTModel,
     MBartForConditionalGeneration,
     PegasusForConditionalGeneration,
 )
-from tfmodels.models.bart.modeling import BartModel, MarianModel, MBartModel, PegasusModel
+from tfmodels.models.bart.modeling import (
+    BartModel,
+    BlenderbotModel,
+    BlenderbotSmallModel,
+    FSMTModel,
+    M2M100Model,
+    MarianModel,
+    MBartModel,
+    PegasusModel,
+)
 
 __all__ = [
     "BartForCausalLM",
@@ -17,6 +30,14 @@ __all__ = [
     "BartForQuestionAnswering",
     "BartForSequenceClassification",
     "BartModel",
+    "BlenderbotForConditionalGeneration",
+    "BlenderbotModel",
+    "BlenderbotSmallForConditionalGeneration",
+    "BlenderbotSmallModel",
+    "FSMTForConditionalGeneration",
+    "FSMTModel",
+    "M2M100ForConditionalGeneration",
+    "M2M100Model",
     "MBartForConditionalGeneration",
     "MBartModel",
     "MarianMTModel",

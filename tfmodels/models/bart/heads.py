@@ -25,7 +25,17 @@ from keras import ops
 from tfmodels.generation.seq2seq import Seq2SeqGenerationMixin
 from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
 from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.bart.modeling import BartModel, BartPreTrainedModel, MarianModel, MBartModel, PegasusModel
+from tfmodels.models.bart.modeling import (
+    BartModel,
+    BartPreTrainedModel,
+    BlenderbotModel,
+    BlenderbotSmallModel,
+    FSMTModel,
+    M2M100Model,
+    MarianModel,
+    MBartModel,
+    PegasusModel,
+)
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.heads import HeadModelMixin, QuestionAnsweringMixin, SequenceClassificationMixin
 from tfmodels.models.seq2seq import (
@@ -110,6 +120,8 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadMo
 
     label_names = ("labels",)
     serving_outputs = ("logits",)
+    has_final_logits_bias = True  # M2M100 has none
+    decoder_inputs_from_labels = True  # FSMT shifts `input_ids`, not `labels`, as its reference does
 
     def __init__(self, tie_word_embeddings=True, **kwargs):
         backbone = self._init_backbone(kwargs)
@@ -119,23 +131,28 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadMo
         if not tie_word_embeddings:
             self.lm_head = keras.layers.Dense(vocab_size, use_bias=False, dtype=self.dtype_policy, name="lm_head",
                                               kernel_initializer=hf_initializer(backbone.config["init_std"]))
-        # A buffer in the reference (zeros, then fitted by fine-tuning scripts); not trained.
-        self.final_logits_bias = self.add_weight(shape=(1, vocab_size), initializer="zeros", trainable=False,
-                                                 name="final_logits_bias")
+        self.final_logits_bias = None
+        if self.has_final_logits_bias:
+            # A buffer in the reference (zeros, then fitted by fine-tuning scripts); not trained.
+            self.final_logits_bias = self.add_weight(shape=(1, vocab_size), initializer="zeros", trainable=False,
+                                                     name="final_logits_bias")
 
     def lm_logits(self, decoder_hidden_states):
-        """`(B, T, D)` decoder output -> `(B, T, V)` logits, `final_logits_bias` added."""
+        """`(B, T, D)` decoder output -> `(B, T, V)` logits, `final_logits_bias` added where the model has one."""
         if self.lm_head is None:
             logits = self.backbone.decoder_token_embedding(decoder_hidden_states, reverse=True)
         else:
             logits = self.lm_head(decoder_hidden_states)
+        if self.final_logits_bias is None:
+            return logits
         return logits + ops.cast(self.final_logits_bias, logits.dtype)
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
         backbone_inputs = {k: v for k, v in inputs.items() if k != "labels"}
         backbone_inputs["decoder_input_ids"] = decoder_input_ids_from(
-            self.backbone, inputs, from_input_ids=self.backbone.decoder_inputs_from_input_ids)
+            self.backbone, inputs, from_input_ids=self.backbone.decoder_inputs_from_input_ids,
+            from_labels=self.decoder_inputs_from_labels)
         backbone_outputs = self._backbone_outputs(backbone_inputs, training, output_attentions, output_hidden_states)
         outputs = self._passthrough({"logits": self.lm_logits(backbone_outputs["last_hidden_state"])},
                                     backbone_outputs)
@@ -279,3 +296,71 @@ class PegasusForConditionalGeneration(BartForConditionalGeneration):
 
     model_type = "pegasus"
     backbone_class = PegasusModel
+
+
+class BlenderbotForConditionalGeneration(BartForConditionalGeneration):
+    """Blenderbot with its LM head: `BartForConditionalGeneration` on `BlenderbotModel`.
+
+    References: `transformers.BlenderbotForConditionalGeneration`.
+    """
+
+    model_type = "blenderbot"
+    backbone_class = BlenderbotModel
+
+
+class BlenderbotSmallForConditionalGeneration(BartForConditionalGeneration):
+    """BlenderbotSmall with its LM head: `BartForConditionalGeneration` on `BlenderbotSmallModel`.
+
+    References: `transformers.BlenderbotSmallForConditionalGeneration`.
+    """
+
+    model_type = "blenderbot-small"
+    backbone_class = BlenderbotSmallModel
+
+
+class M2M100ForConditionalGeneration(BartForConditionalGeneration):
+    """M2M100 with its LM head (tied to `shared`, no `final_logits_bias`) on `M2M100Model`.
+
+    `generate(..., forced_bos_token_id=<target language id>)` forces the
+    target language as the first generated token, as in `transformers`.
+
+    References: `transformers.M2M100ForConditionalGeneration`.
+    """
+
+    model_type = "m2m_100"
+    backbone_class = M2M100Model
+    has_final_logits_bias = False
+
+
+class FSMTForConditionalGeneration(BartForConditionalGeneration):
+    """FSMT with its LM head: the decoder's `output_projection` (in `FSMTModel`) gives the logits.
+
+    Call inputs: as `FSMTModel`, plus `labels` `(B, T)` (`-100` ignored).
+    As in the reference, decoder inputs not given are `input_ids` shifted
+    right (not `labels`): pass `decoder_input_ids` when training.
+
+    Returns:
+        dict with `logits` `(B, T, tgt_vocab_size)`, `loss` with `labels`,
+        `encoder_last_hidden_state` and, when asked, the hidden states and
+        attentions of `FSMTModel`.
+
+    References: `transformers.FSMTForConditionalGeneration`.
+    """
+
+    model_type = "fsmt"
+    backbone_class = FSMTModel
+    has_final_logits_bias = False
+    decoder_inputs_from_labels = False
+
+    def __init__(self, **kwargs):
+        self._init_backbone(kwargs)  # `tie_word_embeddings` is the backbone's (its output projection)
+        self.config = {}
+        self.lm_head = self.final_logits_bias = None
+
+    def lm_logits(self, decoder_hidden_states):
+        """The backbone's decoder output is already `(B, T, V_tgt)` logits."""
+        return decoder_hidden_states
+
+    def _generation_model_config(self):
+        config = super()._generation_model_config()
+        return {**config, "vocab_size": config["tgt_vocab_size"]}
