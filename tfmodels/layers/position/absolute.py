@@ -30,6 +30,8 @@ class PositionEmbedding(keras.layers.Layer):
         embeddings_initializer: initializer of the learned table.
         sinusoidal: bool, use the fixed sinusoid table instead of a variable.
         padding_idx: int or None, number positions from the token ids (fairseq).
+        start_on_padding: bool, with `padding_idx`: padding tokens of a cached
+            step read row `padding_idx + start` (FSMT), not `padding_idx` (M2M100).
         **kwargs: base layer arguments (`trainable=False` for a fixed table).
 
     Call args:
@@ -51,7 +53,7 @@ class PositionEmbedding(keras.layers.Layer):
     """
 
     def __init__(self, num_positions, dim, offset=0, embeddings_initializer="uniform", sinusoidal=False,
-                 padding_idx=None, **kwargs):
+                 padding_idx=None, start_on_padding=False, **kwargs):
         super().__init__(**kwargs)
         if num_positions <= 0 or dim <= 0 or offset < 0:
             raise ValueError(
@@ -63,6 +65,7 @@ class PositionEmbedding(keras.layers.Layer):
         self.offset = offset
         self.sinusoidal = sinusoidal
         self.padding_idx = padding_idx
+        self.start_on_padding = start_on_padding
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
 
     def build(self, input_shape=None):
@@ -88,7 +91,8 @@ class PositionEmbedding(keras.layers.Layer):
             if input_ids is None:
                 raise ValueError("PositionEmbedding with padding_idx numbers positions from the token ids: "
                                  "pass input_ids.")
-            return ops.take(table, padding_offset_positions(input_ids, self.padding_idx, start), axis=0)  # (B, T, D)
+            return ops.take(table, padding_offset_positions(input_ids, self.padding_idx, start, self.start_on_padding),
+                            axis=0)  # (B, T, D)
         length = ops.shape(x)[1]
         positions = ops.arange(length, dtype="int32") + ops.cast(start, "int32") + self.offset  # (T,)
         return ops.expand_dims(ops.take(table, positions, axis=0), 0)  # (1, T, D)
@@ -104,5 +108,6 @@ class PositionEmbedding(keras.layers.Layer):
             "offset": self.offset,
             "sinusoidal": self.sinusoidal,
             "padding_idx": self.padding_idx,
+            "start_on_padding": self.start_on_padding,
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
         }

@@ -71,27 +71,32 @@ def fairseq_sinusoidal_table(num_positions, dim, padding_idx=None):
     return table
 
 
-def padding_offset_positions(input_ids, padding_idx, start=0):
+def padding_offset_positions(input_ids, padding_idx, start=0, start_on_padding=False):
     """fairseq's position ids from token ids (`create_position_ids_from_input_ids`).
 
     Non-padding tokens are numbered `padding_idx + 1, + 2, ...` counting only
     non-padding tokens (plus `start`, the tokens already decoded with a
-    cache); padding tokens get `padding_idx`.
+    cache); padding tokens get `padding_idx` (`padding_idx + start` with
+    `start_on_padding`, FSMT's cached formula `make_positions(ids) + cache_length`).
 
     Args:
         input_ids: int tensor `(batch, seq_len)`.
         padding_idx: int, the padding token id.
         start: int or scalar int tensor, tokens before this call (cache index).
+        start_on_padding: bool, add `start` to padding tokens' positions too.
 
     Returns:
         int32 tensor `(batch, seq_len)`.
 
     References:
         `transformers.models.roberta.modeling_roberta.create_position_ids_from_input_ids`
-        (RoBERTa, M2M100).
+        (RoBERTa, M2M100); `transformers.models.fsmt.modeling_fsmt.SinusoidalPositionalEmbedding`.
     """
     not_pad = ops.cast(ops.not_equal(input_ids, padding_idx), "int32")
-    return (ops.cumsum(not_pad, axis=1) + ops.cast(start, "int32")) * not_pad + padding_idx
+    start = ops.cast(start, "int32")
+    if start_on_padding:
+        return ops.cumsum(not_pad, axis=1) * not_pad + padding_idx + start
+    return (ops.cumsum(not_pad, axis=1) + start) * not_pad + padding_idx
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")

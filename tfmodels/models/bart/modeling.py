@@ -33,8 +33,10 @@ Without `padding_offset_positions`, positions do not depend on padding (row
 `i` uses position `i`. With it (fairseq), padding tokens of `input_ids` /
 `decoder_input_ids` read the zero row `pad_token_id` and the others count
 `pad_token_id + 1, + 2, ...` over non-padding tokens only; a cached step
-at index `i` numbers its tokens from `i` (`transformers`' cached formula),
-which equals the full pass unless a padding token was generated before.
+at index `i` numbers its tokens from `i` (`transformers`' cached formula,
+FSMT's also moving padding tokens by `i`), which equals the full pass
+unless a padding token was generated before; FSMT's cached steps also do
+not mask generated padding tokens, as its reference.
 
 Size glossary: B batch, S source length, T target length, D `d_model`,
 N heads, V `vocab_size`.
@@ -162,8 +164,8 @@ class BartPreTrainedModel(PreTrainedModel):
         if self.padding_offset_positions:
             pad = self.config["pad_token_id"]
             if self.stored_position_tables:  # FSMT: a frozen variable the checkpoint fills
-                return PositionEmbedding(num_positions, dim, offset=pad + 1, padding_idx=pad, trainable=False,
-                                         embeddings_initializer=FairseqSinusoidalInitializer(pad),
+                return PositionEmbedding(num_positions, dim, offset=pad + 1, padding_idx=pad, start_on_padding=True,
+                                         embeddings_initializer=FairseqSinusoidalInitializer(pad), trainable=False,
                                          dtype=self.dtype_policy, name=name)
             return PositionEmbedding(num_positions, dim, offset=pad + 1, sinusoidal=True, padding_idx=pad,
                                      dtype=self.dtype_policy, name=name)
