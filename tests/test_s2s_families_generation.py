@@ -66,8 +66,11 @@ def check_generate(model, path, model_type, inputs, jit_compile, **options):
 
 # The compiled loop is the BART family's (tests/test_bart_generation.py compiles it with XLA);
 # here the family-specific steps run in a graph without XLA (compiling costs ~10 s a loop on 2
-# cores), and once with XLA (M2M100: fairseq positions from a traced cache index), opt-in.
-@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+# cores), and with XLA opt-in. The Blenderbots' decoding steps (learned positions, pre-/post-norm)
+# are BART's and mBART's, so their runs are opt-in too (`-m slow`), to keep the default suite short;
+# M2M100 (fairseq positions, forced BOS) and FSMT (its own vocabularies and cached positions) run.
+@pytest.mark.parametrize("model_type", ["m2m_100", "fsmt", pytest.param("blenderbot", marks=pytest.mark.slow),
+                                        pytest.param("blenderbot-small", marks=pytest.mark.slow)])
 def test_greedy_and_beam_generate_are_token_identical_to_transformers(checkpoints, model_type):
     model = getattr(tfmodels, FAMILIES[model_type][1]).from_pretrained(checkpoints[model_type])
     inputs = bart_inputs(6)

@@ -74,11 +74,12 @@ def checkpoints(tmp_path_factory):
 
 
 def parity(class_name, path, inputs):
+    """Compares every output; returns `(diffs, our model)`."""
     flags = dict(output_hidden_states=True, output_attentions=True)
     reference = torch_outputs(class_name, path, inputs, use_cache=False, **flags)
     model = getattr(tfmodels, class_name).from_pretrained(path)
     ours = {k: _to_numpy(v) for k, v in model(inputs, training=False, **flags).items()}
-    return compare_outputs(ours, reference)
+    return compare_outputs(ours, reference), model
 
 
 EXPECTED = {"logits", "encoder_last_hidden_state", "encoder_hidden_states", "decoder_hidden_states",
@@ -86,24 +87,14 @@ EXPECTED = {"logits", "encoder_last_hidden_state", "encoder_hidden_states", "dec
 
 
 @pytest.mark.parametrize("model_type", sorted(FAMILIES))
-def test_conditional_generation_parity(checkpoints, model_type):
-    diffs = parity(FAMILIES[model_type][1], checkpoints[model_type], family_inputs(model_type))
-    assert EXPECTED | {"loss"} <= set(diffs)
-
-
-@pytest.mark.parametrize("model_type", sorted(FAMILIES))
-def test_model_parity(checkpoints, model_type):
-    diffs = parity(FAMILIES[model_type][0], checkpoints[model_type], family_inputs(model_type, 1, labels=False))
-    assert EXPECTED - {"logits"} | {"last_hidden_state"} <= set(diffs)
-
-
-@pytest.mark.parametrize("model_type", sorted(FAMILIES))
-def test_save_pretrained_loads_in_transformers(checkpoints, tmp_path, model_type):
-    """Our weight table read backwards: transformers loads what we save and gives our outputs."""
+def test_conditional_generation_parity_and_save_round_trip(checkpoints, tmp_path, model_type):
+    """Parity of every output, then our weight table read backwards: transformers loads what we save
+    (the same keys and tensors as its own checkpoint) and gives our outputs."""
     from safetensors.numpy import load_file
 
     class_name = FAMILIES[model_type][1]
-    model = getattr(tfmodels, class_name).from_pretrained(checkpoints[model_type])
+    diffs, model = parity(class_name, checkpoints[model_type], family_inputs(model_type))
+    assert EXPECTED | {"loss"} <= set(diffs)
     model.save_pretrained(tmp_path)
     inputs = family_inputs(model_type, 2)
     ours = {k: _to_numpy(v) for k, v in model(inputs, training=False).items()}
@@ -115,6 +106,14 @@ def test_save_pretrained_loads_in_transformers(checkpoints, tmp_path, model_type
     assert sorted(saved) == sorted(original)  # no key lost or added (tied copies left out, as transformers does)
     for key, value in original.items():
         np.testing.assert_array_equal(saved[key], value, err_msg=key)
+    assert type(tfmodels.AutoModelForSeq2SeqLM.from_pretrained(tmp_path)) is type(model)
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+def test_model_parity(checkpoints, model_type):
+    diffs, _ = parity(FAMILIES[model_type][0], checkpoints[model_type], family_inputs(model_type, 1, labels=False))
+    assert EXPECTED - {"logits"} | {"last_hidden_state"} <= set(diffs)
+    assert tfmodels.AutoModel.model_class(model_type) is getattr(tfmodels, FAMILIES[model_type][0])
 
 
 def test_fsmt_default_decoder_masks_and_inputs(checkpoints):
@@ -124,10 +123,30 @@ def test_fsmt_default_decoder_masks_and_inputs(checkpoints):
     inputs = family_inputs("fsmt", 3)
     del inputs["decoder_attention_mask"]
     assert (inputs["decoder_input_ids"] == PAD).any()
-    diffs = parity("FSMTForConditionalGeneration", checkpoints["fsmt"], inputs)
+    diffs, _ = parity("FSMTForConditionalGeneration", checkpoints["fsmt"], inputs)
     assert {"loss", "logits", "decoder_attentions"} <= set(diffs)
     source = {k: inputs[k] for k in ("input_ids", "attention_mask", "labels")}
     source["input_ids"] = np.where(source["input_ids"] >= TGT_VOCAB, 4, source["input_ids"])  # target ids too
     source["labels"] = np.where(source["attention_mask"] == 0, -100, source["input_ids"])  # the source's length
-    diffs = parity("FSMTForConditionalGeneration", checkpoints["fsmt"], source)
+    diffs, _ = parity("FSMTForConditionalGeneration", checkpoints["fsmt"], source)
     assert {"loss", "logits", "cross_attentions"} <= set(diffs)
+
+
+@pytest.mark.slow
+def test_tied_fsmt_parity_and_save_round_trip(tmp_path):
+    """`tie_word_embeddings=True`: one table (`decoder.embed_tokens`) for source, target and output."""
+    from safetensors.numpy import load_file
+
+    config = family_config("fsmt", tgt_vocab_size=VOCAB, tie_word_embeddings=True)
+    path = hf_checkpoint("FSMTForConditionalGeneration", config, tmp_path / "hf")
+    inputs = bart_inputs(4, labels=False)
+    diffs, model = parity("FSMTForConditionalGeneration", path, inputs)
+    assert EXPECTED <= set(diffs)
+    assert model.backbone.decoder_embed_tokens is None and model.backbone.output_projection is None
+    model.save_pretrained(tmp_path / "ours")
+    assert sorted(load_file(f"{tmp_path}/ours/model.safetensors")) == sorted(load_file(f"{path}/model.safetensors"))
+    ours = {k: _to_numpy(v) for k, v in model(inputs, training=False).items()}
+    compare_outputs(ours, torch_outputs("FSMTForConditionalGeneration", str(tmp_path / "ours"), inputs,
+                                        use_cache=False))
+    with pytest.raises(ValueError, match="tie_word_embeddings"):
+        tfmodels.FSMTModel(src_vocab_size=61, tgt_vocab_size=53, tie_word_embeddings=True)
