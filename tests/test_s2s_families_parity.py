@@ -26,8 +26,7 @@ TGT_VOCAB = 53  # FSMT's target vocabulary
 # family -> (model_type, base class, LM class, config overrides)
 FAMILIES = {
     "blenderbot": ("BlenderbotModel", "BlenderbotForConditionalGeneration", dict()),
-    "blenderbot-small": ("BlenderbotSmallModel", "BlenderbotSmallForConditionalGeneration",
-                         dict(scale_embedding=False)),
+    "blenderbot-small": ("BlenderbotSmallModel", "BlenderbotSmallForConditionalGeneration", dict()),
     "m2m_100": ("M2M100Model", "M2M100ForConditionalGeneration",
                 dict(encoder_layers=3, decoder_layers=2, encoder_ffn_dim=29, decoder_ffn_dim=37)),
     "fsmt": ("FSMTModel", "FSMTForConditionalGeneration", dict()),

@@ -346,4 +346,10 @@ for _model_type, _base, _lm in (("blenderbot", "BlenderbotModel", "BlenderbotFor
                                 ("fsmt", "FSMTModel", "FSMTForConditionalGeneration")):
     register_model("base", _model_type, getattr(_bart, _base))
     register_model("seq2seq-lm", _model_type, getattr(_bart, _lm))
+register_model("sequence-classification", "mbart", _bart.MBartForSequenceClassification)
+register_model("question-answering", "mbart", _bart.MBartForQuestionAnswering)
+for _model_type, _causal in (("mbart", "MBartForCausalLM"), ("marian", "MarianForCausalLM"),
+                             ("pegasus", "PegasusForCausalLM"), ("blenderbot", "BlenderbotForCausalLM"),
+                             ("blenderbot-small", "BlenderbotSmallForCausalLM")):
+    register_model("causal-lm", _model_type, getattr(_bart, _causal))
 # --- end s2s-families ---

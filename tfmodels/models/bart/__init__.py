@@ -1,6 +1,13 @@
 """The BART family: BART, mBART, Marian, Pegasus, Blenderbot, BlenderbotSmall, M2M100, FSMT (flags of one stack)."""
 
 from tfmodels.models.bart.heads import (
+    MBartForSequenceClassification,
+    MBartForQuestionAnswering,
+    MBartForCausalLM,
+    MarianForCausalLM,
+    PegasusForCausalLM,
+    BlenderbotForCausalLM,
+    BlenderbotSmallForCausalLM,
     BartForCausalLM,
     BartForConditionalGeneration,
     BartForQuestionAnswering,
@@ -25,6 +32,13 @@ from tfmodels.models.bart.modeling import (
 )
 
 __all__ = [
+    "MBartForSequenceClassification",
+    "MBartForQuestionAnswering",
+    "MBartForCausalLM",
+    "MarianForCausalLM",
+    "PegasusForCausalLM",
+    "BlenderbotForCausalLM",
+    "BlenderbotSmallForCausalLM",
     "BartForCausalLM",
     "BartForConditionalGeneration",
     "BartForQuestionAnswering",

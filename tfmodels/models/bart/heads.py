@@ -364,3 +364,66 @@ class FSMTForConditionalGeneration(BartForConditionalGeneration):
     def _generation_model_config(self):
         config = super()._generation_model_config()
         return {**config, "vocab_size": config["tgt_vocab_size"]}
+
+
+# -- the same heads on the other variants' flags --------------------------------
+# A variant's head is the BART head with the variant's backbone (`backbone_class`), or, for the
+# decoder-only LM, `BartForCausalLM` over the variant's model class: the stack's flags
+# (`normalize_first`, `position_offset`, ...) and `model_type` resolve to the variant's through the
+# method resolution order, while the call, inputs and `has_encoder=False` stay `BartForCausalLM`'s.
+
+
+class MBartForSequenceClassification(BartForSequenceClassification):
+    """mBART + `BartClassificationHead` on the decoder state at the last eos.
+
+    References: `transformers.MBartForSequenceClassification`.
+    """
+
+    model_type = "mbart"
+    backbone_class = MBartModel
+
+
+class MBartForQuestionAnswering(BartForQuestionAnswering):
+    """mBART + span head on the decoder states.
+
+    References: `transformers.MBartForQuestionAnswering`.
+    """
+
+    model_type = "mbart"
+    backbone_class = MBartModel
+
+
+class MBartForCausalLM(BartForCausalLM, MBartModel):
+    """The mBART decoder alone (pre-norm, embedding and final norms) with its tied LM head.
+
+    References: `transformers.MBartForCausalLM`.
+    """
+
+
+class MarianForCausalLM(BartForCausalLM, MarianModel):
+    """The Marian decoder alone (sinusoid positions) with its tied LM head. Its token table is
+    `model.decoder.embed_tokens` (`decoder_vocab_size` rows must equal `vocab_size` when tied).
+
+    References: `transformers.MarianForCausalLM`.
+    """
+
+
+class PegasusForCausalLM(BartForCausalLM, PegasusModel):
+    """The Pegasus decoder alone (pre-norm, sinusoid positions, final norm) with its tied LM head.
+
+    References: `transformers.PegasusForCausalLM`.
+    """
+
+
+class BlenderbotForCausalLM(BartForCausalLM, BlenderbotModel):
+    """The Blenderbot decoder alone (pre-norm, final norm, positions without offset) with its tied LM head.
+
+    References: `transformers.BlenderbotForCausalLM`.
+    """
+
+
+class BlenderbotSmallForCausalLM(BartForCausalLM, BlenderbotSmallModel):
+    """The BlenderbotSmall decoder alone (post-norm, token-embedding norm) with its tied LM head.
+
+    References: `transformers.BlenderbotSmallForCausalLM`.
+    """

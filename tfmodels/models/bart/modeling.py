@@ -21,7 +21,9 @@ variants, a final layer norm. Per-variant switches are class attributes:
 | `decoder_inputs_from_input_ids` | True | True | False | False | False | False | False | True |
 
 BlenderbotSmall's decoder normalises its token embeddings before adding
-the positions (`decoder_norm_before_positions`; its encoder after). FSMT
+the positions (`decoder_norm_before_positions`; its encoder after), and
+does not scale them (`scale_decoder_embedding=False`: the pinned
+`transformers` 5 decoder computes `embed_scale` but never applies it). FSMT
 stores its sinusoid tables (loaded as frozen variables:
 `stored_position_tables`), has separate source and target vocabularies, and
 its decoder ends in `output_projection`, so `FSMTModel`'s
@@ -97,6 +99,7 @@ class BartPreTrainedModel(PreTrainedModel):
     padding_offset_positions = False  # fairseq positions from the token ids (M2M100, FSMT)
     stored_position_tables = False  # the sinusoid tables are checkpoint variables (FSMT)
     decoder_norm_before_positions = False  # BlenderbotSmall's decoder: LN(tokens) + positions
+    scale_decoder_embedding = True  # `scale_embedding` in the decoder too (BlenderbotSmall's reference: not)
     decoder_padding_from_ids = False  # FSMT: without decoder_attention_mask, pad tokens are masked
     decoder_inputs_from_input_ids = True  # BART/mBART shift `input_ids` when no decoder inputs are given
     input_names = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask")
@@ -195,7 +198,8 @@ class BartPreTrainedModel(PreTrainedModel):
         return self.shared if table is None else table
 
     def _embed(self, stack, input_ids, embedded, start, training):
-        x = embedded * ops.cast(self.embed_scale, embedded.dtype)
+        scale = self.embed_scale if stack == "encoder" or self.scale_decoder_embedding else 1.0
+        x = embedded * ops.cast(scale, embedded.dtype)
         positions = getattr(self, f"{stack}_embed_positions")(
             x, start=start, input_ids=input_ids if self.padding_offset_positions else None)
         positions = ops.cast(positions, x.dtype)
@@ -387,7 +391,8 @@ class BlenderbotModel(BartModel):
 
 class BlenderbotSmallModel(BartModel):
     """BlenderbotSmall's encoder-decoder: post-norm, learned positions without offset, an embedding
-    norm (the encoder's after adding positions, the decoder's on the token embeddings before them).
+    norm (the encoder's after adding positions, the decoder's on the token embeddings before them);
+    `scale_embedding` scales the encoder's token embeddings only, as the reference.
 
     References: Roller et al., "Recipes for building an open-domain chatbot", EACL 2021;
     `transformers.BlenderbotSmallModel`.
@@ -397,6 +402,7 @@ class BlenderbotSmallModel(BartModel):
     decoder_inputs_from_input_ids = False
     position_offset = 0
     decoder_norm_before_positions = True
+    scale_decoder_embedding = False  # as the reference decoder (its `embed_scale` is unused)
 
 
 class M2M100Model(BartModel):
