@@ -34,7 +34,7 @@ projection are its tied copies.
 """
 
 from tfmodels.converters.layer_tables import attention, classifier_heads, dense, embedding, feed_forward, layer_norm
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 OTHER_HEAD_KEYS = (r"^lm_head\.", r"^final_logits_bias$", r"^classification_head\.", r"^qa_outputs\.")
@@ -114,8 +114,7 @@ def bart_backbone(model):
 def bart_table(model):
     if not getattr(model, "has_encoder", True):  # BartForCausalLM
         return causal_lm_table(model)
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     tokens, tied, decoder_table = token_tables(backbone)
     params = prefixed("model" if is_head else "", tokens + bart_backbone(backbone))
     if hasattr(model, "lm_logits") and decoder_table is not None:  # a conditional-generation head (not FSMT's)

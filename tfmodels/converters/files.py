@@ -154,19 +154,19 @@ def config_as_dict(config):
 
     Args:
         config: a dict; a `config.json` path or its directory; or a config
-            object with `to_dict()` (`transformers.BertConfig(...)`, any
-            `transformers.PretrainedConfig`).
+            object with `to_dict()` (`model.config`, `tfmodels.AutoConfig`'s
+            result, `transformers.BertConfig(...)`, any `transformers.PretrainedConfig`).
 
     Raises:
         TypeError: for any other type.
         FileNotFoundError, ValueError: as `read_config` for paths.
     """
+    if callable(getattr(config, "to_dict", None)):  # before dict: a model's `config` is a dict of its own fields
+        return dict(config.to_dict())
     if isinstance(config, dict):
         return dict(config)
     if isinstance(config, (str, bytes)) or hasattr(config, "__fspath__"):
         return read_config(config)
-    if callable(getattr(config, "to_dict", None)):
-        return dict(config.to_dict())
     raise TypeError(
         "A model config must be a dict, a config.json path, or a config object with `to_dict()` "
         f"(e.g. transformers.BertConfig). Received: {type(config).__name__}."

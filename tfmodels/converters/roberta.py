@@ -8,7 +8,7 @@ with `lm_head.decoder` tied to the word embeddings.
 
 from tfmodels.converters.bert import bert_backbone
 from tfmodels.converters.layer_tables import classifier_heads, dense, layer_norm
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 TIED_DECODER = {r"^lm_head\.decoder\.weight$": "embeddings.word_embeddings.weight"}
@@ -28,8 +28,8 @@ def lm_head_rows(model, hf="lm_head", decoder="lm_head.decoder"):
 
 
 def roberta_table(model):
-    is_head = hasattr(model, "backbone")
-    params = prefixed("roberta" if is_head else "", bert_backbone(model.backbone if is_head else model))
+    is_head, backbone = split_head_model(model)
+    params = prefixed("roberta" if is_head else "", bert_backbone(backbone))
     params += classifier_heads(model)
     tied = {}
     if hasattr(model, "lm_head"):

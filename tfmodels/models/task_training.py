@@ -45,6 +45,29 @@ class TaskTrainingMixin:
         """
         raise NotImplementedError(f"{type(self).__name__} has no task loss; pass `loss=` to compile().")
 
+    def pop_labels(self, inputs):
+        """Removes the head's labels from a prepared input dict; returns them (with any `loss_input_names`).
+
+        Returns:
+            dict of labels, or `None` unless every one of `label_names` is present (then the call
+            returns no `loss`, as in `transformers`).
+        """
+        labels = {k: inputs.pop(k) for k in self.label_names if k in inputs}
+        if not labels or len(labels) != len(self.label_names):
+            return None
+        labels.update({k: inputs[k] for k in self.loss_input_names if inputs.get(k) is not None})
+        return labels
+
+    def with_task_loss(self, outputs, labels):
+        """`{"loss": task_loss(labels, outputs), **outputs}` when `labels` (from `pop_labels`) is given.
+
+        The one place a call's labels become its `loss` output; `fit()` reaches
+        the same `task_loss` through `compute_loss`.
+        """
+        if labels is None:
+            return outputs
+        return {"loss": self.task_loss(labels, outputs), **outputs}
+
     def _labels_from(self, x, y):
         if y is not None:
             if isinstance(y, dict):

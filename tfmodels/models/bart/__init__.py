@@ -1,5 +1,7 @@
 """The BART family: BART, mBART, Marian, Pegasus, Blenderbot, BlenderbotSmall, M2M100, FSMT (flags of one stack)."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.bart.heads import (
     MBartForSequenceClassification,
     MBartForQuestionAnswering,
@@ -59,3 +61,10 @@ __all__ = [
     "PegasusForConditionalGeneration",
     "PegasusModel",
 ]
+
+FAMILY = Family(
+    __name__,
+    {"bart": "Bart", "mbart": "MBart", "marian": "Marian", "pegasus": "Pegasus", "blenderbot": "Blenderbot",
+     "blenderbot-small": "BlenderbotSmall", "m2m_100": "M2M100", "fsmt": "FSMT"},
+    tasks={"seq2seq-lm": ("ForConditionalGeneration", "MTModel")},  # MarianMTModel
+)

@@ -153,12 +153,11 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadMo
         backbone_inputs["decoder_input_ids"] = decoder_input_ids_from(
             self.backbone, inputs, from_input_ids=self.backbone.decoder_inputs_from_input_ids,
             from_labels=self.decoder_inputs_from_labels)
+        labels = self.pop_labels(inputs)
         backbone_outputs = self._backbone_outputs(backbone_inputs, training, output_attentions, output_hidden_states)
         outputs = self._passthrough({"logits": self.lm_logits(backbone_outputs["last_hidden_state"])},
                                     backbone_outputs)
-        if "labels" in inputs:
-            outputs = {"loss": self.task_loss({"labels": inputs["labels"]}, outputs), **outputs}
-        return outputs
+        return self.with_task_loss(outputs, labels)
 
     def task_loss(self, labels, outputs, sample_weight=None):
         return seq2seq_lm_loss(labels["labels"], outputs["logits"], sample_weight)
@@ -253,15 +252,13 @@ class BartForCausalLM(BartPreTrainedModel):
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
+        labels = self.pop_labels(inputs)
         outputs = self.decode(inputs["input_ids"], decoder_attention_mask=inputs.get("attention_mask"),
                               training=training, output_attentions=output_attentions,
                               output_hidden_states=output_hidden_states)
         hidden = outputs.pop("last_hidden_state")
         logits = self.shared(hidden, reverse=True) if self.lm_head is None else self.lm_head(hidden)
-        outputs = {"logits": logits, **outputs}
-        if "labels" in inputs:
-            outputs = {"loss": self.task_loss({"labels": inputs["labels"]}, outputs), **outputs}
-        return outputs
+        return self.with_task_loss({"logits": logits, **outputs}, labels)
 
     def task_loss(self, labels, outputs, sample_weight=None):
         return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"],

@@ -243,7 +243,6 @@ class T5PreTrainedModel(PreTrainedModel):
                              output_hidden_states)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class T5Model(T5PreTrainedModel):
     """The bare T5 encoder-decoder.
 
@@ -270,7 +269,6 @@ class T5Model(T5PreTrainedModel):
         return self._encode_decode(inputs, training, output_attentions, output_hidden_states)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
     """T5 with its LM head (tied to `shared` unless `tie_word_embeddings=False`); `generate()`.
 
@@ -312,9 +310,7 @@ class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
         inputs = self._prepare_inputs(inputs)
         outputs = self._encode_decode(inputs, training, output_attentions, output_hidden_states)
         outputs = {"logits": self.lm_logits(outputs.pop("last_hidden_state")), **outputs}
-        if "labels" in inputs:
-            outputs = {"loss": self.task_loss({"labels": inputs["labels"]}, outputs), **outputs}
-        return outputs
+        return self.with_task_loss(outputs, self.pop_labels(inputs))
 
     def task_loss(self, labels, outputs, sample_weight=None):
         return seq2seq_lm_loss(labels["labels"], outputs["logits"], sample_weight)
@@ -338,7 +334,6 @@ class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
         return self.lm_logits(outputs["last_hidden_state"]), outputs["past_key_values"]
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class T5EncoderModel(T5PreTrainedModel):
     """The T5 encoder alone (sentence embeddings, classification backbones).
 
@@ -362,14 +357,12 @@ class T5EncoderModel(T5PreTrainedModel):
                            output_attentions=output_attentions, output_hidden_states=output_hidden_states)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MT5Model(T5Model):
     """mT5's encoder-decoder: `T5Model` for `model_type="mt5"` checkpoints. References: `transformers.MT5Model`."""
 
     model_type = "mt5"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MT5ForConditionalGeneration(T5ForConditionalGeneration):
     """mT5 with its LM head: `T5ForConditionalGeneration` for `model_type="mt5"`.
 
@@ -379,7 +372,6 @@ class MT5ForConditionalGeneration(T5ForConditionalGeneration):
     model_type = "mt5"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MT5EncoderModel(T5EncoderModel):
     """mT5's encoder: `T5EncoderModel` for `model_type="mt5"`. References: `transformers.MT5EncoderModel`."""
 
