@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import tfmodels
-from tests.helpers import _to_numpy, compare_outputs, hf_checkpoint, torch_outputs
+from tests.helpers import hf_checkpoint
 from tests.test_bart_parity import bart_config, bart_inputs
-from tests.test_s2s_families_parity import family_config
+from tests.test_s2s_families_parity import family_config, parity
 
 CAUSAL = {  # class -> config
     "MBartForCausalLM": lambda: bart_config("mbart"),
@@ -19,14 +19,6 @@ CAUSAL = {  # class -> config
     "BlenderbotForCausalLM": lambda: family_config("blenderbot"),
     "BlenderbotSmallForCausalLM": lambda: family_config("blenderbot-small"),
 }
-
-
-def parity(class_name, path, inputs):
-    flags = dict(output_hidden_states=True, output_attentions=True)
-    reference = torch_outputs(class_name, path, inputs, use_cache=False, **flags)
-    model = getattr(tfmodels, class_name).from_pretrained(path)
-    ours = {k: _to_numpy(v) for k, v in model(inputs, training=False, **flags).items()}
-    return compare_outputs(ours, reference), model
 
 
 @pytest.mark.parametrize("class_name", sorted(CAUSAL))

@@ -133,7 +133,8 @@ class FairseqSinusoidalInitializer(keras.initializers.Initializer):
 
     def __call__(self, shape, dtype=None):
         if len(shape) != 2:
-            raise ValueError(f"FairseqSinusoidalInitializer needs a 2-D shape (positions, dim). Received: shape={shape}")
+            raise ValueError("FairseqSinusoidalInitializer needs a 2-D shape (positions, dim). "
+                             f"Received: shape={shape}")
         return ops.convert_to_tensor(fairseq_sinusoidal_table(*shape, padding_idx=self.padding_idx),
                                      dtype=dtype or "float32")
 
