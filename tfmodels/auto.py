@@ -62,7 +62,8 @@ class _AutoModelBase:
         from tfmodels.converters import options
 
         options.refuse_unsupported(kwargs)
-        directory = files.resolve_checkpoint_dir(path_or_repo_id, **options.hub_options(kwargs))
+        directory = files.resolve_checkpoint_dir(path_or_repo_id, prefer_tf=bool(kwargs.get("from_tf")),
+                                                 **options.hub_options(kwargs))
         config = options.config_dict(kwargs.get("config"), directory)
         model_class = cls.model_class(config.get("model_type"))
         return model_class.from_pretrained(directory, **kwargs)

@@ -53,8 +53,9 @@ def bart_block(hf, keras, is_decoder):
     return params + layer_norm(f"{hf}.final_layer_norm", f"{keras}.output_layer_norm")
 
 
-def bart_stack(model, stack, hf=None):
-    """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`)."""
+def bart_stack(model, stack, hf=None, block_rows=bart_block):
+    """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`),
+    `block_rows(hf, keras, is_decoder)` a block's rows (LED's encoder blocks differ)."""
     hf = hf or stack
     params = []
     if model.stored_position_tables or not model.sinusoidal_positions:
@@ -62,7 +63,7 @@ def bart_stack(model, stack, hf=None):
     if model.layernorm_embedding:
         params += layer_norm(f"{hf}.layernorm_embedding", f"{stack}_layernorm_embedding")
     for i in range(len(getattr(model, f"{stack}_blocks"))):
-        params += bart_block(f"{hf}.layers.{i}", f"{stack}_blocks.{i}", stack == "decoder")
+        params += block_rows(f"{hf}.layers.{i}", f"{stack}_blocks.{i}", stack == "decoder")
     if model.final_layer_norms:
         params += layer_norm(f"{hf}.layer_norm", f"{stack}_layer_norm")
     return params
@@ -98,9 +99,9 @@ def sinusoid_buffers(model, prefix=""):
     return {f"{prefix}{stack}.embed_positions.weight": table for stack in stacks}
 
 
-def bart_backbone(model):
+def bart_backbone(model, block_rows=bart_block):
     """Rows of `BartModel` (or a variant), unprefixed."""
-    return bart_stack(model, "encoder") + bart_stack(model, "decoder")
+    return bart_stack(model, "encoder", block_rows=block_rows) + bart_stack(model, "decoder", block_rows=block_rows)
 
 
 @register_weight_table("bart")
@@ -111,12 +112,13 @@ def bart_backbone(model):
 @register_weight_table("blenderbot-small")
 @register_weight_table("m2m_100")
 @register_weight_table("fsmt")
-def bart_table(model):
+def bart_table(model, prefix="model", block_rows=bart_block):
+    """The BART-family table; LED passes its prefix (`led`) and block rows."""
     if not getattr(model, "has_encoder", True):  # BartForCausalLM
         return causal_lm_table(model)
     is_head, backbone = split_head_model(model)
     tokens, tied, decoder_table = token_tables(backbone)
-    params = prefixed("model" if is_head else "", tokens + bart_backbone(backbone))
+    params = prefixed(prefix if is_head else "", tokens + bart_backbone(backbone, block_rows))
     if hasattr(model, "lm_logits") and decoder_table is not None:  # a conditional-generation head (not FSMT's)
         if model.final_logits_bias is not None:  # missing in old checkpoints
             params.append(Param("final_logits_bias", "final_logits_bias", optional=True))
@@ -126,8 +128,8 @@ def bart_table(model):
             params.append(Param("lm_head.weight", "lm_head.kernel", LINEAR))
     params += classifier_heads(model, head_dense="classification_head.dense",
                                head_out="classification_head.out_proj")
-    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix="model",
-                       is_head_model=is_head, buffers=sinusoid_buffers(backbone, "model." if is_head else ""))
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix=prefix,
+                       is_head_model=is_head, buffers=sinusoid_buffers(backbone, f"{prefix}." if is_head else ""))
 
 
 def causal_lm_table(model):

@@ -155,7 +155,7 @@ class HeadModelMixin:
 
     @staticmethod
     def _passthrough(outputs, backbone_outputs):
-        for key in ("hidden_states", "attentions"):
+        for key in ("hidden_states", "attentions", "global_attentions"):  # global: Longformer
             if key in backbone_outputs:
                 outputs[key] = backbone_outputs[key]
         return outputs

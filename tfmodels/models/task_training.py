@@ -19,6 +19,11 @@ from keras import ops
 from tfmodels.layers.losses import IGNORE_INDEX, broadcast_sample_weight, replica_share
 
 
+def _plain(outputs):
+    """A `ModelOutput` as the plain dict Keras' compiled losses and metrics expect (same keys and values)."""
+    return dict(outputs) if isinstance(outputs, dict) and type(outputs) is not dict else outputs
+
+
 class TaskTrainingMixin:
     """Training hooks of `PreTrainedModel` (see the module docstring).
 
@@ -91,7 +96,9 @@ class TaskTrainingMixin:
         `tf.distribute` the result is this replica's share of the global loss.
         """
         if self._compile_loss is not None:
-            return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+            # Keras' compiled losses and metrics match their structure against plain dicts.
+            return super().compute_loss(x=x, y=y, y_pred=_plain(y_pred), sample_weight=sample_weight,
+                                        training=training)
         labels = self._labels_from(x, y)
         if labels is None:
             raise ValueError(
@@ -172,7 +179,7 @@ class TaskTrainingMixin:
         return super()._maybe_symbolic_build(data_batch=data_batch)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        results = self._task_metrics(x, y, y_pred, sample_weight)
+        results = self._task_metrics(x, y, _plain(y_pred), sample_weight)
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3 reduces multi-worker logs with `strategy.reduce("MEAN", v, axis=0)`, which fails on
             # scalars (tensorflow/tensorflow#72388). Metric variables are summed over replicas already, so

@@ -39,10 +39,10 @@ from tfmodels.models.bart.modeling import (
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.heads import HeadModelMixin, QuestionAnsweringMixin, SequenceClassificationMixin
 from tfmodels.models.seq2seq import (
+    Seq2SeqLMMixin,
     decoder_input_ids_from,
     init_decoder_cache,
     project_cross_key_values,
-    seq2seq_lm_loss,
 )
 
 
@@ -95,7 +95,8 @@ class BartHeadMixin:
         return {**outputs, **{k: v for k, v in backbone_outputs.items() if k != "last_hidden_state"}}
 
 
-class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadModelMixin, PreTrainedModel):
+class BartForConditionalGeneration(BartHeadMixin, Seq2SeqLMMixin, Seq2SeqGenerationMixin, HeadModelMixin,
+                                   PreTrainedModel):
     """BART with its LM head (tied to the decoder's token table) plus `final_logits_bias`; `generate()`.
 
     The head is tied unless `tie_word_embeddings=False` (then `lm_head.weight`
@@ -115,11 +116,12 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadMo
         `encoder_last_hidden_state` and, when asked, the hidden states and
         attentions of `BartModel`.
 
+    Training: `compile()` without a loss trains on the LM loss of `labels` given in the inputs or as `y`
+    (see `tfmodels.models.seq2seq.Seq2SeqLMMixin`); `serving_default` takes the decoder inputs too.
+
     References: `transformers.BartForConditionalGeneration`.
     """
 
-    label_names = ("labels",)
-    serving_outputs = ("logits",)
     has_final_logits_bias = True  # M2M100 has none
     decoder_inputs_from_labels = True  # FSMT shifts `input_ids`, not `labels`, as its reference does
 
@@ -158,9 +160,6 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadMo
         outputs = self._passthrough({"logits": self.lm_logits(backbone_outputs["last_hidden_state"])},
                                     backbone_outputs)
         return self.with_task_loss(outputs, labels)
-
-    def task_loss(self, labels, outputs, sample_weight=None):
-        return seq2seq_lm_loss(labels["labels"], outputs["logits"], sample_weight)
 
     # -- generation interface (tfmodels.generation.seq2seq) ---------------------
 

@@ -95,7 +95,7 @@ class BartPreTrainedModel(PreTrainedModel):
     layernorm_embedding = True
     final_layer_norms = False
     sinusoidal_positions = False
-    position_offset = 2  # rows of a learned table before position 0 (fairseq's reserved rows)
+    position_offset = 2  # rows of a learned table before position 0 (fairseq's reserved rows; LED, Blenderbot: 0)
     padding_offset_positions = False  # fairseq positions from the token ids (M2M100, FSMT)
     stored_position_tables = False  # the sinusoid tables are checkpoint variables (FSMT)
     decoder_norm_before_positions = False  # BlenderbotSmall's decoder: LN(tokens) + positions
@@ -144,21 +144,30 @@ class BartPreTrainedModel(PreTrainedModel):
         for stack, block_class, num_layers, ffn_dim, heads in stacks:
             if stack == "encoder" and not self.has_encoder:
                 continue
-            setattr(self, f"{stack}_embed_positions", self._make_positions(max_position_embeddings, d_model,
-                                                                            init_std, f"{stack}_embed_positions"))
+            setattr(self, f"{stack}_embed_positions", self._make_positions(
+                self._position_table_size(stack), d_model, init_std, f"{stack}_embed_positions"))
             if self.layernorm_embedding:
                 setattr(self, f"{stack}_layernorm_embedding", self._norm(f"{stack}_layernorm_embedding"))
             if self.final_layer_norms:
                 setattr(self, f"{stack}_layer_norm", self._norm(f"{stack}_layer_norm"))
             setattr(self, f"{stack}_blocks", [
-                block_class(num_heads=heads, intermediate_size=ffn_dim, hidden_act=activation_function,
-                            hidden_dropout=dropout, attention_dropout=attention_dropout,
-                            layer_norm_eps=LAYER_NORM_EPS, normalize_first=self.normalize_first,
-                            kernel_initializer=hf_initializer(init_std),
-                            feed_forward_kwargs={"dropout": activation_dropout}, dtype=self.dtype_policy,
-                            name=f"{stack}_block_{i}")
+                self._make_block(stack, i, block_class, dict(
+                    num_heads=heads, intermediate_size=ffn_dim, hidden_act=activation_function,
+                    hidden_dropout=dropout, attention_dropout=attention_dropout,
+                    layer_norm_eps=LAYER_NORM_EPS, normalize_first=self.normalize_first,
+                    kernel_initializer=hf_initializer(init_std),
+                    feed_forward_kwargs={"dropout": activation_dropout}, dtype=self.dtype_policy,
+                    name=f"{stack}_block_{i}"))
                 for i in range(num_layers)
             ])
+
+    def _position_table_size(self, stack):
+        """Rows of a stack's position table (LED: one size per stack)."""
+        return self.config["max_position_embeddings"]
+
+    def _make_block(self, stack, index, block_class, kwargs):
+        """Block `index` of `stack` ("encoder" / "decoder"); the override point for other blocks (LED's encoder)."""
+        return block_class(**kwargs)
 
     def _norm(self, name):
         return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS, dtype=self.dtype_policy, name=name)
