@@ -89,3 +89,8 @@ __all__ += ["RMSNormalization", "RelativePositionBias", "TransformerDecoderBlock
 from tfmodels.layers.position.absolute import PositionEmbedding  # noqa: E402
 
 __all__ += ["PositionEmbedding"]
+
+# Block-sparse attention (BigBird, issue 14).
+from tfmodels.layers.attention.block_sparse_attention import BlockSparseAttention, BlockSparseEncoderBlock  # noqa: E402
+
+__all__ += ["BlockSparseAttention", "BlockSparseEncoderBlock"]

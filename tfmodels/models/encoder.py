@@ -148,6 +148,7 @@ class EncoderModel(PreTrainedModel):
         position_embeddings=True,
         pooler_activation="tanh",
         pooler_dropout=None,
+        embedding_options=None,
     ):
         """Creates the sublayers.
 
@@ -169,6 +170,8 @@ class EncoderModel(PreTrainedModel):
             pooler_activation: activation after the pooler's dense layer.
             pooler_dropout: if set, dropout rate before the pooler (RoFormer/
                 ConvBERT classification heads).
+            embedding_options: optional dict of extra `TransformerEmbeddings`
+                arguments (BigBird: `dropout_first`, `word_embedding_scale`).
 
         Raises:
             ValueError: for sizes that do not divide evenly.
@@ -200,6 +203,7 @@ class EncoderModel(PreTrainedModel):
             projection_size=hidden_size if project_embeddings else None,
             dtype=self.dtype_policy,
             name="embeddings",
+            **(embedding_options or {}),
         )
         if num_hidden_groups:
             if num_hidden_groups > num_hidden_layers:
@@ -316,6 +320,20 @@ class EncoderModel(PreTrainedModel):
         return self._run(inputs, training, output_attentions, output_hidden_states, past_key_values,
                          cache_update_index)
 
+    def _self_attention_mask(self, attention_mask, x, past_key_values=None, cache_update_index=None):
+        """The blocks' bool mask `(batch | 1, 1, query | 1, key)` (causal for decoders) and the cache offset."""
+        mask = attention_mask_to_bool(attention_mask)
+        offset = 0
+        if self.is_decoder:
+            query_len, key_len = ops.shape(x)[1], ops.shape(x)[1]
+            if past_key_values is not None:
+                offset = 0 if cache_update_index is None else cache_update_index
+                key_len = ops.shape(past_key_values[0])[2]
+            mask = merge_masks(causal_mask(query_len, key_len, offset), mask)  # (batch | 1, 1, query, key)
+        elif past_key_values is not None:
+            self._require_decoder()
+        return mask, offset
+
     def _run(self, inputs, training, output_attentions, output_hidden_states, past_key_values=None,
              cache_update_index=None):
         if past_key_values is not None and "position_ids" not in inputs:
@@ -327,16 +345,9 @@ class EncoderModel(PreTrainedModel):
             check_sequence_length(inputs["input_ids"], self.max_positions, type(self).__name__,
                                   position_offset=getattr(self, "_position_offset", 0))
         x = self._embed(inputs, training)
-        mask = attention_mask_to_bool(inputs.get("attention_mask"))
+        mask, offset = self._self_attention_mask(inputs.get("attention_mask"), x, past_key_values,
+                                                 cache_update_index)
         cache_kwargs = {}
-        if self.is_decoder:
-            query_len, key_len, offset = ops.shape(x)[1], ops.shape(x)[1], 0
-            if past_key_values is not None:
-                offset = 0 if cache_update_index is None else cache_update_index
-                key_len = ops.shape(past_key_values[0])[2]
-            mask = merge_masks(causal_mask(query_len, key_len, offset), mask)  # (batch | 1, 1, query, key)
-        elif past_key_values is not None:
-            self._require_decoder()
         block_kwargs = self._block_call_kwargs(inputs, x)
         hidden_states, attentions, caches = [x], [], []
         order = getattr(self, "layer_order", None) or range(len(self.encoder_layers))
