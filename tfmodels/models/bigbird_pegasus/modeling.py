@@ -25,9 +25,7 @@ from keras import ops
 
 from tfmodels.layers.attention.block_sparse_attention import BlockSparseEncoderBlock
 from tfmodels.layers.masks import padding_mask
-from tfmodels.layers.position.absolute import PositionEmbedding
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
-from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.bart.modeling import BartModel
 from tfmodels.models.base import run_encoder_layers, stack_outputs
 from tfmodels.models.big_bird.modeling import (
@@ -64,6 +62,7 @@ class BigBirdPegasusModel(QuietBuildMixin, BartModel):
     layernorm_embedding = False
     final_layer_norms = True
     sinusoidal_positions = False
+    position_offset = 0  # learned positions from row 0
 
     def __init__(self, attention_type="block_sparse", block_size=64, num_random_blocks=3, use_bias=False,
                  vocab_size=96103, max_position_embeddings=4096, encoder_layers=16, encoder_ffn_dim=4096,
@@ -94,10 +93,6 @@ class BigBirdPegasusModel(QuietBuildMixin, BartModel):
             attention.update(block_size=options["block_size"], num_random_blocks=options["num_random_blocks"],
                              seed=index, max_seq_len=self.config["max_position_embeddings"])
         return block_class(**kwargs, attention_kwargs=attention)
-
-    def _make_positions(self, num_positions, dim, init_std, name):
-        return PositionEmbedding(num_positions, dim, offset=0, embeddings_initializer=hf_initializer(init_std),
-                                 dtype=self.dtype_policy, name=name)
 
     def encode(self, input_ids, attention_mask=None, training=None, output_attentions=False,
                output_hidden_states=False):
