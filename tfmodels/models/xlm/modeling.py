@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from tfmodels.layers import MaskedLMHead, TransformerEmbeddings, TransformerEncoderBlock, causal_mask
+from tfmodels.layers.block_stack import run_block_stack
 from tfmodels.layers.layer_drop import LayerDrop
 from tfmodels.layers.position import SinusoidalInitializer
 from tfmodels.layers.utils import hf_initializer
@@ -138,17 +139,13 @@ class XLMModel(PreTrainedModel):
                             training=training)
         keep = ops.cast(token_mask, x.dtype)[:, :, None]  # (batch, seq_len, 1)
         x = x * keep
-        hidden_states, attentions = [x], []
-        for layer in self.encoder_layers:
-            outputs = layer(x, attention_mask=attention_mask, return_attention_scores=output_attentions,
-                            training=training)
-            if output_attentions:
-                outputs, probs = outputs
-                attentions.append(probs)
-            x = self.layer_drop(x, outputs * keep, training=training)
-            hidden_states.append(x)
-        return stack_outputs({"last_hidden_state": x}, output_hidden_states, output_attentions,
-                             hidden_states, attentions)
+        stack = run_block_stack(
+            self.encoder_layers, x, call_kwargs={"attention_mask": attention_mask},
+            after_layer=lambda step, h: h * keep, layer_drop=self.layer_drop,
+            output_attentions=output_attentions, training=training,
+        )
+        return stack_outputs({"last_hidden_state": stack.x}, output_hidden_states, output_attentions,
+                             stack.hidden_states, stack.attentions)
 
 
 class XLMHeadAttributes:
