@@ -86,3 +86,9 @@ __all__ += ["RMSNormalization", "RelativePositionBias", "TransformerDecoderBlock
 from tfmodels.layers.position.absolute import PositionEmbedding  # noqa: E402
 
 __all__ += ["PositionEmbedding"]
+
+# The one block stack and KV-cache path (issue 11).
+from tfmodels.layers.block_stack import StackOutputs, run_block_stack  # noqa: E402
+from tfmodels.layers.kv_cache import causal_attention_mask, init_kv_cache  # noqa: E402
+
+__all__ += ["StackOutputs", "causal_attention_mask", "init_kv_cache", "run_block_stack"]

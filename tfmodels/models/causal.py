@@ -2,11 +2,13 @@
 
 `CausalDecoderModel` is the backbone of GPT, GPT-2, CTRL and GPT-Neo: token
 (+ position) embeddings, a stack of `TransformerEncoderBlock`s run under a
-causal mask, an optional final LayerNorm, and a preallocated KV cache.
-Architectures supply `_embed()` and build `self.blocks` /
-`self.final_layer_norm`; GPT-Neo overrides `_layer_window()` for its local
-layers. The heads (`CausalLMMixin`, `LastTokenClassificationMixin`) sit on
-top of any such backbone.
+causal mask by the one block stack (`tfmodels.layers.block_stack`), an
+optional final LayerNorm, and the preallocated KV cache of
+`tfmodels.layers.kv_cache`. Architectures supply `_embed()` and build
+`self.blocks` / `self.final_layer_norm`; GPT-Neo overrides `_layer_window()`
+for its local layers (a per-layer mask, not another loop). The heads
+(`CausalLMMixin`, `LastTokenClassificationMixin`) sit on top of any such
+backbone.
 
 KV cache layout (one tensor per layer, the `MultiHeadAttention` layout):
 `(batch, 2, max_length, num_heads, head_dim)`, keys then values. A forward

@@ -18,10 +18,12 @@ subclass whose constructor takes its Hugging Face config fields and calls
 - MPNet: fairseq positions, one relative position bias shared by all blocks
   (`_block_call_kwargs`).
 
-Backbones with `decoder_capable = True` (BERT, RoBERTa & co, ELECTRA,
-Megatron-BERT) honour the Hugging Face `is_decoder` config field: their
-self-attention then runs under a causal mask, as the backbone of the
-`*ForCausalLM` / `BertLMHeadModel` heads.
+The blocks run through the one block stack (`tfmodels.layers.block_stack`),
+in `layer_order`. Backbones with `decoder_capable = True` (BERT, RoBERTa &
+co, ELECTRA, Megatron-BERT) honour the Hugging Face `is_decoder` config
+field: their self-attention then runs under a causal mask, with the KV cache
+of `tfmodels.layers.kv_cache`, as the backbone of the `*ForCausalLM` /
+`BertLMHeadModel` heads.
 """
 
 import keras

@@ -3,7 +3,9 @@
 - `shift_tokens_right`: decoder inputs from labels, as Hugging Face derives
   them when only `labels` are given; `decoder_input_ids_from` picks them;
 - `decoder_masks`, `run_decoder_layers`, `decoder_outputs`: the decoder stack
-  loop (self-attention with an optional KV cache, cross-attention, outputs);
+  (self-attention with an optional KV cache, cross-attention, outputs) on
+  the one block stack and cache mask (`tfmodels.layers.block_stack`,
+  `tfmodels.layers.kv_cache`);
 - `encode_decode`: both stacks of a model with `encode()` / `decode()`;
 - `init_decoder_cache`, `project_cross_key_values`: the generation caches;
 - `seq2seq_lm_loss`: the LM loss on the decoder logits (no shift: the
