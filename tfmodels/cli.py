@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 
 from tfmodels import __version__
+from tfmodels.models.catalogue import TASK_SUFFIXES
 
-TASK_CHOICES = (
-    "auto", "base", "sequence-classification", "token-classification", "question-answering",
-    "masked-lm", "multiple-choice", "causal-lm", "seq2seq-lm",
-)
+# "auto": the checkpoint's `architectures`; otherwise an Auto task of the families' declarations.
+TASK_CHOICES = ("auto", *TASK_SUFFIXES)
 
 
 def _model_class(source, task):

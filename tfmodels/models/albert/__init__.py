@@ -1,5 +1,7 @@
 """ALBERT backbone and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.albert.modeling import (
     AlbertForMaskedLM,
     AlbertForMultipleChoice,
@@ -19,3 +21,5 @@ __all__ = [
     "AlbertForTokenClassification",
     "AlbertModel",
 ]
+
+FAMILY = Family(__name__, {"albert": "Albert"})

@@ -1,5 +1,7 @@
 """The BART family: BART, mBART, Marian, Pegasus (flags of one stack)."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.bart.heads import (
     BartForCausalLM,
     BartForConditionalGeneration,
@@ -24,3 +26,9 @@ __all__ = [
     "PegasusForConditionalGeneration",
     "PegasusModel",
 ]
+
+FAMILY = Family(
+    __name__,
+    {"bart": "Bart", "mbart": "MBart", "marian": "Marian", "pegasus": "Pegasus"},
+    tasks={"seq2seq-lm": ("ForConditionalGeneration", "MTModel")},  # MarianMTModel
+)

@@ -1,5 +1,7 @@
 """BERT backbone and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.bert.modeling import (
     BertForNextSentencePrediction,
     BertForPreTraining,
@@ -23,3 +25,5 @@ __all__ = [
     "BertForTokenClassification",
     "BertModel",
 ]
+
+FAMILY = Family(__name__, {"bert": "Bert"})

@@ -1,5 +1,7 @@
 """ConvBERT backbone and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.convbert.modeling import (
     ConvBertForMaskedLM,
     ConvBertForMultipleChoice,
@@ -17,3 +19,5 @@ __all__ = [
     "ConvBertForTokenClassification",
     "ConvBertModel",
 ]
+
+FAMILY = Family(__name__, {"convbert": "ConvBert"})

@@ -1,5 +1,7 @@
 """DeBERTa (v1) and DeBERTa-v2/v3."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.deberta.modeling import (
     DebertaForMaskedLM,
     DebertaForQuestionAnswering,
@@ -27,3 +29,5 @@ __all__ = [
     "DebertaV2ForTokenClassification",
     "DebertaV2Model",
 ]
+
+FAMILY = Family(__name__, {"deberta": "Deberta", "deberta-v2": "DebertaV2"})

@@ -1,5 +1,7 @@
 """DistilBERT backbone and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.distilbert.modeling import (
     DistilBertForMaskedLM,
     DistilBertForMultipleChoice,
@@ -17,3 +19,5 @@ __all__ = [
     "DistilBertForTokenClassification",
     "DistilBertModel",
 ]
+
+FAMILY = Family(__name__, {"distilbert": "DistilBert"})

@@ -1,5 +1,7 @@
 """DPR encoders and reader."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.dpr.modeling import (
     DPRContextEncoder,
     DPRQuestionEncoder,
@@ -11,3 +13,6 @@ __all__ = [
     "DPRQuestionEncoder",
     "DPRReader",
 ]
+
+# AutoModel picks the question encoder, as transformers' does.
+FAMILY = Family(__name__, {"dpr": "DPR"}, tasks={"base": "QuestionEncoder"})

@@ -1,5 +1,7 @@
 """ELECTRA backbone and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.electra.modeling import (
     ElectraForCausalLM,
     ElectraForMaskedLM,
@@ -21,3 +23,5 @@ __all__ = [
     "ElectraForTokenClassification",
     "ElectraModel",
 ]
+
+FAMILY = Family(__name__, {"electra": "Electra"})

@@ -1,3 +1,4 @@
+from tfmodels.models.catalogue import Family
 from tfmodels.models.flaubert.modeling import (
     FlaubertForMultipleChoice,
     FlaubertForQuestionAnswering,
@@ -17,3 +18,14 @@ __all__ = [
     "FlaubertModel",
     "FlaubertWithLMHeadModel",
 ]
+
+FAMILY = Family(
+    __name__,
+    {"flaubert": "Flaubert"},
+    tasks={
+        "question-answering": "ForQuestionAnsweringSimple",
+        "masked-lm": "WithLMHeadModel",
+        "causal-lm": "WithLMHeadModel",
+    },
+    converter="tfmodels.converters.xlm",
+)

@@ -1,5 +1,7 @@
 """Funnel-Transformer models."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.funnel.heads import (
     FunnelForMaskedLM,
     FunnelForMultipleChoice,
@@ -20,3 +22,5 @@ __all__ = [
     "FunnelForTokenClassification",
     "FunnelModel",
 ]
+
+FAMILY = Family(__name__, {"funnel": "Funnel"})

@@ -1,5 +1,7 @@
 """GPT-2 models."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.gpt2.modeling import (
     GPT2DoubleHeadsModel,
     GPT2ForSequenceClassification,
@@ -15,3 +17,5 @@ __all__ = [
     "GPT2LMHeadModel",
     "GPT2Model",
 ]
+
+FAMILY = Family(__name__, {"gpt2": "GPT2"})

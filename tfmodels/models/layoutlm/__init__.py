@@ -1,3 +1,4 @@
+from tfmodels.models.catalogue import Family
 from tfmodels.models.layoutlm.modeling import (
     LayoutLMForMaskedLM,
     LayoutLMForQuestionAnswering,
@@ -13,3 +14,5 @@ __all__ = [
     "LayoutLMForTokenClassification",
     "LayoutLMModel",
 ]
+
+FAMILY = Family(__name__, {"layoutlm": "LayoutLM"})

@@ -1,5 +1,7 @@
 """Megatron-BERT backbone and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.megatron_bert.modeling import (
     MegatronBertForCausalLM,
     MegatronBertForNextSentencePrediction,
@@ -23,3 +25,5 @@ __all__ = [
     "MegatronBertForTokenClassification",
     "MegatronBertModel",
 ]
+
+FAMILY = Family(__name__, {"megatron-bert": "MegatronBert"})

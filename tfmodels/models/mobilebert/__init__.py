@@ -1,3 +1,4 @@
+from tfmodels.models.catalogue import Family
 from tfmodels.models.mobilebert.modeling import (
     MobileBertForMaskedLM,
     MobileBertForMultipleChoice,
@@ -19,3 +20,5 @@ __all__ = [
     "MobileBertForTokenClassification",
     "MobileBertModel",
 ]
+
+FAMILY = Family(__name__, {"mobilebert": "MobileBert"})

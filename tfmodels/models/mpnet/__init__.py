@@ -1,5 +1,7 @@
 """MPNet backbone and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.mpnet.modeling import (
     MPNetForMaskedLM,
     MPNetForMultipleChoice,
@@ -17,3 +19,5 @@ __all__ = [
     "MPNetForTokenClassification",
     "MPNetModel",
 ]
+
+FAMILY = Family(__name__, {"mpnet": "MPNet"})

@@ -1,5 +1,7 @@
 """RoBERTa, XLM-RoBERTa and CamemBERT backbones and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.roberta.modeling import (
     CamembertForCausalLM,
     RobertaForCausalLM,
@@ -47,3 +49,5 @@ __all__ = [
     "XLMRobertaForTokenClassification",
     "XLMRobertaModel",
 ]
+
+FAMILY = Family(__name__, {"roberta": "Roberta", "xlm-roberta": "XLMRoberta", "camembert": "Camembert"})

@@ -1,5 +1,7 @@
 """RoFormer backbone and task heads."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.roformer.modeling import (
     RoFormerForMaskedLM,
     RoFormerForMultipleChoice,
@@ -17,3 +19,5 @@ __all__ = [
     "RoFormerForTokenClassification",
     "RoFormerModel",
 ]
+
+FAMILY = Family(__name__, {"roformer": "RoFormer"})

@@ -1,3 +1,4 @@
+from tfmodels.models.catalogue import Family
 from tfmodels.models.squeezebert.modeling import (
     SqueezeBertForMaskedLM,
     SqueezeBertForMultipleChoice,
@@ -15,3 +16,5 @@ __all__ = [
     "SqueezeBertForTokenClassification",
     "SqueezeBertModel",
 ]
+
+FAMILY = Family(__name__, {"squeezebert": "SqueezeBert"})

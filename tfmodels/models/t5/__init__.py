@@ -1,5 +1,7 @@
 """T5 and mT5 models."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.t5.heads import T5ForQuestionAnswering, T5ForSequenceClassification, T5ForTokenClassification
 
 from tfmodels.models.t5.modeling import (
@@ -22,3 +24,5 @@ __all__ = [
     "T5ForTokenClassification",
     "T5Model",
 ]
+
+FAMILY = Family(__name__, {"t5": "T5", "mt5": "MT5"})

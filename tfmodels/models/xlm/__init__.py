@@ -1,3 +1,4 @@
+from tfmodels.models.catalogue import Family
 from tfmodels.models.xlm.modeling import (
     XLMForMultipleChoice,
     XLMForQuestionAnswering,
@@ -17,3 +18,13 @@ __all__ = [
     "XLMModel",
     "XLMWithLMHeadModel",
 ]
+
+FAMILY = Family(
+    __name__,
+    {"xlm": "XLM"},
+    tasks={
+        "question-answering": "ForQuestionAnsweringSimple",
+        "masked-lm": "WithLMHeadModel",
+        "causal-lm": "WithLMHeadModel",
+    },
+)

@@ -1,5 +1,7 @@
 """XLNet models."""
 
+from tfmodels.models.catalogue import Family
+
 from tfmodels.models.xlnet.heads import (
     XLNetForMultipleChoice,
     XLNetForQuestionAnsweringSimple,
@@ -17,3 +19,5 @@ __all__ = [
     "XLNetLMHeadModel",
     "XLNetModel",
 ]
+
+FAMILY = Family(__name__, {"xlnet": "XLNet"}, tasks={"question-answering": "ForQuestionAnsweringSimple"})
