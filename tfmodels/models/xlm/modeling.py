@@ -14,13 +14,13 @@ References:
 import keras
 from keras import ops
 
-from tfmodels.layers import MaskedLMHead, TransformerEmbeddings, TransformerEncoderBlock, causal_mask
+from tfmodels.layers import MaskedLMHead, TransformerEmbeddings, TransformerEncoderBlock
 from tfmodels.layers.block_stack import run_block_stack
+from tfmodels.layers.kv_cache import causal_attention_mask, check_sequence_length
 from tfmodels.layers.layer_drop import LayerDrop
 from tfmodels.layers.position import SinusoidalInitializer
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
-from tfmodels.models.bert.modeling import check_sequence_length
 from tfmodels.models.heads import (
     BeamQuestionAnsweringMixin,
     MaskedLMMixin,
@@ -127,7 +127,7 @@ class XLMModel(PreTrainedModel):
             check_sequence_length(input_ids, self.config["max_position_embeddings"], type(self).__name__)
         token_mask = self._token_mask(inputs)
         seq_len = ops.shape(input_ids)[1]
-        attention_mask = causal_mask(seq_len, seq_len) if self.config["causal"] else token_mask[:, None, None, :]
+        attention_mask = causal_attention_mask(seq_len) if self.config["causal"] else token_mask[:, None, None, :]
 
         extra = None
         if self.lang_embeddings is not None and "langs" in inputs:
