@@ -9,6 +9,8 @@ TORCH_PIN ?= torch==2.13.0
 # The pinned test environment (oracle + toolchain); see the file's header for bumping it.
 CONSTRAINTS ?= constraints.txt
 LATEST_VENV ?= .venv-latest
+# Test processes (pytest-xdist); CI machines have 2 cores. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test test-all test-latest bench
 
@@ -20,10 +22,10 @@ demo: install
 	tfmodels demo
 
 test: install
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS)
 
 test-all: install
-	$(PYTHON) -m pytest -q -m ""
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) -m ""
 
 # The newest releases, on purpose, in a separate virtual environment (the pinned one
 # stays as it is); PyTorch stays at the CPU build. Used to try upgrades before bumping
@@ -33,7 +35,7 @@ test-latest:
 	$(LATEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "$(TORCH_PIN)"
 	$(LATEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade -e ".[test]"
 	$(LATEST_VENV)/bin/python -m pip freeze > $(LATEST_VENV)/freeze.txt
-	$(LATEST_VENV)/bin/python -m pytest -q
+	$(LATEST_VENV)/bin/python -m pytest -q -n $(TEST_WORKERS)
 
 bench: install
 	$(PYTHON) benchmarks/encoder_inference.py

@@ -16,6 +16,7 @@ quiet_tensorflow_for_cli()  # only in the `tfmodels` command: before anything im
 
 from tfmodels import layers  # noqa: E402
 from tfmodels.auto import (  # noqa: E402
+    AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
@@ -28,9 +29,12 @@ from tfmodels.auto import (  # noqa: E402
 from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError  # noqa: E402
 from tfmodels.export import export_saved_model  # noqa: E402
 from tfmodels.models.base import PreTrainedModel  # noqa: E402
+from tfmodels.models.config import PretrainedConfig  # noqa: E402
+from tfmodels.models.outputs import ModelOutput  # noqa: E402
 from tfmodels.models.catalogue import families as _families  # noqa: E402
 
 __all__ = [
+    "AutoConfig",
     "AutoModel",
     "AutoModelForCausalLM",
     "AutoModelForMaskedLM",
@@ -40,7 +44,9 @@ __all__ = [
     "AutoModelForSequenceClassification",
     "AutoModelForTokenClassification",
     "CheckpointError",
+    "ModelOutput",
     "PreTrainedModel",
+    "PretrainedConfig",
     "UnknownModelTypeError",
     "WeightMismatchError",
     "export_saved_model",

@@ -9,6 +9,7 @@ directory or Hub id), picks the class and delegates to its
 from tfmodels.converters import files
 from tfmodels.converters.errors import UnknownModelTypeError
 from tfmodels.models import catalogue
+from tfmodels.models.config import PretrainedConfig
 
 
 class _AutoModelBase:
@@ -61,10 +62,38 @@ class _AutoModelBase:
         from tfmodels.converters import options
 
         options.refuse_unsupported(kwargs)
-        directory = files.resolve_checkpoint_dir(path_or_repo_id, **options.hub_options(kwargs))
+        directory = files.resolve_checkpoint_dir(path_or_repo_id, prefer_tf=bool(kwargs.get("from_tf")),
+                                                 **options.hub_options(kwargs))
         config = options.config_dict(kwargs.get("config"), directory)
         model_class = cls.model_class(config.get("model_type"))
         return model_class.from_pretrained(directory, **kwargs)
+
+
+class AutoConfig:
+    """Reads a checkpoint's `config.json` as a `PretrainedConfig` (attribute access, `to_dict()`).
+
+    `AutoConfig.from_pretrained(path_or_repo_id, **overrides)`; the result
+    goes to `AutoModel*.from_config(config)` or `from_pretrained(..., config=config)`.
+    """
+
+    def __init__(self):
+        raise TypeError("AutoConfig is a factory: use AutoConfig.from_pretrained(...) or AutoConfig.for_model(...).")
+
+    @staticmethod
+    def from_pretrained(path_or_repo_id, **kwargs):
+        """See `tfmodels.models.config.PretrainedConfig.from_pretrained`."""
+        return PretrainedConfig.from_pretrained(path_or_repo_id, **kwargs)
+
+    @staticmethod
+    def for_model(model_type, **fields):
+        """A config for `model_type` with the given fields (no defaults are filled in: the model's
+        constructor has them).
+
+        Raises:
+            UnknownModelTypeError: if no family declares `model_type`.
+        """
+        AutoModel.model_class(model_type)
+        return PretrainedConfig({"model_type": model_type, **fields})
 
 
 def _auto(name, task, registry, doc):

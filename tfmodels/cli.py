@@ -18,13 +18,13 @@ from tfmodels.models.catalogue import TASK_SUFFIXES
 TASK_CHOICES = ("auto", *TASK_SUFFIXES)
 
 
-def _model_class(source, task):
+def _model_class(source, task, from_tf=False):
     """Picks the class: the task's Auto registry, or (task 'auto') the checkpoint's `architectures`."""
     import tfmodels
     from tfmodels import auto
     from tfmodels.converters import files
 
-    directory = files.resolve_checkpoint_dir(source)
+    directory = files.resolve_checkpoint_dir(source, prefer_tf=from_tf)
     config = files.read_config(directory)
     if task == "auto":
         for name in config.get("architectures") or []:
@@ -55,9 +55,10 @@ def _convert(args):
     from tfmodels.converters.saver import save_keras_weights, save_pretrained
 
     _refuse_non_empty(args.destination, args.overwrite)
-    directory, cls = _model_class(args.source, args.task)
+    directory, cls = _model_class(args.source, args.task, args.from_tf)
     print(f"Converting {directory} -> {args.destination} as {cls.__name__} ({args.format})")
-    model = cls.from_pretrained(directory, progress=True, ignore_mismatched_sizes=args.ignore_mismatched_sizes)
+    model = cls.from_pretrained(directory, progress=True, ignore_mismatched_sizes=args.ignore_mismatched_sizes,
+                                from_tf=args.from_tf)
     if args.format == "keras":
         save_keras_weights(model, args.destination)
         print(f"Wrote {args.destination}/config.json and model.weights.h5 "
@@ -121,7 +122,8 @@ def build_parser():
         prog="tfmodels",
         description=(
             "Transformer models for TensorFlow/Keras 3 from Hugging Face PyTorch checkpoints. "
-            "SRC is a local checkpoint directory (config.json + model.safetensors or pytorch_model.bin) "
+            "SRC is a local checkpoint directory (config.json + model.safetensors, pytorch_model.bin or a "
+            "legacy TF tf_model.h5) "
             "or a Hugging Face Hub id (downloaded and cached by huggingface_hub; HF_HUB_OFFLINE=1 uses "
             "the cache only)."
         ),
@@ -137,7 +139,8 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     convert = commands.add_parser(
-        "convert", help="load a PyTorch checkpoint and write it as Keras weights (or safetensors)",
+        "convert", help="load a PyTorch (or legacy TF tf_model.h5) checkpoint and write it as Keras weights "
+                        "(or safetensors)",
         description="Load SRC strictly (every key and shape checked) and write DST. A non-empty DST is "
                     "refused unless --overwrite is given; its files are then replaced only after the new ones "
                     "were written completely.",
@@ -150,6 +153,9 @@ def build_parser():
                          help="keras: config.json + model.weights.h5; safetensors: Hugging Face layout")
     convert.add_argument("--ignore-mismatched-sizes", action="store_true",
                          help="re-initialise task-head weights whose shape differs instead of failing")
+    convert.add_argument("--from-tf", action="store_true",
+                         help="read the legacy TF weights (tf_model.h5 or its shards) even when SRC also has "
+                              "PyTorch weights (without it they are read only when there are none)")
     convert.add_argument("--overwrite", action="store_true", help="replace the files of a non-empty DST")
     convert.set_defaults(func=_convert)
 
@@ -171,15 +177,17 @@ def build_parser():
     text.add_argument("--max-length", type=int, metavar="N",
                       help="length the in-graph tokenizer pads/truncates to (default: the tokenizer's truncation "
                            "length, else 512; at most the model's max_position_embeddings)")
-    gen = export.add_argument_group("generation (causal LMs)")
+    gen = export.add_argument_group("generation (causal LMs: --task causal-lm; encoder-decoders: --task seq2seq-lm)")
     gen.add_argument("--generation", action="store_true",
-                     help="add a 'generate' signature: int32 input_ids, attention_mask (left-padded prompts, "
-                          "batch <= --batch-size, length <= --prompt-length) -> sequences")
+                     help="add a 'generate' signature: int32 input_ids, attention_mask (left-padded prompts, or "
+                          "encoder-decoder sources; batch <= --batch-size, length <= --prompt-length) -> sequences "
+                          "(prompt + new tokens; for encoder-decoders the decoder tokens, start token first)")
     gen.add_argument("--max-new-tokens", type=int, metavar="N", help="tokens generated at most (default: 20)")
     gen.add_argument("--batch-size", type=int, default=8, metavar="N",
                      help="largest batch the 'generate' signature takes (default: %(default)s)")
     gen.add_argument("--prompt-length", type=int, default=64, metavar="N",
-                     help="longest prompt the 'generate' signature takes (default: %(default)s)")
+                     help="longest prompt (encoder-decoders: source) the 'generate' signature takes "
+                          "(default: %(default)s)")
     gen.add_argument("--generation-config", metavar="JSON",
                      help="other generate() arguments as JSON, e.g. '{\"num_beams\": 4}' or "
                           "'{\"do_sample\": true, \"top_p\": 0.9}'")

@@ -1,7 +1,9 @@
 """PyTorch / Hugging Face checkpoints <-> tfmodels.
 
 One shared loader and saver; one declarative weight table per architecture,
-registered by `model_type`. Importing this package imports the converter
+registered by `model_type`. Legacy Hugging Face TF checkpoints (`tf_model.h5`)
+are translated to PyTorch keys and layouts (`tf_h5.py`) and load through the
+same tables. Importing this package imports the converter
 module each family declares (`tfmodels.models.catalogue`), which registers
 its tables.
 """

@@ -8,7 +8,7 @@ Backbone keys (under `albert.` in head models): `embeddings.*`,
 """
 
 from tfmodels.converters.layer_tables import attention, bert_style_embeddings, classifier_heads, dense, feed_forward, layer_norm
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 TIED_DECODER = {r"^predictions\.decoder\.weight$": "embeddings.word_embeddings.weight"}
@@ -34,8 +34,8 @@ def albert_backbone(backbone):
 
 @register_weight_table("albert")
 def albert_table(model):
-    is_head = hasattr(model, "backbone")
-    params = prefixed("albert" if is_head else "", albert_backbone(model.backbone if is_head else model))
+    is_head, backbone = split_head_model(model)
+    params = prefixed("albert" if is_head else "", albert_backbone(backbone))
     params += classifier_heads(model)
     tied = {}
     if hasattr(model, "lm_head"):

@@ -20,7 +20,7 @@ loading compares them with the table the model computes, saving writes it.
 """
 
 from tfmodels.converters.layer_tables import attention, classifier_heads, dense, embedding, feed_forward, layer_norm
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 OTHER_HEAD_KEYS = (r"^lm_head\.", r"^final_logits_bias$", r"^classification_head\.", r"^qa_outputs\.")
@@ -39,14 +39,15 @@ def bart_block(hf, keras, is_decoder):
     return params + layer_norm(f"{hf}.final_layer_norm", f"{keras}.output_layer_norm")
 
 
-def bart_stack(model, stack, hf=None):
-    """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`)."""
+def bart_stack(model, stack, hf=None, block_rows=bart_block):
+    """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`),
+    `block_rows(hf, keras, is_decoder)` a block's rows (LED's encoder blocks differ)."""
     hf = hf or stack
     params = [] if model.sinusoidal_positions else embedding(f"{hf}.embed_positions", f"{stack}_embed_positions")
     if model.layernorm_embedding:
         params += layer_norm(f"{hf}.layernorm_embedding", f"{stack}_layernorm_embedding")
     for i in range(len(getattr(model, f"{stack}_blocks"))):
-        params += bart_block(f"{hf}.layers.{i}", f"{stack}_blocks.{i}", stack == "decoder")
+        params += block_rows(f"{hf}.layers.{i}", f"{stack}_blocks.{i}", stack == "decoder")
     if model.final_layer_norms:
         params += layer_norm(f"{hf}.layer_norm", f"{stack}_layer_norm")
     return params
@@ -75,22 +76,22 @@ def sinusoid_buffers(model, prefix=""):
     return {f"{prefix}{stack}.embed_positions.weight": table for stack in stacks}
 
 
-def bart_backbone(model):
+def bart_backbone(model, block_rows=bart_block):
     """Rows of `BartModel` (or a variant), unprefixed."""
-    return bart_stack(model, "encoder") + bart_stack(model, "decoder")
+    return bart_stack(model, "encoder", block_rows=block_rows) + bart_stack(model, "decoder", block_rows=block_rows)
 
 
 @register_weight_table("bart")
 @register_weight_table("mbart")
 @register_weight_table("marian")
 @register_weight_table("pegasus")
-def bart_table(model):
+def bart_table(model, prefix="model", block_rows=bart_block):
+    """The BART-family table; LED passes its prefix (`led`) and block rows."""
     if not getattr(model, "has_encoder", True):  # BartForCausalLM
         return causal_lm_table(model)
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     tokens, tied, decoder_table = token_tables(backbone)
-    params = prefixed("model" if is_head else "", tokens + bart_backbone(backbone))
+    params = prefixed(prefix if is_head else "", tokens + bart_backbone(backbone, block_rows))
     if hasattr(model, "final_logits_bias"):
         params.append(Param("final_logits_bias", "final_logits_bias", optional=True))  # missing in old checkpoints
         if model.lm_head is None:
@@ -99,8 +100,8 @@ def bart_table(model):
             params.append(Param("lm_head.weight", "lm_head.kernel", LINEAR))
     params += classifier_heads(model, head_dense="classification_head.dense",
                                head_out="classification_head.out_proj")
-    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix="model",
-                       is_head_model=is_head, buffers=sinusoid_buffers(backbone, "model." if is_head else ""))
+    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix=prefix,
+                       is_head_model=is_head, buffers=sinusoid_buffers(backbone, f"{prefix}." if is_head else ""))
 
 
 def causal_lm_table(model):

@@ -13,7 +13,7 @@ from tfmodels.converters.layer_tables import (
     dense,
     layer_norm,
 )
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 # The decoder tied to the word embeddings (checked equal when the LM head is tied).
@@ -48,8 +48,7 @@ def bert_mlm_head(model):
 @register_weight_table("bert")
 def bert_table(model, prefix="bert", backbone_rows=bert_backbone):
     """The BERT table; relatives with BERT's key layout pass their prefix and backbone rows (LayoutLM)."""
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     params = prefixed(prefix if is_head else "", backbone_rows(backbone))
     params += classifier_heads(model)
     tied = {}

@@ -18,16 +18,17 @@ from tfmodels.converters.layer_tables import (
     layer_norm,
 )
 from tfmodels.converters.mapping import (
+    AddTrailingAxis,
+    FusedPart,
     IDENTITY,
     LINEAR,
     LINEAR_FROM_HEADS,
-    TORCH_CONV1D,
-    AddTrailingAxis,
-    FusedPart,
     Param,
     Permute,
+    TORCH_CONV1D,
     WeightTable,
     prefixed,
+    split_head_model,
 )
 from tfmodels.converters.registry import register_weight_table
 
@@ -73,8 +74,7 @@ def convbert_backbone(backbone):
 
 @register_weight_table("convbert")
 def convbert_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     params = prefixed("convbert" if is_head else "", convbert_backbone(backbone))
     tied = {}
     if is_head:

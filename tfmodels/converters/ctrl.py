@@ -9,7 +9,7 @@ computed, not stored.
 
 from tfmodels.converters.buffers import recomputed_table
 from tfmodels.converters.layer_tables import attention, embedding, feed_forward, layer_norm
-from tfmodels.converters.mapping import Param, WeightTable, prefixed
+from tfmodels.converters.mapping import Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 
@@ -32,8 +32,7 @@ def ctrl_backbone(backbone):
 
 @register_weight_table("ctrl")
 def ctrl_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     params = prefixed("transformer" if is_head else "", ctrl_backbone(backbone))
     if hasattr(model, "lm_head_bias"):
         params.append(Param("lm_head.bias", "lm_head_bias", head=True))

@@ -18,13 +18,14 @@ from tfmodels.converters.layer_tables import (
 )
 from tfmodels.converters.mapping import (
     FLATTEN,
+    FusedPart,
     LINEAR,
     LINEAR_FROM_HEADS,
-    TORCH_CONV1D,
-    FusedPart,
     Param,
+    TORCH_CONV1D,
     WeightTable,
     prefixed,
+    split_head_model,
 )
 from tfmodels.converters.registry import register_weight_table
 
@@ -112,8 +113,7 @@ def deberta_heads(model):
 
 
 def deberta_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     params = prefixed("deberta" if is_head else "", deberta_backbone(backbone))
     tied = {}
     if is_head:

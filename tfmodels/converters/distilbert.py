@@ -7,7 +7,7 @@ head models); heads `pre_classifier` + `classifier`, `classifier`,
 """
 
 from tfmodels.converters.layer_tables import attention, bert_style_embeddings, classifier_heads, dense, feed_forward, layer_norm
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 TIED_DECODER = {r"^vocab_projector\.weight$": "embeddings.word_embeddings.weight"}
@@ -27,8 +27,8 @@ def distilbert_backbone(backbone):
 
 @register_weight_table("distilbert")
 def distilbert_table(model):
-    is_head = hasattr(model, "backbone")
-    params = prefixed("distilbert" if is_head else "", distilbert_backbone(model.backbone if is_head else model))
+    is_head, backbone = split_head_model(model)
+    params = prefixed("distilbert" if is_head else "", distilbert_backbone(backbone))
     params += classifier_heads(model, head_dense="pre_classifier", head_out="classifier")
     tied = {}
     if hasattr(model, "lm_head"):

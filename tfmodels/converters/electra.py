@@ -9,7 +9,7 @@ BERT's backbone layout under `electra.` plus `embeddings_project` (when
 
 from tfmodels.converters.bert import bert_backbone
 from tfmodels.converters.layer_tables import classifier_heads, dense, layer_norm
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 TIED_DECODER = {r"^generator_lm_head\.weight$": "embeddings.word_embeddings.weight"}
@@ -26,8 +26,8 @@ def electra_backbone(backbone):
 
 @register_weight_table("electra")
 def electra_table(model):
-    is_head = hasattr(model, "backbone")
-    params = prefixed("electra" if is_head else "", electra_backbone(model.backbone if is_head else model))
+    is_head, backbone = split_head_model(model)
+    params = prefixed("electra" if is_head else "", electra_backbone(backbone))
     mc = type(model).__name__ == "ElectraForMultipleChoice"
     params += classifier_heads(model, head_dense="sequence_summary.summary" if mc else None,
                                head_out="classifier" if mc else None)

@@ -7,7 +7,14 @@ forms (first found wins):
 - `pytorch_model.bin`, or shards listed in `pytorch_model.bin.index.json`
   (needs PyTorch: `pip install "tfmodels[torch]"`);
 - `model.weights.h5`: Keras weights written by `tfmodels convert` (read through
-  `keras_dir.KerasWeightsReader`, so any head of the family loads them).
+  `keras_dir.KerasWeightsReader`, so any head of the family loads them);
+- `tf_model.h5`, or shards listed in `tf_model.h5.index.json`: legacy
+  Hugging Face TF (Keras 2) checkpoints, for repositories that ship no
+  PyTorch weights; their TF variable names and layouts are translated to the
+  PyTorch ones (`tf_h5.py`), so they load through the same weight tables.
+  `prefer_tf=True` (`from_pretrained(from_tf=True)`) picks them first. A
+  `model.safetensors` a TF model wrote (metadata `format: tf`) is translated
+  the same way.
 
 `resolve_checkpoint_dir` accepts a local directory or a Hugging Face Hub id;
 Hub ids go through `huggingface_hub`, which caches downloads and honours
@@ -25,6 +32,13 @@ import ml_dtypes  # noqa: F401  (registers bfloat16 with NumPy, for bf16 checkpo
 import numpy as np
 
 from tfmodels.converters.errors import CheckpointError
+from tfmodels.converters.tf_h5 import (
+    TF_WEIGHTS_INDEX_NAME,
+    TF_WEIGHTS_NAME,
+    TFH5Handle,
+    TFSafetensorsHandle,
+    TranslatedTFHandle,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +48,10 @@ SAFETENSORS_INDEX_NAME = "model.safetensors.index.json"
 TORCH_NAME = "pytorch_model.bin"
 TORCH_INDEX_NAME = "pytorch_model.bin.index.json"
 KERAS_WEIGHTS_NAME = "model.weights.h5"
-LEGACY_TF_NAME = "tf_model.h5"
-_WEIGHT_NAMES = (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME, TORCH_NAME, TORCH_INDEX_NAME, KERAS_WEIGHTS_NAME)
+LEGACY_TF_NAME = TF_WEIGHTS_NAME
+LEGACY_TF_INDEX_NAME = TF_WEIGHTS_INDEX_NAME
+_TF_NAMES = (LEGACY_TF_NAME, LEGACY_TF_INDEX_NAME)
+_WEIGHT_NAMES = (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME, TORCH_NAME, TORCH_INDEX_NAME, KERAS_WEIGHTS_NAME, *_TF_NAMES)
 
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -43,11 +59,11 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 def _looks_like_path(name):
     """A Hub id is `name` or `org/name`; anything else is a filesystem path."""
-    return not _REPO_ID.match(name) or name.endswith((".json", ".safetensors", ".bin"))
+    return not _REPO_ID.match(name) or name.endswith((".json", ".safetensors", ".bin", ".h5"))
 
 
 def resolve_checkpoint_dir(path_or_repo_id, revision=None, cache_dir=None, local_files_only=None, token=None,
-                           force_download=False, subfolder=None):
+                           force_download=False, subfolder=None, prefer_tf=False):
     """Returns a local directory holding the checkpoint.
 
     Args:
@@ -57,6 +73,10 @@ def resolve_checkpoint_dir(path_or_repo_id, revision=None, cache_dir=None, local
             `huggingface_hub.snapshot_download`.
         local_files_only: only use the Hub cache (defaults to `HF_HUB_OFFLINE`).
         subfolder: the checkpoint's folder inside the directory or repository.
+        prefer_tf: for a Hub id, download the legacy TF weights
+            (`tf_model.h5` or its shards) first. Without it they are
+            downloaded only when the repository has neither safetensors nor
+            `pytorch_model.bin` weights.
 
     Returns:
         `pathlib.Path` of the directory.
@@ -78,8 +98,8 @@ def resolve_checkpoint_dir(path_or_repo_id, revision=None, cache_dir=None, local
             f"Checkpoint directory {name} does not exist. Pass a directory in Hugging Face layout "
             f"({CONFIG_NAME} + {SAFETENSORS_NAME} or {TORCH_NAME}) or a Hub id such as 'bert-base-uncased'."
         )
-    return _subfolder(_download(name, revision, cache_dir, local_files_only, token, force_download, subfolder),
-                      subfolder, name)
+    return _subfolder(_download(name, revision, cache_dir, local_files_only, token, force_download, subfolder,
+                                prefer_tf), subfolder, name)
 
 
 def _subfolder(directory, subfolder, name):
@@ -91,25 +111,35 @@ def _subfolder(directory, subfolder, name):
     return path
 
 
-def _download(repo_id, revision, cache_dir, local_files_only, token, force_download=False, subfolder=None):
+# Hub downloads, tried in order until the snapshot holds one of the weight files named (see `_download`).
+_DOWNLOADS = (
+    (("*.safetensors", SAFETENSORS_INDEX_NAME), (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME)),
+    (("pytorch_model*.bin", TORCH_INDEX_NAME), (TORCH_NAME, TORCH_INDEX_NAME)),
+    (("tf_model*.h5", LEGACY_TF_INDEX_NAME), _TF_NAMES),
+)
+
+
+def _download(repo_id, revision, cache_dir, local_files_only, token, force_download=False, subfolder=None,
+              prefer_tf=False):
+    """Downloads `config.json`, `generation_config.json` and one kind of weights: safetensors, else
+    `pytorch_model.bin`, else the legacy `tf_model.h5` (first with `prefer_tf`)."""
     import huggingface_hub
     from huggingface_hub import errors as hub_errors
 
     if local_files_only is None:
         local_files_only = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
     base = f"{subfolder.strip('/')}/" if subfolder else ""
-    patterns = [base + p for p in ("config.json", "generation_config.json", "*.safetensors",
-                                          "model.safetensors.index.json")]
     kwargs = dict(
         repo_id=repo_id, revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only,
         force_download=force_download,
     )
+    downloads = (_DOWNLOADS[-1], *_DOWNLOADS[:-1]) if prefer_tf else _DOWNLOADS
     try:
-        directory = Path(huggingface_hub.snapshot_download(allow_patterns=patterns, **kwargs))
-        if not any((directory / base / n).exists() for n in (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME)):
-            patterns = [base + p for p in ("config.json", "generation_config.json", "pytorch_model*.bin",
-                                          "pytorch_model.bin.index.json")]
+        for weight_patterns, weight_names in downloads:
+            patterns = [base + p for p in ("config.json", "generation_config.json", *weight_patterns)]
             directory = Path(huggingface_hub.snapshot_download(allow_patterns=patterns, **kwargs))
+            if any((directory / base / n).exists() for n in weight_names):
+                break
         return directory
     except hub_errors.HFValidationError:
         raise FileNotFoundError(
@@ -154,42 +184,48 @@ def config_as_dict(config):
 
     Args:
         config: a dict; a `config.json` path or its directory; or a config
-            object with `to_dict()` (`transformers.BertConfig(...)`, any
-            `transformers.PretrainedConfig`).
+            object with `to_dict()` (`model.config`, `tfmodels.AutoConfig`'s
+            result, `transformers.BertConfig(...)`, any `transformers.PretrainedConfig`).
 
     Raises:
         TypeError: for any other type.
         FileNotFoundError, ValueError: as `read_config` for paths.
     """
+    if callable(getattr(config, "to_dict", None)):  # before dict: a model's `config` is a dict of its own fields
+        return dict(config.to_dict())
     if isinstance(config, dict):
         return dict(config)
     if isinstance(config, (str, bytes)) or hasattr(config, "__fspath__"):
         return read_config(config)
-    if callable(getattr(config, "to_dict", None)):
-        return dict(config.to_dict())
     raise TypeError(
         "A model config must be a dict, a config.json path, or a config object with `to_dict()` "
         f"(e.g. transformers.BertConfig). Received: {type(config).__name__}."
     )
 
 
-def find_weights_file(directory):
+def find_weights_file(directory, prefer_tf=False):
     """Returns the path of the weights to load from `directory` (see module docstring).
+
+    Args:
+        directory: the checkpoint directory.
+        prefer_tf: pick the legacy TF weights (`tf_model.h5` or its shard
+            index) when present, before the PyTorch ones.
 
     Raises:
         FileNotFoundError: if no supported weights file is present.
     """
     directory = Path(directory)
-    for name in _WEIGHT_NAMES:
+    names = (*_TF_NAMES, *_WEIGHT_NAMES) if prefer_tf else _WEIGHT_NAMES
+    for name in names:
         if (directory / name).is_file():
             return directory / name
     present = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
     hint = ""
-    if LEGACY_TF_NAME in present:
-        hint = (
-            f" It has {LEGACY_TF_NAME}, a legacy Keras 2 checkpoint, which this version does not read yet; "
-            "use the repository's PyTorch weights instead."
-        )
+    if any(name.startswith("tf_model-") and name.endswith(".h5") for name in present):
+        hint = f" It has TF weight shards but no {LEGACY_TF_INDEX_NAME} listing them; download it too."
+    elif "model.ckpt.index" in present or any(name.endswith(".ckpt.index") for name in present):
+        hint = (" It has a TensorFlow 1 checkpoint (model.ckpt), which tfmodels does not read; use the "
+                "repository's PyTorch or tf_model.h5 weights.")
     raise FileNotFoundError(
         f"No weights found in {directory}: expected one of {list(_WEIGHT_NAMES)}. Found: {present}.{hint}"
     )
@@ -207,7 +243,9 @@ class CheckpointReader:
         self._stack = contextlib.ExitStack()
         self._key_to_handle = {}
         name = self.path.name
-        if name.endswith(".index.json"):
+        if name == LEGACY_TF_INDEX_NAME:
+            self._open_tf_shards(self._read_index(self.path))
+        elif name.endswith(".index.json"):
             index = self._read_index(self.path)
             files = sorted(set(index.values()))
             handles = {f: self._open(self.path.parent / f) for f in files}
@@ -228,10 +266,31 @@ class CheckpointReader:
         if not path.is_file():
             raise FileNotFoundError(f"Checkpoint shard {path} is missing (listed in the index).")
         if path.suffix == ".safetensors":
-            return _SafetensorsHandle(path, self._stack)
+            handle = _SafetensorsHandle(path, self._stack)
+            return TFSafetensorsHandle(handle) if handle.format == "tf" else handle
         if path.suffix == ".bin":
             return _TorchHandle(path)
+        if path.suffix == ".h5":
+            return TFH5Handle(path, self._stack)
         raise CheckpointError(f"Unsupported weights file {path}.")
+
+    def _open_tf_shards(self, index):
+        """TF shards: the index maps TF variable names to files; the handles serve them under PyTorch keys."""
+        by_file = {}
+        for tf_name, shard in index.items():
+            by_file.setdefault(shard, []).append(tf_name)
+        for shard, tf_names in sorted(by_file.items()):
+            path = self.path.parent / shard
+            if not path.is_file():
+                raise FileNotFoundError(f"Checkpoint shard {path} is missing (listed in {self.path}).")
+            handle = TFH5Handle(path, self._stack, tf_names)
+            for key in handle.keys():
+                if key in self._key_to_handle:
+                    raise CheckpointError(
+                        f"{self.path}: the PyTorch key {key!r} comes from TF variables in two shards "
+                        f"({self._key_to_handle[key].path.name}, {shard}); the index is inconsistent."
+                    )
+                self._key_to_handle[key] = handle
 
     def __enter__(self):
         return self
@@ -254,6 +313,26 @@ class CheckpointReader:
     def get_rows(self, key, start, stop):
         """Rows `start:stop` of a tensor (first axis), read without loading the rest."""
         return self._key_to_handle[key].get_rows(key, start, stop)
+
+    def conform(self, key, shape):
+        """Whether `key` can be served in `shape`: legacy TF tensors may differ from the PyTorch
+        shape in size-1 axes only (see `tf_h5.TFH5Handle.conform`); other formats must match exactly."""
+        handle = self._key_to_handle[key]
+        if isinstance(handle, TranslatedTFHandle):
+            return handle.conform(key, shape)
+        return self.shape(key) == tuple(shape)
+
+    @property
+    def translates_tf_names(self):
+        """Whether the keys come from TF variable names (legacy TF checkpoints, `tf_h5.py`)."""
+        return any(isinstance(h, TranslatedTFHandle) for h in self._key_to_handle.values())
+
+    def source_name(self, key):
+        """`key` as an error message names it: with its TF variable name for legacy TF checkpoints."""
+        handle = self._key_to_handle.get(key)
+        if isinstance(handle, TranslatedTFHandle):
+            return f"{key} (TF variable {handle.tf_name(key)})"
+        return key
 
 
 class _SafetensorsHandle:
@@ -278,6 +357,11 @@ class _SafetensorsHandle:
                 f"{path} is not a readable safetensors file ({e}). It may be truncated or corrupt: "
                 "download or export it again."
             ) from None
+
+    @property
+    def format(self):
+        """The writer's `format` metadata: `"pt"`, `"tf"` (a TF model's `save_pretrained`), ... or None."""
+        return (self._file.metadata() or {}).get("format")
 
     def keys(self):
         return list(self._file.keys())

@@ -8,7 +8,16 @@ Keys of `transformers.models.funnel.modeling_funnel`: `embeddings.*`,
 """
 
 from tfmodels.converters.layer_tables import dense, embedding, feed_forward, layer_norm
-from tfmodels.converters.mapping import FLATTEN, IDENTITY, LINEAR, LINEAR_FROM_HEADS, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import (
+    FLATTEN,
+    IDENTITY,
+    LINEAR,
+    LINEAR_FROM_HEADS,
+    Param,
+    WeightTable,
+    prefixed,
+    split_head_model,
+)
 from tfmodels.converters.registry import register_weight_table
 
 OTHER_HEAD_KEYS = (r"^classifier\.", r"^qa_outputs\.", r"^lm_head\.", r"^discriminator_predictions\.",
@@ -44,8 +53,7 @@ def funnel_backbone(backbone):
 
 @register_weight_table("funnel")
 def funnel_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     params = prefixed("funnel" if is_head else "", funnel_backbone(backbone))
     flags = dict(optional=True, head=True)
     tied = {}

@@ -11,7 +11,16 @@ and value side by side: split into three rows), `h.{i}.attn.c_proj`,
 
 from tfmodels.converters.buffers import causal_mask_buffer
 from tfmodels.converters.layer_tables import dense, embedding, layer_norm
-from tfmodels.converters.mapping import CONV1D, CONV1D_FROM_HEADS, FLATTEN, Param, Split, WeightTable, prefixed
+from tfmodels.converters.mapping import (
+    CONV1D,
+    CONV1D_FROM_HEADS,
+    FLATTEN,
+    Param,
+    Split,
+    WeightTable,
+    prefixed,
+    split_head_model,
+)
 from tfmodels.converters.registry import register_weight_table
 
 # Old checkpoints store the causal mask (`attn.bias`, checked) and its fill value `attn.masked_bias`,
@@ -78,8 +87,7 @@ def decoder_head_rows(model):
 
 @register_weight_table("gpt2")
 def gpt2_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     params = prefixed("transformer" if is_head else "", gpt2_backbone(backbone))
     params += decoder_head_rows(model)
     return WeightTable(

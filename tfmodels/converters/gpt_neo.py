@@ -10,7 +10,7 @@ from tfmodels.converters.layer_tables import attention, embedding, feed_forward,
 import re
 
 from tfmodels.converters.buffers import causal_mask_buffer
-from tfmodels.converters.mapping import Param, WeightTable, prefixed
+from tfmodels.converters.mapping import Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 # `masked_bias` (the old fill value) is read by neither `transformers` nor tfmodels; the masks are checked.
@@ -37,8 +37,7 @@ def gpt_neo_backbone(backbone):
 
 @register_weight_table("gpt_neo")
 def gpt_neo_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     return WeightTable(
         prefixed("transformer" if is_head else "", gpt_neo_backbone(backbone)),
         ignored_keys=GPT_NEO_IGNORED_KEYS,

@@ -105,6 +105,8 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
         used.add(key)
         expected = tuple(param.transform.hf_shape(tuple(variable.shape)))
         found = reader.shape(key)
+        if found != expected and getattr(reader, "conform", None) is not None and reader.conform(key, expected):
+            found = expected  # a legacy TF tensor with size-1 axes added or dropped (files.CheckpointReader.conform)
         if found != expected:
             if ignore_mismatched_sizes and param.head:
                 reinitialised.append((key, found, expected))
@@ -119,7 +121,7 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
     verified, unused, unexpected = _classify_leftovers(table, sorted(checkpoint_keys - used), prefixed_checkpoint)
     if missing or unexpected or mismatched:
         raise WeightMismatchError(
-            _mismatch_message(type(model).__name__, reader.path, missing, unexpected, mismatched),
+            _mismatch_message(type(model).__name__, reader, missing, unexpected, mismatched),
             missing, unexpected, mismatched,
         )
 
@@ -220,15 +222,20 @@ def _short(keys, limit=12):
     return ", ".join(keys[:limit]) + more
 
 
-def _mismatch_message(model_name, path, missing, unexpected, mismatched):
-    lines = [f"The checkpoint {path} does not match {model_name} as built from its config.json:"]
+def _mismatch_message(model_name, reader, missing, unexpected, mismatched):
+    name = getattr(reader, "source_name", lambda key: key)  # legacy TF checkpoints: also the TF variable
+    lines = [f"The checkpoint {reader.path} does not match {model_name} as built from its config.json:"]
     if mismatched:
         lines.append("  shape mismatches (checkpoint vs model built from config):")
-        lines += [f"    {k}: checkpoint {tuple(a)} vs model {tuple(b)}" for k, a, b in mismatched]
+        lines += [f"    {name(k)}: checkpoint {tuple(a)} vs model {tuple(b)}" for k, a, b in mismatched]
     if missing:
         lines.append(f"  missing from the checkpoint: {_short(missing)}")
     if unexpected:
-        lines.append(f"  unexpected in the checkpoint: {_short(unexpected)}")
+        lines.append(f"  unexpected in the checkpoint: {_short(name(k) for k in unexpected)}")
+    if getattr(reader, "translates_tf_names", False):
+        lines.append(f"  (the keys of {reader.path.name} are the PyTorch names of its TF variables: "
+                     "model scope dropped, '/' -> '.', 'layer_._0' -> 'layer.0', kernel/gamma/embeddings -> "
+                     "weight, beta -> bias)")
     lines.append(
         "Check that config.json belongs to these weights. To replace a task head of another "
         "size, pass ignore_mismatched_sizes=True."
@@ -252,13 +259,14 @@ def load_pretrained(
     force_download=False,
     subfolder=None,
     from_pt=None,
+    from_tf=False,
     progress=None,
     **kwargs,
 ):
     """Builds `cls` from a checkpoint's `config.json` and loads its weights.
 
     Keywords follow `transformers`' `from_pretrained`; the ones tfmodels
-    cannot honour (`trust_remote_code=True`, `from_tf=True`, `device_map`,
+    cannot honour (`trust_remote_code=True`, `from_flax=True`, `device_map`,
     quantization) are refused by name (see `options.REFUSED_OPTIONS`).
 
     Args:
@@ -277,8 +285,10 @@ def load_pretrained(
         revision, cache_dir, local_files_only, token, force_download: Hub
             options (passed to `huggingface_hub`).
         subfolder: the checkpoint's folder inside the directory or repository.
-        from_pt: accepted for compatibility; tfmodels always reads PyTorch
-            checkpoints.
+        from_pt: accepted for compatibility; PyTorch weights are read by default.
+        from_tf: read the legacy TF weights (`tf_model.h5` or its shards)
+            even when the directory or repository also has PyTorch weights
+            (without it, they are read only when there are none).
         progress: show a progress bar (`None`: only on a terminal).
         **kwargs: config fields to change, e.g. `num_labels=3`.
 
@@ -292,19 +302,19 @@ def load_pretrained(
         TypeError: a keyword that is neither a loading option nor a config field.
         ValueError: a refused option, or a config for another architecture.
         FileNotFoundError: missing directory, `config.json` or weights.
-        CheckpointError: corrupt or truncated weights files.
+        CheckpointError: corrupt or truncated weights files (naming the file).
         ImportError: a `pytorch_model.bin` without PyTorch installed.
         UnknownModelTypeError: an architecture tfmodels does not implement.
         WeightMismatchError: keys or shapes that do not match the config.
         BufferMismatchError: a recomputed tensor differs from the checkpoint's.
     """
-    del from_pt  # always PyTorch weights
+    del from_pt  # PyTorch weights are the default
     options.refuse_unsupported(kwargs)
     for name in options.REFUSED_OPTIONS:
         kwargs.pop(name, None)
     directory = files.resolve_checkpoint_dir(
         path_or_repo_id, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token,
-        force_download=force_download, subfolder=subfolder,
+        force_download=force_download, subfolder=subfolder, prefer_tf=bool(from_tf),
     )
     config = options.config_dict(config, directory)
     model_type = config.get("model_type")
@@ -315,7 +325,7 @@ def load_pretrained(
         )
     options.check_config_overrides(cls, config, kwargs)
     policy = options.keras_dtype(dtype, torch_dtype, config)
-    weights_path = files.find_weights_file(directory)
+    weights_path = files.find_weights_file(directory, prefer_tf=bool(from_tf))
     config.update(kwargs)
     config.pop("dtype", None)
     if policy is not None:

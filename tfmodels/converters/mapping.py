@@ -355,3 +355,10 @@ class GroupedConv1x1(Transform):
 
 
 GROUPED_CONV1X1 = GroupedConv1x1()
+
+
+def split_head_model(model):
+    """`(is_head, backbone)`: whether `model` is a head model (it has a `backbone`), and the backbone
+    (the model itself for a bare backbone). Head-model keys carry the `base_model_prefix`."""
+    backbone = getattr(model, "backbone", None)
+    return (True, backbone) if backbone is not None else (False, model)

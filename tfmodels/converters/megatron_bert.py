@@ -8,7 +8,7 @@ BERT's names (under `bert.`), with the pre-norm LayerNorms at
 
 from tfmodels.converters.bert import BERT_OTHER_HEAD_KEYS, BERT_TIED_DECODER, bert_mlm_head
 from tfmodels.converters.layer_tables import attention, bert_style_embeddings, classifier_heads, dense, feed_forward, layer_norm
-from tfmodels.converters.mapping import WeightTable, prefixed
+from tfmodels.converters.mapping import WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 
@@ -29,8 +29,8 @@ def megatron_backbone(backbone):
 
 @register_weight_table("megatron-bert")
 def megatron_bert_table(model):
-    is_head = hasattr(model, "backbone")
-    params = prefixed("bert" if is_head else "", megatron_backbone(model.backbone if is_head else model))
+    is_head, backbone = split_head_model(model)
+    params = prefixed("bert" if is_head else "", megatron_backbone(backbone))
     params += classifier_heads(model)
     tied = {}
     if hasattr(model, "lm_head"):

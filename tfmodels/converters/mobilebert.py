@@ -15,7 +15,7 @@ from tfmodels.converters.layer_tables import (
     feed_forward,
     layer_norm,
 )
-from tfmodels.converters.mapping import Param, WeightTable, prefixed
+from tfmodels.converters.mapping import Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 # The decoder is tied to the word embeddings (checked); its bias is an alias of `cls.predictions.bias`.
@@ -58,8 +58,7 @@ def mobilebert_backbone(backbone):
 
 @register_weight_table("mobilebert")
 def mobilebert_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     params = prefixed("mobilebert" if is_head else "", mobilebert_backbone(backbone))
     ignored, tied = (), {}
     # Layers `transformers` builds but never calls in this configuration: they cannot affect outputs.

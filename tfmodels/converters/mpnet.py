@@ -16,7 +16,7 @@ from tfmodels.converters.layer_tables import (
     feed_forward,
     layer_norm,
 )
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 TIED_DECODER = {r"^lm_head\.decoder\.weight$": "embeddings.word_embeddings.weight"}
@@ -39,8 +39,7 @@ def mpnet_backbone(backbone, pooler_key="pooler.dense"):
 
 @register_weight_table("mpnet")
 def mpnet_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     tied = {}
     sequence_head = getattr(model, "pooler_is_classifier_dense", False)
     params = prefixed("mpnet" if is_head else "", mpnet_backbone(backbone))

@@ -9,7 +9,7 @@ prefixed `transformer.` in head models; `lm_head` is tied.
 from tfmodels.converters.gpt2 import GPT2_CAUSAL_MASK, conv1d_feed_forward, fused_qkv_attention
 from tfmodels.converters.buffers import causal_mask_buffer
 from tfmodels.converters.layer_tables import embedding, layer_norm
-from tfmodels.converters.mapping import WeightTable, prefixed
+from tfmodels.converters.mapping import WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 
@@ -31,8 +31,7 @@ def openai_backbone(backbone):
 
 @register_weight_table("openai-gpt")
 def openai_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     return WeightTable(
         prefixed("transformer" if is_head else "", openai_backbone(backbone)),
         checks=[causal_mask_buffer(GPT2_CAUSAL_MASK)],

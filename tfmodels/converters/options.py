@@ -19,9 +19,8 @@ HUB_OPTIONS = ("revision", "cache_dir", "local_files_only", "token", "force_down
 REFUSED_OPTIONS = {
     "trust_remote_code": "tfmodels never runs code shipped with a checkpoint; it loads only the architectures it "
                          "implements (tfmodels.AutoModel lists them). Drop trust_remote_code=True",
-    "from_tf": "tfmodels reads PyTorch checkpoints (model.safetensors, pytorch_model.bin); drop from_tf=True and "
-               "use the repository's PyTorch weights",
-    "from_flax": "tfmodels reads PyTorch checkpoints (model.safetensors, pytorch_model.bin); drop from_flax=True",
+    "from_flax": "tfmodels reads PyTorch (model.safetensors, pytorch_model.bin) and legacy TF (tf_model.h5) "
+                 "checkpoints, not Flax ones; drop from_flax=True",
     "device_map": "Keras places variables itself (use tf.distribute for several devices); drop device_map",
     "quantization_config": "tfmodels does not quantize on load; drop quantization_config",
     "load_in_8bit": "tfmodels does not quantize on load; drop load_in_8bit",
@@ -123,7 +122,7 @@ def check_config_overrides(cls, config, overrides):
 
 
 def constructor_arguments(cls):
-    """Named constructor arguments of `cls` and its bases."""
+    """Named constructor arguments of `cls` and its bases (and of a head model's `backbone_class`)."""
     names = set()
     for klass in cls.__mro__:
         init = vars(klass).get("__init__")
@@ -134,12 +133,15 @@ def constructor_arguments(cls):
         except (TypeError, ValueError):
             continue
         names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    backbone = getattr(cls, "backbone_class", None)  # a head model passes its other arguments to the backbone
+    if backbone is not None and backbone is not cls:
+        names |= constructor_arguments(backbone)
     return names - {"self"}
 
 
 LOADING_OPTIONS = (
     *HUB_OPTIONS, *REFUSED_OPTIONS, "config", "dtype", "torch_dtype", "output_loading_info", "from_pt",
-    "ignore_mismatched_sizes", "progress",
+    "from_tf", "ignore_mismatched_sizes", "progress",
 )
 
 

@@ -8,7 +8,7 @@ with `lm_head.decoder` tied to the word embeddings.
 
 from tfmodels.converters.bert import bert_backbone
 from tfmodels.converters.layer_tables import classifier_heads, dense, layer_norm
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 TIED_DECODER = {r"^lm_head\.decoder\.weight$": "embeddings.word_embeddings.weight"}
@@ -27,16 +27,17 @@ def lm_head_rows(model, hf="lm_head", decoder="lm_head.decoder"):
     return params
 
 
-def roberta_table(model):
-    is_head = hasattr(model, "backbone")
-    params = prefixed("roberta" if is_head else "", bert_backbone(model.backbone if is_head else model))
+def roberta_table(model, prefix="roberta", backbone_rows=bert_backbone):
+    """The RoBERTa table; relatives with its head layout pass their prefix and backbone rows (Longformer)."""
+    is_head, backbone = split_head_model(model)
+    params = prefixed(prefix if is_head else "", backbone_rows(backbone))
     params += classifier_heads(model)
     tied = {}
     if hasattr(model, "lm_head"):
         params += lm_head_rows(model)
         tied = TIED_DECODER if model.lm_head.tie_word_embeddings else {}
     return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
-                       base_model_prefix="roberta", is_head_model=is_head)
+                       base_model_prefix=prefix, is_head_model=is_head)
 
 
 for _model_type in ("roberta", "xlm-roberta", "camembert"):

@@ -11,7 +11,7 @@ import numpy as np
 from tfmodels.converters.bert import bert_mlm_head
 from tfmodels.converters.buffers import recomputed_table
 from tfmodels.converters.layer_tables import bert_style_block, bert_style_embeddings, classifier_heads, dense
-from tfmodels.converters.mapping import WeightTable, prefixed
+from tfmodels.converters.mapping import WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 TIED_DECODER = {r"^cls\.predictions\.decoder\.weight$": "embeddings.word_embeddings.weight"}
@@ -29,8 +29,7 @@ def roformer_backbone(backbone):
 
 @register_weight_table("roformer")
 def roformer_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     params = prefixed("roformer" if is_head else "", roformer_backbone(backbone))
     tied = {}
     if is_head:

@@ -125,6 +125,16 @@ def save_pretrained(model, directory):
     return Path(directory)
 
 
+def write_config(config, directory):
+    """Writes `directory/config.json` from a dict (temporary name, renamed at the end).
+
+    Returns:
+        `pathlib.Path` of the directory.
+    """
+    write_atomically(directory, {files.CONFIG_NAME: _write_json(config)})
+    return Path(directory)
+
+
 def save_keras_weights(model, directory):
     """Writes `config.json` + Keras `model.weights.h5` (what `tfmodels convert` produces)."""
     model.build_from_dummy_inputs()

@@ -12,7 +12,16 @@ The buffer `pos_emb.inv_freq` is recomputed: checked on load, written on save.
 import numpy as np
 
 from tfmodels.converters.layer_tables import embedding, feed_forward, layer_norm
-from tfmodels.converters.mapping import IDENTITY, LINEAR, LINEAR_FROM_HEADS, FusedPart, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import (
+    FusedPart,
+    IDENTITY,
+    LINEAR,
+    LINEAR_FROM_HEADS,
+    Param,
+    WeightTable,
+    prefixed,
+    split_head_model,
+)
 from tfmodels.converters.registry import register_weight_table
 from tfmodels.layers.position.sinusoidal import inverse_frequencies
 
@@ -65,8 +74,7 @@ def adaptive_softmax_head(head):
 
 @register_weight_table("transfo-xl")
 def transfo_xl_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     params = prefixed("transformer" if is_head else "", transfo_xl_backbone(backbone))
     ignored, tied = (), {}
     if hasattr(model, "lm_head"):

@@ -8,7 +8,7 @@ Backbone keys (prefixed `transformer.` in head models): `embeddings`,
 """
 
 from tfmodels.converters.layer_tables import attention, classifier_heads, dense, embedding, feed_forward, layer_norm
-from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 OTHER_HEAD_KEYS = (r"^pred_layer\.", r"^sequence_summary\.", r"^logits_proj\.", r"^classifier\.", r"^qa_outputs\.")
@@ -36,8 +36,8 @@ def xlm_backbone(backbone):
 @register_weight_table("xlm")
 @register_weight_table("flaubert")
 def xlm_table(model):
-    is_head = hasattr(model, "backbone")
-    params = prefixed("transformer" if is_head else "", xlm_backbone(model.backbone if is_head else model))
+    is_head, backbone = split_head_model(model)
+    params = prefixed("transformer" if is_head else "", xlm_backbone(backbone))
     params += classifier_heads(model)
     flags = dict(optional=True, head=True)
     if hasattr(model, "squad_head"):

@@ -12,7 +12,7 @@ Keys: `transformer.word_embedding`, `transformer.mask_emb`,
 import numpy as np
 
 from tfmodels.converters.layer_tables import dense, embedding, feed_forward, layer_norm
-from tfmodels.converters.mapping import IDENTITY, LINEAR, Param, Transform, WeightTable, prefixed
+from tfmodels.converters.mapping import IDENTITY, LINEAR, Param, Transform, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
 
@@ -58,8 +58,7 @@ def relative_layer(hf, keras, segment_attention=True):
 
 @register_weight_table("xlnet")
 def xlnet_table(model):
-    is_head = hasattr(model, "backbone")
-    backbone = model.backbone if is_head else model
+    is_head, backbone = split_head_model(model)
     params = [*embedding("word_embedding", "word_embedding"), Param("mask_emb", "mask_emb")]
     for i in range(len(backbone.layers_)):
         params += relative_layer(f"layer.{i}", f"layers_.{i}")

@@ -141,7 +141,9 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
     dimensions, `input_ids`, `attention_mask` and `token_type_ids` (as the
     model accepts them), shape `(batch, seq_len)` (`(batch, num_choices,
     seq_len)` for multiple choice), plus the model's `serving_extra_inputs`
-    (LayoutLM's `bbox` `(batch, seq_len, 4)`, XLM's `langs`), and returns the model's serving outputs
+    (LayoutLM's `bbox` `(batch, seq_len, 4)`, XLM's `langs`, an
+    encoder-decoder LM's `decoder_input_ids` and `decoder_attention_mask`
+    `(batch, target_len)`), and returns the model's serving outputs
     (`last_hidden_state`/`pooler_output` for a backbone, `logits` for
     classifiers, `start_logits`/`end_logits` for QA). The result loads with
     `tf.saved_model.load` in a process that never imports tfmodels, and TF
@@ -172,11 +174,13 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
         max_length: tokenizer output length; default the tokenizer's
             truncation length (else 512).
         task_signatures: add the head's task signature.
-        generation: for causal LMs, a dict with `batch_size`, `prompt_length`,
-            `max_new_tokens` (and any other `generate()` arguments) adds a
-            `generate` signature over left-padded prompts of up to that
-            batch size and length (compiled once for that shape; see
-            `tfmodels.export.signatures.make_generation_function`).
+        generation: for causal and encoder-decoder LMs, a dict with
+            `batch_size`, `prompt_length`, `max_new_tokens` (and any other
+            `generate()` arguments) adds a `generate` signature over int32
+            `input_ids`, `attention_mask` of up to that batch size and length
+            (left-padded prompts; for an encoder-decoder, sources), returning
+            `sequences` as `model.generate()` does (compiled once for that
+            shape; see `tfmodels.export.signatures.make_generation_function`).
 
     Returns:
         `pathlib.Path` of the SavedModel directory.

@@ -9,11 +9,11 @@
 - question answering (`answer_span`): the best span with `start <= end` and
   `end - start < max_answer_length` inside the attention mask: `start_index`,
   `end_index (batch,)` and `score` (start + end logit);
-- causal LMs (`generate`, opt-in): `sequences (batch, prompt_len +
-  generated)` from the model's XLA-compiled `generate()` loop, compiled once
-  for `(batch_size, prompt_length)`; any `batch <= batch_size`,
-  `prompt_len <= prompt_length` (left-padded prompts) is padded to it inside
-  the graph.
+- causal and encoder-decoder LMs (`generate`, opt-in): `sequences` from the
+  model's XLA-compiled `generate()` loop (`(batch, prompt_len + generated)`,
+  or `(batch, 1 + generated)` decoder tokens for an encoder-decoder),
+  compiled once for `(batch_size, prompt_length)`; any `batch <= batch_size`,
+  `prompt_len <= prompt_length` is padded to it inside the graph.
 
 Every post-processing step is plain tensor math (no Python control flow on
 values), so the signatures compile with XLA and serve on TPUs.
@@ -21,6 +21,7 @@ values), so the signatures compile with XLA and serve on TPUs.
 
 import tensorflow as tf
 
+from tfmodels.generation.seq2seq import Seq2SeqGenerationMixin
 from tfmodels.models.heads import QuestionAnsweringMixin, SequenceClassificationMixin, TokenClassificationMixin
 
 
@@ -92,36 +93,40 @@ def task_signature(model):
 
 
 def make_generation_function(model, batch_size, prompt_length, max_new_tokens, **generate_kwargs):
-    """A `tf.function` over left-padded int32 `input_ids`, `attention_mask`
-    `(batch, prompt_len)` with `batch <= batch_size` and `prompt_len <=
-    prompt_length`, returning `{"sequences": model.generate(...)}` `(batch,
-    prompt_len + generated)`.
+    """A `tf.function` over int32 `input_ids`, `attention_mask` `(batch, prompt_len)` with
+    `batch <= batch_size` and `prompt_len <= prompt_length`, returning `{"sequences": model.generate(...)}`.
 
-    The generation loop (one XLA program over a preallocated KV cache) is
-    compiled once, for `(batch_size, prompt_length)`: smaller inputs are
-    padded inside the graph (prompts on the left with a 0 attention mask,
-    which does not change the result; the batch with copies of its last
-    prompt, which cannot change when generation stops) and the padding is
-    cut from the output. Larger inputs, or a mask of another shape, raise
-    `tf.errors.InvalidArgumentError` naming the limits.
+    - causal LMs: left-padded prompts; `sequences (batch * num_return_sequences, prompt_len + generated)`;
+    - encoder-decoders (`Seq2SeqGenerationMixin`: T5, BART, ...): `prompt_length` is the longest source,
+      padded anywhere (given by the mask); `sequences (batch * num_return_sequences, 1 + generated)`, the
+      decoder tokens from `decoder_start_token_id` on, as `model.generate()` returns them.
+
+    The generation loop (one XLA program: for an encoder-decoder, the encoder once, then the decoder
+    over a preallocated KV cache) is compiled once, for `(batch_size, prompt_length)`: smaller inputs
+    are padded inside the graph (prompts on the left, sources on the right, with a 0 attention mask,
+    which does not change the result; the batch with copies of its last row, which cannot change when
+    generation stops) and the padding is cut from the output. Larger inputs, or a mask of another
+    shape, raise `tf.errors.InvalidArgumentError` naming the limits.
 
     Args:
-        model: a causal LM (has `generate()`).
-        batch_size: int, most prompts per call.
-        prompt_length: int, longest prompt.
+        model: a model with `generate()` (causal or encoder-decoder LM).
+        batch_size: int, most prompts (sources) per call.
+        prompt_length: int, longest prompt (source).
         max_new_tokens: int, tokens generated at most.
-        **generate_kwargs: other `generate()` arguments (`num_beams`, ...).
+        **generate_kwargs: other `generate()` arguments (`num_beams`, `num_return_sequences`, ...).
 
     Raises:
         TypeError: `model` has no `generate()`.
         ValueError: for a size that is not a positive integer.
     """
     if not hasattr(model, "generate"):
-        raise TypeError(f"{type(model).__name__} has no generate(); generation signatures need a causal LM.")
+        raise TypeError(f"{type(model).__name__} has no generate(); generation signatures need a causal or "
+                        "encoder-decoder LM.")
     for name, value in (("batch_size", batch_size), ("prompt_length", prompt_length)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"generation {name} must be a positive integer. Received: {name}={value!r}")
     model.build_from_dummy_inputs()
+    encoder_decoder = isinstance(model, Seq2SeqGenerationMixin)
     spec = [tf.TensorSpec([None, None], tf.int32, name=name) for name in ("input_ids", "attention_mask")]
     limits = (f"The 'generate' signature takes int32 input_ids and attention_mask of one shape (batch, prompt_len) "
               f"with 1 <= batch <= {batch_size} and 1 <= prompt_len <= {prompt_length} (export_saved_model "
@@ -139,12 +144,15 @@ def make_generation_function(model, batch_size, prompt_length, max_new_tokens, *
         ]
         with tf.control_dependencies(checks):
             rows = tf.minimum(tf.range(batch_size), batch - 1)  # extra rows repeat the last prompt
-            padding = [[0, 0], [prompt_length - length, 0]]
+            # Encoder-decoders: sources padded on the right (absolute positions stay); prompts on the left.
+            padding = [[0, 0], [0, prompt_length - length] if encoder_decoder else [prompt_length - length, 0]]
             ids = tf.pad(tf.gather(input_ids, rows), padding)  # (batch_size, prompt_length), id 0 under mask 0
             mask = tf.pad(tf.gather(attention_mask, rows), padding)
         ids = tf.ensure_shape(ids, [batch_size, prompt_length])
         mask = tf.ensure_shape(mask, [batch_size, prompt_length])
         sequences = model.generate(ids, attention_mask=mask, max_new_tokens=max_new_tokens, **generate_kwargs)
-        return {"sequences": sequences[:batch, prompt_length - length:]}
+        returned = tf.shape(sequences)[0] // batch_size  # num_return_sequences: rows b * n + r
+        sequences = sequences[: batch * returned]
+        return {"sequences": sequences if encoder_decoder else sequences[:, prompt_length - length:]}
 
     return generate

@@ -58,6 +58,7 @@ __all__ += [
 # Relative positions, funnel pooling, adaptive softmax (issue 3).
 from tfmodels.layers.adaptive import AdaptiveEmbedding, AdaptiveLogSoftmax  # noqa: E402
 from tfmodels.layers.attention import FunnelRelativeAttention, RelativeAttention  # noqa: E402
+from tfmodels.layers.attention import LongformerEncoderBlock, LongformerSelfAttention  # noqa: E402
 from tfmodels.layers.funnel_block import FunnelBlock  # noqa: E402
 from tfmodels.layers.pooling import FunnelPooling, FunnelUpsampling  # noqa: E402
 from tfmodels.layers.position import SinusoidalRelativeEmbedding  # noqa: E402
@@ -66,6 +67,8 @@ from tfmodels.layers.relative_block import RelativeEncoderBlock  # noqa: E402
 __all__ += [
     "AdaptiveEmbedding",
     "AdaptiveLogSoftmax",
+    "LongformerEncoderBlock",
+    "LongformerSelfAttention",
     "FunnelBlock",
     "FunnelPooling",
     "FunnelRelativeAttention",

@@ -31,6 +31,10 @@ class FeedForward(keras.layers.Layer):
         gated: bool, multiply the activations by a second, linear
             projection `linear_dense` of the input.
         dropout: float, inner dropout rate on the (gated) activations.
+        output_dtype: optional dtype policy name of `output_dense` alone
+            (e.g. `"float32"`): it then keeps its kernel in, casts its input
+            to and returns that dtype whatever the layer's policy (T5's
+            `wo` under float16, `_keep_in_fp32_modules` in the reference).
         **kwargs: base layer arguments.
 
     Call args:
@@ -56,10 +60,12 @@ class FeedForward(keras.layers.Layer):
         num_groups=1,
         gated=False,
         dropout=0.0,
+        output_dtype=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.gated = gated
+        self.output_dtype = output_dtype
         self.dropout = dropout
         self.num_groups = num_groups
         self.intermediate_size = intermediate_size
@@ -69,14 +75,15 @@ class FeedForward(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self._activation_fn = get_activation(activation)
 
-    def _dense(self, units, name):
-        """Creates one projection; the override point for variants (grouped projections)."""
+    def _dense(self, units, name, dtype=None):
+        """Creates one projection (`dtype`: its policy, default the layer's); the override point for variants."""
+        dtype = dtype or self.dtype_policy
         if self.num_groups > 1:
             return GroupedDense(units, self.num_groups, kernel_initializer=clone_initializer(self.kernel_initializer),
-                                dtype=self.dtype_policy, name=name)
+                                dtype=dtype, name=name)
         return keras.layers.Dense(
             units, use_bias=self.use_bias, kernel_initializer=clone_initializer(self.kernel_initializer),
-            dtype=self.dtype_policy, name=name,
+            dtype=dtype, name=name,
         )
 
     def build(self, input_shape):
@@ -87,7 +94,7 @@ class FeedForward(keras.layers.Layer):
             self.linear_dense = self._dense(self.intermediate_size, "linear_dense")
             self.linear_dense.build(input_shape)
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
-        self.output_dense = self._dense(output_size, "output_dense")
+        self.output_dense = self._dense(output_size, "output_dense", self.output_dtype)
         self.output_dense.build((*input_shape[:-1], self.intermediate_size))
         self.built = True
 
@@ -111,4 +118,5 @@ class FeedForward(keras.layers.Layer):
             "num_groups": self.num_groups,
             "gated": self.gated,
             "dropout": self.dropout,
+            "output_dtype": self.output_dtype,
         }

@@ -1,6 +1,7 @@
 """Transformer encoder block (self-attention + feed-forward, residuals, LayerNorm)."""
 
 import keras
+from keras import ops
 
 from tfmodels.layers.normalization import normalization as make_normalization
 from tfmodels.layers.attention.multi_head_attention import MultiHeadAttention
@@ -140,7 +141,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
             x = norm(x)
         outputs = sublayer(x)
         output, extras = (outputs[0], outputs[1:]) if isinstance(outputs, tuple) else (outputs, ())
-        x = residual + dropout(output, training=training)
+        x = ops.add(residual, dropout(output, training=training))  # a float32 sublayer output widens the sum
         if not self.normalize_first:
             x = norm(x)
         return x, extras
@@ -154,7 +155,10 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.feed_forward.build(input_shape)
         self.output_layer_norm = self._make_norm("output_layer_norm", input_shape)
         self.attention_output_dropout = keras.layers.Dropout(self.hidden_dropout, dtype=self.dtype_policy)
-        self.output_dropout = keras.layers.Dropout(self.hidden_dropout, dtype=self.dtype_policy)
+        # A feed-forward with its own output dtype (T5's float32 `wo`) keeps it through the dropout, so the
+        # residual sum is computed in the wider dtype.
+        self.output_dropout = keras.layers.Dropout(
+            self.hidden_dropout, dtype=self.feed_forward_kwargs.get("output_dtype") or self.dtype_policy)
         self.built = True
 
     def call(

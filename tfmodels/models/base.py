@@ -20,8 +20,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.layers.block_stack import run_block_stack
+from tfmodels.models.config import PretrainedConfig
 from tfmodels.models.input_checks import check_input_shapes, check_numeric_fields
 from tfmodels.models.keras_data import KerasDataMixin
+from tfmodels.models.outputs import ModelOutput, as_model_output
 from tfmodels.models.task_training import TaskTrainingMixin
 
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
@@ -84,6 +86,17 @@ class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
         if cls.__module__.startswith("tfmodels."):
             keras.saving.register_keras_serializable(package="tfmodels")(cls)
 
+    @property
+    def config(self):
+        """The Hugging Face config: a `PretrainedConfig` (a dict of this class's own fields, with attribute
+        access and `to_dict()` over the model's whole config; see `tfmodels.models.config`)."""
+        return self.__dict__.get("_pretrained_config")
+
+    @config.setter
+    def config(self, fields):
+        # Stored untracked: config fields hold no layers or variables for Keras to track.
+        object.__setattr__(self, "_pretrained_config", PretrainedConfig(fields, owner=self))
+
     def __init__(self, **kwargs):
         keras_kwargs, extra = split_keras_kwargs(kwargs)
         super().__init__(**keras_kwargs)
@@ -104,9 +117,9 @@ class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
 
     @property
     def _default_save_signature(self):
-        # Keras would trace `self(inputs)` with float inputs of the build shapes,
-        # which is wrong for token ids; `tfmodels.export_saved_model` writes the
-        # real serving signature.
+        # Keras internal, checked against Keras 3.15.1 (no public hook exists): `tf.saved_model.save(model)`
+        # would trace `self(inputs)` with float inputs of the build shapes, which is wrong for token ids;
+        # `tfmodels.export_saved_model` and `model.export()` write the real int32 serving signature.
         return None
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
@@ -197,8 +210,11 @@ class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
         """Accepts Hugging Face style keyword inputs: `model(input_ids=..., attention_mask=...)`.
 
         Keyword arguments named like inputs are folded into one dict, so Keras
-        always sees a single dict input.
+        always sees a single dict input. The outputs are a `ModelOutput` (a
+        dict with attribute access: `outputs.logits`); `return_dict=False`
+        returns its values as a tuple instead, in field order, as `transformers` does.
         """
+        return_dict = kwargs.pop("return_dict", None)
         names = set(self.input_names) | set(self.label_names)
         named = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
         if named:
@@ -207,7 +223,10 @@ class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
             elif not isinstance(inputs, dict):
                 inputs = {"input_ids": inputs}
             inputs = {**inputs, **{k: v for k, v in named.items() if v is not None}}
-        return super().__call__(inputs, *args, **kwargs)
+        outputs = as_model_output(super().__call__(inputs, *args, **kwargs))
+        if return_dict is False and isinstance(outputs, ModelOutput):
+            return outputs.to_tuple()
+        return outputs
 
     def dummy_inputs(self, batch_size=1, seq_len=4):
         """Small valid inputs used to build the model's variables."""

@@ -51,6 +51,8 @@ FAMILIES = (
     "dpr",
     "t5",
     "bart",
+    "longformer",
+    "led",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.

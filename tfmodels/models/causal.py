@@ -158,20 +158,19 @@ class CausalHeadMixin(HeadModelMixin):
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
              past_key_values=None, cache_update_index=None, use_cache=False):
         inputs = self._prepare_inputs(inputs, cached=past_key_values is not None or use_cache)
-        labels = {k: inputs.pop(k) for k in self.label_names if k in inputs}
-        self._cache_kwargs = dict(past_key_values=past_key_values, cache_update_index=cache_update_index,
-                                  use_cache=use_cache)
+        labels = self.pop_labels(inputs)
+        # The cache travels with the inputs (as in transformers, it is an input): `_backbone_outputs` reads it.
+        inputs.update(past_key_values=past_key_values, cache_update_index=cache_update_index, use_cache=use_cache)
         outputs = self._head_outputs(inputs, training, output_attentions, output_hidden_states)
-        if labels and len(labels) == len(self.label_names):
-            outputs = {"loss": self.task_loss(labels, outputs), **outputs}
-        return outputs
+        return self.with_task_loss(outputs, labels)
 
     def _backbone_outputs(self, inputs, training, output_attentions, output_hidden_states):
         outputs = self.backbone.forward(
             inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
             position_ids=inputs.get("position_ids"), token_type_ids=inputs.get("token_type_ids"),
+            past_key_values=inputs.get("past_key_values"), cache_update_index=inputs.get("cache_update_index"),
+            use_cache=inputs.get("use_cache", False),
             training=training, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-            **getattr(self, "_cache_kwargs", {}),
         )
         # `forward` bypasses Keras' `__call__`, so Keras never marks the backbone built although this pass
         # built all its layers; left unbuilt, Keras warns on every first call that the head "has unbuilt state".

@@ -11,9 +11,12 @@
 - `seq2seq_lm_loss`: the LM loss on the decoder logits (no shift: the
   decoder inputs are already the shifted labels), through
   `tfmodels.layers.losses`;
-- `seq2seq_outputs`: the Hugging Face names of an encoder-decoder's outputs.
+- `seq2seq_outputs`: the Hugging Face names of an encoder-decoder's outputs;
+- `Seq2SeqLMMixin`: the LM heads' labels, loss, serving inputs and the
+  train/test steps that derive the decoder inputs from `labels` given as `y`.
 """
 
+import keras
 from keras import ops
 
 from tfmodels.layers.block_stack import run_block_stack
@@ -86,6 +89,63 @@ def seq2seq_lm_loss(labels, logits, sample_weight=None):
     return masked_sparse_categorical_crossentropy(labels, logits, sample_weight=sample_weight)
 
 
+# The int32 `(batch, target_len)` decoder inputs an encoder-decoder's `serving_default` takes beside its
+# encoder inputs (`tfmodels.export.saved_model.serving_extra_inputs`).
+SEQ2SEQ_SERVING_INPUTS = {"decoder_input_ids": (), "decoder_attention_mask": ()}
+
+
+class Seq2SeqLMMixin:
+    """Training and serving hooks of the encoder-decoder LM heads (`T5ForConditionalGeneration`, the BART family).
+
+    - `compile()` without a loss trains on `seq2seq_lm_loss` of `labels` `(batch, target_len)` (`-100`
+      ignored), given inside the input dict or as `y` (a dict with `labels`, or the array itself);
+    - the decoder inputs are `labels` shifted right (`prepare_decoder_input_ids_from_labels`: the
+      start token first, `-100` -> `pad_token_id`) unless the batch has `decoder_input_ids`. Keras
+      calls the model on `x` only, so with the labels in `y` the train and test steps put the shifted
+      labels into `x` first (inside the compiled step: it stays one XLA program with
+      `jit_compile=True`);
+    - `serving_default` (`tfmodels.export_saved_model`) takes `decoder_input_ids`,
+      `decoder_attention_mask` beside `input_ids`, `attention_mask`, and returns `logits`.
+
+    The model has `config` with `pad_token_id` and `decoder_start_token_id` (a head model: on its
+    `backbone`, whose `shift_right` wins when it has one, as mBART's).
+    """
+
+    label_names = ("labels",)
+    serving_outputs = ("logits",)
+    serving_extra_inputs = SEQ2SEQ_SERVING_INPUTS
+
+    def prepare_decoder_input_ids_from_labels(self, labels):
+        """Decoder inputs for teacher forcing from `labels` `(batch, target_len)` -> int32 `(batch, target_len)`.
+
+        Raises:
+            ValueError: the config has no `pad_token_id` or `decoder_start_token_id`.
+
+        References: `transformers` `*ForConditionalGeneration.prepare_decoder_input_ids_from_labels`.
+        """
+        return decoder_input_ids_from(getattr(self, "backbone", self), {"labels": labels})
+
+    def task_loss(self, labels, outputs, sample_weight=None):
+        return seq2seq_lm_loss(labels["labels"], outputs["logits"], sample_weight)
+
+    def _with_decoder_inputs(self, data):
+        """`data` with `x["decoder_input_ids"]` from the labels in `y`, when `x` is a dict holding neither."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if not isinstance(x, dict) or x.get("decoder_input_ids") is not None or x.get("labels") is not None:
+            return data
+        labels = y.get("labels") if isinstance(y, dict) else y
+        if labels is None:
+            return data
+        x = {**x, "decoder_input_ids": self.prepare_decoder_input_ids_from_labels(labels)}
+        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+
+    def train_step(self, data):
+        return super().train_step(self._with_decoder_inputs(data))
+
+    def test_step(self, data):
+        return super().test_step(self._with_decoder_inputs(data))
+
+
 def seq2seq_outputs(encoder_outputs, decoder_outputs):
     """Merges encoder and decoder output dicts under the Hugging Face seq2seq names.
 
@@ -99,7 +159,7 @@ def seq2seq_outputs(encoder_outputs, decoder_outputs):
         dict with `last_hidden_state` (the decoder's),
         `encoder_last_hidden_state` and, when present, `decoder_hidden_states`,
         `decoder_attentions`, `cross_attentions`, `encoder_hidden_states`,
-        `encoder_attentions`.
+        `encoder_attentions`, `encoder_global_attentions`.
     """
     outputs = {"last_hidden_state": decoder_outputs["last_hidden_state"]}
     for key in ("hidden_states", "attentions"):
@@ -108,7 +168,7 @@ def seq2seq_outputs(encoder_outputs, decoder_outputs):
     if "cross_attentions" in decoder_outputs:
         outputs["cross_attentions"] = decoder_outputs["cross_attentions"]
     outputs["encoder_last_hidden_state"] = encoder_outputs["last_hidden_state"]
-    for key in ("hidden_states", "attentions"):
+    for key in ("hidden_states", "attentions", "global_attentions"):  # global: LED's Longformer encoder
         if key in encoder_outputs:
             outputs[f"encoder_{key}"] = encoder_outputs[key]
     return outputs
@@ -221,12 +281,14 @@ def encode_decode(model, inputs, decoder_input_ids, training=None, output_attent
     """Runs `model.encode` then `model.decode` (teacher forcing); returns `seq2seq_outputs`.
 
     A precomputed `inputs["encoder_outputs"]` `(B, S, D)` (see `encoder_hidden_state`) replaces the encoder pass.
+    Inputs named in `model.encoder_input_names` (LED: `global_attention_mask`) go to `encode` by name.
     """
     flags = dict(training=training, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
     if inputs.get("encoder_outputs") is not None:  # precomputed: the encoder does not run
         encoder_outputs = {"last_hidden_state": inputs["encoder_outputs"]}
     else:
-        encoder_outputs = model.encode(inputs["input_ids"], inputs.get("attention_mask"), **flags)
+        extra = {k: inputs[k] for k in getattr(model, "encoder_input_names", ()) if inputs.get(k) is not None}
+        encoder_outputs = model.encode(inputs["input_ids"], inputs.get("attention_mask"), **extra, **flags)
     outputs = model.decode(
         decoder_input_ids, encoder_outputs["last_hidden_state"], attention_mask=inputs.get("attention_mask"),
         decoder_attention_mask=inputs.get("decoder_attention_mask"), **flags,

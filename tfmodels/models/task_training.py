@@ -19,6 +19,11 @@ from keras import ops
 from tfmodels.layers.losses import IGNORE_INDEX, broadcast_sample_weight, replica_share
 
 
+def _plain(outputs):
+    """A `ModelOutput` as the plain dict Keras' compiled losses and metrics expect (same keys and values)."""
+    return dict(outputs) if isinstance(outputs, dict) and type(outputs) is not dict else outputs
+
+
 class TaskTrainingMixin:
     """Training hooks of `PreTrainedModel` (see the module docstring).
 
@@ -45,6 +50,29 @@ class TaskTrainingMixin:
         """
         raise NotImplementedError(f"{type(self).__name__} has no task loss; pass `loss=` to compile().")
 
+    def pop_labels(self, inputs):
+        """Removes the head's labels from a prepared input dict; returns them (with any `loss_input_names`).
+
+        Returns:
+            dict of labels, or `None` unless every one of `label_names` is present (then the call
+            returns no `loss`, as in `transformers`).
+        """
+        labels = {k: inputs.pop(k) for k in self.label_names if k in inputs}
+        if not labels or len(labels) != len(self.label_names):
+            return None
+        labels.update({k: inputs[k] for k in self.loss_input_names if inputs.get(k) is not None})
+        return labels
+
+    def with_task_loss(self, outputs, labels):
+        """`{"loss": task_loss(labels, outputs), **outputs}` when `labels` (from `pop_labels`) is given.
+
+        The one place a call's labels become its `loss` output; `fit()` reaches
+        the same `task_loss` through `compute_loss`.
+        """
+        if labels is None:
+            return outputs
+        return {"loss": self.task_loss(labels, outputs), **outputs}
+
     def _labels_from(self, x, y):
         if y is not None:
             if isinstance(y, dict):
@@ -68,7 +96,9 @@ class TaskTrainingMixin:
         `tf.distribute` the result is this replica's share of the global loss.
         """
         if self._compile_loss is not None:
-            return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+            # Keras' compiled losses and metrics match their structure against plain dicts.
+            return super().compute_loss(x=x, y=y, y_pred=_plain(y_pred), sample_weight=sample_weight,
+                                        training=training)
         labels = self._labels_from(x, y)
         if labels is None:
             raise ValueError(
@@ -149,7 +179,7 @@ class TaskTrainingMixin:
         return super()._maybe_symbolic_build(data_batch=data_batch)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        results = self._task_metrics(x, y, y_pred, sample_weight)
+        results = self._task_metrics(x, y, _plain(y_pred), sample_weight)
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3 reduces multi-worker logs with `strategy.reduce("MEAN", v, axis=0)`, which fails on
             # scalars (tensorflow/tensorflow#72388). Metric variables are summed over replicas already, so

@@ -10,6 +10,13 @@ Every batch has the same static shape `(batch_size, seq_len)` when
 dataset (`max_length`, or the longest sequence rounded up to
 `pad_to_multiple_of`), which is what XLA (`jit_compile=True`) and TPUs need
 to compile the train step once.
+
+Encoder-decoder LMs (`seq2seq=True`, the default for a `model` such as
+`T5ForConditionalGeneration`): the sources are padded as above and the
+target `labels` to their own length (`max_target_length`, or the longest
+target rounded up to `pad_to_multiple_of`) with `-100`, as
+`transformers.DataCollatorForSeq2Seq` does; with a `model`, the inputs also
+get its `decoder_input_ids` (the labels shifted right).
 """
 
 import logging
@@ -58,13 +65,13 @@ def _content_lengths(columns):
     return lengths
 
 
-def _padded_length(lengths, max_length, pad_to_multiple_of):
+def _padded_length(lengths, max_length, pad_to_multiple_of, name="max_length"):
     longest = max(lengths)
     if max_length is not None:
         if longest > max_length:
             raise ValueError(
-                f"A sequence has {longest} tokens, more than max_length={max_length}. "
-                "Tokenize with truncation=True and max_length, or raise max_length."
+                f"A sequence has {longest} tokens, more than {name}={max_length}. "
+                f"Tokenize with truncation=True and max_length, or raise {name}."
             )
         length = max_length
     else:
@@ -104,6 +111,8 @@ def prepare_tf_dataset(
     drop_remainder=False,
     prefetch=True,
     model=None,
+    seq2seq=None,
+    max_target_length=None,
 ):
     """Builds a padded, batched, prefetched dataset of `(inputs, labels)`.
 
@@ -131,6 +140,16 @@ def prepare_tf_dataset(
         prefetch: add `prefetch(tf.data.AUTOTUNE)`.
         model: optional tfmodels model; inputs are limited to its
             `input_names` and labels to its `label_names`.
+        seq2seq: bool; `labels` are the target token ids of an
+            encoder-decoder, of any length: padded to `max_target_length`
+            (or the longest target, rounded up to `pad_to_multiple_of`) with
+            `label_pad_id`, independently of the sources. Default: True
+            when `max_target_length` is given or `model` is an
+            encoder-decoder LM (it has `prepare_decoder_input_ids_from_labels`);
+            such a model's `decoder_input_ids` (labels shifted right) are then
+            added to the inputs.
+        max_target_length: int or None, the padded target length (seq2seq);
+            a longer target raises.
 
     Returns:
         `tf.data.Dataset` of `(inputs, labels)` dicts of int32 (float32 for
@@ -139,8 +158,9 @@ def prepare_tf_dataset(
 
     Raises:
         TypeError: unsupported `features`.
-        ValueError: empty input, ragged column lengths, or a sequence longer
-            than `max_length`.
+        ValueError: empty input, ragged column lengths, a sequence longer
+            than `max_length` (a target longer than `max_target_length`), or
+            `seq2seq` without sequence `labels`.
     """
     columns = _as_columns(features)
     if labels is not None:
@@ -155,6 +175,11 @@ def prepare_tf_dataset(
             raise ValueError(
                 f"Every column needs one entry per example ({num_examples}). Received: {name} with {len(columns[name])}."
             )
+    if seq2seq is None:
+        seq2seq = max_target_length is not None or hasattr(model, "prepare_decoder_input_ids_from_labels")
+    if seq2seq and ("labels" not in label_names or not _is_sequence_column(columns["labels"])):
+        raise ValueError("seq2seq=True needs `labels`: one list of target token ids per example. "
+                         f"Received columns: {sorted(columns)}")
     lengths = _content_lengths(columns)
     length = _padded_length(lengths, max_length, pad_to_multiple_of)
     inputs = {}
@@ -164,7 +189,15 @@ def prepare_tf_dataset(
     if "attention_mask" not in inputs and length > min(lengths):
         inputs["attention_mask"] = _pad([[1] * n for n in lengths], length, 0, "int32")
     targets = {}
+    if seq2seq:
+        target_lengths = [len(v) for v in columns["labels"]]
+        target_length = _padded_length(target_lengths, max_target_length, pad_to_multiple_of, "max_target_length")
+        targets["labels"] = _pad(columns["labels"], target_length, label_pad_id, "int32")  # (examples, target_len)
+        if model is not None and "decoder_input_ids" in model.input_names:
+            inputs["decoder_input_ids"] = np.asarray(model.prepare_decoder_input_ids_from_labels(targets["labels"]))
     for name in label_names:
+        if name in targets:
+            continue
         values = columns[name]
         if _is_sequence_column(values) and len(values[0]) == len(columns["input_ids"][0]):
             values = [v[:n] for v, n in zip(values, lengths)]  # token labels follow the tokens

@@ -12,11 +12,11 @@ from tfmodels.models.encoder import EncoderModel
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
-    PreTrainingMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
     TokenClassificationMixin,
 )
+from tfmodels.models.pretraining_heads import PreTrainingMixin
 
 
 class AlbertModel(EncoderModel):

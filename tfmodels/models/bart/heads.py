@@ -29,10 +29,10 @@ from tfmodels.models.bart.modeling import BartModel, BartPreTrainedModel, Marian
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.heads import HeadModelMixin, QuestionAnsweringMixin, SequenceClassificationMixin
 from tfmodels.models.seq2seq import (
+    Seq2SeqLMMixin,
     decoder_input_ids_from,
     init_decoder_cache,
     project_cross_key_values,
-    seq2seq_lm_loss,
 )
 
 
@@ -85,7 +85,8 @@ class BartHeadMixin:
         return {**outputs, **{k: v for k, v in backbone_outputs.items() if k != "last_hidden_state"}}
 
 
-class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadModelMixin, PreTrainedModel):
+class BartForConditionalGeneration(BartHeadMixin, Seq2SeqLMMixin, Seq2SeqGenerationMixin, HeadModelMixin,
+                                   PreTrainedModel):
     """BART with its LM head (tied to the decoder's token table) plus `final_logits_bias`; `generate()`.
 
     The head is tied unless `tie_word_embeddings=False` (then `lm_head.weight`
@@ -105,11 +106,11 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadMo
         `encoder_last_hidden_state` and, when asked, the hidden states and
         attentions of `BartModel`.
 
+    Training: `compile()` without a loss trains on the LM loss of `labels` given in the inputs or as `y`
+    (see `tfmodels.models.seq2seq.Seq2SeqLMMixin`); `serving_default` takes the decoder inputs too.
+
     References: `transformers.BartForConditionalGeneration`.
     """
-
-    label_names = ("labels",)
-    serving_outputs = ("logits",)
 
     def __init__(self, tie_word_embeddings=True, **kwargs):
         backbone = self._init_backbone(kwargs)
@@ -136,15 +137,11 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqGenerationMixin, HeadMo
         backbone_inputs = {k: v for k, v in inputs.items() if k != "labels"}
         backbone_inputs["decoder_input_ids"] = decoder_input_ids_from(
             self.backbone, inputs, from_input_ids=self.backbone.decoder_inputs_from_input_ids)
+        labels = self.pop_labels(inputs)
         backbone_outputs = self._backbone_outputs(backbone_inputs, training, output_attentions, output_hidden_states)
         outputs = self._passthrough({"logits": self.lm_logits(backbone_outputs["last_hidden_state"])},
                                     backbone_outputs)
-        if "labels" in inputs:
-            outputs = {"loss": self.task_loss({"labels": inputs["labels"]}, outputs), **outputs}
-        return outputs
-
-    def task_loss(self, labels, outputs, sample_weight=None):
-        return seq2seq_lm_loss(labels["labels"], outputs["logits"], sample_weight)
+        return self.with_task_loss(outputs, labels)
 
     # -- generation interface (tfmodels.generation.seq2seq) ---------------------
 
@@ -236,15 +233,13 @@ class BartForCausalLM(BartPreTrainedModel):
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
+        labels = self.pop_labels(inputs)
         outputs = self.decode(inputs["input_ids"], decoder_attention_mask=inputs.get("attention_mask"),
                               training=training, output_attentions=output_attentions,
                               output_hidden_states=output_hidden_states)
         hidden = outputs.pop("last_hidden_state")
         logits = self.shared(hidden, reverse=True) if self.lm_head is None else self.lm_head(hidden)
-        outputs = {"logits": logits, **outputs}
-        if "labels" in inputs:
-            outputs = {"loss": self.task_loss({"labels": inputs["labels"]}, outputs), **outputs}
-        return outputs
+        return self.with_task_loss({"logits": logits, **outputs}, labels)
 
     def task_loss(self, labels, outputs, sample_weight=None):
         return masked_sparse_categorical_crossentropy(labels["labels"], outputs["logits"],

@@ -74,6 +74,7 @@ class BartPreTrainedModel(PreTrainedModel):
     final_layer_norms = False
     sinusoidal_positions = False
     decoder_inputs_from_input_ids = True  # BART/mBART shift `input_ids` when no decoder inputs are given
+    position_offset = 2  # learned positions start at row 2 (LED: 0)
     input_names = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask")
 
     def __init__(
@@ -117,21 +118,30 @@ class BartPreTrainedModel(PreTrainedModel):
         for stack, block_class, num_layers, ffn_dim, heads in stacks:
             if stack == "encoder" and not self.has_encoder:
                 continue
-            setattr(self, f"{stack}_embed_positions", self._make_positions(max_position_embeddings, d_model,
-                                                                            init_std, f"{stack}_embed_positions"))
+            setattr(self, f"{stack}_embed_positions", self._make_positions(
+                self._position_table_size(stack), d_model, init_std, f"{stack}_embed_positions"))
             if self.layernorm_embedding:
                 setattr(self, f"{stack}_layernorm_embedding", self._norm(f"{stack}_layernorm_embedding"))
             if self.final_layer_norms:
                 setattr(self, f"{stack}_layer_norm", self._norm(f"{stack}_layer_norm"))
             setattr(self, f"{stack}_blocks", [
-                block_class(num_heads=heads, intermediate_size=ffn_dim, hidden_act=activation_function,
-                            hidden_dropout=dropout, attention_dropout=attention_dropout,
-                            layer_norm_eps=LAYER_NORM_EPS, normalize_first=self.normalize_first,
-                            kernel_initializer=hf_initializer(init_std),
-                            feed_forward_kwargs={"dropout": activation_dropout}, dtype=self.dtype_policy,
-                            name=f"{stack}_block_{i}")
+                self._make_block(stack, i, block_class, dict(
+                    num_heads=heads, intermediate_size=ffn_dim, hidden_act=activation_function,
+                    hidden_dropout=dropout, attention_dropout=attention_dropout,
+                    layer_norm_eps=LAYER_NORM_EPS, normalize_first=self.normalize_first,
+                    kernel_initializer=hf_initializer(init_std),
+                    feed_forward_kwargs={"dropout": activation_dropout}, dtype=self.dtype_policy,
+                    name=f"{stack}_block_{i}"))
                 for i in range(num_layers)
             ])
+
+    def _position_table_size(self, stack):
+        """Rows of a stack's position table (LED: one size per stack)."""
+        return self.config["max_position_embeddings"]
+
+    def _make_block(self, stack, index, block_class, kwargs):
+        """Block `index` of `stack` ("encoder" / "decoder"); the override point for other blocks (LED's encoder)."""
+        return block_class(**kwargs)
 
     def _norm(self, name):
         return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS, dtype=self.dtype_policy, name=name)
@@ -139,7 +149,8 @@ class BartPreTrainedModel(PreTrainedModel):
     def _make_positions(self, num_positions, dim, init_std, name):
         if self.sinusoidal_positions:
             return PositionEmbedding(num_positions, dim, sinusoidal=True, dtype=self.dtype_policy, name=name)
-        return PositionEmbedding(num_positions, dim, offset=2, embeddings_initializer=hf_initializer(init_std),
+        return PositionEmbedding(num_positions, dim, offset=self.position_offset,
+                                 embeddings_initializer=hf_initializer(init_std),
                                  dtype=self.dtype_policy, name=name)
 
     def dummy_inputs(self, batch_size=1, seq_len=4):

@@ -13,12 +13,11 @@ from tfmodels.models.encoder import EncoderModel, attention_mask_to_bool, check_
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
-    NextSentencePredictionMixin,
-    PreTrainingMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
     TokenClassificationMixin,
 )
+from tfmodels.models.pretraining_heads import NextSentencePredictionMixin, PreTrainingMixin
 
 
 class BertModel(EncoderModel):

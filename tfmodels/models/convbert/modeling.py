@@ -14,9 +14,9 @@ from tfmodels.models.heads import (
     MaskedLMMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
-    SummaryMultipleChoiceMixin,
     TokenClassificationMixin,
 )
+from tfmodels.models.summary_heads import SummaryMultipleChoiceMixin
 
 
 class ConvBertModel(EncoderModel):

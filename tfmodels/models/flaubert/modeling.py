@@ -8,12 +8,11 @@ References:
 
 
 from tfmodels.models.base import PreTrainedModel
-from tfmodels.models.heads import (
+from tfmodels.models.heads import QuestionAnsweringMixin, TokenClassificationMixin
+from tfmodels.models.summary_heads import (
     BeamQuestionAnsweringMixin,
-    QuestionAnsweringMixin,
     SummaryMultipleChoiceMixin,
     SummarySequenceClassificationMixin,
-    TokenClassificationMixin,
 )
 from tfmodels.models.xlm.modeling import XLMHeadAttributes, XLMModel, XLMWithLMHeadModel
 

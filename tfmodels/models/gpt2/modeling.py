@@ -190,7 +190,8 @@ class GPT2DoubleHeadsModel(CausalLMMixin, GPT2PreTrainedModel):
     def _head_outputs(self, inputs, training, output_attentions, output_hidden_states):
         shape = ops.shape(inputs["input_ids"])  # (batch, choices, seq_len)
         mc_token_ids = inputs.pop("mc_token_ids", None)
-        flat = {k: ops.reshape(v, (-1, shape[-1])) for k, v in inputs.items()}  # (batch * choices, seq_len)
+        flat = {k: ops.reshape(v, (-1, shape[-1])) if k in self.input_names else v  # (batch * choices, seq_len)
+                for k, v in inputs.items()}
         backbone_outputs = self._backbone_outputs(flat, training, output_attentions, output_hidden_states)
         hidden = backbone_outputs["last_hidden_state"]  # (batch * choices, seq_len, n_embd)
         if mc_token_ids is None:

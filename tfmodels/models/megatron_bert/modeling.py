@@ -13,12 +13,11 @@ from tfmodels.models.bert.modeling import BertModel
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,
-    NextSentencePredictionMixin,
-    PreTrainingMixin,
     QuestionAnsweringMixin,
     SequenceClassificationMixin,
     TokenClassificationMixin,
 )
+from tfmodels.models.pretraining_heads import NextSentencePredictionMixin, PreTrainingMixin
 
 
 class MegatronBertModel(BertModel):

@@ -51,7 +51,6 @@ class _T5HeadModel(PreTrainedModel):
     base_model_prefix = "transformer"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class T5ForSequenceClassification(SequenceClassificationMixin, _T5HeadModel):
     """`T5Model` + `T5ClassificationHead` (dropout, dense, tanh, dropout, out_proj) on the decoder state at the
     last eos of `input_ids`; `logits (B, num_labels)`, loss by `problem_type`.
@@ -77,7 +76,6 @@ class T5ForSequenceClassification(SequenceClassificationMixin, _T5HeadModel):
         return {"logits": logits, **{k: v for k, v in outputs.items() if k != "last_hidden_state"}}
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class T5ForTokenClassification(TokenClassificationMixin, _T5HeadModel):
     """`T5EncoderModel` + dropout + linear classifier; `logits (B, S, num_labels)`.
 
@@ -89,7 +87,6 @@ class T5ForTokenClassification(TokenClassificationMixin, _T5HeadModel):
     input_names = T5EncoderModel.input_names
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class T5ForQuestionAnswering(T5PreTrainedModel):
     """The T5 encoder-decoder + `qa_outputs` on the decoder output; `start_logits`, `end_logits (B, T)`.
 
@@ -118,11 +115,7 @@ class T5ForQuestionAnswering(T5PreTrainedModel):
         outputs = self._encode_decode(inputs, training, output_attentions, output_hidden_states)
         logits = self.qa_outputs(outputs.pop("last_hidden_state"))  # (B, T, 2)
         outputs = {"start_logits": logits[..., 0], "end_logits": logits[..., 1], **outputs}
-        if all(k in inputs for k in self.label_names):
-            loss = span_loss(inputs["start_positions"], inputs["end_positions"], outputs["start_logits"],
-                             outputs["end_logits"])
-            outputs = {"loss": loss, **outputs}
-        return outputs
+        return self.with_task_loss(outputs, self.pop_labels(inputs))
 
     def task_loss(self, labels, outputs, sample_weight=None):
         return span_loss(labels["start_positions"], labels["end_positions"], outputs["start_logits"],

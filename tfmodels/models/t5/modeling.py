@@ -38,6 +38,7 @@ from tfmodels.layers.transformer_block import TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
 from tfmodels.models.seq2seq import (
+    Seq2SeqLMMixin,
     decoder_input_ids_from,
     decoder_masks,
     decoder_outputs,
@@ -46,7 +47,6 @@ from tfmodels.models.seq2seq import (
     init_decoder_cache,
     project_cross_key_values,
     run_decoder_layers,
-    seq2seq_lm_loss,
 )
 
 
@@ -72,6 +72,21 @@ class T5PreTrainedModel(PreTrainedModel):
 
     Constructor arguments are the fields of a Hugging Face T5/mT5
     `config.json`; other fields are kept in `extra_config`.
+
+    Precision. Under `mixed_bfloat16` every layer computes in bfloat16
+    (norms, softmax and losses in float32). Under `mixed_float16` (or
+    `float16`) T5 keeps the reference's float32 islands: the feed-forward's
+    output projection `wo` (`_keep_in_fp32_modules = ["wo"]` in
+    `transformers`' T5, which loads it in float32 when the model is float16)
+    keeps a float32 kernel, reads its input cast to float32 and returns
+    float32, so the residual stream after the first feed-forward is float32
+    as in the reference (the blocks do not cast their input to float16:
+    `autocast=False`); attention, the other projections and the LM head run
+    in float16. This keeps T5 v1.1 / mT5 / Flan-T5, whose `wo` outputs
+    exceed the float16 range, finite. The reference's clamping of float16
+    hidden states to the float16 range (before the first feed-forward) is
+    not reproduced. `keras.Model.compile` wraps the optimizer in a
+    `LossScaleOptimizer` (dynamic loss scaling) under `mixed_float16`.
 
     Raises:
         ValueError: a malformed `feed_forward_proj`.
@@ -116,12 +131,16 @@ class T5PreTrainedModel(PreTrainedModel):
         self.shared = WordEmbedding(vocab_size, d_model, embeddings_initializer=hf_initializer(initializer_factor),
                                     dtype=self.dtype_policy, name="shared")
         self.dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy)
+        feed_forward_kwargs = {"gated": gated, "dropout": dropout_rate}
+        float32_islands = self.dtype_policy.compute_dtype == "float16"
+        if float32_islands:  # see the class docstring: `wo` and the residual stream in float32
+            feed_forward_kwargs["output_dtype"] = "float32"
         block_args = dict(
             num_heads=num_heads, intermediate_size=d_ff, hidden_act=activation, hidden_dropout=dropout_rate,
             attention_dropout=dropout_rate, layer_norm_eps=layer_norm_epsilon, normalize_first=True, key_dim=d_kv,
             use_bias=False, kernel_initializer=hf_initializer(initializer_factor * d_model ** -0.5),
-            attention_kwargs={"scale": 1.0}, normalization="rms_norm",
-            feed_forward_kwargs={"gated": gated, "dropout": dropout_rate}, dtype=self.dtype_policy,
+            attention_kwargs={"scale": 1.0}, normalization="rms_norm", feed_forward_kwargs=feed_forward_kwargs,
+            autocast=not float32_islands, dtype=self.dtype_policy,
         )
         bias_args = dict(num_buckets=relative_attention_num_buckets, num_heads=num_heads,
                          max_distance=relative_attention_max_distance,
@@ -243,7 +262,6 @@ class T5PreTrainedModel(PreTrainedModel):
                              output_hidden_states)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class T5Model(T5PreTrainedModel):
     """The bare T5 encoder-decoder.
 
@@ -270,8 +288,7 @@ class T5Model(T5PreTrainedModel):
         return self._encode_decode(inputs, training, output_attentions, output_hidden_states)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
-class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
+class T5ForConditionalGeneration(Seq2SeqLMMixin, Seq2SeqGenerationMixin, T5PreTrainedModel):
     """T5 with its LM head (tied to `shared` unless `tie_word_embeddings=False`); `generate()`.
 
     Call inputs: as `T5Model`, plus `labels` `(B, T)` (`-100` ignored): when
@@ -284,11 +301,11 @@ class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
         `encoder_last_hidden_state` and, when asked, the hidden states and
         attentions of `T5Model` (not its `last_hidden_state`).
 
+    Training: `compile()` without a loss trains on the LM loss of `labels` given in the inputs or as `y`
+    (see `tfmodels.models.seq2seq.Seq2SeqLMMixin`).
+
     References: `transformers.T5ForConditionalGeneration`.
     """
-
-    label_names = ("labels",)
-    serving_outputs = ("logits",)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -312,12 +329,7 @@ class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
         inputs = self._prepare_inputs(inputs)
         outputs = self._encode_decode(inputs, training, output_attentions, output_hidden_states)
         outputs = {"logits": self.lm_logits(outputs.pop("last_hidden_state")), **outputs}
-        if "labels" in inputs:
-            outputs = {"loss": self.task_loss({"labels": inputs["labels"]}, outputs), **outputs}
-        return outputs
-
-    def task_loss(self, labels, outputs, sample_weight=None):
-        return seq2seq_lm_loss(labels["labels"], outputs["logits"], sample_weight)
+        return self.with_task_loss(outputs, self.pop_labels(inputs))
 
     # -- generation interface (tfmodels.generation.seq2seq) ---------------------
 
@@ -338,7 +350,6 @@ class T5ForConditionalGeneration(Seq2SeqGenerationMixin, T5PreTrainedModel):
         return self.lm_logits(outputs["last_hidden_state"]), outputs["past_key_values"]
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class T5EncoderModel(T5PreTrainedModel):
     """The T5 encoder alone (sentence embeddings, classification backbones).
 
@@ -362,14 +373,12 @@ class T5EncoderModel(T5PreTrainedModel):
                            output_attentions=output_attentions, output_hidden_states=output_hidden_states)
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MT5Model(T5Model):
     """mT5's encoder-decoder: `T5Model` for `model_type="mt5"` checkpoints. References: `transformers.MT5Model`."""
 
     model_type = "mt5"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MT5ForConditionalGeneration(T5ForConditionalGeneration):
     """mT5 with its LM head: `T5ForConditionalGeneration` for `model_type="mt5"`.
 
@@ -379,7 +388,6 @@ class MT5ForConditionalGeneration(T5ForConditionalGeneration):
     model_type = "mt5"
 
 
-@keras.saving.register_keras_serializable(package="tfmodels")
 class MT5EncoderModel(T5EncoderModel):
     """mT5's encoder: `T5EncoderModel` for `model_type="mt5"`. References: `transformers.MT5EncoderModel`."""
 

@@ -21,13 +21,11 @@ from tfmodels.layers.layer_drop import LayerDrop
 from tfmodels.layers.position import SinusoidalInitializer
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
-from tfmodels.models.heads import (
+from tfmodels.models.heads import MaskedLMMixin, QuestionAnsweringMixin, TokenClassificationMixin
+from tfmodels.models.summary_heads import (
     BeamQuestionAnsweringMixin,
-    MaskedLMMixin,
-    QuestionAnsweringMixin,
     SummaryMultipleChoiceMixin,
     SummarySequenceClassificationMixin,
-    TokenClassificationMixin,
 )
 
 

@@ -1,0 +1,276 @@
+"""Builds the legacy Hugging Face TF checkpoint fixtures under tests/fixtures/tf_h5/.
+
+`transformers` 5 has no TensorFlow models, so the `tf_model.h5` files and
+their reference outputs come from 4.46.3, the last release before the TF
+classes were removed, with TensorFlow 2.15 and tf-keras in a throwaway
+virtual environment (no system packages: the system's Keras 3 must stay
+out):
+
+    python scripts/make_tf_h5_fixtures.py        # creates /tmp/h5-venv if needed
+
+For each class it builds the tiny random `TF<Class>`, adds random noise to
+every weight (so zero-initialised biases and unit norms are tested too),
+saves it with `save_pretrained` (`config.json` + `tf_model.h5`; the classes
+in `SHARDED` with a small `max_shard_size`, giving `tf_model-0000k-of-0000n.h5`
+shards and `tf_model.h5.index.json`), and writes `<class>/reference.npz`:
+the inputs (`input.*`, right-padded; seq2seq decoders right-padded too) and
+every output the TF model returns on them with hidden states and attentions
+(tuples as `name.{i}`; the cache, `past_key_values` / `mems`, is left out).
+The classes in `SAFETENSORS` are also saved with `safe_serialization=True`
+(a `model.safetensors` in TF naming and layouts, metadata `format: tf`) to
+`safetensors/<class>/` (`config.json`, `model.safetensors`; the reference is
+the h5 fixture's).
+
+The classes of `VARIABLE_MODELS` (more families, kept small) store no
+weights: every variable gets `tests.tf_h5_weights.synthetic_value(name,
+shape)`, a function of its name, and `variables/<class>/` holds
+`config.json`, `variables.json` (`{TF variable name: shape}`, in the order
+`save_weights` writes them) and `reference.npz`; the tests rebuild the
+`tf_model.h5` from them (`tests.tf_h5_weights.write_keras2_h5`). Variables
+that are not synthetic go to `constants.npz`: the non-trainable ones and
+those of `FIXED` (sinusoid tables, which the loader compares with the ones
+tfmodels computes; in TF RoFormer, Marian and Pegasus trainable variables) keep the TF model's
+values, and the copies of `TIED` take the value of the
+variable they copy (TF ALBERT computes with `predictions/decoder/bias`; a
+checkpoint converted from PyTorch, where the two are one parameter, holds it
+in `predictions/bias` too; TF Transformer-XL keeps its own adaptive-softmax
+tables, which PyTorch ties to the input ones).
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from legacy_venv import run_builder  # noqa: E402
+
+TRANSFORMERS_VERSION = "4.46.3"
+PACKAGES = ("tensorflow-cpu==2.15.*", "tf-keras==2.15.*", "numpy<2")
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "tests" / "fixtures" / "tf_h5"
+VOCAB = 40
+
+# Odd sizes (intermediate 29, 3 labels), narrow (24) and short tables: an h5 file stores each variable in its
+# own dataset under nested groups, so even tiny models take ~100 KB.
+BERT = dict(vocab_size=VOCAB, hidden_size=24, num_hidden_layers=2, num_attention_heads=3, intermediate_size=29,
+            max_position_embeddings=16, type_vocab_size=3, num_labels=3)
+MODELS = {
+    # class name (without TF): (config class, config fields, input kind)
+    "BertModel": ("BertConfig", BERT, "encoder"),
+    "BertForSequenceClassification": ("BertConfig", BERT, "encoder"),
+    "BertForMaskedLM": ("BertConfig", BERT, "encoder"),
+    "GPT2LMHeadModel": ("GPT2Config", dict(vocab_size=VOCAB, n_embd=24, n_layer=2, n_head=3, n_positions=16,
+                                           n_inner=29), "decoder"),
+    "RobertaForMaskedLM": ("RobertaConfig", {**BERT, "type_vocab_size": 1, "max_position_embeddings": 18,
+                                             "pad_token_id": 1}, "roberta"),
+    "T5ForConditionalGeneration": ("T5Config", dict(vocab_size=VOCAB, d_model=24, d_kv=6, d_ff=29, num_layers=2,
+                                                    num_decoder_layers=3, num_heads=4,
+                                                    relative_attention_num_buckets=8,
+                                                    relative_attention_max_distance=16,
+                                                    feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+                                                    pad_token_id=0, eos_token_id=1, decoder_start_token_id=0),
+                                   "seq2seq"),
+    "BartForConditionalGeneration": ("BartConfig", dict(vocab_size=VOCAB, max_position_embeddings=16, d_model=24,
+                                                        encoder_layers=2, decoder_layers=3, encoder_attention_heads=3,
+                                                        decoder_attention_heads=4, encoder_ffn_dim=29,
+                                                        decoder_ffn_dim=23, pad_token_id=1, eos_token_id=2,
+                                                        bos_token_id=0, decoder_start_token_id=2,
+                                                        forced_eos_token_id=None), "seq2seq"),
+}
+SMALL = dict(vocab_size=VOCAB, hidden_size=24, num_hidden_layers=2, num_attention_heads=3, intermediate_size=29,
+             max_position_embeddings=16)
+SEQ2SEQ = dict(vocab_size=VOCAB, max_position_embeddings=16, d_model=24, encoder_layers=2, decoder_layers=3,
+               encoder_attention_heads=3, decoder_attention_heads=4, encoder_ffn_dim=29, decoder_ffn_dim=23,
+               pad_token_id=1, eos_token_id=2, bos_token_id=0, decoder_start_token_id=2, forced_eos_token_id=None)
+VARIABLE_MODELS = {
+    "ConvBertModel": ("ConvBertConfig", {**SMALL, "num_attention_heads": 4, "type_vocab_size": 3,
+                                         "embedding_size": 16, "head_ratio": 2, "conv_kernel_size": 3,
+                                         "num_groups": 1}, "encoder"),
+    "XLNetLMHeadModel": ("XLNetConfig", dict(vocab_size=VOCAB, d_model=24, n_layer=2, n_head=3, d_inner=29,
+                                             mem_len=None), "plain"),
+    "MPNetForMaskedLM": ("MPNetConfig", {**SMALL, "max_position_embeddings": 18}, "plain"),
+    "MobileBertModel": ("MobileBertConfig", {**SMALL, "hidden_size": 32, "num_attention_heads": 2,
+                                             "embedding_size": 16, "intra_bottleneck_size": 16,
+                                             "true_hidden_size": 16, "num_feedforward_networks": 2,
+                                             "type_vocab_size": 3}, "encoder"),
+    "FunnelModel": ("FunnelConfig", dict(vocab_size=VOCAB, block_sizes=[1, 2], block_repeats=None, num_decoder_layers=1,
+                                         d_model=24, n_head=3, d_head=8, d_inner=29, max_position_embeddings=16,
+                                         type_vocab_size=3), "encoder"),
+    "DebertaModel": ("DebertaConfig", {**SMALL, "type_vocab_size": 0, "relative_attention": True,
+                                       "max_relative_positions": 8, "pos_att_type": ["c2p", "p2c"]}, "plain"),
+    # No `position_buckets`: with them (4 buckets, 8 relative positions) transformers 4.46's TF DeBERTa-v2 and
+    # transformers 5's PyTorch one differ even at unpadded positions (0.02 after two layers; not traced further).
+    "DebertaV2Model": ("DebertaV2Config", {**SMALL, "type_vocab_size": 0, "relative_attention": True,
+                                           "max_relative_positions": 8, "norm_rel_ebd": "layer_norm",
+                                           "share_att_key": True, "pos_att_type": ["c2p", "p2c"],
+                                           "position_biased_input": False}, "plain"),
+    "RoFormerModel": ("RoFormerConfig", {**SMALL, "embedding_size": 16, "type_vocab_size": 3}, "encoder"),
+    "XLMWithLMHeadModel": ("XLMConfig", dict(vocab_size=VOCAB, emb_dim=24, n_layers=2, n_heads=3,
+                                             max_position_embeddings=16), "plain"),
+    "CTRLLMHeadModel": ("CTRLConfig", dict(vocab_size=VOCAB, n_embd=24, n_layer=2, n_head=3, dff=29, n_positions=16),
+                        "decoder"),
+    "OpenAIGPTLMHeadModel": ("OpenAIGPTConfig", dict(vocab_size=VOCAB, n_embd=24, n_layer=2, n_head=3, n_positions=16),
+                             "decoder"),
+    "DistilBertModel": ("DistilBertConfig", dict(vocab_size=VOCAB, dim=24, n_layers=2, n_heads=3, hidden_dim=29,
+                                                 max_position_embeddings=16), "plain"),
+    "XLMRobertaForSequenceClassification": ("XLMRobertaConfig", {**SMALL, "max_position_embeddings": 18,
+                                                                 "type_vocab_size": 1, "pad_token_id": 1,
+                                                                 "num_labels": 3}, "plain"),
+    "DPRQuestionEncoder": ("DPRConfig", {**SMALL, "type_vocab_size": 3, "projection_dim": 0}, "encoder"),
+    "MT5ForConditionalGeneration": ("MT5Config", dict(vocab_size=VOCAB, d_model=24, d_kv=6, d_ff=29, num_layers=2,
+                                                      num_decoder_layers=3, num_heads=4,
+                                                      relative_attention_num_buckets=8,
+                                                      relative_attention_max_distance=16, pad_token_id=0,
+                                                      eos_token_id=1, decoder_start_token_id=0), "seq2seq"),
+    "T5EncoderModel": ("T5Config", dict(vocab_size=VOCAB, d_model=24, d_kv=6, d_ff=29, num_layers=2, num_heads=4,
+                                        relative_attention_num_buckets=8, relative_attention_max_distance=16),
+                       "plain"),
+    "MBartForConditionalGeneration": ("MBartConfig", SEQ2SEQ, "seq2seq"),
+    "MarianMTModel": ("MarianConfig", {**SEQ2SEQ, "pad_token_id": 39, "decoder_start_token_id": 39}, "seq2seq"),
+    "PegasusForConditionalGeneration": ("PegasusConfig", {**SEQ2SEQ, "pad_token_id": 0, "eos_token_id": 1,
+                                                          "decoder_start_token_id": 0}, "seq2seq"),
+    "ElectraForSequenceClassification": ("ElectraConfig", dict(vocab_size=VOCAB, embedding_size=16, hidden_size=24,
+                                                               num_hidden_layers=2, num_attention_heads=3,
+                                                               intermediate_size=29, max_position_embeddings=16,
+                                                               type_vocab_size=3, num_labels=3), "encoder"),
+    "FlaubertWithLMHeadModel": ("FlaubertConfig", dict(vocab_size=VOCAB, emb_dim=24, n_layers=2, n_heads=3,
+                                                       max_position_embeddings=16), "plain"),
+    "LayoutLMModel": ("LayoutLMConfig", {**SMALL, "type_vocab_size": 3, "max_2d_position_embeddings": 32},
+                      "layoutlm"),
+    "TransfoXLLMHeadModel": ("TransfoXLConfig", dict(vocab_size=VOCAB, cutoffs=[10, 25], d_model=24, d_embed=24,
+                                                     n_head=3, d_head=8, d_inner=29, div_val=2, n_layer=2,
+                                                     mem_len=0, clamp_len=-1), "ids"),
+    "AlbertForMaskedLM": ("AlbertConfig", {**SMALL, "embedding_size": 16, "type_vocab_size": 3}, "encoder"),
+}
+# TF variable name suffixes of sinusoid tables stored as trainable variables.
+FIXED = {"RoFormerModel": ("encoder/embed_positions/embeddings:0",),
+         "MarianMTModel": ("embed_positions/embeddings:0",),
+         "PegasusForConditionalGeneration": ("embed_positions/embeddings:0",)}
+# {copy: source} (name suffixes): TF variables that are one parameter in PyTorch.
+TIED = {"AlbertForMaskedLM": {"predictions/bias:0": "predictions/decoder/bias:0"},
+        "TransfoXLLMHeadModel": {**{f"crit/out_layers_._{i}_._weight:0": f"word_emb/emb_layers_._{i}/embeddings:0"
+                                    for i in range(3)},
+                                 **{f"crit/out_projs_._{i}:0": f"word_emb/emb_projs_._{i}:0" for i in (1, 2)}}}
+SHARDED = {"BartForConditionalGeneration": "40KB"}
+SAFETENSORS = ("GPT2LMHeadModel",)
+CACHE_OUTPUTS = ("past_key_values", "mems")
+
+
+def model_inputs(kind, seed=0):
+    """Right-padded `(3, 9)` inputs (row 1 keeps 5 tokens, row 2 keeps 2); seq2seq adds `(3, 7)` decoder
+    inputs with right padding only (a left-padded decoder row would be fully masked at its first query)."""
+    import numpy as np
+
+    from tests.helpers import random_inputs
+
+    inputs = random_inputs(vocab_size=VOCAB, type_vocab_size=3 if kind in ("encoder", "layoutlm") else 0, seed=seed)
+    inputs["input_ids"] = np.maximum(inputs["input_ids"], 3)  # no pad / bos / eos ids inside the text
+    if kind == "ids":  # Transformer-XL takes no attention mask
+        del inputs["attention_mask"]
+    if kind == "layoutlm":
+        rng = np.random.RandomState(seed + 2)
+        corners = rng.randint(0, 32, (3, 9, 2, 2))
+        inputs["bbox"] = np.concatenate([corners.min(axis=2), corners.max(axis=2)], axis=-1).astype("int64")
+    if kind == "seq2seq":
+        rng = np.random.RandomState(seed + 1)
+        inputs["decoder_input_ids"] = rng.randint(3, VOCAB, (3, 7)).astype("int64")
+        mask = np.ones((3, 7), dtype="int64")
+        mask[1, 5:] = 0
+        mask[2, 3:] = 0
+        inputs["decoder_attention_mask"] = mask
+    return inputs
+
+
+def build_model(class_name, config_name, fields, kind, seed):
+    """The built TF model and its inputs (NumPy) and TF inputs."""
+    import tensorflow as tf
+    import transformers
+
+    tf.keras.utils.set_random_seed(seed)
+    config = getattr(transformers, config_name)(**fields)
+    model = getattr(transformers, f"TF{class_name}")(config)
+    inputs = model_inputs(kind)
+    tf_inputs = {k: tf.constant(v, dtype=tf.int32) for k, v in inputs.items()}
+    model(tf_inputs, training=False)  # builds every variable
+    return model, inputs, tf_inputs
+
+
+def save_reference(directory, model, inputs, tf_inputs):
+    """`reference.npz`: the inputs and every output of the TF model (the cache left out)."""
+    import numpy as np
+
+    outputs = model(tf_inputs, training=False, output_hidden_states=True, output_attentions=True)
+    arrays = {f"input.{k}": v for k, v in inputs.items()}
+    for name, value in outputs.items():
+        if name in CACHE_OUTPUTS or value is None:
+            continue
+        if isinstance(value, (tuple, list)):
+            arrays.update({f"{name}.{i}": np.asarray(t) for i, t in enumerate(value)})
+        else:
+            arrays[name] = np.asarray(value)
+    np.savez_compressed(directory / "reference.npz", **arrays)
+
+
+def build_fixtures():
+    import json
+
+    import numpy as np
+
+    from tests.tf_h5_weights import synthetic_value
+
+    for index, (class_name, (config_name, fields, kind)) in enumerate(MODELS.items()):
+        directory = OUT / class_name
+        model, inputs, tf_inputs = build_model(class_name, config_name, fields, kind, index)
+        rng = np.random.RandomState(index)
+        for weight in model.weights:
+            weight.assign(weight.numpy() + rng.normal(0.0, 0.05, weight.shape).astype(weight.dtype.as_numpy_dtype))
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("tf_model*"):
+            stale.unlink()
+        model.save_pretrained(str(directory), max_shard_size=SHARDED.get(class_name, "10GB"))
+        save_reference(directory, model, inputs, tf_inputs)
+        if class_name in SAFETENSORS:
+            model.save_pretrained(str(OUT / "safetensors" / class_name), safe_serialization=True)
+            (OUT / "safetensors" / class_name / "generation_config.json").unlink(missing_ok=True)
+        names = sorted(p.name for p in directory.iterdir())
+        architectures = json.loads((directory / "config.json").read_text())["architectures"]
+        print(f"wrote {directory}: {names}; architectures={architectures}")
+
+    for index, (class_name, (config_name, fields, kind)) in enumerate(VARIABLE_MODELS.items()):
+        directory = OUT / "variables" / class_name
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            model, inputs, tf_inputs = build_model(class_name, config_name, fields, kind, index)
+        except Exception as e:  # noqa: BLE001  (report and go on with the other classes)
+            print(f"SKIPPED {class_name}: {type(e).__name__}: {e}")
+            continue
+        variables, constants = {}, {}
+        for weight in model.weights:
+            if weight.name in variables:
+                continue
+            variables[weight.name] = list(weight.shape)
+            if weight.trainable and not weight.name.endswith(FIXED.get(class_name, ())):
+                weight.assign(synthetic_value(weight.name, tuple(weight.shape), weight.dtype.as_numpy_dtype))
+            else:
+                constants[weight.name] = weight.numpy()
+        by_name = {w.name: w for w in model.weights}
+        for copy, source in TIED.get(class_name, {}).items():
+            (copy_name,) = [n for n in by_name if n.endswith("/" + copy)]
+            (source_name,) = [n for n in by_name if n.endswith("/" + source)]
+            by_name[copy_name].assign(by_name[source_name].numpy())
+            constants[copy_name] = by_name[source_name].numpy()
+        model.config.architectures = [class_name]
+        model.config.to_json_file(str(directory / "config.json"))
+        (directory / "variables.json").write_text(json.dumps(variables, indent=0) + "\n")
+        if constants:
+            np.savez_compressed(directory / "constants.npz", **constants)
+        save_reference(directory, model, inputs, tf_inputs)
+        print(f"wrote {directory} ({len(variables)} variables)")
+
+
+def main():
+    run_builder(__file__, TRANSFORMERS_VERSION, build_fixtures, __doc__.splitlines()[0], "/tmp/h5-venv",
+                packages=PACKAGES, system_site_packages=False)
+
+
+if __name__ == "__main__":
+    main()
