@@ -71,7 +71,9 @@ def _randomize_zero_params(model, seed):
     generator = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for name, param in model.named_parameters():
-            if name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name or "norm" in name:
+            # `*_token`: ViT/DeiT's cls/distillation/mask tokens start at zero in some families.
+            if (name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name or "norm" in name
+                    or name.endswith("_token")):
                 param.add_(0.1 * torch.randn(param.shape, generator=generator))
 
 
@@ -120,6 +122,8 @@ def reference_generate(class_name, path, inputs, **options):
 
 
 def _to_numpy(value):
+    if isinstance(value, dict) or hasattr(value, "keys"):  # nested outputs (CLIP's `text_model_output`)
+        return {k: _to_numpy(v) for k, v in value.items() if v is not None}
     if isinstance(value, (tuple, list)):
         return tuple(_to_numpy(v) for v in value)
     if hasattr(value, "detach"):
@@ -128,7 +132,11 @@ def _to_numpy(value):
 
 
 def max_abs_diff(ours, reference):
-    """Max abs difference over (possibly nested tuples of) arrays; shapes must agree."""
+    """Max abs difference over (possibly nested tuples or dicts of) arrays; shapes and keys must agree."""
+    if isinstance(reference, dict):
+        assert isinstance(ours, dict), f"expected a dict, got {type(ours)}"
+        assert sorted(ours) == sorted(reference), f"keys {sorted(ours)} vs reference {sorted(reference)}"
+        return max(max_abs_diff(ours[k], reference[k]) for k in reference)
     if isinstance(reference, tuple):
         assert isinstance(ours, (tuple, list)), f"expected a tuple, got {type(ours)}"
         assert len(ours) == len(reference), f"{len(ours)} tensors vs reference {len(reference)}"

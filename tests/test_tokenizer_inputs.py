@@ -8,6 +8,7 @@ import transformers
 
 import tfmodels
 from tests.helpers import TOLERANCE, hf_checkpoint
+from tests.pipeline_checkpoints import _files
 from tests.tiny_models import tiny_config
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "far", "away", "very", "fast"]
@@ -20,7 +21,10 @@ def checkpoint(tmp_path_factory):
     directory = tmp_path_factory.mktemp("tokenizer_inputs")
     vocab = directory / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    tokenizer = transformers.BertTokenizerFast(vocab_file=str(vocab))
+    tokenizer = transformers.BertTokenizerFast(**_files(vocab=str(vocab)))
+    # The words are in the vocabulary: real ids, not [UNK] everywhere.
+    assert tokenizer.vocab_size == 5 + len(WORDS)
+    assert tokenizer.unk_token_id not in np.asarray(tokenizer(TEXTS, padding=True)["input_ids"])
     config = transformers.BertConfig(**{**tiny_config("bert"), "vocab_size": tokenizer.vocab_size, "num_labels": 3})
     hf_checkpoint("BertForSequenceClassification", config, directory / "model")
     return tokenizer, str(directory / "model")

@@ -14,6 +14,12 @@ import tfmodels
 
 _BERT_LIKE = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
                   max_position_embeddings=64, type_vocab_size=3)
+_VISION = dict(image_size=30, patch_size=6, num_channels=3, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+               intermediate_size=37, encoder_stride=6, num_labels=3)
+_CLIP_TEXT = dict(vocab_size=99, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                  max_position_embeddings=20, projection_dim=24, bos_token_id=97, eos_token_id=98, pad_token_id=1)
+_CLIP_VISION = dict(image_size=30, patch_size=6, hidden_size=40, intermediate_size=45, num_hidden_layers=3,
+                    num_attention_heads=5, projection_dim=24)
 _TRANSFO_XL = Path(__file__).parent / "fixtures" / "transfo_xl" / "no_clusters" / "config.json"
 
 TINY_CONFIGS = {
@@ -65,6 +71,22 @@ TINY_CONFIGS = {
     "pegasus": dict(vocab_size=99, max_position_embeddings=40, d_model=35, encoder_layers=1, decoder_layers=2,
                     encoder_attention_heads=5, decoder_attention_heads=7, encoder_ffn_dim=29, decoder_ffn_dim=37,
                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0),
+    "longformer": dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                       intermediate_size=37, max_position_embeddings=40, type_vocab_size=2, pad_token_id=1,
+                       sep_token_id=2, attention_window=[4, 8]),
+    "led": dict(vocab_size=99, d_model=32, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4,
+                decoder_attention_heads=2, encoder_ffn_dim=37, decoder_ffn_dim=29, max_encoder_position_embeddings=40,
+                max_decoder_position_embeddings=24, attention_window=[4, 8]),
+    # Vision: 30x30 images in 6x6 patches (a 5x5 grid); CLIP's text tower with a real eos id.
+    "vit": _VISION,
+    "deit": _VISION,
+    "clip_text_model": _CLIP_TEXT,
+    "clip_vision_model": _CLIP_VISION,
+    "clip": dict(text_config=_CLIP_TEXT, vision_config=_CLIP_VISION, projection_dim=24),
+    "big_bird": dict(_BERT_LIKE, max_position_embeddings=128, block_size=4, num_random_blocks=2),
+    "bigbird_pegasus": dict(vocab_size=99, max_position_embeddings=128, d_model=32, encoder_layers=2, decoder_layers=1,
+                            encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=37,
+                            decoder_ffn_dim=29, block_size=4, num_random_blocks=2),
 }
 
 
@@ -109,6 +131,10 @@ def random_model_inputs(model, batch_size=2, seq_len=6, seed=0):
     """Inputs shaped like `model.dummy_inputs()`, with random token ids in `[1, vocab)`."""
     rng = np.random.RandomState(seed)
     inputs = model.dummy_inputs(batch_size=batch_size, seq_len=seq_len)
+    if "pixel_values" in inputs:  # vision models: random pixels
+        inputs["pixel_values"] = rng.randn(*inputs["pixel_values"].shape).astype("float32")
+    if "input_ids" not in inputs:
+        return inputs
     vocab_size = model.config.get("vocab_size", 40)
     inputs["input_ids"] = rng.randint(1, vocab_size, size=inputs["input_ids"].shape).astype("int32")
     if getattr(model, "eos_pooling", False):  # T5ForSequenceClassification: one eos per row, at the end

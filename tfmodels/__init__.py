@@ -19,6 +19,7 @@ from tfmodels.auto import (  # noqa: E402
     AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
+    AutoModelForImageClassification,
     AutoModelForMaskedLM,
     AutoModelForMultipleChoice,
     AutoModelForQuestionAnswering,
@@ -31,12 +32,14 @@ from tfmodels.export import export_saved_model  # noqa: E402
 from tfmodels.models.base import PreTrainedModel  # noqa: E402
 from tfmodels.models.config import PretrainedConfig  # noqa: E402
 from tfmodels.models.outputs import ModelOutput  # noqa: E402
+from tfmodels.pipelines import pipeline  # noqa: E402
 from tfmodels.models.catalogue import families as _families  # noqa: E402
 
 __all__ = [
     "AutoConfig",
     "AutoModel",
     "AutoModelForCausalLM",
+    "AutoModelForImageClassification",
     "AutoModelForMaskedLM",
     "AutoModelForMultipleChoice",
     "AutoModelForQuestionAnswering",
@@ -51,6 +54,7 @@ __all__ = [
     "WeightMismatchError",
     "export_saved_model",
     "layers",
+    "pipeline",
 ]
 
 # Every family's public classes (`tfmodels.BertModel`, `tfmodels.GPT2LMHeadModel`, ...), from the

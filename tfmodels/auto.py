@@ -132,11 +132,15 @@ AutoModelForCausalLM = _auto(
 AutoModelForSeq2SeqLM = _auto(
     "AutoModelForSeq2SeqLM", "seq2seq-lm", MODEL_REGISTRIES["seq2seq-lm"], "Encoder-decoder LM heads.",
 )
+AutoModelForImageClassification = _auto(
+    "AutoModelForImageClassification", "image-classification", MODEL_REGISTRIES["image-classification"],
+    "Image classification heads (`pixel_values` in, `logits (batch, num_labels)` out).",
+)
 
 TASKS = {cls.task: cls for cls in (
     AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification,
     AutoModelForQuestionAnswering, AutoModelForMaskedLM, AutoModelForMultipleChoice,
-    AutoModelForCausalLM, AutoModelForSeq2SeqLM,
+    AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForImageClassification,
 )}
 
 

@@ -26,22 +26,27 @@ from tfmodels.converters.registry import register_weight_table
 OTHER_HEAD_KEYS = (r"^lm_head\.", r"^final_logits_bias$", r"^classification_head\.", r"^qa_outputs\.")
 
 
-def bart_block(hf, keras, is_decoder):
-    """One `BartEncoderLayer` / `BartDecoderLayer` <-> `TransformerEncoderBlock` / `TransformerDecoderBlock`."""
-    params = attention(*(f"{hf}.self_attn.{n}_proj" for n in "qkv"), f"{hf}.self_attn.out_proj",
-                       f"{keras}.self_attention")
+def bart_block(hf, keras, is_decoder, use_bias=True, self_attention=None):
+    """One `BartEncoderLayer` / `BartDecoderLayer` <-> `TransformerEncoderBlock` / `TransformerDecoderBlock`.
+
+    `use_bias`: attention projections with biases; `self_attention`: the self-attention's
+    `(query, key, value, output)` module names under `hf` (default `self_attn.{q,k,v,out}_proj`).
+    """
+    names = self_attention or tuple(f"self_attn.{n}_proj" for n in ("q", "k", "v", "out"))
+    params = attention(*(f"{hf}.{n}" for n in names), f"{keras}.self_attention", use_bias=use_bias)
     params += layer_norm(f"{hf}.self_attn_layer_norm", f"{keras}.attention_layer_norm")
     if is_decoder:
         params += attention(*(f"{hf}.encoder_attn.{n}_proj" for n in "qkv"), f"{hf}.encoder_attn.out_proj",
-                            f"{keras}.cross_attention")
+                            f"{keras}.cross_attention", use_bias=use_bias)
         params += layer_norm(f"{hf}.encoder_attn_layer_norm", f"{keras}.cross_attention_layer_norm")
     params += feed_forward(f"{hf}.fc1", f"{hf}.fc2", f"{keras}.feed_forward")
     return params + layer_norm(f"{hf}.final_layer_norm", f"{keras}.output_layer_norm")
 
 
-def bart_stack(model, stack, hf=None, block_rows=bart_block):
+def bart_stack(model, stack, hf=None, block_rows=bart_block, final_norm="layer_norm"):
     """Rows of one stack of the flat backbone `model`; `hf` is its checkpoint prefix (default `stack`),
-    `block_rows(hf, keras, is_decoder)` a block's rows (LED's encoder blocks differ)."""
+    `block_rows(hf, keras, is_decoder)` a block's rows (LED's encoder blocks differ), `final_norm` the
+    module name of the stack's final norm (BigBirdPegasus: `layernorm_embedding`)."""
     hf = hf or stack
     params = [] if model.sinusoidal_positions else embedding(f"{hf}.embed_positions", f"{stack}_embed_positions")
     if model.layernorm_embedding:
@@ -49,7 +54,7 @@ def bart_stack(model, stack, hf=None, block_rows=bart_block):
     for i in range(len(getattr(model, f"{stack}_blocks"))):
         params += block_rows(f"{hf}.layers.{i}", f"{stack}_blocks.{i}", stack == "decoder")
     if model.final_layer_norms:
-        params += layer_norm(f"{hf}.layer_norm", f"{stack}_layer_norm")
+        params += layer_norm(f"{hf}.{final_norm}", f"{stack}_layer_norm")
     return params
 
 
@@ -76,22 +81,24 @@ def sinusoid_buffers(model, prefix=""):
     return {f"{prefix}{stack}.embed_positions.weight": table for stack in stacks}
 
 
-def bart_backbone(model, block_rows=bart_block):
+def bart_backbone(model, block_rows=bart_block, final_norm="layer_norm"):
     """Rows of `BartModel` (or a variant), unprefixed."""
-    return bart_stack(model, "encoder", block_rows=block_rows) + bart_stack(model, "decoder", block_rows=block_rows)
+    return (bart_stack(model, "encoder", block_rows=block_rows, final_norm=final_norm)
+            + bart_stack(model, "decoder", block_rows=block_rows, final_norm=final_norm))
 
 
 @register_weight_table("bart")
 @register_weight_table("mbart")
 @register_weight_table("marian")
 @register_weight_table("pegasus")
-def bart_table(model, prefix="model", block_rows=bart_block):
-    """The BART-family table; LED passes its prefix (`led`) and block rows."""
+def bart_table(model, prefix="model", block_rows=bart_block, final_norm="layer_norm"):
+    """The BART-family table; LED passes its prefix (`led`) and block rows, BigBirdPegasus its block
+    rows and final-norm name."""
     if not getattr(model, "has_encoder", True):  # BartForCausalLM
         return causal_lm_table(model)
     is_head, backbone = split_head_model(model)
     tokens, tied, decoder_table = token_tables(backbone)
-    params = prefixed(prefix if is_head else "", tokens + bart_backbone(backbone, block_rows))
+    params = prefixed(prefix if is_head else "", tokens + bart_backbone(backbone, block_rows, final_norm))
     if hasattr(model, "final_logits_bias"):
         params.append(Param("final_logits_bias", "final_logits_bias", optional=True))  # missing in old checkpoints
         if model.lm_head is None:

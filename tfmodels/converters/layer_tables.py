@@ -26,14 +26,19 @@ def embedding(hf, keras, **flags):
     return [Param(f"{hf}.weight", f"{keras}.embeddings", **flags)]
 
 
-def attention(query, key, value, output, keras, use_bias=True):
-    """Separate q/k/v/output `nn.Linear`s <-> `MultiHeadAttention` `(D, N, H)` kernels."""
+def attention(query, key, value, output, keras, use_bias=True, output_use_bias=None):
+    """Separate q/k/v/output `nn.Linear`s <-> `MultiHeadAttention` `(D, N, H)` kernels.
+
+    `output_use_bias` (default `use_bias`): the output projection's bias, kept by
+    models without q/k/v biases (ViT with `qkv_bias=False`, BigBird).
+    """
     heads = dict(kernel=LINEAR, bias=FLATTEN, use_bias=use_bias)
+    output_use_bias = use_bias if output_use_bias is None else output_use_bias
     return [
         *dense(query, f"{keras}.query_dense", **heads),
         *dense(key, f"{keras}.key_dense", **heads),
         *dense(value, f"{keras}.value_dense", **heads),
-        *dense(output, f"{keras}.output_dense", kernel=LINEAR_FROM_HEADS, use_bias=use_bias),
+        *dense(output, f"{keras}.output_dense", kernel=LINEAR_FROM_HEADS, use_bias=output_use_bias),
     ]
 
 
@@ -45,13 +50,14 @@ def feed_forward(intermediate, output, keras, use_bias=True):
     ]
 
 
-def bert_style_block(hf, keras):
+def bert_style_block(hf, keras, qkv_bias=True):
     """A BERT-named encoder layer (`attention.self.query`, `intermediate.dense`, ...)
-    <-> `TransformerEncoderBlock`. Shared by BERT and its many relatives."""
+    <-> `TransformerEncoderBlock`. Shared by BERT and its many relatives
+    (`qkv_bias=False`: BigBird's `use_bias=False`)."""
     return [
         *attention(
             f"{hf}.attention.self.query", f"{hf}.attention.self.key", f"{hf}.attention.self.value",
-            f"{hf}.attention.output.dense", f"{keras}.self_attention",
+            f"{hf}.attention.output.dense", f"{keras}.self_attention", use_bias=qkv_bias, output_use_bias=True,
         ),
         *layer_norm(f"{hf}.attention.output.LayerNorm", f"{keras}.attention_layer_norm"),
         *feed_forward(f"{hf}.intermediate.dense", f"{hf}.output.dense", f"{keras}.feed_forward"),

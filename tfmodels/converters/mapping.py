@@ -128,6 +128,26 @@ class AddTrailingAxis(Transform):
         return array[..., None]
 
 
+class LeadingUnitAxes(Transform):
+    """PyTorch parameter with `count` leading unit axes <-> Keras variable without them.
+
+    ViT's `cls_token` `(1, 1, D)` <-> Keras `(D,)`; its `position_embeddings`
+    `(1, num_positions, D)` <-> Keras `(num_positions, D)` (CLIP stores the
+    same tensors without the axes, so one Keras layout serves both).
+    """
+
+    name = "leading_unit_axes"
+
+    def __init__(self, count):
+        self.count = count
+
+    def hf_shape(self, keras_shape):
+        return (1,) * self.count + tuple(keras_shape)
+
+    def to_hf(self, array):
+        return array.reshape(self.hf_shape(array.shape))
+
+
 class FusedPart(Transform):
     """One of `parts` tensors fused along the output axis of one checkpoint key.
 
@@ -189,6 +209,9 @@ def Split(inner, index, count, axis=-1):  # noqa: N802  (reads like the transfor
 
 IDENTITY = Transform()
 TORCH_CONV1D = Permute((2, 1, 0))
+# `nn.Conv2d` weight `(out, in, kh, kw)` <-> Keras `Conv2D` kernel `(kh, kw, in, out)`: Keras convolves
+# channels-last with the spatial axes first, PyTorch puts the output channels first.
+TORCH_CONV2D = Permute((2, 3, 1, 0))
 LINEAR = Linear(1)
 LINEAR_FROM_HEADS = Linear(2)
 FLATTEN = Flatten()

@@ -17,6 +17,12 @@ from tfmodels.layers.utils import variable_to_numpy
 logger = logging.getLogger("tfmodels")
 
 
+def _contiguous(array):
+    """A C-contiguous copy-if-needed that keeps 0-d tensors 0-d (`np.ascontiguousarray` makes them 1-d;
+    CLIP's `logit_scale` is a scalar)."""
+    return np.require(array, requirements="C")
+
+
 def hf_tensor_sources(model):
     """Returns `{hf_key: fn() -> np.ndarray}`: each checkpoint tensor, computed only when called.
 
@@ -31,14 +37,14 @@ def hf_tensor_sources(model):
 
     def single(param):
         variable = resolve_variable(model, param.keras_path)
-        return lambda: np.ascontiguousarray(param.transform.to_hf(variable_to_numpy(variable)))
+        return lambda: _contiguous(param.transform.to_hf(variable_to_numpy(variable)))
 
     def merged(params):
         params = sorted(params, key=lambda p: p.transform.part)
 
         def fn():
             pieces = [p.transform.to_hf(variable_to_numpy(resolve_variable(model, p.keras_path))) for p in params]
-            return np.ascontiguousarray(params[0].transform.merge(pieces))
+            return _contiguous(params[0].transform.merge(pieces))
 
         return fn
 
@@ -50,7 +56,7 @@ def hf_tensor_sources(model):
     for key, params in fused.items():
         sources[key] = merged(params)
     for key, value in table.buffers.items():  # constant buffers of the reference's state dict
-        sources[key] = lambda value=value: np.ascontiguousarray(value)
+        sources[key] = lambda value=value: _contiguous(value)
     return sources
 
 

@@ -14,9 +14,12 @@ _SERVING_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def serving_input_names(model):
-    """The int32 inputs of `model`'s serving signature, in order."""
+    """The inputs of `model`'s serving signature, in order: int32 token inputs, then
+    architecture-specific ones, then float inputs (`pixel_values`)."""
     names = [name for name in _SERVING_INPUTS if name in model.input_names]
-    return names + [name for name in serving_extra_inputs(model) if name not in names]
+    names += [name for name in serving_extra_inputs(model) if name not in names]
+    return names + [name for name in getattr(model, "float_input_names", ()) if name in model.input_names
+                    and name not in names]
 
 
 def serving_extra_inputs(model):
@@ -27,11 +30,13 @@ def serving_extra_inputs(model):
 
 
 def _input_rank(model):
-    return len(next(iter(model.dummy_inputs().values())).shape)
+    dummy = model.dummy_inputs()
+    return len(dummy["input_ids"].shape) if "input_ids" in dummy else 2
 
 
 def serving_input_specs(model):
-    """`{name: tf.TensorSpec}` of the serving inputs: int32, dynamic batch and sequence dimensions.
+    """`{name: tf.TensorSpec}` of the serving inputs: int32, dynamic batch and sequence dimensions;
+    float32 `pixel_values` with a dynamic batch and the model's image size.
 
     `(None, None)` (`(None, None, None)` for multiple choice), plus the
     trailing dimensions of `serving_extra_inputs` (LayoutLM's `bbox`). Also
@@ -40,8 +45,15 @@ def serving_input_specs(model):
     model.build_from_dummy_inputs()
     rank = _input_rank(model)
     extra = serving_extra_inputs(model)
-    return {name: tf.TensorSpec([None] * rank + list(extra.get(name, ())), tf.int32, name=name)
-            for name in serving_input_names(model)}
+    dummy = model.dummy_inputs()
+    float_names = set(getattr(model, "float_input_names", ()))
+
+    def spec(name):
+        if name in float_names:  # images: dynamic batch, the model's static channels and size
+            return tf.TensorSpec([None, *dummy[name].shape[1:]], tf.float32, name=name)
+        return tf.TensorSpec([None] * rank + list(extra.get(name, ())), tf.int32, name=name)
+
+    return {name: spec(name) for name in serving_input_names(model)}
 
 
 def make_serving_function(model, output_names=None):
@@ -64,11 +76,10 @@ def make_serving_function(model, output_names=None):
 def make_task_serving_function(model, postprocess):
     """Like `make_serving_function`, returning `postprocess(model, outputs, inputs)`
     (e.g. class probabilities) instead of the raw outputs."""
-    model.build_from_dummy_inputs()
-    names = serving_input_names(model)
-    signature = [tf.TensorSpec([None] * _input_rank(model), tf.int32, name=name) for name in names]
+    specs = serving_input_specs(model)
+    names = list(specs)
 
-    @tf.function(input_signature=signature)
+    @tf.function(input_signature=list(specs.values()))
     def serve(*tensors):
         inputs = dict(zip(names, tensors))
         return postprocess(model, model(inputs, training=False), inputs)

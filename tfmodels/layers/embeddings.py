@@ -134,6 +134,11 @@ class TransformerEmbeddings(keras.layers.Layer):
         projection_size: int or None; when set, a dense layer maps the
             normalised embeddings `(..., hidden_size)` to
             `(..., projection_size)` (after dropout).
+        dropout_first: bool, apply the dropout before the LayerNorm instead
+            of after it (BigBird).
+        word_embedding_scale: float or None, multiplier of the token vectors
+            before the other terms are added (BigBird's `rescale_embeddings`:
+            `sqrt(hidden_size)`).
         **kwargs: base layer arguments.
 
     Call args:
@@ -177,9 +182,13 @@ class TransformerEmbeddings(keras.layers.Layer):
         normalization="layer_norm",
         position_padding_idx=None,
         projection_size=None,
+        dropout_first=False,
+        word_embedding_scale=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.dropout_first = dropout_first
+        self.word_embedding_scale = word_embedding_scale
         self.word_embedding_size = word_embedding_size
         self.trigram_input = trigram_input
         self.normalization = normalization
@@ -254,6 +263,8 @@ class TransformerEmbeddings(keras.layers.Layer):
             x = ops.concatenate([next_tokens, x, previous_tokens], axis=-1)  # (batch, seq_len, 3 * E)
         if self.embedding_transformation is not None:
             x = self.embedding_transformation(x)  # (batch, seq_len, hidden)
+        if self.word_embedding_scale is not None:
+            x = x * ops.cast(self.word_embedding_scale, x.dtype)
         if self.position_embeddings is not None:
             if position_ids is None:
                 position_ids = self.default_position_ids(input_ids)
@@ -267,9 +278,12 @@ class TransformerEmbeddings(keras.layers.Layer):
                                        "token_type_ids", "type_vocab_size")
         if extra_embeddings is not None:
             x = x + extra_embeddings
+        if self.dropout_first:
+            x = self.dropout_layer(x, training=training)
         if self.layer_norm is not None:
             x = self.layer_norm(x)
-        x = self.dropout_layer(x, training=training)
+        if not self.dropout_first:
+            x = self.dropout_layer(x, training=training)
         if self.projection is not None:
             x = self.projection(x)  # (batch, seq_len, projection_size)
         return x
@@ -302,4 +316,6 @@ class TransformerEmbeddings(keras.layers.Layer):
             ),
             "position_padding_idx": self.position_padding_idx,
             "projection_size": self.projection_size,
+            "dropout_first": self.dropout_first,
+            "word_embedding_scale": self.word_embedding_scale,
         }

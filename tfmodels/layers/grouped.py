@@ -65,11 +65,11 @@ class GroupedFeedForward(FeedForward):
         self.intermediate_groups = intermediate_groups
         self.output_groups = output_groups
 
-    def _dense(self, units, name):
+    def _dense(self, units, name, dtype=None):
         groups = self.intermediate_groups if name == "intermediate_dense" else self.output_groups
         return GroupedDense(units, groups, use_bias=self.use_bias,
                             kernel_initializer=clone_initializer(self.kernel_initializer),
-                            dtype=self.dtype_policy, name=name)
+                            dtype=dtype or self.dtype_policy, name=name)
 
     def get_config(self):
         return {**super().get_config(), "intermediate_groups": self.intermediate_groups,

@@ -270,3 +270,55 @@ def causal_lm_loss(labels, logits, sample_weight=None, from_logits=True):
         sample_weight = ops.convert_to_tensor(sample_weight)[:, 1:]
     return masked_sparse_categorical_crossentropy(labels[:, 1:], logits[:, :-1], sample_weight=sample_weight,
                                                   from_logits=from_logits)
+
+
+def contrastive_loss(logits_per_text):
+    """CLIP's symmetric image-text contrastive loss (InfoNCE over the batch).
+
+    The matching pairs lie on the diagonal: cross-entropy of each text over
+    the images (rows) and of each image over the texts (columns), averaged.
+    Under `tf.distribute` the negatives are the replica's own batch (the
+    embeddings are not gathered across replicas).
+
+    Args:
+        logits_per_text: float tensor `(batch, batch)`, scaled cosine
+            similarities of text `i` with image `j`; text and image batches
+            must have the same size.
+
+    Returns:
+        float32 scalar, `(CE(logits_per_text) + CE(logits_per_text^T)) / 2`.
+
+    References:
+        Radford et al., "Learning Transferable Visual Models From Natural
+        Language Supervision", 2021. Parity reference:
+        `transformers.models.clip.modeling_clip.image_text_contrastive_loss`.
+    """
+    logits = _as_float32(logits_per_text)
+    labels = ops.arange(ops.shape(logits)[0], dtype="int32")
+    caption_loss = masked_sparse_categorical_crossentropy(labels, logits)
+    image_loss = masked_sparse_categorical_crossentropy(labels, ops.transpose(logits))
+    return (caption_loss + image_loss) / 2.0
+
+
+def masked_image_modeling_loss(pixel_values, reconstruction, mask, num_channels):
+    """SimMIM's L1 reconstruction loss over the masked pixels.
+
+    `sum(|pixel_values - reconstruction| * mask) / (sum(mask) + 1e-5) / num_channels`,
+    with `mask` counted once per pixel (not per channel), as the reference.
+
+    Args:
+        pixel_values: float tensor `(batch, height, width, channels)`.
+        reconstruction: float tensor of the same shape.
+        mask: 0/1 or bool tensor `(batch, height, width)`, 1 = masked pixel.
+        num_channels: int.
+
+    Returns:
+        float32 scalar.
+
+    References:
+        Xie et al., "SimMIM: A Simple Framework for Masked Image Modeling",
+        2022. Parity reference: `transformers.ViTForMaskedImageModeling.forward`.
+    """
+    mask = _as_float32(mask)
+    errors = ops.abs(_as_float32(pixel_values) - _as_float32(reconstruction)) * mask[..., None]
+    return ops.sum(errors) / (ops.sum(mask) + 1e-5) / float(num_channels)

@@ -23,9 +23,11 @@ class TransformerEncoderBlock(keras.layers.Layer):
         x = x + dropout(attention(LN(x)))
         x = x + dropout(feed_forward(LN(x)))
 
-    Subclasses swap the attention mechanism by overriding `_make_attention()`
-    (and the feed-forward by overriding `_make_feed_forward()`);
-    extra call keyword arguments reach the attention layer unchanged.
+    Subclasses swap the attention mechanism by setting `attention_class` (a
+    `MultiHeadAttention` subclass whose extra constructor arguments come in
+    `attention_kwargs`) or by overriding `_make_attention()` (and the
+    feed-forward by overriding `_make_feed_forward()`); extra call keyword
+    arguments reach the attention layer unchanged.
 
     Args:
         num_heads: int, attention heads `N`.
@@ -67,6 +69,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         `(output, [probabilities], [cache])` like `MultiHeadAttention`.
     """
 
+    attention_class = MultiHeadAttention
+
     def __init__(
         self,
         num_heads,
@@ -106,7 +110,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
                 "hidden_size must be divisible by num_heads when key_dim is not given. "
                 f"Received: hidden_size={hidden_size}, num_heads={self.num_heads}"
             )
-        return MultiHeadAttention(
+        return self.attention_class(
             num_heads=self.num_heads,
             key_dim=self.key_dim or hidden_size // self.num_heads,
             dropout=self.attention_dropout,

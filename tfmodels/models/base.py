@@ -56,6 +56,23 @@ def to_int_tensor(value, name):
     )
 
 
+def to_float_tensor(value, name):
+    """Converts an image-like input (`pixel_values`) to a float tensor, refusing integers with a clear error.
+
+    Raises:
+        TypeError: if `value` is not a floating-point array/tensor (e.g. raw uint8 pixels).
+    """
+    tensor = tf.convert_to_tensor(value)
+    if tensor.dtype.is_floating:
+        return tensor
+    raise TypeError(
+        f"`{name}` must be floating point (rescaled and normalised pixels, float32). "
+        f"Received: {name} with dtype {tensor.dtype.name}. Preprocess the images first, e.g. with "
+        "`tfmodels.processors.ImageProcessor.from_pretrained(path)(images)`, or convert with "
+        "`np.asarray(x, dtype='float32')` after rescaling and normalising."
+    )
+
+
 class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
     """Base class of every tfmodels architecture and head.
 
@@ -69,6 +86,10 @@ class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
             given (ELECTRA's discriminator: `attention_mask`); `compute_loss`
             passes them to `task_loss` inside `labels`.
         serving_outputs: outputs exported in a SavedModel's signature.
+        main_input_name: the input every call needs (`input_ids`; vision
+            models: `pixel_values`), as in `transformers`.
+        float_input_names: inputs that must be floating point (`pixel_values`);
+            integer values are refused with a `TypeError`.
     """
 
     model_type = None
@@ -77,6 +98,8 @@ class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
     label_names = ()
     loss_input_names = ()
     serving_outputs = ()
+    main_input_name = "input_ids"
+    float_input_names = ()
 
     def __init_subclass__(cls, **kwargs):
         # Every tfmodels architecture class is serializable by name ("tfmodels>BertModel"), so
@@ -262,8 +285,9 @@ class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
                 be longer than `input_ids` (it covers every cache slot).
 
         Raises:
-            TypeError: for unknown input names or non-integer ids.
-            ValueError: if `input_ids` is missing, has the wrong rank or no
+            TypeError: for unknown input names, non-integer ids or
+                non-float `float_input_names`.
+            ValueError: if `main_input_name` (`input_ids`) is missing, has the wrong rank or no
                 tokens, or `attention_mask` does not match its shape.
         """
         if inputs is None:
@@ -280,17 +304,21 @@ class PreTrainedModel(KerasDataMixin, TaskTrainingMixin, keras.Model):
                 f"{type(self).__name__} got unexpected inputs {unknown}. "
                 f"Accepted inputs: {sorted(allowed)}."
             )
-        if "input_ids" not in merged:
-            raise ValueError(f"{type(self).__name__} needs `input_ids`. Received inputs: {sorted(merged)}.")
+        main = self.main_input_name
+        if main not in merged:
+            raise ValueError(f"{type(self).__name__} needs `{main}`. Received inputs: {sorted(merged)}.")
         prepared = {}
         for key, value in merged.items():
             if value is None:
                 continue
-            if key in self.label_names or key in _FLOAT_INPUTS:
+            if key in self.float_input_names:
+                prepared[key] = to_float_tensor(value, key)
+            elif key in self.label_names or key in _FLOAT_INPUTS:
                 prepared[key] = tf.convert_to_tensor(value)
             else:
                 prepared[key] = to_int_tensor(value, key)
-        check_input_shapes(type(self).__name__, prepared, len(self.dummy_inputs()["input_ids"].shape), cached)
+        if "input_ids" in prepared:
+            check_input_shapes(type(self).__name__, prepared, len(self.dummy_inputs()["input_ids"].shape), cached)
         return prepared
 
 

@@ -53,6 +53,11 @@ FAMILIES = (
     "bart",
     "longformer",
     "led",
+    "vit",
+    "deit",
+    "clip",
+    "big_bird",
+    "bigbird_pegasus",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
@@ -65,6 +70,7 @@ TASK_SUFFIXES = {
     "masked-lm": ("ForMaskedLM",),
     "causal-lm": ("ForCausalLM", "LMHeadModel"),
     "seq2seq-lm": ("ForConditionalGeneration",),
+    "image-classification": ("ForImageClassification",),
 }
 
 

@@ -116,6 +116,7 @@ class EncoderModel(PreTrainedModel):
         position_embeddings=True,
         pooler_activation="tanh",
         pooler_dropout=None,
+        embedding_options=None,
     ):
         """Creates the sublayers.
 
@@ -137,6 +138,8 @@ class EncoderModel(PreTrainedModel):
             pooler_activation: activation after the pooler's dense layer.
             pooler_dropout: if set, dropout rate before the pooler (RoFormer/
                 ConvBERT classification heads).
+            embedding_options: optional dict of extra `TransformerEmbeddings`
+                arguments (BigBird: `dropout_first`, `word_embedding_scale`).
 
         Raises:
             ValueError: for sizes that do not divide evenly.
@@ -168,6 +171,7 @@ class EncoderModel(PreTrainedModel):
             projection_size=hidden_size if project_embeddings else None,
             dtype=self.dtype_policy,
             name="embeddings",
+            **(embedding_options or {}),
         )
         if num_hidden_groups:
             if num_hidden_groups > num_hidden_layers:
@@ -287,6 +291,15 @@ class EncoderModel(PreTrainedModel):
         return self._run(inputs, training, output_attentions, output_hidden_states, past_key_values,
                          cache_update_index)
 
+    def _self_attention_mask(self, attention_mask, x, past_key_values=None, cache_update_index=None):
+        """The blocks' bool mask `(batch | 1, 1, query | 1, key)` (causal over the cache for decoders,
+        `tfmodels.layers.kv_cache.causal_attention_mask`) and the cache offset."""
+        if not self.is_decoder:
+            return attention_mask_to_bool(attention_mask), 0
+        cache = None if past_key_values is None else past_key_values[0]
+        offset, _ = cache_span(ops.shape(x)[1], cache, cache_update_index)
+        return causal_attention_mask(ops.shape(x)[1], attention_mask, cache, cache_update_index), offset
+
     def _run(self, inputs, training, output_attentions, output_hidden_states, past_key_values=None,
              cache_update_index=None):
         position_offset = getattr(self, "_position_offset", 0)
@@ -301,12 +314,7 @@ class EncoderModel(PreTrainedModel):
             check_sequence_length(inputs["input_ids"], self.max_positions, type(self).__name__,
                                   position_offset=position_offset)
         x = self._embed(inputs, training)
-        if self.is_decoder:
-            mask = causal_attention_mask(ops.shape(x)[1], inputs.get("attention_mask"),
-                                         None if past_key_values is None else past_key_values[0],
-                                         cache_update_index)  # (batch | 1, 1, query, key)
-        else:
-            mask = attention_mask_to_bool(inputs.get("attention_mask"))
+        mask, _ = self._self_attention_mask(inputs.get("attention_mask"), x, past_key_values, cache_update_index)
         stack = run_block_stack(
             self.encoder_layers, x, order=self._applied_order(),
             call_kwargs={"attention_mask": mask, **self._block_call_kwargs(inputs, x)},

@@ -74,6 +74,8 @@ class HeadModelMixin:
         config = {**self.backbone.get_config(), **self.config}
         config.update(name=self.name, trainable=self.trainable)
         config.pop("add_pooling_layer", None)
+        for key in self.backbone_kwargs:  # set by the head again in `_init_backbone`
+            config.pop(key, None)
         return config
 
     @property
@@ -142,15 +144,20 @@ class HeadModelMixin:
         return self.classifier(backbone_outputs["last_hidden_state"], training=training)
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
+        return self._call_head(inputs, training, output_attentions, output_hidden_states)
+
+    def _call_head(self, inputs, training, output_attentions, output_hidden_states, **backbone_options):
+        """The head's forward pass and loss; `backbone_options` are extra call options of the
+        backbone, passed on unchanged (vision heads: `interpolate_pos_encoding`)."""
         inputs = self._prepare_inputs(inputs)
         labels = self.pop_labels(inputs)
-        outputs = self._head_outputs(inputs, training, output_attentions, output_hidden_states)
+        outputs = self._head_outputs(inputs, training, output_attentions, output_hidden_states, **backbone_options)
         return self.with_task_loss(outputs, labels)
 
-    def _backbone_outputs(self, inputs, training, output_attentions, output_hidden_states):
+    def _backbone_outputs(self, inputs, training, output_attentions, output_hidden_states, **backbone_options):
         return self.backbone(
             inputs, training=training,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, **backbone_options,
         )
 
     @staticmethod
@@ -183,6 +190,29 @@ class SequenceClassificationMixin(HeadModelMixin):
     def task_loss(self, labels, outputs, sample_weight=None):
         return sequence_classification_loss(labels["labels"], outputs["logits"], self.config["problem_type"],
                                             sample_weight)
+
+
+class ImageClassificationMixin(SequenceClassificationMixin):
+    """`logits (batch, num_labels)`: a linear classifier on the final state of the first token ([CLS]).
+
+    Vision Transformers (ViT, DeiT) classify from `last_hidden_state[:, 0]`
+    without a pooler or dropout; the loss follows `problem_type` as for
+    sequence classification (`transformers`' `ForImageClassification` loss).
+    Call options of the backbone (`interpolate_pos_encoding=True`) pass through.
+    """
+
+    backbone_kwargs = {"add_pooling_layer": False}
+
+    def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
+             interpolate_pos_encoding=False):
+        return self._call_head(inputs, training, output_attentions, output_hidden_states,
+                               interpolate_pos_encoding=interpolate_pos_encoding)
+
+    def _head_outputs(self, inputs, training, output_attentions, output_hidden_states, **backbone_options):
+        backbone_outputs = self._backbone_outputs(inputs, training, output_attentions, output_hidden_states,
+                                                  **backbone_options)
+        logits = self.classifier(backbone_outputs["last_hidden_state"][:, 0])
+        return self._passthrough({"logits": logits}, backbone_outputs)
 
 
 class TokenClassificationMixin(HeadModelMixin):
@@ -225,6 +255,10 @@ class QuestionAnsweringMixin(HeadModelMixin):
                 f"Received: num_labels={num_labels}"
             )
         self.config = {"id2label": id2label, "label2id": label2id}
+        self._make_span_head(num_labels)
+
+    def _make_span_head(self, num_labels):
+        """Creates the span head; the override point for heads other than dropout + `qa_outputs` (BigBird)."""
         self.qa_dropout = keras.layers.Dropout(self.qa_dropout_rate, dtype=self.dtype_policy)
         self.qa_outputs = self._dense(num_labels, "qa_outputs")
 

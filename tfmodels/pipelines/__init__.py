@@ -1,0 +1,213 @@
+"""`pipeline(task, model=..., tokenizer=...)`: `transformers.pipeline` on tfmodels' Keras models.
+
+    import tfmodels
+    classifier = tfmodels.pipeline("sentiment-analysis", model="path/or/hub-id")
+    classifier(["I love this.", "I hate this."], batch_size=2)
+    # [{'label': 'POSITIVE', 'score': 0.99...}, {'label': 'NEGATIVE', 'score': 0.99...}]
+
+Tasks, parameters and results follow `transformers` (v5.24 for the tasks it
+still has; 4.46.3, its last release with TensorFlow models, for
+`question-answering`, `text2text-generation`, `summarization` and
+`translation`, which v5 removed). The tokenizer is the checkpoint's
+`transformers` tokenizer (`AutoTokenizer`); the model is loaded with the
+task's tfmodels `AutoModelFor*`; generation tasks decode with tfmodels'
+`generate()`.
+
+Without `model=`, the task's default Hub checkpoint is the one `transformers`
+4.46.3 picked for TensorFlow (`DEFAULT_MODELS`, pinned to the same
+revisions): `transformers` 5 dropped TensorFlow, and its newer defaults
+(e.g. SmolLM3 for text generation) are architectures tfmodels does not
+implement. Loading it needs the Hub (or its cache).
+"""
+
+import logging
+
+from tfmodels import auto
+from tfmodels.pipelines.base import Pipeline
+from tfmodels.pipelines.generation import (
+    SummarizationPipeline,
+    Text2TextGenerationPipeline,
+    TextGenerationPipeline,
+    TranslationPipeline,
+)
+from tfmodels.pipelines.question_answering import QuestionAnsweringPipeline
+from tfmodels.pipelines.text import FeatureExtractionPipeline, FillMaskPipeline, TextClassificationPipeline
+from tfmodels.pipelines.token_classification import TokenClassificationPipeline
+
+logger = logging.getLogger("tfmodels")
+
+TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
+
+# task -> (pipeline class, Auto class of its models)
+SUPPORTED_TASKS = {
+    "text-classification": (TextClassificationPipeline, auto.AutoModelForSequenceClassification),
+    "token-classification": (TokenClassificationPipeline, auto.AutoModelForTokenClassification),
+    "question-answering": (QuestionAnsweringPipeline, auto.AutoModelForQuestionAnswering),
+    "fill-mask": (FillMaskPipeline, auto.AutoModelForMaskedLM),
+    "feature-extraction": (FeatureExtractionPipeline, auto.AutoModel),
+    "text-generation": (TextGenerationPipeline, auto.AutoModelForCausalLM),
+    "text2text-generation": (Text2TextGenerationPipeline, auto.AutoModelForSeq2SeqLM),
+    "summarization": (SummarizationPipeline, auto.AutoModelForSeq2SeqLM),
+    "translation": (TranslationPipeline, auto.AutoModelForSeq2SeqLM),
+}
+
+# `transformers` 4.46.3 `SUPPORTED_TASKS[task]["default"]["model"]["tf"]`: (Hub id, revision).
+DEFAULT_MODELS = {
+    "text-classification": ("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0f"),
+    "token-classification": ("dbmdz/bert-large-cased-finetuned-conll03-english", "4c53496"),
+    "question-answering": ("distilbert/distilbert-base-cased-distilled-squad", "564e9b5"),
+    "fill-mask": ("distilbert/distilroberta-base", "fb53ab8"),
+    "feature-extraction": ("distilbert/distilbert-base-cased", "6ea8117"),
+    "text-generation": ("openai-community/gpt2", "607a30d"),
+    "text2text-generation": ("google-t5/t5-base", "a9723ea"),
+    "summarization": ("google-t5/t5-small", "df1b051"),
+    "translation": ("google-t5/t5-base", "a9723ea"),
+}
+# 4.46.3 had defaults for these translation pairs only.
+DEFAULT_TRANSLATION_PAIRS = (("en", "fr"), ("en", "de"), ("en", "ro"))
+
+# Keywords of `from_pretrained` accepted by `pipeline()` and passed to the model and tokenizer loaders.
+_HUB_OPTIONS = ("revision", "cache_dir", "local_files_only", "token")
+
+
+def supported_tasks():
+    """The task names `pipeline()` accepts (aliases and `translation_xx_to_yy` forms included)."""
+    return sorted([*SUPPORTED_TASKS, *TASK_ALIASES, "translation_xx_to_yy"])
+
+
+def check_task(task):
+    """`(normalized task, base task)`: resolves aliases and `translation_xx_to_yy`.
+
+    Raises:
+        KeyError: unknown task, listing the known ones (a `KeyError`, as `transformers` raises).
+    """
+    if not isinstance(task, str):
+        raise TypeError(f"task must be a string. Received: {type(task).__name__}")
+    task = TASK_ALIASES.get(task, task)
+    if task in SUPPORTED_TASKS:
+        return task, task
+    parts = task.split("_")
+    if task.startswith("translation") and len(parts) == 4 and parts[0] == "translation" and parts[2] == "to":
+        return task, "translation"
+    raise KeyError(f"Unknown task {task!r}. Available tasks: {supported_tasks()}.")
+
+
+def _default_model(task, base):
+    if base == "translation" and task != "translation":
+        _, src, _, tgt = task.split("_")
+        if (src, tgt) not in DEFAULT_TRANSLATION_PAIRS:
+            raise ValueError(f"No default model for {task!r}: pass model=. Defaults exist for "
+                             f"{['translation_%s_to_%s' % p for p in DEFAULT_TRANSLATION_PAIRS]}.")
+    elif base == "translation":
+        raise ValueError("The 'translation' task needs model= or a language pair in the task name, e.g. "
+                         "'translation_en_to_fr'.")
+    return DEFAULT_MODELS[base]
+
+
+def _check_model(model, task, auto_class):
+    registry = auto.MODEL_REGISTRIES[auto_class.task]
+    if not isinstance(model, tuple(registry.values())):
+        supported = sorted({cls.__name__ for cls in registry.values()})
+        raise ValueError(f"The model {type(model).__name__} is not a {task} model: {task} uses "
+                         f"{auto_class.__name__} classes ({', '.join(supported)}). Load the checkpoint with "
+                         f"tfmodels.{auto_class.__name__}.from_pretrained(...) or pass its path as model=.")
+
+
+def _load_model(path, task, auto_class, model_kwargs):
+    config = auto.AutoConfig.from_pretrained(path, **{k: v for k, v in model_kwargs.items() if k in _HUB_OPTIONS})
+    model_type = config.model_type
+    if model_type not in auto.MODEL_REGISTRIES[auto_class.task]:
+        supported = sorted(auto.MODEL_REGISTRIES[auto_class.task])
+        raise ValueError(f"The checkpoint {path!r} (model_type={model_type!r}) has no {task} model in tfmodels: "
+                         f"{auto_class.__name__} supports model types {supported}.")
+    return auto_class.from_pretrained(path, **model_kwargs)
+
+
+def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_fast=True, token=None,
+             model_kwargs=None, batch_size=None, framework=None, device=None, dtype=None, **kwargs):
+    """Builds the pipeline of `task`, as `transformers.pipeline` does.
+
+    Args:
+        task: one of `supported_tasks()`: `"text-classification"` (alias
+            `"sentiment-analysis"`), `"token-classification"` (`"ner"`),
+            `"question-answering"`, `"fill-mask"`, `"feature-extraction"`,
+            `"text-generation"`, `"text2text-generation"`, `"summarization"`,
+            `"translation"` / `"translation_xx_to_yy"`.
+        model: a checkpoint directory or Hub id (loaded with the task's
+            `AutoModelFor*`), a tfmodels model, or `None` for the task's
+            default checkpoint (`DEFAULT_MODELS`).
+        tokenizer: a `transformers` tokenizer, or a directory / Hub id for
+            `transformers.AutoTokenizer`; default: the model's checkpoint.
+        config: a config (dict, config object or `config.json` path) for the model.
+        revision, token: Hub options for the model and the tokenizer.
+        use_fast: load the fast (Rust) tokenizer; offsets need it.
+        model_kwargs: more `from_pretrained` keywords for the model.
+        batch_size: int, inputs per model call (default 1).
+        framework: `None` or `"tf"` (anything else is refused: this is the TensorFlow implementation).
+        device: where the model runs: `None` (TensorFlow's placement), `-1` / `"cpu"`, an int GPU
+            index, or a TensorFlow device string (`"/GPU:1"`).
+        dtype: the model's dtype (`from_pretrained(dtype=...)`: `"float32"`, `"bfloat16"`, `"auto"`, ...).
+        **kwargs: the task's parameters (defaults for every call), e.g.
+            `top_k`, `aggregation_strategy`, `max_new_tokens`, `progress_bar`.
+
+    Returns:
+        the task's `Pipeline`; call it on one input or a list of inputs.
+
+    Raises:
+        KeyError: unknown task (the message lists the known ones).
+        ValueError: a model of another task, a checkpoint whose architecture
+            has no model for the task, or no tokenizer can be found.
+    """
+    task, base = check_task(task)
+    if framework not in (None, "tf"):
+        raise ValueError(f"tfmodels pipelines run TensorFlow models: framework must be None or 'tf'. Received: "
+                         f"framework={framework!r} (use transformers.pipeline for PyTorch).")
+    pipeline_class, auto_class = SUPPORTED_TASKS[base]
+    model_kwargs = dict(model_kwargs or {})
+    if dtype is not None:
+        model_kwargs.setdefault("dtype", dtype)
+    hub = {k: v for k, v in dict(revision=revision, token=token).items() if v is not None}
+    if model is None:
+        if tokenizer is not None:
+            raise ValueError("A tokenizer was given without model=: pass the model its tokenizer belongs to.")
+        model, default_revision = _default_model(task, base)
+        hub.setdefault("revision", default_revision)
+        logger.warning("No model was supplied, defaulted to %s (revision %s) for %s, as transformers 4.46 did. "
+                       "Pass model= to choose one.", model, hub["revision"], task)
+    if isinstance(model, str) or hasattr(model, "__fspath__"):
+        path = str(model)
+        if config is not None:
+            model_kwargs["config"] = config
+        model = _load_model(path, base, auto_class, {**hub, **model_kwargs})
+        if tokenizer is None:
+            tokenizer = path
+    else:
+        _check_model(model, base, auto_class)
+        if tokenizer is None:
+            raise ValueError("A model object was given without tokenizer=: pass the tokenizer (an object, or the "
+                             "checkpoint directory / Hub id to load it from).")
+    if isinstance(tokenizer, str) or hasattr(tokenizer, "__fspath__"):
+        import transformers
+
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer), use_fast=use_fast, **hub)
+    return pipeline_class(model, tokenizer, task=task, batch_size=batch_size, device=device, **kwargs)
+
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "FeatureExtractionPipeline",
+    "FillMaskPipeline",
+    "Pipeline",
+    "QuestionAnsweringPipeline",
+    "SUPPORTED_TASKS",
+    "SummarizationPipeline",
+    "TASK_ALIASES",
+    "Text2TextGenerationPipeline",
+    "TextClassificationPipeline",
+    "TextGenerationPipeline",
+    "TokenClassificationPipeline",
+    "TranslationPipeline",
+    "check_task",
+    "pipeline",
+    "supported_tasks",
+]

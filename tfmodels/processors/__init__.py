@@ -1,0 +1,5 @@
+"""Preprocessing of non-text inputs from the checkpoint's `preprocessor_config.json`."""
+
+from tfmodels.processors.image import PREPROCESSOR_CONFIG_NAME, ImageProcessor
+
+__all__ = ["ImageProcessor", "PREPROCESSOR_CONFIG_NAME"]
