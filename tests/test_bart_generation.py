@@ -5,8 +5,8 @@ from the parity file: compiling the XLA loop dominates.
 
 The reference generates with `use_cache=False` (every step a full forward pass), so our
 cached loop is checked against an uncached oracle. The tiny configs set
-`forced_eos_token_id=None` (BART's default is 2, a processor tfmodels' `generate()` does not
-apply yet), so both sides run the same search.
+`forced_eos_token_id=None` (BART's default is 2) so that rows run to `max_new_tokens`; the
+forced-EOS processor itself is compared with transformers in `tests/test_generation_options.py`.
 """
 
 import numpy as np

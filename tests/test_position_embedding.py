@@ -35,3 +35,40 @@ def test_sinusoid_table_matches_marian_and_pegasus(dim):
 def test_bad_sizes_are_named():
     with pytest.raises(ValueError, match="num_positions=0"):
         PositionEmbedding(0, 4)
+
+
+@pytest.mark.parametrize("dim", [30, 35])
+def test_fairseq_table_and_padding_positions_match_m2m100(dim):
+    """fairseq positions (M2M100, FSMT): padding tokens read the zero row, others count non-padding only."""
+    import torch
+    from transformers.models.m2m_100.modeling_m2m_100 import M2M100SinusoidalPositionalEmbedding
+
+    ids = np.array([[5, 6, 7, 1, 1], [1, 1, 5, 6, 7]])
+    reference = M2M100SinusoidalPositionalEmbedding(40, dim, padding_idx=1)
+    layer = PositionEmbedding(40, dim, offset=2, sinusoidal=True, padding_idx=1)
+    x = np.zeros((2, 5, dim), "float32")
+    for start in (0, 3):  # a cached step numbers its tokens from the cache index
+        expected = reference(torch.as_tensor(ids), cache_length=start).numpy()
+        assert max_abs_diff(np.asarray(layer(x, start=start, input_ids=ids)), expected) <= 1e-6
+    with pytest.raises(ValueError, match="input_ids"):
+        layer(x)
+    clone = PositionEmbedding.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_fsmt_positions_move_padding_by_the_cache_index():
+    import torch
+    from transformers.models.fsmt.modeling_fsmt import SinusoidalPositionalEmbedding
+
+    from tfmodels.layers.position.sinusoidal import FairseqSinusoidalInitializer
+
+    ids = np.array([[5, 1, 7], [1, 6, 7]])
+    reference = SinusoidalPositionalEmbedding(42, 30, 1)
+    reference.make_weight(42, 30, 1)
+    layer = PositionEmbedding(40, 30, offset=2, padding_idx=1, start_on_padding=True, trainable=False,
+                              embeddings_initializer=FairseqSinusoidalInitializer(1))
+    layer.build()
+    layer.embeddings.assign(reference.weight.detach().numpy())  # the stored table, as FSMT loads it
+    for start in (0, 4):
+        expected = reference(torch.as_tensor(ids), cache_length=start).detach().numpy()
+        np.testing.assert_array_equal(np.asarray(layer(np.zeros((2, 3, 30)), start=start, input_ids=ids)), expected)

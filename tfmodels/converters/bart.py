@@ -1,4 +1,5 @@
-"""BART family <-> Hugging Face `BartModel` and its heads (`MBart*`, `Marian*`, `Pegasus*` too).
+"""BART family <-> Hugging Face `BartModel` and its heads (`MBart*`, `Marian*`, `Pegasus*`, `Blenderbot*`,
+`BlenderbotSmall*`, `M2M100*`, `FSMT*` too).
 
 Key layout of `transformers.models.bart.modeling_bart` (backbone keys under
 `model.` in head checkpoints): `shared`; per stack (`encoder`, `decoder`)
@@ -17,6 +18,19 @@ Tied copies: `{encoder,decoder}.embed_tokens` equal `shared` and a tied
 saving leaves them out (transformers re-ties them). Marian and Pegasus store
 their fixed sinusoid tables as `{encoder,decoder}.embed_positions.weight`:
 loading compares them with the table the model computes, saving writes it.
+Blenderbot/BlenderbotSmall learn `max_position_embeddings` rows (no offset);
+M2M100 keeps its sinusoid table out of the state dict (a non-persistent
+buffer) and has no `final_logits_bias`.
+
+FSMT: `encoder.embed_tokens` (source vocabulary, our `shared`),
+`decoder.embed_tokens` (target), `decoder.output_projection` (the LM head,
+inside the decoder), and both sinusoid tables stored as parameters
+(`{encoder,decoder}.embed_positions.weight`, `max_position_embeddings +
+pad_token_id + 1` rows): they are loaded into frozen variables (the
+reference computes them in float32, whose `exp` differs from NumPy's by an
+ulp: recomputing would not match to the bit). With `tie_word_embeddings`
+only `decoder.embed_tokens` is stored; the encoder table and the output
+projection are its tied copies.
 """
 
 from tfmodels.converters.layer_tables import attention, classifier_heads, dense, embedding, feed_forward, layer_norm
@@ -48,7 +62,9 @@ def bart_stack(model, stack, hf=None, block_rows=bart_block, final_norm="layer_n
     `block_rows(hf, keras, is_decoder)` a block's rows (LED's encoder blocks differ), `final_norm` the
     module name of the stack's final norm (BigBirdPegasus: `layernorm_embedding`)."""
     hf = hf or stack
-    params = [] if model.sinusoidal_positions else embedding(f"{hf}.embed_positions", f"{stack}_embed_positions")
+    params = []
+    if model.stored_position_tables or not model.sinusoidal_positions:
+        params += embedding(f"{hf}.embed_positions", f"{stack}_embed_positions")
     if model.layernorm_embedding:
         params += layer_norm(f"{hf}.layernorm_embedding", f"{stack}_layernorm_embedding")
     for i in range(len(getattr(model, f"{stack}_blocks"))):
@@ -63,8 +79,15 @@ def token_tables(model):
 
     Marian with `share_encoder_decoder_embeddings=False` has no `shared`: its
     encoder table is `encoder.embed_tokens` (our `shared`), the decoder's
-    `decoder.embed_tokens`.
+    `decoder.embed_tokens`; so has FSMT, plus its `decoder.output_projection`
+    (tied FSMT stores `decoder.embed_tokens` alone).
     """
+    if model.model_type == "fsmt":
+        if model.output_projection is None:
+            tied = {r"(^|\.)(encoder\.embed_tokens|decoder\.output_projection)\.weight$": "decoder.embed_tokens.weight"}
+            return embedding("decoder.embed_tokens", "shared"), tied, None
+        params = embedding("encoder.embed_tokens", "shared") + embedding("decoder.embed_tokens", "decoder_embed_tokens")
+        return params + [Param("decoder.output_projection.weight", "output_projection.kernel", LINEAR)], {}, None
     if getattr(model, "decoder_embed_tokens", None) is not None:
         return (embedding("encoder.embed_tokens", "shared") + embedding("decoder.embed_tokens", "decoder_embed_tokens"),
                 {}, "decoder.embed_tokens.weight")
@@ -74,8 +97,8 @@ def token_tables(model):
 
 def sinusoid_buffers(model, prefix=""):
     """The stored sinusoid tables (Marian, Pegasus) `{key: (max_position_embeddings, d_model)}`: verified, saved."""
-    if not model.sinusoidal_positions:
-        return {}
+    if not model.sinusoidal_positions or model.stored_position_tables or model.padding_offset_positions:
+        return {}  # no table, a loaded one (FSMT), or one the reference does not store (M2M100)
     table = model.decoder_embed_positions.table
     stacks = ("encoder", "decoder") if model.has_encoder else ("decoder",)
     return {f"{prefix}{stack}.embed_positions.weight": table for stack in stacks}
@@ -91,6 +114,10 @@ def bart_backbone(model, block_rows=bart_block, final_norm="layer_norm"):
 @register_weight_table("mbart")
 @register_weight_table("marian")
 @register_weight_table("pegasus")
+@register_weight_table("blenderbot")
+@register_weight_table("blenderbot-small")
+@register_weight_table("m2m_100")
+@register_weight_table("fsmt")
 def bart_table(model, prefix="model", block_rows=bart_block, final_norm="layer_norm"):
     """The BART-family table; LED passes its prefix (`led`) and block rows, BigBirdPegasus its block
     rows and final-norm name."""
@@ -99,8 +126,9 @@ def bart_table(model, prefix="model", block_rows=bart_block, final_norm="layer_n
     is_head, backbone = split_head_model(model)
     tokens, tied, decoder_table = token_tables(backbone)
     params = prefixed(prefix if is_head else "", tokens + bart_backbone(backbone, block_rows, final_norm))
-    if hasattr(model, "final_logits_bias"):
-        params.append(Param("final_logits_bias", "final_logits_bias", optional=True))  # missing in old checkpoints
+    if hasattr(model, "lm_logits") and decoder_table is not None:  # a conditional-generation head (not FSMT's)
+        if model.final_logits_bias is not None:  # missing in old checkpoints
+            params.append(Param("final_logits_bias", "final_logits_bias", optional=True))
         if model.lm_head is None:
             tied[r"^lm_head\.weight$"] = decoder_table
         else:

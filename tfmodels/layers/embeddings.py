@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers.normalization import normalization as make_normalization
+from tfmodels.layers.position.sinusoidal import padding_offset_positions
 from tfmodels.layers.utils import clone_initializer
 
 
@@ -292,8 +293,7 @@ class TransformerEmbeddings(keras.layers.Layer):
         """Position ids used when none are given: `(1, seq_len)`, or `(batch, seq_len)` padding-offset ids."""
         if self.position_padding_idx is None:
             return ops.arange(ops.shape(input_ids)[1], dtype="int32")[None, :]
-        not_pad = ops.cast(ops.not_equal(input_ids, self.position_padding_idx), "int32")
-        return ops.cumsum(not_pad, axis=1) * not_pad + self.position_padding_idx  # (batch, seq_len)
+        return padding_offset_positions(input_ids, self.position_padding_idx)  # (batch, seq_len)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.projection_size or self.hidden_size)

@@ -175,7 +175,7 @@ def seq2seq_outputs(encoder_outputs, decoder_outputs):
 
 
 
-def decoder_input_ids_from(model, inputs, from_input_ids=False):
+def decoder_input_ids_from(model, inputs, from_input_ids=False, from_labels=True):
     """The decoder inputs of a call: given, else `labels` shifted right, else (BART) `input_ids` shifted right.
 
     Args:
@@ -183,6 +183,7 @@ def decoder_input_ids_from(model, inputs, from_input_ids=False):
             `shift_right(ids)` method of the model, when it has one, does the shifting (mBART).
         inputs: the prepared input dict.
         from_input_ids: bool, fall back to shifting `input_ids` (as `BartModel` does).
+        from_labels: bool, shift `labels` when given (FSMT's reference shifts `input_ids` even then).
 
     Returns:
         int tensor `(B, T)`.
@@ -192,7 +193,7 @@ def decoder_input_ids_from(model, inputs, from_input_ids=False):
     """
     if inputs.get("decoder_input_ids") is not None:
         return inputs["decoder_input_ids"]
-    source = inputs.get("labels")
+    source = inputs.get("labels") if from_labels else None
     if source is None and from_input_ids:
         source = inputs["input_ids"]
     if source is None:

@@ -1,7 +1,9 @@
 """Sinusoidal position encodings (Vaswani et al., 2017).
 
 - `sinusoidal_table` / `SinusoidalInitializer`: absolute position tables with
-  interleaved sin/cos columns (XLM, FlauBERT, DistilBERT).
+  interleaved sin/cos columns (XLM, FlauBERT, DistilBERT) or halves (Marian, Pegasus);
+- `fairseq_sinusoidal_table` / `FairseqSinusoidalInitializer` and
+  `padding_offset_positions`: fairseq's table and position numbering (M2M100, FSMT);
 - `sinusoidal_embeddings` / `SinusoidalRelativeEmbedding`: relative distances
   with concatenated sin/cos halves (Transformer-XL, XLNet, Funnel).
 
@@ -41,6 +43,62 @@ def sinusoidal_table(num_positions, dim, interleaved=True):
     return table
 
 
+def fairseq_sinusoidal_table(num_positions, dim, padding_idx=None):
+    """fairseq's `(num_positions, dim)` sinusoid table (tensor2tensor layout): M2M100, FSMT.
+
+    Column `k < dim // 2` holds `sin(pos * w_k)`, column `dim // 2 + k` holds
+    `cos(pos * w_k)`, with `w_k = exp(-k * log(10000) / (dim // 2 - 1))`; an
+    odd `dim` gets a zero last column, and row `padding_idx` is zero. The
+    frequencies and angles are rounded to float32 as the reference computes
+    them; its float32 `exp` may still differ by one ulp in a frequency, which
+    grows with the position (about `6e-8 * position` in the table), so the
+    tables a checkpoint stores (FSMT) are loaded rather than recomputed.
+
+    References:
+        `transformers.models.m2m_100.modeling_m2m_100.M2M100SinusoidalPositionalEmbedding.get_embedding`,
+        `transformers.models.fsmt.modeling_fsmt.SinusoidalPositionalEmbedding.get_embedding`.
+    """
+    half = dim // 2
+    if half < 2:
+        raise ValueError(f"fairseq_sinusoidal_table needs dim >= 4. Received: dim={dim}")
+    frequencies = np.exp(np.arange(half) * -(np.log(10000.0) / (half - 1))).astype("float32")  # (half,)
+    angles = np.arange(num_positions, dtype="float32")[:, None] * frequencies[None, :]  # float32, as the reference
+    table = np.zeros((num_positions, dim), dtype="float32")
+    table[:, :half] = np.sin(angles.astype("float64"))
+    table[:, half:2 * half] = np.cos(angles.astype("float64"))
+    if padding_idx is not None:
+        table[padding_idx] = 0.0
+    return table
+
+
+def padding_offset_positions(input_ids, padding_idx, start=0, start_on_padding=False):
+    """fairseq's position ids from token ids (`create_position_ids_from_input_ids`).
+
+    Non-padding tokens are numbered `padding_idx + 1, + 2, ...` counting only
+    non-padding tokens (plus `start`, the tokens already decoded with a
+    cache); padding tokens get `padding_idx` (`padding_idx + start` with
+    `start_on_padding`, FSMT's cached formula `make_positions(ids) + cache_length`).
+
+    Args:
+        input_ids: int tensor `(batch, seq_len)`.
+        padding_idx: int, the padding token id.
+        start: int or scalar int tensor, tokens before this call (cache index).
+        start_on_padding: bool, add `start` to padding tokens' positions too.
+
+    Returns:
+        int32 tensor `(batch, seq_len)`.
+
+    References:
+        `transformers.models.roberta.modeling_roberta.create_position_ids_from_input_ids`
+        (RoBERTa, M2M100); `transformers.models.fsmt.modeling_fsmt.SinusoidalPositionalEmbedding`.
+    """
+    not_pad = ops.cast(ops.not_equal(input_ids, padding_idx), "int32")
+    start = ops.cast(start, "int32")
+    if start_on_padding:
+        return ops.cumsum(not_pad, axis=1) * not_pad + padding_idx + start
+    return (ops.cumsum(not_pad, axis=1) + start) * not_pad + padding_idx
+
+
 @keras.saving.register_keras_serializable(package="tfmodels")
 class SinusoidalInitializer(keras.initializers.Initializer):
     """Initialises a `(num_positions, dim)` embedding table with `sinusoidal_table`.
@@ -60,6 +118,28 @@ class SinusoidalInitializer(keras.initializers.Initializer):
 
     def get_config(self):
         return {}
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class FairseqSinusoidalInitializer(keras.initializers.Initializer):
+    """Initialises a `(num_positions, dim)` table with `fairseq_sinusoidal_table` (FSMT stores its table).
+
+    Args:
+        padding_idx: int or None, the zero row.
+    """
+
+    def __init__(self, padding_idx=None):
+        self.padding_idx = padding_idx
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2:
+            raise ValueError("FairseqSinusoidalInitializer needs a 2-D shape (positions, dim). "
+                             f"Received: shape={shape}")
+        return ops.convert_to_tensor(fairseq_sinusoidal_table(*shape, padding_idx=self.padding_idx),
+                                     dtype=dtype or "float32")
+
+    def get_config(self):
+        return {"padding_idx": self.padding_idx}
 
 
 def inverse_frequencies(dim, dtype="float32"):

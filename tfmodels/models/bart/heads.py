@@ -25,7 +25,17 @@ from keras import ops
 from tfmodels.generation.seq2seq import Seq2SeqGenerationMixin
 from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
 from tfmodels.layers.utils import hf_initializer
-from tfmodels.models.bart.modeling import BartModel, BartPreTrainedModel, MarianModel, MBartModel, PegasusModel
+from tfmodels.models.bart.modeling import (
+    BartModel,
+    BartPreTrainedModel,
+    BlenderbotModel,
+    BlenderbotSmallModel,
+    FSMTModel,
+    M2M100Model,
+    MarianModel,
+    MBartModel,
+    PegasusModel,
+)
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.heads import HeadModelMixin, QuestionAnsweringMixin, SequenceClassificationMixin
 from tfmodels.models.seq2seq import (
@@ -112,6 +122,9 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqLMMixin, Seq2SeqGenerat
     References: `transformers.BartForConditionalGeneration`.
     """
 
+    has_final_logits_bias = True  # M2M100 has none
+    decoder_inputs_from_labels = True  # FSMT shifts `input_ids`, not `labels`, as its reference does
+
     def __init__(self, tie_word_embeddings=True, **kwargs):
         backbone = self._init_backbone(kwargs)
         self.config = {"tie_word_embeddings": tie_word_embeddings}
@@ -120,23 +133,28 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqLMMixin, Seq2SeqGenerat
         if not tie_word_embeddings:
             self.lm_head = keras.layers.Dense(vocab_size, use_bias=False, dtype=self.dtype_policy, name="lm_head",
                                               kernel_initializer=hf_initializer(backbone.config["init_std"]))
-        # A buffer in the reference (zeros, then fitted by fine-tuning scripts); not trained.
-        self.final_logits_bias = self.add_weight(shape=(1, vocab_size), initializer="zeros", trainable=False,
-                                                 name="final_logits_bias")
+        self.final_logits_bias = None
+        if self.has_final_logits_bias:
+            # A buffer in the reference (zeros, then fitted by fine-tuning scripts); not trained.
+            self.final_logits_bias = self.add_weight(shape=(1, vocab_size), initializer="zeros", trainable=False,
+                                                     name="final_logits_bias")
 
     def lm_logits(self, decoder_hidden_states):
-        """`(B, T, D)` decoder output -> `(B, T, V)` logits, `final_logits_bias` added."""
+        """`(B, T, D)` decoder output -> `(B, T, V)` logits, `final_logits_bias` added where the model has one."""
         if self.lm_head is None:
             logits = self.backbone.decoder_token_embedding(decoder_hidden_states, reverse=True)
         else:
             logits = self.lm_head(decoder_hidden_states)
+        if self.final_logits_bias is None:
+            return logits
         return logits + ops.cast(self.final_logits_bias, logits.dtype)
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
         backbone_inputs = {k: v for k, v in inputs.items() if k != "labels"}
         backbone_inputs["decoder_input_ids"] = decoder_input_ids_from(
-            self.backbone, inputs, from_input_ids=self.backbone.decoder_inputs_from_input_ids)
+            self.backbone, inputs, from_input_ids=self.backbone.decoder_inputs_from_input_ids,
+            from_labels=self.decoder_inputs_from_labels)
         labels = self.pop_labels(inputs)
         backbone_outputs = self._backbone_outputs(backbone_inputs, training, output_attentions, output_hidden_states)
         outputs = self._passthrough({"logits": self.lm_logits(backbone_outputs["last_hidden_state"])},
@@ -274,3 +292,134 @@ class PegasusForConditionalGeneration(BartForConditionalGeneration):
 
     model_type = "pegasus"
     backbone_class = PegasusModel
+
+
+class BlenderbotForConditionalGeneration(BartForConditionalGeneration):
+    """Blenderbot with its LM head: `BartForConditionalGeneration` on `BlenderbotModel`.
+
+    References: `transformers.BlenderbotForConditionalGeneration`.
+    """
+
+    model_type = "blenderbot"
+    backbone_class = BlenderbotModel
+
+
+class BlenderbotSmallForConditionalGeneration(BartForConditionalGeneration):
+    """BlenderbotSmall with its LM head: `BartForConditionalGeneration` on `BlenderbotSmallModel`.
+
+    References: `transformers.BlenderbotSmallForConditionalGeneration`.
+    """
+
+    model_type = "blenderbot-small"
+    backbone_class = BlenderbotSmallModel
+
+
+class M2M100ForConditionalGeneration(BartForConditionalGeneration):
+    """M2M100 with its LM head (tied to `shared`, no `final_logits_bias`) on `M2M100Model`.
+
+    `generate(..., forced_bos_token_id=<target language id>)` forces the
+    target language as the first generated token, as in `transformers`.
+
+    References: `transformers.M2M100ForConditionalGeneration`.
+    """
+
+    model_type = "m2m_100"
+    backbone_class = M2M100Model
+    has_final_logits_bias = False
+
+
+class FSMTForConditionalGeneration(BartForConditionalGeneration):
+    """FSMT with its LM head: the decoder's `output_projection` (in `FSMTModel`) gives the logits.
+
+    Call inputs: as `FSMTModel`, plus `labels` `(B, T)` (`-100` ignored).
+    As in the reference, decoder inputs not given are `input_ids` shifted
+    right (not `labels`): pass `decoder_input_ids` when training.
+
+    Returns:
+        dict with `logits` `(B, T, tgt_vocab_size)`, `loss` with `labels`,
+        `encoder_last_hidden_state` and, when asked, the hidden states and
+        attentions of `FSMTModel`.
+
+    References: `transformers.FSMTForConditionalGeneration`.
+    """
+
+    model_type = "fsmt"
+    backbone_class = FSMTModel
+    has_final_logits_bias = False
+    decoder_inputs_from_labels = False
+
+    def __init__(self, **kwargs):
+        self._init_backbone(kwargs)  # `tie_word_embeddings` is the backbone's (its output projection)
+        self.config = {}
+        self.lm_head = self.final_logits_bias = None
+
+    def lm_logits(self, decoder_hidden_states):
+        """The backbone's decoder output is already `(B, T, V_tgt)` logits."""
+        return decoder_hidden_states
+
+    def _generation_model_config(self):
+        config = super()._generation_model_config()
+        return {**config, "vocab_size": config["tgt_vocab_size"]}
+
+
+# -- the same heads on the other variants' flags --------------------------------
+# A variant's head is the BART head with the variant's backbone (`backbone_class`), or, for the
+# decoder-only LM, `BartForCausalLM` over the variant's model class: the stack's flags
+# (`normalize_first`, `position_offset`, ...) and `model_type` resolve to the variant's through the
+# method resolution order, while the call, inputs and `has_encoder=False` stay `BartForCausalLM`'s.
+
+
+class MBartForSequenceClassification(BartForSequenceClassification):
+    """mBART + `BartClassificationHead` on the decoder state at the last eos.
+
+    References: `transformers.MBartForSequenceClassification`.
+    """
+
+    model_type = "mbart"
+    backbone_class = MBartModel
+
+
+class MBartForQuestionAnswering(BartForQuestionAnswering):
+    """mBART + span head on the decoder states.
+
+    References: `transformers.MBartForQuestionAnswering`.
+    """
+
+    model_type = "mbart"
+    backbone_class = MBartModel
+
+
+class MBartForCausalLM(BartForCausalLM, MBartModel):
+    """The mBART decoder alone (pre-norm, embedding and final norms) with its tied LM head.
+
+    References: `transformers.MBartForCausalLM`.
+    """
+
+
+class MarianForCausalLM(BartForCausalLM, MarianModel):
+    """The Marian decoder alone (sinusoid positions) with its tied LM head. Its token table is
+    `model.decoder.embed_tokens` (`decoder_vocab_size` rows must equal `vocab_size` when tied).
+
+    References: `transformers.MarianForCausalLM`.
+    """
+
+
+class PegasusForCausalLM(BartForCausalLM, PegasusModel):
+    """The Pegasus decoder alone (pre-norm, sinusoid positions, final norm) with its tied LM head.
+
+    References: `transformers.PegasusForCausalLM`.
+    """
+
+
+class BlenderbotForCausalLM(BartForCausalLM, BlenderbotModel):
+    """The Blenderbot decoder alone (pre-norm, final norm, positions without offset) with its tied LM head.
+
+    References: `transformers.BlenderbotForCausalLM`.
+    """
+
+
+class BlenderbotSmallForCausalLM(BartForCausalLM, BlenderbotSmallModel):
+    """The BlenderbotSmall decoder alone (post-norm, token-embedding norm) with its tied LM head.
+
+    References: `transformers.BlenderbotSmallForCausalLM`.
+    """

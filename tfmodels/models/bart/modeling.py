@@ -1,23 +1,44 @@
-"""The BART family's encoder-decoder backbone: BART, mBART, Marian, Pegasus as flags of one stack.
+"""The BART family's encoder-decoder backbone: BART, mBART, Marian, Pegasus, Blenderbot,
+BlenderbotSmall, M2M100 and FSMT as flags of one stack.
 
 Each stack embeds tokens with the shared table `shared` (times
 `sqrt(d_model)` when `scale_embedding`), adds absolute positions
-(`PositionEmbedding`: learned with offset 2 in BART/mBART, a fixed sinusoid
-table in Marian/Pegasus), optionally normalises them (`layernorm_embedding`),
-runs its blocks (`TransformerEncoderBlock` / `TransformerDecoderBlock`,
-post-norm in BART/Marian, pre-norm in mBART/Pegasus) and, in pre-norm
+(`PositionEmbedding`: learned with offset 2 in BART/mBART, 0 in the
+Blenderbots; a fixed sinusoid table in Marian/Pegasus; fairseq's sinusoid
+table indexed from the token ids in M2M100/FSMT), optionally normalises
+them (`layernorm_embedding`), runs its blocks (`TransformerEncoderBlock` /
+`TransformerDecoderBlock`, post-norm or pre-norm) and, in pre-norm
 variants, a final layer norm. Per-variant switches are class attributes:
 
-| attribute | BART | mBART | Marian | Pegasus |
-| --- | --- | --- | --- | --- |
-| `normalize_first` | False | True | False | True |
-| `layernorm_embedding` | True | True | False | False |
-| `final_layer_norms` | False | True | False | True |
-| `sinusoidal_positions` | False | False | True | True |
-| `decoder_inputs_from_input_ids` | True | True | False | False |
+| attribute | BART | mBART | Marian | Pegasus | Blenderbot | BlenderbotSmall | M2M100 | FSMT |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| `normalize_first` | False | True | False | True | True | False | True | False |
+| `layernorm_embedding` | True | True | False | False | False | True | False | False |
+| `final_layer_norms` | False | True | False | True | True | False | True | False |
+| `sinusoidal_positions` | False | False | True | True | False | False | True | True |
+| `position_offset` (learned) | 2 | 2 | - | - | 0 | 0 | - | - |
+| `padding_offset_positions` | False | False | False | False | False | False | True | True |
+| `decoder_inputs_from_input_ids` | True | True | False | False | False | False | False | True |
 
-Positions do not depend on padding (row `t` is position `t`, as in the
-reference); a decoding step at cache index `i` uses position `i`.
+BlenderbotSmall's decoder normalises its token embeddings before adding
+the positions (`decoder_norm_before_positions`; its encoder after), and
+does not scale them (`scale_decoder_embedding=False`: the pinned
+`transformers` 5 decoder computes `embed_scale` but never applies it). FSMT
+stores its sinusoid tables (loaded as frozen variables:
+`stored_position_tables`), has separate source and target vocabularies, and
+its decoder ends in `output_projection`, so `FSMTModel`'s
+`last_hidden_state` is already the `(B, T, tgt_vocab_size)` logits, as in
+the reference.
+
+Without `padding_offset_positions`, positions do not depend on padding (row
+`t` is position `t`, as in the reference); a decoding step at cache index
+`i` uses position `i`. With it (fairseq), padding tokens of `input_ids` /
+`decoder_input_ids` read the zero row `pad_token_id` and the others count
+`pad_token_id + 1, + 2, ...` over non-padding tokens only; a cached step
+at index `i` numbers its tokens from `i` (`transformers`' cached formula,
+FSMT's also moving padding tokens by `i`), which equals the full pass
+unless a padding token was generated before; FSMT's cached steps also do
+not mask generated padding tokens, as its reference.
 
 Size glossary: B batch, S source length, T target length, D `d_model`,
 N heads, V `vocab_size`.
@@ -42,6 +63,7 @@ from tfmodels.layers.decoder_block import TransformerDecoderBlock
 from tfmodels.layers.embeddings import WordEmbedding
 from tfmodels.layers.masks import padding_mask
 from tfmodels.layers.position.absolute import PositionEmbedding
+from tfmodels.layers.position.sinusoidal import FairseqSinusoidalInitializer
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
@@ -73,8 +95,13 @@ class BartPreTrainedModel(PreTrainedModel):
     layernorm_embedding = True
     final_layer_norms = False
     sinusoidal_positions = False
+    position_offset = 2  # rows of a learned table before position 0 (fairseq's reserved rows; LED, Blenderbot: 0)
+    padding_offset_positions = False  # fairseq positions from the token ids (M2M100, FSMT)
+    stored_position_tables = False  # the sinusoid tables are checkpoint variables (FSMT)
+    decoder_norm_before_positions = False  # BlenderbotSmall's decoder: LN(tokens) + positions
+    scale_decoder_embedding = True  # `scale_embedding` in the decoder too (BlenderbotSmall's reference: not)
+    decoder_padding_from_ids = False  # FSMT: without decoder_attention_mask, pad tokens are masked
     decoder_inputs_from_input_ids = True  # BART/mBART shift `input_ids` when no decoder inputs are given
-    position_offset = 2  # learned positions start at row 2 (LED: 0)
     input_names = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask")
 
     def __init__(
@@ -109,8 +136,7 @@ class BartPreTrainedModel(PreTrainedModel):
                     f"Received: d_model={d_model}, {stack}_attention_heads={heads}"
                 )
         self.embed_scale = math.sqrt(d_model) if scale_embedding else 1.0
-        self.shared = WordEmbedding(vocab_size, d_model, embeddings_initializer=hf_initializer(init_std),
-                                    dtype=self.dtype_policy, name="shared")
+        self.shared = self._make_token_table(vocab_size, "shared")
         self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
         self.embed_positions, self.layernorm_embeddings, self.final_norms = {}, {}, {}
         stacks = (("encoder", TransformerEncoderBlock, encoder_layers, encoder_ffn_dim, encoder_attention_heads),
@@ -147,11 +173,23 @@ class BartPreTrainedModel(PreTrainedModel):
         return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS, dtype=self.dtype_policy, name=name)
 
     def _make_positions(self, num_positions, dim, init_std, name):
+        if self.padding_offset_positions:
+            pad = self.config["pad_token_id"]
+            if self.stored_position_tables:  # FSMT: a frozen variable the checkpoint fills
+                return PositionEmbedding(num_positions, dim, offset=pad + 1, padding_idx=pad, start_on_padding=True,
+                                         embeddings_initializer=FairseqSinusoidalInitializer(pad), trainable=False,
+                                         dtype=self.dtype_policy, name=name)
+            return PositionEmbedding(num_positions, dim, offset=pad + 1, sinusoidal=True, padding_idx=pad,
+                                     dtype=self.dtype_policy, name=name)
         if self.sinusoidal_positions:
             return PositionEmbedding(num_positions, dim, sinusoidal=True, dtype=self.dtype_policy, name=name)
         return PositionEmbedding(num_positions, dim, offset=self.position_offset,
-                                 embeddings_initializer=hf_initializer(init_std),
-                                 dtype=self.dtype_policy, name=name)
+                                 embeddings_initializer=hf_initializer(init_std), dtype=self.dtype_policy, name=name)
+
+    def _make_token_table(self, vocab_size, name):
+        return WordEmbedding(vocab_size, self.config["d_model"],
+                             embeddings_initializer=hf_initializer(self.config["init_std"]),
+                             dtype=self.dtype_policy, name=name)
 
     def dummy_inputs(self, batch_size=1, seq_len=4):
         inputs = super().dummy_inputs(batch_size, seq_len)
@@ -163,15 +201,28 @@ class BartPreTrainedModel(PreTrainedModel):
 
     @property
     def decoder_token_embedding(self):
-        """The decoder's token table (a `WordEmbedding`; also the tied LM head): `shared` unless Marian unshares it."""
-        return self.shared
+        """The decoder's token table (a `WordEmbedding`; also the tied LM head): `shared`, unless the model
+        has its own `decoder_embed_tokens` (Marian unshared, FSMT)."""
+        table = getattr(self, "decoder_embed_tokens", None)
+        return self.shared if table is None else table
 
-    def _embed(self, stack, embedded, start, training):
-        x = embedded * ops.cast(self.embed_scale, embedded.dtype)
-        x = x + ops.cast(getattr(self, f"{stack}_embed_positions")(x, start=start), x.dtype)
-        if self.layernorm_embedding:
-            x = getattr(self, f"{stack}_layernorm_embedding")(x)
+    def _embed(self, stack, input_ids, embedded, start, training):
+        scale = self.embed_scale if stack == "encoder" or self.scale_decoder_embedding else 1.0
+        x = embedded * ops.cast(scale, embedded.dtype)
+        positions = getattr(self, f"{stack}_embed_positions")(
+            x, start=start, input_ids=input_ids if self.padding_offset_positions else None)
+        positions = ops.cast(positions, x.dtype)
+        if self.layernorm_embedding and stack == "decoder" and self.decoder_norm_before_positions:
+            x = getattr(self, f"{stack}_layernorm_embedding")(x) + positions
+        else:
+            x = x + positions
+            if self.layernorm_embedding:
+                x = getattr(self, f"{stack}_layernorm_embedding")(x)
         return self.dropout(x, training=training)
+
+    def decoder_output(self, y):
+        """The decoder's last step on `(B, T, D)`: identity (FSMT projects onto its target vocabulary)."""
+        return y
 
     def _finish_stack(self, stack, x, hidden_states):
         if self.final_layer_norms:
@@ -192,7 +243,7 @@ class BartPreTrainedModel(PreTrainedModel):
             `hidden_states` (`encoder_layers + 1` tensors `(B, S, D)`) and
             `attentions` (`encoder_layers` tensors `(B, N, S, S)`).
         """
-        x = self._embed("encoder", self.shared(input_ids), 0, training)  # (B, S, D)
+        x = self._embed("encoder", input_ids, self.shared(input_ids), 0, training)  # (B, S, D)
         mask = padding_mask(attention_mask) if attention_mask is not None else None  # (B, 1, 1, S)
         x, hidden_states, attentions = run_encoder_layers(
             self.encoder_blocks, x, output_attentions=output_attentions, training=training, attention_mask=mask,
@@ -223,16 +274,19 @@ class BartPreTrainedModel(PreTrainedModel):
             a cache and, when asked, `hidden_states` (`decoder_layers + 1`
             tensors), `attentions` and `cross_attentions` (with an encoder).
         """
+        if self.decoder_padding_from_ids and decoder_attention_mask is None and cache is None:
+            decoder_attention_mask = ops.not_equal(decoder_input_ids, self.config["pad_token_id"])  # FSMT
         self_mask, cross_mask, offset, _ = decoder_masks(
             decoder_input_ids, attention_mask, decoder_attention_mask, None if cache is None else cache[0],
             cache_update_index)
-        y = self._embed("decoder", self.decoder_token_embedding(decoder_input_ids), offset, training)  # (B, T, D)
+        y = self._embed("decoder", decoder_input_ids, self.decoder_token_embedding(decoder_input_ids), offset,
+                        training)  # (B, T, D)
         y, hidden_states, attentions, cross_attentions, caches = run_decoder_layers(
             self.decoder_blocks, y, encoder_hidden_states, self_mask, cross_mask, cache=cache,
             cache_update_index=cache_update_index, cross_key_values=cross_key_values,
             output_attentions=output_attentions, training=training,
         )
-        y = self._finish_stack("decoder", y, hidden_states)
+        y = self.decoder_output(self._finish_stack("decoder", y, hidden_states))
         return decoder_outputs(y, hidden_states, attentions, cross_attentions, caches, output_attentions,
                                output_hidden_states)
 
@@ -310,13 +364,7 @@ class MarianModel(BartModel):
                             "share_encoder_decoder_embeddings": share_encoder_decoder_embeddings})
         self.decoder_embed_tokens = None
         if not share_encoder_decoder_embeddings:
-            self.decoder_embed_tokens = WordEmbedding(
-                decoder_vocab_size, self.config["d_model"], embeddings_initializer=hf_initializer(
-                    self.config["init_std"]), dtype=self.dtype_policy, name="decoder_embed_tokens")
-
-    @property
-    def decoder_token_embedding(self):
-        return self.shared if self.decoder_embed_tokens is None else self.decoder_embed_tokens
+            self.decoder_embed_tokens = self._make_token_table(decoder_vocab_size, "decoder_embed_tokens")
 
 
 class PegasusModel(BartModel):
@@ -332,3 +380,125 @@ class PegasusModel(BartModel):
     layernorm_embedding = False
     final_layer_norms = True
     sinusoidal_positions = True
+
+
+class BlenderbotModel(BartModel):
+    """Blenderbot's encoder-decoder: pre-norm, final encoder/decoder layer norms, learned positions
+    without offset, no embedding norm; `decoder_input_ids` are required (no shift of `input_ids`).
+
+    References: Roller et al., "Recipes for building an open-domain chatbot", EACL 2021;
+    `transformers.BlenderbotModel`.
+    """
+
+    model_type = "blenderbot"
+    decoder_inputs_from_input_ids = False
+    normalize_first = True
+    layernorm_embedding = False
+    final_layer_norms = True
+    position_offset = 0
+
+
+class BlenderbotSmallModel(BartModel):
+    """BlenderbotSmall's encoder-decoder: post-norm, learned positions without offset, an embedding
+    norm (the encoder's after adding positions, the decoder's on the token embeddings before them);
+    `scale_embedding` scales the encoder's token embeddings only, as the reference.
+
+    References: Roller et al., "Recipes for building an open-domain chatbot", EACL 2021;
+    `transformers.BlenderbotSmallModel`.
+    """
+
+    model_type = "blenderbot-small"
+    decoder_inputs_from_input_ids = False
+    position_offset = 0
+    decoder_norm_before_positions = True
+    scale_decoder_embedding = False  # as the reference decoder (its `embed_scale` is unused)
+
+
+class M2M100Model(BartModel):
+    """M2M100's encoder-decoder: pre-norm, final encoder/decoder layer norms, fairseq sinusoid
+    positions numbered from the token ids (padding skipped), not stored in checkpoints.
+
+    References: Fan et al., "Beyond English-Centric Multilingual Machine Translation", JMLR 2021;
+    `transformers.M2M100Model`.
+    """
+
+    model_type = "m2m_100"
+    decoder_inputs_from_input_ids = False
+    normalize_first = True
+    layernorm_embedding = False
+    final_layer_norms = True
+    sinusoidal_positions = True
+    padding_offset_positions = True
+
+
+class FSMTModel(BartModel):
+    """FSMT (fairseq WMT19 translation) encoder-decoder, from the `FSMTConfig` fields.
+
+    Post-norm blocks, fairseq sinusoid positions from the token ids (the
+    checkpoint stores both tables, `max_position_embeddings + pad_token_id +
+    1` rows: loaded, frozen), a source table (`encoder.embed_tokens`, our
+    `shared`) and a target table (`decoder.embed_tokens`), and the decoder's
+    `output_projection` onto the target vocabulary: `last_hidden_state` is
+    `(B, T, tgt_vocab_size)` logits, as in the reference. With
+    `tie_word_embeddings` the three share one table (then `src_vocab_size`
+    must equal `tgt_vocab_size`). Without `decoder_attention_mask`, padding
+    tokens of `decoder_input_ids` are masked as keys (the reference's
+    `make_padding_mask`); without `decoder_input_ids`, they are `input_ids`
+    shifted right, each row starting with its last non-pad token.
+
+    Args:
+        langs: pair of language codes (kept in the config).
+        src_vocab_size: int, source vocabulary `V_src`.
+        tgt_vocab_size: int, target vocabulary `V_tgt`.
+        tie_word_embeddings: bool, one table for source, target and output.
+        **others: the `FSMTConfig` fields of the same names as `BartPreTrainedModel`'s.
+
+    Raises:
+        ValueError: `d_model` not divisible by a head count; `tie_word_embeddings`
+            with different vocabulary sizes.
+
+    References: Ng et al., "Facebook FAIR's WMT19 News Translation Task Submission", WMT 2019;
+    `transformers.FSMTModel`.
+    """
+
+    model_type = "fsmt"
+    layernorm_embedding = False
+    sinusoidal_positions = True
+    padding_offset_positions = True
+    stored_position_tables = True
+    decoder_padding_from_ids = True
+
+    def __init__(self, langs=("en", "de"), src_vocab_size=42024, tgt_vocab_size=42024, activation_function="relu",
+                 d_model=1024, max_position_embeddings=1024, encoder_ffn_dim=4096, encoder_layers=12,
+                 encoder_attention_heads=16, decoder_ffn_dim=4096, decoder_layers=12, decoder_attention_heads=16,
+                 attention_dropout=0.0, dropout=0.1, activation_dropout=0.0, init_std=0.02, scale_embedding=True,
+                 tie_word_embeddings=False, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                 decoder_start_token_id=2, **kwargs):
+        fields = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
+        if tie_word_embeddings and src_vocab_size != tgt_vocab_size:
+            raise ValueError("tie_word_embeddings needs src_vocab_size == tgt_vocab_size. Received: "
+                             f"src_vocab_size={src_vocab_size}, tgt_vocab_size={tgt_vocab_size}")
+        kwargs.pop("vocab_size", None)  # FSMTConfig's alias of tgt_vocab_size
+        shared = {k: v for k, v in fields.items() if k not in ("langs", "src_vocab_size", "tgt_vocab_size",
+                                                               "tie_word_embeddings")}
+        super().__init__(vocab_size=src_vocab_size, **shared, **kwargs)
+        self.config = {}
+        self._record_config(fields)
+        self.config["langs"] = list(langs)
+        self.decoder_embed_tokens = self.output_projection = None
+        if not tie_word_embeddings:
+            self.decoder_embed_tokens = self._make_token_table(tgt_vocab_size, "decoder_embed_tokens")
+            self.output_projection = keras.layers.Dense(tgt_vocab_size, use_bias=False, dtype=self.dtype_policy,
+                                                        kernel_initializer=hf_initializer(init_std),
+                                                        name="output_projection")
+
+    def decoder_output(self, y):
+        """`(B, T, D)` -> `(B, T, V_tgt)` logits (`output_projection`, or the tied table)."""
+        if self.output_projection is None:
+            return self.shared(y, reverse=True)
+        return self.output_projection(y)
+
+    def shift_right(self, ids):
+        """Decoder inputs from `ids` `(B, T)`: each row starts with its last non-pad token (the reference's
+        `shift_tokens_right`)."""
+        return shift_tokens_right_wrapping(ids, self.config["pad_token_id"])

@@ -25,9 +25,7 @@ from keras import ops
 
 from tfmodels.layers.attention.block_sparse_attention import BlockSparseEncoderBlock
 from tfmodels.layers.masks import padding_mask
-from tfmodels.layers.position.absolute import PositionEmbedding
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
-from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.bart.modeling import BartModel
 from tfmodels.models.base import run_encoder_layers, stack_outputs
 from tfmodels.models.big_bird.modeling import (
@@ -64,6 +62,7 @@ class BigBirdPegasusModel(QuietBuildMixin, BartModel):
     layernorm_embedding = False
     final_layer_norms = True
     sinusoidal_positions = False
+    position_offset = 0  # learned positions from row 0
 
     def __init__(self, attention_type="block_sparse", block_size=64, num_random_blocks=3, use_bias=False,
                  vocab_size=96103, max_position_embeddings=4096, encoder_layers=16, encoder_ffn_dim=4096,
@@ -95,16 +94,12 @@ class BigBirdPegasusModel(QuietBuildMixin, BartModel):
                              seed=index, max_seq_len=self.config["max_position_embeddings"])
         return block_class(**kwargs, attention_kwargs=attention)
 
-    def _make_positions(self, num_positions, dim, init_std, name):
-        return PositionEmbedding(num_positions, dim, offset=0, embeddings_initializer=hf_initializer(init_std),
-                                 dtype=self.dtype_policy, name=name)
-
     def encode(self, input_ids, attention_mask=None, training=None, output_attentions=False,
                output_hidden_states=False):
         """Runs the encoder (block-sparse or full attention, see the module docstring); as `BartModel.encode`."""
         seq_len = input_ids.shape[1]
         sparse = block_sparse_for_call(self.config, seq_len, quiet=self._quiet)
-        x = self._embed("encoder", self.shared(input_ids), 0, training)  # (B, S, D)
+        x = self._embed("encoder", input_ids, self.shared(input_ids), 0, training)  # (B, S, D)
         padding = padding_to_block_size(seq_len, self.config["block_size"]) if sparse else 0
         if padding:
             if attention_mask is None:

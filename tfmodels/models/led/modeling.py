@@ -104,7 +104,7 @@ class LEDModel(BartModel):
                 f"{type(self).__name__} accepts sources of at most max_encoder_position_embeddings={limit} tokens "
                 f"after padding to a multiple of attention_window={max(self._attention_windows)}. Received: source "
                 f"length {input_ids.shape[1]} (padded {ids.shape[1]}).")
-        x = self._embed("encoder", self.shared(ids), 0, training)  # (B, padded_len, D)
+        x = self._embed("encoder", ids, self.shared(ids), 0, training)  # (B, padded_len, D)
         outputs, _ = run_longformer_layers(self, self.encoder_blocks, x, token, is_global, ops.shape(input_ids)[1],
                                            training, output_attentions, output_hidden_states)
         return outputs
