@@ -120,7 +120,8 @@ def test_head_of_another_size_needs_the_flag(tmp_path, caplog):
 
 def test_sequence_longer_than_max_position_embeddings(checkpoint):
     model = tfmodels.BertModel.from_pretrained(checkpoint)
-    with pytest.raises(ValueError, match="at most max_position_embeddings=64 tokens.*truncation=True"):
+    with pytest.raises(ValueError, match=r"BertModel accepts at most 64 tokens per sequence \(its position table "
+                                         r"has 64 rows\)\. Truncate the input.*truncation=True.*Received: sequence length 65\."):
         model({"input_ids": np.ones((1, 65), dtype="int32")})
 
 
@@ -254,7 +255,8 @@ def test_non_numeric_config_field(checkpoint, tmp_path):
 
 def test_gpt2_sequence_longer_than_its_positions():
     model = tfmodels.GPT2Model(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=8)
-    with pytest.raises(ValueError, match=r"GPT2Model accepts at most 8 positions\. Received: sequence length 9"):
+    with pytest.raises(ValueError, match=r"GPT2Model accepts at most 8 tokens per sequence \(its position table "
+                                         r"has 8 rows\)\. Truncate the input.*Received: sequence length 9\."):
         model({"input_ids": np.ones((1, 9), "int32")})
 
 

@@ -94,3 +94,9 @@ __all__ += ["PositionEmbedding"]
 from tfmodels.layers.attention.block_sparse_attention import BlockSparseAttention, BlockSparseEncoderBlock  # noqa: E402
 
 __all__ += ["BlockSparseAttention", "BlockSparseEncoderBlock"]
+
+# The one block stack and KV-cache path (issue 11).
+from tfmodels.layers.block_stack import StackOutputs, run_block_stack  # noqa: E402
+from tfmodels.layers.kv_cache import causal_attention_mask, init_kv_cache  # noqa: E402
+
+__all__ += ["StackOutputs", "causal_attention_mask", "init_kv_cache", "run_block_stack"]

@@ -63,6 +63,9 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
         `transformers.models.mbart.modeling_mbart.MBartDecoderLayer` (pre-norm).
     """
 
+    # Block-stack convention (`tfmodels.layers.block_stack`): probabilities come as `(self, cross)` pairs.
+    returns_cross_attention = True
+
     def build(self, x_shape, encoder_hidden_states_shape=None):
         # Argument names follow the call's (`{arg}_shape`), so Keras builds on first call.
         super().build(x_shape)

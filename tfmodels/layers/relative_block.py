@@ -29,7 +29,11 @@ class RelativeEncoderBlock(TransformerEncoderBlock):
 
     Call args:
         x: content stream `(B, T, D)`.
-        value: keys/values source `(B, S, D)`; defaults to `x`.
+        value: keys/values source `(B, S, D)`; defaults to `x`, or
+            `concat([memory, x])` with a `memory`.
+        memory: optional `(B, M, D)` states of the previous segment
+            (Transformer-XL / XLNet `mems`, batch-first), prepended to `x`
+            as keys/values (`S = M + T`); ignored when `value` is given.
         query_stream: optional `(B, M, D)` (`M = T` without `target_mapping`).
         query_attention_mask: bool mask for the query stream.
         target_mapping: optional float `(B, M, T)` one-hot prediction slots.
@@ -78,11 +82,12 @@ class RelativeEncoderBlock(TransformerEncoderBlock):
         x = self.output_layer_norm(x + self.output_dropout(self.feed_forward(x), training=training))
         return x, probs
 
-    def call(self, x, value=None, query_stream=None, attention_mask=None, query_attention_mask=None,
+    def call(self, x, value=None, memory=None, query_stream=None, attention_mask=None, query_attention_mask=None,
              target_mapping=None, return_attention_scores=False, training=None, **kwargs):
         if self.normalize_first and query_stream is not None:
             raise ValueError("The query stream is only defined for post-norm blocks (normalize_first=False).")
-        value = x if value is None else value
+        if value is None:
+            value = x if memory is None else ops.concatenate([ops.cast(memory, x.dtype), x], axis=1)  # (B, M + T, D)
         outputs = super().call(
             x, value=value, attention_mask=attention_mask, return_attention_scores=return_attention_scores,
             training=training, **kwargs,

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfmodels.layers.block_stack import run_block_stack
 from tfmodels.models.config import PretrainedConfig
 from tfmodels.models.embeddings_api import EmbeddingsMixin
 from tfmodels.models.input_checks import check_input_shapes, check_numeric_fields
@@ -334,7 +335,7 @@ def stack_outputs(outputs, output_hidden_states, output_attentions, hidden_state
 
 
 def run_encoder_layers(layers, x, output_attentions=False, training=None, after_layer=None, **layer_kwargs):
-    """Runs encoder blocks in order, collecting hidden states and attention probabilities.
+    """Runs encoder blocks in order: `tfmodels.layers.block_stack.run_block_stack` with shared keyword inputs.
 
     Args:
         layers: sequence of blocks called as `layer(x, return_attention_scores=..., training=..., **layer_kwargs)`.
@@ -349,14 +350,6 @@ def run_encoder_layers(layers, x, output_attentions=False, training=None, after_
         `(x, hidden_states, attentions)`: the last output, the list of the
         embeddings and every block's output, the list of probabilities.
     """
-    hidden_states, attentions = [x], []
-    for index, layer in enumerate(layers):
-        x = layer(x, return_attention_scores=output_attentions, training=training, **layer_kwargs)
-        if output_attentions:
-            x, probs = x
-            attentions.append(probs)
-        if after_layer is not None:
-            x = after_layer(index, x)
-        hidden_states.append(x)
-    return x, hidden_states, attentions
-
+    stack = run_block_stack(layers, x, call_kwargs=layer_kwargs, output_attentions=output_attentions,
+                            training=training, after_layer=after_layer)
+    return stack.x, stack.hidden_states, stack.attentions

@@ -2,11 +2,13 @@
 
 `CausalDecoderModel` is the backbone of GPT, GPT-2, CTRL and GPT-Neo: token
 (+ position) embeddings, a stack of `TransformerEncoderBlock`s run under a
-causal mask, an optional final LayerNorm, and a preallocated KV cache.
-Architectures supply `_embed()` and build `self.blocks` /
-`self.final_layer_norm`; GPT-Neo overrides `_layer_window()` for its local
-layers. The heads (`CausalLMMixin`, `LastTokenClassificationMixin`) sit on
-top of any such backbone.
+causal mask by the one block stack (`tfmodels.layers.block_stack`), an
+optional final LayerNorm, and the preallocated KV cache of
+`tfmodels.layers.kv_cache`. Architectures supply `_embed()` and build
+`self.blocks` / `self.final_layer_norm`; GPT-Neo overrides `_layer_window()`
+for its local layers (a per-layer mask, not another loop). The heads
+(`CausalLMMixin`, `LastTokenClassificationMixin`) sit on top of any such
+backbone.
 
 KV cache layout (one tensor per layer, the `MultiHeadAttention` layout):
 `(batch, 2, max_length, num_heads, head_dim)`, keys then values. A forward
@@ -23,8 +25,9 @@ from keras import ops
 
 from tfmodels.generation.utils import GenerationMixin
 from tfmodels.layers.losses import causal_lm_loss, sequence_classification_loss
+from tfmodels.layers.block_stack import run_block_stack
 from tfmodels.layers.embeddings import WordEmbedding
-from tfmodels.layers.masks import causal_mask, merge_masks, padding_mask
+from tfmodels.layers.kv_cache import cache_span, causal_attention_mask, check_sequence_length, init_kv_cache
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
 from tfmodels.models.heads import HeadModelMixin, MaskedLMMixin, resolve_labels
@@ -95,9 +98,9 @@ class CausalDecoderModel(PreTrainedModel):
         return None
 
     def init_cache(self, batch_size, max_length, dtype="float32"):
-        """Zero KV caches, one `(batch, 2, max_length, heads, head_dim)` tensor per layer."""
-        shape = (batch_size, 2, max_length, self.num_heads, self.head_dim)
-        return tuple(ops.zeros(shape, dtype=dtype) for _ in self.blocks)
+        """Zero KV caches, one `(batch, 2, max_length, heads, head_dim)` tensor per layer
+        (`tfmodels.layers.kv_cache.init_kv_cache`)."""
+        return init_kv_cache(batch_size, max_length, self.num_heads, self.head_dim, len(self.blocks), dtype)
 
     def dummy_inputs(self, batch_size=1, seq_len=4):
         inputs = super().dummy_inputs(batch_size, seq_len)
@@ -121,53 +124,30 @@ class CausalDecoderModel(PreTrainedModel):
         batch_size, query_len = ops.shape(input_ids)[0], ops.shape(input_ids)[1]
         if past_key_values is None and use_cache:
             past_key_values = self.init_cache(batch_size, query_len, self.compute_dtype)
-            cache_update_index = 0
-        if past_key_values is not None:
-            if len(past_key_values) != len(self.blocks):
-                raise ValueError(
-                    f"past_key_values must hold one cache per layer ({len(self.blocks)}). "
-                    f"Received: {len(past_key_values)} caches."
-                )
-            cache_update_index = 0 if cache_update_index is None else cache_update_index
-            key_len = ops.shape(past_key_values[0])[2]
-            offset = cache_update_index
-        else:
-            key_len, offset = query_len, 0
-            if input_ids.shape[1] is not None and input_ids.shape[1] > self.max_positions and position_ids is None:
-                raise ValueError(
-                    f"{type(self).__name__} accepts at most {self.max_positions} positions. "
-                    f"Received: sequence length {input_ids.shape[1]}."
-                )
+        first_cache = None if past_key_values is None else past_key_values[0]
         if position_ids is None:
+            if past_key_values is None:
+                check_sequence_length(input_ids, self.max_positions, type(self).__name__)
+            offset, _ = cache_span(query_len, first_cache, cache_update_index)
             position_ids = (ops.arange(query_len, dtype="int32") + ops.cast(offset, "int32"))[None, :]
         x = self._embed(input_ids, position_ids, token_type_ids, training)
-        keys_mask = padding_mask(attention_mask) if attention_mask is not None else None
-        masks = {}
-        hidden_states, attentions, caches = [x], [], []
-        for i, block in enumerate(self.blocks):
-            window = self._layer_window(i)
-            if window not in masks:
-                masks[window] = merge_masks(causal_mask(query_len, key_len, offset, window_size=window), keys_mask)
-            outputs = block(
-                x, attention_mask=masks[window],
-                cache=None if past_key_values is None else past_key_values[i],
-                cache_update_index=None if past_key_values is None else cache_update_index,
-                return_attention_scores=output_attentions, training=training,
-            )
-            outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-            x = outputs[0]
-            if output_attentions:
-                attentions.append(outputs[1])
-            if past_key_values is not None:
-                caches.append(outputs[-1])
-            hidden_states.append(x)
+        masks = {}  # one mask per window size (GPT-Neo alternates local and global layers)
+        for window in {self._layer_window(i) for i in range(len(self.blocks))}:
+            masks[window] = causal_attention_mask(query_len, attention_mask, first_cache, cache_update_index,
+                                                  window_size=window)
+        stack = run_block_stack(
+            self.blocks, x, layer_kwargs=lambda step: {"attention_mask": masks[self._layer_window(step)]},
+            caches=past_key_values, cache_update_index=0 if cache_update_index is None else cache_update_index,
+            output_attentions=output_attentions, training=training,
+        )
+        x, hidden_states = stack.x, stack.hidden_states
         if self.final_layer_norm is not None:
             x = self.final_layer_norm(x)
             hidden_states[-1] = x
         result = {"last_hidden_state": x}
-        if past_key_values is not None:
-            result["past_key_values"] = tuple(caches)
-        return stack_outputs(result, output_hidden_states, output_attentions, hidden_states, attentions)
+        if stack.caches is not None:
+            result["past_key_values"] = stack.caches
+        return stack_outputs(result, output_hidden_states, output_attentions, hidden_states, stack.attentions)
 
 
 class CausalHeadMixin(HeadModelMixin):

@@ -18,55 +18,23 @@ subclass whose constructor takes its Hugging Face config fields and calls
 - MPNet: fairseq positions, one relative position bias shared by all blocks
   (`_block_call_kwargs`).
 
-Backbones with `decoder_capable = True` (BERT, RoBERTa & co, ELECTRA,
-Megatron-BERT) honour the Hugging Face `is_decoder` config field: their
-self-attention then runs under a causal mask, as the backbone of the
-`*ForCausalLM` / `BertLMHeadModel` heads.
+The blocks run through the one block stack (`tfmodels.layers.block_stack`),
+in `layer_order`. Backbones with `decoder_capable = True` (BERT, RoBERTa &
+co, ELECTRA, Megatron-BERT) honour the Hugging Face `is_decoder` config
+field: their self-attention then runs under a causal mask, with the KV cache
+of `tfmodels.layers.kv_cache`, as the backbone of the `*ForCausalLM` /
+`BertLMHeadModel` heads.
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings, TransformerEncoderBlock
 from tfmodels.layers import masks
-from tfmodels.layers.masks import causal_mask, merge_masks
+from tfmodels.layers.block_stack import run_block_stack
+from tfmodels.layers.kv_cache import cache_span, causal_attention_mask, check_sequence_length, init_kv_cache
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
-
-
-def check_sequence_length(input_ids, max_position_embeddings, model_name, position_offset=0):
-    """Raises a clear error for sequences longer than the position table.
-
-    Checked when the length is static (always in eager mode); in graphs with
-    a dynamic length, an in-graph assertion carries the same message.
-
-    Args:
-        position_offset: positions used before the first token (RoBERTa:
-            `pad_token_id + 1`); the limit is `max_position_embeddings - position_offset`.
-
-    Raises:
-        ValueError: if `seq_len > max_position_embeddings - position_offset`.
-    """
-    limit = max_position_embeddings - position_offset
-    if position_offset:
-        message = (
-            f"{model_name} accepts at most {limit} tokens per sequence (max_position_embeddings="
-            f"{max_position_embeddings} minus the position offset {position_offset}). Truncate the input, "
-            f"e.g. tokenizer(..., truncation=True, max_length={limit})."
-        )
-    else:
-        message = (
-            f"{model_name} accepts at most max_position_embeddings={max_position_embeddings} tokens "
-            "per sequence. Truncate the input, e.g. tokenizer(..., truncation=True, "
-            f"max_length={max_position_embeddings})."
-        )
-    seq_len = input_ids.shape[1]
-    if seq_len is not None:
-        if seq_len > limit:
-            raise ValueError(f"{message} Received: sequence length {seq_len}.")
-        return
-    tf.debugging.assert_less_equal(tf.shape(input_ids)[1], limit, message=message)
 
 
 def attention_mask_to_bool(attention_mask):
@@ -283,16 +251,19 @@ class EncoderModel(PreTrainedModel):
 
     def init_cache(self, batch_size, max_length, dtype="float32"):
         """Zero KV caches for decoding (`is_decoder=True`), one `(batch, 2, max_length, heads, head_dim)`
-        tensor per applied layer (the `CausalDecoderModel` layout).
+        tensor per applied layer (`tfmodels.layers.kv_cache.init_kv_cache`).
 
         Raises:
             ValueError: if the model is not a decoder.
         """
         self._require_decoder()
         num_heads = self._block_kwargs["num_heads"]
-        shape = (batch_size, 2, max_length, num_heads, self.arch["hidden_size"] // num_heads)
-        order = getattr(self, "layer_order", None) or range(len(self.encoder_layers))
-        return tuple(ops.zeros(shape, dtype=dtype) for _ in order)
+        return init_kv_cache(batch_size, max_length, num_heads, self.arch["hidden_size"] // num_heads,
+                             len(self._applied_order()), dtype)
+
+    def _applied_order(self):
+        """`layer_order`, or each block once for relatives that build `encoder_layers` themselves (MobileBERT)."""
+        return getattr(self, "layer_order", None) or list(range(len(self.encoder_layers)))
 
     def _require_decoder(self):
         if not self.is_decoder:
@@ -321,50 +292,36 @@ class EncoderModel(PreTrainedModel):
                          cache_update_index)
 
     def _self_attention_mask(self, attention_mask, x, past_key_values=None, cache_update_index=None):
-        """The blocks' bool mask `(batch | 1, 1, query | 1, key)` (causal for decoders) and the cache offset."""
-        mask = attention_mask_to_bool(attention_mask)
-        offset = 0
-        if self.is_decoder:
-            query_len, key_len = ops.shape(x)[1], ops.shape(x)[1]
-            if past_key_values is not None:
-                offset = 0 if cache_update_index is None else cache_update_index
-                key_len = ops.shape(past_key_values[0])[2]
-            mask = merge_masks(causal_mask(query_len, key_len, offset), mask)  # (batch | 1, 1, query, key)
-        elif past_key_values is not None:
-            self._require_decoder()
-        return mask, offset
+        """The blocks' bool mask `(batch | 1, 1, query | 1, key)` (causal over the cache for decoders,
+        `tfmodels.layers.kv_cache.causal_attention_mask`) and the cache offset."""
+        if not self.is_decoder:
+            return attention_mask_to_bool(attention_mask), 0
+        cache = None if past_key_values is None else past_key_values[0]
+        offset, _ = cache_span(ops.shape(x)[1], cache, cache_update_index)
+        return causal_attention_mask(ops.shape(x)[1], attention_mask, cache, cache_update_index), offset
 
     def _run(self, inputs, training, output_attentions, output_hidden_states, past_key_values=None,
              cache_update_index=None):
-        if past_key_values is not None and "position_ids" not in inputs:
-            # Queries continue the cached sequence (unpadded rows; `generate()` passes its own positions).
-            start = ops.cast(0 if cache_update_index is None else cache_update_index, "int32")
-            positions = ops.arange(ops.shape(inputs["input_ids"])[1], dtype="int32") + start
-            inputs["position_ids"] = (positions + getattr(self, "_position_offset", 0))[None, :]
+        position_offset = getattr(self, "_position_offset", 0)
+        if past_key_values is not None:
+            self._require_decoder()
+            if "position_ids" not in inputs:
+                # Queries continue the cached sequence (unpadded rows; `generate()` passes its own positions).
+                offset, _ = cache_span(ops.shape(inputs["input_ids"])[1], past_key_values[0], cache_update_index)
+                positions = ops.arange(ops.shape(inputs["input_ids"])[1], dtype="int32") + ops.cast(offset, "int32")
+                inputs["position_ids"] = (positions + position_offset)[None, :]
         if "position_ids" not in inputs:
             check_sequence_length(inputs["input_ids"], self.max_positions, type(self).__name__,
-                                  position_offset=getattr(self, "_position_offset", 0))
+                                  position_offset=position_offset)
         x = self._embed(inputs, training)
-        mask, offset = self._self_attention_mask(inputs.get("attention_mask"), x, past_key_values,
-                                                 cache_update_index)
-        cache_kwargs = {}
-        block_kwargs = self._block_call_kwargs(inputs, x)
-        hidden_states, attentions, caches = [x], [], []
-        order = getattr(self, "layer_order", None) or range(len(self.encoder_layers))
-        for step, index in enumerate(order):
-            if past_key_values is not None:
-                cache_kwargs = dict(cache=past_key_values[step], cache_update_index=offset)
-            outputs = self.encoder_layers[index](
-                x, attention_mask=mask, return_attention_scores=output_attentions, training=training, **cache_kwargs,
-                **block_kwargs,
-            )
-            outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-            x = outputs[0]
-            if output_attentions:
-                attentions.append(outputs[1])
-            if past_key_values is not None:
-                caches.append(outputs[-1])
-            hidden_states.append(x)
+        mask, _ = self._self_attention_mask(inputs.get("attention_mask"), x, past_key_values, cache_update_index)
+        stack = run_block_stack(
+            self.encoder_layers, x, order=self._applied_order(),
+            call_kwargs={"attention_mask": mask, **self._block_call_kwargs(inputs, x)},
+            caches=past_key_values, cache_update_index=0 if cache_update_index is None else cache_update_index,
+            output_attentions=output_attentions, training=training,
+        )
+        x, hidden_states = stack.x, stack.hidden_states
         if getattr(self, "final_layer_norm", None) is not None:
             x = self.final_layer_norm(x)
             hidden_states[-1] = x
@@ -373,6 +330,6 @@ class EncoderModel(PreTrainedModel):
             pooled_input = x if getattr(self, "pooler_dropout", None) is None else self.pooler_dropout(
                 x, training=training)
             outputs["pooler_output"] = self.pooler(pooled_input)
-        if past_key_values is not None:
-            outputs["past_key_values"] = tuple(caches)
-        return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions)
+        if stack.caches is not None:
+            outputs["past_key_values"] = stack.caches
+        return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, stack.attentions)

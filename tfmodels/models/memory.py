@@ -1,6 +1,7 @@
 """Inputs of models with segment-level memory (`mems`): Transformer-XL, XLNet."""
 
 import tensorflow as tf
+from keras import ops
 
 from tfmodels.models.base import PreTrainedModel
 
@@ -26,3 +27,14 @@ def prepare_memory_inputs(model, inputs, kwargs=None):
         else:
             prepared[key] = tf.convert_to_tensor(value)
     return prepared
+
+
+def block_memories(mems, num_layers):
+    """The blocks' per-layer `memory` inputs: `(mem_len, batch, d_model)` mems -> `(batch, mem_len, d_model)`.
+
+    Returns:
+        list of `num_layers` tensors, or of `None`s without `mems`.
+    """
+    if not mems:
+        return [None] * num_layers
+    return [ops.transpose(m, (1, 0, 2)) for m in mems]

@@ -3,7 +3,9 @@
 - `shift_tokens_right`: decoder inputs from labels, as Hugging Face derives
   them when only `labels` are given; `decoder_input_ids_from` picks them;
 - `decoder_masks`, `run_decoder_layers`, `decoder_outputs`: the decoder stack
-  loop (self-attention with an optional KV cache, cross-attention, outputs);
+  (self-attention with an optional KV cache, cross-attention, outputs) on
+  the one block stack and cache mask (`tfmodels.layers.block_stack`,
+  `tfmodels.layers.kv_cache`);
 - `encode_decode`: both stacks of a model with `encode()` / `decode()`;
 - `init_decoder_cache`, `project_cross_key_values`: the generation caches;
 - `seq2seq_lm_loss`: the LM loss on the decoder logits (no shift: the
@@ -17,8 +19,10 @@
 import keras
 from keras import ops
 
+from tfmodels.layers.block_stack import run_block_stack
+from tfmodels.layers.kv_cache import cache_span, causal_attention_mask, init_kv_cache
 from tfmodels.layers.losses import masked_sparse_categorical_crossentropy
-from tfmodels.layers.masks import causal_mask, merge_masks, padding_mask
+from tfmodels.layers.masks import padding_mask
 
 
 def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):
@@ -217,12 +221,8 @@ def decoder_masks(decoder_input_ids, attention_mask=None, decoder_attention_mask
         `(self_mask (B | 1, 1, T, key_len), cross_mask (B, 1, 1, S) or None, offset, key_len)`.
     """
     query_len = ops.shape(decoder_input_ids)[1]
-    offset = 0 if cache is None else cache_update_index
-    key_len = query_len if cache is None else ops.shape(cache)[2]
-    self_mask = merge_masks(
-        causal_mask(query_len, key_len, offset),
-        padding_mask(decoder_attention_mask) if decoder_attention_mask is not None else None,
-    )
+    offset, key_len = cache_span(query_len, cache, cache_update_index)
+    self_mask = causal_attention_mask(query_len, decoder_attention_mask, cache, cache_update_index)
     cross_mask = padding_mask(attention_mask) if attention_mask is not None else None
     return self_mask, cross_mask, offset, key_len
 
@@ -230,7 +230,8 @@ def decoder_masks(decoder_input_ids, attention_mask=None, decoder_attention_mask
 def run_decoder_layers(blocks, y, encoder_hidden_states=None, self_mask=None, cross_mask=None, attention_bias=None,
                        cache=None, cache_update_index=None, cross_key_values=None, output_attentions=False,
                        training=None):
-    """Runs `TransformerDecoderBlock`s in order, collecting states, probabilities and updated caches.
+    """Runs `TransformerDecoderBlock`s in order: `tfmodels.layers.block_stack.run_block_stack` with
+    the encoder states and masks shared by every block and each layer's cross key/values.
 
     Args:
         blocks: the decoder blocks.
@@ -249,26 +250,16 @@ def run_decoder_layers(blocks, y, encoder_hidden_states=None, self_mask=None, cr
         `(y, hidden_states, attentions, cross_attentions, caches)`: the last
         output `(B, T, D)`, the lists of the input and every block's output,
         of self-attention `(B, N, T, key_len)` and cross-attention
-        `(B, N, T, S)` probabilities, of the updated caches.
+        `(B, N, T, S)` probabilities, of the updated caches (empty without a cache).
     """
-    hidden_states, attentions, cross_attentions, caches = [y], [], [], []
-    for i, block in enumerate(blocks):
-        outputs = block(
-            y, encoder_hidden_states=encoder_hidden_states, attention_mask=self_mask, attention_bias=attention_bias,
-            cross_attention_mask=cross_mask, cross_key_value=None if cross_key_values is None else cross_key_values[i],
-            cache=None if cache is None else cache[i], cache_update_index=cache_update_index,
-            return_attention_scores=output_attentions, training=training,
-        )
-        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-        y = outputs[0]
-        if output_attentions:
-            attentions.append(outputs[1][0])
-            if outputs[1][1] is not None:
-                cross_attentions.append(outputs[1][1])
-        if cache is not None:
-            caches.append(outputs[-1])
-        hidden_states.append(y)
-    return y, hidden_states, attentions, cross_attentions, caches
+    stack = run_block_stack(
+        blocks, y,
+        call_kwargs=dict(encoder_hidden_states=encoder_hidden_states, attention_mask=self_mask,
+                         attention_bias=attention_bias, cross_attention_mask=cross_mask),
+        layer_kwargs=None if cross_key_values is None else (lambda step: {"cross_key_value": cross_key_values[step]}),
+        caches=cache, cache_update_index=cache_update_index, output_attentions=output_attentions, training=training,
+    )
+    return stack.x, stack.hidden_states, stack.attentions, stack.cross_attentions, list(stack.caches or ())
 
 
 def decoder_outputs(y, hidden_states, attentions, cross_attentions, caches, output_attentions=False,
@@ -307,11 +298,10 @@ def encode_decode(model, inputs, decoder_input_ids, training=None, output_attent
 
 
 def init_decoder_cache(blocks, batch_size, max_length, dtype):
-    """Zero self-attention caches, one `(B, 2, max_length, N, H)` tensor per decoder block."""
-    return tuple(
-        ops.zeros((batch_size, 2, max_length, b.self_attention.num_heads, b.self_attention.key_dim), dtype=dtype)
-        for b in blocks
-    )
+    """Zero self-attention caches, one `(B, 2, max_length, N, H)` tensor per (built) decoder block
+    (`tfmodels.layers.kv_cache.init_kv_cache` with the blocks' attention sizes)."""
+    attention = blocks[0].self_attention
+    return init_kv_cache(batch_size, max_length, attention.num_heads, attention.key_dim, len(blocks), dtype)
 
 
 def project_cross_key_values(blocks, encoder_hidden_states):

@@ -21,10 +21,10 @@ from keras import ops
 from tfmodels.layers import LayerNormalization, TransformerEmbeddings, TransformerEncoderBlock
 from tfmodels.layers.image_embeddings import ImageEmbeddings, check_data_format
 from tfmodels.layers.losses import contrastive_loss, replica_share
-from tfmodels.layers.masks import causal_mask, merge_masks
+from tfmodels.layers.kv_cache import causal_attention_mask
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
-from tfmodels.models.encoder import attention_mask_to_bool, check_sequence_length
+from tfmodels.models.encoder import check_sequence_length
 from tfmodels.models.heads import HeadModelMixin
 from tfmodels.models.vit.modeling import VisionModelMixin
 
@@ -131,8 +131,7 @@ class CLIPTextModel(PreTrainedModel):
         if "position_ids" not in inputs:
             check_sequence_length(input_ids, self.config["max_position_embeddings"], type(self).__name__)
         x = self.embeddings(input_ids, position_ids=inputs.get("position_ids"), training=training)
-        seq_len = ops.shape(x)[1]
-        mask = merge_masks(causal_mask(seq_len, seq_len, 0), attention_mask_to_bool(inputs.get("attention_mask")))
+        mask = causal_attention_mask(ops.shape(x)[1], inputs.get("attention_mask"))
         x, hidden_states, attentions = run_encoder_layers(self.encoder_layers, x, output_attentions, training,
                                                           attention_mask=mask)
         x = self.final_layer_norm(x)

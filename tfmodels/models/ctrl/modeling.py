@@ -7,11 +7,10 @@ References:
 
 import math
 
-import keras
 import numpy as np
 from keras import ops
 
-from tfmodels.layers import TransformerEncoderBlock
+from tfmodels.layers import LayerNormalization, TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.causal import CausalDecoderModel, CausalLMMixin, tied_lm_logits
 
@@ -60,7 +59,7 @@ class CTRLModel(CausalDecoderModel):
             )
             for i in range(n_layer)
         ]
-        self.final_layer_norm = keras.layers.LayerNormalization(
+        self.final_layer_norm = LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layernorm"
         )
 

@@ -18,10 +18,10 @@ from keras import ops
 from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings
 from tfmodels.layers.attention.disentangled_attention import DisentangledEncoderBlock
 from tfmodels.layers.convolution import MaskedConvResidual
+from tfmodels.layers.kv_cache import check_sequence_length
 from tfmodels.layers.position.relative import log_bucket_positions, relative_positions
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, run_encoder_layers, stack_outputs
-from tfmodels.models.bert.modeling import check_sequence_length
 from tfmodels.models.heads import (
     MaskedLMMixin,
     MultipleChoiceMixin,

@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from tfmodels.layers import TransformerEmbeddings
+from tfmodels.layers.block_stack import run_block_stack
 from tfmodels.layers.funnel_block import FunnelBlock
 from tfmodels.layers.heads import Pooler
 from tfmodels.layers.masks import padding_mask
@@ -139,17 +140,25 @@ class FunnelBaseModel(PreTrainedModel):
     def _constructor_only_config(self):
         return {"add_pooling_layer": self.add_pooling_layer}
 
-    def _run_layer(self, layer, block_index, query, value, attention_inputs, output_attentions, training):
+    def _run_layer(self, layer, block_index, query, value, attention_inputs, **kwargs):
         position_embeds, token_type_mat, attention_mask, cls_mask = attention_inputs
         if self.config["attention_type"] == "relative_shift":
             # The (within, pooling) pair of this block; the layer picks by query/key lengths.
             position_embeds = position_embeds[block_index]
-        outputs = layer(
-            query, value=value, attention_mask=padding_mask(attention_mask), position_embeds=position_embeds,
-            token_type_mat=token_type_mat, cls_mask=cls_mask,
-            return_attention_scores=output_attentions, training=training,
-        )
-        return outputs if output_attentions else (outputs, None)
+        return layer(query, value=value, attention_mask=padding_mask(attention_mask),
+                     position_embeds=position_embeds, token_type_mat=token_type_mat, cls_mask=cls_mask, **kwargs)
+
+    def _encoder_plan(self):
+        """The applied layers: `(order, plan)`, indices into the flattened `blocks` and, per step,
+        `(block_index, first)` where `first` marks a block's first application (where pooling may happen)."""
+        order, plan, start = [], [], 0
+        for block_index, block in enumerate(self.blocks):
+            for layer_index in range(len(block)):
+                for repeat_index in range(self.config["block_repeats"][block_index]):
+                    order.append(start + layer_index)
+                    plan.append((block_index, layer_index == 0 and repeat_index == 0))
+            start += len(block)
+        return order, plan
 
     def _encode(self, inputs, training, output_attentions):
         """Runs embeddings + pooling blocks; returns (hidden, hidden_states, attentions, first-call info)."""
@@ -164,28 +173,27 @@ class FunnelBaseModel(PreTrainedModel):
         if token_type_ids is None:
             token_type_ids = ops.zeros_like(input_ids)
         hidden = self.embeddings(input_ids, training=training)
-        attention_inputs = self.structure.init(seq_len, attention_mask, token_type_ids, training)
-        hidden_states, attentions = [hidden], []
         config = self.config
-        for block_index, block in enumerate(self.blocks):
-            pooling = hidden.shape[1] > (2 if config["separate_cls"] else 1) and block_index > 0
+        order, plan = self._encoder_plan()
+        # The attention inputs shrink with the sequence: block-stack state, updated around pooling layers.
+        state = {"attention_inputs": self.structure.init(seq_len, attention_mask, token_type_ids, training)}
+
+        def pooling_layer(step, layer, hidden, **kwargs):
+            block_index, first = plan[step]
+            query = value = hidden
+            pooling = first and block_index > 0 and hidden.shape[1] > (2 if config["separate_cls"] else 1)
+            if pooling:  # queries (and keys/values unless pool_q_only) pooled before the attention
+                query, state["attention_inputs"] = self.structure.pre_attention_pooling(
+                    hidden, state["attention_inputs"])
+                value = hidden if config["pool_q_only"] else query
+            outputs = self._run_layer(layer, block_index, query, value, state["attention_inputs"], **kwargs)
             if pooling:
-                pooled, attention_inputs = self.structure.pre_attention_pooling(hidden, attention_inputs)
-            for layer_index, layer in enumerate(block):
-                for repeat_index in range(config["block_repeats"][block_index]):
-                    do_pooling = pooling and repeat_index == 0 and layer_index == 0
-                    if do_pooling:
-                        query, value = pooled, (hidden if config["pool_q_only"] else pooled)
-                    else:
-                        query = value = hidden
-                    hidden, probs = self._run_layer(
-                        layer, block_index, query, value, attention_inputs, output_attentions, training
-                    )
-                    if do_pooling:
-                        attention_inputs = self.structure.post_attention_pooling(attention_inputs)
-                    attentions.append(probs)
-                    hidden_states.append(hidden)
-        return hidden, hidden_states, attentions, (attention_mask, token_type_ids, seq_len)
+                state["attention_inputs"] = self.structure.post_attention_pooling(state["attention_inputs"])
+            return outputs
+
+        stack = run_block_stack([layer for block in self.blocks for layer in block], hidden, order=order,
+                                call_block=pooling_layer, output_attentions=output_attentions, training=training)
+        return stack.x, stack.hidden_states, stack.attentions, (attention_mask, token_type_ids, seq_len)
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
@@ -221,12 +229,12 @@ class FunnelModel(FunnelBaseModel):
         hidden = upsample(
             hidden, 2 ** (len(config["block_sizes"]) - 1), seq_len, config["separate_cls"], config["truncate_seq"]
         ) + first_block
-        hidden_states.append(hidden)
         attention_inputs = self.structure.init(seq_len, attention_mask, token_type_ids, training)
-        for layer in self.decoder_layers:
-            hidden, probs = self._run_layer(layer, 0, hidden, hidden, attention_inputs, output_attentions, training)
-            attentions.append(probs)
-            hidden_states.append(hidden)
+        stack = run_block_stack(
+            self.decoder_layers, hidden, output_attentions=output_attentions, training=training,
+            call_block=lambda step, layer, h, **kwargs: self._run_layer(layer, 0, h, h, attention_inputs, **kwargs),
+        )
+        hidden, hidden_states, attentions = stack.x, hidden_states + stack.hidden_states, attentions + stack.attentions
         outputs = {"last_hidden_state": hidden}
         if self.pooler is not None:
             outputs["pooler_output"] = self.pooler(hidden)

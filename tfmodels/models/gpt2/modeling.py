@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfmodels.layers import TransformerEncoderBlock
+from tfmodels.layers import LayerNormalization, TransformerEncoderBlock
 from tfmodels.layers.losses import broadcast_sample_weight, causal_lm_loss, masked_sparse_categorical_crossentropy
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.causal import (
@@ -92,7 +92,7 @@ class GPT2Model(CausalDecoderModel):
                 normalize_first=True, kernel_initializer=hf_initializer(initializer_range),
                 attention_kwargs={"scale": scale}, dtype=self.dtype_policy, name=f"h_{i}",
             ))
-        self.final_layer_norm = keras.layers.LayerNormalization(
+        self.final_layer_norm = LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="ln_f"
         )
 

@@ -9,9 +9,8 @@ References:
     Parity reference: `transformers.models.gpt_neo.modeling_gpt_neo` (PyTorch).
 """
 
-import keras
 
-from tfmodels.layers import TransformerEncoderBlock
+from tfmodels.layers import LayerNormalization, TransformerEncoderBlock
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.causal import CausalDecoderModel, CausalLMMixin, tied_lm_logits
 
@@ -73,7 +72,7 @@ class GPTNeoModel(CausalDecoderModel):
             )
             for i in range(num_layers)
         ]
-        self.final_layer_norm = keras.layers.LayerNormalization(
+        self.final_layer_norm = LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="ln_f"
         )
 

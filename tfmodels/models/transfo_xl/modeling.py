@@ -15,12 +15,13 @@ import keras
 from keras import ops
 
 from tfmodels.layers.adaptive import AdaptiveEmbedding, AdaptiveLogSoftmax
+from tfmodels.layers.block_stack import run_block_stack
 from tfmodels.layers.losses import causal_lm_loss
 from tfmodels.layers.position.sinusoidal import SinusoidalRelativeEmbedding
 from tfmodels.layers.relative_block import RelativeEncoderBlock
 from tfmodels.models.base import PreTrainedModel, stack_outputs
 from tfmodels.models.heads import HeadModelMixin
-from tfmodels.models.memory import prepare_memory_inputs
+from tfmodels.models.memory import block_memories, prepare_memory_inputs
 
 
 def _check_supported(pre_lnorm, untie_r, attn_type, sample_softmax):
@@ -125,22 +126,19 @@ class TransfoXLModel(PreTrainedModel):
         # Distances klen .. -qlen+1; the negative ones only meet masked (future) keys.
         position_embeds = self.dropout(self.position_embedding(ops.arange(klen, -qlen, -1)), training=training)
         h = self.dropout(self.word_emb(input_ids), training=training)
-        hidden_states, attentions = [], []
-        for index, layer in enumerate(self.layers_):
-            hidden_states.append(h)
-            value = h if not mems else ops.concatenate([ops.transpose(ops.cast(mems[index], h.dtype), (1, 0, 2)), h], 1)
-            outputs = layer(h, value=value, attention_mask=mask, position_embeds=position_embeds,
-                            return_attention_scores=output_attentions, training=training)
-            if output_attentions:
-                outputs, probs = outputs
-                attentions.append(probs)
-            h = outputs
-        h = self.dropout(h, training=training)
+        memories = block_memories(mems, len(self.layers_))
+        stack = run_block_stack(
+            self.layers_, h, call_kwargs={"attention_mask": mask, "position_embeds": position_embeds},
+            layer_kwargs=lambda step: {"memory": memories[step]}, output_attentions=output_attentions,
+            training=training,
+        )
+        hidden_states = stack.hidden_states  # each layer's input, then the last output
+        h = self.dropout(stack.x, training=training)
         result = {"last_hidden_state": h}
         if mems:
-            result["mems"] = self._update_mems(hidden_states, mems, mlen, qlen)
-        hidden_states.append(h)
-        return stack_outputs(result, output_hidden_states, output_attentions, hidden_states, attentions)
+            result["mems"] = self._update_mems(hidden_states[:-1], mems, mlen, qlen)
+        hidden_states[-1] = h
+        return stack_outputs(result, output_hidden_states, output_attentions, hidden_states, stack.attentions)
 
 
 class TransfoXLPreTrainedModel(PreTrainedModel):

@@ -14,12 +14,13 @@ References:
 import keras
 from keras import ops
 
-from tfmodels.layers import MaskedLMHead, TransformerEmbeddings, TransformerEncoderBlock, causal_mask
+from tfmodels.layers import MaskedLMHead, TransformerEmbeddings, TransformerEncoderBlock
+from tfmodels.layers.block_stack import run_block_stack
+from tfmodels.layers.kv_cache import causal_attention_mask, check_sequence_length
 from tfmodels.layers.layer_drop import LayerDrop
 from tfmodels.layers.position import SinusoidalInitializer
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
-from tfmodels.models.bert.modeling import check_sequence_length
 from tfmodels.models.heads import MaskedLMMixin, QuestionAnsweringMixin, TokenClassificationMixin
 from tfmodels.models.summary_heads import (
     BeamQuestionAnsweringMixin,
@@ -124,7 +125,7 @@ class XLMModel(PreTrainedModel):
             check_sequence_length(input_ids, self.config["max_position_embeddings"], type(self).__name__)
         token_mask = self._token_mask(inputs)
         seq_len = ops.shape(input_ids)[1]
-        attention_mask = causal_mask(seq_len, seq_len) if self.config["causal"] else token_mask[:, None, None, :]
+        attention_mask = causal_attention_mask(seq_len) if self.config["causal"] else token_mask[:, None, None, :]
 
         extra = None
         if self.lang_embeddings is not None and "langs" in inputs:
@@ -136,17 +137,13 @@ class XLMModel(PreTrainedModel):
                             training=training)
         keep = ops.cast(token_mask, x.dtype)[:, :, None]  # (batch, seq_len, 1)
         x = x * keep
-        hidden_states, attentions = [x], []
-        for layer in self.encoder_layers:
-            outputs = layer(x, attention_mask=attention_mask, return_attention_scores=output_attentions,
-                            training=training)
-            if output_attentions:
-                outputs, probs = outputs
-                attentions.append(probs)
-            x = self.layer_drop(x, outputs * keep, training=training)
-            hidden_states.append(x)
-        return stack_outputs({"last_hidden_state": x}, output_hidden_states, output_attentions,
-                             hidden_states, attentions)
+        stack = run_block_stack(
+            self.encoder_layers, x, call_kwargs={"attention_mask": attention_mask},
+            after_layer=lambda step, h: h * keep, layer_drop=self.layer_drop,
+            output_attentions=output_attentions, training=training,
+        )
+        return stack_outputs({"last_hidden_state": stack.x}, output_hidden_states, output_attentions,
+                             stack.hidden_states, stack.attentions)
 
 
 class XLMHeadAttributes:

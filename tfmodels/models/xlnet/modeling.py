@@ -13,13 +13,14 @@ References:
 import keras
 from keras import ops
 
+from tfmodels.layers.block_stack import run_block_stack
 from tfmodels.layers.position.sinusoidal import SinusoidalRelativeEmbedding
 from tfmodels.layers.relative_block import RelativeEncoderBlock
 from tfmodels.layers.embeddings import WordEmbedding
 from tfmodels.layers.heads import SequenceSummary
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
-from tfmodels.models.memory import FLOAT_INPUTS, prepare_memory_inputs
+from tfmodels.models.memory import FLOAT_INPUTS, block_memories, prepare_memory_inputs
 
 def cache_memory(current, previous, mem_len, reuse_len=None):
     """Next memory `(new_len, B, D)` from this layer's input `(B, T, D)` and the old memory."""
@@ -166,31 +167,28 @@ class XLNetModel(PreTrainedModel):
             segment_mismatch = ops.not_equal(token_type_ids[:, :, None], keys[:, None, :])  # (B, T, S)
         position_embeds = self._position_embeds(qlen, klen, batch_size, training)
 
-        new_mems, hidden_states, attentions = [], [], []
-        for index, layer in enumerate(self.layers_):
-            memory = mems[index] if mems else None
-            if use_mems:
-                new_mems.append(cache_memory(h, memory, config["mem_len"], config["reuse_len"]))
-            hidden_states += [h, g] if g is not None else [h]
-            if memory is not None:
-                memory = ops.transpose(ops.cast(memory, h.dtype), (1, 0, 2))  # (B, mem_len, D)
-            value = h if memory is None else ops.concatenate([memory, h], axis=1)
-            outputs = layer(
-                h, value=value, query_stream=g, attention_mask=content_mask, query_attention_mask=query_mask,
-                target_mapping=target_mapping, position_embeds=position_embeds, segment_mismatch=segment_mismatch,
-                return_attention_scores=output_attentions, training=training,
-            )
-            if not isinstance(outputs, tuple):
-                outputs = (outputs,)
-            if output_attentions:
-                attentions.append(outputs[-1])
-                outputs = outputs[:-1]
-            h, g = (outputs[0], outputs[1]) if g is not None else (outputs[0], None)
-        hidden_states += [h, g] if g is not None else [h]
-        output = self.dropout(g if g is not None else h, training=training)
+        memories = block_memories(mems, len(self.layers_))
+
+        def two_streams(step, layer, x, **kwargs):
+            content, query = x
+            return layer(content, query_stream=query, **kwargs)  # -> (h, g[, (h_probs, g_probs)])
+
+        stack = run_block_stack(
+            self.layers_, h if g is None else (h, g),
+            call_kwargs=dict(attention_mask=content_mask, query_attention_mask=query_mask,
+                             target_mapping=target_mapping, position_embeds=position_embeds,
+                             segment_mismatch=segment_mismatch),
+            layer_kwargs=lambda step: {"memory": memories[step]},
+            call_block=None if g is None else two_streams,
+            output_attentions=output_attentions, training=training,
+        )
+        contents = [x if g is None else x[0] for x in stack.hidden_states]  # the content stream h
+        output = self.dropout(stack.x if g is None else stack.x[1], training=training)
         result = {"last_hidden_state": output}
-        if use_mems:
-            result["mems"] = tuple(new_mems)
+        if use_mems:  # from each layer's input
+            result["mems"] = tuple(cache_memory(contents[i], mems[i] if mems else None, config["mem_len"],
+                                                config["reuse_len"]) for i in range(len(self.layers_)))
         if self.pooler is not None:
             result["pooler_output"] = self.pooler(output, training=training)
-        return stack_outputs(result, output_hidden_states, output_attentions, hidden_states, attentions)
+        hidden_states = [t for x in stack.hidden_states for t in (x if g is not None else (x,))]  # h, g alternate
+        return stack_outputs(result, output_hidden_states, output_attentions, hidden_states, stack.attentions)
