@@ -62,6 +62,7 @@ from keras import ops
 from tfmodels.layers.decoder_block import TransformerDecoderBlock
 from tfmodels.layers.embeddings import WordEmbedding
 from tfmodels.layers.masks import padding_mask
+from tfmodels.layers.normalization import LayerNormalization
 from tfmodels.layers.position.absolute import PositionEmbedding
 from tfmodels.layers.position.sinusoidal import FairseqSinusoidalInitializer
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
@@ -170,7 +171,7 @@ class BartPreTrainedModel(PreTrainedModel):
         return block_class(**kwargs)
 
     def _norm(self, name):
-        return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS, dtype=self.dtype_policy, name=name)
+        return LayerNormalization(epsilon=LAYER_NORM_EPS, dtype=self.dtype_policy, name=name)
 
     def _make_positions(self, num_positions, dim, init_std, name):
         if self.padding_offset_positions:
