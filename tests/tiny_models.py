@@ -22,6 +22,11 @@ _CLIP_VISION = dict(image_size=30, patch_size=6, hidden_size=40, intermediate_si
                     num_attention_heads=5, projection_dim=24)
 _TRANSFO_XL = Path(__file__).parent / "fixtures" / "transfo_xl" / "no_clusters" / "config.json"
 
+# The BART-family sizes of tests/test_s2s_families_parity.py (unequal depths, FFN sizes and head counts).
+_SEQ2SEQ = dict(max_position_embeddings=40, d_model=30, encoder_layers=2, decoder_layers=3, encoder_attention_heads=3,
+                decoder_attention_heads=5, encoder_ffn_dim=37, decoder_ffn_dim=29, pad_token_id=1, eos_token_id=2,
+                bos_token_id=0, decoder_start_token_id=2)
+
 TINY_CONFIGS = {
     "bert": _BERT_LIKE,
     "layoutlm": dict(_BERT_LIKE, max_2d_position_embeddings=50),
@@ -71,6 +76,11 @@ TINY_CONFIGS = {
     "pegasus": dict(vocab_size=99, max_position_embeddings=40, d_model=35, encoder_layers=1, decoder_layers=2,
                     encoder_attention_heads=5, decoder_attention_heads=7, encoder_ffn_dim=29, decoder_ffn_dim=37,
                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0),
+    "blenderbot": dict(_SEQ2SEQ, vocab_size=99, scale_embedding=True),
+    "blenderbot-small": dict(_SEQ2SEQ, vocab_size=99, scale_embedding=True),
+    "m2m_100": dict(_SEQ2SEQ, vocab_size=99, encoder_layers=3, decoder_layers=2, encoder_ffn_dim=29,
+                    decoder_ffn_dim=37, scale_embedding=True),
+    "fsmt": dict(_SEQ2SEQ, langs=["en", "de"], src_vocab_size=99, tgt_vocab_size=53, scale_embedding=True),
     "longformer": dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                        intermediate_size=37, max_position_embeddings=40, type_vocab_size=2, pad_token_id=1,
                        sep_token_id=2, attention_window=[4, 8]),
@@ -136,6 +146,8 @@ def random_model_inputs(model, batch_size=2, seq_len=6, seed=0):
     if "input_ids" not in inputs:
         return inputs
     vocab_size = model.config.get("vocab_size", 40)
+    if model.config.get("decoder_vocab_size"):  # Marian with its own target table: ids valid on both sides
+        vocab_size = min(vocab_size, model.config["decoder_vocab_size"])
     inputs["input_ids"] = rng.randint(1, vocab_size, size=inputs["input_ids"].shape).astype("int32")
     if getattr(model, "eos_pooling", False):  # T5ForSequenceClassification: one eos per row, at the end
         eos = model.backbone.config["eos_token_id"]

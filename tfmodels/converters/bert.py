@@ -20,6 +20,8 @@ from tfmodels.converters.registry import register_weight_table
 BERT_TIED_DECODER = {r"^cls\.predictions\.decoder\.weight$": "embeddings.word_embeddings.weight"}
 # Keys of BERT heads a given model may not have (pre-training, NSP, other tasks).
 BERT_OTHER_HEAD_KEYS = (r"^cls\.", r"^classifier\.", r"^qa_outputs\.")
+# An untied masked-LM head's `cls.predictions.bias`: a parameter the reference keeps but never reads.
+BERT_UNTIED_IGNORED_KEYS = (r"^cls\.predictions\.bias$",)
 
 
 def bert_backbone(backbone):
@@ -38,9 +40,14 @@ def bert_mlm_head(model):
     params = [
         *dense("cls.predictions.transform.dense", "lm_head.dense"),
         *layer_norm("cls.predictions.transform.LayerNorm", "lm_head.layer_norm"),
-        Param("cls.predictions.bias", "lm_head.bias", aliases=("cls.predictions.decoder.bias",)),
     ]
-    if not model.lm_head.tie_word_embeddings:
+    if model.lm_head.tie_word_embeddings:
+        # The reference ties `decoder.bias` to `cls.predictions.bias`: either key (equal values) loads it.
+        params.append(Param("cls.predictions.bias", "lm_head.bias", aliases=("cls.predictions.decoder.bias",)))
+    else:
+        # Untied, the reference's decoder has its own bias and never reads `cls.predictions.bias`
+        # (ignored on loading, see `BERT_UNTIED_IGNORED_KEYS`).
+        params.append(Param("cls.predictions.decoder.bias", "lm_head.bias"))
         params.append(Param("cls.predictions.decoder.weight", "lm_head.decoder", LINEAR))
     return params
 
@@ -51,15 +58,17 @@ def bert_table(model, prefix="bert", backbone_rows=bert_backbone):
     is_head, backbone = split_head_model(model)
     params = prefixed(prefix if is_head else "", backbone_rows(backbone))
     params += classifier_heads(model)
-    tied = {}
+    tied, ignored = {}, ()
     if hasattr(model, "lm_head"):
         params += bert_mlm_head(model)
         tied = BERT_TIED_DECODER if model.lm_head.tie_word_embeddings else {}
+        ignored = () if model.lm_head.tie_word_embeddings else BERT_UNTIED_IGNORED_KEYS
     if hasattr(model, "sentence_classifier"):  # BertForPreTraining, BertForNextSentencePrediction
         params += dense("cls.seq_relationship", "sentence_classifier", optional=True, head=True)
     return WeightTable(
         params,
         tied=tied,
+        ignored_keys=ignored,
         other_head_keys=BERT_OTHER_HEAD_KEYS,
         base_model_prefix=prefix,
         is_head_model=is_head,
