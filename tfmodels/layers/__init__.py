@@ -100,3 +100,10 @@ from tfmodels.layers.block_stack import StackOutputs, run_block_stack  # noqa: E
 from tfmodels.layers.kv_cache import causal_attention_mask, init_kv_cache  # noqa: E402
 
 __all__ += ["StackOutputs", "causal_attention_mask", "init_kv_cache", "run_block_stack"]
+
+# Reformer (issue 14): LSH and local attention, axial positions, reversible layers.
+from tfmodels.layers.attention.reformer_attention import LocalSelfAttention, LSHSelfAttention  # noqa: E402
+from tfmodels.layers.position.axial import AxialPositionEmbedding  # noqa: E402
+from tfmodels.layers.reversible_block import ReversibleBlock  # noqa: E402
+
+__all__ += ["AxialPositionEmbedding", "LSHSelfAttention", "LocalSelfAttention", "ReversibleBlock"]
