@@ -172,8 +172,10 @@ def test_reformer_bad_configs():
         tfmodels.ReformerModel(attn_layers=["lsh", "global"])
     with pytest.raises(ValueError, match="axial_pos_embds_dim must sum"):
         tfmodels.ReformerModel(hidden_size=32, axial_pos_embds_dim=[16, 8])
-    with pytest.raises(ValueError, match="is_decoder=True"):
-        tfmodels.ReformerModelWithLMHead(**{**decoder_config().to_dict(), "is_decoder": False})
+    with pytest.raises(ValueError, match="local_num_chunks_after=0"):
+        tfmodels.ReformerModelWithLMHead(**{**decoder_config().to_dict(), "local_num_chunks_after": 1})
+    with pytest.raises(ValueError, match="is_decoder=False"):
+        tfmodels.ReformerForMaskedLM(**{**encoder_config().to_dict(), "is_decoder": True})
     with pytest.raises(ValueError, match="num_buckets"):
         tfmodels.ReformerModel(**{**encoder_config().to_dict(), "num_buckets": 3})
 

@@ -97,6 +97,11 @@ TINY_CONFIGS = {
     "bigbird_pegasus": dict(vocab_size=99, max_position_embeddings=128, d_model=32, encoder_layers=2, decoder_layers=1,
                             encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=37,
                             decoder_ffn_dim=29, block_size=4, num_random_blocks=2),
+    # hash_seed: LSH rotations drawn deterministically, so repeated calls agree.
+    "reformer": dict(vocab_size=99, hidden_size=32, num_attention_heads=2, attention_head_size=7,
+                     attn_layers=["local", "lsh"], axial_pos_shape=[4, 8], axial_pos_embds_dim=[13, 19],
+                     feed_forward_size=37, lsh_attn_chunk_length=4, local_attn_chunk_length=4, num_buckets=4,
+                     num_hashes=2, hash_seed=1, max_position_embeddings=32),
 }
 
 

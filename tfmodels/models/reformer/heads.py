@@ -19,6 +19,8 @@ cost of a step grows with the prefix; this is exact, not fast. Positions are
 the attention mask, so compare with it on unpadded prompts.
 """
 
+import logging
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -29,6 +31,8 @@ from tfmodels.layers.utils import chunked_call
 from tfmodels.models.heads import MaskedLMMixin, QuestionAnsweringMixin, SequenceClassificationMixin
 from tfmodels.models.reformer.modeling import INPUT_NAMES, ReformerModel
 from tfmodels.models.base import PreTrainedModel
+
+logger = logging.getLogger("tfmodels")
 
 
 class ReformerPreTrainedModel(PreTrainedModel):
@@ -96,18 +100,22 @@ class ReformerModelWithLMHead(GenerationMixin, _ReformerLMHead, ReformerPreTrain
     GenerationMixin.generate`) plus `random_rotations` (as the model call);
     see the module docstring for how it runs without a KV cache.
 
+    Without `is_decoder=True` (the reference refuses it) attention is
+    bidirectional, with a warning, as the package's other encoder causal LMs.
+
     Raises:
-        ValueError: without `is_decoder=True`, or with chunks after the query
-            (`lsh_num_chunks_after` / `local_num_chunks_after` > 0), as the reference.
+        ValueError: with chunks after the query (`lsh_num_chunks_after` /
+            `local_num_chunks_after` > 0) in a decoder, as the reference.
     """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         config = self.backbone.config
-        if not self.backbone.is_decoder:
-            raise ValueError("ReformerModelWithLMHead is a causal LM: set is_decoder=True. Received: is_decoder=False")
+        if not self.backbone.is_decoder:  # the reference refuses it; the package's encoder causal LMs warn
+            logger.warning("ReformerModelWithLMHead without is_decoder=True in its config attends bidirectionally; "
+                           "set is_decoder=True to use it as a causal LM.")
         for kind in ("lsh", "local"):
-            if kind in config["attn_layers"] and config[f"{kind}_num_chunks_after"]:
+            if self.backbone.is_decoder and kind in config["attn_layers"] and config[f"{kind}_num_chunks_after"]:
                 raise ValueError(f"A causal Reformer attends to no later chunk: set {kind}_num_chunks_after=0. "
                                  f"Received: {kind}_num_chunks_after={config[f'{kind}_num_chunks_after']}")
         object.__setattr__(self, "_generation_rotations", None)
