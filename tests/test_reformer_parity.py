@@ -45,7 +45,7 @@ def decoder_config():
     # Causal: learned positions, one hashing round, an int bucket count.
     return transformers.ReformerConfig(
         vocab_size=99, hidden_size=32, num_attention_heads=2, attention_head_size=7,
-        attn_layers=["lsh", "local", "lsh"], axial_pos_embds=False, feed_forward_size=37,
+        attn_layers=["lsh", "local"], axial_pos_embds=False, feed_forward_size=37,
         lsh_attn_chunk_length=4, local_attn_chunk_length=4, num_buckets=4, num_hashes=1, hash_seed=5,
         lsh_num_chunks_before=1, local_num_chunks_before=2, max_position_embeddings=48,
         is_decoder=True, use_cache=False, pad_token_id=0, eos_token_id=97,
@@ -78,6 +78,16 @@ def decoder_checkpoint(tmp_path_factory):
     return hf_checkpoint("ReformerModelWithLMHead", decoder_config(), tmp_path_factory.mktemp("lm"))
 
 
+_LOADED = {}
+
+
+def load(class_name, path):
+    """`tfmodels.<class_name>.from_pretrained(path)`, loaded once per module."""
+    if (class_name, path) not in _LOADED:
+        _LOADED[class_name, path] = getattr(tfmodels, class_name).from_pretrained(path)
+    return _LOADED[class_name, path]
+
+
 def run_ours(model, inputs, config, **kwargs):
     outputs = model(inputs, training=False, output_hidden_states=True, output_attentions=True,
                     random_rotations=reference_rotations(config), **kwargs)
@@ -86,7 +96,7 @@ def run_ours(model, inputs, config, **kwargs):
 
 def check_parity(class_name, path, config, inputs):
     reference = torch_outputs(class_name, path, inputs, output_hidden_states=True, output_attentions=True)
-    model = getattr(tfmodels, class_name).from_pretrained(path)
+    model = load(class_name, path)
     return compare_outputs(run_ours(model, inputs, config), reference), model
 
 
@@ -115,7 +125,7 @@ def test_reformer_rotations_matter(encoder_checkpoints):
     path = encoder_checkpoints["ReformerModel"]
     inputs = inputs_of(16)
     reference = torch_outputs("ReformerModel", path, inputs)
-    model = tfmodels.ReformerModel.from_pretrained(path)
+    model = load("ReformerModel", path)
     other = np.random.RandomState(1).randn(*reference_rotations(encoder_config()).shape).astype("float32")
     ours = model(inputs, random_rotations=other)
     assert max_abs_diff(ours["last_hidden_state"].numpy(), reference["last_hidden_state"]) > 1e-3
@@ -125,18 +135,17 @@ def test_reformer_rotations_matter(encoder_checkpoints):
 
 def test_reformer_save_round_trip(decoder_checkpoint, tmp_path):
     # Our `save_pretrained` loaded by transformers: the reference draws its own rotations (hash_seed), equal to ours.
-    model = tfmodels.ReformerModelWithLMHead.from_pretrained(decoder_checkpoint)
+    model = load("ReformerModelWithLMHead", decoder_checkpoint)
     model.save_pretrained(tmp_path)
     inputs = inputs_of(12)
     ours = {"logits": model(inputs, random_rotations=reference_rotations(decoder_config()))["logits"].numpy()}
     print(compare_outputs(ours, torch_outputs("ReformerModelWithLMHead", str(tmp_path), inputs)))
 
 
-def test_reformer_xla_matches_eager(encoder_checkpoints):
-    model = tfmodels.ReformerForSequenceClassification.from_pretrained(
-        encoder_checkpoints["ReformerForSequenceClassification"])
-    inputs = {k: tf.constant(v, tf.int32) for k, v in inputs_of(16).items()}
-    rotations = tf.constant(reference_rotations(encoder_config()))
+def test_reformer_xla_matches_eager(decoder_checkpoint):
+    model = load("ReformerModelWithLMHead", decoder_checkpoint)
+    inputs = {k: tf.constant(v, tf.int32) for k, v in inputs_of(12).items()}
+    rotations = tf.constant(reference_rotations(decoder_config()))
     eager = model(inputs, random_rotations=rotations)["logits"].numpy()
     compiled = tf.function(lambda x, r: model(x, random_rotations=r)["logits"], jit_compile=True)
     assert max_abs_diff(compiled(inputs, rotations).numpy(), eager) <= 1e-5
@@ -148,7 +157,7 @@ def test_reformer_generate_matches_reference_greedy(decoder_checkpoint):
     ids = np.random.RandomState(2).randint(1, 97, (2, 3)).astype("int64")
     inputs = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
     expected = reference_generate("ReformerModelWithLMHead", decoder_checkpoint, inputs, max_new_tokens=4)
-    model = tfmodels.ReformerModelWithLMHead.from_pretrained(decoder_checkpoint)
+    model = load("ReformerModelWithLMHead", decoder_checkpoint)
     ours = model.generate(ids, max_new_tokens=4, random_rotations=reference_rotations(decoder_config()),
                           jit_compile=False)
     np.testing.assert_array_equal(ours.numpy(), expected)
@@ -181,5 +190,5 @@ def test_reformer_bad_configs():
 
 
 def test_auto_classes_pick_reformer(decoder_checkpoint):
+    # (Every Auto task's class: tests/test_catalogue.py.) The causal-LM class is not named `...ForCausalLM`.
     assert type(tfmodels.AutoModelForCausalLM.from_pretrained(decoder_checkpoint)) is tfmodels.ReformerModelWithLMHead
-    assert type(tfmodels.AutoModel.from_pretrained(decoder_checkpoint)) is tfmodels.ReformerModel
