@@ -87,6 +87,12 @@ class _ChunkedSelfAttention(MultiHeadAttention):
         self.num_chunks_after = num_chunks_after
         self.is_decoder = is_decoder
 
+    def build(self, query_shape):  # self-attention only: no `value` / `key` inputs
+        super().build(query_shape)
+
+    def compute_output_shape(self, query_shape):
+        return (*query_shape[:-1], self.output_dim or query_shape[-1])
+
     def _check_length(self, seq_len):
         if seq_len is not None and seq_len > self.chunk_length and seq_len % self.chunk_length:
             raise ValueError(
@@ -255,7 +261,7 @@ class LSHSelfAttention(_ChunkedSelfAttention):
         self.max_position_embeddings = max_position_embeddings
         self.seed_generator = keras.random.SeedGenerator(hash_seed)
 
-    def build(self, query_shape, value_shape=None, key_shape=None):
+    def build(self, query_shape):
         n, h = self.num_heads, self.key_dim
         self.query_dense = self._dense("btd,dnh->btnh", (None, n, h), "nh", "query_key")  # shared Q = K
         self.query_dense.build(query_shape)
@@ -292,7 +298,7 @@ class LSHSelfAttention(_ChunkedSelfAttention):
                                  f"Received: {tuple(random_rotations.shape)}")
             return ops.cast(random_rotations, "float32")
         if self.hash_seed is not None:
-            return tf.random.stateless_normal(shape, seed=[int(self.hash_seed), 0])
+            return tf.random.stateless_normal(shape, seed=[int(self.hash_seed), 0], alg="philox")
         return keras.random.normal(shape, seed=self.seed_generator)
 
     def hash_vectors(self, vectors, key_mask, random_rotations=None):
