@@ -191,7 +191,7 @@ def main():
         if "error" in result:
             return f"failed: {result['error']}"
         approx = "" if result["exact_peak"] else " (peak since start: clear_refs unavailable)"
-        return (f"{statistics.median(result['seconds']) * 1000:9.1f} ms  {result['extra'] / mib:8.0f} MiB"
+        return (f"{statistics.median(result['seconds']) * 1000:9.1f} ms  {result['extra'] / mib:8.1f} MiB"
                 f"  (first call {result['first']:.1f} s){approx}")
 
     for model in args.models:
@@ -206,13 +206,22 @@ def main():
             print(f"  {seq_len} tokens")
             for name, result in results.items():
                 print(f"    {name:38s} {cell(result)}")
-            ours, torch_, full = (results[k] for k in results)
             if not any("error" in r for r in results.values()):
-                t = {k: statistics.median(r["seconds"]) for k, r in results.items()}
-                print(f"    time ratio PyTorch / tfmodels: {t['transformers PyTorch'] / t['tfmodels XLA']:.2f}x; "
-                      f"memory ratio PyTorch / tfmodels: {torch_['extra'] / max(ours['extra'], 1):.2f}x; "
-                      f"vs full attention: {t['tfmodels RoBERTa (full attention) XLA'] / t['tfmodels XLA']:.2f}x "
-                      f"faster, {full['extra'] / max(ours['extra'], 1):.2f}x less memory")
+                print("    " + ratios(results))
+
+
+def ratios(results):
+    """PyTorch / tfmodels and full attention / tfmodels, time and memory (memory ratios need >= 1 MiB each)."""
+    mib = 1024 * 1024
+    t = {k: statistics.median(r["seconds"]) for k, r in results.items()}
+    m = {k: r["extra"] for k, r in results.items()}
+    ours, torch_, full = "tfmodels XLA", "transformers PyTorch", "tfmodels RoBERTa (full attention) XLA"
+
+    def memory(other):
+        return f"{m[other] / m[ours]:.2f}x" if min(m[other], m[ours]) >= mib else "n/a (< 1 MiB)"
+
+    return (f"PyTorch / tfmodels: time {t[torch_] / t[ours]:.2f}x, memory {memory(torch_)}; "
+            f"full attention / tfmodels: time {t[full] / t[ours]:.2f}x, memory {memory(full)}")
 
 
 if __name__ == "__main__":
