@@ -164,15 +164,17 @@ def test_reformer_generate_matches_reference_greedy(decoder_checkpoint):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("options", [{}, {"num_beams": 2}])
+@pytest.mark.parametrize("options", [{}, {"num_beams": 2}, {"use_cache": True}])
 def test_reformer_generate_xla_matches_reference(decoder_checkpoint, options):
     # 3 + 10 tokens: prefixes up to 13 tokens, run at 4, 8, 12 and 16 (four switch_case branches).
+    # `use_cache=True`: the reference's own cached loop (buckets and hidden states), same tokens here.
     ids = np.random.RandomState(4).randint(1, 97, (2, 3)).astype("int64")
     inputs = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
     expected = reference_generate("ReformerModelWithLMHead", decoder_checkpoint, inputs, max_new_tokens=10,
                                   **options)
-    model = tfmodels.ReformerModelWithLMHead.from_pretrained(decoder_checkpoint)
-    ours = model.generate(ids, max_new_tokens=10, random_rotations=reference_rotations(decoder_config()), **options)
+    model = load("ReformerModelWithLMHead", decoder_checkpoint)
+    ours = model.generate(ids, max_new_tokens=10, random_rotations=reference_rotations(decoder_config()),
+                          **{k: v for k, v in options.items() if k != "use_cache"})
     np.testing.assert_array_equal(ours.numpy(), expected)
 
 
