@@ -15,7 +15,6 @@ import transformers
 import tfmodels
 from tests.helpers import (
     _to_numpy,
-    assert_save_round_trip,
     compare_outputs,
     hf_checkpoint,
     max_abs_diff,
@@ -30,13 +29,14 @@ ENCODER_CLASSES = ["ReformerModel", "ReformerForMaskedLM", "ReformerForSequenceC
 
 def encoder_config(**overrides):
     # Mixed layers, unequal chunk lengths (lcm 12: a length of 16 runs padded to 24), factorised buckets,
-    # two hashing rounds, neighbours on both sides, axial positions with odd widths, chunked feed-forward.
+    # two hashing rounds, neighbours on both sides, axial positions with odd widths, chunked feed-forward and LM head.
     return transformers.ReformerConfig(
         vocab_size=99, hidden_size=32, num_attention_heads=2, attention_head_size=7,
         attn_layers=["local", "lsh", "local", "lsh"], axial_pos_shape=[4, 8], axial_pos_embds_dim=[13, 19],
         feed_forward_size=37, lsh_attn_chunk_length=4, local_attn_chunk_length=6, num_buckets=[2, 4],
         num_hashes=2, hash_seed=3, lsh_num_chunks_after=1, local_num_chunks_after=1, local_num_chunks_before=1,
-        chunk_size_feed_forward=4, chunk_size_lm_head=8, max_position_embeddings=32, use_cache=False, pad_token_id=0, eos_token_id=97,
+        chunk_size_feed_forward=4, chunk_size_lm_head=8, max_position_embeddings=32, use_cache=False, pad_token_id=0,
+        eos_token_id=97,
         **overrides,
     )
 
