@@ -23,7 +23,12 @@ or a list with one tensor (or `None`) per LSH layer.
 
 Training runs ordinary autodiff through the reversible formula (the
 reference's memory-saving backward pass recomputes activations instead;
-the gradients are the same).
+the gradients are the same, the memory is not saved).
+
+Not implemented: the reference's `num_hashes` call argument (set the
+config field), `inputs_embeds`, and its `past_buckets_states` cache
+(`generate()` re-runs the prefix instead, see `tfmodels.models.reformer.heads`);
+a SavedModel signature with a dynamic sequence length (see above).
 
 References:
     Kitaev, Kaiser, Levskaya, "Reformer: The Efficient Transformer", 2020.
