@@ -79,6 +79,7 @@ def test_lsh_rejects_odd_buckets_and_short_chunks():
         LocalSelfAttention(num_heads=2, key_dim=4, chunk_length=3)(HIDDEN)
 
 
+@pytest.mark.slow
 def test_reformer_model_fit_step():
     model = tiny_model("ReformerForSequenceClassification")
     inputs = random_model_inputs(model, batch_size=2, seq_len=8)

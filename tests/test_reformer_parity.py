@@ -133,13 +133,17 @@ def test_reformer_rotations_matter(encoder_checkpoints):
         model(inputs, random_rotations=other[..., :1])
 
 
-def test_reformer_save_round_trip(decoder_checkpoint, tmp_path):
-    # Our `save_pretrained` loaded by transformers: the reference draws its own rotations (hash_seed), equal to ours.
-    model = load("ReformerModelWithLMHead", decoder_checkpoint)
+@pytest.mark.parametrize("class_name", ["ReformerModelWithLMHead", "ReformerForMaskedLM"])
+def test_reformer_save_round_trip(class_name, decoder_checkpoint, encoder_checkpoints, tmp_path):
+    # Our `save_pretrained` loaded by transformers (learned positions; axial positions), which draws its own
+    # rotations from `hash_seed`: the same as the ones we pass.
+    decoder = class_name == "ReformerModelWithLMHead"
+    config = decoder_config() if decoder else encoder_config()
+    model = load(class_name, decoder_checkpoint if decoder else encoder_checkpoints[class_name])
     model.save_pretrained(tmp_path)
-    inputs = inputs_of(12)
-    ours = {"logits": model(inputs, random_rotations=reference_rotations(decoder_config()))["logits"].numpy()}
-    print(compare_outputs(ours, torch_outputs("ReformerModelWithLMHead", str(tmp_path), inputs)))
+    inputs = inputs_of(12 if decoder else 16)
+    ours = {"logits": model(inputs, random_rotations=reference_rotations(config))["logits"].numpy()}
+    print(compare_outputs(ours, torch_outputs(class_name, str(tmp_path), inputs)))
 
 
 def test_reformer_xla_matches_eager(decoder_checkpoint):
