@@ -33,6 +33,7 @@ from tfmodels.models.base import PreTrainedModel  # noqa: E402
 from tfmodels.models.config import PretrainedConfig  # noqa: E402
 from tfmodels.models.outputs import ModelOutput  # noqa: E402
 from tfmodels.pipelines import pipeline  # noqa: E402
+from tfmodels.sentence_embeddings import SentenceEmbedder  # noqa: E402
 from tfmodels.models.catalogue import families as _families  # noqa: E402
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "ModelOutput",
     "PreTrainedModel",
     "PretrainedConfig",
+    "SentenceEmbedder",
     "UnknownModelTypeError",
     "WeightMismatchError",
     "export_saved_model",
