@@ -8,14 +8,7 @@ import tensorflow as tf
 import transformers
 
 import tfmodels
-from tests.helpers import (
-    assert_parity,
-    assert_save_round_trip,
-    compare_outputs,
-    hf_checkpoint,
-    torch_outputs,
-    _to_numpy,
-)
+from tests.helpers import assert_parity, assert_save_round_trip, hf_checkpoint
 
 TYPE_VOCAB_SIZES = [3, 5, 7, 2, 6, 6, 10]
 # Strong supervision of aggregation (WikiSQL-supervised style).
@@ -266,3 +259,50 @@ def test_gumbel_expected_result_matches_reference_on_the_same_noise(approximatio
     np.testing.assert_allclose(np.asarray(ours), expected.numpy(), atol=1e-5, rtol=0)
     np.testing.assert_array_equal(np.asarray(ours_large), large.numpy())
     assert expected.numpy()[1:].min() > 0  # the aggregation examples have a loss to compare
+
+
+def test_segmented_reductions_match_reference():
+    # Sum/mean/max/min over a product index with empty segments and vector values, and the gather back.
+    import torch
+    from transformers.models.tapas import modeling_tapas as reference
+
+    from tfmodels.layers import segmented
+
+    rng = np.random.RandomState(1)
+    rows, columns = rng.randint(0, 3, (2, 10)), rng.randint(0, 4, (2, 10))
+    values = {"scalar": rng.normal(size=(2, 10)).astype("float32"),
+              "vector": rng.normal(size=(2, 10, 3)).astype("float32"),
+              "labels": rng.randint(0, 2, (2, 10)).astype("int64")}
+    ours_index = segmented.ProductIndexMap(segmented.IndexMap(rows, 3, 1), segmented.IndexMap(columns, 4, 1))
+    ref_index = reference.ProductIndexMap(reference.IndexMap(torch.as_tensor(rows), 3, 1),
+                                          reference.IndexMap(torch.as_tensor(columns), 4, 1))
+    for reduction in ("sum", "mean", "max", "min"):
+        for name, value in values.items():
+            ours, ours_out = getattr(segmented, f"reduce_{reduction}")(value, ours_index)
+            reduce = getattr(reference, f"reduce_{reduction}")
+            if name == "vector":  # the reference reduces (and gathers) scalars only: one channel at a time
+                ref = torch.stack([reduce(torch.as_tensor(value[..., c]), ref_index)[0] for c in range(3)], -1)
+                ref_out = reduce(torch.as_tensor(value[..., 0]), ref_index)[1]
+                gathered = torch.stack([reference.gather(ref[..., c], ref_index) for c in range(3)], -1)
+            else:
+                ref, ref_out = reduce(torch.as_tensor(value), ref_index)
+                gathered = reference.gather(ref, ref_index)
+            assert ours.dtype.name == str(value.dtype), (reduction, name)
+            np.testing.assert_allclose(np.asarray(ours), ref.numpy(), atol=1e-6, err_msg=f"{reduction} {name}")
+            inner = ours_index.project_inner(ours_out).indices
+            np.testing.assert_array_equal(np.asarray(inner), ref_index.project_inner(ref_out).indices.numpy())
+            np.testing.assert_allclose(np.asarray(segmented.gather(ours, ours_index)), gathered.numpy(), atol=1e-6)
+    assert (np.asarray(segmented.reduce_sum(values["labels"], ours_index)[0]) == 0).any()  # empty segments
+
+
+def test_table_layers_config_round_trip():
+    from tests.layer_checks import check_config_round_trip, check_xla_matches_eager
+    from tfmodels.layers import TransformerEmbeddings
+
+    inputs = table_inputs()
+    ids, types = inputs["input_ids"].astype("int32"), inputs["token_type_ids"].astype("int32")
+    layer = TransformerEmbeddings(99, 16, max_position_embeddings=20, type_vocab_size=0,
+                                  type_vocab_sizes=TYPE_VOCAB_SIZES)
+    check_config_round_trip(layer, [ids], {"token_type_ids": types})
+    check_xla_matches_eager(layer, [ids], {"token_type_ids": types})
+    assert len(layer.token_type_tables) == 7 and layer.token_type_embeddings is None

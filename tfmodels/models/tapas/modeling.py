@@ -285,7 +285,8 @@ class TapasForQuestionAnswering(TapasHeadAttributes, HeadModelMixin, PreTrainedM
         attention_mask = inputs.get("attention_mask")
         if attention_mask is None:
             attention_mask = ops.ones(ops.shape(row_ids), "float32")
-        token_logits, column_logits, cell_mask = self.cell_selection(sequence_output, table=table, attention_mask=attention_mask)
+        token_logits, column_logits, cell_mask = self.cell_selection(
+            sequence_output, table=table, attention_mask=attention_mask)
         if labels is not None and self.config["average_logits_per_cell"]:
             token_logits = average_per_cell(token_logits, table)
         if self.config["select_one_column"]:
