@@ -306,3 +306,27 @@ def test_table_layers_config_round_trip():
     check_config_round_trip(layer, [ids], {"token_type_ids": types})
     check_xla_matches_eager(layer, [ids], {"token_type_ids": types})
     assert len(layer.token_type_tables) == 7 and layer.token_type_embeddings is None
+
+
+@pytest.mark.slow
+def test_mixed_bfloat16_keeps_the_loss_close(checkpoints):
+    inputs = {**table_inputs(), **qa_labels(table_inputs(), weak=True)}
+    reference = float(tfmodels.TapasForQuestionAnswering.from_pretrained(checkpoints["qa_weak"])(inputs)["loss"])
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        outputs = tfmodels.TapasForQuestionAnswering.from_pretrained(checkpoints["qa_weak"])(inputs)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert outputs["loss"].dtype == "float32" and outputs["logits"].dtype == "float32"
+    assert abs(float(outputs["loss"]) - reference) < 0.05 * abs(reference)
+
+
+@pytest.mark.slow
+def test_saved_model_serves_token_type_channels(checkpoints, tmp_path):
+    model = tfmodels.TapasForQuestionAnswering.from_pretrained(checkpoints["qa_weak"])
+    tfmodels.export_saved_model(model, str(tmp_path / "sm"))
+    serve = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
+    assert serve.structured_input_signature[1]["token_type_ids"].shape.as_list() == [None, None, 7]
+    inputs = table_inputs()
+    served = serve(**{k: tf.constant(v, tf.int32) for k, v in inputs.items()})
+    np.testing.assert_allclose(served["logits"].numpy(), np.asarray(model(inputs)["logits"]), atol=1e-5)
