@@ -25,6 +25,7 @@ from tfmodels.auto import (  # noqa: E402
     AutoModelForQuestionAnswering,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
+    AutoModelForTableQuestionAnswering,
     AutoModelForTokenClassification,
 )
 from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError  # noqa: E402
@@ -46,6 +47,7 @@ __all__ = [
     "AutoModelForQuestionAnswering",
     "AutoModelForSeq2SeqLM",
     "AutoModelForSequenceClassification",
+    "AutoModelForTableQuestionAnswering",
     "AutoModelForTokenClassification",
     "CheckpointError",
     "ModelOutput",

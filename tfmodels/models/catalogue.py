@@ -58,6 +58,7 @@ FAMILIES = (
     "clip",
     "big_bird",
     "bigbird_pegasus",
+    "tapas",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
@@ -71,6 +72,7 @@ TASK_SUFFIXES = {
     "causal-lm": ("ForCausalLM", "LMHeadModel"),
     "seq2seq-lm": ("ForConditionalGeneration",),
     "image-classification": ("ForImageClassification",),
+    "table-question-answering": ("ForTableQuestionAnswering",),
 }
 
 
