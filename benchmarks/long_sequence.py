@@ -125,38 +125,6 @@ def worker(spec):
                       "exact_peak": exact_peak}))
 
 
-def machine_description():
-    """CPU model, SIMD flags, cores and thread counts, library versions (one line each)."""
-    import platform
-
-    import tensorflow as tf
-    import torch
-    import transformers
-
-    import tfmodels
-
-    flags_wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
-    model, flags = None, set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and model is None:
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    threading = tf.config.threading
-    return [
-        f"CPU: {model or platform.processor() or 'unknown'}; {os.cpu_count()} logical cores",
-        f"CPU flags: {' '.join(f for f in flags_wanted if f in flags) or '(unknown)'}",
-        f"threads: torch {torch.get_num_threads()}, TF intra-op {threading.get_intra_op_parallelism_threads()} / "
-        f"inter-op {threading.get_inter_op_parallelism_threads()} (0 = TF's default: all cores)",
-        f"versions: tensorflow {tf.__version__}, torch {torch.__version__}, transformers {transformers.__version__}, "
-        f"tfmodels {tfmodels.__version__}; TF_XLA_FLAGS={os.environ.get('TF_XLA_FLAGS', '')!r}",
-    ]
-
-
 def measure(model, framework, seq_len, repeats, quick):
     spec = dict(model=model, framework=framework, seq_len=seq_len, repeats=repeats, quick=quick)
     result = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
@@ -179,6 +147,8 @@ def main():
         return worker(json.loads(args.worker))
     if args.quick:
         args.lengths, args.repeats = [256, 512], 2
+
+    from machine import machine_description  # benchmarks/machine.py: the header every benchmark prints
 
     for line in machine_description():
         print(line)

@@ -107,3 +107,8 @@ from tfmodels.layers.position.axial import AxialPositionEmbedding  # noqa: E402
 from tfmodels.layers.reversible_block import ReversibleBlock  # noqa: E402
 
 __all__ += ["AxialPositionEmbedding", "LSHSelfAttention", "LocalSelfAttention", "ReversibleBlock"]
+
+# Table question answering (TAPAS): the cell-selection head over segmented tensors.
+from tfmodels.layers.cell_selection import CellSelectionHead  # noqa: E402
+
+__all__ += ["CellSelectionHead"]
