@@ -1,10 +1,10 @@
-"""Layer tests for the Reformer layers (see tests/layer_checks.py); their parity: tests/test_reformer_parity.py."""
+"""Reformer layers: the generic layer checks (tests/layer_checks.py) run on `LAYERS` from
+tests/test_layers_position_attention.py; here, what is Reformer's own. Parity: tests/test_reformer_parity.py."""
 
 import keras
 import numpy as np
 import pytest
 
-from tests.layer_checks import check_config_round_trip, check_fit_step, check_mixed_precision, check_xla_matches_eager
 from tests.tiny_models import random_model_inputs, tiny_model
 from tfmodels.layers import AxialPositionEmbedding, LocalSelfAttention, LSHSelfAttention, ReversibleBlock
 
@@ -14,7 +14,8 @@ TOKEN_MASK = np.array([[1] * 8, [1] * 5 + [0] * 3], dtype="int32")
 POSITIONS = np.array([[0, 1, 2, 3, 4, 5, 6, 7], [7, 6, 5, 4, 3, 2, 1, 0]], dtype="int32")
 LSH = dict(chunk_length=4, num_buckets=[2, 2], num_hashes=2, hash_seed=0)
 
-LAYERS = {
+# Used by tests/test_layers_position_attention.py (config round trip, XLA, fit step, mixed precision).
+REFORMER_LAYERS = {
     "lsh_attention": (lambda dtype="float32": LSHSelfAttention(
         num_heads=2, key_dim=5, **LSH, num_chunks_after=1, dtype=dtype), [HIDDEN], {"attention_mask": TOKEN_MASK}),
     "lsh_attention_causal_one_chunk": (lambda dtype="float32": LSHSelfAttention(
@@ -28,32 +29,9 @@ LAYERS = {
     "axial_positions": (lambda dtype="float32": AxialPositionEmbedding([2, 4], [6, 10], dtype=dtype),
                         [POSITIONS], {}),
 }
-
-
-@pytest.mark.parametrize("name", sorted(LAYERS))
-def test_config_round_trip(name):
-    make, inputs, kwargs = LAYERS[name]
-    check_config_round_trip(make(), inputs, kwargs)
-
-
-@pytest.mark.parametrize("name", sorted(LAYERS))
-def test_xla_matches_eager(name):
-    make, inputs, kwargs = LAYERS[name]
-    check_xla_matches_eager(make(), inputs, kwargs)
-
-
-@pytest.mark.parametrize("name", sorted(LAYERS))
-def test_fit_step(name):
-    make, inputs, kwargs = LAYERS[name]
-    check_fit_step(make, inputs, kwargs)
-
-
-@pytest.mark.parametrize("name", ["local_attention", "axial_positions", "lsh_attention_causal_one_chunk"])
-def test_mixed_precision(name):
-    # (Chunked LSH attention is left out: a half-precision query-key vector may fall in another bucket,
-    # which changes the output by more than any tolerance; its softmax and masks run in float32.)
-    make, inputs, kwargs = LAYERS[name]
-    check_mixed_precision(make, inputs, kwargs)
+# A half-precision query-key vector may fall in another bucket, which changes the output of chunked LSH
+# attention by more than any tolerance (its softmax and masks run in float32): no mixed-precision check.
+NO_MIXED_PRECISION = ("lsh_attention",)
 
 
 @pytest.mark.parametrize("attention_type", ["lsh", "local"])
