@@ -198,3 +198,19 @@ def test_reformer_bad_configs():
 def test_auto_classes_pick_reformer(decoder_checkpoint):
     # (Every Auto task's class: tests/test_catalogue.py.) The causal-LM class is not named `...ForCausalLM`.
     assert type(tfmodels.AutoModelForCausalLM.from_pretrained(decoder_checkpoint)) is tfmodels.ReformerModelWithLMHead
+
+
+@pytest.mark.slow
+def test_reformer_num_buckets_chosen_from_the_length(tmp_path):
+    # num_buckets=None: both choose it from the length (32 tokens of chunk 4 -> factorised [4, 4]).
+    config = transformers.ReformerConfig(
+        vocab_size=99, hidden_size=32, num_attention_heads=2, attention_head_size=7, attn_layers=["lsh", "lsh"],
+        axial_pos_embds=False, feed_forward_size=37, lsh_attn_chunk_length=4, num_buckets=None, hash_seed=3,
+        max_position_embeddings=64, use_cache=False)
+    path = hf_checkpoint("ReformerModel", config, tmp_path)
+    model = load("ReformerModel", path)
+    assert model.lsh_layers()[0].buckets_for(32) == [4, 4]
+    config.num_buckets = [4, 4]  # what the reference sets on its first call
+    inputs = random_inputs(seq_len=32, pad_lengths=(20,))
+    reference = torch_outputs("ReformerModel", path, inputs, output_hidden_states=True, output_attentions=True)
+    print(compare_outputs(run_ours(model, inputs, config), reference))

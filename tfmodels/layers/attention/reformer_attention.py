@@ -17,7 +17,9 @@ Masking follows the reference: keys masked by `attention_mask` (and, with
 `is_decoder`, later positions) get the score `-1e9`; in LSH attention a
 query never attends to its own position unless nothing else is left (score
 `-1e5`, the shared-QK rule of the paper). The softmax is
-`exp(scores - logsumexp(scores))` in float32.
+`exp(scores - logsumexp(scores))` in float32, also under mixed precision
+(so the float32 mask values apply there too; the reference's float16 path
+uses `-1e4` / `-1e3`).
 
 References:
     Kitaev, Kaiser, Levskaya, "Reformer: The Efficient Transformer", 2020.
