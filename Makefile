@@ -40,9 +40,13 @@ test-latest:
 	$(LATEST_VENV)/bin/python -m pip freeze > $(LATEST_VENV)/freeze.txt
 	$(LATEST_VENV)/bin/python -m pytest -q -n $(TEST_WORKERS)
 
+# Every benchmark, full size (minutes each; quiet machine). `make bench BENCH_FLAGS=--quick`: smoke run only.
+BENCHMARKS = encoder_inference.py embed_sentences.py generation.py seq2seq_generation.py train_step.py \
+	relative_models.py deberta_inference.py convert_memory.py
+BENCH_FLAGS ?=
 bench: install
-	$(PYTHON) benchmarks/encoder_inference.py
-	$(PYTHON) benchmarks/convert_memory.py
+	cd benchmarks && for script in $(BENCHMARKS); do \
+		echo "== $$script $(BENCH_FLAGS)"; $(PYTHON) $$script $(BENCH_FLAGS) || exit 1; done
 
 # The documentation site: guides in docs/, API reference from the docstrings (mkdocstrings reads the
 # source statically; nothing is imported). Strict: a broken reference or docstring warning fails.
