@@ -207,7 +207,7 @@ def test_in_graph_normalisation_equals_the_numpy_processor():
     pytest.param({}, marks=pytest.mark.slow),  # Keras' default: a compiled train step
 ])
 def test_fit_step_trains_ctc(compile_options):
-    model = tfmodels.Wav2Vec2ForCTC(**{**BASE, "hidden_dropout": 0.0}).build_from_dummy_inputs()
+    model = tfmodels.Wav2Vec2ForCTC(**{**BASE, "hidden_dropout": 0.0, "mask_time_prob": 0.0}).build_from_dummy_inputs()
     data = inputs_for("Wav2Vec2ForCTC")
     model.compile(optimizer=keras.optimizers.Adam(1e-2), **compile_options)
     before = model.lm_head.kernel.numpy().copy()
@@ -284,3 +284,16 @@ def test_real_speech_end_to_end(tmp_path):
     expected = torch_outputs("Wav2Vec2ForCTC", path, dict(inputs))
     got = tfmodels.Wav2Vec2ForCTC.from_pretrained(path)(inputs)
     compare_outputs(_to_numpy(got), expected)
+
+
+@pytest.mark.slow
+def test_saved_model_takes_audio_of_any_length(checkpoints, tmp_path):
+    model = tfmodels.Wav2Vec2ForCTC.from_pretrained(checkpoints("Wav2Vec2ForCTC", "layer"))
+    tfmodels.export_saved_model(model, tmp_path / "ctc")
+    loaded = tf.saved_model.load(str(tmp_path / "ctc"))
+    serve = loaded.signatures["serving_default"]
+    for samples in (200, 131):
+        inputs = audio(samples=samples, lengths=(samples, 120, 90))
+        got = serve(input_values=tf.constant(inputs["input_values"]),
+                    attention_mask=tf.constant(inputs["attention_mask"], tf.int32))["logits"].numpy()
+        np.testing.assert_allclose(got, model(inputs)["logits"].numpy(), atol=1e-5)
