@@ -21,12 +21,9 @@ References:
     (the parity reference).
 """
 
-import json
-import os
-
 import numpy as np
 
-from tfmodels.processors.image import PREPROCESSOR_CONFIG_NAME
+from tfmodels.processors.image import read_preprocessor_config
 
 PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
 VARIANCE_EPSILON = 1e-7
@@ -104,12 +101,7 @@ class Wav2Vec2FeatureExtractor:
         Raises:
             FileNotFoundError: no `preprocessor_config.json` there.
         """
-        path = os.path.join(directory, PREPROCESSOR_CONFIG_NAME) if os.path.isdir(directory) else directory
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"No {PREPROCESSOR_CONFIG_NAME} at {directory}. Save one with the transformers "
-                                    "feature extractor's save_pretrained(), or build Wav2Vec2FeatureExtractor(...).")
-        with open(path, encoding="utf-8") as f:
-            return cls(**{**json.load(f), **overrides})
+        return cls(**{**read_preprocessor_config(directory, "feature extractor", cls.__name__), **overrides})
 
     def to_dict(self):
         """The `preprocessor_config.json` fields."""
