@@ -202,12 +202,36 @@ def test_in_graph_normalisation_equals_the_numpy_processor():
     np.testing.assert_array_equal(got[raw["attention_mask"] == 0], 0.0)
 
 
+
+def test_spec_augment_masks_random_spans_in_training_only():
+    from tfmodels.layers.audio import span_mask
+
+    lengths = np.array([32, 20, 7])
+    masks = span_mask(lengths, 32, mask_prob=0.4, mask_length=3, min_masks=1, seed=0).numpy()
+    for row, length in zip(masks, lengths):
+        assert not row[length:].any()  # padded frames are never masked
+        runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], row.astype(int), [0]]))).reshape(-1, 2)).ravel()
+        assert len(runs) >= 1 and (runs >= 3).all()  # whole spans of mask_length (overlaps merge)
+        assert row.sum() <= 3 * (int(0.4 * length / 3) + 1)
+    config = {**BASE, "mask_time_prob": 0.5, "mask_time_length": 3, "mask_feature_prob": 0.3,
+              "mask_feature_length": 4, "hidden_dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0,
+              "layerdrop": 0.0}
+    model = tfmodels.Wav2Vec2Model(**config)
+    inputs = audio()
+    eval_a = model(inputs, training=False)["last_hidden_state"].numpy()
+    eval_b = model(inputs, training=False)["last_hidden_state"].numpy()
+    train = model(inputs, training=True)["last_hidden_state"].numpy()
+    np.testing.assert_array_equal(eval_a, eval_b)
+    assert np.abs(train - eval_a).max() > 1e-3
+
+
 @pytest.mark.parametrize("compile_options", [
     {"run_eagerly": True},
     pytest.param({}, marks=pytest.mark.slow),  # Keras' default: a compiled train step
 ])
 def test_fit_step_trains_ctc(compile_options):
-    model = tfmodels.Wav2Vec2ForCTC(**{**BASE, "hidden_dropout": 0.0, "mask_time_prob": 0.0}).build_from_dummy_inputs()
+    # SpecAugment on (spans of 3 frames), so the train step runs the random masking too.
+    model = tfmodels.Wav2Vec2ForCTC(**BASE, mask_time_prob=0.2, mask_time_length=3).build_from_dummy_inputs()
     data = inputs_for("Wav2Vec2ForCTC")
     model.compile(optimizer=keras.optimizers.Adam(1e-2), **compile_options)
     before = model.lm_head.kernel.numpy().copy()

@@ -43,6 +43,52 @@ def frame_mask(attention_mask, num_frames, conv_kernel, conv_stride):
     return ops.arange(num_frames, dtype="int32")[None, :] < lengths[:, None]
 
 
+
+def span_mask(lengths, size, mask_prob, mask_length, min_masks=0, seed=None):
+    """SpecAugment span masks, in-graph: random spans of `mask_length` positions over the first `lengths`.
+
+    The rule of the reference's `_compute_mask_indices`: each row gets
+    `int(mask_prob * length / mask_length + u)` spans (`u ~ U[0, 1)`, one draw
+    per call), at least `min_masks`, at most `size // mask_length` and
+    `length - mask_length + 1`; span starts are drawn uniformly without
+    replacement from `[0, length - mask_length]`; spans may overlap. The draws
+    are TensorFlow's, so the masks are not the reference's NumPy ones.
+
+    Args:
+        lengths: int tensor `(batch,)`, valid positions per row (frames, or `size` for feature masks).
+        size: int, the static axis length `T` (or features).
+        mask_prob, mask_length, min_masks: the `mask_time_*` / `mask_feature_*` config fields.
+        seed: a `keras.random.SeedGenerator` or int.
+
+    Returns:
+        bool tensor `(batch, size)`, `True` = masked.
+
+    Raises:
+        ValueError: `mask_length < 1` or `mask_length > size`.
+
+    References:
+        Park et al., "SpecAugment", 2019; `transformers.models.wav2vec2.modeling_wav2vec2._compute_mask_indices`.
+    """
+    if mask_length < 1:
+        raise ValueError(f"mask_length must be at least 1. Received: mask_length={mask_length}")
+    if mask_length > size:
+        raise ValueError(f"mask_length must not exceed the masked axis ({size}). Received: mask_length={mask_length}")
+    lengths = ops.cast(lengths, "int32")
+    batch = ops.shape(lengths)[0]
+    epsilon = keras.random.uniform((), seed=seed)
+    spans = ops.cast(mask_prob * ops.cast(lengths, "float32") / mask_length + epsilon, "int32")
+    spans = ops.minimum(ops.maximum(spans, min_masks), size // mask_length)
+    spans = ops.minimum(spans, ops.maximum(lengths - (mask_length - 1), 0))  # (batch,)
+    starts = ops.arange(size, dtype="int32")[None, :]
+    allowed = starts < (lengths - (mask_length - 1))[:, None]  # (batch, size)
+    scores = ops.where(allowed, keras.random.uniform((batch, size), seed=seed), -1.0)
+    rank = ops.argsort(ops.argsort(-scores, axis=-1), axis=-1)  # 0 = highest score
+    chosen = ops.cast(allowed & (rank < spans[:, None]), "int32")  # span starts
+    covered = ops.cumsum(chosen, axis=-1)
+    before = ops.pad(covered, ((0, 0), (mask_length, 0)))[:, :size]  # starts more than mask_length - 1 back
+    return (covered - before) > 0
+
+
 @keras.saving.register_keras_serializable(package="tfmodels")
 class ChannelGroupNormalization(keras.layers.Layer):
     """Group normalisation with one channel per group over channels-last `(B, T, C)`:

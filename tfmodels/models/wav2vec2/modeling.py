@@ -20,7 +20,7 @@ import numpy as np
 from keras import ops
 
 from tfmodels.layers import LayerNormalization, TransformerEncoderBlock
-from tfmodels.layers.audio import ConvFeatureEncoder, PositionalConvEmbedding, frame_mask
+from tfmodels.layers.audio import ConvFeatureEncoder, PositionalConvEmbedding, frame_mask, span_mask
 from tfmodels.layers.layer_drop import LayerDrop
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.layers.block_stack import run_block_stack
@@ -101,8 +101,10 @@ class Wav2Vec2Model(AudioModelMixin, PreTrainedModel):
             receptive field; `mask_time_indices` without `masked_spec_embed`;
             adapters (`add_adapter`, `adapter_attn_dim`), which tfmodels does not implement.
 
-    Not implemented: SpecAugment's random time/feature masking in training
-    (`mask_time_prob`, `mask_feature_prob`); pass `mask_time_indices` to mask.
+    In training without `mask_time_indices`, SpecAugment masks random time
+    spans (`mask_time_prob`, `mask_time_length`, `mask_time_min_masks`) and
+    feature spans (`mask_feature_*`) by the reference's rule with TensorFlow's
+    random draws (`tfmodels.layers.audio.span_mask`).
 
     References: `transformers.Wav2Vec2Model`.
     """
@@ -179,6 +181,7 @@ class Wav2Vec2Model(AudioModelMixin, PreTrainedModel):
             for i in range(num_hidden_layers)
         ]
         self.layer_drop = LayerDrop(layerdrop, dtype=self.dtype_policy, name="layer_drop")
+        self.spec_augment_seed = keras.random.SeedGenerator(None)
 
     def feature_lengths(self, lengths):
         """Frames the feature encoder makes from `lengths` samples (`_get_feat_extract_output_lengths`)."""
@@ -189,6 +192,31 @@ class Wav2Vec2Model(AudioModelMixin, PreTrainedModel):
         config = self.config
         return frame_mask(attention_mask, num_frames, config["conv_kernel"], config["conv_stride"])
 
+    def _mask_hidden_states(self, x, mask_time_indices, mask, training):
+        """SpecAugment: `masked_spec_embed` on the given (or, in training, random) time spans, zeros on
+        random feature spans in training (`_mask_hidden_states` in the reference)."""
+        config = self.config
+        frames = x.shape[1] if x.shape[1] is not None else ops.shape(x)[1]
+        if mask_time_indices is None and training and config["mask_time_prob"] > 0:
+            lengths = ops.full((ops.shape(x)[0],), frames, "int32") if mask is None else \
+                ops.sum(ops.cast(mask, "int32"), axis=-1)
+            extra = self.extra_config
+            mask_time_indices = span_mask(lengths, frames, config["mask_time_prob"], extra.get("mask_time_length", 10),
+                                          extra.get("mask_time_min_masks", 2), seed=self.spec_augment_seed)
+        if mask_time_indices is not None:
+            if not self.has_masked_spec_embed:
+                raise ValueError("`mask_time_indices` needs the learned `masked_spec_embed`, which the model has "
+                                 "only with mask_time_prob > 0 or mask_feature_prob > 0.")
+            embed = ops.cast(self.masked_spec_embed, x.dtype)
+            x = ops.where(ops.cast(mask_time_indices, "bool")[:, :, None], embed, x)
+        if training and config["mask_feature_prob"] > 0:
+            extra, hidden = self.extra_config, config["hidden_size"]
+            lengths = ops.full((ops.shape(x)[0],), hidden, "int32")
+            features = span_mask(lengths, hidden, config["mask_feature_prob"], extra.get("mask_feature_length", 10),
+                                 extra.get("mask_feature_min_masks", 0), seed=self.spec_augment_seed)
+            x = ops.where(features[:, None, :], ops.zeros_like(x), x)
+        return x
+
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
         self._check_audio(inputs)
@@ -196,16 +224,12 @@ class Wav2Vec2Model(AudioModelMixin, PreTrainedModel):
         features = self.feature_encoder(inputs["input_values"])  # (batch, frames, conv_dim[-1])
         extract_features = self.feature_layer_norm(features)
         x = self.feature_dropout(self.feature_projection(extract_features), training=training)
-        masked = inputs.get("mask_time_indices")
-        if masked is not None and config["apply_spec_augment"]:
-            if not self.has_masked_spec_embed:
-                raise ValueError("`mask_time_indices` needs the learned `masked_spec_embed`, which the model has "
-                                 "only with mask_time_prob > 0 or mask_feature_prob > 0.")
-            embed = ops.cast(self.masked_spec_embed, x.dtype)
-            x = ops.where(ops.cast(masked, "bool")[:, :, None], embed, x)
         mask = None
         if inputs.get("attention_mask") is not None:
             mask = self.frame_mask(inputs["attention_mask"], ops.shape(x)[1])  # (batch, frames)
+        if config["apply_spec_augment"]:
+            x = self._mask_hidden_states(x, inputs.get("mask_time_indices"), mask, training)
+        if mask is not None:
             x = x * ops.cast(mask, x.dtype)[:, :, None]
         x = x + self.pos_conv_embed(x)
         if not config["do_stable_layer_norm"]:
