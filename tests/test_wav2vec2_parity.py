@@ -321,3 +321,24 @@ def test_saved_model_takes_audio_of_any_length(checkpoints, tmp_path):
         got = serve(input_values=tf.constant(inputs["input_values"]),
                     attention_mask=tf.constant(inputs["attention_mask"], tf.int32))["logits"].numpy()
         np.testing.assert_allclose(got, model(inputs)["logits"].numpy(), atol=1e-5)
+
+
+def test_speech_layers_round_trip_their_config():
+    from tfmodels.layers.audio import ChannelGroupNormalization, ConvFeatureEncoder, PositionalConvEmbedding
+    from tfmodels.layers.vector_quantizer import GumbelVectorQuantizer
+
+    x = np.random.RandomState(0).randn(2, 9, 8).astype("float32")
+    cases = [
+        (ConvFeatureEncoder([4, 6], [5, 3], [3, 2], conv_bias=True, feat_extract_norm="layer"), x.reshape(2, 72)),
+        (PositionalConvEmbedding(8, kernel_size=4, num_groups=2), x),
+        (ChannelGroupNormalization(epsilon=1e-4), x),
+        (GumbelVectorQuantizer(2, 3, 6), x),
+    ]
+    for layer, inputs in cases:
+        expected = layer(inputs)
+        clone = type(layer).from_config(layer.get_config())
+        clone(inputs)
+        clone.set_weights(layer.get_weights())
+        got = clone(inputs)
+        for a, b in zip(tf.nest.flatten(got), tf.nest.flatten(expected)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
