@@ -144,12 +144,17 @@ AutoModelForAudioClassification = _auto(
     "AutoModelForAudioClassification", "audio-classification", MODEL_REGISTRIES["audio-classification"],
     "Utterance classification heads (`input_values` in, `logits (batch, num_labels)` out).",
 )
+AutoModelForTableQuestionAnswering = _auto(
+    "AutoModelForTableQuestionAnswering", "table-question-answering", MODEL_REGISTRIES["table-question-answering"],
+    "Table question-answering heads (TAPAS: cell-selection `logits (batch, seq_len)`, `logits_aggregation`).",
+)
 
 TASKS = {cls.task: cls for cls in (
     AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification,
     AutoModelForQuestionAnswering, AutoModelForMaskedLM, AutoModelForMultipleChoice,
     AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForImageClassification,
     AutoModelForCTC, AutoModelForAudioClassification,
+    AutoModelForTableQuestionAnswering,
 )}
 
 

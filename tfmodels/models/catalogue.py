@@ -59,6 +59,7 @@ FAMILIES = (
     "big_bird",
     "bigbird_pegasus",
     "wav2vec2",
+    "tapas",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
@@ -76,6 +77,7 @@ TASK_SUFFIXES = {
     # Speech families name their utterance classifier `ForSequenceClassification` and map it here
     # with `Family.tasks` (and out of "sequence-classification", which takes text).
     "audio-classification": ("ForAudioClassification",),
+    "table-question-answering": ("ForTableQuestionAnswering",),
 }
 
 
