@@ -59,6 +59,7 @@ FAMILIES = (
     "big_bird",
     "bigbird_pegasus",
     "reformer",
+    "wav2vec2",
     "tapas",
 )
 
@@ -73,6 +74,10 @@ TASK_SUFFIXES = {
     "causal-lm": ("ForCausalLM", "LMHeadModel"),
     "seq2seq-lm": ("ForConditionalGeneration",),
     "image-classification": ("ForImageClassification",),
+    "ctc": ("ForCTC",),
+    # Speech families name their utterance classifier `ForSequenceClassification` and map it here
+    # with `Family.tasks` (and out of "sequence-classification", which takes text).
+    "audio-classification": ("ForAudioClassification",),
     "table-question-answering": ("ForTableQuestionAnswering",),
 }
 
