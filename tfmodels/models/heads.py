@@ -162,7 +162,8 @@ class HeadModelMixin:
 
     @staticmethod
     def _passthrough(outputs, backbone_outputs):
-        for key in ("hidden_states", "attentions", "global_attentions"):  # global: Longformer
+        # global: Longformer; cross: decoders with `add_cross_attention=True`
+        for key in ("hidden_states", "attentions", "global_attentions", "cross_attentions"):
             if key in backbone_outputs:
                 outputs[key] = backbone_outputs[key]
         return outputs
