@@ -27,7 +27,8 @@ BERT_UNTIED_IGNORED_KEYS = (r"^cls\.predictions\.bias$",)
 
 def bert_backbone(backbone):
     """Rows of a `BertModel` (without prefix)."""
-    params = bert_style_embeddings("embeddings", "embeddings")
+    params = bert_style_embeddings("embeddings", "embeddings",
+                                   token_types=bool(backbone.embeddings.type_vocab_size))  # BertGeneration: none
     for i, block in enumerate(backbone.encoder_layers):
         params += bert_style_block(f"encoder.layer.{i}", f"encoder_layers.{i}")
         if hasattr(block, "cross_attention"):  # `add_cross_attention=True`
