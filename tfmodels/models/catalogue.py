@@ -59,6 +59,7 @@ FAMILIES = (
     "big_bird",
     "bigbird_pegasus",
     "bert_generation",
+    "encoder_decoder",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
