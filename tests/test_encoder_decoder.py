@@ -61,9 +61,9 @@ CROSS_CLASSES = {
     "ElectraForCausalLM": (lambda: electra_config(**DECODER), 32),
     "GPT2LMHeadModel": (lambda: gpt2_config(**DECODER), 24),
     "BertGenerationDecoder": (lambda: bert_generation_config(**DECODER), 32),
-    "BertGenerationEncoder": (lambda: bert_generation_config(**DECODER), 32),
 }
 SLOW_CROSS_CLASSES = {
+    "BertGenerationEncoder": (lambda: bert_generation_config(**DECODER), 32),
     "BertModel": (lambda: bert_config(**DECODER), 32),
     "XLMRobertaForCausalLM": (lambda: roberta_config("XLMRoberta", **DECODER), 32),
     "CamembertForCausalLM": (lambda: roberta_config("Camembert", **DECODER), 32),
@@ -116,7 +116,8 @@ def test_cross_attention_parity_more_classes(class_name, checkpoints):
     print(class_name, _cross_parity(class_name, *SLOW_CROSS_CLASSES[class_name], checkpoints))
 
 
-@pytest.mark.parametrize("class_name", ["BertGenerationEncoder", "BertGenerationDecoder"])
+@pytest.mark.parametrize("class_name", [pytest.param("BertGenerationEncoder", marks=pytest.mark.slow),
+                                        "BertGenerationDecoder"])
 def test_bert_generation_parity_without_cross_attention(class_name, checkpoints):
     """As a plain encoder, and as a causal LM (with labels: the shifted next-token loss)."""
     config = bert_generation_config(is_decoder=class_name.endswith("Decoder"))
@@ -254,7 +255,8 @@ def test_encoder_decoder_parity_more_pairs(name, pair):
 
 
 @pytest.mark.parametrize("name,beams,jit", [
-    ("bert2gpt2", 1, False), ("bert2gpt2", 3, False), ("bert2bert", 1, False), ("bert2bert", 3, False),
+    ("bert2gpt2", 1, False), ("bert2gpt2", 3, False), ("bert2bert", 1, False),
+    pytest.param("bert2bert", 3, False, marks=pytest.mark.slow),
     pytest.param("bert2gpt2", 3, True, marks=pytest.mark.slow),
     pytest.param("bert2bert", 1, True, marks=pytest.mark.slow),
     pytest.param("roberta2roberta", 1, False, marks=pytest.mark.slow),

@@ -147,9 +147,11 @@ class EncoderDecoderModel(Seq2SeqLMMixin, Seq2SeqGenerationMixin, PreTrainedMode
                 "dtype": keras.saving.serialize_keras_object(self.dtype_policy), **config}
 
     def _generation_model_config(self):
-        """The decoder's fields, overridden by the top-level ones that are set (as the reference's generation config)."""
+        """The decoder's fields, overridden by the top-level ones that are set (as the reference's generation
+        config); `vocab_size` is always the decoder's (the width of its logits)."""
+        decoder = self.decoder._generation_model_config()
         top = {k: v for k, v in {**self.extra_config, **self.config}.items() if v is not None}
-        return {**self.decoder._generation_model_config(), **top}
+        return {**decoder, **top, "vocab_size": decoder["vocab_size"]}
 
     def dummy_inputs(self, batch_size=1, seq_len=4):
         return {"input_ids": np.ones((batch_size, seq_len), dtype="int32"),
