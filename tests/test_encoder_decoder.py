@@ -259,7 +259,6 @@ def test_encoder_decoder_parity_more_pairs(name, pair):
     pytest.param("bert2bert", 3, False, marks=pytest.mark.slow),
     pytest.param("bert2gpt2", 3, True, marks=pytest.mark.slow),
     pytest.param("bert2bert", 1, True, marks=pytest.mark.slow),
-    pytest.param("roberta2roberta", 1, False, marks=pytest.mark.slow),
 ])
 def test_encoder_decoder_generate_token_identical(name, beams, jit, pair):
     """The encoder once, cross keys/values once, cached decoder steps: the reference's tokens (it runs

@@ -182,6 +182,17 @@ class EncoderDecoderModel(Seq2SeqLMMixin, Seq2SeqGenerationMixin, PreTrainedMode
         del outputs["last_hidden_state"]
         return self.with_task_loss({"logits": logits, **outputs}, labels)
 
+    def _with_decoder_inputs(self, data):
+        """`Seq2SeqLMMixin`'s shifted labels for `fit()` with `labels` as `y`, plus the decoder mask the
+        reference derives with them (`decoder_input_ids != pad_token_id`)."""
+        x = keras.utils.unpack_x_y_sample_weight(data)[0]
+        shifted = super()._with_decoder_inputs(data)
+        if shifted is data or not isinstance(x, dict) or x.get("decoder_attention_mask") is not None:
+            return shifted
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(shifted)
+        mask = ops.cast(ops.not_equal(x["decoder_input_ids"], self.config["pad_token_id"]), "int32")
+        return keras.utils.pack_x_y_sample_weight({**x, "decoder_attention_mask": mask}, y, sample_weight)
+
     def _project(self, encoder_hidden_states):
         """`(B, S, D_enc)` -> `(B, S, D_dec)` (`enc_to_dec_proj`, when the widths differ)."""
         if self.enc_to_dec_proj is None:
