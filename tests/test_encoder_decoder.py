@@ -327,3 +327,18 @@ def test_errors(checkpoints):
     with pytest.raises(ValueError, match="decoder_input_ids"):
         tfmodels.EncoderDecoderModel(encoder=bert_config().to_dict(), decoder=gpt2_config(**DECODER).to_dict(),
                                      decoder_start_token_id=5, pad_token_id=0)(random_inputs())
+
+
+def test_auto_classes_and_labels_as_y(pair, checkpoints):
+    path, model, _ = pair("bert2gpt2")
+    assert type(tfmodels.AutoModelForSeq2SeqLM.from_pretrained(path)) is tfmodels.EncoderDecoderModel
+    generation = checkpoints("BertGenerationDecoder", lambda d: hf_checkpoint(
+        "BertGenerationDecoder", CROSS_CLASSES["BertGenerationDecoder"][0](), d))
+    assert type(tfmodels.AutoModel.from_pretrained(generation)) is tfmodels.BertGenerationEncoder
+    assert type(tfmodels.AutoModelForCausalLM.from_pretrained(generation)) is tfmodels.BertGenerationDecoder
+    # fit() with `labels` as `y`: the shifted decoder inputs and their padding mask, as with labels in the inputs.
+    inputs = seq2seq_inputs(True)
+    labels = inputs.pop("labels")
+    x = model._with_decoder_inputs((inputs, labels))[0]
+    np.testing.assert_array_equal(x["decoder_attention_mask"], (np.asarray(x["decoder_input_ids"]) != 0).astype("int32"))
+    np.testing.assert_array_equal(model(x)["logits"].numpy(), model({**inputs, "labels": labels})["logits"].numpy())
