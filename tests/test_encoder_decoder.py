@@ -255,7 +255,8 @@ def test_encoder_decoder_parity_more_pairs(name, pair):
 
 
 @pytest.mark.parametrize("name,beams,jit", [
-    ("bert2gpt2", 1, False), ("bert2gpt2", 3, False), ("bert2bert", 1, False),
+    ("bert2gpt2", 1, False), ("bert2gpt2", 3, False),
+    pytest.param("bert2bert", 1, False, marks=pytest.mark.slow),
     pytest.param("bert2bert", 3, False, marks=pytest.mark.slow),
     pytest.param("bert2gpt2", 3, True, marks=pytest.mark.slow),
     pytest.param("bert2bert", 1, True, marks=pytest.mark.slow),
