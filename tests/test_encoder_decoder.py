@@ -325,9 +325,15 @@ def test_errors(checkpoints):
     with pytest.raises(ValueError, match="no cross-attention"):
         tfmodels.EncoderDecoderModel(encoder=bert_config().to_dict(), decoder=gpt2_config().to_dict(),
                                      decoder_start_token_id=5, pad_token_id=0)
+    model = tfmodels.EncoderDecoderModel(encoder=bert_config().to_dict(), decoder=gpt2_config(**DECODER).to_dict(),
+                                         decoder_start_token_id=5, pad_token_id=0)
     with pytest.raises(ValueError, match="decoder_input_ids"):
-        tfmodels.EncoderDecoderModel(encoder=bert_config().to_dict(), decoder=gpt2_config(**DECODER).to_dict(),
-                                     decoder_start_token_id=5, pad_token_id=0)(random_inputs())
+        model(random_inputs())
+    with pytest.raises(NotImplementedError, match="model.decoder.resize_token_embeddings"):
+        model.resize_token_embeddings(120)
+    with pytest.raises(ValueError, match="cross_attention_hidden_size"):
+        tfmodels.EncoderDecoderModel(encoder=bert_config().to_dict(),
+                                     decoder=gpt2_config(cross_attention_hidden_size=32, **DECODER).to_dict())
 
 
 def test_auto_classes_and_labels_as_y(pair, checkpoints):

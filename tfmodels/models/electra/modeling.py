@@ -12,7 +12,6 @@ from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.causal import EncoderCausalLMMixin
 from tfmodels.models.encoder import EncoderModel
-from tfmodels.models.seq2seq import CROSS_ATTENTION_INPUTS
 from tfmodels.models.heads import (
     HeadModelMixin,
     MaskedLMMixin,
@@ -21,6 +20,7 @@ from tfmodels.models.heads import (
     SequenceClassificationMixin,
     TokenClassificationMixin,
 )
+from tfmodels.models.seq2seq import CROSS_ATTENTION_INPUTS
 
 
 class ElectraModel(EncoderModel):

@@ -82,10 +82,15 @@ class EncoderDecoderModel(Seq2SeqLMMixin, Seq2SeqGenerationMixin, PreTrainedMode
         `decoder_hidden_states`, `decoder_attentions`, `cross_attentions`
         `(B, heads, T, S)`, `encoder_hidden_states`, `encoder_attentions`.
 
+    Not supported yet: the `encoder_outputs`, `past_key_values` and
+    `*_inputs_embeds` call inputs (`generate()` keeps its caches inside).
+
     Raises:
         ValueError: a decoder without cross-attention, an encoder with an LM
-            head, an unknown `model_type`, or (calls) neither
+            head, an unknown `model_type`, a `cross_attention_hidden_size`, or (calls) neither
             `decoder_input_ids` nor `labels`.
+        NotImplementedError: `resize_token_embeddings` (as the reference: resize
+            `model.encoder` / `model.decoder`).
 
     References: `transformers.EncoderDecoderModel`.
     """
@@ -114,7 +119,11 @@ class EncoderDecoderModel(Seq2SeqLMMixin, Seq2SeqGenerationMixin, PreTrainedMode
             )
         self.enc_to_dec_proj = None
         decoder_config = self.decoder.hf_config()
-        if _width(self.encoder) != _width(self.decoder) and decoder_config.get("cross_attention_hidden_size") is None:
+        if decoder_config.get("cross_attention_hidden_size") is not None:
+            raise ValueError("Decoders whose cross-attention reads another width (cross_attention_hidden_size) are "
+                             "not supported yet. Received: cross_attention_hidden_size="
+                             f"{decoder_config['cross_attention_hidden_size']}")
+        if _width(self.encoder) != _width(self.decoder):
             self.enc_to_dec_proj = keras.layers.Dense(
                 _width(self.decoder), kernel_initializer=hf_initializer(decoder_config.get("initializer_range", 0.02)),
                 dtype=self.dtype_policy, name="enc_to_dec_proj")
@@ -152,6 +161,11 @@ class EncoderDecoderModel(Seq2SeqLMMixin, Seq2SeqGenerationMixin, PreTrainedMode
         decoder = self.decoder._generation_model_config()
         top = {k: v for k, v in {**self.extra_config, **self.config}.items() if v is not None}
         return {**decoder, **top, "vocab_size": decoder["vocab_size"]}
+
+    def resize_token_embeddings(self, *args, **kwargs):
+        raise NotImplementedError(
+            "Resizing the embedding layers via the EncoderDecoderModel directly is not supported: use "
+            "model.encoder.resize_token_embeddings(...) or model.decoder.resize_token_embeddings(...).")
 
     def dummy_inputs(self, batch_size=1, seq_len=4):
         return {"input_ids": np.ones((batch_size, seq_len), dtype="int32"),
