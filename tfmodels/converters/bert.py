@@ -25,10 +25,11 @@ BERT_OTHER_HEAD_KEYS = (r"^cls\.", r"^classifier\.", r"^qa_outputs\.")
 BERT_UNTIED_IGNORED_KEYS = (r"^cls\.predictions\.bias$",)
 
 
-def bert_backbone(backbone):
-    """Rows of a `BertModel` (without prefix)."""
-    params = bert_style_embeddings("embeddings", "embeddings",
-                                   token_types=bool(backbone.embeddings.type_vocab_size))  # BertGeneration: none
+def bert_backbone(backbone, token_types=True):
+    """Rows of a `BertModel` (without prefix); `token_types=False` leaves out the one token-type table
+    (TAPAS has several; BertGeneration, built with `type_vocab_size=0`, has none)."""
+    token_types = token_types and bool(getattr(backbone.embeddings, "type_vocab_size", 1))
+    params = bert_style_embeddings("embeddings", "embeddings", token_types=token_types)
     for i, block in enumerate(backbone.encoder_layers):
         params += bert_style_block(f"encoder.layer.{i}", f"encoder_layers.{i}")
         if hasattr(block, "cross_attention"):  # `add_cross_attention=True`
