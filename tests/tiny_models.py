@@ -99,6 +99,12 @@ TINY_CONFIGS = {
                      num_conv_pos_embedding_groups=4, vocab_size=11, codevector_dim=12, proj_codevector_dim=10,
                      num_codevectors_per_group=7, num_codevector_groups=2, classifier_proj_size=9, num_labels=3),
     "big_bird": dict(_BERT_LIKE, max_position_embeddings=128, block_size=4, num_random_blocks=2),
+    "bert-generation": {k: v for k, v in _BERT_LIKE.items() if k != "type_vocab_size"},
+    # BERT2GPT2 with unequal widths (`enc_to_dec_proj`); the decoder vocabulary covers the encoder's.
+    "encoder-decoder": dict(encoder=dict(_BERT_LIKE, model_type="bert"),
+                            decoder=dict(model_type="gpt2", vocab_size=101, n_embd=24, n_layer=2, n_head=3,
+                                         n_positions=64, is_decoder=True, add_cross_attention=True),
+                            decoder_start_token_id=3, pad_token_id=0),
     "bigbird_pegasus": dict(vocab_size=99, max_position_embeddings=128, d_model=32, encoder_layers=2, decoder_layers=1,
                             encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=37,
                             decoder_ffn_dim=29, block_size=4, num_random_blocks=2),

@@ -61,6 +61,8 @@ FAMILIES = (
     "reformer",
     "wav2vec2",
     "tapas",
+    "bert_generation",
+    "encoder_decoder",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
