@@ -162,7 +162,7 @@ class HeadModelMixin:
 
     @staticmethod
     def _passthrough(outputs, backbone_outputs):
-        for key in ("hidden_states", "attentions", "global_attentions"):  # global: Longformer
+        for key in ("hidden_states", "attentions", "global_attentions", "entity_hidden_states"):  # Longformer, LUKE
             if key in backbone_outputs:
                 outputs[key] = backbone_outputs[key]
         return outputs
