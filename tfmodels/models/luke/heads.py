@@ -86,7 +86,7 @@ class EntitySpanClassificationMixin(_EntityHeadMixin):
 
     def dummy_inputs(self, batch_size=1, seq_len=4):
         inputs = super().dummy_inputs(batch_size, seq_len)
-        zeros = np.zeros((batch_size, 1), dtype="int32")
+        zeros = np.zeros(inputs["entity_ids"].shape, dtype="int32")
         return {**inputs, "entity_start_positions": zeros, "entity_end_positions": zeros}
 
     def _features(self, head_inputs, backbone_outputs):

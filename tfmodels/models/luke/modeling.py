@@ -42,11 +42,11 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids", "position_ids", 
 
 
 def luke_dummy_inputs(batch_size=1, seq_len=4):
-    """Word and (one-token, one-mention) entity inputs: a call on them builds every variable."""
+    """Word and entity inputs (two one-token entities, for the pair head): a call on them builds every variable."""
     return {
         "input_ids": np.full((batch_size, seq_len), 5, dtype="int32"),
-        "entity_ids": np.ones((batch_size, 1), dtype="int32"),
-        "entity_position_ids": np.zeros((batch_size, 1, 1), dtype="int32"),
+        "entity_ids": np.ones((batch_size, 2), dtype="int32"),
+        "entity_position_ids": np.zeros((batch_size, 2, 1), dtype="int32"),
     }
 
 
