@@ -59,6 +59,7 @@ FAMILIES = (
     "big_bird",
     "bigbird_pegasus",
     "luke",
+    "ibert",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
