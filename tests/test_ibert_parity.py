@@ -138,7 +138,7 @@ def test_fit_and_quant_training_refused(tmp_path):
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     losses = model.fit(head_inputs("ForSequenceClassification"), epochs=2, batch_size=3, verbose=0).history["loss"]
     assert all(np.isfinite(losses)) and losses[1] < losses[0], losses
-    quant = tfmodels.IBertModel(**tiny_config(quant_mode=True).to_dict())
+    quant = tfmodels.IBertModel(**tiny_config(quant_mode=True).to_dict()).build_from_dummy_inputs()
     with pytest.raises(NotImplementedError, match="inference"):
         quant(padded_inputs(), training=True)
 

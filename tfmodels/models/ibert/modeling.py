@@ -72,7 +72,7 @@ class IBertModel(RobertaModel):
                 config["vocab_size"], config["hidden_size"], config["max_position_embeddings"],
                 config["type_vocab_size"], padding_idx=config["pad_token_id"], layer_norm_eps=config["layer_norm_eps"],
                 quant_mode=True, force_dequant=force_dequant, initializer_range=config["initializer_range"],
-                dtype=self.dtype_policy, name="embeddings",
+                dtype="float32", name="embeddings",  # integer arithmetic: float32/float64 under any policy
             )
 
     def _make_encoder_layer(self, index):
@@ -82,7 +82,7 @@ class IBertModel(RobertaModel):
         return IntegerEncoderBlock(
             kwargs["num_heads"], kwargs["intermediate_size"], layer_norm_eps=kwargs["layer_norm_eps"],
             quant_mode=True, force_dequant=self.force_dequant, kernel_initializer=kwargs["kernel_initializer"],
-            dtype=self.dtype_policy, name=f"encoder_layer_{index}",
+            dtype="float32", name=f"encoder_layer_{index}",
         )
 
     def _run(self, inputs, training, output_attentions, output_hidden_states, past_key_values=None,
