@@ -18,6 +18,13 @@ in training mode (range momentum, shift overflow fallback) and its
 straight-through gradients are not implemented: calling them with
 `training=True` in quant mode raises `NotImplementedError`.
 
+Known difference: TensorFlow flushes float32 denormals to zero on CPU, PyTorch
+does not. Scaling factors only become denormal with uncalibrated ranges (the
+`x_min`/`x_max` initial values `-1e-5`/`1e-5`, e.g. a freshly initialised
+model), where `IntSoftmax`'s exponent factor underflows and these layers
+return NaN while the reference returns tiny finite values; calibrated
+checkpoints stay far from denormals.
+
 References:
     Kim et al., "I-BERT: Integer-only BERT Quantization", ICML 2021.
     Parity reference: `transformers.models.ibert.quant_modules` (PyTorch).
