@@ -163,6 +163,21 @@ def test_fit(head):
     assert all(np.isfinite(losses)) and losses[1] < losses[0], losses
 
 
+@pytest.mark.slow
+def test_export_saved_model(tmp_path):
+    """A SavedModel with dynamic word and entity lengths gives the Keras model's outputs."""
+    model = tfmodels.LukeForEntitySpanClassification(**tiny_config().to_dict())
+    inputs = {k: v for k, v in labelled_inputs("ForEntitySpanClassification").items() if k != "labels"}
+    expected = model(inputs, training=False)["logits"].numpy()
+    tfmodels.export_saved_model(model, str(tmp_path / "saved"))
+    serve = tf.saved_model.load(str(tmp_path / "saved")).signatures["serving_default"]
+    names = serve.structured_input_signature[1]
+    assert "entity_position_ids" in names and "entity_start_positions" in names
+    assert sorted(names) == sorted(inputs)
+    served = serve(**{k: tf.constant(inputs[k], tf.int32) for k in names})
+    np.testing.assert_allclose(served["logits"].numpy(), expected, atol=1e-5)
+
+
 def test_entity_aware_layer_checks():
     """Config round trip, XLA == eager and a `fit()` step of the attention layer and the block."""
     hidden = np.random.RandomState(0).randn(2, 7, 16).astype("float32")

@@ -38,8 +38,9 @@ class EntityAwareAttention(MultiHeadAttention):
         **kwargs: `MultiHeadAttention` arguments.
 
     Call args (besides `MultiHeadAttention`'s):
-        word_length: optional static int `W`, the words at the front of
-            `query`; the rest are entities. Self-attention only (no cache).
+        word_length: optional int `W` (or a scalar int tensor for dynamic
+            shapes), the words at the front of `query`; the rest are
+            entities. Self-attention only (no cache).
 
     Returns:
         Like `MultiHeadAttention`: `(B, T, D)` and optionally `(B, N, T, T)`.
@@ -69,7 +70,7 @@ class EntityAwareAttention(MultiHeadAttention):
         if not self.entity_aware or word_length is None:
             return self.query_dense(query)
         length = query.shape[1]
-        if length is not None and not 0 <= word_length <= length:
+        if isinstance(word_length, int) and length is not None and not 0 <= word_length <= length:
             raise ValueError(f"word_length must be in [0, {length}] (the query length). "
                              f"Received: word_length={word_length}")
         words, entities = query[:, :word_length], query[:, word_length:]  # (B, W, D), (B, E, D)

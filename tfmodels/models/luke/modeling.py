@@ -39,6 +39,9 @@ from tfmodels.models.heads import (
 
 ENTITY_INPUTS = ("entity_ids", "entity_attention_mask", "entity_token_type_ids", "entity_position_ids")
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids", "position_ids", *ENTITY_INPUTS)
+# Exported signatures take entities too: `{name: trailing dims}` (`tfmodels.export.saved_model`).
+SERVING_ENTITY_INPUTS = {"entity_ids": (), "entity_attention_mask": (), "entity_token_type_ids": (),
+                         "entity_position_ids": (None,)}
 
 
 def luke_dummy_inputs(batch_size=1, seq_len=4):
@@ -88,7 +91,8 @@ class LukeModel(EncoderModel):
 
     model_type = "luke"
     input_names = INPUT_NAMES
-    serving_outputs = ("last_hidden_state", "pooler_output")
+    serving_outputs = ("last_hidden_state", "pooler_output", "entity_last_hidden_state")
+    serving_extra_inputs = SERVING_ENTITY_INPUTS
 
     def __init__(
         self,
@@ -193,6 +197,7 @@ class LukePreTrainedModel(PreTrainedModel):
     base_model_prefix = "luke"
     backbone_class = LukeModel
     input_names = INPUT_NAMES
+    serving_extra_inputs = SERVING_ENTITY_INPUTS
 
     def dummy_inputs(self, batch_size=1, seq_len=4):
         return luke_dummy_inputs(batch_size, seq_len)
@@ -236,6 +241,7 @@ class LukeForEntitySpanClassification(EntitySpanClassificationMixin, LukePreTrai
     """
 
     input_names = (*INPUT_NAMES, "entity_start_positions", "entity_end_positions")
+    serving_extra_inputs = {**SERVING_ENTITY_INPUTS, "entity_start_positions": (), "entity_end_positions": ()}
 
 
 class LukeForSequenceClassification(SequenceClassificationMixin, LukePreTrainedModel):
