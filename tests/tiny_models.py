@@ -97,6 +97,8 @@ TINY_CONFIGS = {
     "bigbird_pegasus": dict(vocab_size=99, max_position_embeddings=128, d_model=32, encoder_layers=2, decoder_layers=1,
                             encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=37,
                             decoder_ffn_dim=29, block_size=4, num_random_blocks=2),
+    "luke": dict(_BERT_LIKE, type_vocab_size=2, pad_token_id=1, entity_vocab_size=37, entity_emb_size=17),
+    "ibert": dict(_BERT_LIKE, type_vocab_size=2, pad_token_id=1, hidden_act="gelu"),
 }
 
 
