@@ -322,3 +322,45 @@ def masked_image_modeling_loss(pixel_values, reconstruction, mask, num_channels)
     mask = _as_float32(mask)
     errors = ops.abs(_as_float32(pixel_values) - _as_float32(reconstruction)) * mask[..., None]
     return ops.sum(errors) / (ops.sum(mask) + 1e-5) / float(num_channels)
+
+
+def smooth_l1(labels, predictions, beta=1.0):
+    """Per-element smooth L1 (Huber with `beta`) loss, float32 (PyTorch `SmoothL1Loss(reduction="none")`).
+
+    `0.5 * d**2 / beta` where `|d| < beta`, else `|d| - 0.5 * beta`, with `d = predictions - labels`.
+    """
+    diff = ops.abs(_as_float32(predictions) - _as_float32(labels))
+    return ops.where(diff < beta, 0.5 * ops.square(diff) / beta, diff - 0.5 * beta)
+
+
+def confidence_weighted_loss(labels, predictions, confidence, regression=False, sample_weight=None):
+    """LXMERT's per-object losses, weighted by label confidence, averaged over every object.
+
+    Classification (`regression=False`): per-object cross-entropy, `-100`
+    labels counting as 0 (PyTorch `CrossEntropyLoss(reduction="none")`).
+    Regression: smooth L1 averaged over the feature axis. Either way
+    `mean(loss * confidence)` over all `(batch, objects)` entries, padding and
+    ignored objects included in the count, as the reference.
+
+    Args:
+        labels: int `(batch, objects)` class ids, or float `(batch, objects, features)` targets.
+        predictions: float `(batch, objects, num_classes or features)`.
+        confidence: float `(batch, objects)` weights (0 for objects to skip).
+        regression: bool, smooth L1 instead of cross-entropy.
+        sample_weight: optional `(batch,)` per-example weights.
+
+    Returns:
+        float32 scalar.
+
+    References:
+        Parity reference: `transformers.LxmertForPreTraining.forward` (`visual_losses`).
+    """
+    if regression:
+        values = ops.mean(smooth_l1(labels, predictions), axis=-1)
+    else:
+        values, valid = sparse_categorical_crossentropy(labels, predictions)
+        values = ops.where(valid, values, ops.zeros_like(values))
+    weights = _as_float32(ops.reshape(confidence, ops.shape(values)))
+    if sample_weight is not None:
+        weights = weights * broadcast_sample_weight(sample_weight, values)
+    return weighted_mean(values, None, weights)

@@ -1,0 +1,220 @@
+"""LXMERT against `transformers` PyTorch on tiny random configs (padded text and padded objects)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import transformers
+
+import tfmodels
+from tests.helpers import (
+    _to_numpy,
+    assert_parity,
+    compare_outputs,
+    hf_checkpoint,
+    max_abs_diff,
+    random_inputs,
+)
+from tfmodels.models.lxmert.modeling import OBJ_OUTPUTS
+
+CLASSES = ("LxmertModel", "LxmertForPreTraining", "LxmertForQuestionAnswering")
+NUM_OBJECTS = 5
+
+
+def tiny_config(**overrides):
+    fields = dict(vocab_size=99, hidden_size=32, num_attention_heads=4, intermediate_size=37, l_layers=2,
+                  r_layers=3, x_layers=2, visual_feat_dim=13, visual_pos_dim=4, num_qa_labels=7,
+                  num_object_labels=11, num_attr_labels=5, max_position_embeddings=64, type_vocab_size=3,
+                  hidden_act="gelu")
+    fields.update(overrides)
+    return transformers.LxmertConfig(**fields)
+
+
+def lxmert_inputs(seed=0, visual_mask=True):
+    inputs = random_inputs(type_vocab_size=3, seed=seed)
+    rng = np.random.RandomState(seed + 1)
+    batch = inputs["input_ids"].shape[0]
+    inputs["visual_feats"] = rng.randn(batch, NUM_OBJECTS, 13).astype("float32")
+    inputs["visual_pos"] = rng.rand(batch, NUM_OBJECTS, 4).astype("float32")
+    if visual_mask:
+        mask = np.ones((batch, NUM_OBJECTS), dtype="int64")
+        mask[1, 3:] = 0
+        mask[2, 4:] = 0
+        inputs["visual_attention_mask"] = mask
+    return inputs
+
+
+def pretraining_labels(seed=0):
+    rng = np.random.RandomState(seed + 2)
+    batch = 3
+    labels = rng.randint(0, 99, (batch, 9)).astype("int64")
+    labels[:, ::2] = -100
+    obj = rng.randint(0, 11, (batch, NUM_OBJECTS)).astype("int64")
+    obj[0, 1] = -100
+    obj_labels = {
+        "obj": (obj, rng.rand(batch, NUM_OBJECTS).astype("float32")),
+        "attr": (rng.randint(0, 5, (batch, NUM_OBJECTS)).astype("int64"), rng.rand(batch, NUM_OBJECTS).astype("float32")),
+        "feat": (rng.randn(batch, NUM_OBJECTS, 13).astype("float32"), rng.rand(batch, NUM_OBJECTS).astype("float32")),
+    }
+    return {"labels": labels, "obj_labels": obj_labels, "matched_label": np.array([1, 0, 1]),
+            "ans": np.array([3, 6, 0])}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    return {name: hf_checkpoint(name, tiny_config(), tmp_path_factory.mktemp(name)) for name in CLASSES}
+
+
+def _torch_model(class_name, path):
+    return getattr(transformers, class_name).from_pretrained(path, attn_implementation="eager").eval()
+
+
+def _torch_inputs(inputs):
+    import torch
+
+    def convert(value):
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, tuple):
+            return tuple(convert(v) for v in value)
+        return torch.as_tensor(value)
+
+    return {k: convert(v) for k, v in inputs.items()}
+
+
+def _obj_head_reference(class_name, path, inputs):
+    """The reference's object-head predictions on its own vision output (what its visual losses read)."""
+    import torch
+
+    model = _torch_model(class_name, path)
+    with torch.no_grad():
+        vision = model.lxmert(**_torch_inputs(inputs)).vision_output
+        return {OBJ_OUTPUTS[k]: v.numpy() for k, v in model.obj_predict_head(vision).items()}
+
+
+@pytest.mark.parametrize("class_name", CLASSES)
+def test_parity(class_name, checkpoints):
+    inputs = lxmert_inputs()
+    skip = tuple(OBJ_OUTPUTS.values()) if class_name == "LxmertForPreTraining" else ()
+    diffs = assert_parity(class_name, checkpoints[class_name], inputs, skip=skip)
+    if skip:
+        ours = tfmodels.LxmertForPreTraining.from_pretrained(checkpoints[class_name])(inputs)
+        reference = _obj_head_reference(class_name, checkpoints[class_name], inputs)
+        diffs.update(compare_outputs({k: np.asarray(ours[k]) for k in skip}, reference))
+    print(class_name, max(diffs.values()), diffs)
+
+
+def test_parity_without_visual_mask(checkpoints):
+    print(assert_parity("LxmertModel", checkpoints["LxmertModel"], lxmert_inputs(seed=3, visual_mask=False)))
+
+
+def test_pretraining_losses(checkpoints):
+    """Every loss term, alone and together, equals the reference's `loss`."""
+    import torch
+
+    path = checkpoints["LxmertForPreTraining"]
+    inputs, labels = lxmert_inputs(), pretraining_labels()
+    reference_model = _torch_model("LxmertForPreTraining", path)
+    ours = tfmodels.LxmertForPreTraining.from_pretrained(path)
+    for subset in (("labels",), ("matched_label",), ("obj_labels",), ("ans",), tuple(labels)):
+        batch = {**inputs, **{k: labels[k] for k in subset}}
+        with torch.no_grad():
+            expected = reference_model(**_torch_inputs(batch)).loss.item()
+        got = float(ours(batch)["loss"])
+        assert abs(got - expected) <= 1e-5 * max(1.0, abs(expected)), (subset, got, expected)
+
+
+def test_question_answering_loss(checkpoints):
+    import torch
+
+    path = checkpoints["LxmertForQuestionAnswering"]
+    batch = {**lxmert_inputs(), "labels": np.array([3, 6, 0])}
+    with torch.no_grad():
+        expected = _torch_model("LxmertForQuestionAnswering", path)(**_torch_inputs(batch)).loss.item()
+    got = float(tfmodels.LxmertForQuestionAnswering.from_pretrained(path)(batch)["loss"])
+    assert abs(got - expected) <= 1e-5
+
+
+def test_pretraining_without_qa_and_some_visual_losses(tmp_path):
+    config = tiny_config(task_qa=False, visual_attr_loss=False, visual_feat_loss=False)
+    path = hf_checkpoint("LxmertForPreTraining", config, tmp_path)
+    inputs = lxmert_inputs()
+    labels = pretraining_labels()
+    batch = {**inputs, "obj_labels": {"obj": labels["obj_labels"]["obj"]}, "labels": labels["labels"]}
+    import torch
+
+    with torch.no_grad():
+        expected = _torch_model("LxmertForPreTraining", path)(**_torch_inputs(batch))
+    ours = tfmodels.LxmertForPreTraining.from_pretrained(path)(batch)
+    assert sorted(k for k in ours if k not in OBJ_OUTPUTS.values()) == sorted(
+        k for k, v in expected.items() if v is not None)
+    for key in ("prediction_logits", "cross_relationship_score", "question_answering_score", "loss"):
+        assert max_abs_diff(_to_numpy(ours[key]), _to_numpy(expected[key])) <= 1e-5, key
+    assert "attr_prediction_logits" not in ours and "obj_prediction_logits" in ours
+
+
+@pytest.mark.parametrize("class_name", CLASSES)
+def test_save_pretrained_round_trip(class_name, checkpoints, tmp_path):
+    """Ours -> `save_pretrained` -> `transformers` loads it and gives our outputs."""
+    import torch
+
+    inputs = lxmert_inputs()
+    model = getattr(tfmodels, class_name).from_pretrained(checkpoints[class_name])
+    model.save_pretrained(tmp_path)
+    ours = {k: _to_numpy(v) for k, v in model(inputs).items() if k not in OBJ_OUTPUTS.values()}
+    reference = _torch_model(class_name, str(tmp_path))
+    with torch.no_grad():
+        expected = {k: _to_numpy(v) for k, v in reference(**_torch_inputs(inputs)).items() if v is not None}
+    compare_outputs(ours, expected)
+    if class_name == "LxmertForPreTraining":
+        ours_obj = {k: np.asarray(v) for k, v in model(inputs).items() if k in OBJ_OUTPUTS.values()}
+        compare_outputs(ours_obj, _obj_head_reference(class_name, str(tmp_path), inputs))
+
+
+def test_xla_matches_eager(checkpoints):
+    model = tfmodels.LxmertForPreTraining.from_pretrained(checkpoints["LxmertForPreTraining"])
+    inputs = {k: tf.constant(v) for k, v in lxmert_inputs().items()}
+    eager = model(inputs, output_attentions=True, output_hidden_states=True)
+    compiled = tf.function(lambda x: model(x, output_attentions=True, output_hidden_states=True), jit_compile=True)
+    diffs = compare_outputs({k: _to_numpy(v) for k, v in compiled(inputs).items()},
+                            {k: _to_numpy(v) for k, v in eager.items()})
+    assert max(diffs.values()) <= 1e-5
+
+
+@pytest.mark.parametrize("class_name", ["LxmertForPreTraining", "LxmertForQuestionAnswering"])
+def test_fit_step(class_name, checkpoints):
+    model = getattr(tfmodels, class_name).from_pretrained(checkpoints[class_name])
+    inputs = lxmert_inputs()
+    labels = pretraining_labels()
+    batch = {**inputs, **labels} if class_name == "LxmertForPreTraining" else {**inputs, "labels": labels["ans"]}
+    before = float(model(batch)["loss"])
+    model.compile(optimizer=tfmodels_optimizer())
+    history = model.fit(batch, batch_size=3, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert float(model(batch)["loss"]) < before
+
+
+def tfmodels_optimizer():
+    import keras
+
+    return keras.optimizers.Adam(1e-3)
+
+
+def test_bad_visual_inputs(checkpoints):
+    model = tfmodels.LxmertModel.from_pretrained(checkpoints["LxmertModel"])
+    inputs = lxmert_inputs()
+    with pytest.raises(ValueError, match="needs `visual_feats`"):
+        model({k: v for k, v in inputs.items() if k != "visual_feats"})
+    with pytest.raises(ValueError, match=r"visual_pos` of shape \(batch, objects, 4\)"):
+        model({**inputs, "visual_pos": inputs["visual_pos"][..., :3]})
+    with pytest.raises(TypeError, match="visual_feats"):
+        model({**inputs, "visual_feats": inputs["visual_feats"].astype("int32")})
+    with pytest.raises(ValueError, match="obj_labels"):
+        tfmodels.LxmertForPreTraining.from_pretrained(checkpoints["LxmertForPreTraining"])(
+            {**inputs, "obj_labels": {"obj": pretraining_labels()["obj_labels"]["obj"]}})
+
+
+def test_auto_and_config_round_trip(checkpoints):
+    assert type(tfmodels.AutoModel.from_pretrained(checkpoints["LxmertModel"])) is tfmodels.LxmertModel
+    model = tfmodels.LxmertForQuestionAnswering.from_pretrained(checkpoints["LxmertForQuestionAnswering"])
+    clone = tfmodels.LxmertForQuestionAnswering.from_config(model.get_config())
+    assert clone.backbone.config["x_layers"] == 2
