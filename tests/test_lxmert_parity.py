@@ -1,5 +1,6 @@
 """LXMERT against `transformers` PyTorch on tiny random configs (padded text and padded objects)."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,7 +9,6 @@ import transformers
 import tfmodels
 from tests.helpers import (
     _to_numpy,
-    assert_parity,
     compare_outputs,
     hf_checkpoint,
     max_abs_diff,
@@ -61,7 +61,15 @@ def pretraining_labels(seed=0):
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    return {name: hf_checkpoint(name, tiny_config(), tmp_path_factory.mktemp(name)) for name in CLASSES}
+    """One `LxmertForPreTraining` checkpoint (it holds every head) serves all classes, on both sides."""
+    path = hf_checkpoint("LxmertForPreTraining", tiny_config(), tmp_path_factory.mktemp("lxmert"))
+    return dict.fromkeys(CLASSES, path)
+
+
+@pytest.fixture(scope="module")
+def models(checkpoints):
+    """Our models loaded once per module (tests that train load their own)."""
+    return {name: getattr(tfmodels, name).from_pretrained(path) for name, path in checkpoints.items()}
 
 
 def _torch_model(class_name, path):
@@ -91,30 +99,39 @@ def _obj_head_reference(class_name, path, inputs):
         return {OBJ_OUTPUTS[k]: v.numpy() for k, v in model.obj_predict_head(vision).items()}
 
 
-@pytest.mark.parametrize("class_name", CLASSES)
-def test_parity(class_name, checkpoints):
-    inputs = lxmert_inputs()
-    skip = tuple(OBJ_OUTPUTS.values()) if class_name == "LxmertForPreTraining" else ()
-    diffs = assert_parity(class_name, checkpoints[class_name], inputs, skip=skip)
+def _parity(class_name, path, model, inputs):
+    """Every output, hidden states and attentions included; the object-head outputs (ours only) against
+    the reference's object head on its vision output."""
+    options = dict(output_hidden_states=True, output_attentions=True)
+    reference = _to_numpy(_torch_model(class_name, path)(**_torch_inputs(inputs), **options))
+    reference = {k: v for k, v in reference.items() if not (isinstance(v, tuple) and not v)}
+    ours = {k: _to_numpy(v) for k, v in model(inputs, **options).items()}
+    skip = tuple(k for k in OBJ_OUTPUTS.values() if k in ours)
+    diffs = compare_outputs(ours, reference, skip=skip)
     if skip:
-        ours = tfmodels.LxmertForPreTraining.from_pretrained(checkpoints[class_name])(inputs)
-        reference = _obj_head_reference(class_name, checkpoints[class_name], inputs)
-        diffs.update(compare_outputs({k: np.asarray(ours[k]) for k in skip}, reference))
+        diffs.update(compare_outputs({k: ours[k] for k in skip}, _obj_head_reference(class_name, path, inputs)))
+    return diffs
+
+
+@pytest.mark.parametrize("class_name", CLASSES)
+def test_parity(class_name, checkpoints, models):
+    diffs = _parity(class_name, checkpoints[class_name], models[class_name], lxmert_inputs())
     print(class_name, max(diffs.values()), diffs)
 
 
-def test_parity_without_visual_mask(checkpoints):
-    print(assert_parity("LxmertModel", checkpoints["LxmertModel"], lxmert_inputs(seed=3, visual_mask=False)))
+@pytest.mark.slow
+def test_parity_without_visual_mask(checkpoints, models):
+    print(_parity("LxmertModel", checkpoints["LxmertModel"], models["LxmertModel"], lxmert_inputs(3, False)))
 
 
-def test_pretraining_losses(checkpoints):
+def test_pretraining_losses(checkpoints, models):
     """Every loss term, alone and together, equals the reference's `loss`."""
     import torch
 
     path = checkpoints["LxmertForPreTraining"]
     inputs, labels = lxmert_inputs(), pretraining_labels()
     reference_model = _torch_model("LxmertForPreTraining", path)
-    ours = tfmodels.LxmertForPreTraining.from_pretrained(path)
+    ours = models["LxmertForPreTraining"]
     for subset in (("labels",), ("matched_label",), ("obj_labels",), ("ans",), tuple(labels)):
         batch = {**inputs, **{k: labels[k] for k in subset}}
         with torch.no_grad():
@@ -123,17 +140,18 @@ def test_pretraining_losses(checkpoints):
         assert abs(got - expected) <= 1e-5 * max(1.0, abs(expected)), (subset, got, expected)
 
 
-def test_question_answering_loss(checkpoints):
+def test_question_answering_loss(checkpoints, models):
     import torch
 
     path = checkpoints["LxmertForQuestionAnswering"]
     batch = {**lxmert_inputs(), "labels": np.array([3, 6, 0])}
     with torch.no_grad():
         expected = _torch_model("LxmertForQuestionAnswering", path)(**_torch_inputs(batch)).loss.item()
-    got = float(tfmodels.LxmertForQuestionAnswering.from_pretrained(path)(batch)["loss"])
+    got = float(models["LxmertForQuestionAnswering"](batch)["loss"])
     assert abs(got - expected) <= 1e-5
 
 
+@pytest.mark.slow
 def test_pretraining_without_qa_and_some_visual_losses(tmp_path):
     config = tiny_config(task_qa=False, visual_attr_loss=False, visual_feat_loss=False)
     path = hf_checkpoint("LxmertForPreTraining", config, tmp_path)
@@ -153,12 +171,12 @@ def test_pretraining_without_qa_and_some_visual_losses(tmp_path):
 
 
 @pytest.mark.parametrize("class_name", CLASSES)
-def test_save_pretrained_round_trip(class_name, checkpoints, tmp_path):
+def test_save_pretrained_round_trip(class_name, models, tmp_path):
     """Ours -> `save_pretrained` -> `transformers` loads it and gives our outputs."""
     import torch
 
     inputs = lxmert_inputs()
-    model = getattr(tfmodels, class_name).from_pretrained(checkpoints[class_name])
+    model = models[class_name]
     model.save_pretrained(tmp_path)
     ours = {k: _to_numpy(v) for k, v in model(inputs).items() if k not in OBJ_OUTPUTS.values()}
     reference = _torch_model(class_name, str(tmp_path))
@@ -170,8 +188,10 @@ def test_save_pretrained_round_trip(class_name, checkpoints, tmp_path):
         compare_outputs(ours_obj, _obj_head_reference(class_name, str(tmp_path), inputs))
 
 
-def test_xla_matches_eager(checkpoints):
-    model = tfmodels.LxmertForPreTraining.from_pretrained(checkpoints["LxmertForPreTraining"])
+@pytest.mark.parametrize("class_name", ["LxmertForQuestionAnswering", pytest.param("LxmertForPreTraining",
+                                                                                 marks=pytest.mark.slow)])
+def test_xla_matches_eager(class_name, models):
+    model = models[class_name]
     inputs = {k: tf.constant(v) for k, v in lxmert_inputs().items()}
     eager = model(inputs, output_attentions=True, output_hidden_states=True)
     compiled = tf.function(lambda x: model(x, output_attentions=True, output_hidden_states=True), jit_compile=True)
@@ -180,27 +200,22 @@ def test_xla_matches_eager(checkpoints):
     assert max(diffs.values()) <= 1e-5
 
 
-@pytest.mark.parametrize("class_name", ["LxmertForPreTraining", "LxmertForQuestionAnswering"])
+@pytest.mark.parametrize("class_name", ["LxmertForPreTraining", pytest.param("LxmertForQuestionAnswering",
+                                                                          marks=pytest.mark.slow)])
 def test_fit_step(class_name, checkpoints):
     model = getattr(tfmodels, class_name).from_pretrained(checkpoints[class_name])
     inputs = lxmert_inputs()
     labels = pretraining_labels()
     batch = {**inputs, **labels} if class_name == "LxmertForPreTraining" else {**inputs, "labels": labels["ans"]}
     before = float(model(batch)["loss"])
-    model.compile(optimizer=tfmodels_optimizer())
-    history = model.fit(batch, batch_size=3, epochs=2, verbose=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)  # no graph tracing (slow on CPU)
+    history = model.fit(batch, batch_size=3, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert float(model(batch)["loss"]) < before
 
 
-def tfmodels_optimizer():
-    import keras
-
-    return keras.optimizers.Adam(1e-3)
-
-
-def test_bad_visual_inputs(checkpoints):
-    model = tfmodels.LxmertModel.from_pretrained(checkpoints["LxmertModel"])
+def test_bad_visual_inputs(models):
+    model = models["LxmertModel"]
     inputs = lxmert_inputs()
     with pytest.raises(ValueError, match="needs `visual_feats`"):
         model({k: v for k, v in inputs.items() if k != "visual_feats"})
@@ -209,12 +224,13 @@ def test_bad_visual_inputs(checkpoints):
     with pytest.raises(TypeError, match="visual_feats"):
         model({**inputs, "visual_feats": inputs["visual_feats"].astype("int32")})
     with pytest.raises(ValueError, match="obj_labels"):
-        tfmodels.LxmertForPreTraining.from_pretrained(checkpoints["LxmertForPreTraining"])(
+        models["LxmertForPreTraining"](
             {**inputs, "obj_labels": {"obj": pretraining_labels()["obj_labels"]["obj"]}})
 
 
-def test_auto_and_config_round_trip(checkpoints):
+@pytest.mark.slow
+def test_auto_and_config_round_trip(checkpoints, models):
     assert type(tfmodels.AutoModel.from_pretrained(checkpoints["LxmertModel"])) is tfmodels.LxmertModel
-    model = tfmodels.LxmertForQuestionAnswering.from_pretrained(checkpoints["LxmertForQuestionAnswering"])
+    model = models["LxmertForQuestionAnswering"]
     clone = tfmodels.LxmertForQuestionAnswering.from_config(model.get_config())
     assert clone.backbone.config["x_layers"] == 2
