@@ -30,7 +30,8 @@ from tfmodels.models.outputs import ModelOutput, as_model_output
 from tfmodels.models.task_training import TaskTrainingMixin
 
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
-_FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible", "visual_attention_mask")
+_FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible", "visual_attention_mask",
+                 "attention_mask_query", "attention_mask_doc")
 _KERAS_KWARGS = ("name", "dtype", "trainable", "autocast")
 # Hugging Face fields that describe the PyTorch side, not the architecture.
 _NON_ARCHITECTURE_FIELDS = ("model_type", "architectures", "transformers_version", "torch_dtype", "dtype")

@@ -59,6 +59,8 @@ FAMILIES = (
     "big_bird",
     "bigbird_pegasus",
     "lxmert",
+    "retribert",
+    "mmbt",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
