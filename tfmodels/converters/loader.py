@@ -58,6 +58,7 @@ def _key_lookup(table, checkpoint_keys):
 def check_table_covers_model(model, table):
     """Every model variable must have exactly one row (a guard against table bugs)."""
     covered = {id(resolve_variable(model, p.keras_path)) for p in table.params}
+    covered |= {id(v) for v in table.external_variables}
     uncovered = [v.path for v in model.weights if id(v) not in covered]
     if uncovered:
         raise RuntimeError(

@@ -44,6 +44,9 @@ def mmbt_table(model):
         params += dense("classifier", "classifier")
     tied = {rf"^(mmbt\.)?modal_encoder\.{key.replace('.', chr(92) + '.')}$": f"transformer.embeddings.{source}"
             for key, source in SHARED.items()}
-    # Without `weight_rows()` the encoder's keys are not ours to load: reported as unused.
-    other = () if hasattr(backbone.modal_encoder, "weight_rows") else (ENCODER_KEYS,)
-    return WeightTable(params, tied=tied, other_head_keys=other, base_model_prefix="mmbt", is_head_model=is_head)
+    # Without `weight_rows()` the encoder's keys are not ours to load (reported as unused) and its
+    # variables keep the values the user gave them.
+    named = hasattr(backbone.modal_encoder, "weight_rows")
+    return WeightTable(params, tied=tied, other_head_keys=() if named else (ENCODER_KEYS,),
+                       external_variables=() if named else tuple(backbone.modal_encoder.weights),
+                       base_model_prefix="mmbt", is_head_model=is_head)
