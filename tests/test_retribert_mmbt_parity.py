@@ -47,6 +47,11 @@ def mmbt_case(class_name, case):
 
 
 @pytest.fixture(scope="module")
+def retribert_models():
+    return {name: tfmodels.RetriBertModel.from_pretrained(retribert(name)[0]) for name in ("shared", "separate")}
+
+
+@pytest.fixture(scope="module")
 def mmbt_models():
     return {name: getattr(tfmodels, name).from_pretrained(os.path.join(FIXTURES, "mmbt", name),
                                                           encoder=TinyImageEncoder(7))
@@ -54,9 +59,9 @@ def mmbt_models():
 
 
 @pytest.mark.parametrize("name", ["shared", "separate"])
-def test_retribert_parity(name):
+def test_retribert_parity(name, retribert_models):
     path, inputs, reference = retribert(name)
-    model = tfmodels.RetriBertModel.from_pretrained(path)
+    model = retribert_models[name]
     assert (model.bert_doc is None) == (name == "shared")
     diffs = compare_outputs({
         "loss": _to_numpy(model(inputs)["loss"]),
@@ -67,9 +72,9 @@ def test_retribert_parity(name):
     print("RetriBertModel", name, max(diffs.values()), diffs)
 
 
-def test_retribert_save_round_trip_writes_the_reference_state_dict(tmp_path):
+def test_retribert_save_round_trip_writes_the_reference_state_dict(tmp_path, retribert_models):
     path, inputs, reference = retribert("separate")
-    model = tfmodels.RetriBertModel.from_pretrained(path)
+    model = retribert_models["separate"]
     model.save_pretrained(tmp_path)
     saved, original = load_file(tmp_path / "model.safetensors"), load_file(os.path.join(path, "model.safetensors"))
     assert sorted(saved) == sorted(original)
@@ -78,21 +83,27 @@ def test_retribert_save_round_trip_writes_the_reference_state_dict(tmp_path):
     assert abs(float(again(inputs)["loss"]) - float(reference["loss"])) <= TOLERANCE
 
 
-def test_retribert_fit_step_and_xla():
-    path, inputs, reference = retribert("shared")
-    model = tfmodels.RetriBertModel.from_pretrained(path)
+@pytest.mark.slow
+def test_retribert_xla(retribert_models):
+    _, inputs, reference = retribert("separate")
+    model = retribert_models["separate"]
     tensors = {k: tf.constant(v) for k, v in inputs.items()}
     compiled = tf.function(lambda x: model(x)["loss"], jit_compile=True)
     assert abs(float(compiled(tensors)) - float(reference["loss"])) <= TOLERANCE
+
+
+def test_retribert_fit_step():
+    path, inputs, reference = retribert("shared")
+    model = tfmodels.RetriBertModel.from_pretrained(path)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
     history = model.fit(inputs, batch_size=3, epochs=1, verbose=0)
     assert abs(history.history["loss"][0] - float(reference["loss"])) <= TOLERANCE  # the loss of the first step
     assert float(model(inputs)["loss"]) < float(reference["loss"])
 
 
-def test_retribert_bad_inputs():
-    path, inputs, _ = retribert("shared")
-    model = tfmodels.RetriBertModel.from_pretrained(path)
+def test_retribert_bad_inputs(retribert_models):
+    _, inputs, _ = retribert("shared")
+    model = retribert_models["shared"]
     with pytest.raises(ValueError, match="input_ids_doc"):
         model({k: v for k, v in inputs.items() if not k.endswith("_doc")})
     with pytest.raises(ValueError, match="same size"):
