@@ -50,10 +50,13 @@ def pretraining_labels(seed=0):
     labels[:, ::2] = -100
     obj = rng.randint(0, 11, (batch, NUM_OBJECTS)).astype("int64")
     obj[0, 1] = -100
+    def confidence():
+        return rng.rand(batch, NUM_OBJECTS).astype("float32")
+
     obj_labels = {
-        "obj": (obj, rng.rand(batch, NUM_OBJECTS).astype("float32")),
-        "attr": (rng.randint(0, 5, (batch, NUM_OBJECTS)).astype("int64"), rng.rand(batch, NUM_OBJECTS).astype("float32")),
-        "feat": (rng.randn(batch, NUM_OBJECTS, 13).astype("float32"), rng.rand(batch, NUM_OBJECTS).astype("float32")),
+        "obj": (obj, confidence()),
+        "attr": (rng.randint(0, 5, (batch, NUM_OBJECTS)).astype("int64"), confidence()),
+        "feat": (rng.randn(batch, NUM_OBJECTS, 13).astype("float32"), confidence()),
     }
     return {"labels": labels, "obj_labels": obj_labels, "matched_label": np.array([1, 0, 1]),
             "ans": np.array([3, 6, 0])}

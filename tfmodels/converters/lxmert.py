@@ -40,8 +40,10 @@ def _cross_layer(hf, keras):
         *attention(f"{cross}.att.query", f"{cross}.att.key", f"{cross}.att.value", f"{cross}.output.dense",
                    f"{keras}.cross_attention"),
         *layer_norm(f"{cross}.output.LayerNorm", f"{keras}.cross_attention_layer_norm"),
-        *_self_attention_block(f"{hf}.lang_self_att", f"{hf}.lang_inter", f"{hf}.lang_output", f"{keras}.language_block"),
-        *_self_attention_block(f"{hf}.visn_self_att", f"{hf}.visn_inter", f"{hf}.visn_output", f"{keras}.vision_block"),
+        *_self_attention_block(f"{hf}.lang_self_att", f"{hf}.lang_inter", f"{hf}.lang_output",
+                               f"{keras}.language_block"),
+        *_self_attention_block(f"{hf}.visn_self_att", f"{hf}.visn_inter", f"{hf}.visn_output",
+                               f"{keras}.vision_block"),
     ]
 
 

@@ -88,8 +88,11 @@ class MMBTModel(BertModel):
             dtype=self.dtype_policy, name="proj_embeddings")
 
     def _constructor_only_config(self):
-        return {**super()._constructor_only_config(),
-                "encoder": keras.saving.serialize_keras_object(self.modal_encoder)}
+        encoder = keras.saving.serialize_keras_object(self.modal_encoder)
+        # Without its build config the deserialised encoder is built inside this model, as the original
+        # was (same variable paths), instead of on its own at deserialisation.
+        encoder.pop("build_config", None)
+        return {**super()._constructor_only_config(), "encoder": encoder}
 
     def dummy_inputs(self, batch_size=1, seq_len=4):
         import numpy as np
