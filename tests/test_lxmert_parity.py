@@ -246,3 +246,16 @@ def test_auto_and_config_round_trip(checkpoints, models):
     model = models["LxmertForQuestionAnswering"]
     clone = tfmodels.LxmertForQuestionAnswering.from_config(model.get_config())
     assert clone.backbone.config["x_layers"] == 2
+
+
+@pytest.mark.slow
+def test_saved_model_takes_any_number_of_objects(models, tmp_path):
+    """The serving signature has dynamic batch, text and object axes (the dummy inputs have 2 objects)."""
+    model = models["LxmertForQuestionAnswering"]
+    tfmodels.export_saved_model(model, str(tmp_path / "saved"))
+    serve = tf.saved_model.load(str(tmp_path / "saved")).signatures["serving_default"]
+    inputs = lxmert_inputs()
+    inputs.setdefault("token_type_ids", np.zeros_like(inputs["input_ids"]))
+    served = serve(**{k: tf.constant(v, tf.float32 if v.dtype.kind == "f" else tf.int32) for k, v in inputs.items()})
+    compare_outputs({"question_answering_score": served["question_answering_score"].numpy()},
+                    {"question_answering_score": _to_numpy(model(inputs)["question_answering_score"])})

@@ -31,6 +31,18 @@ STREAM_OUTPUTS = ("language_hidden_states", "vision_hidden_states", "language_at
                   "cross_encoder_attentions")
 
 
+class _LxmertServing:
+    """Serving signature of the LXMERT classes: any number of objects, with their mask."""
+
+    serving_extra_inputs = {"visual_attention_mask": ()}
+
+    @property
+    def serving_float_shapes(self):
+        config = getattr(self, "backbone", self).config
+        return {"visual_feats": (None, None, config["visual_feat_dim"]),
+                "visual_pos": (None, None, config["visual_pos_dim"])}
+
+
 def _dense(units, initializer_range, dtype, name):
     return keras.layers.Dense(units, kernel_initializer=hf_initializer(initializer_range), dtype=dtype, name=name)
 
@@ -77,7 +89,7 @@ class LxmertVisualFeatureEncoder(keras.layers.Layer):
                 "initializer_range": self.initializer_range}
 
 
-class LxmertModel(PreTrainedModel):
+class LxmertModel(_LxmertServing, PreTrainedModel):
     """LXMERT: a language encoder, an object-relationship encoder and a cross-modality encoder.
 
     Token embeddings run through `l_layers` BERT blocks, the object
@@ -254,7 +266,7 @@ class LxmertModel(PreTrainedModel):
         return outputs
 
 
-class LxmertPreTrainedModel(PreTrainedModel):
+class LxmertPreTrainedModel(_LxmertServing, PreTrainedModel):
     """Base of the LXMERT heads: the backbone lives in `self.lxmert`."""
 
     model_type = "lxmert"
