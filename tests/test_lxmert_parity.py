@@ -259,3 +259,20 @@ def test_saved_model_takes_any_number_of_objects(models, tmp_path):
     served = serve(**{k: tf.constant(v, tf.float32 if v.dtype.kind == "f" else tf.int32) for k, v in inputs.items()})
     compare_outputs({"question_answering_score": served["question_answering_score"].numpy()},
                     {"question_answering_score": _to_numpy(model(inputs)["question_answering_score"])})
+
+
+@pytest.mark.slow
+def test_untied_lm_head(tmp_path):
+    """`tie_word_embeddings=False`: the decoder is the checkpoint's own `cls.predictions.decoder.weight`."""
+    path = hf_checkpoint("LxmertForPreTraining", tiny_config(tie_word_embeddings=False), tmp_path / "hf")
+    model = tfmodels.LxmertForPreTraining.from_pretrained(path)
+    assert model.lm_head.decoder is not None
+    print(_parity("LxmertForPreTraining", path, model, lxmert_inputs()))
+    model.save_pretrained(tmp_path / "ours")
+    again = _torch_model("LxmertForPreTraining", str(tmp_path / "ours"))
+    import torch
+
+    with torch.no_grad():
+        expected = again(**_torch_inputs(lxmert_inputs())).prediction_logits.numpy()
+    compare_outputs({"prediction_logits": _to_numpy(model(lxmert_inputs())["prediction_logits"])},
+                    {"prediction_logits": expected})
