@@ -58,6 +58,8 @@ FAMILIES = (
     "clip",
     "big_bird",
     "bigbird_pegasus",
+    "wav2vec2",
+    "tapas",
     "lxmert",
     "retribert",
     "mmbt",
@@ -74,6 +76,11 @@ TASK_SUFFIXES = {
     "causal-lm": ("ForCausalLM", "LMHeadModel"),
     "seq2seq-lm": ("ForConditionalGeneration",),
     "image-classification": ("ForImageClassification",),
+    "ctc": ("ForCTC",),
+    # Speech families name their utterance classifier `ForSequenceClassification` and map it here
+    # with `Family.tasks` (and out of "sequence-classification", which takes text).
+    "audio-classification": ("ForAudioClassification",),
+    "table-question-answering": ("ForTableQuestionAnswering",),
 }
 
 
