@@ -30,8 +30,9 @@ from tfmodels.models.outputs import ModelOutput, as_model_output
 from tfmodels.models.task_training import TaskTrainingMixin
 
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
-_FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible", "visual_attention_mask",
-                 "attention_mask_query", "attention_mask_doc")
+# `encoder_hidden_states` `(batch, source_len, hidden)`: the encoder output a cross-attention decoder reads.
+_FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible", "encoder_hidden_states",
+                 "encoder_attention_mask", "visual_attention_mask", "attention_mask_query", "attention_mask_doc")
 _KERAS_KWARGS = ("name", "dtype", "trainable", "autocast")
 # Hugging Face fields that describe the PyTorch side, not the architecture.
 _NON_ARCHITECTURE_FIELDS = ("model_type", "architectures", "transformers_version", "torch_dtype", "dtype")
@@ -335,12 +336,16 @@ class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.
         return prepared
 
 
-def stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions):
-    """Adds `hidden_states` / `attentions` tuples to an output dict when asked for."""
+def stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions,
+                  cross_attentions=()):
+    """Adds `hidden_states` / `attentions` (and, from decoder blocks run with encoder states,
+    `cross_attentions`) tuples to an output dict when asked for."""
     if output_hidden_states:
         outputs["hidden_states"] = tuple(hidden_states)
     if output_attentions:
         outputs["attentions"] = tuple(attentions)
+        if cross_attentions:
+            outputs["cross_attentions"] = tuple(cross_attentions)
     return outputs
 
 
