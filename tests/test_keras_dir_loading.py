@@ -14,7 +14,7 @@ import pytest
 import tfmodels
 from tests.helpers import compare_outputs, hf_checkpoint, random_inputs, torch_outputs
 from tests.test_bert_parity import tiny_bert_config
-from tests.tiny_models import one_class_per_family, tiny_model
+from tests.tiny_models import loading_objects, one_class_per_family, tiny_model
 from tfmodels.converters import save_keras_weights
 
 
@@ -113,7 +113,7 @@ def test_keras_directory_round_trip_every_family(class_name, tmp_path):
     # The weight table read both ways (fused and split tensors, buffers, tied weights) for each family.
     model = tiny_model(class_name)
     save_keras_weights(model, tmp_path)
-    reloaded = type(model).from_pretrained(tmp_path)
+    reloaded = type(model).from_pretrained(tmp_path, **loading_objects(model.model_type))
     assert len(reloaded.weights) == len(model.weights)
     for a, b in zip(model.weights, reloaded.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)

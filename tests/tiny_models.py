@@ -117,6 +117,11 @@ TINY_CONFIGS = {
     "ibert": dict(_BERT_LIKE, type_vocab_size=2, pad_token_id=1, hidden_act="gelu"),
     "tapas": dict({k: v for k, v in _BERT_LIKE.items() if k != "type_vocab_size"},
                   type_vocab_sizes=[3, 7, 7, 2, 7, 7, 10], max_num_rows=7, max_num_columns=7, num_aggregation_labels=4),
+    "lxmert": dict(vocab_size=99, hidden_size=32, num_attention_heads=4, intermediate_size=37, l_layers=2, r_layers=3,
+                   x_layers=2, visual_feat_dim=13, num_qa_labels=7, num_object_labels=11, num_attr_labels=5,
+                   max_position_embeddings=64, type_vocab_size=3),
+    "retribert": dict(_BERT_LIKE, share_encoders=False, projection_dim=11),
+    "mmbt": dict(_BERT_LIKE, modal_hidden_size=7, num_labels=3),  # + a fresh `encoder`, see `tiny_config`
 }
 
 
@@ -148,7 +153,16 @@ def tiny_config(model_type):
     """The tiny config dict of `model_type` (a copy)."""
     if model_type == "transfo-xl":
         return _transfo_xl_config()
+    if model_type == "mmbt":  # MMBT takes its image encoder at construction: the fixtures' tiny one
+        from tests.mmbt_encoder import TinyImageEncoder
+
+        return {**TINY_CONFIGS[model_type], "encoder": TinyImageEncoder(7)}
     return dict(TINY_CONFIGS[model_type])
+
+
+def loading_objects(model_type):
+    """Constructor objects a family takes besides its config, to pass to `from_pretrained` (MMBT's encoder)."""
+    return {"encoder": tiny_config(model_type)["encoder"]} if model_type == "mmbt" else {}
 
 
 def tiny_model(class_name, **overrides):
@@ -161,10 +175,9 @@ def random_model_inputs(model, batch_size=2, seq_len=6, seed=0):
     """Inputs shaped like `model.dummy_inputs()`, with random token ids in `[1, vocab)`."""
     rng = np.random.RandomState(seed)
     inputs = model.dummy_inputs(batch_size=batch_size, seq_len=seq_len)
-    if "pixel_values" in inputs:  # vision models: random pixels
-        inputs["pixel_values"] = rng.randn(*inputs["pixel_values"].shape).astype("float32")
-    if "input_values" in inputs:  # speech models: random samples
-        inputs["input_values"] = rng.randn(*inputs["input_values"].shape).astype("float32")
+    for name in ("pixel_values", "input_values", "visual_feats", "visual_pos", "input_modal"):  # float: random
+        if name in inputs:
+            inputs[name] = rng.randn(*inputs[name].shape).astype("float32")
     if "input_ids" not in inputs:
         return inputs
     vocab_size = model.config.get("vocab_size", 40)

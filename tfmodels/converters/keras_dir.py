@@ -22,15 +22,21 @@ from tfmodels.converters import files
 from tfmodels.converters.errors import CheckpointError
 
 
-def open_weights(weights_path):
+def open_weights(weights_path, layers=None):
     """Opens a checkpoint's weights for `load_weights_from_reader`.
+
+    Args:
+        weights_path: `pathlib.Path` of the weights file.
+        layers: optional `{argument: keras layer}` the class takes besides its
+            config (MMBT's `encoder`), given to `from_pretrained`; the Keras
+            reader rebuilds the saved class with copies of them.
 
     Returns:
         A `KerasWeightsReader` for `model.weights.h5`, else a
         `files.CheckpointReader`; both are context managers.
     """
     if weights_path.name == files.KERAS_WEIGHTS_NAME:
-        return KerasWeightsReader(weights_path)
+        return KerasWeightsReader(weights_path, layers)
     return files.CheckpointReader(weights_path)
 
 
@@ -63,13 +69,15 @@ class KerasWeightsReader:
             not hold that class's weights as built from the config.
     """
 
-    def __init__(self, weights_path):
+    def __init__(self, weights_path, layers=None):
         from tfmodels.converters.saver import hf_tensor_sources
 
         self.path = weights_path
         config = files.read_config(weights_path.parent)
         model_class = saved_class(config, weights_path)
         config = {k: v for k, v in config.items() if k != "dtype"}
+        # Copies of the given layers (not the layers themselves, which belong to the model being loaded).
+        config.update({k: type(v).from_config(v.get_config()) for k, v in (layers or {}).items()})
         self._model = model_class.from_config({**config, "dtype": keras.dtype_policies.get("float32")})
         self._model.build_from_dummy_inputs()
         try:

@@ -9,6 +9,7 @@ variables, so peak memory stays near one copy of the model.
 import logging
 import re
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
@@ -58,6 +59,7 @@ def _key_lookup(table, checkpoint_keys):
 def check_table_covers_model(model, table):
     """Every model variable must have exactly one row (a guard against table bugs)."""
     covered = {id(resolve_variable(model, p.keras_path)) for p in table.params}
+    covered |= {id(v) for v in table.external_variables}
     uncovered = [v.path for v in model.weights if id(v) not in covered]
     if uncovered:
         raise RuntimeError(
@@ -338,7 +340,8 @@ def load_pretrained(
     with files.low_memory_allocation():
         model = cls.from_config(config)
         model.build_from_dummy_inputs()
-        with open_weights(weights_path) as reader:  # Keras-format directories too (converters/keras_dir.py)
+        layers = {k: v for k, v in kwargs.items() if isinstance(v, keras.layers.Layer)}  # MMBT's encoder
+        with open_weights(weights_path, layers) as reader:  # Keras-format directories too (converters/keras_dir.py)
             info = load_weights_from_reader(
                 model, reader, ignore_mismatched_sizes=ignore_mismatched_sizes, progress=progress
             )

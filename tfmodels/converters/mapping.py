@@ -282,6 +282,10 @@ class WeightTable:
             loading (sinusoid tables, tied decoders, causal masks); loading
             compares the checkpoint's tensor with the model's value. The
             `position_ids` / `token_type_ids` buffer checks are always added.
+        external_variables: model variables no checkpoint key holds, left to
+            their owner (MMBT's user-supplied image encoder when it names no
+            keys): neither loaded nor saved, and exempt from the check that
+            every variable has a row.
     """
 
     params: list
@@ -292,6 +296,7 @@ class WeightTable:
     buffers: dict = dataclasses.field(default_factory=dict)
     tied: dict = dataclasses.field(default_factory=dict)
     checks: tuple = ()
+    external_variables: tuple = ()
 
     def __post_init__(self):
         from tfmodels.converters import buffers  # it imports this module

@@ -48,12 +48,14 @@ def serving_input_specs(model):
     extra = serving_extra_inputs(model)
     dummy = model.dummy_inputs()
     float_names = set(getattr(model, "float_input_names", ()))
+    # Float inputs with other dynamic axes declare their shapes (LXMERT: any number of objects).
+    float_shapes = dict(getattr(model, "serving_float_shapes", None) or {})
 
     def spec(name):
         if name in float_names and getattr(model, "serving_dynamic_float_inputs", False):  # audio samples
             return tf.TensorSpec([None] * len(dummy[name].shape), tf.float32, name=name)
         if name in float_names:  # images: dynamic batch, the model's static channels and size
-            return tf.TensorSpec([None, *dummy[name].shape[1:]], tf.float32, name=name)
+            return tf.TensorSpec(float_shapes.get(name, [None, *dummy[name].shape[1:]]), tf.float32, name=name)
         return tf.TensorSpec([None] * rank + list(extra.get(name, ())), tf.int32, name=name)
 
     return {name: spec(name) for name in serving_input_names(model)}

@@ -112,3 +112,8 @@ __all__ += ["AxialPositionEmbedding", "LSHSelfAttention", "LocalSelfAttention", 
 from tfmodels.layers.cell_selection import CellSelectionHead  # noqa: E402
 
 __all__ += ["CellSelectionHead"]
+
+# Two-stream cross-modality block (LXMERT, issue 18).
+from tfmodels.layers.cross_modality_block import CrossModalityBlock  # noqa: E402
+
+__all__ += ["CrossModalityBlock"]

@@ -182,6 +182,10 @@ class TransformerEmbeddings(keras.layers.Layer):
         extra_embeddings: optional float tensor `(batch, seq_len, hidden_size)`
             added before the LayerNorm: how relatives add their own terms
             (LayoutLM's 2-D box embeddings, XLM's language embeddings).
+        inputs_embeds: optional float tensor `(batch, seq_len, hidden_size)`
+            used as the token vectors instead of looking up `input_ids`, which
+            then only give the shape of the default position and token-type
+            ids (MMBT's projected image features).
         training: bool, enables dropout.
 
     Returns:
@@ -298,17 +302,12 @@ class TransformerEmbeddings(keras.layers.Layer):
             self.projection.build((*input_shape, self.hidden_size))
         self.built = True
 
-    def call(self, input_ids, token_type_ids=None, position_ids=None, extra_embeddings=None, training=None):
-        x = self.word_embeddings(input_ids)  # (batch, seq_len, word_embedding_size or hidden)
-        if self.trigram_input:
-            zeros = ops.zeros_like(x[:, :1])
-            next_tokens = ops.concatenate([x[:, 1:], zeros], axis=1)
-            previous_tokens = ops.concatenate([zeros, x[:, :-1]], axis=1)
-            x = ops.concatenate([next_tokens, x, previous_tokens], axis=-1)  # (batch, seq_len, 3 * E)
-        if self.embedding_transformation is not None:
-            x = self.embedding_transformation(x)  # (batch, seq_len, hidden)
-        if self.word_embedding_scale is not None:
-            x = x * ops.cast(self.word_embedding_scale, x.dtype)
+    def call(self, input_ids, token_type_ids=None, position_ids=None, extra_embeddings=None, inputs_embeds=None,
+             training=None):
+        if inputs_embeds is not None:
+            x = ops.cast(inputs_embeds, self.compute_dtype)  # vectors given instead of looked up (MMBT's modality)
+        else:
+            x = self._token_vectors(input_ids)
         if self.position_embeddings is not None:
             if position_ids is None:
                 position_ids = self.default_position_ids(input_ids)
@@ -349,6 +348,19 @@ class TransformerEmbeddings(keras.layers.Layer):
         weights = ops.cast(valid, table.dtype)[..., None]  # (batch, seq_len, span, 1)
         total = ops.sum(table * weights, axis=-2)  # (batch, seq_len, hidden)
         return total / ops.maximum(ops.sum(weights, axis=-2), ops.cast(1e-7, table.dtype))
+
+    def _token_vectors(self, input_ids):
+        x = self.word_embeddings(input_ids)  # (batch, seq_len, word_embedding_size or hidden)
+        if self.trigram_input:
+            zeros = ops.zeros_like(x[:, :1])
+            next_tokens = ops.concatenate([x[:, 1:], zeros], axis=1)
+            previous_tokens = ops.concatenate([zeros, x[:, :-1]], axis=1)
+            x = ops.concatenate([next_tokens, x, previous_tokens], axis=-1)  # (batch, seq_len, 3 * E)
+        if self.embedding_transformation is not None:
+            x = self.embedding_transformation(x)  # (batch, seq_len, hidden)
+        if self.word_embedding_scale is not None:
+            x = x * ops.cast(self.word_embedding_scale, x.dtype)
+        return x
 
     def default_position_ids(self, input_ids):
         """Position ids used when none are given: `(1, seq_len)`, or `(batch, seq_len)` padding-offset ids."""

@@ -804,3 +804,37 @@ def table_question_answering_loss(options, labels, token_logits, logits, column_
         )
         per_example = (per_example + answer_loss) * large_answer_loss_mask
     return total + weighted_mean(per_example)
+
+
+def confidence_weighted_loss(labels, predictions, confidence, regression=False, sample_weight=None):
+    """LXMERT's per-object losses, weighted by label confidence, averaged over every object.
+
+    Classification (`regression=False`): per-object cross-entropy, `-100`
+    labels counting as 0 (PyTorch `CrossEntropyLoss(reduction="none")`).
+    Regression: smooth L1 (`huber_loss` with `delta=1`, PyTorch
+    `SmoothL1Loss(reduction="none")`) averaged over the feature axis. Either
+    way `mean(loss * confidence)` over all `(batch, objects)` entries, padding
+    and ignored objects included in the count, as the reference.
+
+    Args:
+        labels: int `(batch, objects)` class ids, or float `(batch, objects, features)` targets.
+        predictions: float `(batch, objects, num_classes or features)`.
+        confidence: float `(batch, objects)` weights (0 for objects to skip).
+        regression: bool, smooth L1 instead of cross-entropy.
+        sample_weight: optional `(batch,)` per-example weights.
+
+    Returns:
+        float32 scalar.
+
+    References:
+        Parity reference: `transformers.LxmertForPreTraining.forward` (`visual_losses`).
+    """
+    if regression:
+        values = ops.mean(huber_loss(_as_float32(predictions), _as_float32(labels)), axis=-1)
+    else:
+        values, valid = sparse_categorical_crossentropy(labels, predictions)
+        values = ops.where(valid, values, ops.zeros_like(values))
+    weights = _as_float32(ops.reshape(confidence, ops.shape(values)))
+    if sample_weight is not None:
+        weights = weights * broadcast_sample_weight(sample_weight, values)
+    return weighted_mean(values, None, weights)

@@ -32,7 +32,7 @@ from tfmodels.models.task_training import TaskTrainingMixin
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
 # `encoder_hidden_states` `(batch, source_len, hidden)`: the encoder output a cross-attention decoder reads.
 _FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible", "encoder_hidden_states",
-                 "encoder_attention_mask")
+                 "encoder_attention_mask", "visual_attention_mask", "attention_mask_query", "attention_mask_doc")
 _KERAS_KWARGS = ("name", "dtype", "trainable", "autocast")
 # Hugging Face fields that describe the PyTorch side, not the architecture.
 _NON_ARCHITECTURE_FIELDS = ("model_type", "architectures", "transformers_version", "torch_dtype", "dtype")

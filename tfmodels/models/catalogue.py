@@ -65,6 +65,9 @@ FAMILIES = (
     "encoder_decoder",
     "luke",
     "ibert",
+    "lxmert",
+    "retribert",
+    "mmbt",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
