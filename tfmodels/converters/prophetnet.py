@@ -30,17 +30,21 @@ def _attention(hf, keras):
     return attention(*(f"{hf}.{n}_proj" for n in _PROJECTIONS), keras)
 
 
+def _block_rows(layer, block):
+    """The rows every ProphetNet layer has: self-attention projections, feed-forward, their norms."""
+    params = _attention(f"{layer}.self_attn", f"{block}.self_attention")
+    params += layer_norm(f"{layer}.self_attn_layer_norm", f"{block}.attention_layer_norm")
+    params += feed_forward(f"{layer}.feed_forward.intermediate", f"{layer}.feed_forward.output",
+                           f"{block}.feed_forward")
+    return params + layer_norm(f"{layer}.feed_forward_layer_norm", f"{block}.output_layer_norm")
+
+
 def encoder_rows(model, hf="encoder"):
     """Rows of the encoder stack of `model` (flat attributes `encoder_*`); `hf` is its checkpoint prefix."""
     params = embedding(_join(hf, "position_embeddings"), "encoder_position_embeddings")
     params += layer_norm(_join(hf, "embeddings_layer_norm"), "encoder_embeddings_layer_norm")
     for i in range(len(model.encoder_blocks)):
-        layer, block = _join(hf, f"layers.{i}"), f"encoder_blocks.{i}"
-        params += _attention(f"{layer}.self_attn", f"{block}.self_attention")
-        params += layer_norm(f"{layer}.self_attn_layer_norm", f"{block}.attention_layer_norm")
-        params += feed_forward(f"{layer}.feed_forward.intermediate", f"{layer}.feed_forward.output",
-                               f"{block}.feed_forward")
-        params += layer_norm(f"{layer}.feed_forward_layer_norm", f"{block}.output_layer_norm")
+        params += _block_rows(_join(hf, f"layers.{i}"), f"encoder_blocks.{i}")
     return params
 
 
@@ -51,15 +55,11 @@ def decoder_rows(model, hf="decoder"):
     params += layer_norm(_join(hf, "embeddings_layer_norm"), "decoder_embeddings_layer_norm")
     for i, decoder_block in enumerate(model.decoder_blocks):
         layer, block = _join(hf, f"layers.{i}"), f"decoder_blocks.{i}"
-        params += _attention(f"{layer}.self_attn", f"{block}.self_attention")
+        params += _block_rows(layer, block)
         params += dense(f"{layer}.self_attn.relative_pos_embeddings", f"{block}.self_attention.relative_pos_embeddings")
-        params += layer_norm(f"{layer}.self_attn_layer_norm", f"{block}.attention_layer_norm")
         if decoder_block.add_cross_attention:
             params += _attention(f"{layer}.cross_attn", f"{block}.cross_attention")
             params += layer_norm(f"{layer}.cross_attn_layer_norm", f"{block}.cross_attention_layer_norm")
-        params += feed_forward(f"{layer}.feed_forward.intermediate", f"{layer}.feed_forward.output",
-                               f"{block}.feed_forward")
-        params += layer_norm(f"{layer}.feed_forward_layer_norm", f"{block}.output_layer_norm")
     return params
 
 

@@ -19,6 +19,7 @@ import keras
 from keras import ops
 
 from tfmodels.layers.einsum_dense import EinsumDense
+from tfmodels.layers.kv_cache import write_kv_cache
 from tfmodels.layers.masks import attention_mask_to_bool, mask_scores, masked_softmax
 from tfmodels.layers.utils import clone_initializer
 
@@ -231,12 +232,7 @@ class MultiHeadAttention(keras.layers.Layer):
             v = self._transform_value(v, **kwargs)
 
         if cache is not None:
-            if cache_update_index is None:
-                raise ValueError("`cache_update_index` is required when `cache` is given.")
-            start = [0, cache_update_index, 0, 0]
-            k = ops.slice_update(cache[:, 0], start, ops.cast(k, cache.dtype))
-            v = ops.slice_update(cache[:, 1], start, ops.cast(v, cache.dtype))
-            cache = ops.stack([k, v], axis=1)  # (B, 2, S, N, H)
+            k, v, cache = write_kv_cache(cache, cache_update_index, k, v)  # (B, S, N, H) each, (B, 2, S, N, H)
 
         attention_mask = attention_mask_to_bool(attention_mask, query.shape[0], query.shape[1], k.shape[1])
         scores = self._attention_scores(q, k, **kwargs)  # (B, N, T, S)

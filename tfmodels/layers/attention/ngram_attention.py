@@ -31,6 +31,7 @@ import keras
 from keras import ops
 
 from tfmodels.layers.attention.multi_head_attention import MultiHeadAttention
+from tfmodels.layers.kv_cache import write_kv_cache
 from tfmodels.layers.masks import causal_mask, masked_softmax, merge_masks, padding_mask
 from tfmodels.layers.position.relative import t5_bucket_positions
 from tfmodels.layers.utils import clone_initializer
@@ -204,12 +205,7 @@ class NgramSelfAttention(MultiHeadAttention):
         v = split(self.value_dense(query))
         main_k, main_v = k[:, 0], v[:, 0]  # (B, T, N, H)
         if cache is not None:
-            if cache_update_index is None:
-                raise ValueError("`cache_update_index` is required when `cache` is given.")
-            start = [0, cache_update_index, 0, 0]
-            main_k = ops.slice_update(cache[:, 0], start, ops.cast(main_k, cache.dtype))
-            main_v = ops.slice_update(cache[:, 1], start, ops.cast(main_v, cache.dtype))
-            cache = ops.stack([main_k, main_v], axis=1)  # (B, 2, L, N, H)
+            main_k, main_v, cache = write_kv_cache(cache, cache_update_index, main_k, main_v)  # (B, L, N, H)
             main_k, main_v = ops.cast(main_k, q.dtype), ops.cast(main_v, q.dtype)
 
         # Main stream: causal self-attention (over the cache when decoding).

@@ -25,8 +25,7 @@ from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.heads import HeadModelMixin
 from tfmodels.models.prophetnet.modeling import ProphetNetModel, ProphetNetPreTrainedModel, XLMProphetNetModel
-from tfmodels.models.seq2seq import Seq2SeqLMMixin, decoder_input_ids_from, init_decoder_cache, \
-    project_cross_key_values
+from tfmodels.models.seq2seq import BackboneGenerationMixin, Seq2SeqLMMixin, decoder_input_ids_from
 
 
 class NgramLMHeadMixin:
@@ -66,8 +65,8 @@ class NgramLMHeadMixin:
         return label_smoothed_crossentropy(targets, logits, epsilon=config["eps"], sample_weight=sample_weight)
 
 
-class ProphetNetForConditionalGeneration(NgramLMHeadMixin, Seq2SeqLMMixin, Seq2SeqGenerationMixin, HeadModelMixin,
-                                         PreTrainedModel):
+class ProphetNetForConditionalGeneration(NgramLMHeadMixin, Seq2SeqLMMixin, BackboneGenerationMixin,
+                                         Seq2SeqGenerationMixin, HeadModelMixin, PreTrainedModel):
     """ProphetNet with its LM head on the predict streams; `generate()` from predict stream 1.
 
     Call inputs: as `ProphetNetModel`, plus `labels` `(B, T)` (`-100`
@@ -115,16 +114,7 @@ class ProphetNetForConditionalGeneration(NgramLMHeadMixin, Seq2SeqLMMixin, Seq2S
                         if k not in ("last_hidden_state", "last_hidden_state_ngram")})
         return self.with_task_loss(outputs, labels)
 
-    # -- generation interface (tfmodels.generation.seq2seq) ---------------------
-
-    def encode(self, input_ids, attention_mask=None, **kwargs):
-        return self.backbone.encode(input_ids, attention_mask, **kwargs)
-
-    def init_cache(self, batch_size, max_length):
-        return init_decoder_cache(self.backbone.decoder_blocks, batch_size, max_length, self.compute_dtype)
-
-    def cross_key_values(self, encoder_hidden_states):
-        return project_cross_key_values(self.backbone.decoder_blocks, encoder_hidden_states)
+    # -- generation interface (tfmodels.generation.seq2seq; encode / caches: BackboneGenerationMixin) ----
 
     def decode_step(self, decoder_input_ids, decoder_attention_mask, cache, cache_index, encoder_attention_mask,
                     cross_key_values):
