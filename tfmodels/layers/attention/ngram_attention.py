@@ -153,7 +153,7 @@ class NgramSelfAttention(MultiHeadAttention):
         self.num_buckets = num_buckets
         self.relative_max_distance = relative_max_distance
 
-    def build(self, query_shape, value_shape=None, key_shape=None):
+    def build(self, query_shape):  # self-attention only: no value/key inputs
         super().build(query_shape)
         self.relative_pos_embeddings = keras.layers.Dense(
             self.num_buckets * self.num_heads, kernel_initializer=clone_initializer(self.kernel_initializer),
