@@ -105,10 +105,10 @@ class ProphetNetForConditionalGeneration(NgramLMHeadMixin, Seq2SeqLMMixin, Backb
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False):
         inputs = self._prepare_inputs(inputs)
-        decoder_input_ids = decoder_input_ids_from(self.backbone, inputs)
+        backbone_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+        backbone_inputs["decoder_input_ids"] = decoder_input_ids_from(self.backbone, inputs)
         labels = self.pop_labels(inputs)
-        backbone_outputs = self.backbone.encode_decode(inputs, decoder_input_ids, training, output_attentions,
-                                                       output_hidden_states)
+        backbone_outputs = self._backbone_outputs(backbone_inputs, training, output_attentions, output_hidden_states)
         outputs = self.ngram_logits(self.backbone, backbone_outputs["last_hidden_state_ngram"])
         outputs.update({k: v for k, v in backbone_outputs.items()
                         if k not in ("last_hidden_state", "last_hidden_state_ngram")})
