@@ -186,7 +186,7 @@ class NgramSelfAttention(MultiHeadAttention):
              predict_relative_buckets=None, cache=None, cache_update_index=None, return_attention_scores=False,
              training=None, attention_bias=None, **kwargs):
         del attention_bias, kwargs  # the relative bias is this layer's own
-        batch, total, width = query.shape
+        total = query.shape[1]
         streams = 1 + self.ngram
         if total is not None and total % streams:
             raise ValueError(f"NgramSelfAttention needs (1 + ngram) streams of equal length. Received: "

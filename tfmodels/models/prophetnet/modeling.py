@@ -12,7 +12,10 @@ cached step at index `t` is position `pad_token_id + 1 + t`. As the
 reference, predict stream `g` adds n-gram embedding row `(g - 1) mod G`, and
 the encoder and cross-attention "attentions" are the masked pre-softmax
 scores (masked entries at the float32 minimum), the n-gram self-attention's
-the probabilities.
+the probabilities; the predict streams' relative-position values are read
+through the reference's layout (see `NgramSelfAttention._relative_bias`:
+with more than one target token, a query reads another position's values,
+as in `transformers`; a cached step, one token, reads its own).
 
 Masks are boolean: a row whose keys are all masked (a decoder row whose
 first token is padding) gives uniform weights over all keys, where the
