@@ -97,6 +97,11 @@ TINY_CONFIGS = {
     "clip_text_model": _CLIP_TEXT,
     "clip_vision_model": _CLIP_VISION,
     "clip": dict(text_config=_CLIP_TEXT, vision_config=_CLIP_VISION, projection_dim=24),
+    # Speech: a two-layer feature encoder of odd widths, hidden 36 in 3 heads, 4 positional-conv groups.
+    "wav2vec2": dict(hidden_size=36, num_hidden_layers=2, num_attention_heads=3, intermediate_size=37,
+                     conv_dim=(10, 14), conv_stride=(3, 2), conv_kernel=(5, 3), num_conv_pos_embeddings=5,
+                     num_conv_pos_embedding_groups=4, vocab_size=11, codevector_dim=12, proj_codevector_dim=10,
+                     num_codevectors_per_group=7, num_codevector_groups=2, classifier_proj_size=9, num_labels=3),
     "big_bird": dict(_BERT_LIKE, max_position_embeddings=128, block_size=4, num_random_blocks=2),
     "bigbird_pegasus": dict(vocab_size=99, max_position_embeddings=128, d_model=32, encoder_layers=2, decoder_layers=1,
                             encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=37,
@@ -150,6 +155,8 @@ def random_model_inputs(model, batch_size=2, seq_len=6, seed=0):
     inputs = model.dummy_inputs(batch_size=batch_size, seq_len=seq_len)
     if "pixel_values" in inputs:  # vision models: random pixels
         inputs["pixel_values"] = rng.randn(*inputs["pixel_values"].shape).astype("float32")
+    if "input_values" in inputs:  # speech models: random samples
+        inputs["input_values"] = rng.randn(*inputs["input_values"].shape).astype("float32")
     if "input_ids" not in inputs:
         return inputs
     vocab_size = model.config.get("vocab_size", 40)

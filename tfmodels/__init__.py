@@ -18,6 +18,8 @@ from tfmodels import layers  # noqa: E402
 from tfmodels.auto import (  # noqa: E402
     AutoConfig,
     AutoModel,
+    AutoModelForAudioClassification,
+    AutoModelForCTC,
     AutoModelForCausalLM,
     AutoModelForImageClassification,
     AutoModelForMaskedLM,
@@ -25,6 +27,7 @@ from tfmodels.auto import (  # noqa: E402
     AutoModelForQuestionAnswering,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
+    AutoModelForTableQuestionAnswering,
     AutoModelForTokenClassification,
 )
 from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError  # noqa: E402
@@ -33,11 +36,14 @@ from tfmodels.models.base import PreTrainedModel  # noqa: E402
 from tfmodels.models.config import PretrainedConfig  # noqa: E402
 from tfmodels.models.outputs import ModelOutput  # noqa: E402
 from tfmodels.pipelines import pipeline  # noqa: E402
+from tfmodels.sentence_embeddings import SentenceEmbedder  # noqa: E402
 from tfmodels.models.catalogue import families as _families  # noqa: E402
 
 __all__ = [
     "AutoConfig",
     "AutoModel",
+    "AutoModelForAudioClassification",
+    "AutoModelForCTC",
     "AutoModelForCausalLM",
     "AutoModelForImageClassification",
     "AutoModelForMaskedLM",
@@ -45,11 +51,13 @@ __all__ = [
     "AutoModelForQuestionAnswering",
     "AutoModelForSeq2SeqLM",
     "AutoModelForSequenceClassification",
+    "AutoModelForTableQuestionAnswering",
     "AutoModelForTokenClassification",
     "CheckpointError",
     "ModelOutput",
     "PreTrainedModel",
     "PretrainedConfig",
+    "SentenceEmbedder",
     "UnknownModelTypeError",
     "WeightMismatchError",
     "export_saved_model",

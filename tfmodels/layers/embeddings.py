@@ -161,11 +161,18 @@ class TransformerEmbeddings(keras.layers.Layer):
         word_embedding_scale: float or None, multiplier of the token vectors
             before the other terms are added (BigBird's `rescale_embeddings`:
             `sqrt(hidden_size)`).
+        type_vocab_sizes: tuple of ints or None; when set (instead of
+            `type_vocab_size`), one token-type table per entry,
+            `token_type_embeddings_{i}` with `type_vocab_sizes[i]` rows, and
+            `token_type_ids` is `(batch, seq_len, len(type_vocab_sizes))`: the
+            sum of every table's lookup is added (TAPAS's segment, column,
+            row, rank ... ids).
         **kwargs: base layer arguments.
 
     Call args:
         input_ids: int tensor `(batch, seq_len)`.
-        token_type_ids: optional int tensor `(batch, seq_len)`; zeros if absent.
+        token_type_ids: optional int tensor `(batch, seq_len)` (`(batch,
+            seq_len, len(type_vocab_sizes))` with `type_vocab_sizes`); zeros if absent.
         position_ids: optional int tensor `(batch, seq_len)` or `(1, seq_len)`;
             `arange(seq_len)` if absent.
         extra_embeddings: optional float tensor `(batch, seq_len, hidden_size)`
@@ -206,9 +213,11 @@ class TransformerEmbeddings(keras.layers.Layer):
         projection_size=None,
         dropout_first=False,
         word_embedding_scale=None,
+        type_vocab_sizes=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.type_vocab_sizes = tuple(type_vocab_sizes) if type_vocab_sizes else None
         self.dropout_first = dropout_first
         self.word_embedding_scale = word_embedding_scale
         self.word_embedding_size = word_embedding_size
@@ -248,6 +257,11 @@ class TransformerEmbeddings(keras.layers.Layer):
                 type_vocab_size, hidden_size, embeddings_initializer=clone_initializer(init),
                 dtype=self.dtype_policy, name="token_type_embeddings",
             )
+        self.token_type_tables = [
+            keras.layers.Embedding(size, hidden_size, embeddings_initializer=clone_initializer(init),
+                                   dtype=self.dtype_policy, name=f"token_type_embeddings_{i}")
+            for i, size in enumerate(self.type_vocab_sizes or ())
+        ]
         self.layer_norm = None
         if layer_norm_eps is not None:
             self.layer_norm = make_normalization(
@@ -270,6 +284,8 @@ class TransformerEmbeddings(keras.layers.Layer):
             self.position_embeddings.build(input_shape)
         if self.token_type_embeddings is not None:
             self.token_type_embeddings.build(input_shape)
+        for table in self.token_type_tables:
+            table.build(input_shape)
         if self.layer_norm is not None:
             self.layer_norm.build((*input_shape, self.hidden_size))
         if self.projection is not None:
@@ -298,6 +314,12 @@ class TransformerEmbeddings(keras.layers.Layer):
             else:
                 x = x + checked_lookup(self.token_type_embeddings, token_type_ids, self.type_vocab_size,
                                        "token_type_ids", "type_vocab_size")
+        for i, table in enumerate(self.token_type_tables):
+            if token_type_ids is None:
+                x = x + table(ops.zeros_like(input_ids))
+            else:
+                x = x + checked_lookup(table, token_type_ids[..., i], self.type_vocab_sizes[i],
+                                       f"token_type_ids[..., {i}]", f"type_vocab_sizes[{i}]")
         if extra_embeddings is not None:
             x = x + extra_embeddings
         if self.dropout_first:
@@ -339,4 +361,5 @@ class TransformerEmbeddings(keras.layers.Layer):
             "projection_size": self.projection_size,
             "dropout_first": self.dropout_first,
             "word_embedding_scale": self.word_embedding_scale,
+            "type_vocab_sizes": self.type_vocab_sizes,
         }

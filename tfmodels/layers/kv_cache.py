@@ -31,8 +31,10 @@ def init_kv_cache(batch_size, max_length, num_heads, head_dim, num_layers, dtype
     """Zero self-attention caches, one `(batch_size, 2, max_length, num_heads, head_dim)` tensor per layer.
 
     Args:
-        batch_size, max_length: ints (or scalar tensors), the cached rows and slots.
-        num_heads, head_dim: ints, the attention sizes `N`, `H`.
+        batch_size: int (or scalar tensor), the cached rows.
+        max_length: int (or scalar tensor), the cache slots.
+        num_heads: int, the attention heads `N`.
+        head_dim: int, the size per head `H`.
         num_layers: int, applied layers (with shared blocks: applications, not distinct blocks).
         dtype: the cache dtype (the model's compute dtype).
 
@@ -54,10 +56,11 @@ def write_kv_cache(cache, cache_update_index, key, value):
     """
     if cache_update_index is None:
         raise ValueError("`cache_update_index` is required when `cache` is given.")
-    start = [0, cache_update_index, 0, 0]
-    key = ops.slice_update(cache[:, 0], start, ops.cast(key, cache.dtype))
-    value = ops.slice_update(cache[:, 1], start, ops.cast(value, cache.dtype))
-    return key, value, ops.stack([key, value], axis=1)
+    # One in-place write of the new keys/values (B, 2, T, N, H); re-stacking separately
+    # updated halves would copy the whole cache at every step.
+    new = ops.stack([ops.cast(key, cache.dtype), ops.cast(value, cache.dtype)], axis=1)
+    cache = ops.slice_update(cache, [0, 0, cache_update_index, 0, 0], new)  # (B, 2, L, N, H)
+    return cache[:, 0], cache[:, 1], cache
 
 
 def cache_span(query_len, cache=None, cache_update_index=None):
@@ -94,7 +97,8 @@ def causal_attention_mask(query_len, attention_mask=None, cache=None, cache_upda
         query_len: int or scalar tensor, `T`.
         attention_mask: optional 0/1 (nonzero = attend) tensor `(batch, key_len)` or
             `(batch, T, key_len)`; with a cache `key_len` is the cache length.
-        cache, cache_update_index: see `cache_span`.
+        cache: see `cache_span`.
+        cache_update_index: see `cache_span`.
         window_size: optional int, local attention over the last `window_size` keys (GPT-Neo).
 
     Returns:

@@ -59,20 +59,29 @@ def to_int_tensor(value, name):
     )
 
 
-def to_float_tensor(value, name):
-    """Converts an image-like input (`pixel_values`) to a float tensor, refusing integers with a clear error.
+_IMAGE_HINT = ("rescaled and normalised pixels, float32", "Preprocess the images first, e.g. with "
+               "`tfmodels.processors.ImageProcessor.from_pretrained(path)(images)`, or convert with "
+               "`np.asarray(x, dtype='float32')` after rescaling and normalising.")
+
+
+def to_float_tensor(value, name, hint=None):
+    """Converts a float input (`pixel_values`, `input_values`) to a float tensor, refusing integers with a clear error.
+
+    Args:
+        value: array or tensor.
+        name: the input's name, for the message.
+        hint: optional `(what the values are, how to get them)` for the message; images by default.
 
     Raises:
-        TypeError: if `value` is not a floating-point array/tensor (e.g. raw uint8 pixels).
+        TypeError: if `value` is not a floating-point array/tensor (e.g. raw uint8 pixels or int16 audio).
     """
     tensor = tf.convert_to_tensor(value)
     if tensor.dtype.is_floating:
         return tensor
+    what, fix = hint or _IMAGE_HINT
     raise TypeError(
-        f"`{name}` must be floating point (rescaled and normalised pixels, float32). "
-        f"Received: {name} with dtype {tensor.dtype.name}. Preprocess the images first, e.g. with "
-        "`tfmodels.processors.ImageProcessor.from_pretrained(path)(images)`, or convert with "
-        "`np.asarray(x, dtype='float32')` after rescaling and normalising."
+        f"`{name}` must be floating point ({what}). "
+        f"Received: {name} with dtype {tensor.dtype.name}. {fix}"
     )
 
 
@@ -315,7 +324,7 @@ class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.
             if value is None:
                 continue
             if key in self.float_input_names:
-                prepared[key] = to_float_tensor(value, key)
+                prepared[key] = to_float_tensor(value, key, getattr(self, "float_input_hint", None))
             elif key in self.label_names or key in _FLOAT_INPUTS:
                 prepared[key] = tf.convert_to_tensor(value)
             else:

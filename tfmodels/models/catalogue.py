@@ -59,6 +59,8 @@ FAMILIES = (
     "big_bird",
     "bigbird_pegasus",
     "prophetnet",
+    "wav2vec2",
+    "tapas",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
@@ -72,6 +74,11 @@ TASK_SUFFIXES = {
     "causal-lm": ("ForCausalLM", "LMHeadModel"),
     "seq2seq-lm": ("ForConditionalGeneration",),
     "image-classification": ("ForImageClassification",),
+    "ctc": ("ForCTC",),
+    # Speech families name their utterance classifier `ForSequenceClassification` and map it here
+    # with `Family.tasks` (and out of "sequence-classification", which takes text).
+    "audio-classification": ("ForAudioClassification",),
+    "table-question-answering": ("ForTableQuestionAnswering",),
 }
 
 
