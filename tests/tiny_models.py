@@ -27,6 +27,10 @@ _SEQ2SEQ = dict(max_position_embeddings=40, d_model=30, encoder_layers=2, decode
                 decoder_attention_heads=5, encoder_ffn_dim=37, decoder_ffn_dim=29, pad_token_id=1, eos_token_id=2,
                 bos_token_id=0, decoder_start_token_id=2)
 
+_PROPHETNET = dict(vocab_size=41, hidden_size=36, encoder_ffn_dim=31, decoder_ffn_dim=29, num_encoder_layers=3,
+                   num_decoder_layers=2, num_encoder_attention_heads=4, num_decoder_attention_heads=3,
+                   max_position_embeddings=40, ngram=3, num_buckets=8, relative_max_distance=12)
+
 TINY_CONFIGS = {
     "bert": _BERT_LIKE,
     "layoutlm": dict(_BERT_LIKE, max_2d_position_embeddings=50),
@@ -122,6 +126,9 @@ TINY_CONFIGS = {
                    max_position_embeddings=64, type_vocab_size=3),
     "retribert": dict(_BERT_LIKE, share_encoders=False, projection_dim=11),
     "mmbt": dict(_BERT_LIKE, modal_hidden_size=7, num_labels=3),  # + a fresh `encoder`, see `tiny_config`
+    # tests/test_prophetnet_parity.py's sizes (unequal stacks, ngram 3, log-range buckets).
+    "prophetnet": _PROPHETNET,
+    "xlm-prophetnet": _PROPHETNET,
 }
 
 

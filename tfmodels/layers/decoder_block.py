@@ -49,6 +49,7 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
             `MultiHeadAttention`.
         return_attention_scores: bool, also return the probabilities.
         training: bool, enables dropout.
+        **kwargs: forwarded to the self-attention layer (e.g. `NgramSelfAttention`'s stream masks).
 
     Returns:
         float tensor `(B, T, D)`; with `return_attention_scores`, also the
@@ -69,12 +70,15 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
     def build(self, x_shape, encoder_hidden_states_shape=None):
         # Argument names follow the call's (`{arg}_shape`), so Keras builds on first call.
         super().build(x_shape)
-        self.cross_attention = type(self.self_attention).from_config(
-            {**self.self_attention.get_config(), "name": "cross_attention"}
-        )
+        self.cross_attention = self._make_cross_attention()
         self.cross_attention.build(x_shape, encoder_hidden_states_shape or x_shape)
         self.cross_attention_layer_norm = self._make_norm("cross_attention_layer_norm", x_shape)
         self.cross_attention_dropout = keras.layers.Dropout(self.hidden_dropout, dtype=self.dtype_policy)
+
+    def _make_cross_attention(self):
+        """Creates the cross-attention layer (default: a copy of the self-attention's configuration);
+        the override point for blocks whose self-attention is of another kind (ProphetNet's n-gram streams)."""
+        return type(self.self_attention).from_config({**self.self_attention.get_config(), "name": "cross_attention"})
 
     def call(
         self,
@@ -89,12 +93,13 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
         cache_update_index=None,
         return_attention_scores=False,
         training=None,
+        **kwargs,
     ):
         def attend(h):
             return self.self_attention(
                 h, attention_mask=attention_mask, attention_bias=attention_bias, cache=cache,
                 cache_update_index=cache_update_index, return_attention_scores=return_attention_scores,
-                training=training,
+                training=training, **kwargs,
             )
 
         def cross_attend(h):

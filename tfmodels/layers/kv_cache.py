@@ -9,6 +9,7 @@ padding mask covers every slot (0 for padding and for slots not written yet)
 and the causal mask places the queries at `cache_update_index`.
 
 - `init_kv_cache`: the zero caches;
+- `write_kv_cache`: a pass's keys/values written at its index (every attention layer's one write);
 - `cache_span`: `(offset, key_len)` of a pass, with or without a cache;
 - `causal_attention_mask`: causal (optionally banded) & padding, over the
   cache when there is one: the one place a decoder's self-attention mask is built;
@@ -42,6 +43,24 @@ def init_kv_cache(batch_size, max_length, num_heads, head_dim, num_layers, dtype
     """
     shape = (batch_size, 2, max_length, num_heads, head_dim)
     return tuple(ops.zeros(shape, dtype=dtype) for _ in range(num_layers))
+
+
+def write_kv_cache(cache, cache_update_index, key, value):
+    """Writes a pass's keys/values `(B, T, N, H)` into `cache` `(B, 2, L, N, H)` at `cache_update_index`.
+
+    Returns:
+        `(keys (B, L, N, H), values (B, L, N, H), updated cache (B, 2, L, N, H))`, in the cache dtype.
+
+    Raises:
+        ValueError: `cache_update_index` is `None`.
+    """
+    if cache_update_index is None:
+        raise ValueError("`cache_update_index` is required when `cache` is given.")
+    # One in-place write of the new keys/values (B, 2, T, N, H); re-stacking separately
+    # updated halves would copy the whole cache at every step.
+    new = ops.stack([ops.cast(key, cache.dtype), ops.cast(value, cache.dtype)], axis=1)
+    cache = ops.slice_update(cache, [0, 0, cache_update_index, 0, 0], new)  # (B, 2, L, N, H)
+    return cache[:, 0], cache[:, 1], cache
 
 
 def cache_span(query_len, cache=None, cache_update_index=None):

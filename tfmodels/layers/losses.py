@@ -149,6 +149,36 @@ def masked_sparse_categorical_crossentropy(labels, logits, ignore_index=IGNORE_I
     return weighted_mean(losses, valid, sample_weight)
 
 
+def label_smoothed_crossentropy(labels, logits, epsilon=0.0, ignore_index=IGNORE_INDEX, sample_weight=None):
+    """fairseq's label-smoothed cross-entropy: `(1 - eps) * nll + eps / V * mean(-sum_v log p_v)`.
+
+    Both means run over the labels that are not `ignore_index`; `epsilon=0`
+    is `masked_sparse_categorical_crossentropy`.
+
+    Args:
+        labels: int tensor `(batch, ...)`.
+        logits: float tensor `(batch, ..., V)`.
+        epsilon: float, the smoothing `eps`.
+        ignore_index: int, label value to skip.
+        sample_weight: optional `(batch,)` or labels-shaped weights (see `weighted_mean`).
+
+    Returns:
+        float32 scalar.
+
+    References:
+        Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", CVPR 2016.
+        Parity reference: `transformers.models.prophetnet.modeling_prophetnet.ProphetNetForConditionalGeneration._compute_loss`.
+    """
+    losses, valid = sparse_categorical_crossentropy(labels, logits, ignore_index)
+    loss = weighted_mean(losses, valid, sample_weight)
+    if not epsilon:
+        return loss
+    log_probs = ops.log_softmax(_as_float32(logits), axis=-1)
+    smooth = weighted_mean(-ops.sum(log_probs, axis=-1), valid, sample_weight)
+    vocab_size = logits.shape[-1]
+    return (1.0 - epsilon) * loss + (epsilon / vocab_size) * smooth
+
+
 def binary_crossentropy(labels, logits, mask=None, sample_weight=None):
     """Mean binary cross-entropy with logits (PyTorch `BCEWithLogitsLoss`).
 

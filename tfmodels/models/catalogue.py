@@ -59,6 +59,7 @@ FAMILIES = (
     "big_bird",
     "bigbird_pegasus",
     "reformer",
+    "prophetnet",
     "wav2vec2",
     "tapas",
     "bert_generation",

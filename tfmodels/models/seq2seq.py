@@ -7,7 +7,8 @@
   the one block stack and cache mask (`tfmodels.layers.block_stack`,
   `tfmodels.layers.kv_cache`);
 - `encode_decode`: both stacks of a model with `encode()` / `decode()`;
-- `init_decoder_cache`, `project_cross_key_values`: the generation caches;
+- `init_decoder_cache`, `project_cross_key_values`: the generation caches
+  (`BackboneGenerationMixin`: the interface methods of heads over a backbone);
 - `CROSS_ATTENTION_INPUTS`, `cross_attention_kwargs`: the encoder inputs of a
   decoder-only or encoder backbone built with cross-attention
   (`add_cross_attention=True`: BERT & co, GPT-2), as block-stack arguments;
@@ -348,6 +349,21 @@ def init_decoder_cache(blocks, batch_size, max_length, dtype):
 def project_cross_key_values(blocks, encoder_hidden_states):
     """Every decoder block's cross-attention keys/values `(B, 2, S, N, H)`, projected once per `generate()`."""
     return tuple(block.cross_attention.project_key_value(encoder_hidden_states) for block in blocks)
+
+
+class BackboneGenerationMixin:
+    """`encode`, `init_cache` and `cross_key_values` of the encoder-decoder generation interface
+    (`tfmodels.generation.seq2seq`) for LM heads whose `backbone` has `encode()` and `decoder_blocks`
+    (the BART family, ProphetNet); the head adds its own `decode_step`."""
+
+    def encode(self, input_ids, attention_mask=None, **kwargs):
+        return self.backbone.encode(input_ids, attention_mask, **kwargs)
+
+    def init_cache(self, batch_size, max_length):
+        return init_decoder_cache(self.backbone.decoder_blocks, batch_size, max_length, self.compute_dtype)
+
+    def cross_key_values(self, encoder_hidden_states):
+        return project_cross_key_values(self.backbone.decoder_blocks, encoder_hidden_states)
 
 
 def encoder_hidden_state(encoder_outputs):

@@ -19,6 +19,7 @@ import keras
 from keras import ops
 
 from tfmodels.layers.einsum_dense import EinsumDense
+from tfmodels.layers.kv_cache import write_kv_cache
 from tfmodels.layers.masks import attention_mask_to_bool, mask_scores, masked_softmax
 from tfmodels.layers.utils import clone_initializer
 
@@ -238,13 +239,7 @@ class MultiHeadAttention(keras.layers.Layer):
             v = self._transform_value(v, **kwargs)
 
         if cache is not None:
-            if cache_update_index is None:
-                raise ValueError("`cache_update_index` is required when `cache` is given.")
-            # One in-place write of the new keys/values (B, 2, T, N, H); re-stacking separately
-            # updated halves would copy the whole cache at every step.
-            new = ops.stack([ops.cast(k, cache.dtype), ops.cast(v, cache.dtype)], axis=1)
-            cache = ops.slice_update(cache, [0, 0, cache_update_index, 0, 0], new)  # (B, 2, S, N, H)
-            k, v = cache[:, 0], cache[:, 1]
+            k, v, cache = write_kv_cache(cache, cache_update_index, k, v)  # (B, S, N, H) each, (B, 2, S, N, H)
 
         attention_mask = attention_mask_to_bool(attention_mask, query.shape[0], query.shape[1], k.shape[1])
         scores = self._attention_scores(q, k, **kwargs)  # (B, N, T, S)

@@ -39,10 +39,9 @@ from tfmodels.models.bart.modeling import (
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.heads import HeadModelMixin, QuestionAnsweringMixin, SequenceClassificationMixin
 from tfmodels.models.seq2seq import (
+    BackboneGenerationMixin,
     Seq2SeqLMMixin,
     decoder_input_ids_from,
-    init_decoder_cache,
-    project_cross_key_values,
 )
 
 
@@ -95,8 +94,8 @@ class BartHeadMixin:
         return {**outputs, **{k: v for k, v in backbone_outputs.items() if k != "last_hidden_state"}}
 
 
-class BartForConditionalGeneration(BartHeadMixin, Seq2SeqLMMixin, Seq2SeqGenerationMixin, HeadModelMixin,
-                                   PreTrainedModel):
+class BartForConditionalGeneration(BartHeadMixin, Seq2SeqLMMixin, BackboneGenerationMixin, Seq2SeqGenerationMixin,
+                                   HeadModelMixin, PreTrainedModel):
     """BART with its LM head (tied to the decoder's token table) plus `final_logits_bias`; `generate()`.
 
     The head is tied unless `tie_word_embeddings=False` (then `lm_head.weight`
@@ -161,16 +160,7 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqLMMixin, Seq2SeqGenerat
                                     backbone_outputs)
         return self.with_task_loss(outputs, labels)
 
-    # -- generation interface (tfmodels.generation.seq2seq) ---------------------
-
-    def encode(self, input_ids, attention_mask=None, **kwargs):
-        return self.backbone.encode(input_ids, attention_mask, **kwargs)
-
-    def init_cache(self, batch_size, max_length):
-        return init_decoder_cache(self.backbone.decoder_blocks, batch_size, max_length, self.compute_dtype)
-
-    def cross_key_values(self, encoder_hidden_states):
-        return project_cross_key_values(self.backbone.decoder_blocks, encoder_hidden_states)
+    # -- generation interface (tfmodels.generation.seq2seq; encode / caches: BackboneGenerationMixin) ----
 
     def decode_step(self, decoder_input_ids, decoder_attention_mask, cache, cache_index, encoder_attention_mask,
                     cross_key_values):
