@@ -58,6 +58,7 @@ FAMILIES = (
     "clip",
     "big_bird",
     "bigbird_pegasus",
+    "rag",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
