@@ -106,13 +106,6 @@ class RagPreTrainedModel(PreTrainedModel):
     def _n_docs(self, n_docs):
         return int(n_docs if n_docs is not None else self._rag_model().config["n_docs"])
 
-    def _generation_model_config(self):
-        """The generator's config with the RAG config's set fields over it (`vocab_size` is the generator's)."""
-        rag = self._rag_model()
-        generator = self.generator_model._generation_model_config()
-        own = {k: v for k, v in {**rag.extra_config, **rag.config}.items() if v is not None}
-        return {**generator, **own, "vocab_size": generator["vocab_size"]}
-
     def dummy_inputs(self, batch_size=1, seq_len=4):
         n = self._n_docs(None)
         return {
@@ -349,6 +342,13 @@ class _RagHeadMixin(HeadModelMixin):
 
     def _rag_field(self, name, value):
         return self.rag.config[name] if value is None else value
+
+    def _generation_model_config(self):
+        """(Before `GenerationMixin`'s in the heads' MRO.) The generator's config with the RAG config's set fields over it (`vocab_size` is the generator's)."""
+        rag = self._rag_model()
+        generator = self.generator_model._generation_model_config()
+        own = {k: v for k, v in {**rag.extra_config, **rag.config}.items() if v is not None}
+        return {**generator, **own, "vocab_size": generator["vocab_size"]}
 
     def _pad_token_id(self):
         return self.generator_model._generation_model_config()["pad_token_id"]
