@@ -65,9 +65,11 @@ def documents(pad_token_id=1, seed=0):
 def reference_model(class_name, path, **fields):
     model = getattr(transformers, class_name).from_pretrained(path, **fields).eval()
     model.set_attn_implementation("eager")
-    # The reference's RagModel passes no `output_hidden_states` to its sub-models (ours does): ask for them.
-    for sub in (model.generator, model.question_encoder):
-        sub.forward = functools.partial(sub.forward, output_hidden_states=True)
+    # The reference's RagModel passes no `output_hidden_states` to its sub-models, nor `output_attentions` to
+    # its question encoder (ours passes both): ask for them.
+    model.generator.forward = functools.partial(model.generator.forward, output_hidden_states=True)
+    model.question_encoder.forward = functools.partial(model.question_encoder.forward, output_hidden_states=True,
+                                                       output_attentions=True)
     return model
 
 
@@ -250,4 +252,6 @@ def test_retrieval_inside_the_model_matches_reference(tokenizer, tmp_path):
 
     retrieved = model.rag.retrieve(questions["input_ids"], questions["attention_mask"])
     docs = {k: retrieved[k] for k in ("context_input_ids", "context_attention_mask", "doc_scores")}
-    np.testing.assert_array_equal(model.generate(**questions, max_new_tokens=4), model.generate(**docs, max_new_tokens=4))
+    from_questions = model.generate(input_ids=questions["input_ids"], attention_mask=questions["attention_mask"],
+                                    max_new_tokens=4)
+    np.testing.assert_array_equal(from_questions, model.generate(**docs, max_new_tokens=4))
