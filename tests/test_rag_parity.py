@@ -47,6 +47,12 @@ def bart_rag(tmp_path_factory):
     return rag_checkpoint(tmp_path_factory.mktemp("rag_bart"), bart_config())
 
 
+@pytest.fixture(scope="module")
+def token_model(bart_rag):
+    """Our `RagTokenForGeneration` on the BART checkpoint, shared by the tests that only read it."""
+    return tfmodels.RagTokenForGeneration.from_pretrained(bart_rag)
+
+
 def documents(pad_token_id=1, seed=0):
     """`n_docs` contexts per question with padding, doc scores, and labels starting with a bos (0)."""
     rng = np.random.default_rng(seed)
@@ -84,10 +90,10 @@ def reference_call(model, inputs, **kwargs):
             if v is not None and not (isinstance(v, tuple) and (not v or v[0] is None)) and k != "cache"}
 
 
-def assert_rag_parity(class_name, path, inputs, call_kwargs=None, **fields):
+def assert_rag_parity(class_name, path, inputs, call_kwargs=None, model=None, **fields):
     call_kwargs = call_kwargs or {}
     reference = reference_call(reference_model(class_name, path, **fields), inputs, **call_kwargs)
-    model = getattr(tfmodels, class_name).from_pretrained(path, **fields)
+    model = model or getattr(tfmodels, class_name).from_pretrained(path, **fields)
     ours = model(inputs, training=False, output_attentions=True, output_hidden_states=True, **call_kwargs)
     diffs = compare_outputs({k: _to_numpy(v) for k, v in ours.items()}, reference)
     assert "generator_dec_hidden_states" in diffs and "generator_cross_attentions" in diffs
@@ -95,15 +101,17 @@ def assert_rag_parity(class_name, path, inputs, call_kwargs=None, **fields):
 
 
 @pytest.mark.parametrize("class_name", CLASSES)
-def test_parity_given_documents(class_name, bart_rag):
+def test_parity_given_documents(class_name, bart_rag, token_model):
     inputs = documents()
     if class_name == "RagModel":
         inputs["decoder_input_ids"] = inputs.pop("labels")
-    diffs = assert_rag_parity(class_name, bart_rag, inputs)
+    model = token_model if class_name == "RagTokenForGeneration" else None
+    diffs = assert_rag_parity(class_name, bart_rag, inputs, model=model)
     assert class_name == "RagModel" or "loss" in diffs
     print(class_name, max(diffs.values()), diffs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("class_name,call_kwargs", [
     ("RagTokenForGeneration", {"reduce_loss": True, "do_marginalize": True}),
     ("RagSequenceForGeneration", {"reduce_loss": True, "exclude_bos_score": True}),
@@ -114,6 +122,7 @@ def test_loss_options(class_name, call_kwargs, bart_rag):
     print(class_name, call_kwargs, diffs["loss"], max(diffs.values()))
 
 
+@pytest.mark.slow
 def test_t5_generator_parity_and_generate(tmp_path):
     path = rag_checkpoint(tmp_path, t5_config())
     inputs = documents(pad_token_id=0)
@@ -121,7 +130,7 @@ def test_t5_generator_parity_and_generate(tmp_path):
     assert_generate_matches("RagTokenForGeneration", path, inputs, max_length=8)
 
 
-def assert_generate_matches(class_name, path, inputs, **options):
+def assert_generate_matches(class_name, path, inputs, model=None, **options):
     """Token-identical `generate()` given the documents; the reference runs without its cache (see
     `tests.helpers.reference_generate`: it breaks when `num_decoder_layers > num_layers`). Lengths are
     given as `max_length`: the reference's RAG-token `generate()` does not apply `max_new_tokens`."""
@@ -132,15 +141,16 @@ def assert_generate_matches(class_name, path, inputs, **options):
     with torch.no_grad():
         expected = reference.generate(**{k: torch.as_tensor(v) for k, v in docs.items()}, n_docs=N_DOCS,
                                       do_sample=False, use_cache=False, **options).numpy()
-    ours = getattr(tfmodels, class_name).from_pretrained(path).generate(**docs, **options)
+    ours = (model or getattr(tfmodels, class_name).from_pretrained(path)).generate(**docs, **options)
     np.testing.assert_array_equal(np.asarray(ours), expected)
     return expected
 
 
 @pytest.mark.parametrize("options", [dict(max_length=9, min_length=5),
                                      dict(max_length=8, min_length=4, num_beams=3, num_return_sequences=2)])
-def test_rag_token_generate(options, bart_rag):
-    expected = assert_generate_matches("RagTokenForGeneration", bart_rag, documents(), **options)
+def test_rag_token_generate(options, bart_rag, token_model):
+    """Greedy and beam search (XLA-compiled loops), token-identical to the reference given the documents."""
+    expected = assert_generate_matches("RagTokenForGeneration", bart_rag, documents(), token_model, **options)
     assert expected.shape[1] >= 5 and len({tuple(row) for row in expected}) > 1
 
 
@@ -149,9 +159,9 @@ def test_rag_sequence_generate(bart_rag):
     assert_generate_matches("RagSequenceForGeneration", bart_rag, documents(), num_beams=2, max_new_tokens=4)
 
 
-def test_save_round_trip(bart_rag, tmp_path):
+def test_save_round_trip(token_model, tmp_path):
     inputs = documents()
-    model = tfmodels.RagTokenForGeneration.from_pretrained(bart_rag)
+    model = token_model
     model.save_pretrained(tmp_path)
     reference = reference_call(reference_model("RagTokenForGeneration", str(tmp_path)), inputs)
     ours = model(inputs, training=False, output_attentions=True, output_hidden_states=True)
@@ -159,8 +169,8 @@ def test_save_round_trip(bart_rag, tmp_path):
     assert type(tfmodels.AutoModel.from_pretrained(tmp_path)) is tfmodels.RagModel
 
 
-def test_missing_documents_and_shapes(bart_rag):
-    model = tfmodels.RagTokenForGeneration.from_pretrained(bart_rag)
+def test_missing_documents_and_shapes(token_model):
+    model = token_model
     inputs = documents()
     with pytest.raises(ValueError, match="retriever"):
         model({"input_ids": inputs["labels"], "labels": inputs["labels"]})
@@ -221,9 +231,11 @@ def test_contexts_match_reference_postprocessing(tokenizer):
     np.testing.assert_array_equal(ours[1], expected[1])
 
 
-def test_retrieval_inside_the_model_matches_reference(tokenizer, tmp_path):
+@pytest.mark.parametrize("generate", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_retrieval_inside_the_model_matches_reference(generate, tokenizer, tmp_path):
     """The question encoder, retrieval, doc scores and generator in one call, against the reference's
-    `RagModel` forward fed by the same retriever (our index's documents, as torch tensors)."""
+    `RagModel` forward fed by the same retriever (our index's documents, as torch tensors); `generate`
+    with the retriever equals `generate` given the documents it retrieves."""
     import torch
 
     vocab = len(tokenizer)
@@ -249,7 +261,8 @@ def test_retrieval_inside_the_model_matches_reference(tokenizer, tmp_path):
     diffs = compare_outputs({k: _to_numpy(v) for k, v in ours.items()}, expected)
     assert {"question_encoder_last_hidden_state", "retrieved_doc_embeds", "doc_scores", "context_input_ids"} <= set(diffs)
     print("retrieval", max(diffs.values()))
-
+    if not generate:
+        return
     retrieved = model.rag.retrieve(questions["input_ids"], questions["attention_mask"])
     docs = {k: retrieved[k] for k in ("context_input_ids", "context_attention_mask", "doc_scores")}
     from_questions = model.generate(input_ids=questions["input_ids"], attention_mask=questions["attention_mask"],

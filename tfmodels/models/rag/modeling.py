@@ -116,10 +116,9 @@ class RagPreTrainedModel(PreTrainedModel):
         }
 
     def build_from_dummy_inputs(self):
-        """Builds the generator through a call with documents, and the question encoder (not run in such calls)."""
-        super().build_from_dummy_inputs()
+        """Builds the question encoder (a call with documents does not run it), then the rest with a call."""
         self.question_encoder_model.build_from_dummy_inputs()
-        return self
+        return super().build_from_dummy_inputs()
 
     def _prepare_inputs(self, inputs, kwargs=None, cached=False):
         """Merges the inputs into a dict of tensors (ids and masks int32, `doc_scores` float).
