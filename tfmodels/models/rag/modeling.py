@@ -127,18 +127,7 @@ class RagPreTrainedModel(PreTrainedModel):
             TypeError: unknown input names, float ids, integer `doc_scores`.
             ValueError: neither `input_ids` nor the documents are given.
         """
-        if inputs is None:
-            merged = {}
-        elif isinstance(inputs, dict) or hasattr(inputs, "keys"):
-            merged = dict(inputs)
-        else:
-            merged = {"input_ids": inputs}
-        merged.update({k: v for k, v in (kwargs or {}).items() if v is not None})
-        merged = {k: v for k, v in merged.items() if v is not None}
-        allowed = set(self.input_names) | set(self.label_names)
-        unknown = sorted(set(merged) - allowed)
-        if unknown:
-            raise TypeError(f"{type(self).__name__} got unexpected inputs {unknown}. Accepted inputs: {sorted(allowed)}.")
+        merged = {k: v for k, v in self._merge_inputs(inputs, kwargs).items() if v is not None}
         if "input_ids" not in merged and "context_input_ids" not in merged:
             raise ValueError(f"{type(self).__name__} needs `input_ids` (with a retriever) or the retrieved documents "
                              f"`context_input_ids`, `context_attention_mask`, `doc_scores`. Received: {sorted(merged)}.")
@@ -349,6 +338,24 @@ class _RagHeadMixin(HeadModelMixin):
         own = {k: v for k, v in {**rag.extra_config, **rag.config}.items() if v is not None}
         return {**generator, **own, "vocab_size": generator["vocab_size"]}
 
+    def _generation_documents(self, input_ids, attention_mask, context_input_ids, context_attention_mask, doc_scores,
+                              n_docs):
+        """`generate()`'s documents: given, else retrieved for `input_ids` with the model's retriever.
+
+        Raises:
+            ValueError: neither documents nor `input_ids`, or documents without their mask or scores.
+        """
+        if context_input_ids is None:
+            if input_ids is None:
+                raise ValueError("generate() needs `input_ids` (with a retriever) or `context_input_ids`, "
+                                 "`context_attention_mask` and `doc_scores`.")
+            retrieved = self.rag.retrieve(to_int_tensor(input_ids, "input_ids"), attention_mask, n_docs)
+            return tuple(retrieved[k] for k in _DOC_INPUTS)
+        if context_attention_mask is None or doc_scores is None:
+            raise ValueError("generate() with `context_input_ids` needs `context_attention_mask` and `doc_scores` "
+                             "(batch, n_docs) too.")
+        return context_input_ids, context_attention_mask, doc_scores
+
     def _pad_token_id(self):
         return self.generator_model._generation_model_config()["pad_token_id"]
 
@@ -410,14 +417,8 @@ class RagTokenForGeneration(_RagHeadMixin, Seq2SeqGenerationMixin, RagPreTrained
                 `num_return_sequences > 1` without beams, and the errors of `GenerationMixin.generate`.
         """
         n_docs = self._n_docs(n_docs)
-        if context_input_ids is None:
-            if input_ids is None:
-                raise ValueError("generate() needs `input_ids` (with a retriever) or `context_input_ids`, "
-                                 "`context_attention_mask` and `doc_scores`.")
-            retrieved = self.rag.retrieve(to_int_tensor(input_ids, "input_ids"), attention_mask, n_docs)
-            context_input_ids, context_attention_mask, doc_scores = (retrieved[k] for k in _DOC_INPUTS)
-        if doc_scores is None:
-            raise ValueError("generate() with `context_input_ids` needs `doc_scores` (batch, n_docs) too.")
+        context_input_ids, context_attention_mask, doc_scores = self._generation_documents(
+            input_ids, attention_mask, context_input_ids, context_attention_mask, doc_scores, n_docs)
         doc_scores = tf.cast(tf.convert_to_tensor(doc_scores), tf.float32)
         rows = tf.convert_to_tensor(context_input_ids).shape[0]
         if len(doc_scores.shape) != 2 or doc_scores.shape[1] != n_docs or rows != doc_scores.shape[0] * n_docs:
@@ -508,14 +509,8 @@ class RagSequenceForGeneration(_RagHeadMixin, RagPreTrainedModel):
         dedup = self.rag.config["do_deduplication"] if do_deduplication is None else do_deduplication
         n_return = int(num_return_sequences or 1)
         num_beams = int(num_beams or 1)
-        if context_input_ids is None:
-            if input_ids is None:
-                raise ValueError("generate() needs `input_ids` (with a retriever) or `context_input_ids`, "
-                                 "`context_attention_mask` and `doc_scores`.")
-            retrieved = self.rag.retrieve(to_int_tensor(input_ids, "input_ids"), attention_mask, n_docs)
-            context_input_ids, context_attention_mask, doc_scores = (retrieved[k] for k in _DOC_INPUTS)
-        elif context_attention_mask is None or doc_scores is None:
-            raise ValueError("generate() with `context_input_ids` needs `context_attention_mask` and `doc_scores`.")
+        context_input_ids, context_attention_mask, doc_scores = self._generation_documents(
+            input_ids, attention_mask, context_input_ids, context_attention_mask, doc_scores, n_docs)
         context_input_ids = np.asarray(context_input_ids, "int32")
         context_attention_mask = np.asarray(context_attention_mask, "int32")
         doc_scores = np.asarray(doc_scores, "float32")
