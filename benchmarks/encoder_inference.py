@@ -121,6 +121,10 @@ def main():
     best_rate = max(rates.values())
     floor = matmul_flops / (best_rate * 1e9)
 
+    from machine import machine_description
+
+    for line in machine_description():
+        print(line)
     print(f"BERT ({args.layers} layers, hidden {h}), batch {args.batch_size} x {args.seq_len} tokens, float32, "
           f"CPU threads: torch {torch.get_num_threads()}, cores {os.cpu_count()}; max abs diff {diff:.1e}; "
           f"median of {args.rounds} interleaved rounds x {args.iterations} calls")

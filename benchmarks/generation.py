@@ -46,7 +46,10 @@ def main():
     with tempfile.TemporaryDirectory() as directory:
         reference.save_pretrained(directory)
         ours = tfmodels.GPT2LMHeadModel.from_pretrained(directory)
-    print(f"torch threads: {torch.get_num_threads()}, CPU cores: {os.cpu_count()}")
+    from machine import machine_description
+
+    for line in machine_description():
+        print(line)
     print(f"model: {layers} layers, n_embd {width}, {heads} heads; prompt {prompt_len}, {new_tokens} new tokens, greedy")
     for batch in (1, 8):
         ids = np.random.RandomState(batch).randint(1, config.vocab_size, (batch, prompt_len))

@@ -29,22 +29,18 @@ library versions, so results from different machines can be told apart.
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 
 import tfmodels  # noqa: E402
 from generation import timed  # noqa: E402  (benchmarks/generation.py: best wall time of `repeats` calls)
-
-SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "amx_bf16",
-              "amx_tile")
+from machine import machine_description  # noqa: E402
 
 # name -> (transformers class, tfmodels class, full config, --quick config)
 MODELS = {
@@ -61,31 +57,6 @@ MODELS = {
                   decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128,
                   max_position_embeddings=128, dropout=0.0, attention_dropout=0.0, forced_eos_token_id=None)),
 }
-
-
-def machine_description():
-    """CPU model, SIMD flags, cores and thread counts, library versions (one line each)."""
-    model, flags = None, set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and model is None:
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    model = model or platform.processor() or "unknown CPU"
-    threading = tf.config.threading
-    simd = [flag for flag in SIMD_FLAGS if flag in flags] or ["(unknown: no /proc/cpuinfo)"]
-    return [
-        f"CPU: {model}; {os.cpu_count()} logical cores",
-        f"CPU flags: {' '.join(simd)}",
-        f"threads: torch {torch.get_num_threads()}, TF intra-op {threading.get_intra_op_parallelism_threads()} / "
-        f"inter-op {threading.get_inter_op_parallelism_threads()} (0 = TF's default: all cores)",
-        f"versions: tensorflow {tf.__version__}, torch {torch.__version__}, transformers {transformers.__version__}, "
-        f"tfmodels {tfmodels.__version__}; TF_XLA_FLAGS={os.environ.get('TF_XLA_FLAGS', '')!r}",
-    ]
 
 
 def load_pair(name, quick):

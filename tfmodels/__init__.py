@@ -25,6 +25,7 @@ from tfmodels.auto import (  # noqa: E402
     AutoModelForQuestionAnswering,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
+    AutoModelForTableQuestionAnswering,
     AutoModelForTokenClassification,
 )
 from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError  # noqa: E402
@@ -33,6 +34,7 @@ from tfmodels.models.base import PreTrainedModel  # noqa: E402
 from tfmodels.models.config import PretrainedConfig  # noqa: E402
 from tfmodels.models.outputs import ModelOutput  # noqa: E402
 from tfmodels.pipelines import pipeline  # noqa: E402
+from tfmodels.sentence_embeddings import SentenceEmbedder  # noqa: E402
 from tfmodels.models.catalogue import families as _families  # noqa: E402
 
 __all__ = [
@@ -45,11 +47,13 @@ __all__ = [
     "AutoModelForQuestionAnswering",
     "AutoModelForSeq2SeqLM",
     "AutoModelForSequenceClassification",
+    "AutoModelForTableQuestionAnswering",
     "AutoModelForTokenClassification",
     "CheckpointError",
     "ModelOutput",
     "PreTrainedModel",
     "PretrainedConfig",
+    "SentenceEmbedder",
     "UnknownModelTypeError",
     "WeightMismatchError",
     "export_saved_model",

@@ -136,11 +136,16 @@ AutoModelForImageClassification = _auto(
     "AutoModelForImageClassification", "image-classification", MODEL_REGISTRIES["image-classification"],
     "Image classification heads (`pixel_values` in, `logits (batch, num_labels)` out).",
 )
+AutoModelForTableQuestionAnswering = _auto(
+    "AutoModelForTableQuestionAnswering", "table-question-answering", MODEL_REGISTRIES["table-question-answering"],
+    "Table question-answering heads (TAPAS: cell-selection `logits (batch, seq_len)`, `logits_aggregation`).",
+)
 
 TASKS = {cls.task: cls for cls in (
     AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification,
     AutoModelForQuestionAnswering, AutoModelForMaskedLM, AutoModelForMultipleChoice,
     AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForImageClassification,
+    AutoModelForTableQuestionAnswering,
 )}
 
 

@@ -24,9 +24,10 @@ BERT_OTHER_HEAD_KEYS = (r"^cls\.", r"^classifier\.", r"^qa_outputs\.")
 BERT_UNTIED_IGNORED_KEYS = (r"^cls\.predictions\.bias$",)
 
 
-def bert_backbone(backbone):
-    """Rows of a `BertModel` (without prefix)."""
-    params = bert_style_embeddings("embeddings", "embeddings")
+def bert_backbone(backbone, token_types=True):
+    """Rows of a `BertModel` (without prefix); `token_types=False` leaves out the one token-type table
+    (TAPAS has several)."""
+    params = bert_style_embeddings("embeddings", "embeddings", token_types=token_types)
     for i in range(len(backbone.encoder_layers)):
         params += bert_style_block(f"encoder.layer.{i}", f"encoder_layers.{i}")
     if backbone.pooler is not None:

@@ -116,13 +116,16 @@ def _max_positions(model):
 
 
 def build_signatures(model, output_names=None, tokenizer=None, max_length=None, task_signatures=True,
-                     generation=None):
+                     generation=None, serving_postprocess=None):
     """The SavedModel signatures for `model` (see `export_saved_model`).
 
     Returns:
         `(signatures, in_graph_tokenizer_or_None)`.
     """
-    signatures = {"serving_default": make_serving_function(model, output_names)}
+    if serving_postprocess is not None:
+        signatures = {"serving_default": make_task_serving_function(model, serving_postprocess)}
+    else:
+        signatures = {"serving_default": make_serving_function(model, output_names)}
     task = task_signature(model) if task_signatures else None
     if task is not None:
         signatures[task[0]] = make_task_serving_function(model, task[1])
@@ -145,7 +148,7 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
 
 
 def export_saved_model(model, directory, output_names=None, overwrite=False, tokenizer=None, max_length=None,
-                       task_signatures=True, generation=None):
+                       task_signatures=True, generation=None, serving_postprocess=None):
     """Exports `model` as a SavedModel with a `serving_default` signature.
 
     The signature takes int32 tensors with dynamic batch and sequence
@@ -192,6 +195,9 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
             (left-padded prompts; for an encoder-decoder, sources), returning
             `sequences` as `model.generate()` does (compiled once for that
             shape; see `tfmodels.export.signatures.make_generation_function`).
+        serving_postprocess: optional `fn(model, outputs, inputs) -> dict` whose
+            result `serving_default` returns instead of the raw outputs (e.g.
+            pooled sentence embeddings, `SentenceEmbedder.export`).
 
     Returns:
         `pathlib.Path` of the SavedModel directory.
@@ -203,7 +209,8 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
     if directory.exists() and any(directory.iterdir()) and not overwrite:
         raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True "
                               "(`tfmodels export --overwrite`) to replace it.")
-    signatures, in_graph = build_signatures(model, output_names, tokenizer, max_length, task_signatures, generation)
+    signatures, in_graph = build_signatures(model, output_names, tokenizer, max_length, task_signatures, generation,
+                                            serving_postprocess)
     module = tf.Module()
     module.model = model
     module.serve = signatures["serving_default"]

@@ -100,3 +100,8 @@ from tfmodels.layers.block_stack import StackOutputs, run_block_stack  # noqa: E
 from tfmodels.layers.kv_cache import causal_attention_mask, init_kv_cache  # noqa: E402
 
 __all__ += ["StackOutputs", "causal_attention_mask", "init_kv_cache", "run_block_stack"]
+
+# Table question answering (TAPAS): the cell-selection head over segmented tensors.
+from tfmodels.layers.cell_selection import CellSelectionHead  # noqa: E402
+
+__all__ += ["CellSelectionHead"]

@@ -70,6 +70,28 @@ def checked_lookup(lookup, ids, vocab_size, name="input_ids", size_name="vocab_s
     return ops.where(valid[..., None], x, ops.cast(float("nan"), x.dtype))
 
 
+def logits_against_rows(hidden_states, matrix):
+    """`hidden_states @ matrix^T` for a `(rows, dim)` table, without copying the table.
+
+    Args:
+        hidden_states: float tensor `(..., dim)`.
+        matrix: float tensor `(rows, dim)`, e.g. the `(vocab_size, dim)` embedding table.
+
+    Returns:
+        float tensor `(..., rows)`.
+
+    The product is taken as one rank-2 dot contracting the table's last axis
+    as stored. Written as a rank-3 einsum or a matmul with a transposed table,
+    XLA's CPU backend turns the one-token (decoding) case into a dot on a
+    transposed copy of the whole table, rebuilt every step (for GPT-2 small,
+    a 154 MB copy per generated token).
+    """
+    shape = ops.shape(hidden_states)
+    flat = ops.reshape(hidden_states, (-1, shape[-1]))
+    logits = tf.matmul(flat, matrix, transpose_b=True)  # keras' einsum/matmul would transpose the table
+    return ops.reshape(logits, (*shape[:-1], ops.shape(matrix)[0]))
+
+
 @keras.saving.register_keras_serializable(package="tfmodels")
 class WordEmbedding(keras.layers.Embedding):
     """A token embedding that can also project back onto the vocabulary.
@@ -87,8 +109,7 @@ class WordEmbedding(keras.layers.Embedding):
 
     def call(self, inputs, reverse=False):
         if reverse:
-            matrix = ops.cast(self.embeddings, inputs.dtype)
-            return ops.matmul(inputs, ops.transpose(matrix))
+            return logits_against_rows(inputs, ops.cast(self.embeddings, inputs.dtype))
         return checked_lookup(super().call, inputs, self.input_dim)
 
     def compute_output_shape(self, input_shape, reverse=False):
@@ -140,11 +161,18 @@ class TransformerEmbeddings(keras.layers.Layer):
         word_embedding_scale: float or None, multiplier of the token vectors
             before the other terms are added (BigBird's `rescale_embeddings`:
             `sqrt(hidden_size)`).
+        type_vocab_sizes: tuple of ints or None; when set (instead of
+            `type_vocab_size`), one token-type table per entry,
+            `token_type_embeddings_{i}` with `type_vocab_sizes[i]` rows, and
+            `token_type_ids` is `(batch, seq_len, len(type_vocab_sizes))`: the
+            sum of every table's lookup is added (TAPAS's segment, column,
+            row, rank ... ids).
         **kwargs: base layer arguments.
 
     Call args:
         input_ids: int tensor `(batch, seq_len)`.
-        token_type_ids: optional int tensor `(batch, seq_len)`; zeros if absent.
+        token_type_ids: optional int tensor `(batch, seq_len)` (`(batch,
+            seq_len, len(type_vocab_sizes))` with `type_vocab_sizes`); zeros if absent.
         position_ids: optional int tensor `(batch, seq_len)` or `(1, seq_len)`;
             `arange(seq_len)` if absent.
         extra_embeddings: optional float tensor `(batch, seq_len, hidden_size)`
@@ -185,9 +213,11 @@ class TransformerEmbeddings(keras.layers.Layer):
         projection_size=None,
         dropout_first=False,
         word_embedding_scale=None,
+        type_vocab_sizes=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.type_vocab_sizes = tuple(type_vocab_sizes) if type_vocab_sizes else None
         self.dropout_first = dropout_first
         self.word_embedding_scale = word_embedding_scale
         self.word_embedding_size = word_embedding_size
@@ -227,6 +257,11 @@ class TransformerEmbeddings(keras.layers.Layer):
                 type_vocab_size, hidden_size, embeddings_initializer=clone_initializer(init),
                 dtype=self.dtype_policy, name="token_type_embeddings",
             )
+        self.token_type_tables = [
+            keras.layers.Embedding(size, hidden_size, embeddings_initializer=clone_initializer(init),
+                                   dtype=self.dtype_policy, name=f"token_type_embeddings_{i}")
+            for i, size in enumerate(self.type_vocab_sizes or ())
+        ]
         self.layer_norm = None
         if layer_norm_eps is not None:
             self.layer_norm = make_normalization(
@@ -249,6 +284,8 @@ class TransformerEmbeddings(keras.layers.Layer):
             self.position_embeddings.build(input_shape)
         if self.token_type_embeddings is not None:
             self.token_type_embeddings.build(input_shape)
+        for table in self.token_type_tables:
+            table.build(input_shape)
         if self.layer_norm is not None:
             self.layer_norm.build((*input_shape, self.hidden_size))
         if self.projection is not None:
@@ -277,6 +314,12 @@ class TransformerEmbeddings(keras.layers.Layer):
             else:
                 x = x + checked_lookup(self.token_type_embeddings, token_type_ids, self.type_vocab_size,
                                        "token_type_ids", "type_vocab_size")
+        for i, table in enumerate(self.token_type_tables):
+            if token_type_ids is None:
+                x = x + table(ops.zeros_like(input_ids))
+            else:
+                x = x + checked_lookup(table, token_type_ids[..., i], self.type_vocab_sizes[i],
+                                       f"token_type_ids[..., {i}]", f"type_vocab_sizes[{i}]")
         if extra_embeddings is not None:
             x = x + extra_embeddings
         if self.dropout_first:
@@ -318,4 +361,5 @@ class TransformerEmbeddings(keras.layers.Layer):
             "projection_size": self.projection_size,
             "dropout_first": self.dropout_first,
             "word_embedding_scale": self.word_embedding_scale,
+            "type_vocab_sizes": self.type_vocab_sizes,
         }

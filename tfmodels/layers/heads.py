@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from tfmodels.layers.embeddings import logits_against_rows
 from tfmodels.layers.normalization import LayerNormalization
 from tfmodels.layers.activations import get_activation
 from tfmodels.layers.utils import clone_initializer
@@ -157,12 +158,16 @@ class MaskedLMHead(keras.layers.Layer):
         if self.tie_word_embeddings:
             if embedding_matrix is None:
                 raise ValueError("MaskedLMHead(tie_word_embeddings=True) needs `embedding_matrix`.")
-            kernel = ops.transpose(ops.cast(embedding_matrix, x.dtype))  # (E, V)
-            if self.extra_decoder is not None:
-                kernel = ops.concatenate([kernel, ops.cast(self.extra_decoder, x.dtype)], axis=0)  # (hidden, V)
+            matrix = ops.cast(embedding_matrix, x.dtype)
+            if self.extra_decoder is None:
+                logits = logits_against_rows(x, matrix)
+            else:  # MobileBERT: the first E features meet the table, the rest their own (hidden - E, V) rows
+                width = ops.shape(matrix)[1]
+                logits = (logits_against_rows(x[..., :width], matrix)
+                          + ops.matmul(x[..., width:], ops.cast(self.extra_decoder, x.dtype)))
         else:
-            kernel = ops.cast(self.decoder, x.dtype)
-        return ops.matmul(x, kernel) + ops.cast(self.bias, x.dtype)
+            logits = ops.matmul(x, ops.cast(self.decoder, x.dtype))
+        return logits + ops.cast(self.bias, x.dtype)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.vocab_size)

@@ -29,6 +29,8 @@ global loss); `replica_share` divides by the number of replicas.
 import tensorflow as tf
 from keras import ops
 
+from tfmodels.layers import segmented
+
 IGNORE_INDEX = -100
 
 
@@ -405,3 +407,301 @@ def rag_sequence_nll(seq_log_probs, doc_log_probs, target, pad_token_id, bos_tok
     ll_sum = ops.logsumexp(ll_sum, axis=1)
     smooth_sum = ops.logsumexp(ops.sum(smooth, 2), axis=1)
     return _smoothed_nll(ll_sum, smooth_sum, log_probs.shape[-1], epsilon, reduce_loss)
+
+
+# -- Table question answering (TAPAS) ------------------------------------------------------------------------
+# Cell selection over a flattened table (`tfmodels.layers.cell_selection`) and, for aggregation questions,
+# the aggregation-operator loss and the weakly supervised answer regression. Per-example losses (`(batch,)`)
+# are averaged with `weighted_mean`. References: Herzig et al., "TaPas: Weakly Supervised Table Parsing via
+# Pre-training", ACL 2020; parity reference `transformers.models.tapas.modeling_tapas` (the losses of
+# `TapasForQuestionAnswering.forward` and the `_calculate_*` / `_single_column_cell_selection_loss` helpers).
+
+_EPSILON_ZERO_DIVISION = 1e-10
+_FLOAT32_EPS = 1.1920928955078125e-07  # `torch.distributions.utils.clamp_probs` bound for float32
+
+
+def _bernoulli_log_prob(logits, targets):
+    """`log p(targets)` under `Bernoulli(logits=logits)`, the negated binary cross-entropy with logits."""
+    return -(ops.maximum(logits, 0.0) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits))))
+
+
+def _clamped_uniform(shape):
+    return ops.clip(tf.random.uniform(shape, dtype=tf.float32), _FLOAT32_EPS, 1.0 - _FLOAT32_EPS)
+
+
+def tapas_cell_selection_loss(labels, token_logits, attention_mask, positive_label_weight=10.0):
+    """Per-token Bernoulli loss of cell selection over all columns (`select_one_column=False`).
+
+    Args:
+        labels: int tensor `(batch, seq_len)`, 1 for answer tokens.
+        token_logits: float `(batch, seq_len)`.
+        attention_mask: 0/1 `(batch, seq_len)`; only attended tokens count.
+        positive_label_weight: float, weight of the answer tokens' loss.
+
+    Returns:
+        float32 `(batch,)`, the mean weighted loss over each example's attended tokens.
+    """
+    targets = _as_float32(labels)
+    weight = ops.where(ops.equal(targets, 0.0), 1.0, float(positive_label_weight))
+    per_token = -_bernoulli_log_prob(_as_float32(token_logits), targets) * weight
+    mask = _as_float32(attention_mask)
+    return ops.sum(per_token * mask, axis=1) / (ops.sum(mask, axis=1) + _EPSILON_ZERO_DIVISION)
+
+
+def tapas_single_column_loss(labels, token_logits, column_logits, table, cell_mask):
+    """Hierarchical cell-selection loss: choose a column, then cells inside it.
+
+    The column target is the column with most answer tokens (column 0, "no
+    cell", when there are none); the cell loss is the Bernoulli loss of the
+    per-cell mean logits against "any answer token in the cell", averaged
+    over the target column's existing cells.
+
+    Args:
+        labels: int `(batch, seq_len)`.
+        token_logits: float `(batch, seq_len)`.
+        column_logits: float `(batch, max_num_columns)`.
+        table: `tfmodels.layers.cell_selection.TableIndex`.
+        cell_mask: float `(batch, max_num_rows * max_num_columns)`.
+
+    Returns:
+        float32 `(batch,)`: column loss plus cell loss (no cell loss when no cell is an answer).
+    """
+    labels_per_column, _ = segmented.reduce_sum(_as_float32(labels), table.column_index)  # (batch, columns)
+    no_cell_selected = ops.equal(ops.max(labels_per_column, axis=-1), 0.0)
+    column_label = ops.where(no_cell_selected, 0, ops.cast(ops.argmax(labels_per_column, axis=-1), "int32"))
+    column_log_probs = ops.log_softmax(_as_float32(column_logits), axis=-1)
+    column_loss = -ops.take_along_axis(column_log_probs, column_label[:, None], axis=-1)[:, 0]
+    logits_per_cell, _ = segmented.reduce_mean(_as_float32(token_logits), table.cell_index)
+    labels_per_cell, labels_index = segmented.reduce_max(ops.cast(labels, "int32"), table.cell_index)
+    column_id_for_cells = table.cell_index.project_inner(labels_index).indices
+    column_mask = _as_float32(ops.equal(column_id_for_cells, column_label[:, None]))
+    cell_log_prob = _bernoulli_log_prob(logits_per_cell, _as_float32(labels_per_cell))
+    cell_loss = -ops.sum(cell_log_prob * column_mask * cell_mask, axis=1)
+    cell_loss = cell_loss / (ops.sum(column_mask * cell_mask, axis=1) + _EPSILON_ZERO_DIVISION)
+    return column_loss + ops.where(no_cell_selected, 0.0, cell_loss)
+
+
+def tapas_aggregate_mask(float_answer, logits_aggregation, labels, cell_selection_preference):
+    """1.0 for the examples that should aggregate, 0.0 for those that select cells directly (no gradient).
+
+    A numeric answer (not NaN) means aggregation, unless cell supervision
+    exists and the model's probability of every operator but "none" (index
+    0) is at most `cell_selection_preference`.
+
+    Raises:
+        ValueError: if `cell_selection_preference` is None (the config needs it for weak supervision).
+    """
+    if cell_selection_preference is None:
+        raise ValueError("Weak supervision (use_answer_as_supervision=True) needs the config field "
+                         "`cell_selection_preference` (a probability, e.g. 0.2). Received: None")
+    answer = _as_float32(float_answer)
+    mask = _as_float32(ops.logical_not(ops.isnan(answer)))
+    operator_mass = ops.sum(ops.softmax(_as_float32(logits_aggregation), axis=-1)[:, 1:], axis=1)
+    is_pred_cell_selection = operator_mass <= cell_selection_preference
+    has_cell_supervision = ops.sum(_as_float32(labels), axis=1) > 0
+    mask = ops.where(ops.logical_and(is_pred_cell_selection, has_cell_supervision), 0.0, mask)
+    return ops.stop_gradient(mask)
+
+
+def tapas_aggregation_loss(logits_aggregation, aggregate_mask, aggregation_labels, use_answer_as_supervision,
+                           aggregation_loss_weight=1.0):
+    """Per-example aggregation-operator loss, `(batch,)` float32.
+
+    Strong supervision: cross-entropy against `aggregation_labels`. Answer
+    supervision: cross-entropy against "none" for cell-selection examples,
+    `-log(P(any operator))` for aggregation examples (`aggregate_mask`).
+    """
+    logits = _as_float32(logits_aggregation)
+    log_probs = ops.log_softmax(logits, axis=-1)
+    if not use_answer_as_supervision:
+        labels = ops.cast(ops.reshape(aggregation_labels, (-1,)), "int32")
+        return float(aggregation_loss_weight) * -ops.take_along_axis(log_probs, labels[:, None], axis=-1)[:, 0]
+    known = -log_probs[:, 0] * (1.0 - aggregate_mask)
+    unknown = -ops.log(ops.sum(ops.softmax(logits, axis=-1)[:, 1:], axis=1)) * aggregate_mask
+    return float(aggregation_loss_weight) * (known + unknown)
+
+
+def tapas_expected_result(cell_logits, numeric_values, numeric_values_scale, table_mask, logits_aggregation,
+                          temperature=1.0, aggregation_temperature=1.0, average_approximation_function="ratio",
+                          use_gumbel_for_cells=False, use_gumbel_for_aggregation=False):
+    """The answer expected from the cell probabilities and the aggregation operators SUM, AVERAGE, COUNT.
+
+    Args:
+        cell_logits: float `(batch, seq_len)`, the (temperature-scaled) selection logits.
+        numeric_values: float `(batch, seq_len)`, NaN for non-numeric tokens.
+        numeric_values_scale: float `(batch, seq_len)`, divides the probabilities.
+        table_mask: 0/1 `(batch, seq_len)`, table cells only.
+        logits_aggregation: float `(batch, 4)`: none, SUM, AVERAGE, COUNT.
+        temperature, aggregation_temperature: floats.
+        average_approximation_function: `"ratio"`, `"first_order"` or `"second_order"`.
+        use_gumbel_for_cells, use_gumbel_for_aggregation: sample relaxed
+            Bernoulli / one-hot categorical values (no gradient through the
+            sample, as the reference's `.sample()`) instead of probabilities.
+
+    Returns:
+        float32 `(batch,)`.
+
+    Raises:
+        ValueError: for another `average_approximation_function`.
+    """
+    logits = _as_float32(cell_logits)
+    if use_gumbel_for_cells:
+        # RelaxedBernoulli(temperature, logits=logits * temperature).sample()
+        uniforms = _clamped_uniform(ops.shape(logits))
+        noisy = (ops.log(uniforms) - ops.log1p(-uniforms) + logits * temperature) / temperature
+        probs = ops.stop_gradient(ops.sigmoid(noisy))
+    else:
+        probs = ops.sigmoid(logits)
+    scaled = (probs / _as_float32(numeric_values_scale)) * _as_float32(table_mask)
+    count_result = ops.sum(scaled, axis=1)
+    values = _as_float32(numeric_values)
+    values = ops.where(ops.isnan(values), 0.0, values)
+    sum_result = ops.sum(scaled * values, axis=1)
+    if average_approximation_function == "ratio":
+        average_result = sum_result / (count_result + _EPSILON_ZERO_DIVISION)
+    elif average_approximation_function in ("first_order", "second_order"):
+        ex = ops.sum(scaled, axis=1, keepdims=True) - scaled + 1
+        if average_approximation_function == "first_order":
+            average_result = ops.sum(values * scaled / ex, axis=1)
+        else:
+            pointwise_var = scaled * (1 - scaled)
+            var = ops.sum(pointwise_var, axis=1, keepdims=True) - pointwise_var
+            multiplier = (var / ops.square(ex) + 1) / ex
+            average_result = ops.sum(values * scaled * multiplier, axis=1)
+    else:
+        raise ValueError("average_approximation_function must be 'ratio', 'first_order' or 'second_order'. "
+                         f"Received: average_approximation_function={average_approximation_function!r}")
+    operator_logits = _as_float32(logits_aggregation)[:, 1:]
+    if use_gumbel_for_aggregation:
+        # RelaxedOneHotCategorical(aggregation_temperature, logits=operator_logits).sample()
+        gumbels = -ops.log(-ops.log(_clamped_uniform(ops.shape(operator_logits))))
+        operator_probs = ops.stop_gradient(ops.softmax((operator_logits + gumbels) / aggregation_temperature, -1))
+    else:
+        operator_probs = ops.softmax(operator_logits / aggregation_temperature, axis=-1)
+    all_results = ops.stack([sum_result, average_result, count_result], axis=1)
+    return ops.sum(all_results * operator_probs, axis=1)
+
+
+def huber_loss(predictions, targets, delta=1.0):
+    """Element-wise Huber loss: `0.5 e^2` for `|e| < delta`, else `delta |e| - 0.5 delta^2`."""
+    errors = ops.abs(predictions - targets)
+    return ops.where(errors < delta, 0.5 * errors ** 2, errors * delta - (0.5 * delta ** 2))
+
+
+def tapas_answer_loss(float_answer, aggregate_mask, cell_logits, numeric_values, numeric_values_scale, table_mask,
+                      logits_aggregation, *, huber_loss_delta=None, use_normalized_answer_loss=False,
+                      answer_loss_cutoff=None, answer_loss_importance=1.0, **expected_result_options):
+    """Weakly supervised regression of the expected answer onto `float_answer`.
+
+    Args: as `tapas_expected_result`, plus `float_answer (batch,)` (NaN when
+    the answer is not a number), `aggregate_mask (batch,)` and the config
+    fields of the same names (`expected_result_options` go to `tapas_expected_result`).
+
+    Returns:
+        `(answer_loss, large_answer_loss_mask)`, float32 `(batch,)` each: the
+        scaled Huber loss of aggregation examples, and 0.0 where the loss
+        exceeds `answer_loss_cutoff` (1.0 everywhere without a cutoff).
+
+    Raises:
+        ValueError: without `huber_loss_delta` when `use_normalized_answer_loss` is False.
+    """
+    expected = tapas_expected_result(cell_logits, numeric_values, numeric_values_scale, table_mask,
+                                     logits_aggregation, **expected_result_options)
+    answer = _as_float32(float_answer)
+    answer = ops.where(ops.isnan(answer), 0.0, answer)
+    if use_normalized_answer_loss:
+        normalizer = ops.stop_gradient(ops.maximum(ops.abs(expected), ops.abs(answer)) + _EPSILON_ZERO_DIVISION)
+        loss = huber_loss(expected / normalizer * aggregate_mask, answer / normalizer * aggregate_mask)
+    else:
+        if huber_loss_delta is None:
+            raise ValueError("The answer regression loss needs the config field `huber_loss_delta` (a float) "
+                             "unless use_normalized_answer_loss=True. Received: huber_loss_delta=None")
+        loss = huber_loss(expected * aggregate_mask, answer * aggregate_mask, delta=float(huber_loss_delta))
+    if answer_loss_cutoff is None:
+        large_answer_loss_mask = ops.ones_like(loss)
+    else:
+        large_answer_loss_mask = ops.where(loss > answer_loss_cutoff, 0.0, 1.0)
+    return float(answer_loss_importance) * (loss * aggregate_mask), large_answer_loss_mask
+
+
+# `TapasConfig` fields that choose and weigh the parts of the table QA loss (their defaults).
+TABLE_QA_LOSS_FIELDS = dict(
+    positive_label_weight=10.0, num_aggregation_labels=0, aggregation_loss_weight=1.0,
+    use_answer_as_supervision=None, answer_loss_importance=1.0, use_normalized_answer_loss=False,
+    huber_loss_delta=None, temperature=1.0, aggregation_temperature=1.0, use_gumbel_for_cells=False,
+    use_gumbel_for_aggregation=False, average_approximation_function="ratio", cell_selection_preference=None,
+    answer_loss_cutoff=None, select_one_column=True, disable_per_token_loss=False,
+)
+
+
+def table_question_answering_loss(options, labels, token_logits, logits, column_logits, table, cell_mask,
+                                  attention_mask, table_mask, logits_aggregation=None, aggregation_labels=None,
+                                  float_answer=None, numeric_values=None, numeric_values_scale=None):
+    """TAPAS's total loss: cell selection, plus the aggregation and answer losses with an aggregation head.
+
+    Strong supervision (`num_aggregation_labels == 0` or not
+    `use_answer_as_supervision`): the selection loss of every example, plus
+    cross-entropy on `aggregation_labels` with an aggregation head. Weak
+    supervision (`use_answer_as_supervision`): examples whose `float_answer`
+    needs aggregation (`tapas_aggregate_mask`) get no selection loss but the
+    aggregation and answer regression losses instead.
+
+    Args:
+        options: dict of `TABLE_QA_LOSS_FIELDS` (a TAPAS config's values).
+        labels: int `(batch, seq_len)`, 1 for answer tokens.
+        token_logits: float `(batch, seq_len)`, selection logits before the
+            single-column restriction (averaged per cell with `average_logits_per_cell`).
+        logits: float `(batch, seq_len)`, the head's output logits (after it).
+        column_logits: float `(batch, max_num_columns)` or None.
+        table, cell_mask: see `tapas_single_column_loss`.
+        attention_mask, table_mask: 0/1 `(batch, seq_len)`.
+        logits_aggregation: float `(batch, num_aggregation_labels)` or None.
+        aggregation_labels: int `(batch,)`, needed with strong supervision and an aggregation head.
+        float_answer: float `(batch,)`, needed with weak supervision.
+        numeric_values, numeric_values_scale: float `(batch, seq_len)`, needed with weak supervision.
+
+    Returns:
+        float32 scalar.
+
+    Raises:
+        ValueError: when an input the configuration needs is missing.
+    """
+    options = {**TABLE_QA_LOSS_FIELDS, **{k: v for k, v in options.items() if k in TABLE_QA_LOSS_FIELDS}}
+    has_aggregation = options["num_aggregation_labels"] > 0
+    is_supervised = not has_aggregation or not options["use_answer_as_supervision"]
+    aggregate_mask = None
+    if not is_supervised:
+        if float_answer is None:
+            raise ValueError("Weak supervision (use_answer_as_supervision=True) needs `float_answer` "
+                             "(batch,), NaN for questions answered by cell selection.")
+        aggregate_mask = tapas_aggregate_mask(ops.reshape(float_answer, (-1,)), logits_aggregation, labels,
+                                              options["cell_selection_preference"])
+    if options["select_one_column"]:
+        selection_loss = tapas_single_column_loss(labels, token_logits, column_logits, table, cell_mask)
+    else:
+        selection_loss = tapas_cell_selection_loss(labels, token_logits, attention_mask,
+                                                   options["positive_label_weight"])
+    total = ops.zeros((), "float32")
+    if not options["disable_per_token_loss"]:
+        total = total + weighted_mean(selection_loss if is_supervised else selection_loss * (1.0 - aggregate_mask))
+    if not has_aggregation:
+        return total
+    if is_supervised and aggregation_labels is None:
+        raise ValueError("With an aggregation head (num_aggregation_labels > 0) and strong supervision, the loss "
+                         "needs `aggregation_labels` (batch,).")
+    per_example = tapas_aggregation_loss(logits_aggregation, aggregate_mask, aggregation_labels,
+                                         options["use_answer_as_supervision"], options["aggregation_loss_weight"])
+    if options["use_answer_as_supervision"]:
+        if numeric_values is None or numeric_values_scale is None:
+            raise ValueError("Weak supervision (use_answer_as_supervision=True) needs `numeric_values` and "
+                             "`numeric_values_scale` (batch, seq_len) for the answer regression loss.")
+        answer_loss, large_answer_loss_mask = tapas_answer_loss(
+            ops.reshape(float_answer, (-1,)), aggregate_mask, logits, numeric_values, numeric_values_scale,
+            table_mask, logits_aggregation,
+            **{k: options[k] for k in ("huber_loss_delta", "use_normalized_answer_loss", "answer_loss_cutoff",
+                                       "answer_loss_importance", "temperature", "aggregation_temperature",
+                                       "average_approximation_function", "use_gumbel_for_cells",
+                                       "use_gumbel_for_aggregation")},
+        )
+        per_example = (per_example + answer_loss) * large_answer_loss_mask
+    return total + weighted_mean(per_example)

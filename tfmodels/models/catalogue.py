@@ -59,6 +59,7 @@ FAMILIES = (
     "big_bird",
     "bigbird_pegasus",
     "rag",
+    "tapas",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
@@ -72,6 +73,7 @@ TASK_SUFFIXES = {
     "causal-lm": ("ForCausalLM", "LMHeadModel"),
     "seq2seq-lm": ("ForConditionalGeneration",),
     "image-classification": ("ForImageClassification",),
+    "table-question-answering": ("ForTableQuestionAnswering",),
 }
 
 

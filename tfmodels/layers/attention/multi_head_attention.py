@@ -233,10 +233,11 @@ class MultiHeadAttention(keras.layers.Layer):
         if cache is not None:
             if cache_update_index is None:
                 raise ValueError("`cache_update_index` is required when `cache` is given.")
-            start = [0, cache_update_index, 0, 0]
-            k = ops.slice_update(cache[:, 0], start, ops.cast(k, cache.dtype))
-            v = ops.slice_update(cache[:, 1], start, ops.cast(v, cache.dtype))
-            cache = ops.stack([k, v], axis=1)  # (B, 2, S, N, H)
+            # One in-place write of the new keys/values (B, 2, T, N, H); re-stacking separately
+            # updated halves would copy the whole cache at every step.
+            new = ops.stack([ops.cast(k, cache.dtype), ops.cast(v, cache.dtype)], axis=1)
+            cache = ops.slice_update(cache, [0, 0, cache_update_index, 0, 0], new)  # (B, 2, S, N, H)
+            k, v = cache[:, 0], cache[:, 1]
 
         attention_mask = attention_mask_to_bool(attention_mask, query.shape[0], query.shape[1], k.shape[1])
         scores = self._attention_scores(q, k, **kwargs)  # (B, N, T, S)
