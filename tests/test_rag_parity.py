@@ -275,3 +275,14 @@ def test_retrieval_inside_the_model_matches_reference(generate, tokenizer, tmp_p
     from_questions = model.generate(input_ids=questions["input_ids"], attention_mask=questions["attention_mask"],
                                     max_new_tokens=4)
     np.testing.assert_array_equal(from_questions, model.generate(**docs, max_new_tokens=4))
+
+
+@pytest.mark.slow
+def test_forward_compiles_with_xla(token_model):
+    import tensorflow as tf
+
+    inputs = {k: tf.constant(v) for k, v in documents().items()}
+    eager = token_model(inputs, training=False)
+    compiled = tf.function(lambda x: token_model(x, training=False), jit_compile=True)(inputs)
+    for name in ("loss", "logits", "doc_scores", "generator_enc_last_hidden_state"):
+        np.testing.assert_allclose(np.asarray(compiled[name]), np.asarray(eager[name]), atol=1e-5)
