@@ -286,3 +286,16 @@ def test_forward_compiles_with_xla(token_model):
     compiled = tf.function(lambda x: token_model(x, training=False), jit_compile=True)(inputs)
     for name in ("loss", "logits", "doc_scores", "generator_enc_last_hidden_state"):
         np.testing.assert_allclose(np.asarray(compiled[name]), np.asarray(eager[name]), atol=1e-5)
+
+
+def test_sub_model_key_patterns_under_a_prefix():
+    """The composite table's ignored / other-head patterns match `prefix.key` exactly when the sub-model's match `key`."""
+    from tfmodels.converters.rag import _prefix_patterns
+
+    patterns = (r"(^|\.)pooler\.", r"^lm_head\.", r"^(model\.)?encoder\.", r"[^a]x$")
+    keys = ("bert_model.pooler.dense.weight", "pooler.w", "xpooler.w", "lm_head.weight", "model.lm_head.weight",
+            "encoder.a", "model.encoder.a", "x.encoder.a", "bx", "ax")
+    for pattern, prefixed_pattern in zip(patterns, _prefix_patterns(patterns, "rag.generator")):
+        for key in keys:
+            assert bool(re.search(prefixed_pattern, "rag.generator." + key)) == bool(re.search(pattern, key)), (pattern, key)
+        assert not re.search(prefixed_pattern, "rag.question_encoder.pooler.w")

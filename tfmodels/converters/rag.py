@@ -39,14 +39,15 @@ class PrefixedCheck(BufferCheck):
         return self.inner.max_difference(resolve_variable(model, self.keras_path), key[len(self.prefix) + 1:], array)
 
 
+_ANCHOR = re.compile(r"(?<![\\\[])\^")  # a `^` that is neither escaped nor a class negation
+
+
 def _prefix_patterns(patterns, prefix):
-    """Regexes of a sub-model's keys, for the same keys under `prefix.` (anchors moved after the prefix)."""
+    """Regexes of a sub-model's keys, for the same keys under `prefix.`: `re.search` of the result on
+    `prefix.key` matches as the sub-model's pattern on `key` (each `^` anchor becomes "just after the prefix")."""
     escaped = re.escape(prefix + ".")
-    out = []
-    for pattern in patterns:
-        inner = pattern[1:] if pattern.startswith("^") else f"(.*\\.)?(?:{pattern})"
-        out.append(f"^{escaped}{inner}")
-    return tuple(out)
+    anchored = f"(?<=^{escaped})"
+    return tuple("^" + escaped + ".*?(?:" + _ANCHOR.sub(lambda m: anchored, p) + ")" for p in patterns)
 
 
 def sub_model_table(sub_model, hf_prefix, keras_path):
