@@ -48,7 +48,10 @@ print(json.dumps({"baseline": baseline, "peak_load": after_load, "peak_convert":
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--layers", type=int, default=12)
+    parser.add_argument("--quick", action="store_true", help="2 layers (smoke run)")
     args = parser.parse_args()
+    if args.quick:
+        args.layers = 2
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = os.path.join(tmp, "bert")
         subprocess.run([sys.executable, "-c", WRITE, checkpoint, str(args.layers)], check=True)

@@ -61,6 +61,8 @@ def main():
     parser.add_argument("--iterations", type=int, default=3, help="calls per timing (one round)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 layers, 2 rounds (smoke run)")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also time mixed_bfloat16 (graph and XLA) where the CPU has avx512_bf16 or amx_bf16")
     args = parser.parse_args()
     if args.quick:
         args.layers, args.rounds = 2, 2
@@ -136,6 +138,59 @@ def main():
           f"({tokens}x{h} @ {h}x{i}): PyTorch {rates['PyTorch']:.0f}, XLA {rates['XLA']:.0f} GFLOP/s; "
           f"matmuls alone at {best_rate:.0f} GFLOP/s take {floor * 1000:.0f} ms, so the ratio to PyTorch "
           f"at equal work cannot exceed {base / floor:.2f}x on this machine.")
+    if args.bf16:
+        bf16_section(args, reference, tf_inputs, torch_inputs, inputs["attention_mask"].astype(bool),
+                     graph(tf_inputs).numpy(), seconds["tfmodels graph"])
+
+
+def bf16_section(args, reference, tf_inputs, torch_inputs, real, float32_states, float32_seconds):
+    """mixed_bfloat16 inference (same weights) against float32 tfmodels: speed and error bound."""
+    import tempfile
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    import torch
+
+    import tfmodels
+    from machine import cpu_flags
+
+    flags = cpu_flags() & {"avx512_bf16", "amx_bf16"}
+    if not flags:
+        print("bf16: skipped, this CPU has neither avx512_bf16 nor amx_bf16.")
+        return
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            reference.save_pretrained(directory)
+            model = tfmodels.BertModel.from_pretrained(directory)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    graph = tf.function(lambda x: tf.cast(model(x, training=False)["last_hidden_state"], tf.float32))
+    xla = tf.function(lambda x: tf.cast(model(x, training=False)["last_hidden_state"], tf.float32), jit_compile=True)
+
+    def run_torch():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            return reference(**torch_inputs).last_hidden_state.float()
+
+    runs = {"tfmodels bf16 graph": lambda: graph(tf_inputs).numpy(), "tfmodels bf16 XLA": lambda: xla(tf_inputs).numpy(),
+            "PyTorch bf16 autocast": lambda: run_torch().numpy()}
+    states = {name: fn() for name, fn in runs.items()}
+    for fn in runs.values():
+        fn()
+    samples = {name: [] for name in runs}
+    for _ in range(args.rounds):
+        for name, fn in runs.items():
+            samples[name].append(_seconds(fn, args.iterations))
+    scale = np.abs(float32_states[real]).max()
+    print(f"mixed_bfloat16 (CPU has {' '.join(sorted(flags))}); float32 tfmodels graph = "
+          f"{float32_seconds * 1000:.1f} ms/batch; error = max |bf16 - float32| over real tokens "
+          f"(float32 states reach {scale:.2f})")
+    for name, values in samples.items():
+        value = statistics.median(values)
+        error = np.abs(states[name][real] - float32_states[real]).max()
+        print(f"  {name:22s} {value * 1000:8.1f} ms/batch   {float32_seconds / value:5.2f}x float32 tfmodels   "
+              f"error {error:.3f}")
 
 
 if __name__ == "__main__":

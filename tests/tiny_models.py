@@ -93,10 +93,26 @@ TINY_CONFIGS = {
     "clip_text_model": _CLIP_TEXT,
     "clip_vision_model": _CLIP_VISION,
     "clip": dict(text_config=_CLIP_TEXT, vision_config=_CLIP_VISION, projection_dim=24),
+    # Speech: a two-layer feature encoder of odd widths, hidden 36 in 3 heads, 4 positional-conv groups.
+    "wav2vec2": dict(hidden_size=36, num_hidden_layers=2, num_attention_heads=3, intermediate_size=37,
+                     conv_dim=(10, 14), conv_stride=(3, 2), conv_kernel=(5, 3), num_conv_pos_embeddings=5,
+                     num_conv_pos_embedding_groups=4, vocab_size=11, codevector_dim=12, proj_codevector_dim=10,
+                     num_codevectors_per_group=7, num_codevector_groups=2, classifier_proj_size=9, num_labels=3),
     "big_bird": dict(_BERT_LIKE, max_position_embeddings=128, block_size=4, num_random_blocks=2),
+    "bert-generation": {k: v for k, v in _BERT_LIKE.items() if k != "type_vocab_size"},
+    # BERT2GPT2 with unequal widths (`enc_to_dec_proj`); the decoder vocabulary covers the encoder's.
+    "encoder-decoder": dict(encoder=dict(_BERT_LIKE, model_type="bert"),
+                            decoder=dict(model_type="gpt2", vocab_size=101, n_embd=24, n_layer=2, n_head=3,
+                                         n_positions=64, is_decoder=True, add_cross_attention=True),
+                            decoder_start_token_id=3, pad_token_id=0),
     "bigbird_pegasus": dict(vocab_size=99, max_position_embeddings=128, d_model=32, encoder_layers=2, decoder_layers=1,
                             encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=37,
                             decoder_ffn_dim=29, block_size=4, num_random_blocks=2),
+    # hash_seed: LSH rotations drawn deterministically, so repeated calls agree.
+    "reformer": dict(vocab_size=99, hidden_size=32, num_attention_heads=2, attention_head_size=7,
+                     attn_layers=["local", "lsh"], axial_pos_shape=[4, 8], axial_pos_embds_dim=[13, 19],
+                     feed_forward_size=37, lsh_attn_chunk_length=4, local_attn_chunk_length=4, num_buckets=4,
+                     num_hashes=2, hash_seed=1, max_position_embeddings=32),
 }
 
 
@@ -143,6 +159,8 @@ def random_model_inputs(model, batch_size=2, seq_len=6, seed=0):
     inputs = model.dummy_inputs(batch_size=batch_size, seq_len=seq_len)
     if "pixel_values" in inputs:  # vision models: random pixels
         inputs["pixel_values"] = rng.randn(*inputs["pixel_values"].shape).astype("float32")
+    if "input_values" in inputs:  # speech models: random samples
+        inputs["input_values"] = rng.randn(*inputs["input_values"].shape).astype("float32")
     if "input_ids" not in inputs:
         return inputs
     vocab_size = model.config.get("vocab_size", 40)

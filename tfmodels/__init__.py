@@ -18,6 +18,8 @@ from tfmodels import layers  # noqa: E402
 from tfmodels.auto import (  # noqa: E402
     AutoConfig,
     AutoModel,
+    AutoModelForAudioClassification,
+    AutoModelForCTC,
     AutoModelForCausalLM,
     AutoModelForImageClassification,
     AutoModelForMaskedLM,
@@ -40,6 +42,8 @@ from tfmodels.models.catalogue import families as _families  # noqa: E402
 __all__ = [
     "AutoConfig",
     "AutoModel",
+    "AutoModelForAudioClassification",
+    "AutoModelForCTC",
     "AutoModelForCausalLM",
     "AutoModelForImageClassification",
     "AutoModelForMaskedLM",

@@ -136,6 +136,14 @@ AutoModelForImageClassification = _auto(
     "AutoModelForImageClassification", "image-classification", MODEL_REGISTRIES["image-classification"],
     "Image classification heads (`pixel_values` in, `logits (batch, num_labels)` out).",
 )
+AutoModelForCTC = _auto(
+    "AutoModelForCTC", "ctc", MODEL_REGISTRIES["ctc"],
+    "Speech recognition heads trained with CTC (`input_values` in, `logits (batch, frames, vocab_size)` out).",
+)
+AutoModelForAudioClassification = _auto(
+    "AutoModelForAudioClassification", "audio-classification", MODEL_REGISTRIES["audio-classification"],
+    "Utterance classification heads (`input_values` in, `logits (batch, num_labels)` out).",
+)
 AutoModelForTableQuestionAnswering = _auto(
     "AutoModelForTableQuestionAnswering", "table-question-answering", MODEL_REGISTRIES["table-question-answering"],
     "Table question-answering heads (TAPAS: cell-selection `logits (batch, seq_len)`, `logits_aggregation`).",
@@ -145,6 +153,7 @@ TASKS = {cls.task: cls for cls in (
     AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification,
     AutoModelForQuestionAnswering, AutoModelForMaskedLM, AutoModelForMultipleChoice,
     AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForImageClassification,
+    AutoModelForCTC, AutoModelForAudioClassification,
     AutoModelForTableQuestionAnswering,
 )}
 

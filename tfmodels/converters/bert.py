@@ -8,6 +8,7 @@ Key layout of `transformers.models.bert.modeling_bert`: backbone keys
 
 from tfmodels.converters.layer_tables import (
     bert_style_block,
+    bert_style_cross_attention,
     bert_style_embeddings,
     classifier_heads,
     dense,
@@ -26,10 +27,13 @@ BERT_UNTIED_IGNORED_KEYS = (r"^cls\.predictions\.bias$",)
 
 def bert_backbone(backbone, token_types=True):
     """Rows of a `BertModel` (without prefix); `token_types=False` leaves out the one token-type table
-    (TAPAS has several)."""
+    (TAPAS has several; BertGeneration, built with `type_vocab_size=0`, has none)."""
+    token_types = token_types and bool(getattr(backbone.embeddings, "type_vocab_size", 1))
     params = bert_style_embeddings("embeddings", "embeddings", token_types=token_types)
-    for i in range(len(backbone.encoder_layers)):
+    for i, block in enumerate(backbone.encoder_layers):
         params += bert_style_block(f"encoder.layer.{i}", f"encoder_layers.{i}")
+        if hasattr(block, "cross_attention"):  # `add_cross_attention=True`
+            params += bert_style_cross_attention(f"encoder.layer.{i}", f"encoder_layers.{i}")
     if backbone.pooler is not None:
         # Checkpoints of models trained without the pooler (e.g. MLM-only) lack it.
         params += dense("pooler.dense", "pooler.dense", optional=True)

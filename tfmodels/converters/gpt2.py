@@ -9,6 +9,8 @@ and value side by side: split into three rows), `h.{i}.attn.c_proj`,
 `(in, out)`, i.e. already in Keras kernel order: no transpose.
 """
 
+import dataclasses
+
 from tfmodels.converters.buffers import causal_mask_buffer
 from tfmodels.converters.layer_tables import dense, embedding, layer_norm
 from tfmodels.converters.mapping import (
@@ -25,8 +27,11 @@ from tfmodels.converters.registry import register_weight_table
 
 # Old checkpoints store the causal mask (`attn.bias`, checked) and its fill value `attn.masked_bias`,
 # which neither `transformers` (it uses the dtype's minimum) nor tfmodels reads: ignored.
-GPT2_IGNORED_KEYS = (r"\.attn\.masked_bias$",)
+GPT2_IGNORED_KEYS = (r"\.attn\.masked_bias$", r"\.crossattention\.masked_bias$")
 GPT2_CAUSAL_MASK = r"\.attn\.bias$"
+# Old cross-attention checkpoints store the same (unused: cross-attention is not causal) triangle
+# buffer; `transformers` ignores it on loading (`_keys_to_ignore_on_load_unexpected`), as we do.
+GPT2_IGNORED_KEYS += (r"\.crossattention\.bias$",)
 # The LM head is tied to the token embeddings (untied heads are refused at construction).
 GPT2_TIED_LM_HEAD = {r"^lm_head\.weight$": "wte.weight"}
 GPT2_OTHER_HEAD_KEYS = (r"^lm_head\.", r"^score\.", r"^classifier\.", r"^multiple_choice_head\.", r"^qa_outputs\.")
@@ -56,10 +61,28 @@ def conv1d_feed_forward(hf, keras):
     ]
 
 
-def gpt2_block(hf, keras):
+def cross_attention_rows(hf, keras):
+    """GPT-2's `crossattention` (`q_attn` `(D, D)`, `c_attn` = [key | value] `(D, 2D)`, `c_proj`) and
+    `ln_cross_attn` <-> `TransformerDecoderBlock.cross_attention` + `cross_attention_layer_norm`.
+    Optional rows: a GPT-2 checkpoint without cross-attention (`EncoderDecoderModel.from_encoder_decoder_pretrained`)
+    leaves them newly initialised, with a warning, as `transformers` does."""
+    params = [*layer_norm(f"{hf}.ln_cross_attn", f"{keras}.cross_attention_layer_norm"),
+              *dense(f"{hf}.crossattention.q_attn", f"{keras}.cross_attention.query_dense", kernel=CONV1D,
+                     bias=FLATTEN)]
+    for index, name in enumerate(("key_dense", "value_dense")):
+        params.append(Param(f"{hf}.crossattention.c_attn.weight", f"{keras}.cross_attention.{name}.kernel",
+                            Split(CONV1D, index, 2, -1)))
+        params.append(Param(f"{hf}.crossattention.c_attn.bias", f"{keras}.cross_attention.{name}.bias",
+                            Split(FLATTEN, index, 2, -1)))
+    params += dense(f"{hf}.crossattention.c_proj", f"{keras}.cross_attention.output_dense", kernel=CONV1D_FROM_HEADS)
+    return [dataclasses.replace(p, optional=True) for p in params]
+
+
+def gpt2_block(hf, keras, cross_attention=False):
     return [
         *layer_norm(f"{hf}.ln_1", f"{keras}.attention_layer_norm"),
         *fused_qkv_attention(f"{hf}.attn", f"{keras}.self_attention"),
+        *(cross_attention_rows(hf, keras) if cross_attention else ()),
         *layer_norm(f"{hf}.ln_2", f"{keras}.output_layer_norm"),
         *conv1d_feed_forward(f"{hf}.mlp", f"{keras}.feed_forward"),
     ]
@@ -67,8 +90,8 @@ def gpt2_block(hf, keras):
 
 def gpt2_backbone(backbone):
     params = embedding("wte", "wte") + embedding("wpe", "wpe")
-    for i in range(len(backbone.blocks)):
-        params += gpt2_block(f"h.{i}", f"blocks.{i}")
+    for i, block in enumerate(backbone.blocks):
+        params += gpt2_block(f"h.{i}", f"blocks.{i}", cross_attention=hasattr(block, "cross_attention"))
     return params + layer_norm("ln_f", "final_layer_norm")
 
 

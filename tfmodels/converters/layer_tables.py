@@ -5,6 +5,8 @@ Hugging Face module name it corresponds to, so an architecture's table is a
 list of calls naming its modules.
 """
 
+import dataclasses
+
 from tfmodels.converters.mapping import FLATTEN, IDENTITY, LINEAR, LINEAR_FROM_HEADS, Param
 
 
@@ -63,6 +65,20 @@ def bert_style_block(hf, keras, qkv_bias=True):
         *feed_forward(f"{hf}.intermediate.dense", f"{hf}.output.dense", f"{keras}.feed_forward"),
         *layer_norm(f"{hf}.output.LayerNorm", f"{keras}.output_layer_norm"),
     ]
+
+
+def bert_style_cross_attention(hf, keras):
+    """A BERT-named decoder layer's `crossattention.{self.query, ..., output.LayerNorm}` <->
+    `TransformerDecoderBlock.cross_attention` + `cross_attention_layer_norm`. Optional rows: a
+    checkpoint of the model without cross-attention (an `EncoderDecoderModel` made from two
+    encoders) leaves them newly initialised, with a warning, as `transformers` does."""
+    params = [
+        *attention(f"{hf}.crossattention.self.query", f"{hf}.crossattention.self.key",
+                   f"{hf}.crossattention.self.value", f"{hf}.crossattention.output.dense",
+                   f"{keras}.cross_attention"),
+        *layer_norm(f"{hf}.crossattention.output.LayerNorm", f"{keras}.cross_attention_layer_norm"),
+    ]
+    return [dataclasses.replace(p, optional=True) for p in params]
 
 
 def bert_style_embeddings(hf, keras, positions=True, token_types=True, norm=True):

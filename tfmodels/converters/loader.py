@@ -282,8 +282,11 @@ def load_pretrained(
             `torch.dtype`, `"auto"`: the dtype in `config.json`); default:
             the global policy. `torch_dtype` is its older name.
         output_loading_info: also return the loading report.
-        revision, cache_dir, local_files_only, token, force_download: Hub
-            options (passed to `huggingface_hub`).
+        revision: the Hub revision (branch, tag or commit id; passed to `huggingface_hub`, as are the next four).
+        cache_dir: Hub option, the cache directory.
+        local_files_only: Hub option, never download.
+        token: Hub option, the access token.
+        force_download: Hub option, download even when cached.
         subfolder: the checkpoint's folder inside the directory or repository.
         from_pt: accepted for compatibility; PyTorch weights are read by default.
         from_tf: read the legacy TF weights (`tf_model.h5` or its shards)

@@ -36,7 +36,8 @@ def _input_rank(model):
 
 def serving_input_specs(model):
     """`{name: tf.TensorSpec}` of the serving inputs: int32, dynamic batch and sequence dimensions;
-    float32 `pixel_values` with a dynamic batch and the model's image size.
+    float32 `pixel_values` with a dynamic batch and the model's image size; float32 `input_values`
+    `(batch, samples)` with both dynamic (models with `serving_dynamic_float_inputs`).
 
     `(None, None)` (`(None, None, None)` for multiple choice), plus the
     trailing dimensions of `serving_extra_inputs` (LayoutLM's `bbox`). Also
@@ -49,6 +50,8 @@ def serving_input_specs(model):
     float_names = set(getattr(model, "float_input_names", ()))
 
     def spec(name):
+        if name in float_names and getattr(model, "serving_dynamic_float_inputs", False):  # audio samples
+            return tf.TensorSpec([None] * len(dummy[name].shape), tf.float32, name=name)
         if name in float_names:  # images: dynamic batch, the model's static channels and size
             return tf.TensorSpec([None, *dummy[name].shape[1:]], tf.float32, name=name)
         return tf.TensorSpec([None] * rank + list(extra.get(name, ())), tf.int32, name=name)

@@ -146,8 +146,10 @@ class GenerationMixin:
             do_sample: bool, sample instead of taking the argmax.
             num_beams: int, beam search when `> 1` (sampling with beams is
                 not supported).
-            temperature, top_k, top_p: sampling warpers (`top_k=0` and
-                `top_p=1.0` disable them).
+            temperature: float, sampling warper (divides the logits).
+            top_k: int, sampling warper keeping the `top_k` best tokens
+                (`0` disables it).
+            top_p: float, nucleus sampling warper (`1.0` disables it).
             repetition_penalty: float, `1.0` disables it.
             length_penalty: float, beam scores are divided by
                 `generated_length ** length_penalty`.

@@ -101,6 +101,13 @@ from tfmodels.layers.kv_cache import causal_attention_mask, init_kv_cache  # noq
 
 __all__ += ["StackOutputs", "causal_attention_mask", "init_kv_cache", "run_block_stack"]
 
+# Reformer (issue 14): LSH and local attention, axial positions, reversible layers.
+from tfmodels.layers.attention.reformer_attention import LocalSelfAttention, LSHSelfAttention  # noqa: E402
+from tfmodels.layers.position.axial import AxialPositionEmbedding  # noqa: E402
+from tfmodels.layers.reversible_block import ReversibleBlock  # noqa: E402
+
+__all__ += ["AxialPositionEmbedding", "LSHSelfAttention", "LocalSelfAttention", "ReversibleBlock"]
+
 # Table question answering (TAPAS): the cell-selection head over segmented tensors.
 from tfmodels.layers.cell_selection import CellSelectionHead  # noqa: E402
 

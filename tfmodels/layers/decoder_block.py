@@ -26,7 +26,7 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
     same arguments; `attention_kwargs` configure both attentions.
 
     Args:
-        See `TransformerEncoderBlock`.
+        **kwargs: the arguments of `TransformerEncoderBlock`.
 
     Call args:
         x: float tensor `(B, T, D)`, the decoder states.

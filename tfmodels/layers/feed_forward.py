@@ -4,7 +4,7 @@ import keras
 
 from tfmodels.layers.activations import get_activation
 from tfmodels.layers.grouped_dense import GroupedDense
-from tfmodels.layers.utils import clone_initializer
+from tfmodels.layers.utils import chunked_call, clone_initializer
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
@@ -35,6 +35,10 @@ class FeedForward(keras.layers.Layer):
             (e.g. `"float32"`): it then keeps its kernel in, casts its input
             to and returns that dtype whatever the layer's policy (T5's
             `wo` under float16, `_keep_in_fp32_modules` in the reference).
+        chunk_size: int; `> 0` runs the network on `chunk_size` positions at
+            a time (feed-forward chunking, Reformer's `chunk_size_feed_forward`:
+            the same result, a smaller `(batch, chunk_size, intermediate_size)`
+            activation at a time); `seq_len` must then be a multiple of it.
         **kwargs: base layer arguments.
 
     Call args:
@@ -43,6 +47,9 @@ class FeedForward(keras.layers.Layer):
 
     Returns:
         float tensor `(batch, seq_len, output_size)`.
+
+    Raises:
+        ValueError: with `chunk_size`, a static `seq_len` that is not a multiple of it.
 
     References:
         Shazeer, "GLU Variants Improve Transformer", 2020. Parity references:
@@ -61,9 +68,11 @@ class FeedForward(keras.layers.Layer):
         gated=False,
         dropout=0.0,
         output_dtype=None,
+        chunk_size=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.chunk_size = int(chunk_size or 0)
         self.gated = gated
         self.output_dtype = output_dtype
         self.dropout = dropout
@@ -99,6 +108,11 @@ class FeedForward(keras.layers.Layer):
         self.built = True
 
     def call(self, x, training=None):
+        if len(x.shape) == 3:
+            return chunked_call(lambda chunk: self._forward(chunk, training), x, self.chunk_size, self.name)
+        return self._forward(x, training)
+
+    def _forward(self, x, training):
         hidden = self._activation_fn(self.intermediate_dense(x))  # (batch, seq_len, intermediate_size)
         if self.gated:
             hidden = hidden * self.linear_dense(x)
@@ -119,4 +133,5 @@ class FeedForward(keras.layers.Layer):
             "gated": self.gated,
             "dropout": self.dropout,
             "output_dtype": self.output_dtype,
+            "chunk_size": self.chunk_size,
         }

@@ -30,8 +30,10 @@ def init_kv_cache(batch_size, max_length, num_heads, head_dim, num_layers, dtype
     """Zero self-attention caches, one `(batch_size, 2, max_length, num_heads, head_dim)` tensor per layer.
 
     Args:
-        batch_size, max_length: ints (or scalar tensors), the cached rows and slots.
-        num_heads, head_dim: ints, the attention sizes `N`, `H`.
+        batch_size: int (or scalar tensor), the cached rows.
+        max_length: int (or scalar tensor), the cache slots.
+        num_heads: int, the attention heads `N`.
+        head_dim: int, the size per head `H`.
         num_layers: int, applied layers (with shared blocks: applications, not distinct blocks).
         dtype: the cache dtype (the model's compute dtype).
 
@@ -76,7 +78,8 @@ def causal_attention_mask(query_len, attention_mask=None, cache=None, cache_upda
         query_len: int or scalar tensor, `T`.
         attention_mask: optional 0/1 (nonzero = attend) tensor `(batch, key_len)` or
             `(batch, T, key_len)`; with a cache `key_len` is the cache length.
-        cache, cache_update_index: see `cache_span`.
+        cache: see `cache_span`.
+        cache_update_index: see `cache_span`.
         window_size: optional int, local attention over the last `window_size` keys (GPT-Neo).
 
     Returns:

@@ -409,6 +409,188 @@ def rag_sequence_nll(seq_log_probs, doc_log_probs, target, pad_token_id, bos_tok
     return _smoothed_nll(ll_sum, smooth_sum, log_probs.shape[-1], epsilon, reduce_loss)
 
 
+# -- Speech (wav2vec 2.0): CTC and the contrastive pre-training objective -------------------------------------
+
+
+def _local_sum_share(total):
+    """A sum over this replica's examples, scaled like `weighted_mean`'s results (times the number of
+    replicas), so `replica_share` gives back the local sum and the replicas' gradients add up to the
+    gradient of the global-batch sum."""
+    _, num_replicas = _count_over_replicas(ops.zeros(()))
+    return total * float(num_replicas)
+
+
+def _compact_labels(labels, valid):
+    """Moves each row's valid labels to its front, keeping their order: `(compacted, lengths)`."""
+    order = tf.argsort(tf.cast(tf.logical_not(valid), tf.int32), axis=-1, stable=True)
+    compacted = tf.gather(tf.where(valid, labels, tf.zeros_like(labels)), order, batch_dims=1)
+    return compacted, tf.reduce_sum(tf.cast(valid, tf.int32), axis=-1)
+
+
+def _ctc_negative_log_likelihood(log_probs, targets, target_lengths, logit_lengths):
+    """`-log p(targets | log_probs)` by the CTC forward recursion (blank = class 0 after the caller's shift).
+
+    Args:
+        log_probs: float `(batch, frames, classes)`, any float dtype (the recursion runs in it).
+        targets: int `(batch, max_len)`, each row's targets first; `target_lengths`, `logit_lengths`: `(batch,)`.
+
+    Returns:
+        `(batch,)` losses in the dtype of `log_probs`; a target no alignment fits gets a huge finite value
+        (the caller marks those infeasible).
+    """
+    dtype = log_probs.dtype
+    neg = tf.constant(-1e30 if dtype == tf.float32 else -1e300, dtype)  # log(0), finite: no NaN gradients
+    batch, max_len = tf.shape(targets)[0], tf.shape(targets)[1]
+    states = 2 * max_len + 1  # blank, l1, blank, l2, ..., blank
+    blanks = tf.zeros((batch, max_len), targets.dtype)
+    extended = tf.reshape(tf.stack([blanks, targets], axis=-1), (batch, 2 * max_len))
+    extended = tf.concat([extended, tf.zeros((batch, 1), targets.dtype)], axis=1)  # (batch, states)
+    previous_label = tf.concat([tf.fill((batch, 2), tf.constant(-1, targets.dtype)), extended[:, :-2]], axis=1)
+    position = tf.range(states)[None, :]
+    can_skip = (position % 2 == 1) & tf.not_equal(extended, previous_label)  # label states unlike the one before
+    emissions = tf.gather(log_probs, extended, axis=2, batch_dims=1)  # (batch, frames, states)
+    emissions = tf.transpose(emissions, (1, 0, 2))  # (frames, batch, states)
+    initial = tf.where(position < 2, emissions[0], neg)
+
+    def shift(alpha, by):
+        return tf.concat([tf.fill((batch, by), neg), alpha[:, :-by]], axis=1)
+
+    def step(alpha, inputs):
+        emission, frame = inputs
+        candidates = tf.stack([alpha, shift(alpha, 1), tf.where(can_skip, shift(alpha, 2), neg)], axis=0)
+        new = tf.reduce_logsumexp(candidates, axis=0) + emission
+        return tf.where((frame < logit_lengths)[:, None], new, alpha)  # frozen past each row's last frame
+
+    frames = tf.range(1, tf.shape(emissions)[0])
+    alphas = tf.scan(step, (emissions[1:], frames), initializer=initial)
+    alpha = tf.concat([initial[None], alphas], axis=0)[-1]  # (batch, states)
+    last = 2 * target_lengths  # the final blank; the final label is one before
+    end_blank = tf.gather(alpha, last, batch_dims=1)
+    end_label = tf.where(target_lengths > 0, tf.gather(alpha, tf.maximum(last - 1, 0), batch_dims=1), neg)
+    return -tf.reduce_logsumexp(tf.stack([end_blank, end_label], axis=0), axis=0)
+
+
+def ctc_loss(labels, logits, logit_lengths, blank_id=0, reduction="mean", zero_infinity=False, sample_weight=None):
+    """Connectionist Temporal Classification loss, as `torch.nn.functional.ctc_loss` after Hugging Face's masking.
+
+    Labels equal to `-100` or to `blank_id` are dropped (the rest of each row is
+    the target sequence, in order). A target no alignment fits
+    (`logit_length < target_length + repeated neighbours`) costs `inf` as in
+    PyTorch, or 0 with `zero_infinity=True`.
+
+    The forward recursion runs here in float64 (float32 on TPUs, which have
+    none): `tf.nn.ctc_loss` on dense labels computes in float32 only and
+    drifts by ~1.5e-7 relative (1.5e-5 on a loss of 100, ten times PyTorch's
+    own float32 error), and returns a large finite value instead of `inf` for
+    infeasible targets. Gradients come from automatic differentiation.
+
+    Args:
+        labels: int tensor `(batch, max_target_len)`.
+        logits: float tensor `(batch, frames, vocab_size)`.
+        logit_lengths: int tensor `(batch,)`, valid frames per example.
+        blank_id: int, the CTC blank (Hugging Face's `pad_token_id`).
+        reduction: `"mean"` (each loss divided by its target length, then the
+            mean over the batch), `"sum"` or `"none"` (`(batch,)` losses).
+        zero_infinity: bool, infeasible targets cost 0.
+        sample_weight: optional `(batch,)` weights of the per-example losses.
+
+    Returns:
+        float32 scalar (or `(batch,)` for `"none"`); under `tf.distribute`
+        scaled as `weighted_mean` (the mean divides by the global batch size).
+
+    Raises:
+        ValueError: unknown `reduction`.
+
+    References:
+        Graves et al., "Connectionist Temporal Classification", ICML 2006.
+        Parity reference: `transformers.loss.loss_ctc.ForCTCLoss`.
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"ctc_loss_reduction must be 'mean', 'sum' or 'none'. Received: {reduction!r}")
+    labels = tf.cast(labels, tf.int32)
+    valid = tf.logical_and(tf.not_equal(labels, IGNORE_INDEX), tf.not_equal(labels, blank_id))
+    targets, target_lengths = _compact_labels(labels, valid)
+    logit_lengths = tf.cast(logit_lengths, tf.int32)
+    log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+    if blank_id != 0:  # the recursion's blank is class 0: move the blank column first
+        classes = tf.shape(log_probs)[-1]
+        order = tf.concat([[blank_id], tf.range(blank_id), tf.range(blank_id + 1, classes)], axis=0)
+        log_probs = tf.gather(log_probs, order, axis=-1)
+        targets = tf.where(targets < blank_id, targets + 1, targets)
+    wide = tf.float32 if tf.config.list_logical_devices("TPU") else tf.float64
+    losses = tf.cast(_ctc_negative_log_likelihood(tf.cast(log_probs, wide), targets, target_lengths,
+                                                  logit_lengths), tf.float32)
+    positions = tf.range(tf.shape(targets)[1])[None, :]
+    repeats = tf.logical_and(tf.equal(targets[:, 1:], targets[:, :-1]), positions[:, 1:] < target_lengths[:, None])
+    feasible = logit_lengths >= target_lengths + tf.reduce_sum(tf.cast(repeats, tf.int32), axis=-1)
+    losses = tf.where(feasible, losses, tf.zeros_like(losses) if zero_infinity else tf.fill(tf.shape(losses), float("inf")))
+    if reduction == "none":
+        return losses
+    if reduction == "mean":
+        losses = losses / tf.cast(tf.maximum(target_lengths, 1), tf.float32)
+        return weighted_mean(losses, sample_weight=sample_weight)
+    if sample_weight is not None:
+        losses = losses * broadcast_sample_weight(sample_weight, losses)
+    return _local_sum_share(ops.sum(losses))
+
+
+def cosine_similarity(x, y, axis=-1, eps=1e-8):
+    """`x . y / (max(|x|, eps) * max(|y|, eps))` along `axis`, in float32 (`torch.cosine_similarity`)."""
+    x, y = _as_float32(x), _as_float32(y)
+    x_norm = ops.maximum(ops.sqrt(ops.sum(ops.square(x), axis=axis, keepdims=True)), eps)
+    y_norm = ops.maximum(ops.sqrt(ops.sum(ops.square(y), axis=axis, keepdims=True)), eps)
+    return ops.sum((x / x_norm) * (y / y_norm), axis=axis)
+
+
+def wav2vec2_pretraining_loss(projected_states, projected_quantized_states, sampled_negative_indices,
+                              mask_time_indices, codevector_perplexity, num_codevectors, temperature=0.1,
+                              diversity_loss_weight=0.1):
+    """wav2vec 2.0's objective: contrastive loss over the masked frames plus the codebook diversity loss.
+
+    For each masked frame, the cosine similarities (divided by `temperature`) of
+    its prediction with its own quantized target and with `num_negatives`
+    distractors (other frames' targets, given by `sampled_negative_indices`)
+    are the logits of a classification whose answer is the true target;
+    distractors equal to the target are excluded (logit `-inf`). The
+    contrastive loss is the summed cross-entropy; the diversity loss is
+    `(num_codevectors - perplexity) / num_codevectors * num_masked_frames`.
+
+    Args:
+        projected_states: float `(batch, frames, proj_codevector_dim)`, the predictions.
+        projected_quantized_states: float, same shape, the targets.
+        sampled_negative_indices: int `(batch, frames, num_negatives)`, indices
+            into the flattened `(batch * frames)` targets.
+        mask_time_indices: bool/int `(batch, frames)`, the masked frames.
+        codevector_perplexity: float scalar, from the quantizer.
+        num_codevectors: int, `num_codevectors_per_group * num_codevector_groups`.
+        temperature: float, `contrastive_logits_temperature`.
+        diversity_loss_weight: float.
+
+    Returns:
+        `(loss, contrastive_loss, diversity_loss)`, float32 scalars (sums over the local batch).
+
+    References:
+        Baevski et al., "wav2vec 2.0", 2020 (section 3.3). Parity reference:
+        `transformers.Wav2Vec2ForPreTraining.forward`.
+    """
+    targets = _as_float32(projected_quantized_states)
+    indices = tf.cast(sampled_negative_indices, tf.int32)
+    flat = tf.reshape(targets, (-1, tf.shape(targets)[-1]))  # (batch * frames, size)
+    negatives = tf.reshape(tf.gather(flat, tf.reshape(indices, (-1,))),
+                           tf.concat([tf.shape(indices), tf.shape(targets)[-1:]], axis=0))
+    negatives = ops.transpose(negatives, (2, 0, 1, 3))  # (negatives, batch, frames, size)
+    candidates = ops.concatenate([targets[None], negatives], axis=0)  # (1 + negatives, batch, frames, size)
+    logits = cosine_similarity(projected_states[None], candidates) / temperature  # (1 + negatives, batch, frames)
+    same = ops.all(ops.equal(targets[None], negatives), axis=-1)  # (negatives, batch, frames)
+    logits = ops.concatenate([logits[:1], ops.where(same, float("-inf"), logits[1:])], axis=0)
+    log_probs = ops.log_softmax(logits, axis=0)
+    masked = ops.cast(ops.cast(mask_time_indices, "bool"), "float32")
+    contrastive = -ops.sum(log_probs[0] * masked)
+    diversity = (num_codevectors - _as_float32(codevector_perplexity)) / num_codevectors * ops.sum(masked)
+    loss = contrastive + diversity_loss_weight * diversity
+    return _local_sum_share(loss), contrastive, diversity
+
+
 # -- Table question answering (TAPAS) ------------------------------------------------------------------------
 # Cell selection over a flattened table (`tfmodels.layers.cell_selection`) and, for aggregation questions,
 # the aggregation-operator loss and the weakly supervised answer regression. Per-example losses (`(batch,)`)

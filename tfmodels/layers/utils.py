@@ -78,3 +78,23 @@ def variable_to_numpy(variable):
     for start, stop in blocks:
         out[start:stop] = read_rows(variable, start, stop)
     return out
+
+
+def chunked_call(fn, x, chunk_size, name="chunked_call"):
+    """`fn(x)` computed on `chunk_size` positions of `x (batch, seq_len, ...)` at a time, concatenated.
+
+    The same result as `fn(x)` for position-wise `fn` (feed-forward chunking:
+    `transformers.pytorch_utils.apply_chunking_to_forward`), with one chunk's
+    activations alive at a time. `chunk_size=0` (or a sequence no longer than
+    a chunk) calls `fn(x)` once.
+
+    Raises:
+        ValueError: a static `seq_len` that is not a multiple of `chunk_size`.
+    """
+    seq_len = x.shape[1]
+    if not chunk_size or seq_len is None or seq_len <= chunk_size:
+        return fn(x)
+    if seq_len % chunk_size:
+        raise ValueError(f"{name}: the sequence length {seq_len} must be a multiple of the chunk size {chunk_size}.")
+    return keras.ops.concatenate([fn(x[:, start: start + chunk_size]) for start in range(0, seq_len, chunk_size)],
+                                 axis=1)

@@ -30,7 +30,9 @@ from tfmodels.models.outputs import ModelOutput, as_model_output
 from tfmodels.models.task_training import TaskTrainingMixin
 
 # Inputs that may be float (masks are compared with 0; bbox and labels keep their dtype).
-_FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible")
+# `encoder_hidden_states` `(batch, source_len, hidden)`: the encoder output a cross-attention decoder reads.
+_FLOAT_INPUTS = ("attention_mask", "head_mask", "p_mask", "is_impossible", "encoder_hidden_states",
+                 "encoder_attention_mask")
 _KERAS_KWARGS = ("name", "dtype", "trainable", "autocast")
 # Hugging Face fields that describe the PyTorch side, not the architecture.
 _NON_ARCHITECTURE_FIELDS = ("model_type", "architectures", "transformers_version", "torch_dtype", "dtype")
@@ -59,20 +61,29 @@ def to_int_tensor(value, name):
     )
 
 
-def to_float_tensor(value, name):
-    """Converts an image-like input (`pixel_values`) to a float tensor, refusing integers with a clear error.
+_IMAGE_HINT = ("rescaled and normalised pixels, float32", "Preprocess the images first, e.g. with "
+               "`tfmodels.processors.ImageProcessor.from_pretrained(path)(images)`, or convert with "
+               "`np.asarray(x, dtype='float32')` after rescaling and normalising.")
+
+
+def to_float_tensor(value, name, hint=None):
+    """Converts a float input (`pixel_values`, `input_values`) to a float tensor, refusing integers with a clear error.
+
+    Args:
+        value: array or tensor.
+        name: the input's name, for the message.
+        hint: optional `(what the values are, how to get them)` for the message; images by default.
 
     Raises:
-        TypeError: if `value` is not a floating-point array/tensor (e.g. raw uint8 pixels).
+        TypeError: if `value` is not a floating-point array/tensor (e.g. raw uint8 pixels or int16 audio).
     """
     tensor = tf.convert_to_tensor(value)
     if tensor.dtype.is_floating:
         return tensor
+    what, fix = hint or _IMAGE_HINT
     raise TypeError(
-        f"`{name}` must be floating point (rescaled and normalised pixels, float32). "
-        f"Received: {name} with dtype {tensor.dtype.name}. Preprocess the images first, e.g. with "
-        "`tfmodels.processors.ImageProcessor.from_pretrained(path)(images)`, or convert with "
-        "`np.asarray(x, dtype='float32')` after rescaling and normalising."
+        f"`{name}` must be floating point ({what}). "
+        f"Received: {name} with dtype {tensor.dtype.name}. {fix}"
     )
 
 
@@ -324,7 +335,7 @@ class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.
             if value is None:
                 continue
             if key in self.float_input_names:
-                prepared[key] = to_float_tensor(value, key)
+                prepared[key] = to_float_tensor(value, key, getattr(self, "float_input_hint", None))
             elif key in self.label_names or key in _FLOAT_INPUTS:
                 prepared[key] = tf.convert_to_tensor(value)
             else:
@@ -334,12 +345,16 @@ class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.
         return prepared
 
 
-def stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions):
-    """Adds `hidden_states` / `attentions` tuples to an output dict when asked for."""
+def stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, attentions,
+                  cross_attentions=()):
+    """Adds `hidden_states` / `attentions` (and, from decoder blocks run with encoder states,
+    `cross_attentions`) tuples to an output dict when asked for."""
     if output_hidden_states:
         outputs["hidden_states"] = tuple(hidden_states)
     if output_attentions:
         outputs["attentions"] = tuple(attentions)
+        if cross_attentions:
+            outputs["cross_attentions"] = tuple(cross_attentions)
     return outputs
 
 

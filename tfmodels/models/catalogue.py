@@ -59,7 +59,11 @@ FAMILIES = (
     "big_bird",
     "bigbird_pegasus",
     "rag",
+    "reformer",
+    "wav2vec2",
     "tapas",
+    "bert_generation",
+    "encoder_decoder",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
@@ -73,6 +77,10 @@ TASK_SUFFIXES = {
     "causal-lm": ("ForCausalLM", "LMHeadModel"),
     "seq2seq-lm": ("ForConditionalGeneration",),
     "image-classification": ("ForImageClassification",),
+    "ctc": ("ForCTC",),
+    # Speech families name their utterance classifier `ForSequenceClassification` and map it here
+    # with `Family.tasks` (and out of "sequence-classification", which takes text).
+    "audio-classification": ("ForAudioClassification",),
     "table-question-answering": ("ForTableQuestionAnswering",),
 }
 

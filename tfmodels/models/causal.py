@@ -6,7 +6,10 @@ causal mask by the one block stack (`tfmodels.layers.block_stack`), an
 optional final LayerNorm, and the preallocated KV cache of
 `tfmodels.layers.kv_cache`. Architectures supply `_embed()` and build
 `self.blocks` / `self.final_layer_norm`; GPT-Neo overrides `_layer_window()`
-for its local layers (a per-layer mask, not another loop). The heads
+for its local layers (a per-layer mask, not another loop). GPT-2 with
+`add_cross_attention=True` builds `TransformerDecoderBlock`s instead
+(cross-attention over `encoder_hidden_states` between self-attention and
+feed-forward): the decoder of an `EncoderDecoderModel`. The heads
 (`CausalLMMixin`, `LastTokenClassificationMixin`) sit on top of any such
 backbone.
 
@@ -31,6 +34,7 @@ from tfmodels.layers.kv_cache import cache_span, causal_attention_mask, check_se
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
 from tfmodels.models.heads import HeadModelMixin, MaskedLMMixin, resolve_labels
+from tfmodels.models.seq2seq import CROSS_ATTENTION_INPUTS, cross_attention_kwargs, project_cross_key_values
 
 logger = logging.getLogger("tfmodels")
 
@@ -60,7 +64,9 @@ class CausalDecoderModel(PreTrainedModel):
     Call inputs (dict or keywords; int `(batch, seq_len)`): `input_ids`,
     `attention_mask` (`(batch, seq_len)`, or `(batch, max_length)` with a
     cache), `token_type_ids`, `position_ids` (default
-    `arange(seq_len) + cache_update_index`). Call keywords:
+    `arange(seq_len) + cache_update_index`); with cross-attention
+    `encoder_hidden_states` `(batch, source_len, hidden_size)` and
+    `encoder_attention_mask` `(batch, source_len)`. Call keywords:
     `past_key_values` (tuple of per-layer caches), `cache_update_index`
     (int or scalar tensor), `use_cache` (return the keys/values of this
     pass as `past_key_values` even without a cache), `output_attentions`,
@@ -69,10 +75,11 @@ class CausalDecoderModel(PreTrainedModel):
     Returns:
         dict with `last_hidden_state` `(batch, seq_len, hidden_size)`,
         `past_key_values` (with a cache or `use_cache=True`) and, when asked,
-        `hidden_states` / `attentions` tuples.
+        `hidden_states` / `attentions` (and, with encoder states,
+        `cross_attentions` `(batch, heads, seq_len, source_len)`) tuples.
     """
 
-    input_names = ("input_ids", "attention_mask", "token_type_ids", "position_ids")
+    input_names = ("input_ids", "attention_mask", "token_type_ids", "position_ids") + CROSS_ATTENTION_INPUTS
     serving_outputs = ("last_hidden_state",)
 
     def _build_embeddings(self, vocab_size, max_positions, width, initializer_range, dropout):
@@ -97,6 +104,16 @@ class CausalDecoderModel(PreTrainedModel):
         """Sliding-window size of layer `index`, or `None` for global attention."""
         return None
 
+    @property
+    def has_cross_attention(self):
+        """True when the blocks are `TransformerDecoderBlock`s (GPT-2 with `add_cross_attention=True`)."""
+        return any(getattr(block, "returns_cross_attention", False) for block in self.blocks)
+
+    def cross_key_values(self, encoder_hidden_states):
+        """Every layer's cross-attention keys/values `(batch, 2, source_len, heads, head_dim)`, projected once
+        per `generate()` call from `encoder_hidden_states` `(batch, source_len, hidden_size)`."""
+        return project_cross_key_values(self.blocks, encoder_hidden_states)
+
     def init_cache(self, batch_size, max_length, dtype="float32"):
         """Zero KV caches, one `(batch, 2, max_length, heads, head_dim)` tensor per layer
         (`tfmodels.layers.kv_cache.init_kv_cache`)."""
@@ -115,12 +132,16 @@ class CausalDecoderModel(PreTrainedModel):
             position_ids=inputs.get("position_ids"), token_type_ids=inputs.get("token_type_ids"),
             past_key_values=past_key_values, cache_update_index=cache_update_index, use_cache=use_cache,
             training=training, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            encoder_hidden_states=inputs.get("encoder_hidden_states"),
+            encoder_attention_mask=inputs.get("encoder_attention_mask"),
         )
 
     def forward(self, input_ids, attention_mask=None, position_ids=None, token_type_ids=None,
                 past_key_values=None, cache_update_index=None, use_cache=False, training=None,
-                output_attentions=False, output_hidden_states=False):
-        """The forward pass on tensors (what `call` and `generate` run)."""
+                output_attentions=False, output_hidden_states=False, encoder_hidden_states=None,
+                encoder_attention_mask=None, cross_key_values=None):
+        """The forward pass on tensors (what `call` and `generate` run); cross-attention reads
+        `encoder_hidden_states` or their per-layer projections `cross_key_values` (`cross_key_values()`)."""
         batch_size, query_len = ops.shape(input_ids)[0], ops.shape(input_ids)[1]
         if past_key_values is None and use_cache:
             past_key_values = self.init_cache(batch_size, query_len, self.compute_dtype)
@@ -135,8 +156,15 @@ class CausalDecoderModel(PreTrainedModel):
         for window in {self._layer_window(i) for i in range(len(self.blocks))}:
             masks[window] = causal_attention_mask(query_len, attention_mask, first_cache, cache_update_index,
                                                   window_size=window)
+        cross_kwargs, cross_layer_kwargs = cross_attention_kwargs(
+            self, encoder_hidden_states, encoder_attention_mask, cross_key_values)
+
+        def layer_kwargs(step):
+            kwargs = {"attention_mask": masks[self._layer_window(step)]}
+            return {**kwargs, **cross_layer_kwargs(step)} if cross_layer_kwargs is not None else kwargs
+
         stack = run_block_stack(
-            self.blocks, x, layer_kwargs=lambda step: {"attention_mask": masks[self._layer_window(step)]},
+            self.blocks, x, call_kwargs=cross_kwargs, layer_kwargs=layer_kwargs,
             caches=past_key_values, cache_update_index=0 if cache_update_index is None else cache_update_index,
             output_attentions=output_attentions, training=training,
         )
@@ -147,7 +175,8 @@ class CausalDecoderModel(PreTrainedModel):
         result = {"last_hidden_state": x}
         if stack.caches is not None:
             result["past_key_values"] = stack.caches
-        return stack_outputs(result, output_hidden_states, output_attentions, hidden_states, stack.attentions)
+        return stack_outputs(result, output_hidden_states, output_attentions, hidden_states, stack.attentions,
+                             stack.cross_attentions)
 
 
 class CausalHeadMixin(HeadModelMixin):
@@ -171,6 +200,8 @@ class CausalHeadMixin(HeadModelMixin):
             past_key_values=inputs.get("past_key_values"), cache_update_index=inputs.get("cache_update_index"),
             use_cache=inputs.get("use_cache", False),
             training=training, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            encoder_hidden_states=inputs.get("encoder_hidden_states"),
+            encoder_attention_mask=inputs.get("encoder_attention_mask"),
         )
         # `forward` bypasses Keras' `__call__`, so Keras never marks the backbone built although this pass
         # built all its layers; left unbuilt, Keras warns on every first call that the head "has unbuilt state".
@@ -179,7 +210,7 @@ class CausalHeadMixin(HeadModelMixin):
 
     @staticmethod
     def _passthrough(outputs, backbone_outputs):
-        for key in ("past_key_values", "hidden_states", "attentions"):
+        for key in ("past_key_values", "hidden_states", "attentions", "cross_attentions"):
             if key in backbone_outputs:
                 outputs[key] = backbone_outputs[key]
         return outputs
@@ -225,11 +256,18 @@ class CausalLMMixin(GenerationMixin, CausalHeadMixin):
     def init_cache(self, batch_size, max_length):
         return self.backbone.init_cache(batch_size, max_length, self.compute_dtype)
 
-    def decode_step(self, input_ids, attention_mask, position_ids, cache, cache_index):
-        """One cached forward: `(logits (batch, T, vocab), new cache)`."""
+    def cross_key_values(self, encoder_hidden_states):
+        """The backbone's per-layer cross-attention keys/values (a decoder with `add_cross_attention=True`)."""
+        return self.backbone.cross_key_values(encoder_hidden_states)
+
+    def decode_step(self, input_ids, attention_mask, position_ids, cache, cache_index, encoder_attention_mask=None,
+                    cross_key_values=None):
+        """One cached forward: `(logits (batch, T, vocab), new cache)`; a cross-attention decoder (the
+        decoder of `EncoderDecoderModel`) also attends over `cross_key_values` (`cross_key_values()`)."""
         outputs = self.backbone.forward(
             input_ids, attention_mask=attention_mask, position_ids=position_ids,
             past_key_values=cache, cache_update_index=cache_index, training=False,
+            encoder_attention_mask=encoder_attention_mask, cross_key_values=cross_key_values,
         )
         return self._lm_logits(outputs["last_hidden_state"]), outputs["past_key_values"]
 
@@ -262,7 +300,9 @@ class EncoderCausalLMMixin(GenerationMixin, MaskedLMMixin):
     def _metric_targets(self, labels, logits):
         return labels[:, 1:], logits[:, :-1]  # logits at t predict the label at t + 1
 
+    input_names = PreTrainedModel.input_names + CROSS_ATTENTION_INPUTS
     init_cache = CausalLMMixin.init_cache
+    cross_key_values = CausalLMMixin.cross_key_values
     decode_step = CausalLMMixin.decode_step
 
 

@@ -23,18 +23,24 @@ in `layer_order`. Backbones with `decoder_capable = True` (BERT, RoBERTa &
 co, ELECTRA, Megatron-BERT) honour the Hugging Face `is_decoder` config
 field: their self-attention then runs under a causal mask, with the KV cache
 of `tfmodels.layers.kv_cache`, as the backbone of the `*ForCausalLM` /
-`BertLMHeadModel` heads.
+`BertLMHeadModel` heads. Those with `cross_attention_capable = True` (BERT,
+RoBERTa & co, ELECTRA, BertGeneration) also honour `add_cross_attention`
+(with `is_decoder`): their blocks are then `TransformerDecoderBlock`s
+(post-norm self-attention, cross-attention over `encoder_hidden_states`,
+feed-forward), the decoder of an `EncoderDecoderModel`.
 """
 
 import keras
 from keras import ops
 
 from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings, TransformerEncoderBlock
+from tfmodels.layers.decoder_block import TransformerDecoderBlock
 from tfmodels.layers import masks
 from tfmodels.layers.block_stack import run_block_stack
 from tfmodels.layers.kv_cache import cache_span, causal_attention_mask, check_sequence_length, init_kv_cache
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
+from tfmodels.models.seq2seq import cross_attention_kwargs
 
 
 def attention_mask_to_bool(attention_mask):
@@ -77,6 +83,8 @@ class EncoderModel(PreTrainedModel):
     has_pooler = True
     # Whether the Hugging Face reference honours `is_decoder` (causal self-attention) for this backbone.
     decoder_capable = False
+    # Whether it builds cross-attention for `add_cross_attention=True` (a decoder of `EncoderDecoderModel`).
+    cross_attention_capable = False
 
     def __init__(self, add_pooling_layer=True, **kwargs):
         super().__init__(**kwargs)
@@ -89,6 +97,24 @@ class EncoderModel(PreTrainedModel):
     def is_decoder(self):
         """True when the config sets `is_decoder` and the architecture supports it: causal self-attention."""
         return bool(self.decoder_capable and self.extra_config.get("is_decoder", False))
+
+    @property
+    def has_cross_attention(self):
+        """True when the blocks have cross-attention (`is_decoder` and `add_cross_attention` in the config)."""
+        return bool(self.cross_attention_capable and self.is_decoder
+                    and self.extra_config.get("add_cross_attention", False))
+
+    def _check_cross_attention_config(self):
+        """Raises `ValueError` for `add_cross_attention=True` without `is_decoder`, as the reference's layers
+        do, or on a backbone tfmodels builds without cross-attention."""
+        if not (self.decoder_capable and self.extra_config.get("add_cross_attention", False)):
+            return
+        if not self.cross_attention_capable:
+            raise ValueError(f"{type(self).__name__} does not support cross-attention yet. "
+                             "Received: add_cross_attention=True")
+        if not self.is_decoder:
+            raise ValueError(f"{type(self).__name__} adds cross-attention only as a decoder: set is_decoder=True. "
+                             "Received: add_cross_attention=True, is_decoder=False")
 
     def _build_encoder(
         self,
@@ -198,6 +224,7 @@ class EncoderModel(PreTrainedModel):
             normalize_first=normalize_first,
             kernel_initializer=init,
         )
+        self._check_cross_attention_config()
         self.encoder_layers = [self._make_encoder_layer(i) for i in range(num_blocks)]
         self.final_layer_norm = None
         if final_layer_norm:
@@ -213,8 +240,10 @@ class EncoderModel(PreTrainedModel):
                                                            name="pooler_dropout")
 
     def _make_encoder_layer(self, index):
-        """Block `index`; the override point for relatives with other blocks (SqueezeBERT)."""
-        return TransformerEncoderBlock(**self._block_kwargs, dtype=self.dtype_policy, name=f"encoder_layer_{index}")
+        """Block `index`; the override point for relatives with other blocks (SqueezeBERT). A
+        `TransformerDecoderBlock` (same weights plus `cross_attention`) with cross-attention."""
+        block_class = TransformerDecoderBlock if self.has_cross_attention else TransformerEncoderBlock
+        return block_class(**self._block_kwargs, dtype=self.dtype_policy, name=f"encoder_layer_{index}")
 
     def _block_call_kwargs(self, inputs, x):
         """Extra keyword arguments for every block call, computed once per call from the
@@ -280,16 +309,27 @@ class EncoderModel(PreTrainedModel):
 
     def forward(self, input_ids, attention_mask=None, position_ids=None, token_type_ids=None,
                 past_key_values=None, cache_update_index=None, training=None,
-                output_attentions=False, output_hidden_states=False):
+                output_attentions=False, output_hidden_states=False, encoder_hidden_states=None,
+                encoder_attention_mask=None, cross_key_values=None):
         """The forward pass on tensors, with `CausalDecoderModel.forward`'s signature (what
         `CausalLMMixin.decode_step` runs). With `past_key_values` (from `init_cache`), keys/values of
-        this pass are written at `cache_update_index` and `attention_mask` covers every cache slot."""
+        this pass are written at `cache_update_index` and `attention_mask` covers every cache slot.
+        With cross-attention, `encoder_hidden_states` `(batch, source_len, hidden_size)` or their
+        per-layer projections `cross_key_values` (`cross_key_values()`) and `encoder_attention_mask`
+        `(batch, source_len)`."""
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids,
-                  "token_type_ids": token_type_ids}
+                  "token_type_ids": token_type_ids, "encoder_hidden_states": encoder_hidden_states,
+                  "encoder_attention_mask": encoder_attention_mask}
         inputs = self._prepare_inputs({k: v for k, v in inputs.items() if v is not None},
                                       cached=past_key_values is not None)
         return self._run(inputs, training, output_attentions, output_hidden_states, past_key_values,
-                         cache_update_index)
+                         cache_update_index, cross_key_values)
+
+    def cross_key_values(self, encoder_hidden_states):
+        """Every applied layer's cross-attention keys/values `(batch, 2, source_len, heads, head_dim)`,
+        projected once per `generate()` call from `encoder_hidden_states` `(batch, source_len, hidden_size)`."""
+        return tuple(self.encoder_layers[i].cross_attention.project_key_value(encoder_hidden_states)
+                     for i in self._applied_order())
 
     def _self_attention_mask(self, attention_mask, x, past_key_values=None, cache_update_index=None):
         """The blocks' bool mask `(batch | 1, 1, query | 1, key)` (causal over the cache for decoders,
@@ -301,7 +341,7 @@ class EncoderModel(PreTrainedModel):
         return causal_attention_mask(ops.shape(x)[1], attention_mask, cache, cache_update_index), offset
 
     def _run(self, inputs, training, output_attentions, output_hidden_states, past_key_values=None,
-             cache_update_index=None):
+             cache_update_index=None, cross_key_values=None):
         position_offset = getattr(self, "_position_offset", 0)
         if past_key_values is not None:
             self._require_decoder()
@@ -315,9 +355,12 @@ class EncoderModel(PreTrainedModel):
                                   position_offset=position_offset)
         x = self._embed(inputs, training)
         mask, _ = self._self_attention_mask(inputs.get("attention_mask"), x, past_key_values, cache_update_index)
+        cross_kwargs, cross_layer_kwargs = cross_attention_kwargs(
+            self, inputs.get("encoder_hidden_states"), inputs.get("encoder_attention_mask"), cross_key_values)
         stack = run_block_stack(
             self.encoder_layers, x, order=self._applied_order(),
-            call_kwargs={"attention_mask": mask, **self._block_call_kwargs(inputs, x)},
+            call_kwargs={"attention_mask": mask, **self._block_call_kwargs(inputs, x), **cross_kwargs},
+            layer_kwargs=cross_layer_kwargs,
             caches=past_key_values, cache_update_index=0 if cache_update_index is None else cache_update_index,
             output_attentions=output_attentions, training=training,
         )
@@ -332,4 +375,5 @@ class EncoderModel(PreTrainedModel):
             outputs["pooler_output"] = self.pooler(pooled_input)
         if stack.caches is not None:
             outputs["past_key_values"] = stack.caches
-        return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, stack.attentions)
+        return stack_outputs(outputs, output_hidden_states, output_attentions, hidden_states, stack.attentions,
+                             stack.cross_attentions)

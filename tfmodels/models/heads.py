@@ -162,7 +162,8 @@ class HeadModelMixin:
 
     @staticmethod
     def _passthrough(outputs, backbone_outputs):
-        for key in ("hidden_states", "attentions", "global_attentions"):  # global: Longformer
+        # global: Longformer; cross: decoders with `add_cross_attention=True`
+        for key in ("hidden_states", "attentions", "global_attentions", "cross_attentions"):
             if key in backbone_outputs:
                 outputs[key] = backbone_outputs[key]
         return outputs
@@ -309,7 +310,9 @@ class MaskedLMMixin(HeadModelMixin):
     The default head is a `MaskedLMHead` from the backbone's hidden size to
     its embedding size, tied to the word embeddings when the config says so
     (`tie_word_embeddings`, default true); `lm_head_activation` overrides the
-    backbone's `hidden_act` (RoBERTa and ELECTRA's generator use "gelu").
+    backbone's `hidden_act` (RoBERTa and ELECTRA's generator use "gelu");
+    `lm_head_transform = False` keeps only the projection and its bias
+    (BertGeneration's `lm_head`).
     Architectures with another head override `_make_lm_head()` and
     `_lm_logits(hidden)`.
     """
@@ -318,6 +321,7 @@ class MaskedLMMixin(HeadModelMixin):
     serving_outputs = ("logits",)
     backbone_kwargs = {"add_pooling_layer": False}
     lm_head_activation = None
+    lm_head_transform = True
 
     def __init__(self, **kwargs):
         self._init_backbone(kwargs)
@@ -333,6 +337,7 @@ class MaskedLMMixin(HeadModelMixin):
             layer_norm_eps=arch["layer_norm_eps"],
             tie_word_embeddings=self._lm_head_tied(),
             kernel_initializer=hf_initializer(arch["initializer_range"]),
+            transform=self.lm_head_transform,
             dtype=self.dtype_policy,
             name="lm_head",
         )

@@ -8,6 +8,9 @@
   `tfmodels.layers.kv_cache`);
 - `encode_decode`: both stacks of a model with `encode()` / `decode()`;
 - `init_decoder_cache`, `project_cross_key_values`: the generation caches;
+- `CROSS_ATTENTION_INPUTS`, `cross_attention_kwargs`: the encoder inputs of a
+  decoder-only or encoder backbone built with cross-attention
+  (`add_cross_attention=True`: BERT & co, GPT-2), as block-stack arguments;
 - `seq2seq_lm_loss`: the LM loss on the decoder logits (no shift: the
   decoder inputs are already the shifted labels), through
   `tfmodels.layers.losses`;
@@ -225,6 +228,44 @@ def decoder_masks(decoder_input_ids, attention_mask=None, decoder_attention_mask
     self_mask = causal_attention_mask(query_len, decoder_attention_mask, cache, cache_update_index)
     cross_mask = padding_mask(attention_mask) if attention_mask is not None else None
     return self_mask, cross_mask, offset, key_len
+
+
+# Call inputs of backbones that can carry cross-attention (`add_cross_attention=True`).
+CROSS_ATTENTION_INPUTS = ("encoder_hidden_states", "encoder_attention_mask")
+
+
+def cross_attention_kwargs(model, encoder_hidden_states=None, encoder_attention_mask=None, cross_key_values=None):
+    """The block-stack arguments of a cross-attention decoder pass.
+
+    Args:
+        model: the backbone; its `has_cross_attention` says whether its blocks are
+            `TransformerDecoderBlock`s.
+        encoder_hidden_states: optional float tensor `(B, S, D)`.
+        encoder_attention_mask: optional 0/1 tensor `(B, S)`, 0 on encoder padding.
+        cross_key_values: optional tuple of per-layer `(B, 2, S, N, H)` keys/values
+            (`project_cross_key_values`), used instead of `encoder_hidden_states`.
+
+    Returns:
+        `(call_kwargs, layer_kwargs)`: a dict for every block (`encoder_hidden_states`,
+        `cross_attention_mask`) and `fn(step) -> {"cross_key_value": ...}` or `None`;
+        `({}, None)` without encoder inputs (the cross-attention sub-blocks are skipped,
+        as in the reference).
+
+    Raises:
+        ValueError: encoder inputs for a model built without cross-attention.
+    """
+    if encoder_hidden_states is None and cross_key_values is None:
+        return {}, None
+    if not model.has_cross_attention:
+        raise ValueError(
+            f"{type(model).__name__} got `encoder_hidden_states` but has no cross-attention layers. Build it "
+            "with add_cross_attention=True (and is_decoder=True) in its config, e.g. "
+            "EncoderDecoderModel.from_encoder_decoder_pretrained(encoder_path, decoder_path)."
+        )
+    mask = None if encoder_attention_mask is None else padding_mask(encoder_attention_mask)
+    call_kwargs = {"encoder_hidden_states": encoder_hidden_states, "cross_attention_mask": mask}
+    layer_kwargs = None if cross_key_values is None else (lambda step: {"cross_key_value": cross_key_values[step]})
+    return call_kwargs, layer_kwargs
 
 
 def run_decoder_layers(blocks, y, encoder_hidden_states=None, self_mask=None, cross_mask=None, attention_bias=None,

@@ -139,7 +139,8 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
         tokenizer: a `transformers` tokenizer, or a directory / Hub id for
             `transformers.AutoTokenizer`; default: the model's checkpoint.
         config: a config (dict, config object or `config.json` path) for the model.
-        revision, token: Hub options for the model and the tokenizer.
+        revision: Hub option (the revision) for the model and the tokenizer.
+        token: Hub option (the access token) for the model and the tokenizer.
         use_fast: load the fast (Rust) tokenizer; offsets need it.
         model_kwargs: more `from_pretrained` keywords for the model.
         batch_size: int, inputs per model call (default 1).

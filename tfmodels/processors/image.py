@@ -52,6 +52,20 @@ _DEFAULTS = {
 }
 
 
+def read_preprocessor_config(directory, kind, class_name):
+    """The dict in `directory/preprocessor_config.json` (or in the file `directory`).
+
+    Raises:
+        FileNotFoundError: no such file; the message names how to make one (`kind`, `class_name`).
+    """
+    path = os.path.join(directory, PREPROCESSOR_CONFIG_NAME) if os.path.isdir(directory) else directory
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No {PREPROCESSOR_CONFIG_NAME} at {directory}. Save one with the "
+                                f"transformers {kind}'s save_pretrained(), or build {class_name}(...).")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def _size_dict(size, default_to_square, name):
     """Hugging Face's `get_size_dict` for the forms found in configs (int, dict, `[h, w]`)."""
     if size is None:
@@ -131,12 +145,7 @@ class ImageProcessor:
         Raises:
             FileNotFoundError: no `preprocessor_config.json` there.
         """
-        path = os.path.join(directory, PREPROCESSOR_CONFIG_NAME) if os.path.isdir(directory) else directory
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"No {PREPROCESSOR_CONFIG_NAME} at {directory}. Save one with the "
-                                    "transformers image processor's save_pretrained(), or build ImageProcessor(...).")
-        with open(path, encoding="utf-8") as f:
-            return cls.from_dict({**json.load(f), **overrides})
+        return cls.from_dict({**read_preprocessor_config(directory, "image processor", cls.__name__), **overrides})
 
     @classmethod
     def from_dict(cls, config):

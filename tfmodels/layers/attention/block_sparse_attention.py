@@ -53,16 +53,16 @@ class BlockSparseAttention(MultiHeadAttention):
     reference's NumPy stream and fixed per layer (see that module).
 
     Args:
-        num_heads, key_dim, ...: see `MultiHeadAttention` (`dropout` applies
-            to full attention only: the reference has no dropout in its
-            block-sparse path).
+        num_heads: see `MultiHeadAttention`.
+        key_dim: see `MultiHeadAttention`.
         block_size: int, tokens per block `K`.
         num_random_blocks: int, random key blocks per query block `R`.
         seed: int, seed of the training-mode random plan (the reference: the
             layer index).
         max_seq_len: int or None, `max_position_embeddings` (only the
             reference's legacy plan at lengths 1024/3072/4096 reads it).
-        **kwargs: `MultiHeadAttention` arguments.
+        **kwargs: `MultiHeadAttention` arguments (`dropout` applies to full
+            attention only: the reference has no dropout in its block-sparse path).
 
     Call args:
         query: float tensor `(B, T, D)`; self-attention only.

@@ -42,8 +42,8 @@ class DisentangledAttention(MultiHeadAttention):
     sequence length: `span = min(seq_len, max_relative_positions)`.
 
     Args:
-        num_heads, key_dim, dropout, use_bias, kernel_initializer: see
-            `MultiHeadAttention` (the scale is fixed by `pos_att_type`).
+        num_heads: see `MultiHeadAttention`.
+        key_dim: see `MultiHeadAttention`.
         pos_att_type: sequence of `"c2p"` / `"p2c"`.
         relative_attention: bool; without it only the scale uses `pos_att_type`.
         position_buckets: int; `> 0`: the table has `2 * position_buckets` rows.
@@ -51,7 +51,8 @@ class DisentangledAttention(MultiHeadAttention):
         share_att_key: bool, reuse the content projections for positions.
         position_dropout: float, dropout on the relative embeddings.
         dynamic_span: bool, DeBERTa v1 span/scaling rules.
-        **kwargs: base layer arguments.
+        **kwargs: `MultiHeadAttention` arguments (`dropout`, `use_bias`,
+            `kernel_initializer`, ...; the scale is fixed by `pos_att_type`).
 
     Call args (besides `MultiHeadAttention`'s):
         relative_pos: int tensor `(T, S)` of signed (bucketed) `i - j`, computed

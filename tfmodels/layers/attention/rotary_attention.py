@@ -14,7 +14,8 @@ class RotaryAttention(MultiHeadAttention):
     `rotary_value=True`) are rotated by `RotaryEmbedding`.
 
     Args:
-        num_heads, key_dim, ...: see `MultiHeadAttention`.
+        num_heads: see `MultiHeadAttention`.
+        key_dim: see `MultiHeadAttention`.
         max_position_embeddings: int, longest sequence (rotary table length).
         rotary_value: bool, also rotate the values (RoFormer option).
         rotary_base: float, wavelength base.

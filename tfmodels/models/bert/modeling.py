@@ -18,6 +18,7 @@ from tfmodels.models.heads import (
     TokenClassificationMixin,
 )
 from tfmodels.models.pretraining_heads import NextSentencePredictionMixin, PreTrainingMixin
+from tfmodels.models.seq2seq import CROSS_ATTENTION_INPUTS
 
 
 class BertModel(EncoderModel):
@@ -50,23 +51,32 @@ class BertModel(EncoderModel):
             A 3-D `(batch, seq_len, seq_len)` mask is also accepted.
         token_type_ids: segment ids; zeros if absent.
         position_ids: positions; `arange(seq_len)` if absent.
+        encoder_hidden_states: float `(batch, source_len, hidden_size)`, the
+            states cross-attention reads (config `is_decoder=True`,
+            `add_cross_attention=True` only).
+        encoder_attention_mask: `(batch, source_len)`, 0 on encoder padding.
 
     Returns:
         dict with `last_hidden_state` `(batch, seq_len, hidden_size)`,
         `pooler_output` `(batch, hidden_size)` (with a pooler), and, when asked,
         `hidden_states` (tuple of `num_hidden_layers + 1` tensors
         `(batch, seq_len, hidden_size)`) and `attentions` (tuple of
-        `(batch, num_heads, seq_len, seq_len)`).
+        `(batch, num_heads, seq_len, seq_len)`) and, with encoder states,
+        `cross_attentions` (tuple of `(batch, num_heads, seq_len, source_len)`).
 
     Raises:
         ValueError: for unsupported `position_embedding_type`, a sequence
-            longer than `max_position_embeddings`, or missing `input_ids`.
+            longer than `max_position_embeddings`, missing `input_ids`,
+            `add_cross_attention=True` without `is_decoder=True`, or
+            `encoder_hidden_states` without cross-attention layers.
         TypeError: for float ids or unknown input names.
     """
 
     model_type = "bert"
     serving_outputs = ("last_hidden_state", "pooler_output")
     decoder_capable = True  # `is_decoder=True`: causal self-attention (BertLMHeadModel)
+    cross_attention_capable = True  # `add_cross_attention=True`: the `crossattention` sub-layers
+    input_names = EncoderModel.input_names + CROSS_ATTENTION_INPUTS
 
     def __init__(
         self,

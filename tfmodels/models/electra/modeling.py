@@ -20,6 +20,7 @@ from tfmodels.models.heads import (
     SequenceClassificationMixin,
     TokenClassificationMixin,
 )
+from tfmodels.models.seq2seq import CROSS_ATTENTION_INPUTS
 
 
 class ElectraModel(EncoderModel):
@@ -38,6 +39,8 @@ class ElectraModel(EncoderModel):
     model_type = "electra"
     has_pooler = False
     decoder_capable = True
+    cross_attention_capable = True  # `add_cross_attention=True`: the `crossattention` sub-layers
+    input_names = EncoderModel.input_names + CROSS_ATTENTION_INPUTS
     serving_outputs = ("last_hidden_state",)
 
     def __init__(

@@ -2,6 +2,10 @@
 
 Pre-norm `TransformerEncoderBlock`s under a causal mask, learned absolute
 positions, a final LayerNorm, the LM head tied to the token embeddings.
+With `add_cross_attention=True` the blocks are pre-norm
+`TransformerDecoderBlock`s (`ln_cross_attn` + `crossattention` over
+`encoder_hidden_states`, scaled as the self-attention), the decoder of an
+`EncoderDecoderModel`.
 GPT-2's fused `Conv1D` `c_attn` is split into query/key/value by the weight
 table (`tfmodels.converters.gpt2`), not here. DialoGPT, DistilGPT2 and
 Megatron-GPT2 (in GPT-2 layout) are GPT-2 checkpoints and load unchanged.
@@ -16,6 +20,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers import LayerNormalization, TransformerEncoderBlock
+from tfmodels.layers.decoder_block import TransformerDecoderBlock
 from tfmodels.layers.losses import broadcast_sample_weight, causal_lm_loss, masked_sparse_categorical_crossentropy
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.causal import (
@@ -43,8 +48,9 @@ class GPT2Model(CausalDecoderModel):
     `tfmodels.models.causal.positions_from_attention_mask`).
 
     Raises:
-        ValueError: `n_embd` not divisible by `n_head`, cross-attention
-            configs, or sequences longer than `n_positions`.
+        ValueError: `n_embd` not divisible by `n_head`, sequences longer
+            than `n_positions`, or `encoder_hidden_states` without
+            `add_cross_attention=True`.
     """
 
     model_type = "gpt2"
@@ -75,18 +81,17 @@ class GPT2Model(CausalDecoderModel):
         super().__init__(**kwargs)
         if n_embd % n_head:
             raise ValueError(f"n_embd must be a multiple of n_head. Received: n_embd={n_embd}, n_head={n_head}")
-        if add_cross_attention:
-            raise ValueError("GPT2Model supports decoder-only configs. Received: add_cross_attention=True")
         self._record_config(locals(), exclude=("add_pooling_layer",))
         self.num_heads, self.head_dim, self.max_positions = n_head, n_embd // n_head, n_positions
         self.initializer_range = initializer_range
         self._build_embeddings(vocab_size, n_positions, n_embd, initializer_range, embd_pdrop)
         self.blocks = []
+        block_class = TransformerDecoderBlock if add_cross_attention else TransformerEncoderBlock
         for i in range(n_layer):
             scale = (self.head_dim ** -0.5) if scale_attn_weights else 1.0
             if scale_attn_by_inverse_layer_idx:
                 scale /= float(i + 1)
-            self.blocks.append(TransformerEncoderBlock(
+            self.blocks.append(block_class(
                 num_heads=n_head, intermediate_size=n_inner or 4 * n_embd, hidden_act=activation_function,
                 hidden_dropout=resid_pdrop, attention_dropout=attn_pdrop, layer_norm_eps=layer_norm_epsilon,
                 normalize_first=True, kernel_initializer=hf_initializer(initializer_range),

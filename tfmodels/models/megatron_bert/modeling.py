@@ -32,6 +32,7 @@ class MegatronBertModel(BertModel):
     """
 
     model_type = "megatron-bert"
+    cross_attention_capable = False  # `add_cross_attention=True` is refused (not implemented yet)
 
     def _architecture_options(self):
         return {"normalize_first": True, "final_layer_norm": True, "embedding_layer_norm": False}
