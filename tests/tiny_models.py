@@ -113,6 +113,10 @@ TINY_CONFIGS = {
                      attn_layers=["local", "lsh"], axial_pos_shape=[4, 8], axial_pos_embds_dim=[13, 19],
                      feed_forward_size=37, lsh_attn_chunk_length=4, local_attn_chunk_length=4, num_buckets=4,
                      num_hashes=2, hash_seed=1, max_position_embeddings=32),
+    "luke": dict(_BERT_LIKE, type_vocab_size=2, pad_token_id=1, entity_vocab_size=37, entity_emb_size=17),
+    "ibert": dict(_BERT_LIKE, type_vocab_size=2, pad_token_id=1, hidden_act="gelu"),
+    "tapas": dict({k: v for k, v in _BERT_LIKE.items() if k != "type_vocab_size"},
+                  type_vocab_sizes=[3, 7, 7, 2, 7, 7, 10], max_num_rows=7, max_num_columns=7, num_aggregation_labels=4),
 }
 
 

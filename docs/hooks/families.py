@@ -27,6 +27,8 @@ AUTO_CLASSES = {
     "seq2seq-lm": "AutoModelForSeq2SeqLM",
     "image-classification": "AutoModelForImageClassification",
     "table-question-answering": "AutoModelForTableQuestionAnswering",
+    "ctc": "AutoModelForCTC",
+    "audio-classification": "AutoModelForAudioClassification",
 }
 
 

@@ -108,8 +108,8 @@ def classifier_heads(model, classifier="classifier", qa_outputs="qa_outputs", he
     if hasattr(model, "classifier") and hasattr(model.classifier, "out_proj"):
         params += dense(head_dense or f"{classifier}.dense", "classifier.dense", **flags)
         params += dense(head_out or f"{classifier}.out_proj", "classifier.out_proj", **flags)
-    elif hasattr(model, "classifier"):
-        params += dense(classifier, "classifier", **flags)
+    elif hasattr(model, "classifier"):  # a bias-free classifier (LUKE's entity pair head) has no bias row
+        params += dense(classifier, "classifier", use_bias=getattr(model.classifier, "use_bias", True), **flags)
     if hasattr(model, "qa_outputs"):
         params += dense(qa_outputs, "qa_outputs", **flags)
     summary = getattr(model, "sequence_summary", None)  # `SequenceSummaryMixin` heads

@@ -161,6 +161,8 @@ class TransformerEmbeddings(keras.layers.Layer):
         word_embedding_scale: float or None, multiplier of the token vectors
             before the other terms are added (BigBird's `rescale_embeddings`:
             `sqrt(hidden_size)`).
+        transformation_use_bias: bool, whether `embedding_transformation`
+            has a bias (LUKE's `entity_embedding_dense` has none).
         type_vocab_sizes: tuple of ints or None; when set (instead of
             `type_vocab_size`), one token-type table per entry,
             `token_type_embeddings_{i}` with `type_vocab_sizes[i]` rows, and
@@ -174,7 +176,9 @@ class TransformerEmbeddings(keras.layers.Layer):
         token_type_ids: optional int tensor `(batch, seq_len)` (`(batch,
             seq_len, len(type_vocab_sizes))` with `type_vocab_sizes`); zeros if absent.
         position_ids: optional int tensor `(batch, seq_len)` or `(1, seq_len)`;
-            `arange(seq_len)` if absent.
+            `arange(seq_len)` if absent. A `(batch, seq_len, span)` tensor
+            gives each token the mean of the embeddings of its `span`
+            positions, `-1` entries left out (LUKE's entity mentions).
         extra_embeddings: optional float tensor `(batch, seq_len, hidden_size)`
             added before the LayerNorm: how relatives add their own terms
             (LayoutLM's 2-D box embeddings, XLM's language embeddings).
@@ -213,10 +217,12 @@ class TransformerEmbeddings(keras.layers.Layer):
         projection_size=None,
         dropout_first=False,
         word_embedding_scale=None,
+        transformation_use_bias=True,
         type_vocab_sizes=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.transformation_use_bias = transformation_use_bias
         self.type_vocab_sizes = tuple(type_vocab_sizes) if type_vocab_sizes else None
         self.dropout_first = dropout_first
         self.word_embedding_scale = word_embedding_scale
@@ -241,7 +247,7 @@ class TransformerEmbeddings(keras.layers.Layer):
         self.embedding_transformation = None
         if trigram_input or (word_embedding_size or hidden_size) != hidden_size:
             self.embedding_transformation = keras.layers.Dense(
-                hidden_size, kernel_initializer=clone_initializer(init),
+                hidden_size, use_bias=transformation_use_bias, kernel_initializer=clone_initializer(init),
                 dtype=self.dtype_policy, name="embedding_transformation",
             )
         self.position_embeddings = None
@@ -306,8 +312,11 @@ class TransformerEmbeddings(keras.layers.Layer):
         if self.position_embeddings is not None:
             if position_ids is None:
                 position_ids = self.default_position_ids(input_ids)
-            x = x + checked_lookup(self.position_embeddings, position_ids, self.max_position_embeddings,
-                                   "position_ids", "max_position_embeddings")
+            if len(position_ids.shape) == 3:
+                x = x + self._mention_position_embeddings(position_ids)
+            else:
+                x = x + checked_lookup(self.position_embeddings, position_ids, self.max_position_embeddings,
+                                       "position_ids", "max_position_embeddings")
         if self.token_type_embeddings is not None:
             if token_type_ids is None:
                 x = x + self.token_type_embeddings(ops.zeros_like(input_ids))
@@ -331,6 +340,15 @@ class TransformerEmbeddings(keras.layers.Layer):
         if self.projection is not None:
             x = self.projection(x)  # (batch, seq_len, projection_size)
         return x
+
+    def _mention_position_embeddings(self, position_ids):
+        """Mean position embedding over the last axis of `(batch, seq_len, span)` ids, `-1` = none."""
+        valid = ops.not_equal(position_ids, -1)
+        table = checked_lookup(self.position_embeddings, ops.where(valid, position_ids, 0),
+                               self.max_position_embeddings, "position_ids", "max_position_embeddings")
+        weights = ops.cast(valid, table.dtype)[..., None]  # (batch, seq_len, span, 1)
+        total = ops.sum(table * weights, axis=-2)  # (batch, seq_len, hidden)
+        return total / ops.maximum(ops.sum(weights, axis=-2), ops.cast(1e-7, table.dtype))
 
     def default_position_ids(self, input_ids):
         """Position ids used when none are given: `(1, seq_len)`, or `(batch, seq_len)` padding-offset ids."""
@@ -361,5 +379,6 @@ class TransformerEmbeddings(keras.layers.Layer):
             "projection_size": self.projection_size,
             "dropout_first": self.dropout_first,
             "word_embedding_scale": self.word_embedding_scale,
+            "transformation_use_bias": self.transformation_use_bias,
             "type_vocab_sizes": self.type_vocab_sizes,
         }

@@ -64,6 +64,8 @@ FAMILIES = (
     "tapas",
     "bert_generation",
     "encoder_decoder",
+    "luke",
+    "ibert",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.

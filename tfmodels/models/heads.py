@@ -162,8 +162,8 @@ class HeadModelMixin:
 
     @staticmethod
     def _passthrough(outputs, backbone_outputs):
-        # global: Longformer; cross: decoders with `add_cross_attention=True`
-        for key in ("hidden_states", "attentions", "global_attentions", "cross_attentions"):
+        # global: Longformer; cross: decoders with `add_cross_attention=True`; entity: LUKE
+        for key in ("hidden_states", "attentions", "global_attentions", "cross_attentions", "entity_hidden_states"):
             if key in backbone_outputs:
                 outputs[key] = backbone_outputs[key]
         return outputs

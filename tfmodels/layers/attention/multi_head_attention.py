@@ -34,6 +34,9 @@ class MultiHeadAttention(keras.layers.Layer):
       `(B, N, T, S)` before bias and mask. Relative-position attention
       (Transformer-XL, XLNet, DeBERTa, Funnel) adds its terms here; any extra
       call keyword arguments are forwarded to it.
+    - `_project_query(query, **kwargs)` projects the queries `(B, T, D)`
+      (default: `query_dense`); LUKE's entity-aware attention projects
+      word and entity queries differently per key type here.
     - `_transform_query_key(query, key, **kwargs)` rewrites projected
       queries/keys `(B, T, N, H)` / `(B, S, N, H)` before scoring (rotary
       position embedding).
@@ -174,6 +177,10 @@ class MultiHeadAttention(keras.layers.Layer):
 
     # -- override points ------------------------------------------------------
 
+    def _project_query(self, query, **kwargs):
+        """Projects the queries `(B, T, D)` -> `(B, T, N, H)` (what `_attention_scores` reads)."""
+        return self.query_dense(query)
+
     def _transform_query_key(self, query, key, **kwargs):
         """Rewrites projected query `(B, T, N, H)` and key `(B, S, N, H)`."""
         return query, key
@@ -219,7 +226,7 @@ class MultiHeadAttention(keras.layers.Layer):
         training=None,
         **kwargs,
     ):
-        q = self.query_dense(query)  # (B, T, N, H)
+        q = self._project_query(query, **kwargs)  # (B, T, N, H)
         if projected_key_value is not None:
             k, v = projected_key_value[:, 0], projected_key_value[:, 1]  # (B, S, N, H) each, used as given
         else:
