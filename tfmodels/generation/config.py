@@ -22,9 +22,24 @@ LIBRARY_DEFAULTS = {
 }
 
 
+# Sub-configs whose generation fields fill those the outer config leaves unset (composite models: RAG's
+# `generator`), in `transformers.GenerationConfig.from_model_config`'s order.
+_DECODER_CONFIG_NAMES = ("decoder", "generator", "text_config")
+
+
 def from_model_config(config):
-    """The generation fields set (not `None`) in a `config.json` dict."""
-    return {k: config[k] for k in LIBRARY_DEFAULTS if config.get(k) is not None}
+    """The generation fields set (not `None`) in a `config.json` dict.
+
+    A composite config (RAG's) takes the fields it leaves unset, or at their library default,
+    from its first sub-config named `decoder`, `generator` or `text_config`, as the reference does.
+    """
+    fields = {k: config[k] for k in LIBRARY_DEFAULTS if config.get(k) is not None}
+    decoder = next((config[name] for name in _DECODER_CONFIG_NAMES if config.get(name)), None)
+    if isinstance(decoder, dict):
+        for k in LIBRARY_DEFAULTS:
+            if fields.get(k, LIBRARY_DEFAULTS[k]) == LIBRARY_DEFAULTS[k] and decoder.get(k) is not None:
+                fields[k] = decoder[k]
+    return fields
 
 
 def read_generation_config(directory, model_config):

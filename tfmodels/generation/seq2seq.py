@@ -44,6 +44,44 @@ class _DecoderStep:
                                       self.encoder_attention_mask, self.cross_key_values)
 
 
+class MarginalizedDecoderStep:
+    """The search loops' model interface over a mixture: each output row decodes against `n` encoder contexts.
+
+    RAG-token decoding (Lewis et al., 2020): an output row `r` has `n` documents, each encoded
+    separately (decoder rows `r * n + d`), and a log-prior `doc_log_probs[r, d]`. Every step runs the
+    decoder on all `R * n` rows and returns the marginal next-token log-probabilities
+    `logsumexp_d(doc_log_probs[r, d] + log_softmax(logits[r * n + d]))` `(R, T, V)` as the logits:
+    greedy search takes their argmax, beam search their `log_softmax` (a no-op on log-probabilities),
+    as `transformers.RagTokenForGeneration.generate` does. The caches are kept as `(R, n, ...)`, so
+    the loops' beam reordering on axis 0 moves a row's documents together (the reference's
+    `_reorder_stacked`).
+
+    Args:
+        inner: a `_DecoderStep`-like object over the `R * n` decoder rows.
+        doc_log_probs: float `(R, n)`, log-probabilities of the documents of each output row.
+    """
+
+    def __init__(self, inner, doc_log_probs):
+        self.inner = inner
+        self.doc_log_probs = tf.cast(doc_log_probs, tf.float32)
+        self.n = doc_log_probs.shape[1]
+
+    def init_cache(self, batch_size, max_length):
+        cache = self.inner.init_cache(batch_size * self.n, max_length)
+        return tuple(tf.reshape(c, (batch_size, self.n, *c.shape[1:])) for c in cache)
+
+    def decode_step(self, input_ids, attention_mask, position_ids, cache, cache_index):
+        rows = input_ids.shape[0]
+        repeat = lambda t: None if t is None else tf.repeat(t, self.n, axis=0)  # noqa: E731  (R, ...) -> (R * n, ...)
+        flat_cache = tuple(tf.reshape(c, (rows * self.n, *c.shape[2:])) for c in cache)
+        logits, flat_cache = self.inner.decode_step(repeat(input_ids), repeat(attention_mask), repeat(position_ids),
+                                                    flat_cache, cache_index)
+        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)  # (R * n, T, V)
+        log_probs = tf.reshape(log_probs, (rows, self.n, *log_probs.shape[1:]))
+        marginal = tf.reduce_logsumexp(log_probs + self.doc_log_probs[:, :, None, None], axis=1)  # (R, T, V)
+        return marginal, tuple(tf.reshape(c, (rows, self.n, *c.shape[1:])) for c in flat_cache)
+
+
 class Seq2SeqGenerationMixin(GenerationMixin):
     """`generate(input_ids, attention_mask, max_new_tokens=..., ...)` for encoder-decoder LMs.
 
@@ -73,7 +111,8 @@ class Seq2SeqGenerationMixin(GenerationMixin):
     def _output_prefix_length(self, input_ids):
         return 1  # the decoder start token
 
-    def _search_inputs(self, input_ids, attention_mask, num_beams):
+    def _search_inputs(self, input_ids, attention_mask, num_beams, **model_inputs):
+        del model_inputs  # none: `generation_input_names` is empty
         encoder_hidden_states = self.encode(input_ids, attention_mask, training=False)["last_hidden_state"]
         cross_key_values = self.cross_key_values(encoder_hidden_states)  # once, for every step
         if num_beams > 1:

@@ -77,6 +77,9 @@ def _bad_words(bad_words_ids, eos_ids, vocab_size):
 class GenerationMixin:
     """Adds `generate()` to a causal LM that implements `init_cache` and `decode_step`."""
 
+    # Tensors `generate()` accepts by keyword beside the prompt and hands to `_search_inputs` (RAG: `doc_scores`).
+    generation_input_names = ()
+
     def _generation_model_config(self):
         """The model's `config.json` fields (a head model keeps them on its backbone)."""
         model = getattr(self, "backbone", self)
@@ -93,7 +96,8 @@ class GenerationMixin:
                  temperature=None, top_k=None, top_p=None, repetition_penalty=None, length_penalty=None,
                  early_stopping=None, eos_token_id=None, pad_token_id=None, seed=None, jit_compile=True,
                  max_length=None, min_length=None, min_new_tokens=None, no_repeat_ngram_size=None,
-                 bad_words_ids=None, forced_bos_token_id=None, forced_eos_token_id=None, num_return_sequences=None):
+                 bad_words_ids=None, forced_bos_token_id=None, forced_eos_token_id=None, num_return_sequences=None,
+                 **model_inputs):
         """Generates continuations of (left-padded) prompts; returns prompt + new tokens.
 
         Hugging Face `generate()` semantics for every argument: greedy
@@ -170,13 +174,20 @@ class GenerationMixin:
             num_return_sequences: int; with sampling, independent samples
                 per row; with beams, the best `num_return_sequences` beams
                 (`<= num_beams`), best first. Output rows `b * n + r`.
+            **model_inputs: tensors a model's search reads beside the prompt, named in its
+                `generation_input_names` (RAG's `doc_scores`); passed to `_search_inputs`.
 
         Returns:
             int32 `tf.Tensor` `(batch * num_return_sequences, prompt_len + generated)`.
 
         Raises:
             ValueError: for invalid arguments (the message names them).
+            TypeError: for a keyword argument that is neither an option nor one of `generation_input_names`.
         """
+        unknown = sorted(set(model_inputs) - set(self.generation_input_names))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.generate() got unexpected arguments {unknown}.")
+        model_inputs = {k: tf.convert_to_tensor(v) for k, v in model_inputs.items() if v is not None}
         input_ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
         if len(input_ids.shape) != 2:
             raise ValueError(f"input_ids must be (batch, prompt_len). Received shape {tuple(input_ids.shape)}.")
@@ -242,7 +253,8 @@ class GenerationMixin:
         fn = self._generation_function(settings, vocab_size)
         if seed is None:
             seed = np.random.randint(0, 2**31 - 1)
-        sequences, generated = fn(input_ids, attention_mask, tf.constant(int(seed) % (2**31 - 1), tf.int32))
+        sequences, generated = fn(input_ids, attention_mask, tf.constant(int(seed) % (2**31 - 1), tf.int32),
+                                  model_inputs)
         return sequences[:, : self._output_prefix_length(input_ids) + int(generated)]
 
     # -- override points (encoder-decoders: `tfmodels.generation.seq2seq`) ------
@@ -255,11 +267,12 @@ class GenerationMixin:
         """Columns of the output before the generated tokens (decoder-only: the prompt)."""
         return input_ids.shape[1]
 
-    def _search_inputs(self, input_ids, attention_mask, num_beams):
+    def _search_inputs(self, input_ids, attention_mask, num_beams, **model_inputs):
         """`(model, prompt_ids, prompt_mask)` the search loops decode from (inside the compiled loop).
 
         The loops repeat the prompt `num_beams` times (rows `b * num_beams + k`);
         a model with per-row state beside the prompt (an encoder output) repeats it likewise.
+        `model_inputs` are the tensors named in `generation_input_names` given to `generate()`.
         """
         return self, input_ids, attention_mask
 
@@ -271,9 +284,10 @@ class GenerationMixin:
         s = dict(settings)
         jit = s.pop("jit_compile")
 
-        def run(input_ids, attention_mask, seed):
+        def run(input_ids, attention_mask, seed, model_inputs):
             TRACE_COUNTS[self] = TRACE_COUNTS.get(self, 0) + 1  # Python side effect: runs only when tracing
-            model, input_ids, attention_mask = self._search_inputs(input_ids, attention_mask, s["num_beams"])
+            model, input_ids, attention_mask = self._search_inputs(input_ids, attention_mask, s["num_beams"],
+                                                                   **model_inputs)
             if s["num_beams"] > 1:
                 return search.beam_search(
                     model, input_ids, attention_mask, max_new_tokens=s["max_new_tokens"], num_beams=s["num_beams"],

@@ -356,6 +356,89 @@ def masked_image_modeling_loss(pixel_values, reconstruction, mask, num_channels)
     return ops.sum(errors) / (ops.sum(mask) + 1e-5) / float(num_channels)
 
 
+def _shift_left(target, pad_token_id):
+    """`target (B, T)` shifted one token left, `pad_token_id` appended (the next-token labels of decoder inputs)."""
+    target = ops.cast(target, "int32")
+    pad = ops.full((ops.shape(target)[0], 1), pad_token_id, dtype="int32")
+    return ops.concatenate([target[:, 1:], pad], axis=1)
+
+
+def _smoothed_nll(ll, smooth, vocab_size, epsilon, reduce_loss):
+    """`(1 - epsilon) * -ll + epsilon / vocab_size * -smooth`, summed over the batch with `reduce_loss`."""
+    nll_loss, smooth_loss = -ll, -smooth
+    if reduce_loss:
+        nll_loss, smooth_loss = ops.sum(nll_loss), ops.sum(smooth_loss)
+    return (1.0 - epsilon) * nll_loss + (epsilon / vocab_size) * smooth_loss
+
+
+def rag_token_nll(log_probs, target, pad_token_id, reduce_loss=False, epsilon=0.0):
+    """RAG-token negative log-likelihood of the decoder inputs under the document-marginalised distribution.
+
+    The labels are `target` shifted left (its first token is the decoder start); `pad_token_id`
+    positions count for nothing. With `epsilon > 0`, label smoothing over the vocabulary.
+
+    Args:
+        log_probs: float `(batch, target_len, vocab)`, the marginalised log-probabilities
+            `logsumexp_z(log p(z | x) + log p(y_t | x, z, y_<t))`.
+        target: int `(batch, target_len)`, the decoder inputs (`labels` as RAG feeds them).
+        pad_token_id: int, the generator's padding id.
+        reduce_loss: bool, sum the per-example losses.
+        epsilon: float, label smoothing.
+
+    Returns:
+        float32 `(batch,)`, or a scalar with `reduce_loss`.
+
+    References:
+        Lewis et al., "Retrieval-Augmented Generation for Knowledge-Intensive NLP Tasks", NeurIPS 2020;
+        `transformers.RagTokenForGeneration.get_nll`.
+    """
+    log_probs = _as_float32(log_probs)
+    target = _shift_left(target, pad_token_id)
+    keep = ops.cast(ops.not_equal(target, pad_token_id), "float32")  # (B, T)
+    ll = ops.take_along_axis(log_probs, target[:, :, None], axis=-1)[..., 0] * keep
+    smooth = ops.sum(log_probs, axis=-1) * keep
+    return _smoothed_nll(ops.sum(ll, 1), ops.sum(smooth, 1), log_probs.shape[-1], epsilon, reduce_loss)
+
+
+def rag_sequence_nll(seq_log_probs, doc_log_probs, target, pad_token_id, bos_token_id=None, reduce_loss=False,
+                     epsilon=0.0, exclude_bos_score=False):
+    """RAG-sequence negative log-likelihood: per document the sequence log-likelihood, then `logsumexp` over documents.
+
+    As the reference, the document log-prior is added at the second target position, and with
+    `exclude_bos_score` the first label is left out when every row's first label is `bos_token_id`.
+
+    Args:
+        seq_log_probs: float `(batch, n_docs, target_len, vocab)`, per-document log-probabilities.
+        doc_log_probs: float `(batch, n_docs)`, `log_softmax(doc_scores)`.
+        target: int `(batch, target_len)`, the decoder inputs.
+        pad_token_id: int; bos_token_id: int or `None`.
+        reduce_loss, epsilon: as `rag_token_nll`.
+        exclude_bos_score: bool, see above.
+
+    Returns:
+        float32 `(batch,)`, or a scalar with `reduce_loss`.
+
+    References: `transformers.RagSequenceForGeneration.get_nll`.
+    """
+    seq_log_probs = _as_float32(seq_log_probs)
+    target = _shift_left(target, pad_token_id)
+    target_len = seq_log_probs.shape[2]
+    at_second = ops.cast(ops.equal(ops.arange(target_len), 1), "float32")  # (T,)
+    log_probs = seq_log_probs + _as_float32(doc_log_probs)[:, :, None, None] * at_second[None, None, :, None]
+    n_docs = log_probs.shape[1]
+    index = ops.repeat(target[:, None, :, None], n_docs, axis=1)  # (B, n_docs, T, 1)
+    keep = ops.cast(ops.not_equal(target, pad_token_id), "float32")[:, None, :]
+    ll = ops.take_along_axis(log_probs, index, axis=-1)[..., 0] * keep  # (B, n_docs, T)
+    smooth = ops.sum(log_probs, axis=-1) * keep
+    ll_sum = ops.sum(ll, 2)
+    if exclude_bos_score and bos_token_id is not None:
+        use_bos = ops.all(ops.equal(target[:, 0], bos_token_id))
+        ll_sum = ops.where(use_bos, ops.sum(ll[:, :, 1:], 2), ll_sum)
+    ll_sum = ops.logsumexp(ll_sum, axis=1)
+    smooth_sum = ops.logsumexp(ops.sum(smooth, 2), axis=1)
+    return _smoothed_nll(ll_sum, smooth_sum, log_probs.shape[-1], epsilon, reduce_loss)
+
+
 # -- Speech (wav2vec 2.0): CTC and the contrastive pre-training objective -------------------------------------
 
 

@@ -289,20 +289,11 @@ class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.
         if config:
             self.build_from_dummy_inputs()
 
-    def _prepare_inputs(self, inputs, kwargs=None, cached=False):
-        """Merges dict/tensor inputs and keyword inputs into a dict of int32 tensors.
-
-        Args:
-            inputs: dict (or mapping such as a `BatchEncoding`) or the `input_ids`.
-            kwargs: more inputs by name.
-            cached: the call attends over a KV cache, so `attention_mask` may
-                be longer than `input_ids` (it covers every cache slot).
+    def _merge_inputs(self, inputs, kwargs=None):
+        """Dict/tensor `inputs` and keyword `kwargs` as one dict (a non-dict `inputs` is the `input_ids`).
 
         Raises:
-            TypeError: for unknown input names, non-integer ids or
-                non-float `float_input_names`.
-            ValueError: if `main_input_name` (`input_ids`) is missing, has the wrong rank or no
-                tokens, or `attention_mask` does not match its shape.
+            TypeError: for input names outside `input_names` and `label_names`.
         """
         if inputs is None:
             merged = {}
@@ -318,6 +309,24 @@ class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.
                 f"{type(self).__name__} got unexpected inputs {unknown}. "
                 f"Accepted inputs: {sorted(allowed)}."
             )
+        return merged
+
+    def _prepare_inputs(self, inputs, kwargs=None, cached=False):
+        """Merges dict/tensor inputs and keyword inputs into a dict of int32 tensors.
+
+        Args:
+            inputs: dict (or mapping such as a `BatchEncoding`) or the `input_ids`.
+            kwargs: more inputs by name.
+            cached: the call attends over a KV cache, so `attention_mask` may
+                be longer than `input_ids` (it covers every cache slot).
+
+        Raises:
+            TypeError: for unknown input names, non-integer ids or
+                non-float `float_input_names`.
+            ValueError: if `main_input_name` (`input_ids`) is missing, has the wrong rank or no
+                tokens, or `attention_mask` does not match its shape.
+        """
+        merged = self._merge_inputs(inputs, kwargs)
         main = self.main_input_name
         if main not in merged:
             raise ValueError(f"{type(self).__name__} needs `{main}`. Received inputs: {sorted(merged)}.")

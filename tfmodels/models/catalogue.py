@@ -58,6 +58,7 @@ FAMILIES = (
     "clip",
     "big_bird",
     "bigbird_pegasus",
+    "rag",
     "reformer",
     "prophetnet",
     "wav2vec2",
