@@ -119,6 +119,12 @@ TINY_CONFIGS = {
                      num_hashes=2, hash_seed=1, max_position_embeddings=32),
     "luke": dict(_BERT_LIKE, type_vocab_size=2, pad_token_id=1, entity_vocab_size=37, entity_emb_size=17),
     "ibert": dict(_BERT_LIKE, type_vocab_size=2, pad_token_id=1, hidden_act="gelu"),
+    # A DPR question encoder + a BART generator, 2 documents per question.
+    "rag": dict(question_encoder=dict(_BERT_LIKE, model_type="dpr", projection_dim=0),
+                generator=dict(model_type="bart", vocab_size=99, max_position_embeddings=40, d_model=30,
+                               encoder_layers=2, decoder_layers=1, encoder_attention_heads=3,
+                               decoder_attention_heads=5, encoder_ffn_dim=37, decoder_ffn_dim=29),
+                n_docs=2, retrieval_vector_size=32),
     "tapas": dict({k: v for k, v in _BERT_LIKE.items() if k != "type_vocab_size"},
                   type_vocab_sizes=[3, 7, 7, 2, 7, 7, 10], max_num_rows=7, max_num_columns=7, num_aggregation_labels=4),
     "lxmert": dict(vocab_size=99, hidden_size=32, num_attention_heads=4, intermediate_size=37, l_layers=2, r_layers=3,
