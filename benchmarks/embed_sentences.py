@@ -107,14 +107,14 @@ def main():
         fresh = tfmodels.SentenceEmbedder(graph.model, graph.tokenizer, graph.pooling, graph.normalize,
                                           graph.max_length, **kwargs)
         start = time.perf_counter()
-        fresh.encode(texts, batch_size=args.batch_size)
+        fresh.encode(texts, batch_size=args.batch_size, show_progress_bar=False)
         return time.perf_counter() - start
 
     first = {"tfmodels graph": first_pass(), "tfmodels XLA": first_pass(jit_compile=True)}
     runs = {
         "sentence-transformers": lambda: reference.encode(texts, batch_size=args.batch_size, convert_to_numpy=True),
-        "tfmodels graph": lambda: graph.encode(texts, batch_size=args.batch_size),
-        "tfmodels XLA": lambda: xla.encode(texts, batch_size=args.batch_size),
+        "tfmodels graph": lambda: graph.encode(texts, batch_size=args.batch_size, show_progress_bar=False),
+        "tfmodels XLA": lambda: xla.encode(texts, batch_size=args.batch_size, show_progress_bar=False),
     }
     outputs = {name: fn() for name, fn in runs.items()}  # warm-up (XLA compiles here)
     times = {name: [] for name in runs}
@@ -160,12 +160,12 @@ def main():
             bf16 = tfmodels.SentenceEmbedder.from_pretrained(directory)
         finally:
             keras.mixed_precision.set_dtype_policy("float32")
-        vectors = bf16.encode(texts, batch_size=args.batch_size)
+        vectors = bf16.encode(texts, batch_size=args.batch_size, show_progress_bar=False)
         bf16_times, f32_times = [], []
         for _ in range(args.rounds):
             for bucket, embedder in ((bf16_times, bf16), (f32_times, graph)):
                 start = time.perf_counter()
-                embedder.encode(texts, batch_size=args.batch_size)
+                embedder.encode(texts, batch_size=args.batch_size, show_progress_bar=False)
                 bucket.append(time.perf_counter() - start)
         diff = np.abs(vectors - outputs["tfmodels graph"]).max()
         cosine = np.sum(vectors * outputs["tfmodels graph"], axis=1).min()
