@@ -191,6 +191,7 @@ class BartForSequenceClassification(BartHeadMixin, SequenceClassificationMixin, 
     """
 
     classifier_activation = "tanh"
+    eos_pooling = True  # inputs must hold eos tokens, the same count per row (as T5's)
 
     def dummy_inputs(self, batch_size=1, seq_len=4):
         inputs = super().dummy_inputs(batch_size, seq_len)
