@@ -85,16 +85,3 @@ def test_xla_generate_is_token_identical_to_transformers(checkpoints, model_type
     inputs = bart_inputs(7)
     check_generate(model, checkpoints[model_type], model_type, inputs, True, num_beams=1)
     check_generate(model, checkpoints[model_type], model_type, inputs, True, num_beams=3, num_return_sequences=2)
-
-
-def test_unapplied_generation_field_is_reported(caplog):
-    """Blenderbot checkpoints set `encoder_no_repeat_ngram_size=3`, which generate() does not apply: a warning says so."""
-    import logging
-
-    config = family_config("blenderbot", encoder_layers=1, decoder_layers=1, encoder_no_repeat_ngram_size=3).to_dict()
-    model = tfmodels.BlenderbotForConditionalGeneration.from_config(config)
-    inputs = bart_inputs(1, batch_size=1)
-    with caplog.at_level(logging.WARNING, logger="tfmodels"):
-        model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=1,
-                       jit_compile=False)
-    assert "encoder_no_repeat_ngram_size" in caplog.text

@@ -49,8 +49,6 @@ def family_config(model_type, **overrides):
     config_class = {"blenderbot": transformers.BlenderbotConfig, "blenderbot-small": transformers.BlenderbotSmallConfig,
                     "m2m_100": transformers.M2M100Config}[model_type]
     fields.update(vocab_size=VOCAB)
-    if model_type.startswith("blenderbot"):
-        fields["encoder_no_repeat_ngram_size"] = 0  # a generation option tfmodels does not implement
     return config_class(**{**fields, **overrides})
 
 

@@ -4,6 +4,7 @@ Each takes scores `(batch, vocab_size)` (float32) and returns new scores of
 the same shape; removed tokens get `-inf` (Hugging Face's `filter_value`).
 
 References: `transformers.generation.logits_process` (`RepetitionPenaltyLogitsProcessor`,
+`NoRepeatNGramLogitsProcessor`, `EncoderNoRepeatNGramLogitsProcessor`,
 `TemperatureLogitsWarper`, `TopKLogitsWarper`, `TopPLogitsWarper`).
 """
 
@@ -80,6 +81,28 @@ def _ban_tokens(banned_rows, tokens, batch, vocab_size):
     return tf.tensor_scatter_nd_max(tf.zeros((batch, vocab_size), tf.int32), indices, updates) > 0
 
 
+def _ngrams(sequences, ngram_size):
+    """Every window of `ngram_size` tokens of `sequences` `(B, L)`: `(starts (W,), windows (B, W, n))`, `W = L - n + 1`."""
+    starts = tf.range(sequences.shape[1] - ngram_size + 1)
+    return starts, tf.gather(sequences, starts[:, None] + tf.range(ngram_size)[None, :], axis=1)
+
+
+def _ngram_ban(windows, valid, sequences, cur_len, vocab_size):
+    """Bool `(B, V)`: the last token of each `valid` n-gram `windows` `(B, W, n)` whose first `n - 1`
+    tokens are the last `n - 1` tokens of `sequences[:, :cur_len]` (`(B, W)` bool `valid`).
+
+    The one n-gram matcher of `no_repeat_ngram_ban` and `encoder_no_repeat_ngram_ban`; a window
+    token outside the vocabulary (a source id of a separate source vocabulary) bans nothing.
+    """
+    batch, ngram_size = sequences.shape[0], windows.shape[-1]
+    prefix = _window(sequences, cur_len - (ngram_size - 1), ngram_size - 1)  # (B, n - 1)
+    matches = tf.reduce_all(tf.equal(windows[:, :, :-1], prefix[:, None, :]), axis=-1)  # (B, W)
+    last = windows[:, :, -1]
+    in_vocab = tf.logical_and(last >= 0, last < vocab_size)
+    matches = tf.logical_and(tf.logical_and(matches, valid), in_vocab)
+    return _ban_tokens(matches, tf.clip_by_value(last, 0, vocab_size - 1), batch, vocab_size)
+
+
 def no_repeat_ngram_ban(sequences, cur_len, ngram_size, vocab_size):
     """Bool `(B, V)`: tokens that would repeat an n-gram of `sequences[:, :cur_len]` (`NoRepeatNGramLogitsProcessor`).
 
@@ -88,15 +111,31 @@ def no_repeat_ngram_ban(sequences, cur_len, ngram_size, vocab_size):
     a token is banned when the last `ngram_size - 1` tokens followed by it
     form one of them.
     """
-    batch, length = sequences.shape[0], sequences.shape[1]
-    if ngram_size > length:
+    if ngram_size > sequences.shape[1]:
+        return tf.zeros((sequences.shape[0], vocab_size), tf.bool)
+    starts, windows = _ngrams(sequences, ngram_size)
+    return _ngram_ban(windows, (starts + ngram_size <= cur_len)[None, :], sequences, cur_len, vocab_size)
+
+
+def encoder_no_repeat_ngram_ban(encoder_input_ids, sequences, cur_len, ngram_size, vocab_size):
+    """Bool `(B, V)`: tokens that would complete an n-gram of the encoder input (`EncoderNoRepeatNGramLogitsProcessor`).
+
+    The n-grams are every window of `encoder_input_ids` `(E, S)` (padding included, as the
+    reference); hypothesis row `i` of `sequences` `(B, L)` reads source row `i // (B // E)` (beams
+    or returned samples of one source are consecutive rows). Nothing is banned before
+    `cur_len >= ngram_size - 1` (the reference's prefix is then shorter than `n - 1`).
+
+    Raises:
+        ValueError: if `B` is not a multiple of `E`.
+    """
+    batch, sources = sequences.shape[0], encoder_input_ids.shape[0]
+    if batch % sources:
+        raise ValueError(f"encoder_no_repeat_ngram_size needs every decoded row to have one encoder row: "
+                         f"{batch} decoded rows for {sources} encoder rows.")
+    if ngram_size > encoder_input_ids.shape[1]:
         return tf.zeros((batch, vocab_size), tf.bool)
-    starts = tf.range(length - ngram_size + 1)
-    windows = tf.gather(sequences, starts[:, None] + tf.range(ngram_size)[None, :], axis=1)  # (B, W, n)
-    prefix = _window(sequences, cur_len - (ngram_size - 1), ngram_size - 1)  # (B, n - 1)
-    matches = tf.reduce_all(tf.equal(windows[:, :, :-1], prefix[:, None, :]), axis=-1)  # (B, W)
-    matches = tf.logical_and(matches, (starts + ngram_size <= cur_len)[None, :])
-    return _ban_tokens(matches, windows[:, :, -1], batch, vocab_size)
+    _, windows = _ngrams(tf.repeat(tf.cast(encoder_input_ids, sequences.dtype), batch // sources, axis=0), ngram_size)
+    return _ngram_ban(windows, tf.fill((1, 1), cur_len >= ngram_size - 1), sequences, cur_len, vocab_size)
 
 
 def bad_words_ban(sequences, cur_len, bad_words_ids, vocab_size):
@@ -133,7 +172,7 @@ class SequenceProcessors:
     """The processors that read the generated sequence, in `transformers`' order and with its semantics.
 
     After the repetition penalty, `generate()` builds `NoRepeatNGramLogitsProcessor`,
-    `NoBadWordsLogitsProcessor`, `MinLengthLogitsProcessor` /
+    `EncoderNoRepeatNGramLogitsProcessor`, `NoBadWordsLogitsProcessor`, `MinLengthLogitsProcessor` /
     `MinNewTokensLengthLogitsProcessor`, `ForcedBOSTokenLogitsProcessor`,
     `ForcedEOSTokenLogitsProcessor`; `apply` runs those that are active, in
     that order. Hashable, so it can be a key of the compiled-loop cache.
@@ -141,6 +180,8 @@ class SequenceProcessors:
     Args:
         eos_token_ids: tuple of ints, the tokens `min_length` bans.
         no_repeat_ngram_size: int, `0` disables it.
+        encoder_no_repeat_ngram_size: int, n-grams of the encoder input (the prompt of a decoder-only
+            model) never generated; `0` disables it. `apply` then needs `encoder_input_ids`.
         bad_words_ids: tuple of token-id tuples (eos-only words already removed).
         min_length: int, total length (prompt or decoder start included) below which eos is banned.
         forced_bos_token_id: int or `None`, forced when `cur_len == 1`.
@@ -149,9 +190,10 @@ class SequenceProcessors:
     """
 
     def __init__(self, eos_token_ids=(), no_repeat_ngram_size=0, bad_words_ids=(), min_length=0,
-                 forced_bos_token_id=None, forced_eos_token_ids=(), max_length=0):
+                 forced_bos_token_id=None, forced_eos_token_ids=(), max_length=0, encoder_no_repeat_ngram_size=0):
         self.eos_token_ids = tuple(eos_token_ids)
         self.no_repeat_ngram_size = int(no_repeat_ngram_size or 0)
+        self.encoder_no_repeat_ngram_size = int(encoder_no_repeat_ngram_size or 0)
         self.bad_words_ids = tuple(tuple(w) for w in bad_words_ids)
         self.min_length = int(min_length or 0) if self.eos_token_ids else 0
         self.forced_bos_token_id = forced_bos_token_id
@@ -160,7 +202,8 @@ class SequenceProcessors:
 
     def _key(self):
         return (self.eos_token_ids, self.no_repeat_ngram_size, self.bad_words_ids, self.min_length,
-                self.forced_bos_token_id, self.forced_eos_token_ids, self.max_length)
+                self.forced_bos_token_id, self.forced_eos_token_ids, self.max_length,
+                self.encoder_no_repeat_ngram_size)
 
     def __eq__(self, other):
         return isinstance(other, SequenceProcessors) and self._key() == other._key()
@@ -171,12 +214,23 @@ class SequenceProcessors:
     def __repr__(self):
         return f"SequenceProcessors{self._key()}"
 
-    def apply(self, scores, sequences, cur_len):
-        """Processes `scores` `(B, V)` given `sequences` `(B, L)` whose first `cur_len` tokens are real."""
+    def apply(self, scores, sequences, cur_len, encoder_input_ids=None):
+        """Processes `scores` `(B, V)` given `sequences` `(B, L)` whose first `cur_len` tokens are real
+        (and, for `encoder_no_repeat_ngram_size`, the encoder input `(E, S)`, `B` a multiple of `E`).
+
+        Raises:
+            ValueError: `encoder_no_repeat_ngram_size` is set and `encoder_input_ids` is `None`.
+        """
         vocab_size = scores.shape[-1]
         neg_inf = tf.cast(NEG_INF, scores.dtype)
         if self.no_repeat_ngram_size > 0:
             banned = no_repeat_ngram_ban(sequences, cur_len, self.no_repeat_ngram_size, vocab_size)
+            scores = tf.where(banned, neg_inf, scores)
+        if self.encoder_no_repeat_ngram_size > 0:
+            if encoder_input_ids is None:
+                raise ValueError("encoder_no_repeat_ngram_size needs the encoder input ids (encoder_input_ids).")
+            banned = encoder_no_repeat_ngram_ban(encoder_input_ids, sequences, cur_len,
+                                                 self.encoder_no_repeat_ngram_size, vocab_size)
             scores = tf.where(banned, neg_inf, scores)
         if self.bad_words_ids:
             scores = tf.where(bad_words_ban(sequences, cur_len, self.bad_words_ids, vocab_size), neg_inf, scores)

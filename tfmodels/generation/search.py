@@ -46,12 +46,14 @@ def _is_eos(tokens, eos_token_ids):
 
 
 def greedy_or_sample(model, input_ids, attention_mask, seed, *, max_new_tokens, do_sample, temperature,
-                     top_k, top_p, repetition_penalty, eos_token_ids, pad_token_id, vocab_size, processors=None):
+                     top_k, top_p, repetition_penalty, eos_token_ids, pad_token_id, vocab_size, processors=None,
+                     encoder_input_ids=None):
     """Greedy decoding or multinomial sampling.
 
     `processors` (a `tfmodels.generation.logits.SequenceProcessors`) runs
     after the repetition penalty and before the sampling warpers, as in
-    Hugging Face.
+    Hugging Face; `encoder_input_ids` `(B, S)` are the n-grams its
+    `encoder_no_repeat_ngram_size` bans.
 
     Returns:
         `(sequences (B, L) int32, generated (scalar int32))`: the caller keeps
@@ -77,7 +79,7 @@ def greedy_or_sample(model, input_ids, attention_mask, seed, *, max_new_tokens, 
         if repetition_penalty != 1.0:
             scores = lp.repetition_penalty(scores, presence_state, repetition_penalty)
         if processors is not None:
-            scores = processors.apply(scores, sequences, prompt_len + step)
+            scores = processors.apply(scores, sequences, prompt_len + step, encoder_input_ids)
         if do_sample:
             scores = lp.warp_for_sampling(scores, temperature, top_k, top_p)
             tokens = sample_tokens(scores, tf.stack([seed, step]))
@@ -128,11 +130,13 @@ def _gather_beams(tensor, indices):
 
 def beam_search(model, input_ids, attention_mask, *, max_new_tokens, num_beams, length_penalty, early_stopping,
                 repetition_penalty, eos_token_ids, pad_token_id, vocab_size, processors=None,
-                num_return_sequences=1):
+                num_return_sequences=1, encoder_input_ids=None):
     """Beam search (no sampling), Hugging Face v5's vectorised algorithm.
 
     `processors` (a `tfmodels.generation.logits.SequenceProcessors`) runs on
-    the log-probabilities after the repetition penalty, as in Hugging Face.
+    the log-probabilities after the repetition penalty, as in Hugging Face;
+    `encoder_input_ids` `(B, S)` (one row per source, shared by its beams)
+    are the n-grams its `encoder_no_repeat_ngram_size` bans.
 
     Returns:
         `(sequences (B * R, L) int32, generated (scalar int32))`: the best
@@ -177,7 +181,8 @@ def beam_search(model, input_ids, attention_mask, *, max_new_tokens, num_beams, 
         if repetition_penalty != 1.0:
             log_probs = lp.repetition_penalty(log_probs, s["presence"], repetition_penalty)
         if processors is not None:
-            log_probs = processors.apply(log_probs, tf.reshape(s["running_sequences"], (flat, total)), cur_len)
+            log_probs = processors.apply(log_probs, tf.reshape(s["running_sequences"], (flat, total)), cur_len,
+                                         encoder_input_ids)
         log_probs = tf.reshape(log_probs, (batch, k, vocab_size)) + s["running_scores"][:, :, None]
         log_probs = tf.reshape(log_probs, (batch, k * vocab_size))
         topk_log_probs, topk_indices = tf.math.top_k(log_probs, k=keep)

@@ -21,11 +21,7 @@ are reordered within their row, so these never need gathering.
 
 import tensorflow as tf
 
-from tfmodels.generation.utils import GenerationMixin, logger
-
-# Generation fields of some checkpoints' config.json that `generate()` does not implement yet.
-_NOT_APPLIED = ("encoder_no_repeat_ngram_size",)  # Blenderbot's configs set 3
-
+from tfmodels.generation.utils import GenerationMixin
 
 class _DecoderStep:
     """The search loops' model interface, bound to one batch's encoder output."""
@@ -93,17 +89,6 @@ class Seq2SeqGenerationMixin(GenerationMixin):
     Raises:
         ValueError: as `GenerationMixin.generate`.
     """
-
-    def generate(self, input_ids, attention_mask=None, **options):
-        """`GenerationMixin.generate`; logs a warning (once per model) when the checkpoint sets a generation
-        field that is not applied (`encoder_no_repeat_ngram_size`): outputs can then differ from `transformers`."""
-        config = self._generation_model_config()
-        ignored = {k: config[k] for k in _NOT_APPLIED if config.get(k)}
-        if ignored and not getattr(self, "_warned_not_applied", False):
-            object.__setattr__(self, "_warned_not_applied", True)
-            logger.warning("%s: generation fields %s of the checkpoint are not applied by tfmodels' generate(); "
-                           "its outputs can differ from transformers'.", type(self).__name__, ignored)
-        return super().generate(input_ids, attention_mask=attention_mask, **options)
 
     def _max_generation_positions(self):
         return None  # relative or per-stack positions: the source length does not bound the target

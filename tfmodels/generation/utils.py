@@ -48,8 +48,9 @@ def _check_options(o, new_tokens, num_beams, do_sample, num_return_sequences):
         )
     if o["early_stopping"] not in (False, True, "never"):
         raise ValueError(f"early_stopping must be False, True or 'never'. Received: {o['early_stopping']!r}")
-    if int(o["no_repeat_ngram_size"]) < 0:
-        raise ValueError(f"no_repeat_ngram_size must be >= 0. Received: {o['no_repeat_ngram_size']}")
+    for name in ("no_repeat_ngram_size", "encoder_no_repeat_ngram_size"):
+        if int(o[name]) < 0:
+            raise ValueError(f"{name} must be >= 0. Received: {name}={o[name]}")
     if num_return_sequences < 1:
         raise ValueError(f"num_return_sequences must be >= 1. Received: {num_return_sequences}")
     if num_return_sequences > 1 and num_beams == 1 and not do_sample:
@@ -97,7 +98,7 @@ class GenerationMixin:
                  early_stopping=None, eos_token_id=None, pad_token_id=None, seed=None, jit_compile=True,
                  max_length=None, min_length=None, min_new_tokens=None, no_repeat_ngram_size=None,
                  bad_words_ids=None, forced_bos_token_id=None, forced_eos_token_id=None, num_return_sequences=None,
-                 **model_inputs):
+                 encoder_no_repeat_ngram_size=None, **model_inputs):
         """Generates continuations of (left-padded) prompts; returns prompt + new tokens.
 
         Hugging Face `generate()` semantics for every argument: greedy
@@ -167,6 +168,9 @@ class GenerationMixin:
             min_new_tokens: int, new tokens before which eos is banned
                 (`MinNewTokensLengthLogitsProcessor`; wins over `min_length`).
             no_repeat_ngram_size: int, no n-gram of this size occurs twice.
+            encoder_no_repeat_ngram_size: int, no n-gram of this size of the encoder input (of
+                the padded prompt, for a decoder-only model) is generated
+                (`EncoderNoRepeatNGramLogitsProcessor`; Blenderbot's checkpoints set 3).
             bad_words_ids: list of token-id lists never generated (a
                 multi-token word: its last token after the others).
             forced_bos_token_id: int, the token forced as the first generated one.
@@ -206,6 +210,7 @@ class GenerationMixin:
             early_stopping=early_stopping, no_repeat_ngram_size=no_repeat_ngram_size, bad_words_ids=bad_words_ids,
             forced_bos_token_id=forced_bos_token_id, forced_eos_token_id=forced_eos_token_id,
             num_return_sequences=num_return_sequences, eos_token_id=eos_token_id, pad_token_id=pad_token_id,
+            encoder_no_repeat_ngram_size=encoder_no_repeat_ngram_size,
         )
         o, max_length_is_default = generation_config.resolve(explicit, self._checkpoint_generation_config())
         vocab_size = self._generation_model_config()["vocab_size"]
@@ -235,7 +240,7 @@ class GenerationMixin:
             eos_token_ids=eos_ids, no_repeat_ngram_size=o["no_repeat_ngram_size"],
             bad_words_ids=_bad_words(o["bad_words_ids"], eos_ids, vocab_size), min_length=min_total,
             forced_bos_token_id=o["forced_bos_token_id"], forced_eos_token_ids=_as_list(o["forced_eos_token_id"]),
-            max_length=input_length + new_tokens,
+            max_length=input_length + new_tokens, encoder_no_repeat_ngram_size=o["encoder_no_repeat_ngram_size"],
         )
         self.build_from_dummy_inputs()
 
@@ -286,6 +291,7 @@ class GenerationMixin:
 
         def run(input_ids, attention_mask, seed, model_inputs):
             TRACE_COUNTS[self] = TRACE_COUNTS.get(self, 0) + 1  # Python side effect: runs only when tracing
+            encoder_input_ids = input_ids  # the n-grams `encoder_no_repeat_ngram_size` bans (the reference's)
             model, input_ids, attention_mask = self._search_inputs(input_ids, attention_mask, s["num_beams"],
                                                                    **model_inputs)
             if s["num_beams"] > 1:
@@ -294,13 +300,14 @@ class GenerationMixin:
                     length_penalty=s["length_penalty"], early_stopping=s["early_stopping"],
                     repetition_penalty=s["repetition_penalty"], eos_token_ids=list(s["eos_token_ids"]),
                     pad_token_id=s["pad_token_id"], vocab_size=vocab_size, processors=s["processors"],
-                    num_return_sequences=s["num_return_sequences"],
+                    num_return_sequences=s["num_return_sequences"], encoder_input_ids=encoder_input_ids,
                 )
             return search.greedy_or_sample(
                 model, input_ids, attention_mask, seed, max_new_tokens=s["max_new_tokens"], do_sample=s["do_sample"],
                 temperature=s["temperature"], top_k=s["top_k"], top_p=s["top_p"],
                 repetition_penalty=s["repetition_penalty"], eos_token_ids=list(s["eos_token_ids"]),
                 pad_token_id=s["pad_token_id"], vocab_size=vocab_size, processors=s["processors"],
+                encoder_input_ids=encoder_input_ids,
             )
 
         functions[key] = tf.function(run, jit_compile=jit, reduce_retracing=False)
