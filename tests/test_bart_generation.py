@@ -57,6 +57,7 @@ def test_greedy_generate_is_token_identical_to_transformers(checkpoints, name):
 
 @pytest.mark.parametrize("name,options", [
     ("bart", dict(num_beams=3)), ("pegasus", dict(num_beams=3)),
+    ("marian", dict(num_beams=3)),  # its logits are `decoder_vocab_size` wide, not `vocab_size`
     pytest.param("bart", dict(num_beams=2, length_penalty=0.7, early_stopping=True), marks=pytest.mark.slow),
 ])
 def test_beam_search_is_token_identical_to_transformers(checkpoints, name, options):

@@ -162,6 +162,11 @@ class BartForConditionalGeneration(BartHeadMixin, Seq2SeqLMMixin, BackboneGenera
 
     # -- generation interface (tfmodels.generation.seq2seq; encode / caches: BackboneGenerationMixin) ----
 
+    def _generation_model_config(self):
+        """The `config.json` fields, `vocab_size` being the logits' width: the decoder's token table
+        (Marian's `decoder_vocab_size` without shared embeddings, FSMT's `tgt_vocab_size`)."""
+        return {**super()._generation_model_config(), "vocab_size": self.backbone.decoder_token_embedding.input_dim}
+
     def decode_step(self, decoder_input_ids, decoder_attention_mask, cache, cache_index, encoder_attention_mask,
                     cross_key_values):
         """One cached decoder pass: `(logits (B, T, V), updated caches)`."""
@@ -348,9 +353,6 @@ class FSMTForConditionalGeneration(BartForConditionalGeneration):
         """The backbone's decoder output is already `(B, T, V_tgt)` logits."""
         return decoder_hidden_states
 
-    def _generation_model_config(self):
-        config = super()._generation_model_config()
-        return {**config, "vocab_size": config["tgt_vocab_size"]}
 
 
 # -- the same heads on the other variants' flags --------------------------------
@@ -388,8 +390,11 @@ class MBartForCausalLM(BartForCausalLM, MBartModel):
 
 
 class MarianForCausalLM(BartForCausalLM, MarianModel):
-    """The Marian decoder alone (sinusoid positions) with its tied LM head. Its token table is
-    `model.decoder.embed_tokens` (`decoder_vocab_size` rows must equal `vocab_size` when tied).
+    """The Marian decoder alone (sinusoid positions) with its LM head.
+
+    As the reference, its token table `model.decoder.embed_tokens` has `decoder_vocab_size` rows
+    (whatever `share_encoder_decoder_embeddings`); the logits are `(B, T, decoder_vocab_size)` with the
+    tied head, `(B, T, vocab_size)` with an untied `lm_head` (`tie_word_embeddings=False`).
 
     References: `transformers.MarianForCausalLM`.
     """

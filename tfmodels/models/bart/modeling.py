@@ -359,12 +359,20 @@ class MarianModel(BartModel):
     sinusoidal_positions = True
 
     def __init__(self, decoder_vocab_size=None, share_encoder_decoder_embeddings=True, **kwargs):
+        vocab_size = kwargs.get("vocab_size")
+        if not self.has_encoder and decoder_vocab_size and vocab_size:
+            # MarianForCausalLM (the reference's `MarianDecoderWrapper`): the decoder's only token table,
+            # `shared` here, has `decoder_vocab_size` rows whatever the sharing flag; `vocab_size` stays the
+            # config's (an untied `lm_head`'s width).
+            kwargs["vocab_size"] = decoder_vocab_size
         super().__init__(**kwargs)
+        if vocab_size:
+            self.config["vocab_size"] = vocab_size
         decoder_vocab_size = decoder_vocab_size or self.config["vocab_size"]
         self.config.update({"decoder_vocab_size": decoder_vocab_size,
                             "share_encoder_decoder_embeddings": share_encoder_decoder_embeddings})
         self.decoder_embed_tokens = None
-        if not share_encoder_decoder_embeddings:
+        if not share_encoder_decoder_embeddings and self.has_encoder:
             self.decoder_embed_tokens = self._make_token_table(decoder_vocab_size, "decoder_embed_tokens")
 
 
