@@ -211,3 +211,52 @@ def test_xla_generate_and_fit_step(checkpoints, generator):
     history = model.fit(batch, epochs=2, batch_size=3, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert history.history["loss"][1] < history.history["loss"][0]
+
+
+def causal_prompts():
+    """`(3, 6)` prompts, rows 1 and 2 left-padded (2 and 1 padding tokens, `pad_token_id` 0)."""
+    input_ids = np.random.RandomState(0).randint(4, VOCAB, (3, 6))
+    attention_mask = np.ones_like(input_ids)
+    attention_mask[1, :2] = attention_mask[2, :1] = 0
+    return dict(input_ids=np.where(attention_mask == 0, 0, input_ids), attention_mask=attention_mask)
+
+
+def test_left_padded_causal_lm_matches_transformers(checkpoints):
+    """Left-padding rows (every key masked) weigh their once-masked keys as the reference's summed masks."""
+    diffs = assert_parity("ProphetNetForCausalLM", checkpoints["ProphetNetForCausalLM"], causal_prompts(),
+                          skip=NO_CROSS)
+    assert {"logits", "logits_ngram", "attentions", "ngram_attentions", "hidden_states"} <= set(diffs)
+
+
+@pytest.mark.parametrize("class_name", ["ProphetNetForCausalLM",
+                                        pytest.param("XLMProphetNetForCausalLM", marks=pytest.mark.slow)])
+def test_causal_lm_generate_is_token_identical_to_transformers(checkpoints, class_name, tmp_path):
+    """Greedy and beam `generate()` of the decoder alone on left-padded prompts == the reference's cached
+    `generate()` (its default; see `ProphetNetForCausalLM`). `transformers` 5 has no XLM-ProphetNet:
+    `XLMProphetNetForCausalLM` (the same network under another `model_type`) loads the same weights
+    with `model_type: xlm-prophetnet` and is compared with `transformers.ProphetNetForCausalLM`."""
+    import json
+    import shutil
+
+    import torch
+    import transformers
+
+    path = checkpoints["ProphetNetForCausalLM"]
+    if class_name.startswith("XLM"):
+        shutil.copytree(path, tmp_path / "xlm")
+        config = json.loads((tmp_path / "xlm" / "config.json").read_text())
+        config.update(model_type="xlm-prophetnet", architectures=[class_name])
+        (tmp_path / "xlm" / "config.json").write_text(json.dumps(config))
+        model = getattr(tfmodels, class_name).from_pretrained(tmp_path / "xlm")
+    else:
+        model = tfmodels.ProphetNetForCausalLM.from_pretrained(path)
+    reference = transformers.ProphetNetForCausalLM.from_pretrained(path).eval()
+    inputs = causal_prompts()
+    for options in (dict(num_beams=1), dict(num_beams=3, num_return_sequences=2)):
+        with torch.no_grad():
+            expected = reference.generate(**{k: torch.as_tensor(v) for k, v in inputs.items()}, do_sample=False,
+                                          use_cache=True, max_new_tokens=8, **options).numpy()
+        assert len({tuple(row) for row in expected[:, 6:]}) == len(expected)  # varied rows: a wrong one would show
+        ours = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=8,
+                              jit_compile=False, **options)
+        np.testing.assert_array_equal(ours.numpy(), expected)

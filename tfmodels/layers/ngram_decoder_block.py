@@ -59,7 +59,7 @@ class NgramDecoderBlock(TransformerDecoderBlock):
     def call(self, x, encoder_hidden_states=None, attention_mask=None, predict_attention_mask=None,
              main_relative_buckets=None, predict_relative_buckets=None, cross_attention_mask=None,
              cross_key_value=None, cache=None, cache_update_index=None, return_attention_scores=False,
-             training=None):
+             training=None, main_fallback_mask=None):
         if not self.add_cross_attention and (encoder_hidden_states is not None or cross_key_value is not None):
             raise ValueError("This decoder has no cross-attention (add_cross_attention=False): "
                              "call it without encoder_hidden_states.")
@@ -68,7 +68,8 @@ class NgramDecoderBlock(TransformerDecoderBlock):
             cross_attention_mask=cross_attention_mask, cross_key_value=cross_key_value, cache=cache,
             cache_update_index=cache_update_index, return_attention_scores=return_attention_scores,
             training=training, predict_attention_mask=predict_attention_mask,
-            main_relative_buckets=main_relative_buckets, predict_relative_buckets=predict_relative_buckets)
+            main_relative_buckets=main_relative_buckets, predict_relative_buckets=predict_relative_buckets,
+            main_fallback_mask=main_fallback_mask)
 
     def get_config(self):
         return {**super().get_config(), "add_cross_attention": self.add_cross_attention,

@@ -116,6 +116,21 @@ def ngram_stream_masks(query_len, ngram, decoder_attention_mask=None, cache_leng
     return main, ops.concatenate([left, right], axis=-1)
 
 
+def once_masked_keys(query_len, decoder_attention_mask):
+    """Bool `(B, 1, T, T)`: the keys a main-stream row whose every key is masked averages uniformly.
+
+    The reference sums an additive causal mask and an additive padding mask (`finfo.min` each): a
+    key masked by one of them scores `finfo.min` (the score is absorbed), by both `-inf`; a row with
+    no visible key (a left-padding row) thus weighs its once-masked keys uniformly: `causal != padding`.
+
+    Args:
+        query_len: int, `T`.
+        decoder_attention_mask: int/bool `(B, T)`, 0 on padding.
+    """
+    causal = causal_mask(query_len, query_len)  # (1, 1, T, T)
+    return ops.not_equal(causal, padding_mask(decoder_attention_mask))  # (B, 1, T, T)
+
+
 @keras.saving.register_keras_serializable(package="tfmodels")
 class NgramSelfAttention(MultiHeadAttention):
     """ProphetNet's main + predict stream self-attention (see the module docstring).
@@ -129,11 +144,14 @@ class NgramSelfAttention(MultiHeadAttention):
     Call args:
         query: float tensor `(B, (1 + G) * T, D)`: the main stream then the predict streams.
         attention_mask: bool main-stream mask `(B | 1, 1, T, S)` (`ngram_stream_masks`).
+        main_fallback_mask: optional bool `(B, 1, T, S)` (`once_masked_keys`): a main-stream row with
+            no visible key weighs these keys uniformly, as the reference's summed additive masks.
         predict_attention_mask: bool `(B | 1, G, T, S + T)`.
         main_relative_buckets: int `(T, S)`; predict_relative_buckets: int `(T, S + T)`
             (`ngram_relative_buckets`).
-        cache: optional `(B, 2, L, N, H)` main-stream keys/values; the step's are
-            written at `cache_update_index` (one query per stream).
+        cache: optional `(B, 2, L, N, H)` main-stream keys/values; the pass's `T` are
+            written from `cache_update_index` and every stream reads the main keys of the
+            `L` slots (the masks say which).
         return_attention_scores: bool, also return the probabilities.
         training: bool, enables dropout.
 
@@ -143,8 +161,7 @@ class NgramSelfAttention(MultiHeadAttention):
         `cache` also the updated cache.
 
     Raises:
-        ValueError: `query`'s length is not a multiple of `1 + ngram`, or a cached call has more than one
-            query per stream.
+        ValueError: `query`'s length is not a multiple of `1 + ngram`.
     """
 
     def __init__(self, num_heads, key_dim, ngram=2, num_buckets=32, relative_max_distance=128, **kwargs):
@@ -184,7 +201,7 @@ class NgramSelfAttention(MultiHeadAttention):
 
     def call(self, query, attention_mask=None, predict_attention_mask=None, main_relative_buckets=None,
              predict_relative_buckets=None, cache=None, cache_update_index=None, return_attention_scores=False,
-             training=None, attention_bias=None, **kwargs):
+             training=None, attention_bias=None, main_fallback_mask=None, **kwargs):
         del attention_bias, kwargs  # the relative bias is this layer's own
         total = query.shape[1]
         streams = 1 + self.ngram
@@ -192,8 +209,6 @@ class NgramSelfAttention(MultiHeadAttention):
             raise ValueError(f"NgramSelfAttention needs (1 + ngram) streams of equal length. Received: "
                              f"sequence length {total}, ngram={self.ngram}")
         length = ops.shape(query)[1] // streams
-        if cache is not None and length != 1:
-            raise ValueError(f"A cached n-gram attention step takes one token per stream. Received {length}.")
         batch = ops.shape(query)[0]
 
         def split(x):  # (B, (1 + G) T, ...) -> (B, 1 + G, T, ...)
@@ -212,6 +227,10 @@ class NgramSelfAttention(MultiHeadAttention):
         scores = ops.einsum("btnh,bsnh->bnts", q[:, 0], main_k)  # (B, N, T, S)
         scores = scores + self._relative_bias(hidden[:, 0], main_relative_buckets)
         main_probs = masked_softmax(scores, attention_mask)
+        if main_fallback_mask is not None and attention_mask is not None:
+            fallback = ops.cast(main_fallback_mask, main_probs.dtype)
+            uniform = fallback / ops.maximum(ops.sum(fallback, axis=-1, keepdims=True), 1.0)
+            main_probs = ops.where(ops.any(attention_mask, axis=-1, keepdims=True), main_probs, uniform)
         main_context = ops.einsum("bnts,bsnh->btnh", self.dropout_layer(main_probs, training=training), main_v)
 
         # Predict streams: keys/values [main ; own stream].

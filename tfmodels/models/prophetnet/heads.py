@@ -20,12 +20,13 @@ import keras
 from keras import ops
 
 from tfmodels.generation.seq2seq import Seq2SeqGenerationMixin
+from tfmodels.generation.utils import GenerationMixin
 from tfmodels.layers.losses import label_smoothed_crossentropy
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel
 from tfmodels.models.heads import HeadModelMixin
 from tfmodels.models.prophetnet.modeling import ProphetNetModel, ProphetNetPreTrainedModel, XLMProphetNetModel
-from tfmodels.models.seq2seq import BackboneGenerationMixin, Seq2SeqLMMixin, decoder_input_ids_from
+from tfmodels.models.seq2seq import BackboneGenerationMixin, Seq2SeqLMMixin, decoder_input_ids_from, init_decoder_cache
 
 
 class NgramLMHeadMixin:
@@ -130,9 +131,20 @@ class ProphetNetForConditionalGeneration(NgramLMHeadMixin, Seq2SeqLMMixin, Backb
             outputs["past_key_values"]
 
 
-class ProphetNetForCausalLM(NgramLMHeadMixin, ProphetNetPreTrainedModel):
+class ProphetNetForCausalLM(NgramLMHeadMixin, GenerationMixin, ProphetNetPreTrainedModel):
     """The ProphetNet n-gram decoder alone with its LM head (checkpoint keys `prophetnet.decoder.*`,
-    `prophetnet.word_embeddings`, the tied `lm_head`).
+    `prophetnet.word_embeddings`, the tied `lm_head`); `generate()` from predict stream 1.
+
+    `generate()` (greedy, sampling, beam search; `tfmodels.generation`) follows the reference's
+    cached `generate()`, its default: the left-padded prompt is one full pass (padding masked,
+    positions from `pad_token_id + 1` whatever the padding; a left-padding row weighs its
+    once-masked keys as the reference's summed masks, see `once_masked_keys`) whose main-stream
+    keys/values seed the n-gram cache; each later token is one cached step that, as the
+    reference's, attends every slot written so far, the prompt's padding included, with the
+    reference's cached position and relative-bucket formulas. (The reference's uncached
+    `generate()`, `use_cache=False`, masks the padding and reads the predict streams' relative
+    values through its full-pass reshape at every step, so its two paths differ; a checkpoint
+    whose generation config sets `use_cache=False` is still decoded the cached way here.)
 
     Call inputs: `input_ids` `(B, T)`, `attention_mask` `(B, T)`, optional
     `encoder_hidden_states` `(B, S, D)` and `encoder_attention_mask` `(B, S)`,
@@ -171,6 +183,24 @@ class ProphetNetForCausalLM(NgramLMHeadMixin, ProphetNetPreTrainedModel):
         outputs.pop("last_hidden_state")
         logits = self.ngram_logits(self, outputs.pop("last_hidden_state_ngram"))
         return self.with_task_loss({**logits, **outputs}, labels)
+
+    # -- generation interface (tfmodels.generation) ----------------------------
+
+    def _max_generation_positions(self):
+        # a step at slot t reads position pad_token_id + 1 + t and its predict streams the next one
+        return self.config["max_position_embeddings"] - self.config["pad_token_id"] - 2
+
+    def init_cache(self, batch_size, max_length):
+        return init_decoder_cache(self.decoder_blocks, batch_size, max_length, self.compute_dtype)
+
+    def decode_step(self, input_ids, attention_mask, position_ids, cache, cache_index):
+        """The prompt's full pass (`cache_index` the int 0) or one cached step: `(logits (B, T, V), caches)`."""
+        del position_ids  # the reference numbers slots from pad_token_id + 1, whatever the padding
+        first_pass = isinstance(cache_index, int) and cache_index == 0
+        mask = attention_mask[:, :input_ids.shape[1]] if first_pass else None
+        outputs = self.decode(input_ids, decoder_attention_mask=mask, cache=cache, cache_update_index=cache_index,
+                              training=False)
+        return self.ngram_logits(self, outputs["last_hidden_state_ngram"])["logits"], outputs["past_key_values"]
 
 
 class XLMProphetNetForConditionalGeneration(ProphetNetForConditionalGeneration):

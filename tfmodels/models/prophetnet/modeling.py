@@ -17,9 +17,9 @@ through the reference's layout (see `NgramSelfAttention._relative_bias`:
 with more than one target token, a query reads another position's values,
 as in `transformers`; a cached step, one token, reads its own).
 
-Masks are boolean: a row whose keys are all masked (a decoder row whose
-first token is padding) gives uniform weights over all keys, where the
-reference's summed additive masks weigh the singly-masked keys only.
+Masks are boolean. A main-stream row whose keys are all masked (a left-padding
+row of the decoder) weighs its once-masked keys uniformly, as the
+reference's summed additive `finfo.min` masks do (`once_masked_keys`).
 
 Size glossary: B batch, S source length, T target length, G `ngram`,
 D `hidden_size`, N heads, V `vocab_size`.
@@ -34,7 +34,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfmodels.layers.attention.ngram_attention import ngram_relative_buckets, ngram_stream_masks
+from tfmodels.layers.attention.ngram_attention import ngram_relative_buckets, ngram_stream_masks, once_masked_keys
 from tfmodels.layers.block_stack import run_block_stack
 from tfmodels.layers.embeddings import WordEmbedding
 from tfmodels.layers.kv_cache import check_sequence_length
@@ -207,10 +207,15 @@ class ProphetNetPreTrainedModel(PreTrainedModel):
             encoder_hidden_states: float tensor `(B, S, D)` or `None` (with
                 `cross_key_values`, or a decoder alone: no cross-attention).
             attention_mask: optional int tensor `(B, S)`, encoder padding.
-            decoder_attention_mask: optional int tensor `(B, T)`, decoder padding. Ignored with a
-                cache, as the reference's cached pass does.
+            decoder_attention_mask: optional int tensor `(B, T)`, decoder padding: without a cache,
+                or in the first pass of a cache (below). A later cached step takes none (the
+                reference's attends every slot written so far).
             cache: optional tuple of per-layer main-stream caches `(B, 2, L, N, D / N)`.
-            cache_update_index: int or scalar int tensor, the step's slot.
+            cache_update_index: int or scalar int tensor, the step's first slot. The Python int `0`
+                is the reference's first pass (its cache is empty): the `T` tokens (a prompt) are
+                run as a full pass (its masks, padding and relative buckets) and their main-stream
+                keys/values written to slots `0..T-1`; later steps take one token
+                (`T = 1`) at a traced or int index and use the reference's cached formulas.
             cross_key_values: optional tuple of per-layer `(B, 2, S, N, D / N)`.
 
         Returns:
@@ -229,18 +234,33 @@ class ProphetNetPreTrainedModel(PreTrainedModel):
         length = decoder_input_ids.shape[1]
         cache_length = None if cache is None else cache[0].shape[2]
         start = 0 if cache is None else cache_update_index
-        main_mask, predict_mask = ngram_stream_masks(
-            length, config["ngram"], None if cache is not None else decoder_attention_mask, cache_length,
-            cache_update_index)
-        main_buckets, predict_buckets = ngram_relative_buckets(
-            length, config["num_buckets"], config["relative_max_distance"], cache_length, cache_update_index,
-            position_shift=config["pad_token_id"])
+        # The reference's first pass (an empty cache) is a full pass: its masks and buckets, over the cache slots.
+        first_pass = cache is not None and isinstance(cache_update_index, int) and cache_update_index == 0
+        fallback = None
+        if cache is None or first_pass:
+            main_mask, predict_mask = ngram_stream_masks(length, config["ngram"], decoder_attention_mask)
+            main_buckets, predict_buckets = ngram_relative_buckets(length, config["num_buckets"],
+                                                                   config["relative_max_distance"])
+            if decoder_attention_mask is not None:
+                fallback = once_masked_keys(length, decoder_attention_mask)  # left-padding rows
+            if first_pass:
+                main_mask, predict_mask, main_buckets, predict_buckets, fallback = full_pass_over_cache(
+                    main_mask, predict_mask, main_buckets, predict_buckets, fallback, cache_length)
+        else:
+            if decoder_attention_mask is not None:
+                raise ValueError("A cached ProphetNet decoder step attends every slot written so far, as the "
+                                 "reference's; it takes no decoder_attention_mask.")
+            main_mask, predict_mask = ngram_stream_masks(length, config["ngram"], None, cache_length,
+                                                         cache_update_index)
+            main_buckets, predict_buckets = ngram_relative_buckets(
+                length, config["num_buckets"], config["relative_max_distance"], cache_length, cache_update_index,
+                position_shift=config["pad_token_id"])
         y = self._embed_streams(decoder_input_ids, start, training)  # (B, (1 + G) T, D)
         stack = run_block_stack(
             self.decoder_blocks, y,
             call_kwargs=dict(encoder_hidden_states=encoder_hidden_states, attention_mask=main_mask,
                              predict_attention_mask=predict_mask, main_relative_buckets=main_buckets,
-                             predict_relative_buckets=predict_buckets,
+                             predict_relative_buckets=predict_buckets, main_fallback_mask=fallback,
                              cross_attention_mask=None if attention_mask is None else padding_mask(attention_mask)),
             layer_kwargs=None if cross_key_values is None else (lambda step: {"cross_key_value": cross_key_values[step]}),
             caches=cache, cache_update_index=cache_update_index, output_attentions=output_attentions,
@@ -258,6 +278,25 @@ class ProphetNetPreTrainedModel(PreTrainedModel):
             if stack.cross_attentions:
                 outputs["cross_attentions"] = tuple(stack.cross_attentions)
         return outputs
+
+
+def full_pass_over_cache(main_mask, predict_mask, main_buckets, predict_buckets, fallback, cache_length):
+    """A full pass's masks `(B | 1, 1, T, T)`, `(B | 1, G, T, 2T)`, buckets `(T, T)`, `(T, 2T)` and
+    optional fallback mask `(B, 1, T, T)` widened to the `L` cache slots its main-stream keys are
+    read from (slots `>= T` masked): `(.., L)`, `(.., L + T)`."""
+    length = main_buckets.shape[0]
+    extra = cache_length - length
+
+    def widen(mask):  # (..., T) -> (..., L): masked empty slots
+        shape = ops.shape(mask)
+        return ops.concatenate([mask, ops.zeros((*shape[:-1], extra), "bool")], axis=-1)
+
+    zeros = ops.zeros((length, extra), "int32")
+    main_buckets = ops.concatenate([main_buckets, zeros], axis=-1)
+    predict_buckets = ops.concatenate([predict_buckets[:, :length], zeros, predict_buckets[:, length:]], axis=-1)
+    predict_mask = ops.concatenate([widen(predict_mask[..., :length]), predict_mask[..., length:]], axis=-1)
+    return (widen(main_mask), predict_mask, main_buckets, predict_buckets,
+            None if fallback is None else widen(fallback))
 
 
 def prophetnet_seq2seq_outputs(encoder_outputs, decoder_outputs):
