@@ -17,7 +17,7 @@ LIBRARY_DEFAULTS = {
     "max_length": 20, "max_new_tokens": None, "min_length": 0, "min_new_tokens": None, "do_sample": False,
     "num_beams": 1, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.0,
     "length_penalty": 1.0, "early_stopping": False, "no_repeat_ngram_size": 0, "encoder_no_repeat_ngram_size": 0,
-    "bad_words_ids": None,
+    "bad_words_ids": None, "renormalize_logits": False,
     "forced_bos_token_id": None, "forced_eos_token_id": None, "num_return_sequences": 1,
     "eos_token_id": None, "pad_token_id": None, "decoder_start_token_id": None,
 }

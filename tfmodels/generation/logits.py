@@ -4,7 +4,7 @@ Each takes scores `(batch, vocab_size)` (float32) and returns new scores of
 the same shape; removed tokens get `-inf` (Hugging Face's `filter_value`).
 
 References: `transformers.generation.logits_process` (`RepetitionPenaltyLogitsProcessor`,
-`NoRepeatNGramLogitsProcessor`, `EncoderNoRepeatNGramLogitsProcessor`,
+`NoRepeatNGramLogitsProcessor`, `EncoderNoRepeatNGramLogitsProcessor`, `LogitNormalization`,
 `TemperatureLogitsWarper`, `TopKLogitsWarper`, `TopPLogitsWarper`).
 """
 
@@ -174,8 +174,9 @@ class SequenceProcessors:
     After the repetition penalty, `generate()` builds `NoRepeatNGramLogitsProcessor`,
     `EncoderNoRepeatNGramLogitsProcessor`, `NoBadWordsLogitsProcessor`, `MinLengthLogitsProcessor` /
     `MinNewTokensLengthLogitsProcessor`, `ForcedBOSTokenLogitsProcessor`,
-    `ForcedEOSTokenLogitsProcessor`; `apply` runs those that are active, in
-    that order. Hashable, so it can be a key of the compiled-loop cache.
+    `ForcedEOSTokenLogitsProcessor`, and last (after the sampling warpers, which
+    a log-softmax does not change) `LogitNormalization`; `apply` runs those that
+    are active, in that order. Hashable, so it can be a key of the compiled-loop cache.
 
     Args:
         eos_token_ids: tuple of ints, the tokens `min_length` bans.
@@ -187,13 +188,17 @@ class SequenceProcessors:
         forced_bos_token_id: int or `None`, forced when `cur_len == 1`.
         forced_eos_token_ids: tuple of ints, forced when `cur_len == max_length - 1`.
         max_length: int, prompt length + `max_new_tokens`.
+        renormalize_logits: bool, log-softmax the processed scores (`LogitNormalization`: beam
+            search then ranks renormalised log-probabilities; greedy and sampling are unchanged).
     """
 
     def __init__(self, eos_token_ids=(), no_repeat_ngram_size=0, bad_words_ids=(), min_length=0,
-                 forced_bos_token_id=None, forced_eos_token_ids=(), max_length=0, encoder_no_repeat_ngram_size=0):
+                 forced_bos_token_id=None, forced_eos_token_ids=(), max_length=0, encoder_no_repeat_ngram_size=0,
+                 renormalize_logits=False):
         self.eos_token_ids = tuple(eos_token_ids)
         self.no_repeat_ngram_size = int(no_repeat_ngram_size or 0)
         self.encoder_no_repeat_ngram_size = int(encoder_no_repeat_ngram_size or 0)
+        self.renormalize_logits = renormalize_logits is True
         self.bad_words_ids = tuple(tuple(w) for w in bad_words_ids)
         self.min_length = int(min_length or 0) if self.eos_token_ids else 0
         self.forced_bos_token_id = forced_bos_token_id
@@ -203,7 +208,7 @@ class SequenceProcessors:
     def _key(self):
         return (self.eos_token_ids, self.no_repeat_ngram_size, self.bad_words_ids, self.min_length,
                 self.forced_bos_token_id, self.forced_eos_token_ids, self.max_length,
-                self.encoder_no_repeat_ngram_size)
+                self.encoder_no_repeat_ngram_size, self.renormalize_logits)
 
     def __eq__(self, other):
         return isinstance(other, SequenceProcessors) and self._key() == other._key()
@@ -242,4 +247,6 @@ class SequenceProcessors:
             scores = force_tokens(scores, [self.forced_bos_token_id], tf.equal(cur_len, 1))
         if self.forced_eos_token_ids:
             scores = force_tokens(scores, self.forced_eos_token_ids, tf.equal(cur_len, self.max_length - 1))
+        if self.renormalize_logits:
+            scores = tf.nn.log_softmax(scores, axis=-1)
         return scores

@@ -98,7 +98,7 @@ class GenerationMixin:
                  early_stopping=None, eos_token_id=None, pad_token_id=None, seed=None, jit_compile=True,
                  max_length=None, min_length=None, min_new_tokens=None, no_repeat_ngram_size=None,
                  bad_words_ids=None, forced_bos_token_id=None, forced_eos_token_id=None, num_return_sequences=None,
-                 encoder_no_repeat_ngram_size=None, **model_inputs):
+                 encoder_no_repeat_ngram_size=None, renormalize_logits=None, **model_inputs):
         """Generates continuations of (left-padded) prompts; returns prompt + new tokens.
 
         Hugging Face `generate()` semantics for every argument: greedy
@@ -171,6 +171,8 @@ class GenerationMixin:
             encoder_no_repeat_ngram_size: int, no n-gram of this size of the encoder input (of
                 the padded prompt, for a decoder-only model) is generated
                 (`EncoderNoRepeatNGramLogitsProcessor`; Blenderbot's checkpoints set 3).
+            renormalize_logits: bool, log-softmax the processed scores (`LogitNormalization`,
+                last; Marian's checkpoints set it): changes beam search only.
             bad_words_ids: list of token-id lists never generated (a
                 multi-token word: its last token after the others).
             forced_bos_token_id: int, the token forced as the first generated one.
@@ -210,7 +212,7 @@ class GenerationMixin:
             early_stopping=early_stopping, no_repeat_ngram_size=no_repeat_ngram_size, bad_words_ids=bad_words_ids,
             forced_bos_token_id=forced_bos_token_id, forced_eos_token_id=forced_eos_token_id,
             num_return_sequences=num_return_sequences, eos_token_id=eos_token_id, pad_token_id=pad_token_id,
-            encoder_no_repeat_ngram_size=encoder_no_repeat_ngram_size,
+            encoder_no_repeat_ngram_size=encoder_no_repeat_ngram_size, renormalize_logits=renormalize_logits,
         )
         o, max_length_is_default = generation_config.resolve(explicit, self._checkpoint_generation_config())
         vocab_size = self._generation_model_config()["vocab_size"]
@@ -241,6 +243,7 @@ class GenerationMixin:
             bad_words_ids=_bad_words(o["bad_words_ids"], eos_ids, vocab_size), min_length=min_total,
             forced_bos_token_id=o["forced_bos_token_id"], forced_eos_token_ids=_as_list(o["forced_eos_token_id"]),
             max_length=input_length + new_tokens, encoder_no_repeat_ngram_size=o["encoder_no_repeat_ngram_size"],
+            renormalize_logits=o["renormalize_logits"],
         )
         self.build_from_dummy_inputs()
 
