@@ -86,6 +86,16 @@ def test_center_crop_larger_than_the_image_pads_with_zeros():
     np.testing.assert_array_equal(got, expected)
 
 
+def test_in_graph_processor_compiles_with_xla():
+    """Fixed-size uint8 inputs compile (`jit_compile=True`); XLA may reorder the float32 normalisation (1 ulp)."""
+    reference = transformers.CLIPImageProcessorPil(size={"shortest_edge": 40}, crop_size={"height": 32, "width": 36})
+    processor = InGraphImageProcessor(reference.to_dict())
+    pixels = photo("chelsea")[:120, :90]
+    compiled = tf.function(processor.__call__, jit_compile=True)(tf.constant(pixels[None])).numpy()
+    expected = reference(pixels, return_tensors="np")["pixel_values"]
+    np.testing.assert_allclose(compiled, expected, atol=1e-6, rtol=0)
+
+
 def test_errors():
     with pytest.raises(ValueError, match=r"resample filters .*Received: resample=0 \(NEAREST\)"):
         InGraphImageProcessor({"resample": 0})

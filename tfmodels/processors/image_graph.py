@@ -165,6 +165,8 @@ def resize_like_pillow(images, height, width, resample=BICUBIC):
     rank = len(pixels.shape)
     pixels = _resample_axis(pixels, width, rank - 2, resample)  # Pillow: horizontal pass first
     pixels = _resample_axis(pixels, height, rank - 3, resample)
+    static = [height if isinstance(height, int) else None, width if isinstance(width, int) else None]
+    pixels = tf.ensure_shape(pixels, images.shape[:-3] + static + images.shape[-1:])  # keep the known sizes
     return tf.cast(pixels, tf.uint8)
 
 
