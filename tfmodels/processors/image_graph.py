@@ -263,6 +263,10 @@ class InGraphImageProcessor(tf.Module):
             _check_resample(processor.resample)
         self.processor = processor
         self.data_format = data_format
+        # Variables, not constants: graph optimisers turn a division by a constant into a
+        # multiplication by its reciprocal, which is not the NumPy path's float32 division.
+        self.image_mean = tf.Variable(processor.image_mean, dtype=tf.float32, trainable=False, name="image_mean")
+        self.image_std = tf.Variable(processor.image_std, dtype=tf.float32, trainable=False, name="image_std")
 
     def output_size(self):
         """`(height, width)` of every output, or `None` when it depends on the input's aspect ratio."""
@@ -304,7 +308,7 @@ class InGraphImageProcessor(tf.Module):
             x = x * float(p.rescale_factor)
         x = tf.cast(x, tf.float32)
         if p.do_normalize:
-            x = (x - tf.constant(p.image_mean, tf.float32)) / tf.constant(p.image_std, tf.float32)
+            x = (x - self.image_mean) / self.image_std
         return x
 
     def _layout(self, pixel_values):
