@@ -147,7 +147,8 @@ def resize_like_pillow(images, height, width, resample=BICUBIC):
     Args:
         images: uint8 tensor `(..., in_height, in_width, channels)` (any
             leading batch dimensions; sizes may be dynamic).
-        height, width: int or int32 scalar tensors, the output size.
+        height: int or int32 scalar tensor, the output height.
+        width: int or int32 scalar tensor, the output width.
         resample: `PIL.Image.Resampling` value: 1 (LANCZOS), 2 (BILINEAR),
             3 (BICUBIC), 4 (BOX) or 5 (HAMMING).
 
