@@ -113,68 +113,81 @@ def test_errors():
         tfmodels.export_saved_model(bert, "unused", image_processor={"size": {"height": 30, "width": 30}})
 
 
+# Loads a SavedModel and calls its signatures: argv[1] = {"directory", "calls": {key: (signature, {input: array})}}.
 LOAD_AND_SERVE = r"""
-import json, sys
+import sys
 import numpy as np, tensorflow as tf
-inputs = np.load(sys.argv[1], allow_pickle=True).item()
-results = {}
-vit = tf.saved_model.load(sys.argv[2]).signatures
-results["preprocess"] = vit["preprocess_images"](images=tf.constant(inputs["images"]))["pixel_values"].numpy()
-results["vit_images"] = vit["serve_images"](images=tf.constant(inputs["images"]))["logits"].numpy()
-results["vit_bytes"] = vit["serve_image_bytes"](image_bytes=tf.constant(inputs["files"]))["logits"].numpy()
-classify = vit["classify_image_bytes"](image_bytes=tf.constant(inputs["files"]))
-results["labels"] = [s.decode() for s in classify["label"].numpy()]
-clip_signatures = tf.saved_model.load(sys.argv[3]).signatures
-results["clip_preprocess"] = clip_signatures["preprocess_images"](images=tf.constant(inputs["images"]))
-results["clip_preprocess"] = results["clip_preprocess"]["pixel_values"].numpy()
-out = clip_signatures["serve_image_bytes"](image_bytes=tf.constant(inputs["files"]), input_ids=tf.constant(inputs["input_ids"]),
-           attention_mask=tf.constant(inputs["attention_mask"]))
-results["clip_logits_per_image"] = out["logits_per_image"].numpy()
-results["tfmodels_imported"] = "tfmodels" in sys.modules
-np.save(sys.argv[4], results, allow_pickle=True)
+request = np.load(sys.argv[1], allow_pickle=True).item()
+signatures = tf.saved_model.load(request["directory"]).signatures
+results = {"tfmodels_imported": "tfmodels" in sys.modules}
+for key, (name, feed) in request["calls"].items():
+    outputs = signatures[name](**{k: tf.constant(v) for k, v in feed.items()})
+    results[key] = {k: v.numpy() for k, v in outputs.items()}
+np.save(sys.argv[2], results, allow_pickle=True)
 """
 
 
-def test_saved_models_take_raw_and_encoded_photographs_in_a_fresh_process(tmp_path):
-    """ViT (DeiT-style resize + crop) and CLIP (shortest-edge resize, crop, RGB conversion) exports."""
-    vit_processor = transformers.DeiTImageProcessorPil(size={"height": 34, "width": 34},
-                                                       crop_size={"height": 30, "width": 30})
-    clip_processor = transformers.CLIPImageProcessorPil(size={"shortest_edge": 30}, crop_size={"height": 30,
-                                                                                               "width": 30})
-    vit = tfmodels.ViTForImageClassification(**TINY_CONFIGS["vit"], id2label={0: "cat", 1: "cup", 2: "person"})
-    clip = tfmodels.CLIPModel(**TINY_CONFIGS["clip"])
-    tfmodels.export_saved_model(vit, tmp_path / "vit", image_processor=vit_processor.to_dict())
-    clip_dir = tmp_path / "clip"
-    clip_processor.save_pretrained(clip_dir / "checkpoint")
-    tfmodels.export_saved_model(clip, clip_dir / "saved", image_processor=clip_dir / "checkpoint")
-
-    same_size = np.stack([photo("astronaut"), np.repeat(photo("camera")[:, :, None], 3, axis=-1)])  # 512 x 512
-    photos = [photo("chelsea"), photo("coffee"), photo("camera")]  # three sizes, one grayscale
-    files = [encoded(photos[0], "JPEG", quality=85), encoded(photos[1], "PNG"), encoded(photos[2], "PNG")]
-    ids = np.array([[97, 5, 9, 98, 1], [97, 7, 98, 1, 1]], dtype="int32")
-    inputs = {"images": same_size, "files": np.array(files, dtype=object), "input_ids": ids,
-              "attention_mask": (np.arange(5)[None] < np.array([[4], [3]])).astype("int32")}
-    np.save(tmp_path / "inputs.npy", inputs, allow_pickle=True)
-    run = subprocess.run([sys.executable, "-c", LOAD_AND_SERVE, str(tmp_path / "inputs.npy"), str(tmp_path / "vit"),
-                          str(clip_dir / "saved"), str(tmp_path / "results.npy")],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+def serve_in_fresh_process(directory, calls, tmp_path):
+    """`{key: {output: np.ndarray}}` from the SavedModel at `directory`, in a process that imports only TF."""
+    np.save(tmp_path / "request.npy", {"directory": str(directory), "calls": calls}, allow_pickle=True)
+    run = subprocess.run([sys.executable, "-c", LOAD_AND_SERVE, str(tmp_path / "request.npy"),
+                          str(tmp_path / "results.npy")], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert run.returncode == 0, run.stderr[-3000:]
-    served = np.load(tmp_path / "results.npy", allow_pickle=True).item()
-    assert served["tfmodels_imported"] is False
+    results = np.load(tmp_path / "results.npy", allow_pickle=True).item()
+    assert results.pop("tfmodels_imported") is False
+    return results
 
-    def reference_pixels(processor, images):
-        return processor(images, return_tensors="np")["pixel_values"]
 
-    decoded = [PIL_Image.open(io.BytesIO(data)) for data in files]
-    pixel_values = reference_pixels(vit_processor, list(same_size))
-    np.testing.assert_array_equal(served["preprocess"], pixel_values)
-    expected = vit({"pixel_values": pixel_values})["logits"].numpy()
-    np.testing.assert_allclose(served["vit_images"], expected, atol=1e-5, rtol=0)
-    expected = vit({"pixel_values": reference_pixels(vit_processor, [image.convert("RGB") for image in decoded])})
-    np.testing.assert_allclose(served["vit_bytes"], expected["logits"].numpy(), atol=1e-5, rtol=0)
-    assert served["labels"] == [vit.config["id2label"][str(i)] for i in expected["logits"].numpy().argmax(-1)]
-    np.testing.assert_array_equal(served["clip_preprocess"], reference_pixels(clip_processor, list(same_size)))
-    expected = clip({"pixel_values": reference_pixels(clip_processor, decoded), "input_ids": inputs["input_ids"],
-                     "attention_mask": inputs["attention_mask"]})["logits_per_image"].numpy()
-    assert served["clip_logits_per_image"].shape == (3, 2)
-    np.testing.assert_allclose(served["clip_logits_per_image"], expected, atol=1e-5, rtol=0)
+def photograph_batches():
+    """Two 512x512 photographs as one uint8 batch; three files of three sizes (JPEG, PNG, grayscale PNG)."""
+    same_size = np.stack([photo("astronaut"), np.repeat(photo("camera")[:, :, None], 3, axis=-1)])
+    files = [encoded(photo("chelsea"), "JPEG", quality=85), encoded(photo("coffee"), "PNG"),
+             encoded(photo("camera"), "PNG")]
+    return same_size, np.array(files, dtype=object), [PIL_Image.open(io.BytesIO(data)) for data in files]
+
+
+def test_saved_model_takes_raw_and_encoded_photographs_in_a_fresh_process(tmp_path):
+    """An image classifier with a DeiT-style processor (bicubic resize, center crop)."""
+    processor = transformers.DeiTImageProcessorPil(size={"height": 34, "width": 34},
+                                                   crop_size={"height": 30, "width": 30})
+    model = tfmodels.ViTForImageClassification(**TINY_CONFIGS["vit"], id2label={0: "cat", 1: "cup", 2: "person"})
+    tfmodels.export_saved_model(model, tmp_path / "vit", image_processor=processor.to_dict())
+    images, files, decoded = photograph_batches()
+    served = serve_in_fresh_process(tmp_path / "vit", {
+        "preprocess": ("preprocess_images", {"images": images}),
+        "images": ("serve_images", {"images": images}),
+        "bytes": ("serve_image_bytes", {"image_bytes": files}),
+        "classify": ("classify_image_bytes", {"image_bytes": files}),
+    }, tmp_path)
+    pixel_values = processor(list(images), return_tensors="np")["pixel_values"]
+    np.testing.assert_array_equal(served["preprocess"]["pixel_values"], pixel_values)
+    expected = model({"pixel_values": pixel_values})["logits"].numpy()
+    np.testing.assert_allclose(served["images"]["logits"], expected, atol=1e-5, rtol=0)
+    pixel_values = processor([image.convert("RGB") for image in decoded], return_tensors="np")["pixel_values"]
+    expected = model({"pixel_values": pixel_values})["logits"].numpy()
+    np.testing.assert_allclose(served["bytes"]["logits"], expected, atol=1e-5, rtol=0)
+    labels = [label.decode() for label in served["classify"]["label"]]
+    assert labels == [model.config["id2label"][str(i)] for i in expected.argmax(-1)]
+
+
+@pytest.mark.slow
+def test_clip_saved_model_takes_encoded_photographs_and_token_ids(tmp_path):
+    """CLIP: shortest-edge resize, crop, RGB conversion; the text inputs stay inputs of the image signatures."""
+    processor = transformers.CLIPImageProcessorPil(size={"shortest_edge": 30}, crop_size={"height": 30, "width": 30})
+    processor.save_pretrained(tmp_path / "checkpoint")
+    model = tfmodels.CLIPModel(**TINY_CONFIGS["clip"])
+    tfmodels.export_saved_model(model, tmp_path / "clip", image_processor=tmp_path / "checkpoint")
+    images, files, decoded = photograph_batches()
+    text = {"input_ids": np.array([[97, 5, 9, 98, 1], [97, 7, 98, 1, 1]], dtype="int32"),
+            "attention_mask": (np.arange(5)[None] < np.array([[4], [3]])).astype("int32")}
+    served = serve_in_fresh_process(tmp_path / "clip", {
+        "preprocess": ("preprocess_images", {"images": images}),
+        "bytes": ("serve_image_bytes", {"image_bytes": files, **text}),
+    }, tmp_path)
+    np.testing.assert_array_equal(served["preprocess"]["pixel_values"],
+                                  processor(list(images), return_tensors="np")["pixel_values"])
+    expected = model({"pixel_values": processor(decoded, return_tensors="np")["pixel_values"], **text})
+    assert served["bytes"]["logits_per_image"].shape == (3, 2)
+    np.testing.assert_allclose(served["bytes"]["logits_per_image"], expected["logits_per_image"].numpy(),
+                               atol=1e-5, rtol=0)
