@@ -153,7 +153,8 @@ VARIABLE_MODELS = {
     # Window 4: the 9 tokens are padded to 12 inside the model; the first token of each row attends globally.
     "LongformerForMaskedLM": ("LongformerConfig", {**SMALL, "max_position_embeddings": 20, "type_vocab_size": 1,
                                                    "pad_token_id": 1, "attention_window": [4, 4]}, "longformer"),
-    "LEDForConditionalGeneration": ("LEDConfig", {**{k: v for k, v in SEQ2SEQ.items() if k != "max_position_embeddings"},
+    "LEDForConditionalGeneration": ("LEDConfig", {**{k: v for k, v in SEQ2SEQ.items()
+                                                     if k != "max_position_embeddings"},
                                                   "max_encoder_position_embeddings": 20,
                                                   "max_decoder_position_embeddings": 16, "attention_window": [4, 4]},
                                     "led"),
