@@ -16,7 +16,8 @@ in `SHARDED` with a small `max_shard_size`, giving `tf_model-0000k-of-0000n.h5`
 shards and `tf_model.h5.index.json`), and writes `<class>/reference.npz`:
 the inputs (`input.*`, right-padded; seq2seq decoders right-padded too) and
 every output the TF model returns on them with hidden states and attentions
-(tuples as `name.{i}`; the cache, `past_key_values` / `mems`, is left out).
+(tuples as `name.{i}`, nested outputs such as CLIP's `text_model_output` as
+`name/field`; the cache, `past_key_values` / `mems`, is left out).
 The classes in `SAFETENSORS` are also saved with `safe_serialization=True`
 (a `model.safetensors` in TF naming and layouts, metadata `format: tf`) to
 `safetensors/<class>/` (`config.json`, `model.safetensors`; the reference is
@@ -36,6 +37,11 @@ variable they copy (TF ALBERT computes with `predictions/decoder/bias`; a
 checkpoint converted from PyTorch, where the two are one parameter, holds it
 in `predictions/bias` too; TF Transformer-XL keeps its own adaptive-softmax
 tables, which PyTorch ties to the input ones).
+
+Two configurations avoid bugs of the 4.46.3 TF classes: Wav2Vec2's feature
+encoder has equal `conv_dim`s (TF's no-norm conv layers take
+`conv_dim[layer_id]` input channels), and LXMERT has as many boxes as tokens
+(TF reshapes `visual_attention_mask` with the text's length).
 """
 
 import sys

@@ -50,10 +50,10 @@ UNTIED_HEADS = {
     "DistilBertForMaskedLM": None,  # vocab_projector
     "FunnelForMaskedLM": None,  # lm_head
 }
-# The converter tables these exercise (roberta.lm_head_rows: RoBERTa and its relatives; albert; mpnet; mobilebert;
-# deberta; bert_mlm_head outside bert_table: RoFormer), in the default suite; the rest run with -m slow.
+# One class per converter table that read the wrong bias before `masked_lm_bias` (roberta.lm_head_rows: RoBERTa
+# and its relatives; albert; mpnet; mobilebert; deberta), in the default suite; the rest run with -m slow.
 DEFAULT_UNTIED = ("RobertaForMaskedLM", "AlbertForMaskedLM", "MPNetForMaskedLM", "MobileBertForMaskedLM",
-                  "DebertaV2ForMaskedLM", "RoFormerForMaskedLM")
+                  "DebertaV2ForMaskedLM")
 
 
 def _untied_inputs(model_type, config):
