@@ -29,6 +29,7 @@ from tfmodels.auto import (  # noqa: E402
     AutoModelForSequenceClassification,
     AutoModelForTableQuestionAnswering,
     AutoModelForTokenClassification,
+    AutoModelForZeroShotImageClassification,
 )
 from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError  # noqa: E402
 from tfmodels.export import export_saved_model  # noqa: E402
@@ -53,6 +54,7 @@ __all__ = [
     "AutoModelForSequenceClassification",
     "AutoModelForTableQuestionAnswering",
     "AutoModelForTokenClassification",
+    "AutoModelForZeroShotImageClassification",
     "CheckpointError",
     "ModelOutput",
     "PreTrainedModel",
