@@ -115,3 +115,34 @@ def test_negative_size_is_refused():
     with pytest.raises(ValueError, match="encoder_no_repeat_ngram_size must be >= 0"):
         model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=1,
                        encoder_no_repeat_ngram_size=-1)
+
+
+@pytest.mark.slow
+def test_decoder_only_model_bans_the_prompt_ngrams(tmp_path):
+    """A decoder-only model's "encoder input" is its (left-padded) prompt, as in the reference (GPT-2)."""
+    import torch
+    import transformers
+
+    config = transformers.GPT2Config(vocab_size=50, n_positions=40, n_embd=32, n_layer=2, n_head=4,
+                                     initializer_range=1.0, pad_token_id=0, eos_token_id=1, bos_token_id=1)
+    path = hf_checkpoint("GPT2LMHeadModel", config, tmp_path)
+    reference = transformers.GPT2LMHeadModel.from_pretrained(path).eval()
+    model = tfmodels.GPT2LMHeadModel.from_pretrained(path)
+    input_ids = np.random.RandomState(0).randint(2, 50, (3, 8))
+    attention_mask = np.ones_like(input_ids)
+    input_ids[1, :2], attention_mask[1, :2] = 0, 0  # left padding
+
+    def reference_generate_(ids, **options):
+        with torch.no_grad():
+            return reference.generate(input_ids=torch.as_tensor(ids), attention_mask=torch.as_tensor(attention_mask),
+                                      do_sample=False, max_new_tokens=8, **options).numpy()
+
+    first = reference_generate_(input_ids)
+    for row in range(3):  # the prompt holds the first 2 tokens the model continues it with, twice
+        input_ids[row, 2:4] = input_ids[row, 5:7] = first[row, 8:10]
+    for options in (dict(num_beams=1), dict(num_beams=3, num_return_sequences=2)):
+        expected = reference_generate_(input_ids, encoder_no_repeat_ngram_size=2, **options)
+        assert (expected != reference_generate_(input_ids, **options)).any(), "the ban did not fire"
+        ours = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=8,
+                              encoder_no_repeat_ngram_size=2, jit_compile=False, **options)
+        np.testing.assert_array_equal(ours.numpy(), expected)
