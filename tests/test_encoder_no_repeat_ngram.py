@@ -92,12 +92,14 @@ def check_generate(model, path, name, **options):
     np.testing.assert_array_equal(ours.numpy(), expected)
 
 
-def test_blenderbot_generate_applies_its_generation_config_ban(checkpoints):
+# Beam search (beams and returned sequences of one source share its n-grams) runs by default, greedy opt-in.
+@pytest.mark.parametrize("options", [dict(num_beams=3, num_return_sequences=2),
+                                     pytest.param(dict(num_beams=1), marks=pytest.mark.slow)], ids=["beam", "greedy"])
+def test_blenderbot_generate_applies_its_generation_config_ban(checkpoints, options):
     """Blenderbot's `generation_config.json` sets `encoder_no_repeat_ngram_size=3`: applied without being passed."""
     model = tfmodels.BlenderbotForConditionalGeneration.from_pretrained(checkpoints["blenderbot"])
     assert model.generation_config["encoder_no_repeat_ngram_size"] == NGRAM["blenderbot"]
-    check_generate(model, checkpoints["blenderbot"], "blenderbot", num_beams=1)
-    check_generate(model, checkpoints["blenderbot"], "blenderbot", num_beams=3, num_return_sequences=2)
+    check_generate(model, checkpoints["blenderbot"], "blenderbot", **options)
 
 
 @pytest.mark.slow
