@@ -1,0 +1,398 @@
+"""The stages of a `tokenizer.json` pipeline as TensorFlow ops, for `InGraphTokenizer`.
+
+Each Hugging Face `tokenizers` stage (added tokens, normalizer,
+pre-tokenizer, model) maps onto TF / TF Text ops that give the same result,
+or is refused with a `ValueError` naming it. The tokenizer algorithms are the
+libraries' own: KerasHub's `WordPieceTokenizer` and `BytePairTokenizer`
+(GPT-2 byte-level BPE), and SentencePiece (through `tensorflow-text`'s
+`SentencepieceTokenizer`) for Unigram, with a model proto built from the
+`tokenizer.json` pieces and scores by the `sentencepiece` package.
+
+References:
+    Hugging Face `tokenizers` (normalizers, pre_tokenizers, models);
+    Kudo & Richardson, 2018, "SentencePiece" (https://arxiv.org/abs/1808.06226);
+    Radford et al., 2019, GPT-2 byte-level BPE (https://github.com/openai/gpt-2/blob/master/src/encoder.py).
+"""
+
+import base64
+import re
+
+import tensorflow as tf
+
+# Rust `char::is_whitespace` (Unicode White_Space), which `tokenizers` uses; RE2's `\s` is ASCII only.
+WHITESPACE = r"[\t-\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
+METASPACE = "\u2581"
+
+# `Replace` regexes whose RE2 form matches the Oniguruma one `tokenizers` runs.
+_REGEXES = {" {2,}": " {2,}", r"\s+": WHITESPACE + "+", r"\A +| +\z": r"\A +| +\z", r"\A▁": r"\A▁"}
+
+
+def regex_split(texts, pattern, keep=False):
+    """Splits strings `(n,)` at the matches of `pattern` (kept as pieces with `keep`); ragged `(n, None)`
+    without empty pieces. Unlike `tf_text.regex_split`, passes NUL characters through: it marks the cuts
+    with byte 0xFF, which UTF-8 text never contains."""
+    pieces = tf.strings.split(tf.strings.regex_replace(texts, f"({pattern})", b"\xff\\1\xff" if keep else b"\xff"),
+                              sep=b"\xff")
+    return tf.ragged.boolean_mask(pieces, pieces != "")
+
+
+def _tf_text():
+    import tensorflow_text as tf_text
+
+    return tf_text
+
+
+def _spm_proto():
+    from sentencepiece import sentencepiece_model_pb2
+
+    return sentencepiece_model_pb2
+
+
+# --------------------------------------------------------------------------------------------- normalizers
+
+
+def _flatten(step, key):
+    if not step:
+        return []
+    if step.get("type") == "Sequence":
+        return [inner for item in step[key] for inner in _flatten(item, key)]
+    return [step]
+
+
+def _precompiled_normalizer(charsmap):
+    """SentencePiece's own normalization with `charsmap`, as a function on strings.
+
+    `tensorflow-text` does not expose SentencePiece's normalizer, so this runs
+    a SentencePiece model with one piece and the charsmap over the text and
+    joins the pieces it returns: SentencePiece returns the normalized surface
+    of every piece, unknown ones included, so the join is the normalized text.
+    """
+    pb = _spm_proto()
+    proto = pb.ModelProto()
+    proto.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+    proto.trainer_spec.unk_id, proto.trainer_spec.bos_id, proto.trainer_spec.eos_id = 0, -1, -1
+    proto.trainer_spec.pad_id = -1
+    for piece, kind in (("<unk>", pb.ModelProto.SentencePiece.UNKNOWN), (METASPACE, pb.ModelProto.SentencePiece.NORMAL)):
+        proto.pieces.add(piece=piece, type=kind, score=0.0)
+    proto.normalizer_spec.name = "precompiled"
+    proto.normalizer_spec.precompiled_charsmap = charsmap
+    proto.normalizer_spec.add_dummy_prefix = False
+    proto.normalizer_spec.remove_extra_whitespaces = False
+    proto.normalizer_spec.escape_whitespaces = False
+    model = _tf_text().SentencepieceTokenizer(model=proto.SerializeToString(), out_type=tf.string)
+    return lambda texts: tf.strings.reduce_join(model.tokenize(texts), axis=-1)
+
+
+def _replace(step):
+    pattern = step["pattern"]
+    content = step["content"].replace("\\", "\\\\")
+    if "String" in pattern:
+        regex = re.escape(pattern["String"])
+    elif pattern.get("Regex") in _REGEXES:
+        regex = _REGEXES[pattern["Regex"]]
+    else:
+        raise ValueError(f"In-graph tokenization supports Replace normalizers with a literal pattern or one of "
+                         f"{sorted(_REGEXES)}. Received: Replace pattern {pattern!r}")
+    return lambda texts: tf.strings.regex_replace(texts, regex, content)
+
+
+def _strip(step):
+    left = f"^{WHITESPACE}+" if step.get("strip_left", True) else None
+    right = f"{WHITESPACE}+$" if step.get("strip_right", True) else None
+    pattern = "|".join(p for p in (left, right) if p)
+    return lambda texts: tf.strings.regex_replace(texts, pattern, "") if pattern else texts
+
+
+def _normalizer_step(step):
+    kind = step.get("type")
+    if kind in ("NFC", "NFD", "NFKC", "NFKD"):
+        return lambda texts: _tf_text().normalize_utf8(texts, kind)
+    if kind == "Lowercase":
+        return lambda texts: tf.strings.lower(texts, encoding="utf-8")
+    if kind == "StripAccents":  # `tokenizers` removes every combining mark (Mn, Mc, Me)
+        return lambda texts: tf.strings.regex_replace(texts, r"\p{M}", "")
+    if kind == "Replace":
+        return _replace(step)
+    if kind == "Strip":
+        return _strip(step)
+    if kind == "Prepend":
+        prefix = step["prepend"]
+        return lambda texts: tf.where(texts == "", texts, tf.strings.join([prefix, texts]))
+    if kind == "Precompiled":
+        return _precompiled_normalizer(base64.b64decode(step["precompiled_charsmap"]))
+    raise ValueError(f"The {kind!r} normalizer cannot be reproduced exactly in-graph; export without "
+                     "`tokenizer=` and tokenize on the client.")
+
+
+def build_normalizer(config):
+    """`fn(texts) -> texts`: the `tokenizer.json` normalizer (None: identity).
+
+    Supported: NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Strip, Prepend,
+    Precompiled (SentencePiece charsmaps), Replace (literal patterns and the
+    regexes the `transformers` converters use), and Sequences of them.
+
+    Raises:
+        ValueError: any other normalizer (named in the message).
+    """
+    steps = [_normalizer_step(step) for step in _flatten(config, "normalizers")]
+
+    def normalize(texts):
+        for step in steps:
+            texts = step(texts)
+        return texts
+
+    return normalize
+
+
+# --------------------------------------------------------------------------------------------- added tokens
+
+
+class AddedTokens:
+    """Splits the added tokens (special tokens such as `</s>`, `<mask>`) out of raw text, as `tokenizers` does
+    before normalization, honouring their `lstrip`/`rstrip` flags.
+
+    Raises:
+        ValueError: an added token with `single_word=True`, or with
+            `normalized=True` under a normalizer (matched on normalized text).
+    """
+
+    def __init__(self, config):
+        tokens = config.get("added_tokens") or []
+        for token in tokens:
+            if token.get("single_word"):
+                raise ValueError(f"Added tokens with single_word=True are not supported in-graph. "
+                                 f"Received: {token['content']!r}")
+            if token.get("normalized") and config.get("normalizer"):
+                raise ValueError(f"Added tokens matched after normalization (normalized=True) are not supported "
+                                 f"in-graph with a normalizer. Received: {token['content']!r}")
+        tokens = sorted(tokens, key=lambda token: -len(token["content"]))  # longest match first
+        self.pattern = "|".join((f"{WHITESPACE}*" if t.get("lstrip") else "") + re.escape(t["content"])
+                                + (f"{WHITESPACE}*" if t.get("rstrip") else "") for t in tokens)
+        self.ids = {t["content"].strip(): t["id"] for t in tokens}
+        if self.ids:
+            self.table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(list(self.ids), list(self.ids.values()), tf.string, tf.int32), -1)
+
+    def __call__(self, texts, encode):
+        """`encode(segments (n,) string) -> ragged int32 (n, None)` on the text between added tokens;
+        returns ragged int32 ids `(batch, None)`."""
+        if not self.ids:
+            return encode(texts)
+        segments = regex_split(texts, self.pattern, keep=True)  # (batch, segments)
+        flat = segments.flat_values
+        added = tf.strings.regex_full_match(flat, self.pattern)
+        key = tf.strings.regex_replace(flat, f"^{WHITESPACE}+|{WHITESPACE}+$", "")
+        special = tf.RaggedTensor.from_row_lengths(tf.boolean_mask(self.table.lookup(key), added),
+                                                   tf.cast(added, tf.int64))  # (segments, 0 or 1)
+        text_ids = encode(tf.where(added, "", flat))  # (segments, None)
+        per_segment = tf.concat([special, text_ids], axis=1)
+        return tf.RaggedTensor.from_row_splits(per_segment.flat_values,
+                                               tf.gather(per_segment.row_splits, segments.row_splits))
+
+
+# --------------------------------------------------------------------------------------------- pre-tokenizers
+
+
+def _metaspace_settings(step):
+    if step.get("replacement", METASPACE) != METASPACE:
+        raise ValueError(f"Metaspace pre-tokenizers with replacement {METASPACE!r} are supported in-graph. "
+                         f"Received: {step.get('replacement')!r}")
+    scheme = step.get("prepend_scheme")
+    if scheme is None:  # older tokenizer.json files
+        scheme = "always" if step.get("add_prefix_space", True) else "never"
+    if scheme not in ("always", "never"):
+        raise ValueError("Metaspace pre-tokenizers with prepend_scheme 'always' or 'never' are supported in-graph "
+                         f"(prepend_scheme 'first' depends on offsets in the original text). Received: {scheme!r}")
+    return scheme == "always", bool(step.get("split", True))
+
+
+def build_word_splitter(config):
+    """`fn(texts (n,)) -> ragged string words (n, None)`: the `tokenizer.json` pre-tokenizer of a
+    SentencePiece-style tokenizer (WhitespaceSplit, Metaspace, or a Sequence of them; None: the whole text).
+
+    Raises:
+        ValueError: any other pre-tokenizer, or Metaspace with `prepend_scheme="first"`.
+    """
+    steps = []
+    for step in _flatten(config, "pretokenizers"):
+        kind = step.get("type")
+        if kind == "WhitespaceSplit":
+            steps.append(lambda words: regex_split(words, WHITESPACE + "+"))
+        elif kind == "Metaspace":
+            prepend, split = _metaspace_settings(step)
+
+            def metaspace(words, prepend=prepend, split=split):
+                words = tf.strings.regex_replace(words, " ", METASPACE)
+                if prepend:
+                    words = tf.where(tf.strings.regex_full_match(words, f"{METASPACE}.*|"), words,
+                                     tf.strings.join([METASPACE, words]))
+                if split:  # split before every metaspace, keeping it with the next piece
+                    return regex_split(words, f"{METASPACE}[^{METASPACE}]*", keep=True)
+                return tf.RaggedTensor.from_tensor(words[:, None])
+
+            steps.append(metaspace)
+        else:
+            raise ValueError(f"The {kind!r} pre-tokenizer is not supported in-graph for Unigram tokenizers. "
+                             "Supported: WhitespaceSplit, Metaspace.")
+
+    def split(texts):
+        words = tf.RaggedTensor.from_tensor(texts[:, None])
+        for step in steps:
+            inner = step(words.flat_values)
+            words = tf.RaggedTensor.from_row_splits(inner.flat_values, tf.gather(inner.row_splits, words.row_splits))
+        return tf.ragged.boolean_mask(words, words != "")
+
+    return split
+
+
+# --------------------------------------------------------------------------------------------- models
+
+
+class WordPieceModel(tf.Module):
+    """`WordPiece` with the BERT normalizer and pre-tokenizer, through KerasHub's `WordPieceTokenizer`."""
+
+    def __init__(self, config):
+        super().__init__()
+        import keras_hub
+
+        normalizer = config.get("normalizer") or {}
+        pre_tokenizer = config.get("pre_tokenizer") or {}
+        if normalizer.get("type") != "BertNormalizer" or pre_tokenizer.get("type") != "BertPreTokenizer":
+            raise ValueError(
+                "In-graph WordPiece tokenization supports the BERT normalizer and pre-tokenizer. Received: "
+                f"normalizer={normalizer.get('type')!r}, pre_tokenizer={pre_tokenizer.get('type')!r}"
+            )
+        lowercase = bool(normalizer.get("lowercase", True))
+        strip_accents = normalizer.get("strip_accents")
+        self.lowercase = lowercase
+        self.strip_accents = lowercase if strip_accents is None else bool(strip_accents)
+        model = config["model"]
+        self.vocab = model["vocab"]
+        self.word_piece = keras_hub.tokenizers.WordPieceTokenizer(
+            vocabulary=[token for token, _ in sorted(self.vocab.items(), key=lambda item: item[1])],
+            suffix_indicator=model.get("continuing_subword_prefix", "##"),
+            oov_token=model.get("unk_token", "[UNK]"),
+            lowercase=False,  # done in `normalize` (KerasHub case-folds with NFKC, Hugging Face does not)
+            strip_accents=False,
+            split_on_cjk=bool(normalizer.get("handle_chinese_chars", True)),
+            dtype="int32",
+        )
+
+    def normalize(self, texts):
+        """Hugging Face's `BertNormalizer` on a string tensor, minus the CJK spacing.
+
+        Control and format characters are deleted (not split on), whitespace
+        becomes a space, accents are stripped after NFD, then the text is
+        lowercased without compatibility folding (so "ß" and full-width
+        letters stay as they are, as in Hugging Face). CJK characters are
+        split off by the WordPiece pre-tokenizer.
+        """
+        texts = tf.strings.regex_replace(texts, r"[\t\n\r]", " ")
+        texts = tf.strings.regex_replace(texts, r"[\p{Cc}\p{Cf}\p{Co}\x{FFFD}]", "")
+        texts = tf.strings.regex_replace(texts, r"\p{Z}", " ")
+        if self.strip_accents:
+            texts = tf.strings.regex_replace(_tf_text().normalize_utf8(texts, "NFD"), r"\p{Mn}", "")
+        if self.lowercase:
+            texts = tf.strings.lower(texts, encoding="utf-8")
+        return texts
+
+    def __call__(self, texts):
+        return tf.cast(self.word_piece.tokenize(self.normalize(texts)), tf.int32)
+
+
+class ByteLevelBPEModel(tf.Module):
+    """GPT-2 byte-level `BPE` (GPT-2, RoBERTa, BART, ...), through KerasHub's `BytePairTokenizer`.
+
+    Needs the `ByteLevel` pre-tokenizer with the GPT-2 regex (`use_regex`),
+    no continuing-subword prefix or end-of-word suffix, no byte fallback or
+    dropout. KerasHub's GPT-2 split marks spaces with U+096C and cannot pass
+    NUL characters through TF's regex ops: texts containing either are refused
+    at run time (`InvalidArgumentError`) rather than tokenized differently.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        import keras_hub
+
+        model = config["model"]
+        pre_tokenizer = config.get("pre_tokenizer") or {}
+        if pre_tokenizer.get("type") != "ByteLevel" or not pre_tokenizer.get("use_regex", True):
+            raise ValueError("In-graph BPE tokenization supports byte-level BPE with the GPT-2 split (the ByteLevel "
+                             f"pre-tokenizer with use_regex=True). Received: pre_tokenizer {pre_tokenizer!r:.200}")
+        unsupported = {key: model.get(key) for key in ("continuing_subword_prefix", "end_of_word_suffix", "dropout")
+                       if model.get(key)}
+        unsupported.update({key: True for key in ("byte_fallback", "ignore_merges") if model.get(key)})
+        if unsupported:
+            raise ValueError(f"In-graph BPE tokenization does not support BPE models with {unsupported}.")
+        merges = [" ".join(m) if isinstance(m, (list, tuple)) else m for m in model["merges"]]
+        if any(" " in token for token in model["vocab"]) or any(m.count(" ") != 1 for m in merges):
+            raise ValueError("In-graph BPE tokenization needs a byte-level vocabulary (no spaces in tokens).")
+        self.add_prefix_space = bool(pre_tokenizer.get("add_prefix_space", False))
+        self.normalize = build_normalizer(config.get("normalizer"))
+        self.bpe = keras_hub.tokenizers.BytePairTokenizer(vocabulary=model["vocab"], merges=merges,
+                                                          unsplittable_tokens=[], dtype="int32")
+
+    def __call__(self, texts):
+        texts = self.normalize(texts)
+        codepoints = tf.strings.unicode_decode(texts, "UTF-8").flat_values
+        tf.debugging.assert_equal(
+            tf.reduce_any((codepoints == 0) | (codepoints == 0x96C)), False,
+            message="In-graph byte-level BPE cannot tokenize texts containing NUL or U+096C (DEVANAGARI DIGIT SIX) "
+                    "exactly; tokenize those on the client.")
+        if self.add_prefix_space:  # `tokenizers` adds the space only where there is none
+            texts = tf.where(tf.strings.regex_full_match(texts, "(?s) .*"), texts, tf.strings.join([" ", texts]))
+        ids = self.bpe.tokenize(texts)
+        return tf.cast(ids, tf.int32)
+
+
+class UnigramModel(tf.Module):
+    """`Unigram` (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, Marian, ...), through SentencePiece.
+
+    The `tokenizer.json` pieces and scores become a SentencePiece model proto
+    (`sentencepiece_model_pb2`) with no normalization of its own, which
+    `tensorflow-text` runs on each pre-tokenized word (SentencePiece's
+    Viterbi search is the algorithm `tokenizers` ports). The normalizer and
+    pre-tokenizer run before it as TF ops (`build_normalizer`,
+    `build_word_splitter`).
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        model = config["model"]
+        pb = _spm_proto()
+        proto = pb.ModelProto()
+        proto.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+        unk_id = model.get("unk_id")
+        if unk_id is None:
+            raise ValueError("In-graph Unigram tokenization needs a tokenizer with an unk_id.")
+        specials = {t["id"] for t in config.get("added_tokens") or [] if t.get("special")} - {unk_id}
+        byte_fallback = bool(model.get("byte_fallback"))
+        proto.trainer_spec.unk_id, proto.trainer_spec.bos_id, proto.trainer_spec.eos_id = unk_id, -1, -1
+        proto.trainer_spec.pad_id = -1
+        proto.trainer_spec.byte_fallback = byte_fallback
+        kinds = pb.ModelProto.SentencePiece
+        for index, (piece, score) in enumerate(model["vocab"]):
+            if index == unk_id:
+                kind = kinds.UNKNOWN
+            elif index in specials:
+                kind = kinds.CONTROL  # `tokenizers` splits added tokens out before the model sees the text
+            elif byte_fallback and re.fullmatch(r"<0x[0-9A-F]{2}>", piece):
+                kind = kinds.BYTE
+            else:
+                kind = kinds.NORMAL
+            proto.pieces.add(piece=piece, score=score, type=kind)
+        proto.normalizer_spec.name = "identity"
+        proto.normalizer_spec.add_dummy_prefix = False
+        proto.normalizer_spec.remove_extra_whitespaces = False
+        proto.normalizer_spec.escape_whitespaces = False
+        self.normalize = build_normalizer(config.get("normalizer"))
+        self.split = build_word_splitter(config.get("pre_tokenizer"))
+        self.sentencepiece = _tf_text().SentencepieceTokenizer(model=proto.SerializeToString(), out_type=tf.int32)
+
+    def __call__(self, texts):
+        words = self.split(self.normalize(texts))  # (n, words)
+        ids = self.sentencepiece.tokenize(words.flat_values)  # (words, pieces)
+        return tf.RaggedTensor.from_row_splits(ids.flat_values, tf.gather(ids.row_splits, words.row_splits))
+
+
+MODELS = {"WordPiece": WordPieceModel, "BPE": ByteLevelBPEModel, "Unigram": UnigramModel}
