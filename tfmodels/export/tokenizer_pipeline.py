@@ -83,6 +83,14 @@ def _precompiled_normalizer(charsmap):
     return lambda texts: tf.strings.reduce_join(model.tokenize(texts), axis=-1)
 
 
+def _lowercase(texts):
+    """`tf.strings.lower` (Unicode), which stops at a NUL character: lowercases the text between NULs."""
+    pieces = tf.strings.lower(tf.strings.split(texts, sep="\x00"), encoding="utf-8")
+    joined = tf.strings.reduce_join(tf.strings.join([pieces, tf.constant("\x00")]), axis=-1)  # a NUL after each
+    length = tf.strings.length(joined)
+    return tf.strings.substr(joined, tf.zeros_like(length), length - 1)
+
+
 def _replace(step):
     pattern = step["pattern"]
     content = step["content"].replace("\\", "\\\\")
@@ -108,7 +116,7 @@ def _normalizer_step(step):
     if kind in ("NFC", "NFD", "NFKC", "NFKD"):
         return lambda texts: _tf_text().normalize_utf8(texts, kind)
     if kind == "Lowercase":
-        return lambda texts: tf.strings.lower(texts, encoding="utf-8")
+        return _lowercase
     if kind == "StripAccents":  # `tokenizers` removes every combining mark (Mn, Mc, Me)
         return lambda texts: tf.strings.regex_replace(texts, r"\p{M}", "")
     if kind == "Replace":
@@ -339,8 +347,8 @@ class ByteLevelBPEModel(tf.Module):
             tf.reduce_any((codepoints == 0) | (codepoints == 0x96C)), False,
             message="In-graph byte-level BPE cannot tokenize texts containing NUL or U+096C (DEVANAGARI DIGIT SIX) "
                     "exactly; tokenize those on the client.")
-        if self.add_prefix_space:  # `tokenizers` adds the space only where there is none
-            texts = tf.where(tf.strings.regex_full_match(texts, "(?s) .*"), texts, tf.strings.join([" ", texts]))
+        if self.add_prefix_space:  # `tokenizers` adds it to each text between added tokens that has none
+            texts = tf.where(tf.strings.regex_full_match(texts, "(?s) .*|"), texts, tf.strings.join([" ", texts]))
         ids = self.bpe.tokenize(texts)
         return tf.cast(ids, tf.int32)
 
@@ -371,10 +379,13 @@ class UnigramModel(tf.Module):
         proto.trainer_spec.pad_id = -1
         proto.trainer_spec.byte_fallback = byte_fallback
         kinds = pb.ModelProto.SentencePiece
+        last = {piece: index for index, (piece, _) in enumerate(model["vocab"])}
         for index, (piece, score) in enumerate(model["vocab"]):
+            if last[piece] != index:  # `tokenizers` matches the last id of a repeated piece (CamemBERT's <unk>)
+                piece = f"<unreachable duplicate {index}>"
             if index == unk_id:
                 kind = kinds.UNKNOWN
-            elif index in specials:
+            elif index in specials or piece.startswith("<unreachable duplicate "):
                 kind = kinds.CONTROL  # `tokenizers` splits added tokens out before the model sees the text
             elif byte_fallback and re.fullmatch(r"<0x[0-9A-F]{2}>", piece):
                 kind = kinds.BYTE

@@ -1,0 +1,214 @@
+"""In-graph byte-level BPE and Unigram (SentencePiece) tokenizers against the `tokenizers` library.
+
+Tokenizers are trained here (no network): a byte-level BPE with `tokenizers`
+(the GPT-2 / RoBERTa / BART layout), and a SentencePiece Unigram model with
+`sentencepiece`, converted by `transformers`' own tokenizer classes (T5,
+ALBERT, XLNet, XLM-R, CamemBERT, mBART) into `tokenizer.json`. Reference ids
+come from `tokenizers.Tokenizer` on that file (what `transformers` runs),
+with truncation and padding enabled.
+"""
+
+import base64
+import copy
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.test_tokenizer_export import HARD_TEXTS, real_texts
+from tfmodels.export import InGraphTokenizer
+
+tokenizers = pytest.importorskip("tokenizers")
+spm = pytest.importorskip("sentencepiece")
+transformers = pytest.importorskip("transformers")
+
+EXTRA_TEXTS = HARD_TEXTS + [
+    "x  y", "  leading", "trailing  ", "a\n\nb", "a \n b", "a\t\tb", " ", "\n", "it's IT'S you'LL they'd",
+    "123456 7,890.12 ３４", "héllo wörld ñ ç Ångström", "😀😀 😀 👨‍👩‍👧", "\u00a0a\u00a0 b", "\u3000x", "\u2009y", "z\u202f",
+    "\u2028s", "a\u0085b", "\u000bv\u000c", "``quoted'' text", "हिन्दी भाषा का पाठ", "مرحبا بالعالم", "Ελληνικά κείμενα",
+    "İI ıi ǅ ß ẞ", "e\u0301 n\u0303", "ﬁ ﬂ ＡＢＣ ①②", "\u2581already metaspace", "a" * 300, "supercalifragilistic" * 5,
+]
+SPECIAL_TEXTS = ["before <mask> after", "<s>inside</s>", "x<pad>y", "</s>", "tail </s>", "<unk> and <mask>"]
+
+
+def texts():
+    return real_texts()[:150] + EXTRA_TEXTS
+
+
+def reference(tokenizer, batch, max_length):
+    tokenizer = tokenizers.Tokenizer.from_str(tokenizer.to_str())
+    tokenizer.enable_truncation(max_length)
+    tokenizer.enable_padding(length=max_length, pad_id=tokenizer.token_to_id("<pad>") or 0)
+    encodings = tokenizer.encode_batch(batch)
+    return {"input_ids": np.array([e.ids for e in encodings]),
+            "attention_mask": np.array([e.attention_mask for e in encodings]),
+            "token_type_ids": np.array([e.type_ids for e in encodings])}
+
+
+def assert_same_ids(tokenizer, batch, max_length=64):
+    ours = InGraphTokenizer(tokenizer, max_length=max_length)(tf.constant(batch))
+    expected = reference(tokenizer, batch, max_length)
+    differ = np.flatnonzero(np.any(ours["input_ids"].numpy() != expected["input_ids"], axis=1))
+    examples = [(batch[i][:40], ours["input_ids"].numpy()[i][:12].tolist(), expected["input_ids"][i][:12].tolist())
+                for i in differ[:4]]
+    assert not len(differ), f"{len(differ)} of {len(batch)} texts differ, e.g. {examples}"
+    for key in ("attention_mask", "token_type_ids"):
+        np.testing.assert_array_equal(ours[key].numpy(), expected[key], err_msg=key)
+    return expected
+
+
+# ----------------------------------------------------------------------------------------------- BPE
+
+
+@pytest.fixture(scope="module")
+def byte_level_bpe():
+    """A GPT-2-layout byte-level BPE (no normalizer, ByteLevel pre-tokenizer) trained on the corpus."""
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+
+    tokenizer = tokenizers.Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=700, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tokenizer.train_from_iterator(real_texts(), trainer)
+    return tokenizer
+
+
+def _bpe_variant(base, processor=None, add_prefix_space=False, mask_lstrip=True):
+    from tokenizers import pre_tokenizers, processors
+
+    tokenizer = tokenizers.Tokenizer.from_str(base.to_str())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space)
+    if processor == "roberta":  # RoBERTa, BART, Longformer: <s> text </s>
+        tokenizer.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    elif processor == "gpt2":
+        tokenizer.post_processor = processors.ByteLevel(trim_offsets=True)
+    config = json.loads(tokenizer.to_str())
+    for token in config["added_tokens"]:
+        token["lstrip"] = token["content"] == "<mask>" and mask_lstrip  # as in roberta-base
+    return tokenizers.Tokenizer.from_str(json.dumps(config))
+
+
+@pytest.mark.parametrize("processor,add_prefix_space", [("gpt2", False), ("roberta", False), ("roberta", True)])
+def test_byte_level_bpe_equals_tokenizers_library(byte_level_bpe, processor, add_prefix_space):
+    tokenizer = _bpe_variant(byte_level_bpe, processor, add_prefix_space)
+    batch = [t for t in texts() + SPECIAL_TEXTS if "\x00" not in t]
+    expected = assert_same_ids(tokenizer, batch, max_length=48)
+    assert expected["attention_mask"].sum(1).max() == 48  # some texts were truncated
+    assert expected["attention_mask"].sum(1).min() == (2 if processor == "roberta" else 0)  # empty text
+
+
+def test_byte_level_bpe_refuses_text_it_cannot_split(byte_level_bpe):
+    tokenizer = InGraphTokenizer(_bpe_variant(byte_level_bpe, "gpt2"), max_length=16)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="U\\+096C"):
+        tokenizer(tf.constant(["fine", "digit ६"]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NUL"):
+        tokenizer(tf.constant(["a\x00b"]))
+
+
+# ----------------------------------------------------------------------------------------------- Unigram
+
+
+@pytest.fixture(scope="module")
+def spm_model(tmp_path_factory):
+    """SentencePiece Unigram models (nmt_nfkc normalization) trained on the corpus: `{"default": path,
+    "albert": path}` (ALBERT's layout: <pad> <unk> [CLS] [SEP] [MASK] first)."""
+    directory = tmp_path_factory.mktemp("spm")
+    corpus = directory / "corpus.txt"
+    corpus.write_text("\n".join(t for t in real_texts() if t.strip()), encoding="utf-8")
+    common = dict(input=str(corpus), vocab_size=400, model_type="unigram", character_coverage=0.995, minloglevel=2)
+    spm.SentencePieceTrainer.train(model_prefix=str(directory / "default"), pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
+                                   **common)
+    spm.SentencePieceTrainer.train(model_prefix=str(directory / "albert"), pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
+                                   control_symbols=["[CLS]", "[SEP]", "[MASK]"], **common)
+    return {"default": directory / "default.model", "albert": directory / "albert.model"}
+
+
+def _converted(spm_model, class_name):
+    """`transformers`' conversion of the SentencePiece model, as `from_pretrained` does it for a checkpoint
+    directory with only the `.model` file."""
+    cls = getattr(transformers, class_name)
+    source = spm_model["albert" if class_name == "AlbertTokenizer" else "default"]
+    directory = source.parent / class_name
+    directory.mkdir(exist_ok=True)
+    (directory / cls.vocab_files_names["vocab_file"]).write_bytes(source.read_bytes())
+    return cls.from_pretrained(str(directory)).backend_tokenizer
+
+
+def _with_precompiled(tokenizer, spm_model):
+    """The layout of the T5 / mT5 / XLM-R tokenizer.json files on the Hub: the SentencePiece charsmap as a
+    `Precompiled` normalizer, then whitespace collapsing, then `Metaspace`."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(spm_model["default"].read_bytes())
+    config = json.loads(tokenizer.to_str())
+    charsmap = base64.b64encode(proto.normalizer_spec.precompiled_charsmap).decode()
+    config["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Precompiled", "precompiled_charsmap": charsmap},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+    config["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}
+    return tokenizers.Tokenizer.from_str(json.dumps(config))
+
+
+@pytest.mark.parametrize("class_name", ["T5Tokenizer", "AlbertTokenizer", "XLNetTokenizer", "XLMRobertaTokenizer",
+                                        "CamembertTokenizer", "MBartTokenizer", "PegasusTokenizer"])
+def test_unigram_equals_tokenizers_library(spm_model, class_name):
+    tokenizer = _converted(spm_model, class_name)
+    assert json.loads(tokenizer.to_str())["model"]["type"] == "Unigram"
+    expected = assert_same_ids(tokenizer, texts() + SPECIAL_TEXTS, max_length=40)
+    assert expected["attention_mask"].sum(1).max() == 40
+
+
+def test_unigram_precompiled_charsmap_equals_tokenizers_library(spm_model):
+    tokenizer = _with_precompiled(_converted(spm_model, "T5Tokenizer"), spm_model)
+    assert_same_ids(tokenizer, texts() + SPECIAL_TEXTS, max_length=40)
+
+
+def test_xlnet_left_padding_and_type_ids(spm_model):
+    """XLNet: `text <sep> <cls>` with type id 2 on <cls>, padded on the left."""
+    config = json.loads(_converted(spm_model, "XLNetTokenizer").to_str())
+    config["padding"] = {"strategy": "BatchLongest", "direction": "Left", "pad_to_multiple_of": None,
+                         "pad_id": 5, "pad_type_id": 3, "pad_token": "<pad>"}
+    ours = InGraphTokenizer(tokenizers.Tokenizer.from_str(json.dumps(config)), max_length=12)(
+        tf.constant(["short", "a somewhat longer sentence than that"]))
+    reference_tokenizer = tokenizers.Tokenizer.from_str(json.dumps(config))
+    reference_tokenizer.enable_truncation(12)
+    reference_tokenizer.enable_padding(direction="left", length=12, pad_id=5, pad_type_id=0)
+    expected = reference_tokenizer.encode_batch(["short", "a somewhat longer sentence than that"])
+    np.testing.assert_array_equal(ours["input_ids"].numpy(), [e.ids for e in expected])
+    np.testing.assert_array_equal(ours["attention_mask"].numpy(), [e.attention_mask for e in expected])
+    np.testing.assert_array_equal(ours["token_type_ids"].numpy(), [e.type_ids for e in expected])
+    assert ours["token_type_ids"].numpy()[0, -1] == 2 and ours["attention_mask"].numpy()[0, 0] == 0
+
+
+# ----------------------------------------------------------------------------------------------- refusals
+
+
+def test_unreproducible_stages_are_refused(byte_level_bpe, spm_model):
+    from tokenizers import normalizers, pre_tokenizers
+
+    def modified(tokenizer, **stages):
+        tokenizer = tokenizers.Tokenizer.from_str(tokenizer.to_str())
+        for name, stage in stages.items():
+            setattr(tokenizer, name, stage)
+        return tokenizer
+
+    unigram = _converted(spm_model, "T5Tokenizer")
+    cases = [
+        (modified(unigram, normalizer=normalizers.Nmt()), "'Nmt' normalizer"),
+        (modified(unigram, normalizer=normalizers.Replace(tokenizers.Regex(r"\d+"), "0")), "Replace"),
+        (modified(unigram, pre_tokenizer=pre_tokenizers.Metaspace(prepend_scheme="first")), "prepend_scheme"),
+        (modified(unigram, pre_tokenizer=pre_tokenizers.Digits()), "'Digits' pre-tokenizer"),
+        (modified(byte_level_bpe, pre_tokenizer=pre_tokenizers.Whitespace()), "ByteLevel"),
+        (modified(byte_level_bpe, normalizer=normalizers.BertNormalizer()), "'BertNormalizer' normalizer"),
+        (tokenizers.Tokenizer(tokenizers.models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]")), "WordLevel"),
+    ]
+    for tokenizer, message in cases:
+        with pytest.raises(ValueError, match=message):
+            InGraphTokenizer(tokenizer)
+    config = json.loads(byte_level_bpe.to_str())
+    config["model"]["end_of_word_suffix"] = "</w>"  # CLIP
+    with pytest.raises(ValueError, match="end_of_word_suffix"):
+        InGraphTokenizer(tokenizers.Tokenizer.from_str(json.dumps(copy.deepcopy(config))))
