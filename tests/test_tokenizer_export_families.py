@@ -32,8 +32,14 @@ EXTRA_TEXTS = HARD_TEXTS + [
 SPECIAL_TEXTS = ["before <mask> after", "<s>inside</s>", "x<pad>y", "</s>", "tail </s>", "<unk> and <mask>"]
 
 
-def texts():
-    return real_texts()[:150] + EXTRA_TEXTS
+LONG_TEXTS = ["a" * 300, "supercalifragilistic" * 5, HARD_TEXTS[9], HARD_TEXTS[10]]
+
+
+def texts(full=True):
+    """The corpus: `full` adds 130 more real texts and the long words (slow for KerasHub's BPE loop)."""
+    if full:
+        return real_texts()[:150] + EXTRA_TEXTS
+    return real_texts()[:20] + [t for t in EXTRA_TEXTS if t not in LONG_TEXTS]
 
 
 def reference(tokenizer, batch, max_length):
@@ -46,8 +52,8 @@ def reference(tokenizer, batch, max_length):
             "token_type_ids": np.array([e.type_ids for e in encodings])}
 
 
-def assert_same_ids(tokenizer, batch, max_length=64):
-    ours = InGraphTokenizer(tokenizer, max_length=max_length)(tf.constant(batch))
+def assert_same_ids(tokenizer, batch, max_length=64, in_graph=None):
+    ours = (in_graph or InGraphTokenizer(tokenizer, max_length=max_length))(tf.constant(batch))
     expected = reference(tokenizer, batch, max_length)
     differ = np.flatnonzero(np.any(ours["input_ids"].numpy() != expected["input_ids"], axis=1))
     examples = [(batch[i][:40], ours["input_ids"].numpy()[i][:12].tolist(), expected["input_ids"][i][:12].tolist())
@@ -90,17 +96,33 @@ def _bpe_variant(base, processor=None, add_prefix_space=False, mask_lstrip=True)
     return tokenizers.Tokenizer.from_str(json.dumps(config))
 
 
-@pytest.mark.parametrize("processor,add_prefix_space", [("gpt2", False), ("roberta", False), ("roberta", True)])
-def test_byte_level_bpe_equals_tokenizers_library(byte_level_bpe, processor, add_prefix_space):
-    tokenizer = _bpe_variant(byte_level_bpe, processor, add_prefix_space)
-    batch = [t for t in texts() + SPECIAL_TEXTS if "\x00" not in t]
-    expected = assert_same_ids(tokenizer, batch, max_length=48)
+@pytest.fixture(scope="module")
+def roberta_with_prefix_space(byte_level_bpe):
+    tokenizer = _bpe_variant(byte_level_bpe, "roberta", add_prefix_space=True)
+    return tokenizer, InGraphTokenizer(tokenizer, max_length=48)
+
+
+@pytest.mark.parametrize("processor,add_prefix_space,full", [
+    ("roberta", True, False),
+    pytest.param("roberta", True, True, marks=pytest.mark.slow),
+    pytest.param("roberta", False, True, marks=pytest.mark.slow),
+    pytest.param("gpt2", False, True, marks=pytest.mark.slow),
+])
+def test_byte_level_bpe_equals_tokenizers_library(byte_level_bpe, roberta_with_prefix_space, processor,
+                                                   add_prefix_space, full):
+    """GPT-2 (no special tokens), RoBERTa / BART (`<s> x </s>`, `<mask>` with lstrip), with and without
+    `add_prefix_space`; texts with NUL are left out (refused, next test)."""
+    tokenizer, in_graph = roberta_with_prefix_space
+    if (processor, add_prefix_space) != ("roberta", True):
+        tokenizer, in_graph = _bpe_variant(byte_level_bpe, processor, add_prefix_space), None
+    batch = [t for t in texts(full) + SPECIAL_TEXTS if "\x00" not in t]
+    expected = assert_same_ids(tokenizer, batch, max_length=48, in_graph=in_graph)
     assert expected["attention_mask"].sum(1).max() == 48  # some texts were truncated
     assert expected["attention_mask"].sum(1).min() == (2 if processor == "roberta" else 0)  # empty text
 
 
-def test_byte_level_bpe_refuses_text_it_cannot_split(byte_level_bpe):
-    tokenizer = InGraphTokenizer(_bpe_variant(byte_level_bpe, "gpt2"), max_length=16)
+def test_byte_level_bpe_refuses_text_it_cannot_split(roberta_with_prefix_space):
+    tokenizer = roberta_with_prefix_space[1]
     with pytest.raises(tf.errors.InvalidArgumentError, match="U\\+096C"):
         tokenizer(tf.constant(["fine", "digit ६"]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="NUL"):
@@ -152,8 +174,17 @@ def _with_precompiled(tokenizer, spm_model):
     return tokenizers.Tokenizer.from_str(json.dumps(config))
 
 
-@pytest.mark.parametrize("class_name", ["T5Tokenizer", "AlbertTokenizer", "XLNetTokenizer", "XLMRobertaTokenizer",
-                                        "CamembertTokenizer", "MBartTokenizer", "PegasusTokenizer"])
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("class_name", [
+    "T5Tokenizer",  # Precompiled charsmap, WhitespaceSplit + Metaspace, `x </s>`
+    "AlbertTokenizer",  # Replace, NFKD, StripAccents, Lowercase, Precompiled; `[CLS] x [SEP]`
+    "CamembertTokenizer",  # repeated pieces (<unk>), <mask> with lstrip
+    pytest.param("XLNetTokenizer", marks=SLOW), pytest.param("XLMRobertaTokenizer", marks=SLOW),
+    pytest.param("MBartTokenizer", marks=SLOW),  # no normalizer; `x </s> en_XX`
+    pytest.param("PegasusTokenizer", marks=SLOW),  # Precompiled + Replace(" {2,}"), Metaspace alone
+])
 def test_unigram_equals_tokenizers_library(spm_model, class_name):
     tokenizer = _converted(spm_model, class_name)
     assert json.loads(tokenizer.to_str())["model"]["type"] == "Unigram"
@@ -161,6 +192,7 @@ def test_unigram_equals_tokenizers_library(spm_model, class_name):
     assert expected["attention_mask"].sum(1).max() == 40
 
 
+@pytest.mark.slow
 def test_unigram_precompiled_charsmap_equals_tokenizers_library(spm_model):
     tokenizer = _with_precompiled(_converted(spm_model, "T5Tokenizer"), spm_model)
     assert_same_ids(tokenizer, texts() + SPECIAL_TEXTS, max_length=40)
@@ -212,3 +244,85 @@ def test_unreproducible_stages_are_refused(byte_level_bpe, spm_model):
     config["model"]["end_of_word_suffix"] = "</w>"  # CLIP
     with pytest.raises(ValueError, match="end_of_word_suffix"):
         InGraphTokenizer(tokenizers.Tokenizer.from_str(json.dumps(copy.deepcopy(config))))
+
+
+# ----------------------------------------------------------------------------------------------- SavedModels
+
+LOAD_AND_SERVE = r"""
+import json, sys
+import numpy as np, tensorflow as tf, tensorflow_text  # noqa: F401  (registers the TF Text ops)
+assert "tfmodels" not in sys.modules and "keras_hub" not in sys.modules
+loaded = tf.saved_model.load(sys.argv[1])
+texts = tf.constant(json.loads(sys.argv[2]))
+print(json.dumps({name: {k: v.numpy().tolist() for k, v in loaded.signatures[name](text=texts).items()}
+                  for name in json.loads(sys.argv[3])}))
+"""
+
+
+def _serve_in_fresh_process(directory, batch, names):
+    import os
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", LOAD_AND_SERVE, str(directory), json.dumps(batch), json.dumps(names)],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+SERVED_TEXTS = ["Café crème, naïve façade — résumé!", "Emoji 😀 and   spaces\tand\nnewlines", "", "a b"]
+
+
+def _left_padded(features, pad_id):
+    """Right-padded reference features moved to the left (the layout causal-LM generation takes)."""
+    out = {key: np.full_like(value, pad_id if key == "input_ids" else 0) for key, value in features.items()}
+    for row, length in enumerate(features["attention_mask"].sum(1)):
+        for key in out:
+            out[key][row, out[key].shape[1] - length:] = features[key][row, :length]
+    return out
+
+
+@pytest.mark.slow
+def test_gpt2_text_signatures_in_fresh_process(byte_level_bpe, tmp_path):
+    import tfmodels
+    from tfmodels.export import export_saved_model
+
+    tokenizer = _bpe_variant(byte_level_bpe, "gpt2")
+    model = tfmodels.GPT2LMHeadModel(vocab_size=byte_level_bpe.get_vocab_size(), n_embd=32, n_layer=2, n_head=4,
+                                     n_positions=64, eos_token_id=2, pad_token_id=1)
+    model.build_from_dummy_inputs()
+    generation = {"batch_size": 4, "prompt_length": 12, "max_new_tokens": 4}
+    directory = export_saved_model(model, tmp_path / "gpt2", tokenizer=tokenizer, max_length=12,
+                                   generation=generation)
+    batch = SERVED_TEXTS[:2] + SERVED_TEXTS[3:]  # a causal LM needs a token to start from
+    served = _serve_in_fresh_process(directory, batch, ["tokenize", "serve_text", "generate_text"])
+    features = reference(tokenizer, batch, 12)
+    np.testing.assert_array_equal(served["tokenize"]["input_ids"], features["input_ids"])
+    expected = model({k: features[k] for k in ("input_ids", "attention_mask")}, training=False)["logits"].numpy()
+    mask = features["attention_mask"].astype(bool)
+    np.testing.assert_allclose(np.asarray(served["serve_text"]["logits"])[mask], expected[mask], atol=1e-5)
+    prompts = _left_padded(features, tokenizer.token_to_id("<pad>"))
+    sequences = model.generate(prompts["input_ids"], attention_mask=prompts["attention_mask"], max_new_tokens=4)
+    np.testing.assert_array_equal(served["generate_text"]["sequences"], sequences.numpy())
+
+
+def test_t5_generate_text_in_fresh_process(spm_model, tmp_path):
+    import tfmodels
+    from tests.test_t5_parity import t5_config
+    from tfmodels.export import export_saved_model
+
+    tokenizer = _with_precompiled(_converted(spm_model, "T5Tokenizer"), spm_model)
+    config = t5_config().to_dict()
+    config["vocab_size"] = tokenizer.get_vocab_size()
+    model = tfmodels.T5ForConditionalGeneration.from_config(config)
+    model.build_from_dummy_inputs()
+    with pytest.raises(ValueError, match="generate_text"):
+        export_saved_model(model, tmp_path / "refused", tokenizer=tokenizer, max_length=10)
+    generation = {"batch_size": 4, "prompt_length": 10, "max_new_tokens": 4}
+    directory = export_saved_model(model, tmp_path / "t5", tokenizer=tokenizer, max_length=10, generation=generation)
+    served = _serve_in_fresh_process(directory, SERVED_TEXTS, ["tokenize", "generate_text"])
+    features = reference(tokenizer, SERVED_TEXTS, 10)
+    for key in ("input_ids", "attention_mask"):
+        np.testing.assert_array_equal(served["tokenize"][key], features[key])
+    sequences = model.generate(features["input_ids"], attention_mask=features["attention_mask"], max_new_tokens=4)
+    np.testing.assert_array_equal(served["generate_text"]["sequences"], sequences.numpy())

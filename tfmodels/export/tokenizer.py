@@ -139,6 +139,11 @@ class InGraphTokenizer(tf.Module):
             or the path of a `tokenizer.json` (or of its directory).
         max_length: int, output length (truncate and pad). Default: the
             tokenizer's truncation `max_length`, else 512.
+        model_input_names: the features the text signatures feed the model
+            (`transformers`' tokenizer attribute of that name). Default:
+            `("input_ids", "attention_mask")` for byte-level BPE (GPT-2,
+            RoBERTa, BART tokenizers return no `token_type_ids`, and GPT-2
+            embeds them if given), all three otherwise.
 
     Call:
         texts: string tensor `(batch,)`.
@@ -155,7 +160,7 @@ class InGraphTokenizer(tf.Module):
             `max_length` too small for the special tokens.
     """
 
-    def __init__(self, tokenizer, max_length=None, name=None):
+    def __init__(self, tokenizer, max_length=None, model_input_names=None, name=None):
         super().__init__(name=name)
         import keras_hub  # noqa: F401  (registers the tensorflow-text ops as well)
 
@@ -165,6 +170,8 @@ class InGraphTokenizer(tf.Module):
             raise ValueError("In-graph tokenization supports WordPiece, byte-level BPE and Unigram tokenizers. "
                              f"Received: model type {kind!r}")
         self.model = MODELS[kind](config)
+        default_names = ("input_ids", "attention_mask") + (() if kind == "BPE" else ("token_type_ids",))
+        self.model_input_names = tuple(model_input_names or default_names)
         self.added_tokens = AddedTokens(config)
         truncation = config.get("truncation") or {}
         if truncation.get("direction", "Right") != "Right":
@@ -183,6 +190,12 @@ class InGraphTokenizer(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def __call__(self, texts):
+        return self.encode(texts)
+
+    def encode(self, texts, pad_left=None):
+        """`__call__` in the caller's graph; `pad_left` overrides the tokenizer's padding side
+        (generation signatures of causal LMs take left-padded prompts)."""
+        pad_left = self.pad_left if pad_left is None else pad_left
         pieces = self.added_tokens(texts, self.model)  # ragged (batch, None)
         budget = self.max_length - len(self.start_ids) - len(self.end_ids)
         pieces = tf.cast(pieces[:, :budget], tf.int32)
@@ -198,7 +211,7 @@ class InGraphTokenizer(tf.Module):
         features = {"input_ids": ids.to_tensor(default_value=self.pad_id, shape=shape),
                     "attention_mask": tf.ones_like(ids).to_tensor(default_value=0, shape=shape),
                     "token_type_ids": types.to_tensor(default_value=0, shape=shape)}
-        if self.pad_left:  # rotate each row so the padding comes first
+        if pad_left:  # rotate each row so the padding comes first
             shift = self.max_length - tf.cast(ids.row_lengths(), tf.int32)  # (batch,)
             index = (tf.range(self.max_length)[None, :] - shift[:, None]) % self.max_length
             features = {key: tf.gather(value, index, batch_dims=1) for key, value in features.items()}

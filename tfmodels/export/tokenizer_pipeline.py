@@ -16,6 +16,7 @@ References:
 
 import base64
 import re
+import uuid
 
 import tensorflow as tf
 
@@ -34,6 +35,13 @@ def regex_split(texts, pattern, keep=False):
     pieces = tf.strings.split(tf.strings.regex_replace(texts, f"({pattern})", b"\xff\\1\xff" if keep else b"\xff"),
                               sep=b"\xff")
     return tf.ragged.boolean_mask(pieces, pieces != "")
+
+
+def _sentencepiece(proto, out_type):
+    """`tf_text.SentencepieceTokenizer` for a model proto. Its kernel-owned resource is shared by node name,
+    so each gets a unique name: otherwise a loaded SavedModel's tokenizers would all run one model."""
+    name = f"sentencepiece_{uuid.uuid4().hex[:16]}"
+    return _tf_text().SentencepieceTokenizer(model=proto.SerializeToString(), out_type=out_type, name=name)
 
 
 def _tf_text():
@@ -59,28 +67,34 @@ def _flatten(step, key):
     return [step]
 
 
-def _precompiled_normalizer(charsmap):
-    """SentencePiece's own normalization with `charsmap`, as a function on strings.
+class _Precompiled(tf.Module):
+    """SentencePiece's own normalization with a precompiled charsmap, on strings.
 
     `tensorflow-text` does not expose SentencePiece's normalizer, so this runs
     a SentencePiece model with one piece and the charsmap over the text and
     joins the pieces it returns: SentencePiece returns the normalized surface
     of every piece, unknown ones included, so the join is the normalized text.
     """
-    pb = _spm_proto()
-    proto = pb.ModelProto()
-    proto.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
-    proto.trainer_spec.unk_id, proto.trainer_spec.bos_id, proto.trainer_spec.eos_id = 0, -1, -1
-    proto.trainer_spec.pad_id = -1
-    for piece, kind in (("<unk>", pb.ModelProto.SentencePiece.UNKNOWN), (METASPACE, pb.ModelProto.SentencePiece.NORMAL)):
-        proto.pieces.add(piece=piece, type=kind, score=0.0)
-    proto.normalizer_spec.name = "precompiled"
-    proto.normalizer_spec.precompiled_charsmap = charsmap
-    proto.normalizer_spec.add_dummy_prefix = False
-    proto.normalizer_spec.remove_extra_whitespaces = False
-    proto.normalizer_spec.escape_whitespaces = False
-    model = _tf_text().SentencepieceTokenizer(model=proto.SerializeToString(), out_type=tf.string)
-    return lambda texts: tf.strings.reduce_join(model.tokenize(texts), axis=-1)
+
+    def __init__(self, charsmap):
+        super().__init__()
+        pb = _spm_proto()
+        proto = pb.ModelProto()
+        proto.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+        proto.trainer_spec.unk_id, proto.trainer_spec.bos_id, proto.trainer_spec.eos_id = 0, -1, -1
+        proto.trainer_spec.pad_id = -1
+        for piece, kind in (("<unk>", pb.ModelProto.SentencePiece.UNKNOWN),
+                            (METASPACE, pb.ModelProto.SentencePiece.NORMAL)):
+            proto.pieces.add(piece=piece, type=kind, score=0.0)
+        proto.normalizer_spec.name = "precompiled"
+        proto.normalizer_spec.precompiled_charsmap = charsmap
+        proto.normalizer_spec.add_dummy_prefix = False
+        proto.normalizer_spec.remove_extra_whitespaces = False
+        proto.normalizer_spec.escape_whitespaces = False
+        self.sentencepiece = _sentencepiece(proto, tf.string)
+
+    def __call__(self, texts):
+        return tf.strings.reduce_join(self.sentencepiece.tokenize(texts), axis=-1)
 
 
 def _lowercase(texts):
@@ -127,13 +141,13 @@ def _normalizer_step(step):
         prefix = step["prepend"]
         return lambda texts: tf.where(texts == "", texts, tf.strings.join([prefix, texts]))
     if kind == "Precompiled":
-        return _precompiled_normalizer(base64.b64decode(step["precompiled_charsmap"]))
+        return _Precompiled(base64.b64decode(step["precompiled_charsmap"]))
     raise ValueError(f"The {kind!r} normalizer cannot be reproduced exactly in-graph; export without "
                      "`tokenizer=` and tokenize on the client.")
 
 
-def build_normalizer(config):
-    """`fn(texts) -> texts`: the `tokenizer.json` normalizer (None: identity).
+class Normalizer(tf.Module):
+    """The `tokenizer.json` normalizer as a function on string tensors (None: identity).
 
     Supported: NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Strip, Prepend,
     Precompiled (SentencePiece charsmaps), Replace (literal patterns and the
@@ -142,20 +156,22 @@ def build_normalizer(config):
     Raises:
         ValueError: any other normalizer (named in the message).
     """
-    steps = [_normalizer_step(step) for step in _flatten(config, "normalizers")]
 
-    def normalize(texts):
-        for step in steps:
+    def __init__(self, config):
+        super().__init__()
+        self.steps = [_normalizer_step(step) for step in _flatten(config, "normalizers")]
+        self.resources = [step for step in self.steps if isinstance(step, tf.Module)]  # tracked for SavedModel
+
+    def __call__(self, texts):
+        for step in self.steps:
             texts = step(texts)
         return texts
-
-    return normalize
 
 
 # --------------------------------------------------------------------------------------------- added tokens
 
 
-class AddedTokens:
+class AddedTokens(tf.Module):
     """Splits the added tokens (special tokens such as `</s>`, `<mask>`) out of raw text, as `tokenizers` does
     before normalization, honouring their `lstrip`/`rstrip` flags.
 
@@ -165,6 +181,7 @@ class AddedTokens:
     """
 
     def __init__(self, config):
+        super().__init__()
         tokens = config.get("added_tokens") or []
         for token in tokens:
             if token.get("single_word"):
@@ -336,7 +353,7 @@ class ByteLevelBPEModel(tf.Module):
         if any(" " in token for token in model["vocab"]) or any(m.count(" ") != 1 for m in merges):
             raise ValueError("In-graph BPE tokenization needs a byte-level vocabulary (no spaces in tokens).")
         self.add_prefix_space = bool(pre_tokenizer.get("add_prefix_space", False))
-        self.normalize = build_normalizer(config.get("normalizer"))
+        self.normalize = Normalizer(config.get("normalizer"))
         self.bpe = keras_hub.tokenizers.BytePairTokenizer(vocabulary=model["vocab"], merges=merges,
                                                           unsplittable_tokens=[], dtype="int32")
 
@@ -360,7 +377,7 @@ class UnigramModel(tf.Module):
     (`sentencepiece_model_pb2`) with no normalization of its own, which
     `tensorflow-text` runs on each pre-tokenized word (SentencePiece's
     Viterbi search is the algorithm `tokenizers` ports). The normalizer and
-    pre-tokenizer run before it as TF ops (`build_normalizer`,
+    pre-tokenizer run before it as TF ops (`Normalizer`,
     `build_word_splitter`).
     """
 
@@ -396,9 +413,9 @@ class UnigramModel(tf.Module):
         proto.normalizer_spec.add_dummy_prefix = False
         proto.normalizer_spec.remove_extra_whitespaces = False
         proto.normalizer_spec.escape_whitespaces = False
-        self.normalize = build_normalizer(config.get("normalizer"))
+        self.normalize = Normalizer(config.get("normalizer"))
         self.split = build_word_splitter(config.get("pre_tokenizer"))
-        self.sentencepiece = _tf_text().SentencepieceTokenizer(model=proto.SerializeToString(), out_type=tf.int32)
+        self.sentencepiece = _sentencepiece(proto, tf.int32)
 
     def __call__(self, texts):
         words = self.split(self.normalize(texts))  # (n, words)
