@@ -121,6 +121,41 @@ def test_byte_level_bpe_equals_tokenizers_library(byte_level_bpe, roberta_with_p
     assert expected["attention_mask"].sum(1).min() == (2 if processor == "roberta" else 0)  # empty text
 
 
+@pytest.fixture(scope="module")
+def clip_bpe():
+    """CLIP's layout (`transformers`' CLIPConverter): NFC, whitespace runs to a space, lowercase; CLIP's split;
+    `</w>` on word ends; `<|startoftext|> x <|endoftext|>`; every byte symbol with and without `</w>`."""
+    from tokenizers import Regex, models, normalizers, pre_tokenizers, processors, trainers
+
+    tokenizer = tokenizers.Tokenizer(models.BPE(continuing_subword_prefix="", end_of_word_suffix="</w>",
+                                                unk_token="<|endoftext|>"))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "),
+                                                 normalizers.Lowercase()])
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""),
+                             behavior="removed", invert=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    trainer = trainers.BpeTrainer(vocab_size=700, special_tokens=["<|startoftext|>", "<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), end_of_word_suffix="</w>",
+                                  show_progress=False)
+    tokenizer.train_from_iterator(real_texts(), trainer)
+    config = json.loads(tokenizer.to_str())
+    vocab = config["model"]["vocab"]
+    for symbol in sorted(pre_tokenizers.ByteLevel.alphabet()):
+        for token in (symbol, symbol + "</w>"):
+            vocab.setdefault(token, len(vocab))
+    tokenizer = tokenizers.Tokenizer.from_str(json.dumps(config))
+    tokenizer.post_processor = processors.RobertaProcessing(("<|endoftext|>", 1), ("<|startoftext|>", 0),
+                                                            trim_offsets=False, add_prefix_space=False)
+    return tokenizer
+
+
+def test_clip_bpe_equals_tokenizers_library(clip_bpe):
+    batch = [t for t in texts(full=False) + ["<|startoftext|>a photo of 2 cats<|endoftext|>", "it's 1234!!"]
+             if "\x00" not in t]
+    assert_same_ids(clip_bpe, batch, max_length=40)
+
+
 def test_byte_level_bpe_refuses_text_it_cannot_split(roberta_with_prefix_space):
     tokenizer = roberta_with_prefix_space[1]
     with pytest.raises(tf.errors.InvalidArgumentError, match="U\\+096C"):

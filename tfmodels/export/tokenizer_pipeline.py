@@ -15,6 +15,7 @@ References:
 """
 
 import base64
+import json
 import re
 import uuid
 
@@ -325,14 +326,34 @@ class WordPieceModel(tf.Module):
         return tf.cast(self.word_piece.tokenize(self.normalize(texts)), tf.int32)
 
 
-class ByteLevelBPEModel(tf.Module):
-    """GPT-2 byte-level `BPE` (GPT-2, RoBERTa, BART, ...), through KerasHub's `BytePairTokenizer`.
+# CLIP's pre-tokenizer (`transformers`' CLIPConverter): a `Split` keeping these matches, dropping the rest.
+_CLIP_SPLIT = r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
 
-    Needs the `ByteLevel` pre-tokenizer with the GPT-2 regex (`use_regex`),
-    no continuing-subword prefix or end-of-word suffix, no byte fallback or
-    dropout. KerasHub's GPT-2 split marks spaces with U+096C and cannot pass
-    NUL characters through TF's regex ops: texts containing either are refused
-    at run time (`InvalidArgumentError`) rather than tokenized differently.
+
+def _clip_split(pre_tokenizer):
+    """True for CLIP's `Sequence([Split(_CLIP_SPLIT, removed, invert), ByteLevel])` pre-tokenizer."""
+    steps = _flatten(pre_tokenizer, "pretokenizers")
+    if [step.get("type") for step in steps] != ["Split", "ByteLevel"]:
+        return False
+    split = steps[0]
+    return (split.get("pattern") == {"Regex": _CLIP_SPLIT} and split.get("behavior") == "Removed"
+            and split.get("invert") is True and not steps[1].get("add_prefix_space"))
+
+
+class ByteLevelBPEModel(tf.Module):
+    """Byte-level `BPE`, through KerasHub's `BytePairTokenizer` (or `CLIPTokenizer`).
+
+    - GPT-2 layout (GPT-2, RoBERTa, BART, ...): the `ByteLevel` pre-tokenizer
+      with the GPT-2 regex (`use_regex`), no continuing-subword prefix or
+      end-of-word suffix;
+    - CLIP layout: CLIP's `Split` then `ByteLevel`, `end_of_word_suffix="</w>"`
+      (each word goes to KerasHub's `CLIPTokenizer` on its own, on which
+      KerasHub's GPT-2 split is the identity).
+
+    No byte fallback, dropout or `ignore_merges`. KerasHub's GPT-2 split marks
+    spaces with U+096C and cannot pass NUL characters through TF's regex ops:
+    texts containing either are refused at run time (`InvalidArgumentError`)
+    rather than tokenized differently.
     """
 
     def __init__(self, config):
@@ -341,21 +362,37 @@ class ByteLevelBPEModel(tf.Module):
 
         model = config["model"]
         pre_tokenizer = config.get("pre_tokenizer") or {}
-        if pre_tokenizer.get("type") != "ByteLevel" or not pre_tokenizer.get("use_regex", True):
+        self.clip = _clip_split(pre_tokenizer) and model.get("end_of_word_suffix") == "</w>"
+        gpt2 = pre_tokenizer.get("type") == "ByteLevel" and pre_tokenizer.get("use_regex", True)
+        if not (gpt2 or self.clip):
             raise ValueError("In-graph BPE tokenization supports byte-level BPE with the GPT-2 split (the ByteLevel "
-                             f"pre-tokenizer with use_regex=True). Received: pre_tokenizer {pre_tokenizer!r:.200}")
+                             "pre-tokenizer with use_regex=True) or CLIP's split. Received: pre_tokenizer "
+                             f"{json.dumps(pre_tokenizer)[:300]}")
         unsupported = {key: model.get(key) for key in ("continuing_subword_prefix", "end_of_word_suffix", "dropout")
-                       if model.get(key)}
+                       if model.get(key) and not (self.clip and key == "end_of_word_suffix")}
         unsupported.update({key: True for key in ("byte_fallback", "ignore_merges") if model.get(key)})
         if unsupported:
             raise ValueError(f"In-graph BPE tokenization does not support BPE models with {unsupported}.")
         merges = [" ".join(m) if isinstance(m, (list, tuple)) else m for m in model["merges"]]
         if any(" " in token for token in model["vocab"]) or any(m.count(" ") != 1 for m in merges):
             raise ValueError("In-graph BPE tokenization needs a byte-level vocabulary (no spaces in tokens).")
+        from keras_hub.src.tokenizers.byte_pair_tokenizer import bytes_to_unicode
+
+        symbols = bytes_to_unicode()[1]  # KerasHub's byte -> unicode table, as GPT-2's encoder.py
+        symbols += [symbol + "</w>" for symbol in symbols] if self.clip else []
+        missing = [symbol for symbol in symbols if symbol not in model["vocab"]]
+        if missing:  # `tokenizers` would give <unk> or drop them, KerasHub -1
+            raise ValueError(f"In-graph byte-level BPE needs every byte symbol in the vocabulary; missing {missing[:8]}")
         self.add_prefix_space = bool(pre_tokenizer.get("add_prefix_space", False))
         self.normalize = Normalizer(config.get("normalizer"))
-        self.bpe = keras_hub.tokenizers.BytePairTokenizer(vocabulary=model["vocab"], merges=merges,
-                                                          unsplittable_tokens=[], dtype="int32")
+        if self.clip:
+            missing = {"<|startoftext|>", "<|endoftext|>"} - set(model["vocab"])
+            if missing:
+                raise ValueError(f"In-graph CLIP tokenization needs {sorted(missing)} in the vocabulary.")
+            self.bpe = keras_hub.tokenizers.CLIPTokenizer(vocabulary=model["vocab"], merges=merges, dtype="int32")
+        else:
+            self.bpe = keras_hub.tokenizers.BytePairTokenizer(vocabulary=model["vocab"], merges=merges,
+                                                              unsplittable_tokens=[], dtype="int32")
 
     def __call__(self, texts):
         texts = self.normalize(texts)
@@ -364,6 +401,13 @@ class ByteLevelBPEModel(tf.Module):
             tf.reduce_any((codepoints == 0) | (codepoints == 0x96C)), False,
             message="In-graph byte-level BPE cannot tokenize texts containing NUL or U+096C (DEVANAGARI DIGIT SIX) "
                     "exactly; tokenize those on the client.")
+        if self.clip:
+            pattern = _CLIP_SPLIT.replace(r"\s", WHITESPACE[1:-1])
+            words = regex_split(texts, pattern, keep=True)  # (n, words); the text between matches is removed
+            words = tf.ragged.boolean_mask(words, tf.strings.regex_full_match(words, pattern))
+            ids = self.bpe.tokenize(words.flat_values)  # (words, pieces), "</w>" on each word's last piece
+            return tf.RaggedTensor.from_row_splits(tf.cast(ids.flat_values, tf.int32),
+                                                   tf.gather(ids.row_splits, words.row_splits))
         if self.add_prefix_space:  # `tokenizers` adds it to each text between added tokens that has none
             texts = tf.where(tf.strings.regex_full_match(texts, "(?s) .*|"), texts, tf.strings.join([" ", texts]))
         ids = self.bpe.tokenize(texts)
