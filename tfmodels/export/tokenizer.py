@@ -15,8 +15,9 @@ The tokenizer algorithms are the libraries' own (stages in
   while Hugging Face counts 100 characters (differs only for words of 34-100
   non-ASCII characters).
 - Byte-level BPE with the GPT-2 split (GPT-2, RoBERTa, BART, GPT-Neo, OPT,
-  Longformer, ...): KerasHub's `BytePairTokenizer`. Texts containing NUL or
-  U+096C are refused at run time (KerasHub's split cannot carry them).
+  Longformer, ...): KerasHub's `BytePairTokenizer`; with CLIP's split and
+  `</w>` word ends (CLIP text): KerasHub's `CLIPTokenizer`. Texts containing
+  NUL or U+096C are refused at run time (KerasHub's split cannot carry them).
 - Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, Marian,
   ...): SentencePiece (`tensorflow-text`), with a model proto built from the
   `tokenizer.json` pieces and scores; the normalizer (including
@@ -33,11 +34,11 @@ behind it compiles once; left padding where `tokenizer.json` says so).
 Single sequences only (no pairs).
 
 Anything else is refused with a `ValueError` naming the stage: other models
-(WordLevel, BPE with byte fallback, merges-only SentencePiece BPE of
-Llama/Gemma, CLIP's end-of-word suffix), normalizers (`Nmt`,
-`BertNormalizer` outside WordPiece, arbitrary regexes), pre-tokenizers
-(`Split` with a custom regex as in Llama 3, Qwen and CLIP, `Metaspace` with
-`prepend_scheme="first"`), added tokens with `single_word`. Ids are checked
+(WordLevel, BPE with byte fallback or `ignore_merges`, the SentencePiece BPE
+of Llama/Gemma), normalizers (`Nmt`, `BertNormalizer` outside WordPiece,
+arbitrary regexes), pre-tokenizers (`Split` with other regexes, as in
+Llama 3 and Qwen; `Metaspace` with `prepend_scheme="first"`), added tokens
+with `single_word`, or matched after a normalizer (`normalized=True`). Ids are checked
 against the `tokenizers` library in tests/test_tokenizer_export.py and
 tests/test_tokenizer_export_families.py (unicode, accents, CJK, emoji,
 whitespace runs, control characters, long inputs truncated, empty text).
