@@ -6,8 +6,8 @@ receives text:
 
     strings (batch,) -> {"input_ids", "attention_mask", "token_type_ids"}: int32 (batch, max_length)
 
-The tokenizer algorithms are the libraries' own (stages in
-`tfmodels.export.tokenizer_pipeline`):
+The tokenizer algorithms are the libraries' own (models in
+`tfmodels.export.tokenizer_models`, the other stages in `tfmodels.export.tokenizer_pipeline`):
 
 - WordPiece with the BERT normalizer and pre-tokenizer (BERT, DistilBERT,
   MiniLM, ELECTRA, ... uncased and cased): KerasHub's `WordPieceTokenizer`.
@@ -53,7 +53,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfmodels.export.tokenizer_pipeline import MODELS, AddedTokens
+from tfmodels.export.tokenizer_models import MODELS
+from tfmodels.export.tokenizer_pipeline import AddedTokens
 
 
 def read_tokenizer_json(tokenizer):
