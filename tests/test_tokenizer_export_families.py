@@ -151,6 +151,7 @@ def clip_bpe():
     return tokenizer
 
 
+@pytest.mark.slow
 def test_clip_bpe_equals_tokenizers_library(clip_bpe):
     batch = [t for t in texts(full=False)[20:] + ["<|startoftext|>a photo of 2 cats<|endoftext|>", "it's 1234!!"]
              if "\x00" not in t]
@@ -216,7 +217,7 @@ SLOW = pytest.mark.slow
 @pytest.mark.parametrize("class_name", [
     "T5Tokenizer",  # Precompiled charsmap, WhitespaceSplit + Metaspace, `x </s>`
     "AlbertTokenizer",  # Replace, NFKD, StripAccents, Lowercase, Precompiled; `[CLS] x [SEP]`
-    "CamembertTokenizer",  # repeated pieces (<unk>), <mask> with lstrip
+    pytest.param("CamembertTokenizer", marks=SLOW),  # repeated pieces (<unk>), <mask> with lstrip
     pytest.param("XLNetTokenizer", marks=SLOW), pytest.param("XLMRobertaTokenizer", marks=SLOW),
     pytest.param("MBartTokenizer", marks=SLOW),  # no normalizer; `x </s> en_XX`
     pytest.param("PegasusTokenizer", marks=SLOW),  # Precompiled + Replace(" {2,}"), Metaspace alone
