@@ -11,7 +11,7 @@ spectrum, `num_mel_bins` triangular filters on Kaldi's mel scale (`1127 ln(1 + f
 `fbank` is the NumPy path of `transformers`' `Speech2TextFeatureExtractor` when torchaudio
 is not installed (`transformers.audio_utils.spectrogram`, float64 arithmetic, the FFT
 rounded to complex64 as there), vectorised over frames. `fbank_in_graph` is the same
-computation in TensorFlow ops (float64, `tf.signal`), for SavedModels that take raw audio.
+computation in TensorFlow ops (`tf.signal`), for SavedModels that take raw audio.
 
 References:
     Povey et al., "The Kaldi Speech Recognition Toolkit", 2011 (`compute-fbank-feats`).
@@ -97,9 +97,12 @@ def fbank(waveform, mel_filters, dither=0.0):
 def fbank_in_graph(waveforms, lengths, mel_filters, normalize_means=True, normalize_vars=True, padding_value=0.0):
     """`fbank` of a padded batch plus `Speech2TextFeatureExtractor`'s utterance CMVN, in TensorFlow ops.
 
-    XLA-compilable for a static number of samples. Computed in float64 (the FFT too), so it
-    differs from the NumPy path only by the complex64 rounding of its FFT and summation
-    order (the tests state the max difference).
+    XLA-compilable for a static number of samples. The filter banks are computed in float64
+    (the FFT too, rounded to complex64 as the reference stores it), the normalisation in
+    float32 with NumPy's order of additions (frame after frame). With `jit_compile=True` the
+    features equal the NumPy extractor's bit for bit on the tests' real speech; without XLA
+    (e.g. a SavedModel run by TF Serving's default graph executor) they differ by a float32
+    ulp or so (the tests state the max difference).
 
     Args:
         waveforms: float tensor `(batch, samples)` in `[-1, 1]`, right-padded.
@@ -122,17 +125,25 @@ def fbank_in_graph(waveforms, lengths, mel_filters, normalize_means=True, normal
     frames *= tf.constant(povey_window(), tf.float64)
     padded = tf.pad(frames, [[0, 0], [0, 0], [0, FFT_LENGTH - FRAME_LENGTH]])
     spectrum = tf.signal.fft(tf.complex(padded, tf.zeros_like(padded)))[..., : FFT_LENGTH // 2 + 1]
+    spectrum = tf.cast(tf.cast(spectrum, tf.complex64), tf.complex128)  # rounded as the reference stores it
     power = tf.square(tf.math.real(spectrum)) + tf.square(tf.math.imag(spectrum))  # (batch, frames, 257)
     mel = tf.maximum(tf.constant(MEL_FLOOR, tf.float64), tf.matmul(power, tf.constant(mel_filters, tf.float64)))
     features = tf.cast(tf.math.log(mel), tf.float32)  # (batch, frames, num_mel_bins), float32 as the reference
     counts = tf.maximum(0, 1 + (tf.cast(lengths, tf.int32) - FRAME_LENGTH) // HOP_LENGTH)  # (batch,)
     mask = tf.sequence_mask(counts, tf.shape(features)[1], dtype=tf.float32)[:, :, None]  # (batch, frames, 1)
     n = tf.cast(counts, tf.float32)[:, None, None]
+
+    def mean(x):
+        # NumPy's float32 `x[:n].mean(axis=0)`: the frames added one after the other (its reduction over a
+        # non-contiguous axis), then divided; padded frames add exact zeros.
+        frames_first = tf.transpose(x * mask, [1, 0, 2])  # (frames, batch, num_mel_bins)
+        total = tf.foldl(lambda acc, frame: acc + frame, frames_first, initializer=tf.zeros_like(frames_first[0]))
+        return total[:, None, :] / n
+
     if normalize_means:
-        features -= tf.reduce_sum(features * mask, axis=1, keepdims=True) / n
+        features -= mean(features)
     if normalize_vars:
-        mean = tf.reduce_sum(features * mask, axis=1, keepdims=True) / n
-        std = tf.sqrt(tf.reduce_sum(tf.square(features - mean) * mask, axis=1, keepdims=True) / n)
-        features /= std
+        centered = features - mean(features)
+        features /= tf.sqrt(mean(centered * centered))
     features = tf.where(mask > 0, features, tf.cast(padding_value, tf.float32))
     return features, tf.cast(mask[:, :, 0], tf.int32)
