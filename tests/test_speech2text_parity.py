@@ -22,6 +22,7 @@ import tfmodels
 from tests.helpers import (
     ESPEAK_MISSING,
     _to_numpy,
+    assert_parity,
     assert_save_round_trip,
     compare_outputs,
     espeak,
@@ -75,17 +76,10 @@ def checkpoints(tmp_path_factory):
     return get
 
 
-def assert_class_parity(class_name, path, inputs):
-    call = dict(output_hidden_states=True, output_attentions=True)
-    reference = torch_outputs(class_name, path, inputs, **call)
-    ours = getattr(tfmodels, class_name).from_pretrained(path)(inputs, training=False, **call)
-    return compare_outputs(_to_numpy(ours), reference)
-
-
 @pytest.mark.parametrize("class_name", CLASSES)
 def test_parity_every_output(class_name, checkpoints):
     inputs = speech_inputs(labels=class_name != "Speech2TextModel")
-    diffs = assert_class_parity(class_name, checkpoints(class_name), inputs)
+    diffs = assert_parity(class_name, checkpoints(class_name), inputs)
     expected = {"encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions", "decoder_hidden_states",
                 "decoder_attentions", "cross_attentions"}
     expected |= {"last_hidden_state"} if class_name == "Speech2TextModel" else {"logits", "loss"}
@@ -97,7 +91,7 @@ def test_labels_alone_and_no_attention_mask(checkpoints):
     """Decoder inputs shifted from `labels`; without a mask every frame is real (positions from 2 on)."""
     inputs = speech_inputs(decoder=False)
     del inputs["attention_mask"]
-    assert_class_parity("Speech2TextForConditionalGeneration", checkpoints("Speech2TextForConditionalGeneration"),
+    assert_parity("Speech2TextForConditionalGeneration", checkpoints("Speech2TextForConditionalGeneration"),
                         inputs)
 
 
