@@ -165,6 +165,21 @@ def test_save_pretrained_round_trips(checkpoints, tmp_path, overrides):
 
 
 @pytest.mark.slow
+def test_saved_model_takes_any_number_of_frames(checkpoints, tmp_path):
+    model = tfmodels.Speech2TextForConditionalGeneration.from_pretrained(
+        checkpoints("Speech2TextForConditionalGeneration"))
+    tfmodels.export_saved_model(model, tmp_path / "s2t")
+    serve = tf.saved_model.load(str(tmp_path / "s2t")).signatures["serving_default"]
+    inputs = speech_inputs(labels=False)
+    inputs["decoder_attention_mask"] = np.ones((3, 7), "int32")
+    for frames in (FRAMES, 15):
+        cut = {**inputs, "input_features": inputs["input_features"][:, :frames],
+               "attention_mask": inputs["attention_mask"][:, :frames]}
+        got = serve(**{k: tf.constant(v, tf.float32 if k == "input_features" else tf.int32) for k, v in cut.items()})
+        np.testing.assert_allclose(got["logits"].numpy(), model(cut)["logits"].numpy(), atol=1e-5)
+
+
+@pytest.mark.slow
 def test_xla_forward_equals_eager(checkpoints):
     model = tfmodels.Speech2TextForConditionalGeneration.from_pretrained(
         checkpoints("Speech2TextForConditionalGeneration"))

@@ -117,6 +117,11 @@ class Speech2TextModel(BartModel):
     def _position_table_size(self, stack):
         return self._position_sizes[stack]
 
+    @property
+    def serving_float_shapes(self):
+        """SavedModel input shapes of the float inputs: any batch and number of frames."""
+        return {"input_features": [None, None, self.num_features]}
+
     def dummy_inputs(self, batch_size=1, seq_len=4):
         return {"input_features": np.zeros((batch_size, 2 * seq_len, self.num_features), dtype="float32"),
                 "decoder_input_ids": np.ones((batch_size, seq_len), dtype="int32")}
@@ -199,6 +204,10 @@ class Speech2TextForConditionalGeneration(BartForConditionalGeneration):
     float_input_hint = FEATURES_HINT
     input_names = INPUT_NAMES
     has_final_logits_bias = False
+
+    @property
+    def serving_float_shapes(self):
+        return self.backbone.serving_float_shapes
 
     def generate(self, input_features=None, attention_mask=None, **options):
         """`Seq2SeqGenerationMixin.generate` from `input_features` `(B, T, F)` and their frame mask `(B, T)`.
