@@ -30,6 +30,7 @@ from tfmodels.auto import (  # noqa: E402
     AutoModelForSpeechSeq2Seq,
     AutoModelForTableQuestionAnswering,
     AutoModelForTokenClassification,
+    AutoModelForZeroShotImageClassification,
 )
 from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError  # noqa: E402
 from tfmodels.export import export_saved_model  # noqa: E402
@@ -55,6 +56,7 @@ __all__ = [
     "AutoModelForSpeechSeq2Seq",
     "AutoModelForTableQuestionAnswering",
     "AutoModelForTokenClassification",
+    "AutoModelForZeroShotImageClassification",
     "CheckpointError",
     "ModelOutput",
     "PreTrainedModel",

@@ -152,13 +152,18 @@ AutoModelForTableQuestionAnswering = _auto(
     "AutoModelForTableQuestionAnswering", "table-question-answering", MODEL_REGISTRIES["table-question-answering"],
     "Table question-answering heads (TAPAS: cell-selection `logits (batch, seq_len)`, `logits_aggregation`).",
 )
+AutoModelForZeroShotImageClassification = _auto(
+    "AutoModelForZeroShotImageClassification", "zero-shot-image-classification",
+    MODEL_REGISTRIES["zero-shot-image-classification"],
+    "Dual encoders scoring images against texts (CLIP: `logits_per_image (batch, num_texts)`).",
+)
 
 TASKS = {cls.task: cls for cls in (
     AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification,
     AutoModelForQuestionAnswering, AutoModelForMaskedLM, AutoModelForMultipleChoice,
     AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForImageClassification,
     AutoModelForCTC, AutoModelForAudioClassification,
-    AutoModelForTableQuestionAnswering, AutoModelForSpeechSeq2Seq,
+    AutoModelForTableQuestionAnswering, AutoModelForSpeechSeq2Seq, AutoModelForZeroShotImageClassification,
 )}
 
 

@@ -30,6 +30,7 @@ AUTO_CLASSES = {
     "ctc": "AutoModelForCTC",
     "audio-classification": "AutoModelForAudioClassification",
     "speech-seq2seq": "AutoModelForSpeechSeq2Seq",
+    "zero-shot-image-classification": "AutoModelForZeroShotImageClassification",
 }
 
 

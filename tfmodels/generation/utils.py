@@ -9,6 +9,7 @@ import tensorflow as tf
 from tfmodels.generation import config as generation_config
 from tfmodels.generation import logits as lp
 from tfmodels.generation import search
+from tfmodels.layers.einsum_dense import xla_matrix_vector_guard
 
 logger = logging.getLogger("tfmodels")
 
@@ -296,6 +297,10 @@ class GenerationMixin:
 
         def run(input_ids, attention_mask, seed, model_inputs):
             TRACE_COUNTS[self] = TRACE_COUNTS.get(self, 0) + 1  # Python side effect: runs only when tracing
+            with xla_matrix_vector_guard(jit):
+                return search_loop(input_ids, attention_mask, seed, model_inputs)
+
+        def search_loop(input_ids, attention_mask, seed, model_inputs):
             model, input_ids, attention_mask = self._search_inputs(input_ids, attention_mask, s["num_beams"],
                                                                    **model_inputs)
             if s["num_beams"] > 1:
