@@ -285,9 +285,9 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
       (T5, BART, ...) gets `generate_text` but no `serve_text` (its serving
       inputs include `decoder_input_ids`). Tokenizers that run in-graph:
       WordPiece (BERT family), byte-level BPE (GPT-2, RoBERTa, BART, ...),
-      Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, Marian,
-      ...); see `tfmodels.export.tokenizer`. Loading such a SavedModel needs
-      the TF Text ops: `import tensorflow_text` first;
+      Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, ...);
+      see `tfmodels.export.tokenizer`. Loading such a SavedModel needs the
+      TF Text ops: `import tensorflow_text` first;
     - with `image_processor`: `serve_images` (the `serving_default` outputs
       from uint8 `images (batch, height, width, 3)`, one size per call,
       preprocessed in-graph as the checkpoint's `preprocessor_config.json`

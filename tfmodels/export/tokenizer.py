@@ -18,8 +18,8 @@ The tokenizer algorithms are the libraries' own (models in
   Longformer, ...): KerasHub's `BytePairTokenizer`; with CLIP's split and
   `</w>` word ends (CLIP text): KerasHub's `CLIPTokenizer`. Texts containing
   NUL or U+096C are refused at run time (KerasHub's split cannot carry them).
-- Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, Marian,
-  ...): SentencePiece (`tensorflow-text`), with a model proto built from the
+- Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, ...):
+  SentencePiece (`tensorflow-text`), with a model proto built from the
   `tokenizer.json` pieces and scores; the normalizer (including
   SentencePiece `Precompiled` charsmaps, NFKD, StripAccents, Lowercase,
   Replace) and the WhitespaceSplit/Metaspace pre-tokenizer run as TF ops.

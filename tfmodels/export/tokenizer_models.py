@@ -166,7 +166,7 @@ class ByteLevelBPEModel(tf.Module):
 
 
 class UnigramModel(tf.Module):
-    """`Unigram` (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, Marian, ...), through SentencePiece.
+    """`Unigram` (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, ...), through SentencePiece.
 
     The `tokenizer.json` pieces and scores become a SentencePiece model proto
     (`sentencepiece_model_pb2`) with no normalization of its own, which
