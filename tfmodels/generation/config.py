@@ -19,6 +19,8 @@ LIBRARY_DEFAULTS = {
     "length_penalty": 1.0, "early_stopping": False, "no_repeat_ngram_size": 0, "bad_words_ids": None,
     "forced_bos_token_id": None, "forced_eos_token_id": None, "num_return_sequences": 1,
     "eos_token_id": None, "pad_token_id": None, "decoder_start_token_id": None,
+    "output_scores": False, "output_logits": None, "return_dict_in_generate": False, "max_time": None,
+    "stop_strings": None,
 }
 
 
