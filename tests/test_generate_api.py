@@ -290,3 +290,15 @@ def test_save_pretrained_writes_generation_config_transformers_reads(checkpoint,
     fresh.build_from_dummy_inputs()
     fresh.save_pretrained(tmp_path / "fresh")  # no generation_config yet: the config's generation fields
     assert transformers.GenerationConfig.from_pretrained(tmp_path / "fresh").eos_token_id == 98
+
+
+@pytest.mark.slow
+def test_encoder_decoder_streamer_receives_the_tokens_as_transformers(bart):
+    reference, ours, inputs = bart
+    theirs, mine = Recorder(), Recorder()
+    expected = reference_output(reference, inputs["input_ids"], inputs["attention_mask"], use_cache=False,
+                                streamer=theirs, max_new_tokens=6).numpy()
+    got = ours.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], streamer=mine,
+                        max_new_tokens=6, steps_per_chunk=4).numpy()
+    np.testing.assert_array_equal(got, expected)
+    assert mine.calls == theirs.calls and mine.calls[0] == [[2]] * 3  # the decoder start tokens first
