@@ -54,7 +54,8 @@ def assert_same_output(got, expected):
     if "beam_indices" in expected:
         np.testing.assert_array_equal(got.beam_indices.numpy(), expected.beam_indices.numpy())
     if "sequences_scores" in expected:
-        diffs["sequences_scores"] = float(np.abs(got.sequences_scores.numpy() - expected.sequences_scores.numpy()).max())
+        diffs["sequences_scores"] = float(np.abs(got.sequences_scores.numpy()
+                                                 - expected.sequences_scores.numpy()).max())
         assert diffs["sequences_scores"] <= TOLERANCE
     return diffs
 

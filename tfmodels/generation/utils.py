@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.generation import config as generation_config
-from tfmodels.generation import criteria, search, streaming
+from tfmodels.generation import beam, criteria, search, streaming
 from tfmodels.generation import logits as lp
 from tfmodels.models.outputs import ModelOutput
 
@@ -88,7 +88,7 @@ def _check_callbacks(o, num_beams, streamer, steps_per_chunk, output_attentions,
                          "with the token ids of the stop strings instead.")
     if streamer is not None and num_beams > 1:
         raise ValueError("streamer cannot be used with beam search (as in transformers): set num_beams=1.")
-    if streamer is not None and not (callable(getattr(streamer, "put", None)) and callable(getattr(streamer, "end", None))):
+    if streamer is not None and not all(callable(getattr(streamer, name, None)) for name in ("put", "end")):
         raise TypeError(f"streamer must have put(value) and end() methods (transformers' BaseStreamer protocol). "
                         f"Received: {streamer!r}")
     if o["max_time"] is not None and not float(o["max_time"]) > 0:
@@ -398,7 +398,7 @@ class GenerationMixin:
                 output_scores=s["output_scores"], output_logits=s["output_logits"],
             )
             if s["num_beams"] > 1:
-                return search.BeamSearch(num_beams=s["num_beams"], length_penalty=s["length_penalty"],
+                return beam.BeamSearch(num_beams=s["num_beams"], length_penalty=s["length_penalty"],
                                          early_stopping=s["early_stopping"],
                                          num_return_sequences=s["num_return_sequences"], **shared)
             return search.GreedyOrSample(do_sample=s["do_sample"], temperature=s["temperature"], top_k=s["top_k"],
