@@ -100,11 +100,15 @@ def _export(args):
     tokenizer = None
     if args.tokenizer:
         tokenizer = directory if args.tokenizer == "auto" else args.tokenizer
+    image_processor = None
+    if args.image_processor:
+        image_processor = directory if args.image_processor == "auto" else args.image_processor
     print(f"Exporting {directory} as {cls.__name__} to SavedModel {args.destination}")
     model = cls.from_pretrained(directory, progress=True)
     export_saved_model(model, args.destination, overwrite=args.overwrite, tokenizer=tokenizer,
-                       max_length=args.max_length, generation=generation)
+                       max_length=args.max_length, generation=generation, image_processor=image_processor)
     names = ["serving_default"] + (["serve_text", "tokenize"] if tokenizer else []) + (
+        ["serve_images", "serve_image_bytes", "preprocess_images"] if image_processor else []) + (
         ["generate"] if generation else [])
     print(f"Wrote {args.destination} (signatures {', '.join(names)}; inspect with "
           f"`saved_model_cli show --dir {args.destination} --all`).")
@@ -177,6 +181,12 @@ def build_parser():
     text.add_argument("--max-length", type=int, metavar="N",
                       help="length the in-graph tokenizer pads/truncates to (default: the tokenizer's truncation "
                            "length, else 512; at most the model's max_position_embeddings)")
+    images = export.add_argument_group("in-graph image preprocessing (raw or encoded images in)")
+    images.add_argument("--image-processor", metavar="PATH",
+                        help="preprocessor_config.json or a directory holding one ('auto': SRC's own) for the extra "
+                             "signatures 'serve_images' (uint8 'images' [batch, height, width, 3] in), "
+                             "'serve_image_bytes' (string 'image_bytes' [batch], JPEG/PNG files) and "
+                             "'preprocess_images'")
     gen = export.add_argument_group("generation (causal LMs: --task causal-lm; encoder-decoders: --task seq2seq-lm)")
     gen.add_argument("--generation", action="store_true",
                      help="add a 'generate' signature: int32 input_ids, attention_mask (left-padded prompts, or "

@@ -35,6 +35,7 @@ per step with that step's tokens `(rows,)` (finished rows get
 `pad_token_id`), as numpy int32 arrays; `end()` once at the end.
 """
 
+import contextlib
 import time
 
 import numpy as np
@@ -51,7 +52,7 @@ def rebind(step, tensors):
     return step.with_step_tensors(tensors) if hasattr(step, "with_step_tensors") else step
 
 
-def make_chunked(search_inputs, make_search, jit_compile, count_trace):
+def make_chunked(search_inputs, make_search, jit_compile, count_trace, trace_context=contextlib.nullcontext):
     """The `(start, chunk, search)` programs of one generation setting.
 
     Args:
@@ -60,24 +61,28 @@ def make_chunked(search_inputs, make_search, jit_compile, count_trace):
         make_search: `() -> search` (`tfmodels.generation.search.GreedyOrSample` / `BeamSearch`).
         jit_compile: bool, compile both with XLA.
         count_trace: called on every trace (the trace counter of `generate()`).
+        trace_context: `() -> context manager` entered while tracing either program (the XLA
+            matrix-vector guard of `tfmodels.layers.einsum_dense`).
     """
     search = make_search()
     holder = {}
 
     def start(input_ids, attention_mask, seed, model_inputs):
         count_trace()
-        model, ids, mask = search_inputs(input_ids, attention_mask, model_inputs)
-        holder["model"] = model
-        return step_tensors(model), search.init(model, ids, mask, seed)
+        with trace_context():
+            model, ids, mask = search_inputs(input_ids, attention_mask, model_inputs)
+            holder["model"] = model
+            return step_tensors(model), search.init(model, ids, mask, seed)
 
     def chunk(tensors, state, steps, force_finish):
         count_trace()
         model = rebind(holder["model"], tensors)
-        _, state = tf.while_loop(
-            lambda i, s: tf.logical_and(i < steps, search.cond(s)),
-            lambda i, s: (i + 1, search.body(model, s, force_finish)),
-            (tf.constant(0), state), maximum_iterations=search.max_new_tokens,
-        )
+        with trace_context():
+            _, state = tf.while_loop(
+                lambda i, s: tf.logical_and(i < steps, search.cond(s)),
+                lambda i, s: (i + 1, search.body(model, s, force_finish)),
+                (tf.constant(0), state), maximum_iterations=search.max_new_tokens,
+            )
         return state
 
     compile_ = lambda f: tf.function(f, jit_compile=jit_compile, reduce_retracing=False)  # noqa: E731

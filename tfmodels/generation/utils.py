@@ -10,6 +10,7 @@ import tensorflow as tf
 from tfmodels.generation import config as generation_config
 from tfmodels.generation import beam, criteria, search, streaming
 from tfmodels.generation import logits as lp
+from tfmodels.layers.einsum_dense import xla_matrix_vector_guard
 from tfmodels.models.outputs import ModelOutput
 
 logger = logging.getLogger("tfmodels")
@@ -272,17 +273,7 @@ class GenerationMixin:
         if unknown:
             raise TypeError(f"{type(self).__name__}.generate() got unexpected arguments {unknown}.")
         model_inputs = {k: tf.convert_to_tensor(v) for k, v in model_inputs.items() if v is not None}
-        input_ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
-        if len(input_ids.shape) != 2:
-            raise ValueError(f"input_ids must be (batch, prompt_len). Received shape {tuple(input_ids.shape)}.")
-        if attention_mask is None:
-            attention_mask = tf.ones_like(input_ids)
-        attention_mask = tf.cast(tf.convert_to_tensor(attention_mask), tf.int32)
-        if attention_mask.shape != input_ids.shape:
-            raise ValueError(
-                f"attention_mask must match input_ids. Received shapes {tuple(attention_mask.shape)} "
-                f"and {tuple(input_ids.shape)}."
-            )
+        input_ids, attention_mask = self._generation_inputs(input_ids, attention_mask)
         explicit = dict(
             max_new_tokens=max_new_tokens, max_length=max_length, min_length=min_length,
             min_new_tokens=min_new_tokens, do_sample=do_sample, num_beams=num_beams, temperature=temperature,
@@ -359,6 +350,26 @@ class GenerationMixin:
 
     # -- override points (encoder-decoders: `tfmodels.generation.seq2seq`) ------
 
+    def _generation_inputs(self, input_ids, attention_mask):
+        """The checked source tensors: int32 `input_ids (batch, prompt_len)` and its int32 mask (all ones
+        if `None`); speech encoder-decoders take float `input_features (batch, frames, features)` instead.
+
+        Raises:
+            ValueError: `input_ids` not 2-D, or a mask of another shape.
+        """
+        input_ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
+        if len(input_ids.shape) != 2:
+            raise ValueError(f"input_ids must be (batch, prompt_len). Received shape {tuple(input_ids.shape)}.")
+        if attention_mask is None:
+            attention_mask = tf.ones_like(input_ids)
+        attention_mask = tf.cast(tf.convert_to_tensor(attention_mask), tf.int32)
+        if attention_mask.shape != input_ids.shape:
+            raise ValueError(
+                f"attention_mask must match input_ids. Received shapes {tuple(attention_mask.shape)} "
+                f"and {tuple(input_ids.shape)}."
+            )
+        return input_ids, attention_mask
+
     def _max_generation_positions(self):
         """Longest `prompt_len + max_new_tokens` the model accepts, or `None`."""
         return getattr(self.backbone, "max_positions", None)
@@ -399,19 +410,21 @@ class GenerationMixin:
             )
             if s["num_beams"] > 1:
                 return beam.BeamSearch(num_beams=s["num_beams"], length_penalty=s["length_penalty"],
-                                         early_stopping=s["early_stopping"],
-                                         num_return_sequences=s["num_return_sequences"], **shared)
+                                       early_stopping=s["early_stopping"],
+                                       num_return_sequences=s["num_return_sequences"], **shared)
             return search.GreedyOrSample(do_sample=s["do_sample"], temperature=s["temperature"], top_k=s["top_k"],
                                          top_p=s["top_p"], **shared)
 
         if chunked:
-            functions[key] = streaming.make_chunked(search_inputs, make_search, jit, count_trace)
+            functions[key] = streaming.make_chunked(search_inputs, make_search, jit, count_trace,
+                                                    trace_context=lambda: xla_matrix_vector_guard(jit))
             return functions[key]
 
         def run(input_ids, attention_mask, seed, model_inputs):
             count_trace()
-            model, input_ids, attention_mask = search_inputs(input_ids, attention_mask, model_inputs)
-            out = search.run_search(make_search(), model, input_ids, attention_mask, seed)
+            with xla_matrix_vector_guard(jit):
+                model, input_ids, attention_mask = search_inputs(input_ids, attention_mask, model_inputs)
+                out = search.run_search(make_search(), model, input_ids, attention_mask, seed)
             return out if return_dict else {k: out[k] for k in ("sequences", "generated")}
 
         functions[key] = tf.function(run, jit_compile=jit, reduce_retracing=False)
