@@ -45,13 +45,13 @@ def _checkpoint_options(model):
     return {k: v for k, v in stored.items() if generation_config.LIBRARY_DEFAULTS.get(k) != v}
 
 
-
 def generated_ids(output):
     """The token ids of a `generate()` result: the array itself, or `sequences` of the dict that
     `return_dict_in_generate=True` (from a call or a checkpoint's generation config) returns."""
     if hasattr(output, "keys") and "sequences" in output.keys():
         output = output["sequences"]
     return np.asarray(output)
+
 
 class TextGenerationPipeline(Pipeline):
     """Continues prompts with a causal LM (`AutoModelForCausalLM`): `generator("Once upon a time")`.
