@@ -24,6 +24,7 @@ import logging
 import os
 
 from tfmodels import auto
+from tfmodels.pipelines.audio import AutomaticSpeechRecognitionPipeline
 from tfmodels.pipelines.base import Pipeline
 from tfmodels.pipelines.generation import (
     SummarizationPipeline,
@@ -56,6 +57,7 @@ SUPPORTED_TASKS = {
     "image-classification": (ImageClassificationPipeline, auto.AutoModelForImageClassification),
     "zero-shot-image-classification": (ZeroShotImageClassificationPipeline,
                                        auto.AutoModelForZeroShotImageClassification),
+    "automatic-speech-recognition": (AutomaticSpeechRecognitionPipeline, auto.AutoModelForCTC),
 }
 
 # `transformers` 4.46.3 `SUPPORTED_TASKS[task]["default"]["model"]["tf"]`: (Hub id, revision).
@@ -73,6 +75,8 @@ DEFAULT_MODELS = {
     "image-classification": ("google/vit-base-patch16-224", "3f49326"),
     "zero-shot-image-classification": ("openai/clip-vit-base-patch32", "3d74acf"),
 }
+# `automatic-speech-recognition` has none: 4.46.3 had no TensorFlow speech recognition pipeline (its default,
+# facebook/wav2vec2-base-960h, was for PyTorch only).
 # 4.46.3 had defaults for these translation pairs only.
 DEFAULT_TRANSLATION_PAIRS = (("en", "fr"), ("en", "de"), ("en", "ro"))
 
@@ -111,6 +115,9 @@ def _default_model(task, base):
     elif base == "translation":
         raise ValueError("The 'translation' task needs model= or a language pair in the task name, e.g. "
                          "'translation_en_to_fr'.")
+    elif base not in DEFAULT_MODELS:
+        raise ValueError(f"The {base!r} task has no default model (transformers 4.46 had no TensorFlow default for "
+                         "it): pass model=, e.g. model='facebook/wav2vec2-base-960h' (a Wav2Vec2ForCTC checkpoint).")
     return DEFAULT_MODELS[base]
 
 
@@ -133,20 +140,19 @@ def _load_model(path, task, auto_class, model_kwargs):
     return auto_class.from_pretrained(path, **model_kwargs)
 
 
-def _load_image_processor(path, hub):
-    """The `ImageProcessor` of a checkpoint directory or Hub id (its `preprocessor_config.json`)."""
-    from tfmodels.processors.image import ImageProcessor
-
+def _load_preprocessor(processor_class, path, hub):
+    """The `ImageProcessor` or `Wav2Vec2FeatureExtractor` of a checkpoint directory or Hub id (its
+    `preprocessor_config.json`)."""
     if os.path.isdir(path):
-        return ImageProcessor.from_pretrained(path)
+        return processor_class.from_pretrained(path)
     import huggingface_hub
 
-    return ImageProcessor.from_pretrained(huggingface_hub.hf_hub_download(path, "preprocessor_config.json", **hub))
+    return processor_class.from_pretrained(huggingface_hub.hf_hub_download(path, "preprocessor_config.json", **hub))
 
 
 def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_fast=True, token=None,
              model_kwargs=None, batch_size=None, framework=None, device=None, dtype=None, image_processor=None,
-             **kwargs):
+             feature_extractor=None, **kwargs):
     """Builds the pipeline of `task`, as `transformers.pipeline` does.
 
     Args:
@@ -155,7 +161,8 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
             `"question-answering"`, `"fill-mask"`, `"feature-extraction"`,
             `"text-generation"`, `"text2text-generation"`, `"summarization"`,
             `"translation"` / `"translation_xx_to_yy"`, `"zero-shot-classification"`,
-            `"image-classification"`, `"zero-shot-image-classification"`.
+            `"image-classification"`, `"zero-shot-image-classification"`,
+            `"automatic-speech-recognition"`.
         model: a checkpoint directory or Hub id (loaded with the task's
             `AutoModelFor*`), a tfmodels model, or `None` for the task's
             default checkpoint (`DEFAULT_MODELS`).
@@ -165,6 +172,10 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
         image_processor: for the image tasks, a `tfmodels.processors.ImageProcessor`
             (or a `transformers` image processor), or a directory / Hub id to read
             its `preprocessor_config.json` from; default: the model's checkpoint.
+        feature_extractor: for `automatic-speech-recognition`, a
+            `tfmodels.processors.Wav2Vec2FeatureExtractor` (or a `transformers` one), or a
+            directory / Hub id to read its `preprocessor_config.json` from; default: the
+            model's checkpoint.
         config: a config (dict, config object or `config.json` path) for the model.
         revision: Hub option (the revision) for the model and the tokenizer.
         token: Hub option (the access token) for the model and the tokenizer.
@@ -203,7 +214,8 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
         logger.warning("No model was supplied, defaulted to %s (revision %s) for %s, as transformers 4.46 did. "
                        "Pass model= to choose one.", model, hub["revision"], task)
     needs = {"tokenizer=": pipeline_class.uses_tokenizer and tokenizer is None,
-             "image_processor=": pipeline_class.uses_image_processor and image_processor is None}
+             "image_processor=": pipeline_class.uses_image_processor and image_processor is None,
+             "feature_extractor=": pipeline_class.uses_feature_extractor and feature_extractor is None}
     if isinstance(model, str) or hasattr(model, "__fspath__"):
         path = str(model)
         if config is not None:
@@ -211,6 +223,7 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
         model = _load_model(path, base, auto_class, {**hub, **model_kwargs})
         tokenizer = path if needs["tokenizer="] else tokenizer
         image_processor = path if needs["image_processor="] else image_processor
+        feature_extractor = path if needs["feature_extractor="] else feature_extractor
     else:
         _check_model(model, base, auto_class)
         missing = [name for name, needed in needs.items() if needed]
@@ -222,14 +235,21 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
         import transformers
 
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer), use_fast=use_fast, **hub)
-    if isinstance(image_processor, str) or hasattr(image_processor, "__fspath__"):
-        image_processor = _load_image_processor(str(image_processor), hub)
-    if pipeline_class.uses_image_processor:
-        kwargs["image_processor"] = image_processor
+    from tfmodels.processors import ImageProcessor, Wav2Vec2FeatureExtractor
+
+    processors = (("image_processor", image_processor, ImageProcessor, pipeline_class.uses_image_processor),
+                  ("feature_extractor", feature_extractor, Wav2Vec2FeatureExtractor,
+                   pipeline_class.uses_feature_extractor))
+    for name, processor, processor_class, used in processors:
+        if isinstance(processor, str) or hasattr(processor, "__fspath__"):
+            processor = _load_preprocessor(processor_class, str(processor), hub)
+        if used:
+            kwargs[name] = processor
     return pipeline_class(model, tokenizer, task=task, batch_size=batch_size, device=device, **kwargs)
 
 
 __all__ = [
+    "AutomaticSpeechRecognitionPipeline",
     "DEFAULT_MODELS",
     "FeatureExtractionPipeline",
     "FillMaskPipeline",
