@@ -105,6 +105,11 @@ class Seq2SeqGenerationMixin(GenerationMixin):
                            "its outputs can differ from transformers'.", type(self).__name__, ignored)
         return super().generate(input_ids, attention_mask=attention_mask, **options)
 
+    def _encoder_attention_mask(self, attention_mask, encoder_hidden_states):
+        """The cross-attention mask `(B, S_enc)` from the source mask: the same one, unless the encoder
+        shortens its input (Speech2Text's subsampler; `tfmodels.models.seq2seq.BackboneGenerationMixin`)."""
+        return attention_mask
+
     def _max_generation_positions(self):
         return None  # relative or per-stack positions: the source length does not bound the target
 
@@ -114,6 +119,7 @@ class Seq2SeqGenerationMixin(GenerationMixin):
     def _search_inputs(self, input_ids, attention_mask, num_beams, **model_inputs):
         del model_inputs  # none: `generation_input_names` is empty
         encoder_hidden_states = self.encode(input_ids, attention_mask, training=False)["last_hidden_state"]
+        attention_mask = self._encoder_attention_mask(attention_mask, encoder_hidden_states)  # speech: subsampled
         cross_key_values = self.cross_key_values(encoder_hidden_states)  # once, for every step
         if num_beams > 1:
             attention_mask = tf.repeat(attention_mask, num_beams, axis=0)  # (B * K, S)

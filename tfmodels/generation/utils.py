@@ -189,17 +189,7 @@ class GenerationMixin:
         if unknown:
             raise TypeError(f"{type(self).__name__}.generate() got unexpected arguments {unknown}.")
         model_inputs = {k: tf.convert_to_tensor(v) for k, v in model_inputs.items() if v is not None}
-        input_ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
-        if len(input_ids.shape) != 2:
-            raise ValueError(f"input_ids must be (batch, prompt_len). Received shape {tuple(input_ids.shape)}.")
-        if attention_mask is None:
-            attention_mask = tf.ones_like(input_ids)
-        attention_mask = tf.cast(tf.convert_to_tensor(attention_mask), tf.int32)
-        if attention_mask.shape != input_ids.shape:
-            raise ValueError(
-                f"attention_mask must match input_ids. Received shapes {tuple(attention_mask.shape)} "
-                f"and {tuple(input_ids.shape)}."
-            )
+        input_ids, attention_mask = self._generation_inputs(input_ids, attention_mask)
         explicit = dict(
             max_new_tokens=max_new_tokens, max_length=max_length, min_length=min_length,
             min_new_tokens=min_new_tokens, do_sample=do_sample, num_beams=num_beams, temperature=temperature,
@@ -259,6 +249,26 @@ class GenerationMixin:
         return sequences[:, : self._output_prefix_length(input_ids) + int(generated)]
 
     # -- override points (encoder-decoders: `tfmodels.generation.seq2seq`) ------
+
+    def _generation_inputs(self, input_ids, attention_mask):
+        """The checked source tensors: int32 `input_ids (batch, prompt_len)` and its int32 mask (all ones
+        if `None`); speech encoder-decoders take float `input_features (batch, frames, features)` instead.
+
+        Raises:
+            ValueError: `input_ids` not 2-D, or a mask of another shape.
+        """
+        input_ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
+        if len(input_ids.shape) != 2:
+            raise ValueError(f"input_ids must be (batch, prompt_len). Received shape {tuple(input_ids.shape)}.")
+        if attention_mask is None:
+            attention_mask = tf.ones_like(input_ids)
+        attention_mask = tf.cast(tf.convert_to_tensor(attention_mask), tf.int32)
+        if attention_mask.shape != input_ids.shape:
+            raise ValueError(
+                f"attention_mask must match input_ids. Received shapes {tuple(attention_mask.shape)} "
+                f"and {tuple(input_ids.shape)}."
+            )
+        return input_ids, attention_mask
 
     def _max_generation_positions(self):
         """Longest `prompt_len + max_new_tokens` the model accepts, or `None`."""
