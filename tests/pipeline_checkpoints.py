@@ -217,6 +217,24 @@ def _wav2vec2_feature_extractor():
     return transformers.Wav2Vec2FeatureExtractor(sampling_rate=SPEECH_SAMPLING_RATE, return_attention_mask=True)
 
 
+def _speech2text_config(tokenizer):
+    import transformers
+
+    from tests.tiny_models import tiny_config
+
+    # 80 mel bins (the extractor's default); 200 positions after the 4x subsampler: 8 s of audio.
+    return transformers.Speech2TextConfig(**{**tiny_config("speech_to_text"), "vocab_size": len(tokenizer),
+                                             "input_feat_per_channel": 80, "max_source_positions": 200,
+                                             "bos_token_id": 0, "pad_token_id": 1, "eos_token_id": 2,
+                                             "decoder_start_token_id": 2})
+
+
+def _speech2text_feature_extractor():
+    import transformers
+
+    return transformers.Speech2TextFeatureExtractor()  # 16 kHz, 80 mel bins
+
+
 def _vit_image_processor():
     import transformers
 
@@ -236,6 +254,9 @@ BUILDERS = {
     "vit-image-classification": ("ViTForImageClassification", None, _vit_config, _vit_image_processor),
     "clip": ("CLIPModel", bert_tokenizer, _clip_config, _clip_image_processor),
     "wav2vec2-ctc": ("Wav2Vec2ForCTC", wav2vec2_ctc_tokenizer, _wav2vec2_ctc_config, _wav2vec2_feature_extractor),
+    # A BART byte-level BPE stands in for Speech2Text's SentencePiece tokenizer (same special ids).
+    "speech2text": ("Speech2TextForConditionalGeneration", bart_tokenizer, _speech2text_config,
+                    _speech2text_feature_extractor),
     "bert-sequence-classification": ("BertForSequenceClassification", bert_tokenizer,
                                      _bert_config(id2label={0: "NEGATIVE", 1: "NEUTRAL", 2: "POSITIVE"})),
     "bert-single-label": ("BertForSequenceClassification", bert_tokenizer, _bert_config(num_labels=1)),

@@ -1,12 +1,17 @@
-"""`automatic-speech-recognition` with CTC models (`Wav2Vec2ForCTC`), in the `transformers` output format.
+"""`automatic-speech-recognition` with CTC models (`Wav2Vec2ForCTC`) and speech encoder-decoders
+(`Speech2TextForConditionalGeneration`), in the `transformers` output format.
 
 Reference: `transformers.pipelines.automatic_speech_recognition` (v5.24),
-whose inputs, parameters, chunking and results this follows for CTC models:
+whose inputs, parameters, chunking and results this follows. CTC models:
 the feature extractor turns each waveform (or each `chunk_length_s` window)
 into `input_values` and an `attention_mask`; the model's logits are reduced
 by argmax; the frames of the windows' strides are dropped; the tokenizer
 (`Wav2Vec2CTCTokenizer`) decodes the frames, merging repeats and dropping the
-blank (pad) token.
+blank (pad) token. Sequence-to-sequence models: the feature extractor
+(`Speech2TextFeatureExtractor`) gives `input_features`, tfmodels'
+`generate()` decodes them (options the checkpoint's generation config does
+not set default to the reference's `max_new_tokens=256, num_beams=5`), and
+the tokenizer decodes the tokens without special tokens.
 
 Differences from the reference:
 
@@ -17,8 +22,11 @@ Differences from the reference:
   extractor's `sampling_rate` (a file, or a `{"sampling_rate": ...}` dict)
   is refused with an error naming both rates (the reference resamples with
   `torchaudio`).
-- Sequence-to-sequence speech models and language-model decoding
-  (`decoder=`, pyctcdecode) are not supported.
+- Not supported: language-model decoding (`decoder=`, pyctcdecode),
+  `chunk_length_s` and `stride` for sequence-to-sequence models (the
+  reference's "very experimental" merge of overlapping windows), Whisper.
+- Unknown keywords are refused (the reference passes them to `generate()`,
+  where CTC models ignore them).
 """
 
 import io
@@ -26,8 +34,14 @@ import os
 
 import numpy as np
 
+from tfmodels import auto
 from tfmodels.pipelines.base import Pipeline
+from tfmodels.pipelines.generation import with_pipeline_defaults
 from tfmodels.pipelines.text import model_config
+
+# `AutomaticSpeechRecognitionPipeline._default_generation_config` of the reference: for the options neither
+# the call nor the checkpoint sets.
+SEQ2SEQ_GENERATION_DEFAULTS = {"max_new_tokens": 256, "num_beams": 5}
 
 
 def read_audio(source, sampling_rate, timeout=None):
@@ -100,7 +114,8 @@ def rescale_stride(stride, ratio):
 
 
 class AutomaticSpeechRecognitionPipeline(Pipeline):
-    """`automatic-speech-recognition` with a CTC model (`Wav2Vec2ForCTC`).
+    """`automatic-speech-recognition` with a CTC model (`Wav2Vec2ForCTC`) or a speech encoder-decoder
+    (`Speech2TextForConditionalGeneration`, decoded with `generate()`).
 
     Call with one input or a list of them:
 
@@ -117,7 +132,10 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
     that length, `stride_length_s` (float or `(left, right)`, default
     `chunk_length_s / 6`) of them overlapping the neighbours and dropped from
     the logits), `return_timestamps` (`"char"` or `"word"`: adds `"chunks"`,
-    `[{"text": str, "timestamp": (start_s, end_s)}]`), `timeout` (URLs).
+    `[{"text": str, "timestamp": (start_s, end_s)}]`), `timeout` (URLs);
+    the last three for CTC models only. Sequence-to-sequence models take any
+    `generate()` option (`max_new_tokens`, `num_beams`, ..., or a dict
+    `generate_kwargs`).
 
     Batches (`batch_size`) are padded with the feature extractor's
     `padding_value` and the attention mask is 0 there, as the reference
@@ -129,12 +147,12 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
         per input `{"text": str}` (plus `"chunks"` with timestamps).
 
     Raises:
-        ValueError: no feature extractor or tokenizer; a sequence-to-sequence
-            model; a dict without `"raw"`/`"array"` and `"sampling_rate"`; a
+        ValueError: no feature extractor or tokenizer; a dict without `"raw"`/`"array"` and `"sampling_rate"`; a
             sampling rate other than the feature extractor's; a stride
             longer than the audio; `chunk_length_s` shorter than its strides;
-            another `return_timestamps`.
-        TypeError: another kind of input.
+            another `return_timestamps`; chunking, strides or timestamps with a
+            sequence-to-sequence model; more than one returned sequence.
+        TypeError: another kind of input; `generate()` options for a CTC model.
     """
 
     default_task = "automatic-speech-recognition"
@@ -144,9 +162,7 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
         if decoder is not None:
             raise ValueError("Language-model CTC decoding (decoder=, pyctcdecode) is not supported by tfmodels: "
                              "decode the logits with pyctcdecode yourself, or drop decoder= for greedy decoding.")
-        if getattr(model, "is_encoder_decoder", False) or "ForConditionalGeneration" in type(model).__name__:
-            raise ValueError(f"{type(model).__name__} is a sequence-to-sequence speech model; the tfmodels "
-                             "automatic-speech-recognition pipeline supports CTC models (Wav2Vec2ForCTC) only.")
+        self.type = "seq2seq" if isinstance(model, tuple(auto.MODEL_REGISTRIES["speech-seq2seq"].values())) else "ctc"
         if feature_extractor is None or tokenizer is None:
             raise ValueError("AutomaticSpeechRecognitionPipeline needs feature_extractor= (e.g. tfmodels.processors."
                              "Wav2Vec2FeatureExtractor.from_pretrained(checkpoint_directory)) and tokenizer= (e.g. "
@@ -164,9 +180,16 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
         return int(np.prod(model_config(self.model)["conv_stride"]))
 
     def _sanitize_parameters(self, chunk_length_s=None, stride_length_s=None, return_timestamps=None, timeout=None,
-                             ignore_warning=None):
+                             ignore_warning=None, generate_kwargs=None, **options):
         del ignore_warning  # the reference's switch for a seq2seq chunking warning
         pre, post = {}, {}
+        forward = {**(generate_kwargs or {}), **options}
+        if self.type == "ctc" and forward:
+            raise TypeError(f"{type(self.model).__name__} is a CTC model: generate() options {sorted(forward)} apply "
+                            "to sequence-to-sequence models only.")
+        if self.type == "seq2seq" and (chunk_length_s or stride_length_s is not None or return_timestamps):
+            raise ValueError("chunk_length_s, stride_length_s and return_timestamps are supported for CTC models "
+                             f"only, not for {type(self.model).__name__}: transcribe shorter audio.")
         if chunk_length_s is not None:
             pre["chunk_length_s"] = chunk_length_s
         if stride_length_s is not None:
@@ -178,7 +201,7 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
                 raise ValueError("CTC can either predict character level timestamps, or word level timestamps: set "
                                  f"return_timestamps='char' or 'word'. Received: return_timestamps={return_timestamps!r}")
             post["return_timestamps"] = return_timestamps
-        return pre, {}, post
+        return pre, forward, post
 
     def _waveform(self, inputs, timeout):
         """`(waveform, stride in samples or None, extra keys)` of one input."""
@@ -210,6 +233,8 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
                             f"...}} dict, a file path, a URL or bytes. Received: {type(inputs).__name__}")
         inputs = to_mono(inputs)
         if stride is not None:
+            if self.type == "seq2seq":
+                raise ValueError("A stride is only usable with CTC models: remove the 'stride' key.")
             if stride[0] + stride[1] > inputs.shape[0]:
                 raise ValueError(f"The stride {tuple(stride)} is longer than the audio ({inputs.shape[0]} samples).")
             stride = (inputs.shape[0], int(round(stride[0])), int(round(stride[1])))
@@ -248,11 +273,22 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
             if is_last:
                 break
 
-    def _forward(self, batch):
-        logits = self.model_outputs(batch)["logits"]  # (batch, frames, vocab_size)
-        return {"tokens": np.argmax(logits, axis=-1)}
+    def _forward(self, batch, **generate_kwargs):
+        if self.type == "ctc":
+            logits = self.model_outputs(batch)["logits"]  # (batch, frames, vocab_size)
+            return {"tokens": np.argmax(logits, axis=-1)}
+        options = with_pipeline_defaults(self.model, generate_kwargs, SEQ2SEQ_GENERATION_DEFAULTS)[0]
+        main = self.model.main_input_name
+        tokens = np.asarray(self.model.generate(batch[main], attention_mask=batch.get("attention_mask"), **options))
+        if len(tokens) != len(batch[main]):
+            raise ValueError("automatic-speech-recognition returns one transcription per input: num_return_sequences "
+                             f"must be 1. Received: num_return_sequences={len(tokens) // len(batch[main])}")
+        return {"tokens": tokens}  # (batch, generated_len)
 
     def postprocess(self, chunk_outputs, return_timestamps=None):
+        if self.type == "seq2seq":
+            result = {"text": self.tokenizer.decode(chunk_outputs[0]["tokens"], skip_special_tokens=True)}
+            return self._with_extra(result, chunk_outputs)
         pieces = []
         for output in chunk_outputs:
             tokens = output["tokens"]
@@ -271,6 +307,11 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
             result["chunks"] = [{"text": item[return_timestamps],
                                  "timestamp": (item["start_offset"] * align / rate, item["end_offset"] * align / rate)}
                                 for item in offsets]
+        return self._with_extra(result, chunk_outputs)
+
+    @staticmethod
+    def _with_extra(result, chunk_outputs):
+        """The input dict's other keys, one entry per chunk, as the reference returns them."""
         skip = {"stride", "tokens", "input_values", "attention_mask", "input_features"}
         for output in chunk_outputs:
             for key, value in output.items():
