@@ -1,8 +1,11 @@
-"""`automatic-speech-recognition` against `transformers.pipeline` (PyTorch, v5.24) on one tiny checkpoint.
+"""`automatic-speech-recognition` against `transformers.pipeline` (PyTorch, v5.24) on tiny checkpoints.
 
 A random `Wav2Vec2ForCTC` (80 samples per frame) with a character-level
 `Wav2Vec2CTCTokenizer` and a `Wav2Vec2FeatureExtractor` at 22050 Hz, saved
-into one directory (`tests.pipeline_checkpoints`). Inputs are real speech
+into one directory (`tests.pipeline_checkpoints`); and a random
+`Speech2TextForConditionalGeneration` with its `Speech2TextFeatureExtractor`
+(16 kHz filter banks) and a byte-level BPE tokenizer, decoded with
+`generate()` (beam search: the pipeline's default `num_beams=5`). Inputs are real speech
 synthesised by espeak-ng (tests needing it skip where it is absent) and
 random waveforms, one at a time and batched with unequal lengths (the
 padded frames are decoded too, in both). Texts must be identical.
@@ -66,13 +69,13 @@ def waveforms(*lengths, seed=0):
     return [random.randn(n).astype("float32") for n in lengths]
 
 
-def check(pipelines, inputs, reference_inputs=None, **kwargs):
+def check(pipelines, inputs, reference_inputs=None, ours_kwargs=None, **kwargs):
     ours, reference = pipelines
     reference_inputs = inputs if reference_inputs is None else reference_inputs
     if isinstance(reference_inputs, dict):
         reference_inputs = dict(reference_inputs)  # the reference pops the keys of the caller's dict
     expected = reference(reference_inputs, **kwargs)
-    assert_same(ours(inputs, **kwargs), expected)
+    assert_same(ours(inputs, **kwargs, **(ours_kwargs or {})), expected)
     return expected
 
 
@@ -149,6 +152,8 @@ def test_clear_errors(pipelines, checkpoint, tmp_path):
         ours(a, chunk_length_s=0.05, stride_length_s=0.03)
     with pytest.raises(ValueError, match="return_timestamps='char' or 'word'"):
         ours(a, return_timestamps=True)
+    with pytest.raises(TypeError, match="CTC model: generate\\(\\) options"):
+        ours(a, max_new_tokens=3)
     model = tfmodels.AutoModelForCTC.from_pretrained(checkpoint)
     with pytest.raises(ValueError, match="feature_extractor="):
         tfmodels.pipeline(TASK, model=model, tokenizer=ours.tokenizer)
@@ -157,3 +162,40 @@ def test_clear_errors(pipelines, checkpoint, tmp_path):
     with pytest.raises(ValueError, match="no default model.*facebook/wav2vec2-base-960h"):
         tfmodels.pipeline(TASK)
     assert TASK in tfmodels.pipelines.supported_tasks()
+
+
+@pytest.fixture(scope="module")
+def seq2seq(tmp_path_factory, speech):
+    """The Speech2Text pipelines and the espeak-ng speech at 16 kHz (linear interpolation)."""
+    _, spoken = speech
+    path = build("speech2text", tmp_path_factory.mktemp("asr") / "speech2text")
+    times = [np.arange(int(len(x) * 16000 / RATE)) / 16000 for x in spoken]
+    at_16k = [np.interp(t, np.arange(len(x)) / RATE, x).astype("float32") for t, x in zip(times, spoken)]
+    return (tfmodels.pipeline(TASK, model=path), transformers.pipeline(TASK, model=path)), at_16k
+
+
+EAGER = {"jit_compile": False}  # one XLA compilation per input length would dominate the tests
+
+
+@needs_espeak
+def test_sequence_to_sequence_generates_as_the_reference(seq2seq):
+    pipelines, at_16k = seq2seq
+    assert type(pipelines[0].model).__name__ == "Speech2TextForConditionalGeneration"
+    result = check(pipelines, at_16k, batch_size=2, max_new_tokens=5, ours_kwargs=EAGER)  # beam search, 5 beams
+    assert all(r["text"] for r in result)
+    ours, _ = pipelines
+    with pytest.raises(ValueError, match="CTC models only"):
+        ours(at_16k[1], chunk_length_s=1.0)
+    with pytest.raises(ValueError, match="stride is only usable with CTC"):
+        ours({"raw": at_16k[1], "sampling_rate": 16000, "stride": (10, 10)})
+
+
+@needs_espeak
+@pytest.mark.slow
+def test_sequence_to_sequence_options(seq2seq):
+    pipelines, at_16k = seq2seq
+    check(pipelines, {"raw": at_16k[1], "sampling_rate": 16000, "id": 3}, generate_kwargs={"max_new_tokens": 5},
+          num_beams=1, ours_kwargs=EAGER)
+    check(pipelines, at_16k[0], max_new_tokens=4, do_sample=False, num_beams=3, ours_kwargs=EAGER)
+    with pytest.raises(ValueError, match="num_return_sequences must be 1"):
+        pipelines[0](at_16k[1], max_new_tokens=2, num_beams=2, num_return_sequences=2, jit_compile=False)
