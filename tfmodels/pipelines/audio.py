@@ -147,10 +147,11 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
         per input `{"text": str}` (plus `"chunks"` with timestamps).
 
     Raises:
-        ValueError: no feature extractor or tokenizer; a dict without `"raw"`/`"array"` and `"sampling_rate"`; a
-            sampling rate other than the feature extractor's; a stride
-            longer than the audio; `chunk_length_s` shorter than its strides;
-            another `return_timestamps`; chunking, strides or timestamps with a
+        ValueError: no feature extractor or tokenizer; `decoder=`; a dict
+            without `"raw"`/`"array"` and `"sampling_rate"`; a sampling rate
+            other than the feature extractor's; a stride longer than the
+            audio; `chunk_length_s` shorter than its strides; another
+            `return_timestamps`; chunking, strides or timestamps with a
             sequence-to-sequence model; more than one returned sequence.
         TypeError: another kind of input; `generate()` options for a CTC model.
     """
@@ -198,8 +199,9 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
             pre["timeout"] = timeout
         if return_timestamps is not None:
             if return_timestamps not in ("char", "word"):
-                raise ValueError("CTC can either predict character level timestamps, or word level timestamps: set "
-                                 f"return_timestamps='char' or 'word'. Received: return_timestamps={return_timestamps!r}")
+                raise ValueError("CTC can either predict character level timestamps, or word level timestamps: "
+                                 "set return_timestamps='char' or 'word'. Received: "
+                                 f"return_timestamps={return_timestamps!r}")
             post["return_timestamps"] = return_timestamps
         return pre, forward, post
 
