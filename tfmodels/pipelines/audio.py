@@ -36,7 +36,7 @@ import numpy as np
 
 from tfmodels import auto
 from tfmodels.pipelines.base import Pipeline
-from tfmodels.pipelines.generation import with_pipeline_defaults
+from tfmodels.pipelines.generation import generated_ids, with_pipeline_defaults
 from tfmodels.pipelines.text import model_config
 
 # `AutomaticSpeechRecognitionPipeline._default_generation_config` of the reference: for the options neither
@@ -281,7 +281,7 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
             return {"tokens": np.argmax(logits, axis=-1)}
         options = with_pipeline_defaults(self.model, generate_kwargs, SEQ2SEQ_GENERATION_DEFAULTS)[0]
         main = self.model.main_input_name
-        tokens = np.asarray(self.model.generate(batch[main], attention_mask=batch.get("attention_mask"), **options))
+        tokens = generated_ids(self.model.generate(batch[main], attention_mask=batch.get("attention_mask"), **options))
         if len(tokens) != len(batch[main]):
             raise ValueError("automatic-speech-recognition returns one transcription per input: num_return_sequences "
                              f"must be 1. Received: num_return_sequences={len(tokens) // len(batch[main])}")
