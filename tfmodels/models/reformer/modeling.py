@@ -40,6 +40,7 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers.embeddings import WordEmbedding
@@ -183,6 +184,33 @@ class ReformerModel(PreTrainedModel):
         per_lsh = iter(random_rotations)
         return [next(per_lsh) if kind == "lsh" else None for kind in kinds]
 
+    def _static_padding(self, seq_len):
+        """Padding (int) for a static `seq_len`, after checking the padded length against the positions."""
+        padded_len = self.padded_length(seq_len)
+        if padded_len > self.max_positions:
+            raise ValueError(
+                f"{type(self).__name__} accepts sequences of at most {self.max_positions} positions "
+                f"(max_position_embeddings, axial_pos_shape) after padding to a multiple of {self.chunk_multiple}. "
+                f"Received: sequence length {seq_len} (padded: {padded_len}).")
+        return padded_len - seq_len
+
+    def _dynamic_padding(self, input_ids):
+        """`(seq_len, pad)` int32 scalars for a dynamic length: `padded_length` in the graph, checked at run time.
+
+        Raises:
+            ValueError: an LSH layer with `num_buckets=None` (its bucket count depends on the length).
+        """
+        for layer in self.lsh_layers():
+            layer.buckets_for(None)  # raises for num_buckets=None
+        seq_len = tf.shape(input_ids)[1]
+        multiple = self.chunk_multiple
+        pad = tf.where(seq_len > self.min_chunk_length, (multiple - seq_len % multiple) % multiple, 0)
+        tf.debugging.assert_less_equal(
+            seq_len + pad, self.max_positions,
+            message=f"{type(self).__name__} accepts sequences of at most {self.max_positions} positions "
+                    f"(max_position_embeddings, axial_pos_shape) after padding to a multiple of {multiple}")
+        return seq_len, pad
+
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
              random_rotations=None):
         inputs = self._prepare_inputs(inputs)
@@ -196,27 +224,20 @@ class ReformerModel(PreTrainedModel):
         """The forward pass on tensors (what `call` and `generate` run)."""
         seq_len = input_ids.shape[1]
         if seq_len is None:
-            raise ValueError(f"{type(self).__name__} needs a static sequence length (its chunking and padding "
-                             "depend on it). Trace with fixed shapes, e.g. tf.function(input_signature=[... (batch, "
-                             "seq_len) ...]).")
-        padded_len = self.padded_length(seq_len)
-        if padded_len > self.max_positions:
-            raise ValueError(
-                f"{type(self).__name__} accepts sequences of at most {self.max_positions} positions "
-                f"(max_position_embeddings, axial_pos_shape) after padding to a multiple of {self.chunk_multiple}. "
-                f"Received: sequence length {seq_len} (padded: {padded_len}).")
-        pad = padded_len - seq_len
+            seq_len, pad = self._dynamic_padding(input_ids)
+        else:
+            pad = self._static_padding(seq_len)
+        padded_len = seq_len + pad
+        batch = ops.shape(input_ids)[0]
         mask = ops.ones_like(input_ids, "bool") if attention_mask is None else ops.not_equal(attention_mask, 0)
         if position_ids is None:
-            position_ids = ops.broadcast_to(ops.arange(padded_len, dtype="int32")[None, :],
-                                            (ops.shape(input_ids)[0], padded_len))
-        elif pad:
-            extra = ops.broadcast_to(ops.arange(seq_len, padded_len, dtype="int32")[None, :],
-                                     (ops.shape(input_ids)[0], pad))
+            position_ids = ops.broadcast_to(tf.range(padded_len, dtype="int32")[None, :], (batch, padded_len))
+        elif not isinstance(pad, int) or pad:
+            extra = ops.broadcast_to(tf.range(seq_len, padded_len, dtype="int32")[None, :], (batch, pad))
             position_ids = ops.concatenate([ops.cast(position_ids, "int32"), extra], axis=1)
-        if pad:
-            input_ids = ops.pad(input_ids, [(0, 0), (0, pad)], constant_values=self.config["pad_token_id"] or 0)
-            mask = ops.pad(mask, [(0, 0), (0, pad)], constant_values=False)
+        if not isinstance(pad, int) or pad:
+            input_ids = tf.pad(input_ids, [(0, 0), (0, pad)], constant_values=self.config["pad_token_id"] or 0)
+            mask = tf.pad(mask, [(0, 0), (0, pad)], constant_values=False)
         x = self.embedding_dropout(self.word_embeddings(input_ids), training=training)
         x = x + self.position_dropout(self.position_embeddings(position_ids, training=training)
                                       if self.config["axial_pos_embds"] else self.position_embeddings(position_ids),
