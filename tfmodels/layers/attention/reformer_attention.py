@@ -163,7 +163,8 @@ class LocalSelfAttention(_ChunkedSelfAttention):
             projections have no bias by default.
 
     Call args:
-        query: float tensor `(B, S, D)`; `S <= L` or a multiple of `L`.
+        query: float tensor `(B, S, D)`; `S <= L` or a multiple of `L`. A
+            dynamic `S` is decided at run time (`tf.cond`), without scores.
         attention_mask: optional bool/0-1 tensor `(B, S)`, True = a real token.
         return_attention_scores: bool, also return the probabilities.
         training: bool, enables dropout.
@@ -174,7 +175,7 @@ class LocalSelfAttention(_ChunkedSelfAttention):
 
     Raises:
         ValueError: a non-positive `chunk_length`, negative neighbour counts,
-            or `L < S` not dividing `S`.
+            `L < S` not dividing `S`, or `return_attention_scores` with a dynamic `S`.
     """
 
     def call(self, query, attention_mask=None, return_attention_scores=False, training=None, **kwargs):
@@ -258,7 +259,8 @@ class LSHSelfAttention(_ChunkedSelfAttention):
         **kwargs: `MultiHeadAttention` arguments; projections have no bias by default.
 
     Call args:
-        query: float tensor `(B, S, D)`; `S <= L` or a multiple of `L`.
+        query: float tensor `(B, S, D)`; `S <= L` or a multiple of `L`. A
+            dynamic `S` is decided at run time (`tf.cond`), without scores.
         attention_mask: optional bool/0-1 tensor `(B, S)`, True = a real token.
         random_rotations: optional float tensor of `rotations_shape(S)`.
         return_attention_scores: bool, also return the probabilities.
@@ -271,7 +273,8 @@ class LSHSelfAttention(_ChunkedSelfAttention):
 
     Raises:
         ValueError: an odd bucket count, bad chunking arguments, `L < S` not
-            dividing `S`, or `random_rotations` of the wrong shape.
+            dividing `S`, `random_rotations` of the wrong shape, or a dynamic
+            `S` with `num_buckets=None` or `return_attention_scores`.
     """
 
     def __init__(self, num_heads, key_dim, chunk_length=64, num_chunks_before=1, num_chunks_after=0,

@@ -11,9 +11,14 @@ the chunk lengths is right-padded to that multiple (`pad_token_id`, masked
 out); `last_hidden_state` is cut back to the input length, while
 `hidden_states` (the second stream before each layer and after the last,
 `(batch, padded_len, hidden_size)`) and `attentions` keep the padded
-length, as in the reference. Every decision depends on the sequence
-length, so the length must be static (it is in eager calls, `fit()` and
-XLA with fixed shapes; a graph traced with a `None` length raises).
+length, as in the reference. With a static length (eager calls, `fit()`,
+XLA) every decision is made at trace time. With a dynamic one (a SavedModel
+signature over `(None, None)` inputs, `tfmodels.export_saved_model`) the
+padding is computed in the graph, each attention layer chooses between one
+chunk (plain attention) and chunks with a `tf.cond` on the length, and a
+padded length past the position table fails at run time with the same
+message; attention outputs need a static length, and LSH layers need a set
+`num_buckets` (the reference's `None` picks it from the length).
 
 LSH attention is random: see `tfmodels.layers.attention.reformer_attention.
 LSHSelfAttention`. Every call takes a `random_rotations` keyword argument
@@ -27,8 +32,7 @@ the gradients are the same, the memory is not saved).
 
 Not implemented: the reference's `num_hashes` call argument (set the
 config field), `inputs_embeds`, and its `past_buckets_states` cache
-(`generate()` re-runs the prefix instead, see `tfmodels.models.reformer.heads`);
-a SavedModel signature with a dynamic sequence length (see above).
+(`generate()` re-runs the prefix instead, see `tfmodels.models.reformer.heads`).
 
 References:
     Kitaev, Kaiser, Levskaya, "Reformer: The Efficient Transformer", 2020.
@@ -84,7 +88,9 @@ class ReformerModel(PreTrainedModel):
     Raises:
         ValueError: unknown or no `attn_layers`, axial dims that do not sum
             to `hidden_size`, odd bucket counts, a sequence longer than the
-            position table (after padding), a dynamic sequence length.
+            position table (after padding; at run time for a dynamic length),
+            a dynamic sequence length with `num_buckets=None` or with
+            `output_attentions`.
     """
 
     model_type = "reformer"
