@@ -200,7 +200,7 @@ def _pytorch_step(name, config, ids, mask, train):
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        return float(loss)
+        return loss.item()
     return train_step
 
 
