@@ -42,7 +42,7 @@ test-latest:
 
 # Every benchmark, full size (minutes each; quiet machine). `make bench BENCH_FLAGS=--quick`: smoke run only.
 BENCHMARKS = encoder_inference.py embed_sentences.py generation.py seq2seq_generation.py train_step.py \
-	relative_models.py deberta_inference.py convert_memory.py
+	relative_models.py deberta_inference.py convert_memory.py vision_speech.py profile_decoding.py
 BENCH_FLAGS ?=
 bench: install
 	cd benchmarks && for script in $(BENCHMARKS); do \

@@ -41,7 +41,7 @@ def run_builder(script, transformers_version, build, description, default_venv, 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--venv", default=default_venv, help=f"virtual environment to use (default: {default_venv})")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args, builder_args = parser.parse_known_args()  # the rest is the builder's (it reads them from sys.argv)
     if args.inside:
         import transformers
 
@@ -52,4 +52,4 @@ def run_builder(script, transformers_version, build, description, default_venv, 
         return
     python = ensure_venv(args.venv, transformers_version, packages, system_site_packages)
     env = {**os.environ, "PYTHONNOUSERSITE": "1"}
-    subprocess.check_call([str(python), str(script), "--inside", "--venv", args.venv], env=env)
+    subprocess.check_call([str(python), str(script), "--inside", "--venv", args.venv, *builder_args], env=env)

@@ -7,6 +7,7 @@ virtual environment (no system packages: the system's Keras 3 must stay
 out):
 
     python scripts/make_tf_h5_fixtures.py        # creates /tmp/h5-venv if needed
+    python scripts/make_tf_h5_fixtures.py --only CLIPModel LEDForConditionalGeneration   # just these classes
 
 For each class it builds the tiny random `TF<Class>`, adds random noise to
 every weight (so zero-initialised biases and unit norms are tested too),
@@ -15,7 +16,8 @@ in `SHARDED` with a small `max_shard_size`, giving `tf_model-0000k-of-0000n.h5`
 shards and `tf_model.h5.index.json`), and writes `<class>/reference.npz`:
 the inputs (`input.*`, right-padded; seq2seq decoders right-padded too) and
 every output the TF model returns on them with hidden states and attentions
-(tuples as `name.{i}`; the cache, `past_key_values` / `mems`, is left out).
+(tuples as `name.{i}`, nested outputs such as CLIP's `text_model_output` as
+`name/field`; the cache, `past_key_values` / `mems`, is left out).
 The classes in `SAFETENSORS` are also saved with `safe_serialization=True`
 (a `model.safetensors` in TF naming and layouts, metadata `format: tf`) to
 `safetensors/<class>/` (`config.json`, `model.safetensors`; the reference is
@@ -35,6 +37,11 @@ variable they copy (TF ALBERT computes with `predictions/decoder/bias`; a
 checkpoint converted from PyTorch, where the two are one parameter, holds it
 in `predictions/bias` too; TF Transformer-XL keeps its own adaptive-softmax
 tables, which PyTorch ties to the input ones).
+
+Two configurations avoid bugs of the 4.46.3 TF classes: Wav2Vec2's feature
+encoder has equal `conv_dim`s (TF's no-norm conv layers take
+`conv_dim[layer_id]` input channels), and LXMERT has as many boxes as tokens
+(TF reshapes `visual_attention_mask` with the text's length).
 """
 
 import sys
@@ -44,7 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from legacy_venv import run_builder  # noqa: E402
 
 TRANSFORMERS_VERSION = "4.46.3"
-PACKAGES = ("tensorflow-cpu==2.15.*", "tf-keras==2.15.*", "numpy<2")
+# TensorFlow Probability: TF TAPAS's question-answering head needs it.
+PACKAGES = ("tensorflow-cpu==2.15.*", "tf-keras==2.15.*", "tensorflow-probability==0.23.*", "numpy<2")
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "tf_h5"
 VOCAB = 40
@@ -81,6 +89,8 @@ SMALL = dict(vocab_size=VOCAB, hidden_size=24, num_hidden_layers=2, num_attentio
 SEQ2SEQ = dict(vocab_size=VOCAB, max_position_embeddings=16, d_model=24, encoder_layers=2, decoder_layers=3,
                encoder_attention_heads=3, decoder_attention_heads=4, encoder_ffn_dim=29, decoder_ffn_dim=23,
                pad_token_id=1, eos_token_id=2, bos_token_id=0, decoder_start_token_id=2, forced_eos_token_id=None)
+VISION = dict(image_size=8, patch_size=4, num_channels=3, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+              intermediate_size=29)
 VARIABLE_MODELS = {
     "ConvBertModel": ("ConvBertConfig", {**SMALL, "num_attention_heads": 4, "type_vocab_size": 3,
                                          "embedding_size": 16, "head_ratio": 2, "conv_kernel_size": 3,
@@ -140,6 +150,38 @@ VARIABLE_MODELS = {
                                                      n_head=3, d_head=8, d_inner=29, div_val=2, n_layer=2,
                                                      mem_len=0, clamp_len=-1), "ids"),
     "AlbertForMaskedLM": ("AlbertConfig", {**SMALL, "embedding_size": 16, "type_vocab_size": 3}, "encoder"),
+    "CamembertForMaskedLM": ("CamembertConfig", {**SMALL, "max_position_embeddings": 18, "type_vocab_size": 1,
+                                                 "pad_token_id": 1}, "plain"),
+    "BlenderbotForConditionalGeneration": ("BlenderbotConfig", {**SEQ2SEQ, "pad_token_id": 0,
+                                                                "decoder_start_token_id": 1}, "seq2seq"),
+    "BlenderbotSmallForConditionalGeneration": ("BlenderbotSmallConfig", {**SEQ2SEQ, "pad_token_id": 0,
+                                                                          "decoder_start_token_id": 1}, "seq2seq"),
+    # Window 4: the 9 tokens are padded to 12 inside the model; the first token of each row attends globally.
+    "LongformerForMaskedLM": ("LongformerConfig", {**SMALL, "max_position_embeddings": 20, "type_vocab_size": 1,
+                                                   "pad_token_id": 1, "attention_window": [4, 4]}, "longformer"),
+    "LEDForConditionalGeneration": ("LEDConfig", {**{k: v for k, v in SEQ2SEQ.items()
+                                                     if k != "max_position_embeddings"},
+                                                  "max_encoder_position_embeddings": 20,
+                                                  "max_decoder_position_embeddings": 16, "attention_window": [4, 4]},
+                                    "led"),
+    "ViTForImageClassification": ("ViTConfig", dict(VISION, num_labels=3), "vision"),
+    "DeiTForImageClassificationWithTeacher": ("DeiTConfig", dict(VISION, num_labels=3, encoder_stride=4), "vision"),
+    "CLIPModel": ("CLIPConfig", dict(text_config=dict(vocab_size=VOCAB, hidden_size=24, intermediate_size=29,
+                                                      num_hidden_layers=2, num_attention_heads=3,
+                                                      max_position_embeddings=16, eos_token_id=2),
+                                     vision_config=dict(VISION, hidden_size=32, num_attention_heads=4),
+                                     projection_dim=16), "clip"),
+    "Wav2Vec2ForCTC": ("Wav2Vec2Config", dict(vocab_size=VOCAB, hidden_size=24, num_hidden_layers=2,
+                                              num_attention_heads=3, intermediate_size=29, conv_dim=(8, 8),
+                                              conv_stride=(4, 2), conv_kernel=(8, 3), num_conv_pos_embeddings=4,
+                                              num_conv_pos_embedding_groups=3, pad_token_id=0), "audio"),
+    "TapasForQuestionAnswering": ("TapasConfig", {**SMALL, "type_vocab_sizes": [3, 5, 5, 2, 5, 5, 5],
+                                                  "num_aggregation_labels": 3, "max_position_embeddings": 16},
+                                  "tapas"),
+    "LxmertModel": ("LxmertConfig", dict(vocab_size=VOCAB, hidden_size=24, num_attention_heads=3,
+                                         intermediate_size=29, max_position_embeddings=16, type_vocab_size=3,
+                                         l_layers=2, x_layers=1, r_layers=1, visual_feat_dim=11, visual_pos_dim=4),
+                    "lxmert"),
 }
 # TF variable name suffixes of sinusoid tables stored as trainable variables.
 FIXED = {"RoFormerModel": ("encoder/embed_positions/embeddings:0",),
@@ -157,12 +199,41 @@ CACHE_OUTPUTS = ("past_key_values", "mems")
 
 def model_inputs(kind, seed=0):
     """Right-padded `(3, 9)` inputs (row 1 keeps 5 tokens, row 2 keeps 2); seq2seq adds `(3, 7)` decoder
-    inputs with right padding only (a left-padded decoder row would be fully masked at its first query)."""
+    inputs with right padding only (a left-padded decoder row would be fully masked at its first query).
+
+    Kinds without token ids: `vision` (`pixel_values (3, 3, 8, 8)`), `audio` (`input_values (3, 64)`, rows
+    1 and 2 right-padded to 40 and 24 samples); `clip` adds `pixel_values` to the text inputs, `lxmert`
+    `visual_feats (3, 9, 11)`, `visual_pos` and a right-padded `visual_attention_mask`; `tapas` has 7 token
+    type ids per token; `longformer` / `led` make the first token of each row global."""
     import numpy as np
 
     from tests.helpers import random_inputs
 
-    inputs = random_inputs(vocab_size=VOCAB, type_vocab_size=3 if kind in ("encoder", "layoutlm") else 0, seed=seed)
+    rng = np.random.RandomState(seed + 3)
+    if kind == "vision":
+        return {"pixel_values": rng.normal(0.0, 1.0, (3, 3, 8, 8)).astype("float32")}
+    if kind == "audio":
+        mask = np.ones((3, 64), dtype="int64")
+        mask[1, 40:] = 0
+        mask[2, 24:] = 0
+        return {"input_values": (rng.normal(0.0, 1.0, (3, 64)) * mask).astype("float32"), "attention_mask": mask}
+    inputs = random_inputs(vocab_size=VOCAB, type_vocab_size=3 if kind in ("encoder", "layoutlm", "lxmert") else 0,
+                           seed=seed)
+    if kind == "clip":
+        inputs["pixel_values"] = rng.normal(0.0, 1.0, (3, 3, 8, 8)).astype("float32")
+    if kind == "lxmert":
+        # As many boxes as tokens: TF LXMERT reshapes `visual_attention_mask` with the text's length.
+        inputs["visual_feats"] = rng.normal(0.0, 1.0, (3, 9, 11)).astype("float32")
+        inputs["visual_pos"] = rng.uniform(0.0, 1.0, (3, 9, 4)).astype("float32")
+        visual_mask = np.ones((3, 9), dtype="int64")
+        visual_mask[1, 6:] = 0
+        inputs["visual_attention_mask"] = visual_mask
+    if kind == "tapas":
+        inputs["token_type_ids"] = np.stack([rng.randint(0, n, (3, 9)) for n in (3, 5, 5, 2, 5, 5, 5)],
+                                            axis=-1).astype("int64")
+    if kind in ("longformer", "led"):
+        inputs["global_attention_mask"] = np.zeros((3, 9), dtype="int64")
+        inputs["global_attention_mask"][:, 0] = 1
     inputs["input_ids"] = np.maximum(inputs["input_ids"], 3)  # no pad / bos / eos ids inside the text
     if kind == "ids":  # Transformer-XL takes no attention mask
         del inputs["attention_mask"]
@@ -170,7 +241,7 @@ def model_inputs(kind, seed=0):
         rng = np.random.RandomState(seed + 2)
         corners = rng.randint(0, 32, (3, 9, 2, 2))
         inputs["bbox"] = np.concatenate([corners.min(axis=2), corners.max(axis=2)], axis=-1).astype("int64")
-    if kind == "seq2seq":
+    if kind in ("seq2seq", "led"):
         rng = np.random.RandomState(seed + 1)
         inputs["decoder_input_ids"] = rng.randint(3, VOCAB, (3, 7)).astype("int64")
         mask = np.ones((3, 7), dtype="int64")
@@ -189,7 +260,7 @@ def build_model(class_name, config_name, fields, kind, seed):
     config = getattr(transformers, config_name)(**fields)
     model = getattr(transformers, f"TF{class_name}")(config)
     inputs = model_inputs(kind)
-    tf_inputs = {k: tf.constant(v, dtype=tf.int32) for k, v in inputs.items()}
+    tf_inputs = {k: tf.constant(v, dtype=tf.int32 if v.dtype.kind == "i" else tf.float32) for k, v in inputs.items()}
     model(tf_inputs, training=False)  # builds every variable
     return model, inputs, tf_inputs
 
@@ -200,24 +271,40 @@ def save_reference(directory, model, inputs, tf_inputs):
 
     outputs = model(tf_inputs, training=False, output_hidden_states=True, output_attentions=True)
     arrays = {f"input.{k}": v for k, v in inputs.items()}
-    for name, value in outputs.items():
+    def add(name, value):
         if name in CACHE_OUTPUTS or value is None:
-            continue
-        if isinstance(value, (tuple, list)):
+            return
+        if hasattr(value, "keys"):  # a nested output (CLIP's `text_model_output`): `name/field`
+            for field, inner in value.items():
+                add(f"{name}/{field}", inner)
+        elif isinstance(value, (tuple, list)):
             arrays.update({f"{name}.{i}": np.asarray(t) for i, t in enumerate(value)})
         else:
             arrays[name] = np.asarray(value)
+
+    for name, value in outputs.items():
+        add(name, value)
     np.savez_compressed(directory / "reference.npz", **arrays)
 
 
 def build_fixtures():
+    import argparse
     import json
 
     import numpy as np
 
     from tests.tf_h5_weights import synthetic_value
 
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", nargs="+", default=None, help="build only these classes (names without TF)")
+    only = parser.parse_known_args()[0].only
+    unknown = set(only or ()) - set(MODELS) - set(VARIABLE_MODELS)
+    if unknown:
+        raise SystemExit(f"--only: no fixture class {sorted(unknown)}")
+
     for index, (class_name, (config_name, fields, kind)) in enumerate(MODELS.items()):
+        if only and class_name not in only:
+            continue
         directory = OUT / class_name
         model, inputs, tf_inputs = build_model(class_name, config_name, fields, kind, index)
         rng = np.random.RandomState(index)
@@ -236,6 +323,8 @@ def build_fixtures():
         print(f"wrote {directory}: {names}; architectures={architectures}")
 
     for index, (class_name, (config_name, fields, kind)) in enumerate(VARIABLE_MODELS.items()):
+        if only and class_name not in only:
+            continue
         directory = OUT / "variables" / class_name
         directory.mkdir(parents=True, exist_ok=True)
         try:

@@ -100,16 +100,22 @@ def t5_tokenizer(directory):
 
 
 def build(kind, directory):
-    """Writes the checkpoint `kind` (a key of `BUILDERS`) with its tokenizer into `directory`; returns it."""
+    """Writes the checkpoint `kind` (a key of `BUILDERS`) with its tokenizer (and image processor) into
+    `directory`; returns it."""
     from tests.helpers import hf_checkpoint
 
     directory = Path(directory)
-    class_name, make_tokenizer, make_config = BUILDERS[kind]
-    with tempfile.TemporaryDirectory() as source:
-        tokenizer = make_tokenizer(source)
+    class_name, make_tokenizer, make_config, *make_image_processor = BUILDERS[kind]
+    tokenizer = None
+    if make_tokenizer is not None:
+        with tempfile.TemporaryDirectory() as source:
+            tokenizer = make_tokenizer(source)
     config = make_config(tokenizer)
     hf_checkpoint(class_name, config, directory)
-    tokenizer.save_pretrained(str(directory))
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(directory))
+    for make in make_image_processor:
+        make().save_pretrained(str(directory))
     return str(directory)
 
 
@@ -152,7 +158,46 @@ def _bart_config(tokenizer):
     )
 
 
+def _vit_config(tokenizer):
+    import transformers
+
+    from tests.tiny_models import tiny_config
+
+    del tokenizer
+    return transformers.ViTConfig(**{**tiny_config("vit"), "num_labels": 4},
+                                  id2label={0: "cat", 1: "person", 2: "cup", 3: "rocket"})
+
+
+def _clip_config(tokenizer):
+    import transformers
+
+    from tests.tiny_models import tiny_config
+
+    clip = tiny_config("clip")
+    sep = tokenizer.convert_tokens_to_ids("[SEP]")  # the text tower pools at its eos token: BERT's [SEP] here
+    text = dict(clip["text_config"], vocab_size=len(tokenizer), bos_token_id=2, eos_token_id=sep, pad_token_id=0)
+    return transformers.CLIPConfig(text_config=text, vision_config=clip["vision_config"],
+                                   projection_dim=clip["projection_dim"])
+
+
+def _vit_image_processor():
+    import transformers
+
+    return transformers.ViTImageProcessor(size={"height": 30, "width": 30})
+
+
+def _clip_image_processor():
+    import transformers
+
+    return transformers.CLIPImageProcessor(size={"shortest_edge": 33}, crop_size={"height": 30, "width": 30})
+
+
 BUILDERS = {
+    "bert-nli": ("BertForSequenceClassification", bert_tokenizer,
+                 _bert_config(id2label={0: "CONTRADICTION", 1: "NEUTRAL", 2: "ENTAILMENT"},
+                              label2id={"CONTRADICTION": 0, "NEUTRAL": 1, "ENTAILMENT": 2})),
+    "vit-image-classification": ("ViTForImageClassification", None, _vit_config, _vit_image_processor),
+    "clip": ("CLIPModel", bert_tokenizer, _clip_config, _clip_image_processor),
     "bert-sequence-classification": ("BertForSequenceClassification", bert_tokenizer,
                                      _bert_config(id2label={0: "NEGATIVE", 1: "NEUTRAL", 2: "POSITIVE"})),
     "bert-single-label": ("BertForSequenceClassification", bert_tokenizer, _bert_config(num_labels=1)),

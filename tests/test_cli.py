@@ -86,8 +86,27 @@ def test_quiet_start_up_applies_to_the_cli_only():
 def test_export_help_lists_the_python_api_options():
     result = _cli("export", "--help")
     for option in ("--tokenizer", "--max-length", "--generation", "--max-new-tokens", "--batch-size",
-                   "--prompt-length", "--generation-config", "--overwrite"):
+                   "--prompt-length", "--generation-config", "--overwrite", "--image-processor"):
         assert option in result.stdout
+
+
+@pytest.mark.slow
+def test_export_with_in_graph_image_processor_from_the_cli(tmp_path):
+    import tensorflow as tf
+    import transformers
+
+    from tests.tiny_models import TINY_CONFIGS
+    from tfmodels.processors import ImageProcessor
+
+    source = hf_checkpoint("ViTModel", transformers.ViTConfig(**TINY_CONFIGS["vit"]), tmp_path / "vit")
+    transformers.ViTImageProcessorPil(size={"height": 30, "width": 30}).save_pretrained(source)
+    assert main(["export", source, str(tmp_path / "sm"), "--image-processor", "auto"]) == 0
+    signatures = tf.saved_model.load(str(tmp_path / "sm")).signatures
+    images = np.random.RandomState(0).randint(0, 256, (2, 41, 57, 3)).astype("uint8")
+    served = signatures["serve_images"](images=tf.constant(images))["last_hidden_state"].numpy()
+    pixel_values = ImageProcessor.from_pretrained(source)(list(images))["pixel_values"]
+    expected = tfmodels.ViTModel.from_pretrained(source)({"pixel_values": pixel_values})["last_hidden_state"]
+    np.testing.assert_allclose(served, expected.numpy(), atol=1e-5, rtol=0)
 
 
 def test_export_generation_signature_from_the_cli(tmp_path):

@@ -27,8 +27,10 @@ from tfmodels.auto import (  # noqa: E402
     AutoModelForQuestionAnswering,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
+    AutoModelForSpeechSeq2Seq,
     AutoModelForTableQuestionAnswering,
     AutoModelForTokenClassification,
+    AutoModelForZeroShotImageClassification,
 )
 from tfmodels.converters.errors import CheckpointError, UnknownModelTypeError, WeightMismatchError  # noqa: E402
 from tfmodels.export import export_saved_model  # noqa: E402
@@ -51,8 +53,10 @@ __all__ = [
     "AutoModelForQuestionAnswering",
     "AutoModelForSeq2SeqLM",
     "AutoModelForSequenceClassification",
+    "AutoModelForSpeechSeq2Seq",
     "AutoModelForTableQuestionAnswering",
     "AutoModelForTokenClassification",
+    "AutoModelForZeroShotImageClassification",
     "CheckpointError",
     "ModelOutput",
     "PreTrainedModel",

@@ -144,9 +144,18 @@ AutoModelForAudioClassification = _auto(
     "AutoModelForAudioClassification", "audio-classification", MODEL_REGISTRIES["audio-classification"],
     "Utterance classification heads (`input_values` in, `logits (batch, num_labels)` out).",
 )
+AutoModelForSpeechSeq2Seq = _auto(
+    "AutoModelForSpeechSeq2Seq", "speech-seq2seq", MODEL_REGISTRIES["speech-seq2seq"],
+    "Speech encoder-decoders (`input_features (batch, frames, features)` in, `logits` and `generate()` out).",
+)
 AutoModelForTableQuestionAnswering = _auto(
     "AutoModelForTableQuestionAnswering", "table-question-answering", MODEL_REGISTRIES["table-question-answering"],
     "Table question-answering heads (TAPAS: cell-selection `logits (batch, seq_len)`, `logits_aggregation`).",
+)
+AutoModelForZeroShotImageClassification = _auto(
+    "AutoModelForZeroShotImageClassification", "zero-shot-image-classification",
+    MODEL_REGISTRIES["zero-shot-image-classification"],
+    "Dual encoders scoring images against texts (CLIP: `logits_per_image (batch, num_texts)`).",
 )
 
 TASKS = {cls.task: cls for cls in (
@@ -154,7 +163,7 @@ TASKS = {cls.task: cls for cls in (
     AutoModelForQuestionAnswering, AutoModelForMaskedLM, AutoModelForMultipleChoice,
     AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForImageClassification,
     AutoModelForCTC, AutoModelForAudioClassification,
-    AutoModelForTableQuestionAnswering,
+    AutoModelForTableQuestionAnswering, AutoModelForSpeechSeq2Seq, AutoModelForZeroShotImageClassification,
 )}
 
 

@@ -100,12 +100,20 @@ def _export(args):
     tokenizer = None
     if args.tokenizer:
         tokenizer = directory if args.tokenizer == "auto" else args.tokenizer
+    image_processor = None
+    if args.image_processor:
+        image_processor = directory if args.image_processor == "auto" else args.image_processor
     print(f"Exporting {directory} as {cls.__name__} to SavedModel {args.destination}")
     model = cls.from_pretrained(directory, progress=True)
     export_saved_model(model, args.destination, overwrite=args.overwrite, tokenizer=tokenizer,
-                       max_length=args.max_length, generation=generation)
-    names = ["serving_default"] + (["serve_text", "tokenize"] if tokenizer else []) + (
-        ["generate"] if generation else [])
+                       max_length=args.max_length, generation=generation, image_processor=image_processor)
+    names = ["serving_default"] + (["generate"] if generation else [])
+    if tokenizer:
+        from tfmodels.export.saved_model import text_signature_names
+
+        names += text_signature_names(model, generation is not None)
+    if image_processor:
+        names += ["serve_images", "serve_image_bytes", "preprocess_images"]
     print(f"Wrote {args.destination} (signatures {', '.join(names)}; inspect with "
           f"`saved_model_cli show --dir {args.destination} --all`).")
 
@@ -172,11 +180,18 @@ def build_parser():
     text = export.add_argument_group("in-graph tokenizer (raw strings in)")
     text.add_argument("--tokenizer", metavar="PATH",
                       help="tokenizer.json or a directory holding one ('auto': SRC's own) for the extra signatures "
-                           "'serve_text' (string tensor 'text' in) and 'tokenize'; loading the SavedModel then "
-                           "needs `import tensorflow_text`")
+                           "'serve_text' (string tensor 'text' in; not for encoder-decoders), 'tokenize' and, with "
+                           "--generation, 'generate_text'; WordPiece, byte-level BPE and Unigram (SentencePiece) "
+                           "tokenizers; loading the SavedModel then needs `import tensorflow_text`")
     text.add_argument("--max-length", type=int, metavar="N",
                       help="length the in-graph tokenizer pads/truncates to (default: the tokenizer's truncation "
                            "length, else 512; at most the model's max_position_embeddings)")
+    images = export.add_argument_group("in-graph image preprocessing (raw or encoded images in)")
+    images.add_argument("--image-processor", metavar="PATH",
+                        help="preprocessor_config.json or a directory holding one ('auto': SRC's own) for the extra "
+                             "signatures 'serve_images' (uint8 'images' [batch, height, width, 3] in), "
+                             "'serve_image_bytes' (string 'image_bytes' [batch], JPEG/PNG files) and "
+                             "'preprocess_images'")
     gen = export.add_argument_group("generation (causal LMs: --task causal-lm; encoder-decoders: --task seq2seq-lm)")
     gen.add_argument("--generation", action="store_true",
                      help="add a 'generate' signature: int32 input_ids, attention_mask (left-padded prompts, or "

@@ -7,7 +7,15 @@ Backbone keys (under `albert.` in head models): `embeddings.*`,
 `predictions.{dense,LayerNorm,bias}` (+ tied `decoder`), `sop_classifier.classifier`.
 """
 
-from tfmodels.converters.layer_tables import attention, bert_style_embeddings, classifier_heads, dense, feed_forward, layer_norm
+from tfmodels.converters.layer_tables import (
+    attention,
+    bert_style_embeddings,
+    classifier_heads,
+    dense,
+    feed_forward,
+    layer_norm,
+    masked_lm_bias,
+)
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
@@ -37,18 +45,17 @@ def albert_table(model):
     is_head, backbone = split_head_model(model)
     params = prefixed("albert" if is_head else "", albert_backbone(backbone))
     params += classifier_heads(model)
-    tied = {}
+    tied, ignored = {}, ()
     if hasattr(model, "lm_head"):
-        params += [
-            *dense("predictions.dense", "lm_head.dense"),
-            *layer_norm("predictions.LayerNorm", "lm_head.layer_norm"),
-            Param("predictions.bias", "lm_head.bias", aliases=("predictions.decoder.bias",)),
-        ]
+        bias, ignored = masked_lm_bias("predictions.bias", "predictions.decoder", "lm_head.bias",
+                                       model.lm_head.tie_word_embeddings)
+        params += [*dense("predictions.dense", "lm_head.dense"),
+                   *layer_norm("predictions.LayerNorm", "lm_head.layer_norm"), *bias]
         if not model.lm_head.tie_word_embeddings:
             params.append(Param("predictions.decoder.weight", "lm_head.decoder", LINEAR))
         else:
             tied = TIED_DECODER
     if hasattr(model, "sentence_classifier"):
         params += dense("sop_classifier.classifier", "sentence_classifier", optional=True, head=True)
-    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
+    return WeightTable(params, tied=tied, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="albert", is_head_model=is_head)

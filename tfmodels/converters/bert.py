@@ -13,6 +13,7 @@ from tfmodels.converters.layer_tables import (
     classifier_heads,
     dense,
     layer_norm,
+    masked_lm_bias,
 )
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
@@ -21,8 +22,6 @@ from tfmodels.converters.registry import register_weight_table
 BERT_TIED_DECODER = {r"^cls\.predictions\.decoder\.weight$": "embeddings.word_embeddings.weight"}
 # Keys of BERT heads a given model may not have (pre-training, NSP, other tasks).
 BERT_OTHER_HEAD_KEYS = (r"^cls\.", r"^classifier\.", r"^qa_outputs\.")
-# An untied masked-LM head's `cls.predictions.bias`: a parameter the reference keeps but never reads.
-BERT_UNTIED_IGNORED_KEYS = (r"^cls\.predictions\.bias$",)
 
 
 def bert_backbone(backbone, token_types=True):
@@ -41,20 +40,18 @@ def bert_backbone(backbone, token_types=True):
 
 
 def bert_mlm_head(model):
-    """Rows of the masked-LM head `cls.predictions`."""
+    """Rows of the masked-LM head `cls.predictions` and its ignored keys (`masked_lm_bias`):
+    `(params, ignored_keys)`."""
+    tied = model.lm_head.tie_word_embeddings
+    bias, ignored = masked_lm_bias("cls.predictions.bias", "cls.predictions.decoder", "lm_head.bias", tied)
     params = [
         *dense("cls.predictions.transform.dense", "lm_head.dense"),
         *layer_norm("cls.predictions.transform.LayerNorm", "lm_head.layer_norm"),
+        *bias,
     ]
-    if model.lm_head.tie_word_embeddings:
-        # The reference ties `decoder.bias` to `cls.predictions.bias`: either key (equal values) loads it.
-        params.append(Param("cls.predictions.bias", "lm_head.bias", aliases=("cls.predictions.decoder.bias",)))
-    else:
-        # Untied, the reference's decoder has its own bias and never reads `cls.predictions.bias`
-        # (ignored on loading, see `BERT_UNTIED_IGNORED_KEYS`).
-        params.append(Param("cls.predictions.decoder.bias", "lm_head.bias"))
+    if not tied:
         params.append(Param("cls.predictions.decoder.weight", "lm_head.decoder", LINEAR))
-    return params
+    return params, ignored
 
 
 @register_weight_table("bert")
@@ -65,9 +62,9 @@ def bert_table(model, prefix="bert", backbone_rows=bert_backbone):
     params += classifier_heads(model)
     tied, ignored = {}, ()
     if hasattr(model, "lm_head"):
-        params += bert_mlm_head(model)
+        rows, ignored = bert_mlm_head(model)
+        params += rows
         tied = BERT_TIED_DECODER if model.lm_head.tie_word_embeddings else {}
-        ignored = () if model.lm_head.tie_word_embeddings else BERT_UNTIED_IGNORED_KEYS
     if hasattr(model, "sentence_classifier"):  # BertForPreTraining, BertForNextSentencePrediction
         params += dense("cls.seq_relationship", "sentence_classifier", optional=True, head=True)
     return WeightTable(

@@ -87,4 +87,6 @@ def clip_table(model):
         *dense("visual_projection", "visual_projection", use_bias=False),
         Param("logit_scale", "logit_scale"),
     ]
-    return WeightTable(params)
+    # The reference's `base_model_prefix`: a legacy TF `TFCLIPModel` checkpoint keeps every variable under
+    # its `clip` main layer (`clip.text_model.*` once translated), which `transformers` strips as that prefix.
+    return WeightTable(params, base_model_prefix="clip")

@@ -15,6 +15,7 @@ from tfmodels.converters.layer_tables import (
     embedding,
     feed_forward,
     layer_norm,
+    masked_lm_bias,
 )
 from tfmodels.converters.mapping import (
     FLATTEN,
@@ -93,8 +94,10 @@ def deberta_backbone(backbone):
 
 
 def deberta_heads(model):
-    """Rows of the task heads: context pooler, classifiers, MLM head."""
+    """Rows of the task heads (context pooler, classifiers, MLM head) and the ignored keys of an untied
+    legacy MLM head (`masked_lm_bias`): `(params, ignored_keys)`."""
     flags = dict(optional=True, head=True)
+    ignored = ()
     params = classifier_heads(model)
     if getattr(model.backbone, "pooler", None) is not None:
         params += dense("pooler.dense", "deberta.pooler.dense", **flags)
@@ -102,29 +105,32 @@ def deberta_heads(model):
         if model.backbone.config["legacy"]:
             params += dense("cls.predictions.transform.dense", "lm_head.dense")
             params += layer_norm("cls.predictions.transform.LayerNorm", "lm_head.layer_norm")
-            params.append(Param("cls.predictions.bias", "lm_head.bias", aliases=("cls.predictions.decoder.bias",)))
+            bias, ignored = masked_lm_bias("cls.predictions.bias", "cls.predictions.decoder", "lm_head.bias",
+                                           model.lm_head.tie_word_embeddings)
+            params += bias
             if not model.lm_head.tie_word_embeddings:
                 params.append(Param("cls.predictions.decoder.weight", "lm_head.decoder", LINEAR))
         else:
             params += dense("lm_predictions.lm_head.dense", "lm_head.dense")
             params += layer_norm("lm_predictions.lm_head.LayerNorm", "lm_head.layer_norm")
             params.append(Param("lm_predictions.lm_head.bias", "lm_head.bias"))
-    return params
+    return params, ignored
 
 
 def deberta_table(model):
     is_head, backbone = split_head_model(model)
     params = prefixed("deberta" if is_head else "", deberta_backbone(backbone))
-    tied = {}
+    tied, ignored = {}, ()
     if is_head:
-        params += deberta_heads(model)
+        rows, ignored = deberta_heads(model)
+        params += rows
         if hasattr(model, "lm_head") and model.lm_head.tie_word_embeddings and model.backbone.config["legacy"]:
             tied = TIED_DECODER
     other_heads = OTHER_HEAD_KEYS
     if not backbone.config["position_biased_input"]:
         # Built by older `transformers` versions but never added to the embeddings: unused, reported.
         other_heads += (r"(^|\.)embeddings\.position_embeddings\.weight$",)
-    return WeightTable(params, tied=tied, other_head_keys=other_heads,
+    return WeightTable(params, tied=tied, ignored_keys=ignored, other_head_keys=other_heads,
                        base_model_prefix="deberta", is_head_model=is_head)
 
 

@@ -6,6 +6,7 @@ list of calls naming its modules.
 """
 
 import dataclasses
+import re
 
 from tfmodels.converters.mapping import FLATTEN, IDENTITY, LINEAR, LINEAR_FROM_HEADS, Param
 
@@ -26,6 +27,28 @@ def layer_norm(hf, keras, **flags):
 def embedding(hf, keras, **flags):
     """`nn.Embedding` <-> Keras `Embedding`."""
     return [Param(f"{hf}.weight", f"{keras}.embeddings", **flags)]
+
+
+def masked_lm_bias(bias, decoder, keras, tied):
+    """The output bias of a masked-LM head whose reference module keeps a `bias` parameter beside the
+    `nn.Linear` `decoder` (BERT's `cls.predictions`, RoBERTa's `lm_head`, ALBERT's `predictions`, ...).
+
+    Tied (`tie_word_embeddings=True`), the reference ties `{decoder}.bias` to `bias`: either key (equal
+    values) loads it. Untied, its decoder has its own bias, the one it computes with, and `bias` is a
+    parameter it keeps but never reads (`transformers` 5.24), so that key is ignored on loading.
+
+    Args:
+        bias: the HF key of the module's `bias` (`"cls.predictions.bias"`).
+        decoder: the HF module name of the decoder (`"cls.predictions.decoder"`).
+        keras: the Keras path of the head's bias variable (`"lm_head.bias"`).
+        tied: the head's `tie_word_embeddings`.
+
+    Returns:
+        `(params, ignored_keys)`: the row and the patterns for `WeightTable.ignored_keys`.
+    """
+    if tied:
+        return [Param(bias, keras, aliases=(f"{decoder}.bias",))], ()
+    return [Param(f"{decoder}.bias", keras)], (f"^{re.escape(bias)}$",)
 
 
 def attention(query, key, value, output, keras, use_bias=True, output_use_bias=None):

@@ -32,11 +32,12 @@ def megatron_bert_table(model):
     is_head, backbone = split_head_model(model)
     params = prefixed("bert" if is_head else "", megatron_backbone(backbone))
     params += classifier_heads(model)
-    tied = {}
+    tied, ignored = {}, ()
     if hasattr(model, "lm_head"):
-        params += bert_mlm_head(model)
+        rows, ignored = bert_mlm_head(model)
+        params += rows
         tied = BERT_TIED_DECODER if model.lm_head.tie_word_embeddings else {}
     if hasattr(model, "sentence_classifier"):
         params += dense("cls.seq_relationship", "sentence_classifier", optional=True, head=True)
-    return WeightTable(params, tied=tied, other_head_keys=BERT_OTHER_HEAD_KEYS,
+    return WeightTable(params, tied=tied, ignored_keys=ignored, other_head_keys=BERT_OTHER_HEAD_KEYS,
                        base_model_prefix="bert", is_head_model=is_head)

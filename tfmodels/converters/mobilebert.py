@@ -14,11 +14,12 @@ from tfmodels.converters.layer_tables import (
     dense,
     feed_forward,
     layer_norm,
+    masked_lm_bias,
 )
-from tfmodels.converters.mapping import Param, WeightTable, prefixed, split_head_model
+from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
-# The decoder is tied to the word embeddings (checked); its bias is an alias of `cls.predictions.bias`.
+# The decoder tied to the word embeddings (checked, `tie_word_embeddings`); its bias: `masked_lm_bias`.
 TIED_DECODER = {r"^cls\.predictions\.decoder\.weight$": "embeddings.word_embeddings.weight"}
 
 
@@ -72,15 +73,21 @@ def mobilebert_table(model):
     else:
         params += classifier_heads(model)
     if hasattr(model, "lm_head"):
+        tied_head = model.lm_head.tie_word_embeddings
+        bias, untied_ignored = masked_lm_bias("cls.predictions.bias", "cls.predictions.decoder", "lm_head.bias",
+                                              tied_head)
+        ignored += untied_ignored
         params += [
             *dense("cls.predictions.transform.dense", "lm_head.dense"),
             *layer_norm("cls.predictions.transform.LayerNorm", "lm_head.layer_norm"),
-            Param("cls.predictions.bias", "lm_head.bias", aliases=("cls.predictions.decoder.bias",)),
+            *bias,
         ]
+        if not tied_head:  # `decoder.weight (V, E)`, stacked over `cls.predictions.dense` as when tied
+            params.append(Param("cls.predictions.decoder.weight", "lm_head.decoder", LINEAR))
         if hasattr(model, "seq_relationship"):
             params += dense("cls.seq_relationship", "seq_relationship", optional=True, head=True)
         if model.lm_head.extra_decoder is not None:
             params.append(Param("cls.predictions.dense.weight", "lm_head.extra_decoder"))
-        tied = TIED_DECODER
+        tied = TIED_DECODER if tied_head else {}
     return WeightTable(params, ignored_keys=ignored, tied=tied, other_head_keys=BERT_OTHER_HEAD_KEYS,
                        base_model_prefix="mobilebert", is_head_model=is_head)

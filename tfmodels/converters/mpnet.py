@@ -15,6 +15,7 @@ from tfmodels.converters.layer_tables import (
     dense,
     feed_forward,
     layer_norm,
+    masked_lm_bias,
 )
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
@@ -40,7 +41,7 @@ def mpnet_backbone(backbone, pooler_key="pooler.dense"):
 @register_weight_table("mpnet")
 def mpnet_table(model):
     is_head, backbone = split_head_model(model)
-    tied = {}
+    tied, ignored = {}, ()
     sequence_head = getattr(model, "pooler_is_classifier_dense", False)
     params = prefixed("mpnet" if is_head else "", mpnet_backbone(backbone))
     if sequence_head:  # MPNetClassificationHead: dense (+ tanh) -> our pooler, out_proj -> classifier
@@ -52,10 +53,12 @@ def mpnet_table(model):
     if hasattr(model, "lm_head"):
         params += dense("lm_head.dense", "lm_head.dense")
         params += layer_norm("lm_head.layer_norm", "lm_head.layer_norm")
-        params.append(Param("lm_head.bias", "lm_head.bias", aliases=("lm_head.decoder.bias",)))
+        bias, ignored = masked_lm_bias("lm_head.bias", "lm_head.decoder", "lm_head.bias",
+                                       model.lm_head.tie_word_embeddings)
+        params += bias
         if not model.lm_head.tie_word_embeddings:
             params.append(Param("lm_head.decoder.weight", "lm_head.decoder", LINEAR))
         else:
             tied = TIED_DECODER
-    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
+    return WeightTable(params, tied=tied, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix="mpnet", is_head_model=is_head)

@@ -7,7 +7,7 @@ with `lm_head.decoder` tied to the word embeddings.
 """
 
 from tfmodels.converters.bert import bert_backbone
-from tfmodels.converters.layer_tables import classifier_heads, dense, layer_norm
+from tfmodels.converters.layer_tables import classifier_heads, dense, layer_norm, masked_lm_bias
 from tfmodels.converters.mapping import LINEAR, Param, WeightTable, prefixed, split_head_model
 from tfmodels.converters.registry import register_weight_table
 
@@ -16,15 +16,14 @@ OTHER_HEAD_KEYS = (r"^lm_head\.", r"^classifier\.", r"^qa_outputs\.")
 
 
 def lm_head_rows(model, hf="lm_head", decoder="lm_head.decoder"):
-    """A `MaskedLMHead` whose HF module has `dense`, `layer_norm`, `bias` and a (tied) `decoder`."""
-    params = [
-        *dense(f"{hf}.dense", "lm_head.dense"),
-        *layer_norm(f"{hf}.layer_norm", "lm_head.layer_norm"),
-        Param(f"{hf}.bias", "lm_head.bias", aliases=(f"{decoder}.bias",)),
-    ]
-    if not model.lm_head.tie_word_embeddings:
+    """A `MaskedLMHead` whose HF module has `dense`, `layer_norm`, `bias` and a (tied) `decoder`:
+    `(params, ignored_keys)` (`masked_lm_bias`)."""
+    tied = model.lm_head.tie_word_embeddings
+    bias, ignored = masked_lm_bias(f"{hf}.bias", decoder, "lm_head.bias", tied)
+    params = [*dense(f"{hf}.dense", "lm_head.dense"), *layer_norm(f"{hf}.layer_norm", "lm_head.layer_norm"), *bias]
+    if not tied:
         params.append(Param(f"{decoder}.weight", "lm_head.decoder", LINEAR))
-    return params
+    return params, ignored
 
 
 def roberta_table(model, prefix="roberta", backbone_rows=bert_backbone):
@@ -32,11 +31,12 @@ def roberta_table(model, prefix="roberta", backbone_rows=bert_backbone):
     is_head, backbone = split_head_model(model)
     params = prefixed(prefix if is_head else "", backbone_rows(backbone))
     params += classifier_heads(model)
-    tied = {}
+    tied, ignored = {}, ()
     if hasattr(model, "lm_head"):
-        params += lm_head_rows(model)
+        rows, ignored = lm_head_rows(model)
+        params += rows
         tied = TIED_DECODER if model.lm_head.tie_word_embeddings else {}
-    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS,
+    return WeightTable(params, tied=tied, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
                        base_model_prefix=prefix, is_head_model=is_head)
 
 

@@ -31,7 +31,7 @@ def roformer_backbone(backbone):
 def roformer_table(model):
     is_head, backbone = split_head_model(model)
     params = prefixed("roformer" if is_head else "", roformer_backbone(backbone))
-    tied = {}
+    tied, ignored = {}, ()
     if is_head:
         if backbone.pooler is not None:  # RoFormerClassificationHead: dense -> pooler, out_proj -> classifier
             params += dense("classifier.dense", "roformer.pooler.dense", optional=True, head=True)
@@ -39,9 +39,11 @@ def roformer_table(model):
         else:
             params += classifier_heads(model)
         if hasattr(model, "lm_head"):
-            params += bert_mlm_head(model)
+            rows, ignored = bert_mlm_head(model)
+            params += rows
             tied = TIED_DECODER if model.lm_head.tie_word_embeddings else {}
-    return WeightTable(params, tied=tied, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix="roformer",
+    return WeightTable(params, tied=tied, ignored_keys=ignored, other_head_keys=OTHER_HEAD_KEYS,
+                       base_model_prefix="roformer",
                        is_head_model=is_head, checks=[rotary_table_check(backbone)])
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import tensorflow as tf
 
 from tfmodels.export.signatures import make_generation_function, task_signature
+from tfmodels.generation.seq2seq import Seq2SeqGenerationMixin
 
 # Inputs a serving client sends; position ids are derived in-graph.
 _SERVING_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_TOKENIZER_OUTPUTS = ("input_ids", "attention_mask", "token_type_ids")  # what InGraphTokenizer returns
 
 
 def serving_input_names(model):
@@ -65,29 +67,31 @@ def make_serving_function(model, output_names=None):
     """Returns a `tf.function` over dynamic int32 inputs `[None, None]` (or
     `[None, None, None]` for multiple choice) that returns a dict of the
     model's serving outputs."""
-    specs = serving_input_specs(model)
-    names = list(specs)
-    output_names = list(output_names or model.serving_outputs)
-    signature = list(specs.values())
-
-    @tf.function(input_signature=signature)
-    def serve(*tensors):
-        outputs = model(dict(zip(names, tensors)), training=False)
-        return {name: outputs[name] for name in output_names}
-
-    return serve
+    return make_raw_serving_function(model, list(serving_input_specs(model).values()), dict, output_names)
 
 
 def make_task_serving_function(model, postprocess):
     """Like `make_serving_function`, returning `postprocess(model, outputs, inputs)`
     (e.g. class probabilities) instead of the raw outputs."""
-    specs = serving_input_specs(model)
-    names = list(specs)
+    return make_raw_serving_function(model, list(serving_input_specs(model).values()), dict,
+                                     postprocess=postprocess)
 
-    @tf.function(input_signature=list(specs.values()))
+
+def make_raw_serving_function(model, raw_specs, featurize, output_names=None, postprocess=None):
+    """A `tf.function` over raw inputs (`raw_specs`, a list of named `tf.TensorSpec`s): builds the
+    model's inputs in-graph with `featurize(raw_dict) -> inputs_dict` and returns the model's serving
+    outputs, or `postprocess(model, outputs, inputs)` when given. The one mechanism behind the text
+    (`serve_text`) and image (`serve_images`, `serve_image_bytes`) signatures."""
+    names = [spec.name for spec in raw_specs]
+    output_names = list(output_names or model.serving_outputs)
+
+    @tf.function(input_signature=list(raw_specs))
     def serve(*tensors):
-        inputs = dict(zip(names, tensors))
-        return postprocess(model, model(inputs, training=False), inputs)
+        inputs = featurize(dict(zip(names, tensors)))
+        outputs = model(inputs, training=False)
+        if postprocess is not None:
+            return postprocess(model, outputs, inputs)
+        return {name: outputs[name] for name in output_names}
 
     return serve
 
@@ -101,18 +105,89 @@ def make_text_serving_function(model, tokenizer, output_names=None, postprocess=
         raise ValueError(f"Text signatures need (batch, seq_len) inputs; {type(model).__name__} takes rank "
                          f"{_input_rank(model)} inputs.")
     names = serving_input_names(model)
-    output_names = list(output_names or model.serving_outputs)
+
+    def featurize(raw):
+        features = tokenizer(raw["text"])
+        return {name: features[name] for name in names if name in tokenizer.model_input_names}
+
+    return make_raw_serving_function(model, [tf.TensorSpec([None], tf.string, name="text")], featurize,
+                                     output_names, postprocess)
+
+
+def image_input_specs(model, processor, image_bytes=False):
+    """The raw inputs of an image signature: uint8 `images (batch, height, width, 3)` (or string
+    `image_bytes (batch,)`) in place of `pixel_values`, then the model's other serving inputs
+    (CLIP's `input_ids`, `attention_mask`).
+
+    Raises:
+        ValueError: the model takes no `pixel_values`, or the processor's output size is not
+            fixed or is not the model's image size.
+    """
+    specs = serving_input_specs(model)
+    if "pixel_values" not in specs:
+        raise ValueError(f"Image signatures need a model that takes pixel_values; {type(model).__name__} "
+                         f"takes {list(specs)}.")
+    shape = specs["pixel_values"].shape.as_list()  # (None, 3, H, W) or (None, H, W, 3)
+    expected = tuple(shape[2:]) if processor.data_format == "channels_first" else tuple(shape[1:3])
+    size = processor.output_size()
+    if size is None or tuple(size) != expected:
+        raise ValueError(f"The image processor must give images of the model's size {expected[0]}x{expected[1]} "
+                         "(set do_center_crop with crop_size, or size={'height', 'width'}). Received: "
+                         f"output size {size} (size={processor.processor.size}, "
+                         f"do_center_crop={processor.processor.do_center_crop}).")
+    raw = tf.TensorSpec([None], tf.string, name="image_bytes") if image_bytes else \
+        tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+    return [raw] + [spec for name, spec in specs.items() if name != "pixel_values"]
+
+
+def make_image_serving_function(model, processor, image_bytes=False, output_names=None, postprocess=None):
+    """A `tf.function` over uint8 `images (batch, height, width, 3)`, or string `image_bytes (batch,)`
+    of encoded JPEG/PNG/GIF/BMP files of any sizes, plus the model's other serving inputs:
+    preprocesses in-graph with `processor` (an `InGraphImageProcessor`) and returns the model's
+    serving outputs, or `postprocess(model, outputs, inputs)` when given."""
+    specs = image_input_specs(model, processor, image_bytes)
+
+    def featurize(raw):
+        raw = dict(raw)
+        images = raw.pop("image_bytes") if image_bytes else raw.pop("images")
+        pixel_values = processor.from_image_bytes(images) if image_bytes else processor(images)
+        return {**raw, "pixel_values": pixel_values}
+
+    return make_raw_serving_function(model, specs, featurize, output_names, postprocess)
+
+
+def _in_graph_image_processor(model, image_processor):
+    from tfmodels.processors.image_graph import InGraphImageProcessor
+
+    if isinstance(image_processor, InGraphImageProcessor):
+        return image_processor
+    data_format = getattr(model, "data_format", None) or "channels_first"
+    return InGraphImageProcessor(image_processor, data_format=data_format)
+
+
+def make_text_generation_function(model, tokenizer, generate):
+    """A `tf.function` over a string tensor `text (batch,)`: tokenizes in-graph with `tokenizer` (an
+    `InGraphTokenizer`; prompts left-padded for a causal LM) and returns the `generate` signature's
+    `sequences` (see `make_generation_function`)."""
+    encoder_decoder = isinstance(model, Seq2SeqGenerationMixin)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    def serve(text):
-        features = tokenizer(text)
-        inputs = {name: features[name] for name in names}
-        outputs = model(inputs, training=False)
-        if postprocess is not None:
-            return postprocess(model, outputs, inputs)
-        return {name: outputs[name] for name in output_names}
+    def generate_text(text):
+        features = tokenizer.encode(text, pad_left=False if encoder_decoder else True)
+        return generate(input_ids=features["input_ids"], attention_mask=features["attention_mask"])
 
-    return serve
+    return generate_text
+
+
+def text_signature_names(model, generation):
+    """The names of the text signatures `export_saved_model(model, tokenizer=..., generation=...)` adds."""
+    names = ["tokenize"] + (["generate_text"] if generation else [])
+    if all(name in _TOKENIZER_OUTPUTS for name in serving_input_names(model)):
+        names.append("serve_text")
+        task = task_signature(model)
+        if task is not None:
+            names.append(f"{task[0]}_text")
+    return names
 
 
 def _max_positions(model):
@@ -121,11 +196,13 @@ def _max_positions(model):
 
 
 def build_signatures(model, output_names=None, tokenizer=None, max_length=None, task_signatures=True,
-                     generation=None, serving_postprocess=None):
+                     generation=None, serving_postprocess=None, image_processor=None):
     """The SavedModel signatures for `model` (see `export_saved_model`).
 
     Returns:
-        `(signatures, in_graph_tokenizer_or_None)`.
+        `(signatures, modules)`: the signatures, and the in-graph tokenizer /
+        image processor (`{"tokenizer": ..., "image_processor": ...}`, those given)
+        to track in the SavedModel.
     """
     if serving_postprocess is not None:
         signatures = {"serving_default": make_task_serving_function(model, serving_postprocess)}
@@ -136,7 +213,7 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
         signatures[task[0]] = make_task_serving_function(model, task[1])
     if generation is not None:
         signatures["generate"] = make_generation_function(model, **generation)
-    in_graph = None
+    modules = {}
     if tokenizer is not None:
         from tfmodels.export.tokenizer import InGraphTokenizer
 
@@ -145,15 +222,39 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
         if limit is not None and in_graph.max_length > limit:
             raise ValueError(f"The tokenizer pads to max_length={in_graph.max_length}, more than the model's "
                              f"max_position_embeddings={limit}. Pass max_length=<= {limit}.")
+        modules["tokenizer"] = in_graph
         signatures["tokenize"] = in_graph.__call__
-        signatures["serve_text"] = make_text_serving_function(model, in_graph, output_names)
-        if task is not None:
-            signatures[f"{task[0]}_text"] = make_text_serving_function(model, in_graph, postprocess=task[1])
-    return signatures, in_graph
+        missing = [name for name in serving_input_names(model) if name not in _TOKENIZER_OUTPUTS]
+        if generation is not None:
+            if in_graph.max_length > generation["prompt_length"]:
+                raise ValueError(f"The tokenizer pads to max_length={in_graph.max_length}, longer than the generation "
+                                 f"prompt_length={generation['prompt_length']}. Pass max_length=<= "
+                                 f"{generation['prompt_length']}.")
+            signatures["generate_text"] = make_text_generation_function(model, in_graph, signatures["generate"])
+        elif missing:
+            raise ValueError(f"Text signatures need every serving input from the tokenizer; {type(model).__name__} "
+                             f"also takes {missing}. Pass generation={{...}} for a `generate_text` signature, or "
+                             "export without tokenizer=.")
+        if not missing:
+            signatures["serve_text"] = make_text_serving_function(model, in_graph, output_names)
+            if task is not None:
+                signatures[f"{task[0]}_text"] = make_text_serving_function(model, in_graph, postprocess=task[1])
+    if image_processor is not None:
+        processor = _in_graph_image_processor(model, image_processor)
+        modules["image_processor"] = processor
+        image_spec = image_input_specs(model, processor)[0]
+        signatures["preprocess_images"] = tf.function(lambda images: {"pixel_values": processor(images)},
+                                                      input_signature=[image_spec])
+        for suffix, image_bytes in (("images", False), ("image_bytes", True)):
+            signatures[f"serve_{suffix}"] = make_image_serving_function(model, processor, image_bytes, output_names)
+            if task is not None:
+                signatures[f"{task[0]}_{suffix}"] = make_image_serving_function(model, processor, image_bytes,
+                                                                                postprocess=task[1])
+    return signatures, modules
 
 
 def export_saved_model(model, directory, output_names=None, overwrite=False, tokenizer=None, max_length=None,
-                       task_signatures=True, generation=None, serving_postprocess=None):
+                       task_signatures=True, generation=None, serving_postprocess=None, image_processor=None):
     """Exports `model` as a SavedModel with a `serving_default` signature.
 
     The signature takes int32 tensors with dynamic batch and sequence
@@ -179,8 +280,24 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
     - with `tokenizer`: `serve_text` (the `serving_default` outputs from a
       string tensor `text (batch,)`, tokenized in-graph, padded to
       `max_length`), `<task>_text`, and `tokenize` (the token ids the model
-      sees). Loading such a SavedModel needs the TF Text ops:
-      `import tensorflow_text` first.
+      sees); with `generation` too, `generate_text` (`sequences` from raw
+      prompts or sources; `max_length <= prompt_length`). An encoder-decoder
+      (T5, BART, ...) gets `generate_text` but no `serve_text` (its serving
+      inputs include `decoder_input_ids`). Tokenizers that run in-graph:
+      WordPiece (BERT family), byte-level BPE (GPT-2, RoBERTa, BART, ...),
+      Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, ...);
+      see `tfmodels.export.tokenizer`. Loading such a SavedModel needs the
+      TF Text ops: `import tensorflow_text` first;
+    - with `image_processor`: `serve_images` (the `serving_default` outputs
+      from uint8 `images (batch, height, width, 3)`, one size per call,
+      preprocessed in-graph as the checkpoint's `preprocessor_config.json`
+      says), `serve_image_bytes` (from string `image_bytes (batch,)`, encoded
+      JPEG/PNG/GIF/BMP files of any sizes), `<task>_images`,
+      `<task>_image_bytes`, and `preprocess_images` (the `pixel_values` the
+      model sees). The model's other serving inputs (CLIP's `input_ids`,
+      `attention_mask`) stay inputs of these signatures. Plain TensorFlow
+      ops: loading needs no extra library. See
+      `tfmodels.processors.image_graph` (the pixels equal Pillow's).
 
     Args:
         model: a tfmodels model (built or not).
@@ -203,24 +320,34 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
         serving_postprocess: optional `fn(model, outputs, inputs) -> dict` whose
             result `serving_default` returns instead of the raw outputs (e.g.
             pooled sentence embeddings, `SentenceEmbedder.export`).
+        image_processor: optional `tfmodels.processors.ImageProcessor`, a
+            `preprocessor_config.json` dict, a checkpoint directory holding one,
+            or an `InGraphImageProcessor`, for the image signatures; its output
+            size must be fixed and equal to the model's image size.
 
     Returns:
         `pathlib.Path` of the SavedModel directory.
 
     Raises:
         FileExistsError: `directory` exists, is not empty and `overwrite` is False.
+        ValueError: a tokenizer that cannot run in-graph (`InGraphTokenizer`),
+            a tokenizer `max_length` above the model's positions or the
+            generation `prompt_length`, or a `tokenizer` for a model whose
+            serving inputs it does not produce, without `generation`.
+            Also an image processor whose output is not the model's image
+            size, or a model without `pixel_values`.
     """
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()) and not overwrite:
         raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True "
                               "(`tfmodels export --overwrite`) to replace it.")
-    signatures, in_graph = build_signatures(model, output_names, tokenizer, max_length, task_signatures, generation,
-                                            serving_postprocess)
+    signatures, modules = build_signatures(model, output_names, tokenizer, max_length, task_signatures, generation,
+                                           serving_postprocess, image_processor)
     module = tf.Module()
     module.model = model
     module.serve = signatures["serving_default"]
-    if in_graph is not None:
-        module.tokenizer = in_graph
+    for name, tracked in modules.items():
+        setattr(module, name, tracked)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:

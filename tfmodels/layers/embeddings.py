@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tfmodels.layers.einsum_dense import matmul_2d, rows_2d
 from tfmodels.layers.normalization import normalization as make_normalization
 from tfmodels.layers.position.sinusoidal import padding_offset_positions
 from tfmodels.layers.utils import clone_initializer
@@ -87,8 +88,8 @@ def logits_against_rows(hidden_states, matrix):
     a 154 MB copy per generated token).
     """
     shape = ops.shape(hidden_states)
-    flat = ops.reshape(hidden_states, (-1, shape[-1]))
-    logits = tf.matmul(flat, matrix, transpose_b=True)  # keras' einsum/matmul would transpose the table
+    flat = rows_2d(hidden_states, len(hidden_states.shape) - 1, hidden_states.shape[-1])
+    logits = matmul_2d(flat, matrix, transpose_b=True)
     return ops.reshape(logits, (*shape[:-1], ops.shape(matrix)[0]))
 
 

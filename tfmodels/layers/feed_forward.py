@@ -3,6 +3,7 @@
 import keras
 
 from tfmodels.layers.activations import get_activation
+from tfmodels.layers.einsum_dense import Dense
 from tfmodels.layers.grouped_dense import GroupedDense
 from tfmodels.layers.utils import chunked_call, clone_initializer
 
@@ -90,7 +91,7 @@ class FeedForward(keras.layers.Layer):
         if self.num_groups > 1:
             return GroupedDense(units, self.num_groups, kernel_initializer=clone_initializer(self.kernel_initializer),
                                 dtype=dtype, name=name)
-        return keras.layers.Dense(
+        return Dense(
             units, use_bias=self.use_bias, kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=dtype, name=name,
         )

@@ -84,10 +84,11 @@ class MaskedLMHead(keras.layers.Layer):
         kernel_initializer: kernel initializer.
         transform: bool, apply dense + activation + LayerNorm before the
             projection (BERT); `False`: projection only (XLM).
-        embedding_size: int or None; when tied embeddings are narrower than
-            `hidden_size`, the head owns `extra_decoder` `(hidden_size -
-            embedding_size, V)`, stacked under the transposed embeddings
-            (MobileBERT's `cls.predictions.dense`).
+        embedding_size: int or None; when it is narrower than `hidden_size`,
+            the head owns `extra_decoder` `(hidden_size - embedding_size, V)`,
+            stacked under the transposed embeddings (MobileBERT's
+            `cls.predictions.dense`), or untied under its own `decoder`
+            `(embedding_size, V)` (MobileBERT's untied `cls.predictions.decoder`).
 
     Call args:
         hidden_states: float tensor `(batch, seq_len, hidden)`.
@@ -136,14 +137,15 @@ class MaskedLMHead(keras.layers.Layer):
         if self.transform:
             self.dense.build(input_shape)
             self.layer_norm.build((*input_shape[:-1], self.hidden_size))
+        split = bool(self.embedding_size) and self.embedding_size < self.hidden_size
         self.decoder = None
         if not self.tie_word_embeddings:
             self.decoder = self.add_weight(
-                shape=(self.hidden_size, self.vocab_size), name="decoder",
+                shape=(self.embedding_size if split else self.hidden_size, self.vocab_size), name="decoder",
                 initializer=clone_initializer(self.kernel_initializer),
             )
         self.extra_decoder = None
-        if self.tie_word_embeddings and self.embedding_size and self.embedding_size < self.hidden_size:
+        if split:
             self.extra_decoder = self.add_weight(
                 shape=(self.hidden_size - self.embedding_size, self.vocab_size), name="extra_decoder",
                 initializer=clone_initializer(self.kernel_initializer),
@@ -155,19 +157,19 @@ class MaskedLMHead(keras.layers.Layer):
         x = hidden_states
         if self.transform:
             x = self.layer_norm(self._activation_fn(self.dense(x)))
+        # MobileBERT: the first E features meet the table (or the decoder), the rest their own (hidden - E, V) rows.
+        rest = None
+        if self.extra_decoder is not None:
+            x, rest = x[..., :self.embedding_size], x[..., self.embedding_size:]
         if self.tie_word_embeddings:
             if embedding_matrix is None:
                 raise ValueError("MaskedLMHead(tie_word_embeddings=True) needs `embedding_matrix`.")
-            matrix = ops.cast(embedding_matrix, x.dtype)
-            if self.extra_decoder is None:
-                logits = logits_against_rows(x, matrix)
-            else:  # MobileBERT: the first E features meet the table, the rest their own (hidden - E, V) rows
-                width = ops.shape(matrix)[1]
-                logits = (logits_against_rows(x[..., :width], matrix)
-                          + ops.matmul(x[..., width:], ops.cast(self.extra_decoder, x.dtype)))
+            logits = logits_against_rows(x, ops.cast(embedding_matrix, x.dtype))
         else:
             logits = ops.matmul(x, ops.cast(self.decoder, x.dtype))
-        return logits + ops.cast(self.bias, x.dtype)
+        if rest is not None:
+            logits = logits + ops.matmul(rest, ops.cast(self.extra_decoder, rest.dtype))
+        return logits + ops.cast(self.bias, logits.dtype)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.vocab_size)

@@ -70,6 +70,7 @@ FAMILIES = (
     "lxmert",
     "retribert",
     "mmbt",
+    "speech_to_text",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
@@ -88,6 +89,11 @@ TASK_SUFFIXES = {
     # with `Family.tasks` (and out of "sequence-classification", which takes text).
     "audio-classification": ("ForAudioClassification",),
     "table-question-answering": ("ForTableQuestionAnswering",),
+    # Speech encoder-decoders name their class `ForConditionalGeneration`, as the text ones do: a
+    # speech family maps it here with `Family.tasks` (and out of "seq2seq-lm", which takes text).
+    "speech-seq2seq": ("ForSpeechSeq2Seq",),
+    # Dual encoders (CLIP) register their full model here with `Family.tasks`; no suffix names it.
+    "zero-shot-image-classification": (),
 }
 
 
@@ -102,7 +108,9 @@ class Family:
         tasks: `{task: suffix or tuple of suffixes}` overrides of
             `TASK_SUFFIXES` for this family (`{"question-answering":
             "ForQuestionAnsweringSimple"}`); `None` keeps the task out of the
-            Auto registries.
+            Auto registries; a dict `{model_type: suffix}` overrides it for
+            the model types named and keeps the others out
+            (`{"zero-shot-image-classification": {"clip": "Model"}}`).
         converter: module whose import registers the weight tables; default
             `tfmodels.converters.<package's last name>`.
 
@@ -136,6 +144,8 @@ class Family:
             for task, suffixes in TASK_SUFFIXES.items():
                 if task in self.tasks:
                     override = self.tasks[task]
+                    if isinstance(override, dict):
+                        override = override.get(model_type)
                     suffixes = () if override is None else (override,) if isinstance(override, str) else override
                 name = next((prefix + s for s in suffixes if prefix + s in exports), None)
                 if name is not None:

@@ -21,6 +21,7 @@ implement. Loading it needs the Hub (or its cache).
 """
 
 import logging
+import os
 
 from tfmodels import auto
 from tfmodels.pipelines.base import Pipeline
@@ -33,6 +34,8 @@ from tfmodels.pipelines.generation import (
 from tfmodels.pipelines.question_answering import QuestionAnsweringPipeline
 from tfmodels.pipelines.text import FeatureExtractionPipeline, FillMaskPipeline, TextClassificationPipeline
 from tfmodels.pipelines.token_classification import TokenClassificationPipeline
+from tfmodels.pipelines.vision import ImageClassificationPipeline, ZeroShotImageClassificationPipeline
+from tfmodels.pipelines.zero_shot import ZeroShotClassificationPipeline
 
 logger = logging.getLogger("tfmodels")
 
@@ -49,6 +52,10 @@ SUPPORTED_TASKS = {
     "text2text-generation": (Text2TextGenerationPipeline, auto.AutoModelForSeq2SeqLM),
     "summarization": (SummarizationPipeline, auto.AutoModelForSeq2SeqLM),
     "translation": (TranslationPipeline, auto.AutoModelForSeq2SeqLM),
+    "zero-shot-classification": (ZeroShotClassificationPipeline, auto.AutoModelForSequenceClassification),
+    "image-classification": (ImageClassificationPipeline, auto.AutoModelForImageClassification),
+    "zero-shot-image-classification": (ZeroShotImageClassificationPipeline,
+                                       auto.AutoModelForZeroShotImageClassification),
 }
 
 # `transformers` 4.46.3 `SUPPORTED_TASKS[task]["default"]["model"]["tf"]`: (Hub id, revision).
@@ -62,6 +69,9 @@ DEFAULT_MODELS = {
     "text2text-generation": ("google-t5/t5-base", "a9723ea"),
     "summarization": ("google-t5/t5-small", "df1b051"),
     "translation": ("google-t5/t5-base", "a9723ea"),
+    "zero-shot-classification": ("FacebookAI/roberta-large-mnli", "2a8f12d"),
+    "image-classification": ("google/vit-base-patch16-224", "3f49326"),
+    "zero-shot-image-classification": ("openai/clip-vit-base-patch32", "3d74acf"),
 }
 # 4.46.3 had defaults for these translation pairs only.
 DEFAULT_TRANSLATION_PAIRS = (("en", "fr"), ("en", "de"), ("en", "ro"))
@@ -123,8 +133,20 @@ def _load_model(path, task, auto_class, model_kwargs):
     return auto_class.from_pretrained(path, **model_kwargs)
 
 
+def _load_image_processor(path, hub):
+    """The `ImageProcessor` of a checkpoint directory or Hub id (its `preprocessor_config.json`)."""
+    from tfmodels.processors.image import ImageProcessor
+
+    if os.path.isdir(path):
+        return ImageProcessor.from_pretrained(path)
+    import huggingface_hub
+
+    return ImageProcessor.from_pretrained(huggingface_hub.hf_hub_download(path, "preprocessor_config.json", **hub))
+
+
 def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_fast=True, token=None,
-             model_kwargs=None, batch_size=None, framework=None, device=None, dtype=None, **kwargs):
+             model_kwargs=None, batch_size=None, framework=None, device=None, dtype=None, image_processor=None,
+             **kwargs):
     """Builds the pipeline of `task`, as `transformers.pipeline` does.
 
     Args:
@@ -132,12 +154,17 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
             `"sentiment-analysis"`), `"token-classification"` (`"ner"`),
             `"question-answering"`, `"fill-mask"`, `"feature-extraction"`,
             `"text-generation"`, `"text2text-generation"`, `"summarization"`,
-            `"translation"` / `"translation_xx_to_yy"`.
+            `"translation"` / `"translation_xx_to_yy"`, `"zero-shot-classification"`,
+            `"image-classification"`, `"zero-shot-image-classification"`.
         model: a checkpoint directory or Hub id (loaded with the task's
             `AutoModelFor*`), a tfmodels model, or `None` for the task's
             default checkpoint (`DEFAULT_MODELS`).
         tokenizer: a `transformers` tokenizer, or a directory / Hub id for
-            `transformers.AutoTokenizer`; default: the model's checkpoint.
+            `transformers.AutoTokenizer`; default: the model's checkpoint
+            (image classification takes none).
+        image_processor: for the image tasks, a `tfmodels.processors.ImageProcessor`
+            (or a `transformers` image processor), or a directory / Hub id to read
+            its `preprocessor_config.json` from; default: the model's checkpoint.
         config: a config (dict, config object or `config.json` path) for the model.
         revision: Hub option (the revision) for the model and the tokenizer.
         token: Hub option (the access token) for the model and the tokenizer.
@@ -175,22 +202,30 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
         hub.setdefault("revision", default_revision)
         logger.warning("No model was supplied, defaulted to %s (revision %s) for %s, as transformers 4.46 did. "
                        "Pass model= to choose one.", model, hub["revision"], task)
+    needs = {"tokenizer=": pipeline_class.uses_tokenizer and tokenizer is None,
+             "image_processor=": pipeline_class.uses_image_processor and image_processor is None}
     if isinstance(model, str) or hasattr(model, "__fspath__"):
         path = str(model)
         if config is not None:
             model_kwargs["config"] = config
         model = _load_model(path, base, auto_class, {**hub, **model_kwargs})
-        if tokenizer is None:
-            tokenizer = path
+        tokenizer = path if needs["tokenizer="] else tokenizer
+        image_processor = path if needs["image_processor="] else image_processor
     else:
         _check_model(model, base, auto_class)
-        if tokenizer is None:
-            raise ValueError("A model object was given without tokenizer=: pass the tokenizer (an object, or the "
-                             "checkpoint directory / Hub id to load it from).")
+        missing = [name for name, needed in needs.items() if needed]
+        if missing:
+            raise ValueError(f"A model object was given without {' and '.join(missing)}: pass "
+                             f"{'them' if len(missing) > 1 else 'it'} (an object, or the checkpoint directory / Hub "
+                             "id to load from).")
     if isinstance(tokenizer, str) or hasattr(tokenizer, "__fspath__"):
         import transformers
 
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer), use_fast=use_fast, **hub)
+    if isinstance(image_processor, str) or hasattr(image_processor, "__fspath__"):
+        image_processor = _load_image_processor(str(image_processor), hub)
+    if pipeline_class.uses_image_processor:
+        kwargs["image_processor"] = image_processor
     return pipeline_class(model, tokenizer, task=task, batch_size=batch_size, device=device, **kwargs)
 
 
@@ -198,6 +233,7 @@ __all__ = [
     "DEFAULT_MODELS",
     "FeatureExtractionPipeline",
     "FillMaskPipeline",
+    "ImageClassificationPipeline",
     "Pipeline",
     "QuestionAnsweringPipeline",
     "SUPPORTED_TASKS",
@@ -208,6 +244,8 @@ __all__ = [
     "TextGenerationPipeline",
     "TokenClassificationPipeline",
     "TranslationPipeline",
+    "ZeroShotClassificationPipeline",
+    "ZeroShotImageClassificationPipeline",
     "check_task",
     "pipeline",
     "supported_tasks",

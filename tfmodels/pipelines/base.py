@@ -36,7 +36,10 @@ class Pipeline:
 
     Args:
         model: a tfmodels `PreTrainedModel` for the task.
-        tokenizer: a `transformers` tokenizer (fast tokenizers give offsets).
+        tokenizer: a `transformers` tokenizer (fast tokenizers give offsets);
+            `None` for tasks without text (`uses_tokenizer = False`).
+        image_processor: for image tasks, a `tfmodels.processors.ImageProcessor`
+            (or any object called as `processor(images) -> {"pixel_values": ...}`).
         task: the task name the pipeline was made for.
         batch_size: int, chunks per model call (default 1); `__call__` can override it.
         device: `None` (TensorFlow places the ops), `-1` or `"cpu"`, a GPU index, or a TensorFlow
@@ -47,10 +50,15 @@ class Pipeline:
     """
 
     default_task = None
+    # What `tfmodels.pipeline()` loads from the checkpoint for the task.
+    uses_tokenizer = True
+    uses_image_processor = False
 
-    def __init__(self, model, tokenizer, task=None, batch_size=None, progress_bar=None, device=None, **kwargs):
+    def __init__(self, model, tokenizer=None, task=None, batch_size=None, progress_bar=None, device=None,
+                 image_processor=None, **kwargs):
         self.model = model
         self.tokenizer = tokenizer
+        self.image_processor = image_processor
         self.device = tf_device(device)
         self.task = task or self.default_task
         self.batch_size = batch_size

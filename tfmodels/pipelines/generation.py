@@ -45,6 +45,14 @@ def _checkpoint_options(model):
     return {k: v for k, v in stored.items() if generation_config.LIBRARY_DEFAULTS.get(k) != v}
 
 
+def generated_ids(output):
+    """The token ids of a `generate()` result: the array itself, or `sequences` of the dict that
+    `return_dict_in_generate=True` (from a call or a checkpoint's generation config) returns."""
+    if hasattr(output, "keys") and "sequences" in output.keys():
+        output = output["sequences"]
+    return np.asarray(output)
+
+
 class TextGenerationPipeline(Pipeline):
     """Continues prompts with a causal LM (`AutoModelForCausalLM`): `generator("Once upon a time")`.
 
@@ -145,8 +153,8 @@ class TextGenerationPipeline(Pipeline):
         return options
 
     def _forward(self, batch, **generate_kwargs):
-        sequences = np.asarray(self.model.generate(batch["input_ids"], attention_mask=batch["attention_mask"],
-                                                   **self.generation_options(generate_kwargs)))
+        sequences = generated_ids(self.model.generate(batch["input_ids"], attention_mask=batch["attention_mask"],
+                                                      **self.generation_options(generate_kwargs)))
         rows = batch["input_ids"].shape[0]
         return {"generated_sequence": sequences.reshape(rows, sequences.shape[0] // rows, -1)}
 
@@ -238,8 +246,8 @@ class Text2TextGenerationPipeline(Pipeline):
             options["max_length"] = generation_config.LIBRARY_DEFAULTS["max_length"]
         resolved = {**generation_config.LIBRARY_DEFAULTS, **checkpoint, **options}
         self.check_inputs(batch["input_ids"].shape[1], resolved["min_length"], resolved["max_length"])
-        sequences = np.asarray(self.model.generate(batch["input_ids"], attention_mask=batch.get("attention_mask"),
-                                                   **options))
+        sequences = generated_ids(self.model.generate(batch["input_ids"], attention_mask=batch.get("attention_mask"),
+                                                      **options))
         rows = batch["input_ids"].shape[0]
         return {"output_ids": sequences.reshape(rows, sequences.shape[0] // rows, -1)}
 

@@ -15,10 +15,9 @@ arrays as the `transformers` image processors' Pillow backend
 5. `do_normalize`: `(x - image_mean) / image_std` per channel, in float32.
 
 Images are decoded by Pillow (pass `PIL.Image.Image`s, or uint8 `(height,
-width, channels)` arrays); tfmodels has no image decoder of its own. An
-in-graph `tf.image` path for SavedModel exports is not implemented: its
-bilinear/bicubic kernels differ from Pillow's, so it could not give the same
-arrays.
+width, channels)` arrays). The same steps in TensorFlow ops, for SavedModels
+that take raw or encoded images, are `tfmodels.processors.image_graph`
+(`InGraphImageProcessor`, Pillow's resampling rebuilt in TF ops: equal arrays).
 
 References:
     `transformers.image_processing_backends.PilBackend` and

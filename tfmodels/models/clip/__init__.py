@@ -19,4 +19,6 @@ __all__ = [
 ]
 
 # Standalone towers have their own `model_type`s in Hugging Face configs (CLIPTextConfig, CLIPVisionConfig).
-FAMILY = Family(__name__, {"clip": "CLIP", "clip_text_model": "CLIPText", "clip_vision_model": "CLIPVision"})
+# The dual encoder is the zero-shot image classifier (`logits_per_image`); the towers are not.
+FAMILY = Family(__name__, {"clip": "CLIP", "clip_text_model": "CLIPText", "clip_vision_model": "CLIPVision"},
+                tasks={"zero-shot-image-classification": {"clip": "Model"}})

@@ -120,8 +120,6 @@ class MobileBertForMaskedLM(MaskedLMMixin, MobileBertPreTrainedModel):
 
     def _make_lm_head(self):
         config = self.backbone.config
-        if not self.backbone.extra_config.get("tie_word_embeddings", True):
-            raise ValueError("MobileBertForMaskedLM supports tie_word_embeddings=True only. Received: False")
         self.lm_head = MaskedLMHead(
             vocab_size=config["vocab_size"], hidden_size=config["hidden_size"], hidden_act=config["hidden_act"],
             layer_norm_eps=config["layer_norm_eps"], embedding_size=config["embedding_size"],
