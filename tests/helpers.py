@@ -205,3 +205,41 @@ def choice_inputs(**kwargs):
     """`(batch=2, num_choices=2, seq_len)` inputs with padded choices (`random_inputs` reshaped)."""
     flat = random_inputs(batch_size=4, type_vocab_size=3, pad_lengths=(5, 2, 7), **kwargs)
     return {k: v.reshape(2, 2, -1) for k, v in flat.items()}
+
+
+def espeak():
+    """The `espeak-ng` executable, or `None` (tests that need real speech skip without it)."""
+    import shutil
+
+    return shutil.which("espeak-ng")
+
+
+ESPEAK_MISSING = ("espeak-ng is not installed (apt-get install -y espeak-ng); it synthesises the real speech "
+                  "this test runs on")
+
+
+def synthesized_speech(directory, text="The quick brown fox jumps over the lazy dog.", sampling_rate=None):
+    """Real speech: `text` spoken by espeak-ng into `directory/speech.wav`, read with soundfile.
+
+    Args:
+        directory: a `pathlib.Path` to write the wav into.
+        text: what is said.
+        sampling_rate: optional int, the rate to resample to (linear interpolation: espeak-ng
+            speaks at 22050 Hz); `None` keeps espeak-ng's.
+
+    Returns:
+        `(float32 samples (n,), rate)`.
+    """
+    import subprocess
+
+    import pytest
+
+    soundfile = pytest.importorskip("soundfile", reason="soundfile (the `audio` extra) reads the synthesised wav")
+    wav = directory / "speech.wav"
+    subprocess.run([espeak(), "-w", str(wav), text], check=True, capture_output=True)
+    speech, rate = soundfile.read(wav, dtype="float32")
+    if sampling_rate is not None and sampling_rate != rate:
+        times = np.arange(int(len(speech) * sampling_rate / rate)) / sampling_rate
+        speech = np.interp(times, np.arange(len(speech)) / rate, speech).astype("float32")
+        rate = sampling_rate
+    return speech, rate

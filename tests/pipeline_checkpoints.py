@@ -99,8 +99,28 @@ def t5_tokenizer(directory):
                                                 unk_token="<unk>", model_max_length=64)
 
 
+LETTERS = ["<pad>", "<s>", "</s>", "<unk>", "|", "'", *"ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+# espeak-ng speaks at 22050 Hz; the speech checkpoint's feature extractor takes that rate.
+SPEECH_SAMPLING_RATE = 22050
+
+
+def wav2vec2_ctc_tokenizer(directory):
+    """A character-level CTC tokenizer (`<pad>` is the blank, `|` the word delimiter), as wav2vec 2.0
+    checkpoints ship it."""
+    import json
+
+    import transformers
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = directory / "vocab.json"
+    vocab.write_text(json.dumps({token: i for i, token in enumerate(LETTERS)}), encoding="utf-8")
+    return transformers.Wav2Vec2CTCTokenizer(str(vocab))
+
+
 def build(kind, directory):
-    """Writes the checkpoint `kind` (a key of `BUILDERS`) with its tokenizer (and image processor) into
+    """Writes the checkpoint `kind` (a key of `BUILDERS`) with its tokenizer (and image processor or feature
+    extractor) into
     `directory`; returns it."""
     from tests.helpers import hf_checkpoint
 
@@ -180,6 +200,41 @@ def _clip_config(tokenizer):
                                    projection_dim=clip["projection_dim"])
 
 
+def _wav2vec2_ctc_config(tokenizer):
+    import transformers
+
+    from tests.tiny_models import tiny_config
+
+    # A coarse feature encoder (80 samples per frame) keeps seconds of speech cheap.
+    return transformers.Wav2Vec2Config(**{**tiny_config("wav2vec2"), "conv_dim": (10, 12, 14),
+                                          "conv_stride": (5, 4, 4), "conv_kernel": (10, 4, 4),
+                                          "vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id})
+
+
+def _wav2vec2_feature_extractor():
+    import transformers
+
+    return transformers.Wav2Vec2FeatureExtractor(sampling_rate=SPEECH_SAMPLING_RATE, return_attention_mask=True)
+
+
+def _speech2text_config(tokenizer):
+    import transformers
+
+    from tests.tiny_models import tiny_config
+
+    # 80 mel bins (the extractor's default); 200 positions after the 4x subsampler: 8 s of audio.
+    return transformers.Speech2TextConfig(**{**tiny_config("speech_to_text"), "vocab_size": len(tokenizer),
+                                             "input_feat_per_channel": 80, "max_source_positions": 200,
+                                             "bos_token_id": 0, "pad_token_id": 1, "eos_token_id": 2,
+                                             "decoder_start_token_id": 2})
+
+
+def _speech2text_feature_extractor():
+    import transformers
+
+    return transformers.Speech2TextFeatureExtractor()  # 16 kHz, 80 mel bins
+
+
 def _vit_image_processor():
     import transformers
 
@@ -198,6 +253,10 @@ BUILDERS = {
                               label2id={"CONTRADICTION": 0, "NEUTRAL": 1, "ENTAILMENT": 2})),
     "vit-image-classification": ("ViTForImageClassification", None, _vit_config, _vit_image_processor),
     "clip": ("CLIPModel", bert_tokenizer, _clip_config, _clip_image_processor),
+    "wav2vec2-ctc": ("Wav2Vec2ForCTC", wav2vec2_ctc_tokenizer, _wav2vec2_ctc_config, _wav2vec2_feature_extractor),
+    # A BART byte-level BPE stands in for Speech2Text's SentencePiece tokenizer (same special ids).
+    "speech2text": ("Speech2TextForConditionalGeneration", bart_tokenizer, _speech2text_config,
+                    _speech2text_feature_extractor),
     "bert-sequence-classification": ("BertForSequenceClassification", bert_tokenizer,
                                      _bert_config(id2label={0: "NEGATIVE", 1: "NEUTRAL", 2: "POSITIVE"})),
     "bert-single-label": ("BertForSequenceClassification", bert_tokenizer, _bert_config(num_labels=1)),

@@ -39,9 +39,11 @@ def test_parity(class_name, attention_type, use_bias, tmp_path):
     print(class_name, attention_type, diffs)
 
 
-@pytest.mark.slow  # the XLA-compiled decoding loop (~20 s)
-def test_greedy_generate_matches_transformers(tmp_path):
-    """Block-sparse encoder (66 source tokens, padded rows), cached decoder: token-identical greedy output."""
+@pytest.mark.slow  # the XLA-compiled decoding loop (~20 s each)
+@pytest.mark.parametrize("search", [dict(num_beams=1), dict(num_beams=3, num_return_sequences=2, length_penalty=0.8)],
+                         ids=["greedy", "beam"])
+def test_generate_matches_transformers(search, tmp_path):
+    """Block-sparse encoder (66 source tokens, padded rows), cached decoder: token-identical greedy and beam output."""
     import torch
 
     config = tiny_config(init_std=0.4)
@@ -50,10 +52,10 @@ def test_greedy_generate_matches_transformers(tmp_path):
     reference = transformers.BigBirdPegasusForConditionalGeneration.from_pretrained(path).eval()
     expected = reference.generate(torch.as_tensor(inputs["input_ids"]),
                                   attention_mask=torch.as_tensor(inputs["attention_mask"]), do_sample=False,
-                                  num_beams=1, max_new_tokens=6).numpy()
+                                  max_new_tokens=6, **search).numpy()
     model = tfmodels.BigBirdPegasusForConditionalGeneration.from_pretrained(path)
     got = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=6,
-                         num_beams=1, do_sample=False).numpy()
+                         do_sample=False, **search).numpy()
     np.testing.assert_array_equal(got, expected)
     assert len(np.unique(got[:, 1:])) > 2  # a non-degenerate continuation
 

@@ -126,3 +126,22 @@ def test_xla_forward_matches_eager(checkpoints):
     for name in ("logits", "encoder_last_hidden_state", "encoder_attentions", "encoder_global_attentions"):
         for ours, reference in zip(tf.nest.flatten(compiled[name]), tf.nest.flatten(eager[name]), strict=True):
             np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+@pytest.mark.slow  # a second compiled decoding loop (beam search)
+def test_beam_generate_is_token_identical_to_transformers(tmp_path):
+    """Beam search (3 beams, 2 returned sequences, length penalty) with global tokens equals the reference's."""
+    import torch
+
+    path = randomize_final_logits_bias(hf_checkpoint("LEDForConditionalGeneration", led_config(init_std=1.0),
+                                                     tmp_path), scale=0.1)
+    source = led_inputs(4)
+    inputs = {k: source[k] for k in ("input_ids", "attention_mask")}
+    options = dict(max_new_tokens=7, num_beams=3, num_return_sequences=2, length_penalty=0.8)
+    expected = reference_generate("LEDForConditionalGeneration", path, inputs,
+                                  global_attention_mask=torch.as_tensor(source["global_attention_mask"]), **options)
+    assert expected.shape[1] > 4 and len(np.unique(expected[:, 1:])) > 2
+    model = tfmodels.LEDForConditionalGeneration.from_pretrained(path)
+    ours = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                          global_attention_mask=source["global_attention_mask"], **options)
+    np.testing.assert_array_equal(ours.numpy(), expected)

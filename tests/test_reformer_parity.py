@@ -167,6 +167,27 @@ def test_reformer_generate_matches_reference_greedy(decoder_checkpoint):
     np.testing.assert_array_equal(ours.numpy(), expected)
 
 
+def test_reformer_generate_padded_prompt_drops_the_mask_as_the_reference(decoder_checkpoint, caplog):
+    # The reference pops attention_mask in prepare_inputs_for_generation: a left-padded row attends to its
+    # padding, at positions counted from the first (pad) token. Same tokens here, and a warning.
+    # (Masking the padding instead changes row 1's last tokens: this prompt tells the two apart.)
+    ids = np.random.RandomState(0).randint(1, 97, (2, 6)).astype("int64")
+    ids[1, :3] = 0  # pad_token_id
+    mask = np.ones_like(ids)
+    mask[1, :3] = 0
+    expected = reference_generate("ReformerModelWithLMHead", decoder_checkpoint,
+                                  {"input_ids": ids, "attention_mask": mask}, max_new_tokens=4)
+    unmasked = reference_generate("ReformerModelWithLMHead", decoder_checkpoint,
+                                  {"input_ids": ids, "attention_mask": np.ones_like(ids)}, max_new_tokens=4)
+    np.testing.assert_array_equal(expected, unmasked)  # the reference's mask has no effect
+    model = load("ReformerModelWithLMHead", decoder_checkpoint)
+    with caplog.at_level("WARNING", logger="tfmodels"):
+        ours = model.generate(ids, attention_mask=mask, max_new_tokens=4,
+                              random_rotations=reference_rotations(decoder_config()), jit_compile=False)
+    np.testing.assert_array_equal(ours.numpy(), expected)
+    assert "ignores attention_mask" in caplog.text
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("options", [{}, {"num_beams": 2}, {"use_cache": True}])
 def test_reformer_generate_xla_matches_reference(decoder_checkpoint, options):

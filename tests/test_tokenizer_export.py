@@ -86,9 +86,12 @@ def test_normalizer_variants_equal_tokenizers_library(lowercase, strip_accents):
 
 
 def test_unsupported_tokenizer_is_refused():
-    bpe = tokenizers.Tokenizer(tokenizers.models.BPE(vocab={"a": 0, "b": 1}, merges=[]))
-    with pytest.raises(ValueError, match="WordPiece"):
+    bpe = tokenizers.Tokenizer(tokenizers.models.BPE(vocab={"a": 0, "b": 1}, merges=[]))  # no byte-level split
+    with pytest.raises(ValueError, match="byte-level BPE with the GPT-2 split"):
         InGraphTokenizer(bpe)
+    word_level = tokenizers.Tokenizer(tokenizers.models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
+    with pytest.raises(ValueError, match="WordPiece, byte-level BPE and Unigram"):
+        InGraphTokenizer(word_level)
 
 
 def _tiny(cls, **kwargs):

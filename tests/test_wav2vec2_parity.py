@@ -11,7 +11,6 @@ Three audio rows of 200 samples (32 frames); rows 1 and 2 right-padded to 150 an
 import json
 import os
 import shutil
-import subprocess
 
 import keras
 import numpy as np
@@ -20,7 +19,16 @@ import tensorflow as tf
 import transformers
 
 import tfmodels
-from tests.helpers import _to_numpy, assert_save_round_trip, compare_outputs, hf_checkpoint, torch_outputs
+from tests.helpers import (
+    ESPEAK_MISSING,
+    _to_numpy,
+    assert_save_round_trip,
+    compare_outputs,
+    espeak,
+    hf_checkpoint,
+    synthesized_speech,
+    torch_outputs,
+)
 from tfmodels.layers.losses import ctc_loss
 from tfmodels.processors import Wav2Vec2FeatureExtractor, normalize_in_graph
 
@@ -283,18 +291,9 @@ def test_bad_inputs_are_refused_clearly():
         tfmodels.Wav2Vec2Model(**{**BASE, "feat_extract_norm": "batch"})
 
 
-def _espeak():
-    return shutil.which("espeak-ng")
-
-
-@pytest.mark.skipif(_espeak() is None, reason="espeak-ng is not installed (apt-get install -y espeak-ng); "
-                                              "it synthesises the real speech this test runs on")
+@pytest.mark.skipif(espeak() is None, reason=ESPEAK_MISSING)
 def test_real_speech_end_to_end(tmp_path):
-    soundfile = pytest.importorskip("soundfile", reason="soundfile (the `audio` extra) reads the synthesised wav")
-    wav = tmp_path / "speech.wav"
-    subprocess.run([_espeak(), "-w", str(wav), "The quick brown fox jumps over the lazy dog."], check=True,
-                   capture_output=True)
-    speech, rate = soundfile.read(wav, dtype="float32")
+    speech, rate = synthesized_speech(tmp_path)
     assert speech.ndim == 1 and len(speech) > rate  # over a second of audio
     # A tiny CTC model with a coarse feature encoder (80 samples per frame), and the extractor saved
     # beside it by transformers, read back by ours.

@@ -102,6 +102,10 @@ TINY_CONFIGS = {
                      conv_dim=(10, 14), conv_stride=(3, 2), conv_kernel=(5, 3), num_conv_pos_embeddings=5,
                      num_conv_pos_embedding_groups=4, vocab_size=11, codevector_dim=12, proj_codevector_dim=10,
                      num_codevectors_per_group=7, num_codevector_groups=2, classifier_proj_size=9, num_labels=3),
+    # tests/test_speech2text_parity.py's sizes: a two-layer subsampler (kernels 5, 3) over 13 features.
+    "speech_to_text": dict({k: v for k, v in _SEQ2SEQ.items() if k != "max_position_embeddings"}, vocab_size=61,
+                           max_source_positions=40, max_target_positions=30, num_conv_layers=2,
+                           conv_kernel_sizes=(5, 3), conv_channels=22, input_feat_per_channel=13),
     "big_bird": dict(_BERT_LIKE, max_position_embeddings=128, block_size=4, num_random_blocks=2),
     "bert-generation": {k: v for k, v in _BERT_LIKE.items() if k != "type_vocab_size"},
     # BERT2GPT2 with unequal widths (`enc_to_dec_proj`); the decoder vocabulary covers the encoder's.
@@ -188,7 +192,8 @@ def random_model_inputs(model, batch_size=2, seq_len=6, seed=0):
     """Inputs shaped like `model.dummy_inputs()`, with random token ids in `[1, vocab)`."""
     rng = np.random.RandomState(seed)
     inputs = model.dummy_inputs(batch_size=batch_size, seq_len=seq_len)
-    for name in ("pixel_values", "input_values", "visual_feats", "visual_pos", "input_modal"):  # float: random
+    for name in ("pixel_values", "input_values", "input_features", "visual_feats", "visual_pos",
+                 "input_modal"):  # float: random
         if name in inputs:
             inputs[name] = rng.randn(*inputs[name].shape).astype("float32")
     if "input_ids" not in inputs:

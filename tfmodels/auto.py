@@ -144,6 +144,10 @@ AutoModelForAudioClassification = _auto(
     "AutoModelForAudioClassification", "audio-classification", MODEL_REGISTRIES["audio-classification"],
     "Utterance classification heads (`input_values` in, `logits (batch, num_labels)` out).",
 )
+AutoModelForSpeechSeq2Seq = _auto(
+    "AutoModelForSpeechSeq2Seq", "speech-seq2seq", MODEL_REGISTRIES["speech-seq2seq"],
+    "Speech encoder-decoders (`input_features (batch, frames, features)` in, `logits` and `generate()` out).",
+)
 AutoModelForTableQuestionAnswering = _auto(
     "AutoModelForTableQuestionAnswering", "table-question-answering", MODEL_REGISTRIES["table-question-answering"],
     "Table question-answering heads (TAPAS: cell-selection `logits (batch, seq_len)`, `logits_aggregation`).",
@@ -159,7 +163,7 @@ TASKS = {cls.task: cls for cls in (
     AutoModelForQuestionAnswering, AutoModelForMaskedLM, AutoModelForMultipleChoice,
     AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForImageClassification,
     AutoModelForCTC, AutoModelForAudioClassification,
-    AutoModelForTableQuestionAnswering, AutoModelForZeroShotImageClassification,
+    AutoModelForTableQuestionAnswering, AutoModelForSpeechSeq2Seq, AutoModelForZeroShotImageClassification,
 )}
 
 

@@ -107,9 +107,13 @@ def _export(args):
     model = cls.from_pretrained(directory, progress=True)
     export_saved_model(model, args.destination, overwrite=args.overwrite, tokenizer=tokenizer,
                        max_length=args.max_length, generation=generation, image_processor=image_processor)
-    names = ["serving_default"] + (["serve_text", "tokenize"] if tokenizer else []) + (
-        ["serve_images", "serve_image_bytes", "preprocess_images"] if image_processor else []) + (
-        ["generate"] if generation else [])
+    names = ["serving_default"] + (["generate"] if generation else [])
+    if tokenizer:
+        from tfmodels.export.saved_model import text_signature_names
+
+        names += text_signature_names(model, generation is not None)
+    if image_processor:
+        names += ["serve_images", "serve_image_bytes", "preprocess_images"]
     print(f"Wrote {args.destination} (signatures {', '.join(names)}; inspect with "
           f"`saved_model_cli show --dir {args.destination} --all`).")
 
@@ -176,8 +180,9 @@ def build_parser():
     text = export.add_argument_group("in-graph tokenizer (raw strings in)")
     text.add_argument("--tokenizer", metavar="PATH",
                       help="tokenizer.json or a directory holding one ('auto': SRC's own) for the extra signatures "
-                           "'serve_text' (string tensor 'text' in) and 'tokenize'; loading the SavedModel then "
-                           "needs `import tensorflow_text`")
+                           "'serve_text' (string tensor 'text' in; not for encoder-decoders), 'tokenize' and, with "
+                           "--generation, 'generate_text'; WordPiece, byte-level BPE and Unigram (SentencePiece) "
+                           "tokenizers; loading the SavedModel then needs `import tensorflow_text`")
     text.add_argument("--max-length", type=int, metavar="N",
                       help="length the in-graph tokenizer pads/truncates to (default: the tokenizer's truncation "
                            "length, else 512; at most the model's max_position_embeddings)")

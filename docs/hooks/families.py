@@ -29,6 +29,7 @@ AUTO_CLASSES = {
     "table-question-answering": "AutoModelForTableQuestionAnswering",
     "ctc": "AutoModelForCTC",
     "audio-classification": "AutoModelForAudioClassification",
+    "speech-seq2seq": "AutoModelForSpeechSeq2Seq",
     "zero-shot-image-classification": "AutoModelForZeroShotImageClassification",
 }
 

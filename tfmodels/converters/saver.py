@@ -14,6 +14,7 @@ from tfmodels.converters import files
 from tfmodels.converters.loader import check_table_covers_model
 from tfmodels.converters.mapping import resolve_variable
 from tfmodels.converters.registry import weight_table_for
+from tfmodels.generation import config as generation_config
 from tfmodels.layers.utils import variable_to_numpy
 
 logger = logging.getLogger("tfmodels")
@@ -216,6 +217,11 @@ def _shard_writer(plan, keys):
 def save_pretrained(model, directory, max_shard_size=DEFAULT_MAX_SHARD_SIZE):
     """Writes `config.json` + `model.safetensors` (or shards and their index) that `transformers` (PyTorch) loads.
 
+    A model with `generate()` also gets `generation_config.json`: its
+    `generation_config` (what `from_pretrained` read), else the generation
+    fields of its config, in `transformers`' format
+    (`tfmodels.generation.config.to_json_dict`).
+
     Keys and layouts are Hugging Face's (the architecture's weight table read
     backwards); the safetensors metadata says `format: pt`. When the tensors
     take more than `max_shard_size` bytes, they are split as `transformers`
@@ -246,6 +252,13 @@ def save_pretrained(model, directory, max_shard_size=DEFAULT_MAX_SHARD_SIZE):
     plan = hf_tensor_plan(model)
     shards = plan_shards({key: entry.nbytes for key, entry in plan.items()}, limit)
     writers = {files.CONFIG_NAME: _write_json(model.hf_config())}
+    if hasattr(model, "generate"):  # the generation defaults, as `transformers` saves them
+        fields = getattr(model, "generation_config", None)
+        model_config = model._generation_model_config()
+        if fields is None:
+            fields = generation_config.from_model_config(model_config)
+        writers[generation_config.GENERATION_CONFIG_NAME] = _write_json(
+            generation_config.to_json_dict(dict(fields), model_config))
     if len(shards) == 1:
         writers[files.SAFETENSORS_NAME] = _shard_writer(plan, shards[0])
     else:

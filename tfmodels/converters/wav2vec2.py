@@ -25,10 +25,16 @@ Layout changes, each for one reason:
 """
 
 from tfmodels.converters.layer_tables import attention, dense, feed_forward, layer_norm
-from tfmodels.converters.mapping import LeadingUnitAxes, Param, Permute, WeightTable, prefixed, split_head_model
+from tfmodels.converters.mapping import (
+    TORCH_CONV1D,
+    LeadingUnitAxes,
+    Param,
+    WeightTable,
+    prefixed,
+    split_head_model,
+)
 from tfmodels.converters.registry import register_weight_table
 
-TORCH_CONV1D = Permute((2, 1, 0))
 OTHER_HEAD_KEYS = (r"^lm_head\.", r"^projector\.", r"^classifier\.", r"^layer_weights$", r"^quantizer\.",
                    r"^project_hid\.", r"^project_q\.", r"(^|\.)masked_spec_embed$")
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import tensorflow as tf
 
 from tfmodels.export.signatures import make_generation_function, task_signature
+from tfmodels.generation.seq2seq import Seq2SeqGenerationMixin
 
 # Inputs a serving client sends; position ids are derived in-graph.
 _SERVING_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_TOKENIZER_OUTPUTS = ("input_ids", "attention_mask", "token_type_ids")  # what InGraphTokenizer returns
 
 
 def serving_input_names(model):
@@ -106,7 +108,7 @@ def make_text_serving_function(model, tokenizer, output_names=None, postprocess=
 
     def featurize(raw):
         features = tokenizer(raw["text"])
-        return {name: features[name] for name in names}
+        return {name: features[name] for name in names if name in tokenizer.model_input_names}
 
     return make_raw_serving_function(model, [tf.TensorSpec([None], tf.string, name="text")], featurize,
                                      output_names, postprocess)
@@ -163,6 +165,31 @@ def _in_graph_image_processor(model, image_processor):
     return InGraphImageProcessor(image_processor, data_format=data_format)
 
 
+def make_text_generation_function(model, tokenizer, generate):
+    """A `tf.function` over a string tensor `text (batch,)`: tokenizes in-graph with `tokenizer` (an
+    `InGraphTokenizer`; prompts left-padded for a causal LM) and returns the `generate` signature's
+    `sequences` (see `make_generation_function`)."""
+    encoder_decoder = isinstance(model, Seq2SeqGenerationMixin)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def generate_text(text):
+        features = tokenizer.encode(text, pad_left=False if encoder_decoder else True)
+        return generate(input_ids=features["input_ids"], attention_mask=features["attention_mask"])
+
+    return generate_text
+
+
+def text_signature_names(model, generation):
+    """The names of the text signatures `export_saved_model(model, tokenizer=..., generation=...)` adds."""
+    names = ["tokenize"] + (["generate_text"] if generation else [])
+    if all(name in _TOKENIZER_OUTPUTS for name in serving_input_names(model)):
+        names.append("serve_text")
+        task = task_signature(model)
+        if task is not None:
+            names.append(f"{task[0]}_text")
+    return names
+
+
 def _max_positions(model):
     config = getattr(model, "backbone", model).config
     return config.get("max_position_embeddings")
@@ -197,9 +224,21 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
                              f"max_position_embeddings={limit}. Pass max_length=<= {limit}.")
         modules["tokenizer"] = in_graph
         signatures["tokenize"] = in_graph.__call__
-        signatures["serve_text"] = make_text_serving_function(model, in_graph, output_names)
-        if task is not None:
-            signatures[f"{task[0]}_text"] = make_text_serving_function(model, in_graph, postprocess=task[1])
+        missing = [name for name in serving_input_names(model) if name not in _TOKENIZER_OUTPUTS]
+        if generation is not None:
+            if in_graph.max_length > generation["prompt_length"]:
+                raise ValueError(f"The tokenizer pads to max_length={in_graph.max_length}, longer than the generation "
+                                 f"prompt_length={generation['prompt_length']}. Pass max_length=<= "
+                                 f"{generation['prompt_length']}.")
+            signatures["generate_text"] = make_text_generation_function(model, in_graph, signatures["generate"])
+        elif missing:
+            raise ValueError(f"Text signatures need every serving input from the tokenizer; {type(model).__name__} "
+                             f"also takes {missing}. Pass generation={{...}} for a `generate_text` signature, or "
+                             "export without tokenizer=.")
+        if not missing:
+            signatures["serve_text"] = make_text_serving_function(model, in_graph, output_names)
+            if task is not None:
+                signatures[f"{task[0]}_text"] = make_text_serving_function(model, in_graph, postprocess=task[1])
     if image_processor is not None:
         processor = _in_graph_image_processor(model, image_processor)
         modules["image_processor"] = processor
@@ -241,8 +280,14 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
     - with `tokenizer`: `serve_text` (the `serving_default` outputs from a
       string tensor `text (batch,)`, tokenized in-graph, padded to
       `max_length`), `<task>_text`, and `tokenize` (the token ids the model
-      sees). Loading such a SavedModel needs the TF Text ops:
-      `import tensorflow_text` first;
+      sees); with `generation` too, `generate_text` (`sequences` from raw
+      prompts or sources; `max_length <= prompt_length`). An encoder-decoder
+      (T5, BART, ...) gets `generate_text` but no `serve_text` (its serving
+      inputs include `decoder_input_ids`). Tokenizers that run in-graph:
+      WordPiece (BERT family), byte-level BPE (GPT-2, RoBERTa, BART, ...),
+      Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, ...);
+      see `tfmodels.export.tokenizer`. Loading such a SavedModel needs the
+      TF Text ops: `import tensorflow_text` first;
     - with `image_processor`: `serve_images` (the `serving_default` outputs
       from uint8 `images (batch, height, width, 3)`, one size per call,
       preprocessed in-graph as the checkpoint's `preprocessor_config.json`
@@ -285,7 +330,11 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
 
     Raises:
         FileExistsError: `directory` exists, is not empty and `overwrite` is False.
-        ValueError: an image processor whose output is not the model's image
+        ValueError: a tokenizer that cannot run in-graph (`InGraphTokenizer`),
+            a tokenizer `max_length` above the model's positions or the
+            generation `prompt_length`, or a `tokenizer` for a model whose
+            serving inputs it does not produce, without `generation`.
+            Also an image processor whose output is not the model's image
             size, or a model without `pixel_values`.
     """
     directory = Path(directory)

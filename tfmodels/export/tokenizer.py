@@ -1,20 +1,47 @@
 """In-graph tokenizers for SavedModels that take raw text.
 
 `InGraphTokenizer` rebuilds a Hugging Face fast tokenizer (`tokenizer.json`)
-from TensorFlow ops, with KerasHub's tokenizers (built on `tensorflow-text`),
-so a SavedModel can take strings and TF Serving receives text:
+from TensorFlow ops, so a SavedModel can take strings and TF Serving
+receives text:
 
     strings (batch,) -> {"input_ids", "attention_mask", "token_type_ids"}: int32 (batch, max_length)
 
-Supported: WordPiece tokenizers with the BERT normalizer and pre-tokenizer
-(BERT, DistilBERT, MiniLM, ELECTRA, ... uncased and cased), post-processed as
-`[CLS] text [SEP]`, truncated to `max_length` and padded to it (static shape,
-so the model behind it compiles once). Token ids equal the `tokenizers`
-library's on the test corpus in tests/test_tokenizer_export.py (unicode,
-accents, CJK, Hangul, full-width forms, zero-width and control characters,
-long inputs truncated). Known difference: a word longer than 100 UTF-8 bytes
-becomes `[UNK]` here, while Hugging Face counts 100 characters (differs only
-for words of 34-100 non-ASCII characters).
+The tokenizer algorithms are the libraries' own (models in
+`tfmodels.export.tokenizer_models`, the other stages in `tfmodels.export.tokenizer_pipeline`):
+
+- WordPiece with the BERT normalizer and pre-tokenizer (BERT, DistilBERT,
+  MiniLM, ELECTRA, ... uncased and cased): KerasHub's `WordPieceTokenizer`.
+  Known difference: a word longer than 100 UTF-8 bytes becomes `[UNK]` here,
+  while Hugging Face counts 100 characters (differs only for words of 34-100
+  non-ASCII characters).
+- Byte-level BPE with the GPT-2 split (GPT-2, RoBERTa, BART, GPT-Neo, OPT,
+  Longformer, ...): KerasHub's `BytePairTokenizer`; with CLIP's split and
+  `</w>` word ends (CLIP text): KerasHub's `CLIPTokenizer`. Texts containing
+  NUL or U+096C are refused at run time (KerasHub's split cannot carry them).
+- Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, ...):
+  SentencePiece (`tensorflow-text`), with a model proto built from the
+  `tokenizer.json` pieces and scores; the normalizer (including
+  SentencePiece `Precompiled` charsmaps, NFKD, StripAccents, Lowercase,
+  Replace) and the WhitespaceSplit/Metaspace pre-tokenizer run as TF ops.
+
+Added tokens in the text (`</s>`, `<mask>`, ...) are split out as
+`tokenizers` does (with their `lstrip`/`rstrip`). The post-processor's
+special tokens and type ids (`BertProcessing`, `RobertaProcessing`,
+`TemplateProcessing`, e.g. `[CLS] text [SEP]`, `<s> text </s>`,
+`text </s>`, XLNet's `text <sep> <cls>`) are added around the text, which is
+truncated to `max_length` and padded to it (static shape, so the model
+behind it compiles once; left padding where `tokenizer.json` says so).
+Single sequences only (no pairs).
+
+Anything else is refused with a `ValueError` naming the stage: other models
+(WordLevel, BPE with byte fallback or `ignore_merges`, the SentencePiece BPE
+of Llama/Gemma), normalizers (`Nmt`, `BertNormalizer` outside WordPiece,
+arbitrary regexes), pre-tokenizers (`Split` with other regexes, as in
+Llama 3 and Qwen; `Metaspace` with `prepend_scheme="first"`), added tokens
+with `single_word`, or matched after a normalizer (`normalized=True`). Ids are checked
+against the `tokenizers` library in tests/test_tokenizer_export.py and
+tests/test_tokenizer_export_families.py (unicode, accents, CJK, emoji,
+whitespace runs, control characters, long inputs truncated, empty text).
 
 A SavedModel using it needs the `tensorflow-text` ops at load time:
 `import tensorflow_text` before `tf.saved_model.load` (TF Serving builds
@@ -26,10 +53,18 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tfmodels.export.tokenizer_models import MODELS
+from tfmodels.export.tokenizer_pipeline import AddedTokens
+
 
 def read_tokenizer_json(tokenizer):
     """The `tokenizer.json` dict of a `tokenizers.Tokenizer`, a
-    `transformers` fast tokenizer, a `tokenizer.json` path or a directory."""
+    `transformers` fast tokenizer, a `tokenizer.json` path or a directory.
+
+    Raises:
+        FileNotFoundError: no `tokenizer.json` at the path (the message says
+            how to make one from a SentencePiece `.model`).
+    """
     if hasattr(tokenizer, "backend_tokenizer"):  # transformers PreTrainedTokenizerFast
         tokenizer = tokenizer.backend_tokenizer
     if hasattr(tokenizer, "to_str"):  # tokenizers.Tokenizer
@@ -38,135 +73,148 @@ def read_tokenizer_json(tokenizer):
     if path.is_dir():
         path = path / "tokenizer.json"
     if not path.is_file():
-        raise FileNotFoundError(f"No tokenizer.json at {path}. Pass a tokenizer, its tokenizer.json or its directory.")
+        hint = ""
+        if path.parent.is_dir() and any(path.parent.glob("*.model")):
+            hint = (" The directory has a SentencePiece .model: write its tokenizer.json with "
+                    "`transformers.AutoTokenizer.from_pretrained(directory).save_pretrained(directory)`.")
+        raise FileNotFoundError(f"No tokenizer.json at {path}. Pass a tokenizer, its tokenizer.json or its "
+                                f"directory.{hint}")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _special_tokens(post_processor, vocab):
-    """`(start_ids, end_ids)` around a single sequence, from the post-processor."""
+def _special_tokens(post_processor):
+    """`(start, end, sequence_type_id)` around a single sequence, from the post-processor; `start` and
+    `end` are lists of `(id, type_id)`."""
     if post_processor is None:
-        return [], []
+        return [], [], 0
     kind = post_processor.get("type")
-    if kind == "BertProcessing":
-        return [post_processor["cls"][1]], [post_processor["sep"][1]]
+    if kind == "Sequence":  # e.g. ByteLevel (offsets only) then TemplateProcessing
+        parts = [p for p in post_processor["processors"] if p.get("type") != "ByteLevel"]
+        if len(parts) > 1:
+            raise ValueError(f"Unsupported post_processor Sequence for in-graph tokenization: "
+                             f"{[p.get('type') for p in post_processor['processors']]}")
+        return _special_tokens(parts[0] if parts else None)
+    if kind == "ByteLevel":
+        return [], [], 0
+    if kind in ("BertProcessing", "RobertaProcessing"):
+        return [(post_processor["cls"][1], 0)], [(post_processor["sep"][1], 0)], 0
     if kind == "TemplateProcessing":
-        start, end, seen_sequence = [], [], False
+        start, end, seen_sequence, sequence_type = [], [], False, 0
         for piece in post_processor["single"]:
             if "Sequence" in piece:
-                seen_sequence = True
+                seen_sequence, sequence_type = True, piece["Sequence"].get("type_id", 0)
                 continue
-            token = piece["SpecialToken"]["id"]
-            ids = post_processor["special_tokens"][token]["ids"]
-            (end if seen_sequence else start).extend(ids)
-        return start, end
+            token = piece["SpecialToken"]
+            ids = post_processor["special_tokens"][token["id"]]["ids"]
+            (end if seen_sequence else start).extend((i, token.get("type_id", 0)) for i in ids)
+        return start, end, sequence_type
     raise ValueError(f"Unsupported post_processor type for in-graph tokenization. Received: {kind!r}")
 
 
-def _check_bert_normalization(config):
-    normalizer = config.get("normalizer") or {}
-    pre_tokenizer = config.get("pre_tokenizer") or {}
-    if normalizer.get("type") != "BertNormalizer" or pre_tokenizer.get("type") != "BertPreTokenizer":
-        raise ValueError(
-            "In-graph WordPiece tokenization supports the BERT normalizer and pre-tokenizer. Received: "
-            f"normalizer={normalizer.get('type')!r}, pre_tokenizer={pre_tokenizer.get('type')!r}"
-        )
-    lowercase = bool(normalizer.get("lowercase", True))
-    strip_accents = normalizer.get("strip_accents")
-    return {
-        "lowercase": lowercase,
-        "strip_accents": lowercase if strip_accents is None else bool(strip_accents),
-        "split_on_cjk": bool(normalizer.get("handle_chinese_chars", True)),
-    }
+def _token_to_id(model):
+    vocab = model.get("vocab") or {}
+    if isinstance(vocab, list):  # Unigram: [[piece, score], ...]
+        return {piece: index for index, (piece, _) in enumerate(vocab)}
+    return vocab
+
+
+def _pad_id(config):
+    padding = config.get("padding") or {}
+    if "pad_id" in padding:
+        return int(padding["pad_id"])
+    vocab = _token_to_id(config["model"])
+    for token in ("[PAD]", "<pad>"):
+        if token in vocab:
+            return int(vocab[token])
+    return 0
 
 
 class InGraphTokenizer(tf.Module):
     """Tokenizes a batch of strings in-graph, as the Hugging Face tokenizer does.
+
+    Supported: WordPiece (BERT normalizer), byte-level BPE (GPT-2 split) and
+    Unigram (SentencePiece) tokenizers; see the module docstring for the
+    families and what is refused.
 
     Args:
         tokenizer: a `tokenizers.Tokenizer`, a `transformers` fast tokenizer,
             or the path of a `tokenizer.json` (or of its directory).
         max_length: int, output length (truncate and pad). Default: the
             tokenizer's truncation `max_length`, else 512.
+        model_input_names: the features the text signatures feed the model
+            (`transformers`' tokenizer attribute of that name). Default:
+            `("input_ids", "attention_mask")` for byte-level BPE (GPT-2,
+            RoBERTa, BART tokenizers return no `token_type_ids`, and GPT-2
+            embeds them if given), all three otherwise.
 
     Call:
         texts: string tensor `(batch,)`.
 
     Returns:
         dict of int32 tensors `(batch, max_length)`: `input_ids`,
-        `attention_mask`, `token_type_ids` (zeros).
+        `attention_mask`, `token_type_ids` (the post-processor's type ids;
+        0 for padding).
 
     Raises:
-        ValueError: a tokenizer model other than WordPiece with the BERT
-            normalizer, or `max_length` too small for the special tokens.
+        ValueError: a tokenizer model, normalizer, pre-tokenizer,
+            post-processor or truncation/padding setting that cannot be
+            reproduced exactly in-graph (named in the message), or
+            `max_length` too small for the special tokens.
     """
 
-    def __init__(self, tokenizer, max_length=None, name=None):
+    def __init__(self, tokenizer, max_length=None, model_input_names=None, name=None):
         super().__init__(name=name)
         import keras_hub  # noqa: F401  (registers the tensorflow-text ops as well)
 
         config = read_tokenizer_json(tokenizer)
-        model = config.get("model") or {}
-        if model.get("type") != "WordPiece":
-            raise ValueError(
-                "In-graph tokenization supports WordPiece tokenizers (BERT family) so far. "
-                f"Received: model type {model.get('type')!r}"
-            )
-        self.normalization = _check_bert_normalization(config)
-        vocab = model["vocab"]
-        vocabulary = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]
+        kind = (config.get("model") or {}).get("type")
+        if kind not in MODELS:
+            raise ValueError("In-graph tokenization supports WordPiece, byte-level BPE and Unigram tokenizers. "
+                             f"Received: model type {kind!r}")
+        self.model = MODELS[kind](config)
+        default_names = ("input_ids", "attention_mask") + (() if kind == "BPE" else ("token_type_ids",))
+        self.model_input_names = tuple(model_input_names or default_names)
+        self.added_tokens = AddedTokens(config)
         truncation = config.get("truncation") or {}
+        if truncation.get("direction", "Right") != "Right":
+            raise ValueError(f"In-graph tokenization truncates on the right. Received: truncation direction "
+                             f"{truncation.get('direction')!r}")
         self.max_length = int(max_length or truncation.get("max_length") or 512)
-        self.start_ids, self.end_ids = _special_tokens(config.get("post_processor"), vocab)
+        start, end, self.sequence_type_id = _special_tokens(config.get("post_processor"))
+        self.start_ids, self.end_ids = [i for i, _ in start], [i for i, _ in end]
+        self.start_type_ids, self.end_type_ids = [t for _, t in start], [t for _, t in end]
         if self.max_length <= len(self.start_ids) + len(self.end_ids):
             raise ValueError(f"max_length must leave room for text after the special tokens. "
                              f"Received: max_length={self.max_length}")
         padding = config.get("padding") or {}
-        self.pad_id = int(padding.get("pad_id", vocab.get("[PAD]", 0)))
-        self.word_piece = keras_hub.tokenizers.WordPieceTokenizer(
-            vocabulary=vocabulary,
-            suffix_indicator=model.get("continuing_subword_prefix", "##"),
-            oov_token=model.get("unk_token", "[UNK]"),
-            lowercase=False,  # done in `normalize` (KerasHub case-folds with NFKC, Hugging Face does not)
-            strip_accents=False,
-            split_on_cjk=self.normalization["split_on_cjk"],
-            dtype="int32",
-        )
-
-    def normalize(self, texts):
-        """Hugging Face's `BertNormalizer` on a string tensor, minus the CJK spacing.
-
-        Control and format characters are deleted (not split on), whitespace
-        becomes a space, accents are stripped after NFD, then the text is
-        lowercased without compatibility folding (so "ß" and full-width
-        letters stay as they are, as in Hugging Face). CJK characters are
-        split off by the WordPiece pre-tokenizer.
-        """
-        import tensorflow_text as tf_text
-
-        texts = tf.strings.regex_replace(texts, r"[\t\n\r]", " ")
-        texts = tf.strings.regex_replace(texts, r"[\p{Cc}\p{Cf}\p{Co}\x{FFFD}]", "")
-        texts = tf.strings.regex_replace(texts, r"\p{Z}", " ")
-        if self.normalization["strip_accents"]:
-            texts = tf.strings.regex_replace(tf_text.normalize_utf8(texts, "NFD"), r"\p{Mn}", "")
-        if self.normalization["lowercase"]:
-            texts = tf.strings.lower(texts, encoding="utf-8")
-        return texts
+        self.pad_id = _pad_id(config)
+        self.pad_left = padding.get("direction", "Right") == "Left"
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def __call__(self, texts):
-        pieces = self.word_piece.tokenize(self.normalize(texts))  # ragged (batch, None)
+        return self.encode(texts)
+
+    def encode(self, texts, pad_left=None):
+        """`__call__` in the caller's graph; `pad_left` overrides the tokenizer's padding side
+        (generation signatures of causal LMs take left-padded prompts)."""
+        pad_left = self.pad_left if pad_left is None else pad_left
+        pieces = self.added_tokens(texts, self.model)  # ragged (batch, None)
         budget = self.max_length - len(self.start_ids) - len(self.end_ids)
-        pieces = pieces[:, :budget]
+        pieces = tf.cast(pieces[:, :budget], tf.int32)
         batch = tf.shape(texts)[0]
-        parts = [tf.RaggedTensor.from_tensor(tf.fill([batch, len(ids)], 0) + tf.constant(ids, tf.int32))
-                 for ids in (self.start_ids,) if ids]
-        parts.append(tf.cast(pieces, tf.int32))
-        if self.end_ids:
-            parts.append(tf.RaggedTensor.from_tensor(tf.fill([batch, len(self.end_ids)], 0)
-                                                     + tf.constant(self.end_ids, tf.int32)))
-        ids = tf.concat(parts, axis=1)
+
+        def constant_rows(values):
+            return tf.RaggedTensor.from_tensor(tf.fill([batch, len(values)], 0) + tf.constant(values, tf.int32))
+
+        ids = tf.concat([constant_rows(self.start_ids), pieces, constant_rows(self.end_ids)], axis=1)
+        types = tf.concat([constant_rows(self.start_type_ids), tf.ones_like(pieces) * self.sequence_type_id,
+                           constant_rows(self.end_type_ids)], axis=1)
         shape = [None, self.max_length]
-        input_ids = ids.to_tensor(default_value=self.pad_id, shape=shape)
-        attention_mask = tf.ones_like(ids).to_tensor(default_value=0, shape=shape)
-        return {"input_ids": input_ids, "attention_mask": attention_mask,
-                "token_type_ids": tf.zeros_like(input_ids)}
+        features = {"input_ids": ids.to_tensor(default_value=self.pad_id, shape=shape),
+                    "attention_mask": tf.ones_like(ids).to_tensor(default_value=0, shape=shape),
+                    "token_type_ids": types.to_tensor(default_value=0, shape=shape)}
+        if pad_left:  # rotate each row so the padding comes first
+            shift = self.max_length - tf.cast(ids.row_lengths(), tf.int32)  # (batch,)
+            index = (tf.range(self.max_length)[None, :] - shift[:, None]) % self.max_length
+            features = {key: tf.gather(value, index, batch_dims=1) for key, value in features.items()}
+        return features

@@ -20,6 +20,8 @@ LIBRARY_DEFAULTS = {
     "bad_words_ids": None, "renormalize_logits": False,
     "forced_bos_token_id": None, "forced_eos_token_id": None, "num_return_sequences": 1,
     "eos_token_id": None, "pad_token_id": None, "decoder_start_token_id": None,
+    "output_scores": False, "output_logits": None, "return_dict_in_generate": False, "max_time": None,
+    "stop_strings": None,
 }
 
 
@@ -80,3 +82,24 @@ def resolve(explicit, checkpoint):
     explicit = {k: v for k, v in explicit.items() if v is not None}
     options = {**LIBRARY_DEFAULTS, **checkpoint, **explicit}
     return options, "max_length" not in explicit and "max_length" not in checkpoint
+
+
+def to_json_dict(fields, model_config):
+    """The `generation_config.json` that `save_pretrained` writes, in `transformers`' format.
+
+    Like `GenerationConfig.to_json_string(use_diff=True)`: only the fields
+    that differ from the library defaults, plus the model config's
+    `bos_token_id` (which `GenerationConfig.from_model_config` copies);
+    `json.dump(..., indent=2, sort_keys=True)` by the caller.
+    `transformers.GenerationConfig.from_pretrained` reads it back, and so
+    does `read_generation_config`. No `transformers_version` is written
+    (tfmodels does not depend on `transformers`).
+
+    Args:
+        fields: dict of generation fields (`model.generation_config`).
+        model_config: dict, the model's `config.json` fields.
+    """
+    data = {k: v for k, v in fields.items() if k in LIBRARY_DEFAULTS and v is not None and v != LIBRARY_DEFAULTS[k]}
+    if model_config.get("bos_token_id") is not None:
+        data.setdefault("bos_token_id", model_config["bos_token_id"])
+    return data

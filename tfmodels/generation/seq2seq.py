@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from tfmodels.generation.utils import GenerationMixin
 
+
 class _DecoderStep:
     """The search loops' model interface, bound to one batch's encoder output."""
 
@@ -33,6 +34,14 @@ class _DecoderStep:
 
     def init_cache(self, batch_size, max_length):
         return self.model.init_cache(batch_size, max_length)
+
+    def step_tensors(self):
+        """The tensors this step is bound to (carried between the compiled chunks of a streamed `generate()`)."""
+        return (self.encoder_attention_mask, tuple(self.cross_key_values))
+
+    def with_step_tensors(self, tensors):
+        """The same step bound to `tensors` (as `step_tensors()` returns them)."""
+        return _DecoderStep(self.model, tensors[0], tuple(tensors[1]))
 
     def decode_step(self, input_ids, attention_mask, position_ids, cache, cache_index):
         del position_ids  # encoder-decoders here place tokens by the cache index
@@ -62,6 +71,12 @@ class MarginalizedDecoderStep:
         self.doc_log_probs = tf.cast(doc_log_probs, tf.float32)
         self.n = doc_log_probs.shape[1]
 
+    def step_tensors(self):
+        return (self.inner.step_tensors(), self.doc_log_probs)
+
+    def with_step_tensors(self, tensors):
+        return MarginalizedDecoderStep(self.inner.with_step_tensors(tensors[0]), tensors[1])
+
     def init_cache(self, batch_size, max_length):
         cache = self.inner.init_cache(batch_size * self.n, max_length)
         return tuple(tf.reshape(c, (batch_size, self.n, *c.shape[1:])) for c in cache)
@@ -90,6 +105,11 @@ class Seq2SeqGenerationMixin(GenerationMixin):
         ValueError: as `GenerationMixin.generate`.
     """
 
+    def _encoder_attention_mask(self, attention_mask, encoder_hidden_states):
+        """The cross-attention mask `(B, S_enc)` from the source mask: the same one, unless the encoder
+        shortens its input (Speech2Text's subsampler; `tfmodels.models.seq2seq.BackboneGenerationMixin`)."""
+        return attention_mask
+
     def _max_generation_positions(self):
         return None  # relative or per-stack positions: the source length does not bound the target
 
@@ -99,6 +119,7 @@ class Seq2SeqGenerationMixin(GenerationMixin):
     def _search_inputs(self, input_ids, attention_mask, num_beams, **model_inputs):
         del model_inputs  # none: `generation_input_names` is empty
         encoder_hidden_states = self.encode(input_ids, attention_mask, training=False)["last_hidden_state"]
+        attention_mask = self._encoder_attention_mask(attention_mask, encoder_hidden_states)  # speech: subsampled
         cross_key_values = self.cross_key_values(encoder_hidden_states)  # once, for every step
         if num_beams > 1:
             attention_mask = tf.repeat(attention_mask, num_beams, axis=0)  # (B * K, S)

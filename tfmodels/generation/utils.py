@@ -1,15 +1,17 @@
 """`generate()`: the text-generation entry point of causal LM models."""
 
 import logging
+import time
 import weakref
 
 import numpy as np
 import tensorflow as tf
 
 from tfmodels.generation import config as generation_config
+from tfmodels.generation import beam, criteria, search, streaming
 from tfmodels.generation import logits as lp
-from tfmodels.generation import search
 from tfmodels.layers.einsum_dense import xla_matrix_vector_guard
+from tfmodels.models.outputs import ModelOutput
 
 logger = logging.getLogger("tfmodels")
 
@@ -76,6 +78,41 @@ def _bad_words(bad_words_ids, eos_ids, vocab_size):
     return tuple(w for w in words if not (len(w) == 1 and w[0] in eos_ids))
 
 
+def _check_callbacks(o, num_beams, streamer, steps_per_chunk, output_attentions, output_hidden_states):
+    """Raises `ValueError` for the output, streaming and stopping options `generate()` cannot honour."""
+    if output_attentions or output_hidden_states:
+        raise ValueError("generate() does not return attentions or hidden states (output_attentions / "
+                         "output_hidden_states): call the model on the returned sequences with "
+                         "output_attentions=True / output_hidden_states=True instead.")
+    if o["stop_strings"] is not None:
+        raise ValueError("stop_strings is not supported: matching strings needs the tokenizer's text inside the "
+                         "compiled loop. Pass stopping_criteria=tfmodels.generation.StopOnTokenSequences([ids, ...]) "
+                         "with the token ids of the stop strings instead.")
+    if streamer is not None and num_beams > 1:
+        raise ValueError("streamer cannot be used with beam search (as in transformers): set num_beams=1.")
+    if streamer is not None and not all(callable(getattr(streamer, name, None)) for name in ("put", "end")):
+        raise TypeError(f"streamer must have put(value) and end() methods (transformers' BaseStreamer protocol). "
+                        f"Received: {streamer!r}")
+    if o["max_time"] is not None and not float(o["max_time"]) > 0:
+        raise ValueError(f"max_time must be > 0 seconds. Received: max_time={o['max_time']!r}")
+    if not isinstance(steps_per_chunk, int) or steps_per_chunk < 1:
+        raise ValueError(f"steps_per_chunk must be an integer >= 1. Received: steps_per_chunk={steps_per_chunk!r}")
+
+
+def _generate_output(out, sequences, beams, output_scores):
+    """The `ModelOutput` of `return_dict_in_generate=True`, with the reference's fields in its order."""
+    steps = int(out["steps"])
+    result = {"sequences": sequences}
+    if beams and output_scores:
+        result["sequences_scores"] = out["sequences_scores"]
+    for name in ("scores", "logits"):
+        if name in out:
+            result[name] = tuple(out[name][i] for i in range(steps))
+    if beams:
+        result["beam_indices"] = out["beam_indices"][:, : int(out["generated"])]
+    return ModelOutput(result)
+
+
 class GenerationMixin:
     """Adds `generate()` to a causal LM that implements `init_cache` and `decode_step`."""
 
@@ -99,7 +136,10 @@ class GenerationMixin:
                  early_stopping=None, eos_token_id=None, pad_token_id=None, seed=None, jit_compile=True,
                  max_length=None, min_length=None, min_new_tokens=None, no_repeat_ngram_size=None,
                  bad_words_ids=None, forced_bos_token_id=None, forced_eos_token_id=None, num_return_sequences=None,
-                 encoder_no_repeat_ngram_size=None, renormalize_logits=None, **model_inputs):
+                 output_scores=None, output_logits=None, return_dict_in_generate=None, logits_processor=None,
+                 stopping_criteria=None, streamer=None, max_time=None, stop_strings=None, steps_per_chunk=1,
+                 output_attentions=None, output_hidden_states=None, encoder_no_repeat_ngram_size=None,
+                 renormalize_logits=None, **model_inputs):
         """Generates continuations of (left-padded) prompts; returns prompt + new tokens.
 
         Hugging Face `generate()` semantics for every argument: greedy
@@ -181,31 +221,66 @@ class GenerationMixin:
             num_return_sequences: int; with sampling, independent samples
                 per row; with beams, the best `num_return_sequences` beams
                 (`<= num_beams`), best first. Output rows `b * n + r`.
+            output_scores: bool, with `return_dict_in_generate`: return the
+                processed scores of every step (collected inside the compiled
+                loop into a preallocated `(max_new_tokens, rows, vocab)`
+                buffer; nothing is collected when not asked).
+            output_logits: bool, likewise the raw logits of every step.
+            return_dict_in_generate: bool, return a `ModelOutput` instead of
+                the sequences tensor (see Returns).
+            logits_processor: a callable `(input_ids, scores, cur_len) ->
+                scores` of TensorFlow tensors, or a list of them, run inside
+                the compiled loop after the built-in processors and before the
+                sampling warpers (the reference's order); contract in
+                `tfmodels.generation.criteria`.
+            stopping_criteria: a callable `(input_ids, scores, cur_len) ->
+                bool (rows,)`, or a list of them, run inside the compiled loop
+                after each step (`tfmodels.generation.criteria`;
+                `StopOnTokenSequences` stops on token-id sequences).
+            streamer: an object with `put(value)` and `end()`
+                (`transformers.TextStreamer`'s protocol): receives the prompt,
+                then each step's tokens, as numpy arrays. The loop then runs in
+                compiled chunks of `steps_per_chunk` steps; see
+                `tfmodels.generation.streaming` for the protocol and the cost.
+                Not with beam search (as the reference).
+            max_time: float, seconds after which generation stops
+                (`MaxTimeCriteria`), checked between compiled chunks of
+                `steps_per_chunk` steps (`tfmodels.generation.streaming`).
+            stop_strings: not supported (raises `ValueError`): the check needs
+                the tokenizer's strings; use `StopOnTokenSequences` in
+                `stopping_criteria`.
+            steps_per_chunk: int, decoding steps per compiled chunk with a
+                `streamer` or `max_time` (tfmodels-specific; default 1).
+            output_attentions, output_hidden_states: not supported in
+                `generate()` (raise `ValueError`); run the model's forward on
+                the returned sequences instead.
             **model_inputs: tensors a model's search reads beside the prompt, named in its
                 `generation_input_names` (RAG's `doc_scores`); passed to `_search_inputs`.
 
         Returns:
-            int32 `tf.Tensor` `(batch * num_return_sequences, prompt_len + generated)`.
+            int32 `tf.Tensor` `(batch * num_return_sequences, prompt_len + generated)`; with
+            `return_dict_in_generate=True` a `ModelOutput` with the reference's fields
+            (`GenerateDecoderOnlyOutput` / `GenerateEncoderDecoderOutput`, and with beams
+            `GenerateBeamDecoderOnlyOutput` / `GenerateBeamEncoderDecoderOutput`; no
+            attentions, hidden states or cache): `sequences` (that tensor), `scores` /
+            `logits` when asked (tuples with one float32 `(rows, vocab_size)` tensor per
+            step, `rows = batch * num_return_sequences`, with beams `batch * num_beams`;
+            beam scores are the processed log-probabilities), and with beams
+            `sequences_scores` `(batch * num_return_sequences,)` (with `output_scores`)
+            and `beam_indices` int32 `(batch * num_return_sequences, generated)`.
 
         Raises:
-            ValueError: for invalid arguments (the message names them).
-            TypeError: for a keyword argument that is neither an option nor one of `generation_input_names`.
+            ValueError: for invalid arguments or unsupported combinations (the message names them).
+            TypeError: for a keyword argument that is neither an option nor one of
+                `generation_input_names`, or a `logits_processor` / `stopping_criteria` entry
+                that is not a TensorFlow callable.
         """
+        started = time.time()  # `max_time` counts from here, as the reference's `MaxTimeCriteria`
         unknown = sorted(set(model_inputs) - set(self.generation_input_names))
         if unknown:
             raise TypeError(f"{type(self).__name__}.generate() got unexpected arguments {unknown}.")
         model_inputs = {k: tf.convert_to_tensor(v) for k, v in model_inputs.items() if v is not None}
-        input_ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
-        if len(input_ids.shape) != 2:
-            raise ValueError(f"input_ids must be (batch, prompt_len). Received shape {tuple(input_ids.shape)}.")
-        if attention_mask is None:
-            attention_mask = tf.ones_like(input_ids)
-        attention_mask = tf.cast(tf.convert_to_tensor(attention_mask), tf.int32)
-        if attention_mask.shape != input_ids.shape:
-            raise ValueError(
-                f"attention_mask must match input_ids. Received shapes {tuple(attention_mask.shape)} "
-                f"and {tuple(input_ids.shape)}."
-            )
+        input_ids, attention_mask = self._generation_inputs(input_ids, attention_mask)
         explicit = dict(
             max_new_tokens=max_new_tokens, max_length=max_length, min_length=min_length,
             min_new_tokens=min_new_tokens, do_sample=do_sample, num_beams=num_beams, temperature=temperature,
@@ -213,6 +288,8 @@ class GenerationMixin:
             early_stopping=early_stopping, no_repeat_ngram_size=no_repeat_ngram_size, bad_words_ids=bad_words_ids,
             forced_bos_token_id=forced_bos_token_id, forced_eos_token_id=forced_eos_token_id,
             num_return_sequences=num_return_sequences, eos_token_id=eos_token_id, pad_token_id=pad_token_id,
+            output_scores=output_scores, output_logits=output_logits, return_dict_in_generate=return_dict_in_generate,
+            max_time=max_time, stop_strings=stop_strings,
             encoder_no_repeat_ngram_size=encoder_no_repeat_ngram_size, renormalize_logits=renormalize_logits,
         )
         o, max_length_is_default = generation_config.resolve(explicit, self._checkpoint_generation_config())
@@ -231,6 +308,10 @@ class GenerationMixin:
                                  f"max_new_tokens or a larger max_length.")
         num_beams, do_sample, n_return = int(o["num_beams"]), bool(o["do_sample"]), int(o["num_return_sequences"])
         _check_options(o, new_tokens, num_beams, do_sample, n_return)
+        user_processors = criteria.as_callables(logits_processor, "logits_processor")
+        user_criteria = criteria.as_callables(stopping_criteria, "stopping_criteria")
+        _check_callbacks(o, num_beams, streamer, steps_per_chunk, output_attentions, output_hidden_states)
+        return_dict = bool(o["return_dict_in_generate"])
         eos_ids = _as_list(o["eos_token_id"])
         pad = o["pad_token_id"] if o["pad_token_id"] is not None else (eos_ids[0] if eos_ids else None)
         if max_positions is not None and input_ids.shape[1] + new_tokens > max_positions:
@@ -254,7 +335,10 @@ class GenerationMixin:
             repetition_penalty=float(o["repetition_penalty"]), length_penalty=float(o["length_penalty"]),
             early_stopping=o["early_stopping"], eos_token_ids=tuple(eos_ids), pad_token_id=pad,
             jit_compile=bool(jit_compile), processors=processors,
-            num_return_sequences=n_return if num_beams > 1 else 1,
+            num_return_sequences=n_return if num_beams > 1 else 1, user_processors=user_processors,
+            user_criteria=user_criteria, output_scores=return_dict and bool(o["output_scores"]),
+            output_logits=return_dict and bool(o["output_logits"]), return_dict=return_dict,
+            chunked=streamer is not None or o["max_time"] is not None,
         )
         if num_beams == 1 and n_return > 1:  # independent samples: the reference expands the inputs
             input_ids = tf.repeat(input_ids, n_return, axis=0)
@@ -262,11 +346,38 @@ class GenerationMixin:
         fn = self._generation_function(settings, vocab_size)
         if seed is None:
             seed = np.random.randint(0, 2**31 - 1)
-        sequences, generated = fn(input_ids, attention_mask, tf.constant(int(seed) % (2**31 - 1), tf.int32),
-                                  model_inputs)
-        return sequences[:, : self._output_prefix_length(input_ids) + int(generated)]
+        args = (input_ids, attention_mask, tf.constant(int(seed) % (2**31 - 1), tf.int32), model_inputs)
+        if settings["chunked"]:
+            out = streaming.run_chunked(fn, args, streamer=streamer, max_time=o["max_time"],
+                                        steps_per_chunk=steps_per_chunk, started=started)
+        else:
+            out = fn(*args)
+        sequences = out["sequences"][:, : self._output_prefix_length(input_ids) + int(out["generated"])]
+        if not return_dict:
+            return sequences
+        return _generate_output(out, sequences, num_beams > 1, bool(o["output_scores"]))
 
     # -- override points (encoder-decoders: `tfmodels.generation.seq2seq`) ------
+
+    def _generation_inputs(self, input_ids, attention_mask):
+        """The checked source tensors: int32 `input_ids (batch, prompt_len)` and its int32 mask (all ones
+        if `None`); speech encoder-decoders take float `input_features (batch, frames, features)` instead.
+
+        Raises:
+            ValueError: `input_ids` not 2-D, or a mask of another shape.
+        """
+        input_ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
+        if len(input_ids.shape) != 2:
+            raise ValueError(f"input_ids must be (batch, prompt_len). Received shape {tuple(input_ids.shape)}.")
+        if attention_mask is None:
+            attention_mask = tf.ones_like(input_ids)
+        attention_mask = tf.cast(tf.convert_to_tensor(attention_mask), tf.int32)
+        if attention_mask.shape != input_ids.shape:
+            raise ValueError(
+                f"attention_mask must match input_ids. Received shapes {tuple(attention_mask.shape)} "
+                f"and {tuple(input_ids.shape)}."
+            )
+        return input_ids, attention_mask
 
     def _max_generation_positions(self):
         """Longest `prompt_len + max_new_tokens` the model accepts, or `None`."""
@@ -291,32 +402,40 @@ class GenerationMixin:
         if key in functions:
             return functions[key]
         s = dict(settings)
-        jit = s.pop("jit_compile")
+        jit, chunked, return_dict = s.pop("jit_compile"), s.pop("chunked"), s.pop("return_dict")
+
+        def count_trace():
+            TRACE_COUNTS[self] = TRACE_COUNTS.get(self, 0) + 1  # Python side effect: runs only when tracing
+
+        def search_inputs(input_ids, attention_mask, model_inputs):
+            return self._search_inputs(input_ids, attention_mask, s["num_beams"], **model_inputs)
+
+        def make_search():
+            shared = dict(
+                max_new_tokens=s["max_new_tokens"], repetition_penalty=s["repetition_penalty"],
+                eos_token_ids=list(s["eos_token_ids"]), pad_token_id=s["pad_token_id"], vocab_size=vocab_size,
+                processors=s["processors"], user_processors=s["user_processors"], user_criteria=s["user_criteria"],
+                output_scores=s["output_scores"], output_logits=s["output_logits"],
+            )
+            if s["num_beams"] > 1:
+                return beam.BeamSearch(num_beams=s["num_beams"], length_penalty=s["length_penalty"],
+                                       early_stopping=s["early_stopping"],
+                                       num_return_sequences=s["num_return_sequences"], **shared)
+            return search.GreedyOrSample(do_sample=s["do_sample"], temperature=s["temperature"], top_k=s["top_k"],
+                                         top_p=s["top_p"], **shared)
+
+        if chunked:
+            functions[key] = streaming.make_chunked(search_inputs, make_search, jit, count_trace,
+                                                    trace_context=lambda: xla_matrix_vector_guard(jit))
+            return functions[key]
 
         def run(input_ids, attention_mask, seed, model_inputs):
-            TRACE_COUNTS[self] = TRACE_COUNTS.get(self, 0) + 1  # Python side effect: runs only when tracing
+            count_trace()
             with xla_matrix_vector_guard(jit):
-                return search_loop(input_ids, attention_mask, seed, model_inputs)
-
-        def search_loop(input_ids, attention_mask, seed, model_inputs):
-            encoder_input_ids = input_ids  # the n-grams `encoder_no_repeat_ngram_size` bans (the reference's)
-            model, input_ids, attention_mask = self._search_inputs(input_ids, attention_mask, s["num_beams"],
-                                                                   **model_inputs)
-            if s["num_beams"] > 1:
-                return search.beam_search(
-                    model, input_ids, attention_mask, max_new_tokens=s["max_new_tokens"], num_beams=s["num_beams"],
-                    length_penalty=s["length_penalty"], early_stopping=s["early_stopping"],
-                    repetition_penalty=s["repetition_penalty"], eos_token_ids=list(s["eos_token_ids"]),
-                    pad_token_id=s["pad_token_id"], vocab_size=vocab_size, processors=s["processors"],
-                    num_return_sequences=s["num_return_sequences"], encoder_input_ids=encoder_input_ids,
-                )
-            return search.greedy_or_sample(
-                model, input_ids, attention_mask, seed, max_new_tokens=s["max_new_tokens"], do_sample=s["do_sample"],
-                temperature=s["temperature"], top_k=s["top_k"], top_p=s["top_p"],
-                repetition_penalty=s["repetition_penalty"], eos_token_ids=list(s["eos_token_ids"]),
-                pad_token_id=s["pad_token_id"], vocab_size=vocab_size, processors=s["processors"],
-                encoder_input_ids=encoder_input_ids,
-            )
+                model, search_ids, search_mask = search_inputs(input_ids, attention_mask, model_inputs)
+                out = search.run_search(make_search(), model, search_ids, search_mask, seed,
+                                        encoder_input_ids=input_ids)
+            return out if return_dict else {k: out[k] for k in ("sequences", "generated")}
 
         functions[key] = tf.function(run, jit_compile=jit, reduce_retracing=False)
         return functions[key]

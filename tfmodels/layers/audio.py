@@ -1,5 +1,6 @@
-"""Speech front ends: the convolutional feature encoder over raw audio and the
-convolutional relative position embedding (a weight-normalised grouped convolution).
+"""Speech front ends: the convolutional feature encoder over raw audio, the
+convolutional relative position embedding (a weight-normalised grouped convolution),
+and the strided convolutional subsampler over filter-bank frames (Speech2Text).
 
 Size glossary: `B` batch, `S` audio samples, `T` feature frames, `C` feature
 channels (`conv_dim[-1]`), `D` hidden size, `K` kernel width, `G` groups.
@@ -7,8 +8,10 @@ channels (`conv_dim[-1]`), `D` hidden size, `K` kernel width, `G` groups.
 References:
     Baevski et al., "wav2vec 2.0: A Framework for Self-Supervised Learning of
     Speech Representations", 2020. Salimans & Kingma, "Weight Normalization",
-    2016. Parity reference: `transformers.models.wav2vec2.modeling_wav2vec2`
-    (`Wav2Vec2FeatureEncoder`, `Wav2Vec2PositionalConvEmbedding`).
+    2016. Wang et al., "fairseq S2T: Fast Speech-to-Text Modeling with fairseq",
+    2020 (the subsampler). Parity references: `transformers.models.wav2vec2.modeling_wav2vec2`
+    (`Wav2Vec2FeatureEncoder`, `Wav2Vec2PositionalConvEmbedding`),
+    `transformers.models.speech_to_text.modeling_speech_to_text.Conv1dSubsampler`.
 """
 
 import keras
@@ -39,7 +42,21 @@ def frame_mask(attention_mask, num_frames, conv_kernel, conv_stride):
     """Boolean frame mask `(B, T)` from a sample mask `(B, S)`: the first `conv_output_lengths(sum(mask))`
     frames of each row are valid (right padding, as the reference's `_get_feature_vector_attention_mask`)."""
     lengths = ops.sum(ops.cast(attention_mask, "int32"), axis=-1)
-    lengths = conv_output_lengths(lengths, conv_kernel, conv_stride)  # (B,)
+    return lengths_mask(conv_output_lengths(lengths, conv_kernel, conv_stride), num_frames)
+
+
+def lengths_mask(lengths, num_frames, empty_rows_attend=False):
+    """Boolean `(B, T)` mask of the first `lengths[b]` of `num_frames` positions (right padding).
+
+    Args:
+        lengths: int tensor `(B,)`.
+        num_frames: int or scalar int tensor, `T`.
+        empty_rows_attend: bool, a row of length 0 gets every position (Speech2Text's
+            `_get_feature_vector_attention_mask` writes its 1 at index `length - 1 = -1`, the last frame).
+    """
+    lengths = ops.cast(lengths, "int32")
+    if empty_rows_attend:
+        lengths = ops.where(lengths > 0, lengths, num_frames)
     return ops.arange(num_frames, dtype="int32")[None, :] < lengths[:, None]
 
 
@@ -288,3 +305,88 @@ class PositionalConvEmbedding(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "kernel_size": self.kernel_size,
                 "num_groups": self.num_groups, "activation": self.activation}
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class Conv1dSubsampler(keras.layers.Layer):
+    """Filter-bank frames `(B, T, F)` -> `(B, T', D)`: 1-D convolutions of stride 2, each followed by a GLU.
+
+    Layer `i` is a `Conv1D` of width `kernel_sizes[i]`, stride 2, zero-padded by
+    `kernel_sizes[i] // 2` on both sides (PyTorch's symmetric padding, not
+    TensorFlow's "same"), with `conv_channels` outputs (the last layer
+    `2 * out_channels`), then the gated linear unit over channels,
+    `GLU([a, b]) = a * sigmoid(b)`, which halves them: the next layer reads
+    `conv_channels // 2` channels. Variables: `conv_layers.{i}.kernel (k, in, out)`, `.bias (out,)`.
+
+    Args:
+        conv_channels: int, even, outputs of every layer but the last (`conv_channels`).
+        out_channels: int, channels after the last GLU (`d_model`).
+        kernel_sizes: sequence of ints, one per layer (`conv_kernel_sizes`).
+        kernel_initializer: initializer of the kernels.
+        **kwargs: base layer arguments.
+
+    Call args:
+        input_features: float tensor `(B, T, F)`.
+
+    Returns:
+        float tensor `(B, T', out_channels)`, `T' = output_lengths(T)` for odd kernel sizes.
+
+    Raises:
+        ValueError: odd `conv_channels` with more than one layer (the GLU halves them), no layers.
+
+    References:
+        Dauphin et al., "Language Modeling with Gated Convolutional Networks", 2017 (GLU);
+        `transformers.models.speech_to_text.modeling_speech_to_text.Conv1dSubsampler`.
+    """
+
+    def __init__(self, conv_channels, out_channels, kernel_sizes, kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_sizes = [int(k) for k in kernel_sizes]
+        if not self.kernel_sizes:
+            raise ValueError(f"Conv1dSubsampler needs at least one layer. Received: kernel_sizes={kernel_sizes}")
+        if len(self.kernel_sizes) > 1 and conv_channels % 2:
+            raise ValueError(f"conv_channels must be even (the GLU halves them). Received: conv_channels={conv_channels}")
+        self.conv_channels = int(conv_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        last = len(self.kernel_sizes) - 1
+        self.conv_layers = [
+            keras.layers.Conv1D(self.conv_channels if i < last else 2 * self.out_channels, k, strides=2,
+                                padding="valid", kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy,
+                                name=f"conv_layers_{i}")
+            for i, k in enumerate(self.kernel_sizes)
+        ]
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        for conv in self.conv_layers:
+            conv.build((None, None, channels))
+            channels = conv.filters // 2
+        self.built = True
+
+    def call(self, input_features):
+        x = input_features
+        for kernel, conv in zip(self.kernel_sizes, self.conv_layers):
+            x = conv(ops.pad(x, ((0, 0), (kernel // 2, kernel // 2), (0, 0))))  # (B, T_i, 2 * C_i)
+            value, gate = ops.split(x, 2, axis=-1)
+            x = value * ops.sigmoid(gate)  # GLU over channels: (B, T_i, C_i)
+        return x
+
+    def output_lengths(self, lengths):
+        """`(n - 1) // 2 + 1` per layer: the reference's `_get_feat_extract_output_lengths` (the output length
+        of each padded stride-2 convolution for odd kernel sizes; the reference uses it for even ones too)."""
+        for _ in self.kernel_sizes:
+            lengths = (lengths - 1) // 2 + 1
+        return lengths
+
+    def compute_output_shape(self, input_shape):
+        frames = input_shape[1]
+        if frames is not None:
+            for kernel in self.kernel_sizes:
+                frames = (frames + 2 * (kernel // 2) - kernel) // 2 + 1
+        return (input_shape[0], frames, self.out_channels)
+
+    def get_config(self):
+        return {**super().get_config(), "conv_channels": self.conv_channels, "out_channels": self.out_channels,
+                "kernel_sizes": self.kernel_sizes,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}

@@ -70,6 +70,7 @@ FAMILIES = (
     "lxmert",
     "retribert",
     "mmbt",
+    "speech_to_text",
 )
 
 # Auto task -> the Hugging Face class-name suffixes of its classes, tried in order.
@@ -88,6 +89,9 @@ TASK_SUFFIXES = {
     # with `Family.tasks` (and out of "sequence-classification", which takes text).
     "audio-classification": ("ForAudioClassification",),
     "table-question-answering": ("ForTableQuestionAnswering",),
+    # Speech encoder-decoders name their class `ForConditionalGeneration`, as the text ones do: a
+    # speech family maps it here with `Family.tasks` (and out of "seq2seq-lm", which takes text).
+    "speech-seq2seq": ("ForSpeechSeq2Seq",),
     # Dual encoders (CLIP) register their full model here with `Family.tasks`; no suffix names it.
     "zero-shot-image-classification": (),
 }

@@ -324,19 +324,37 @@ def encode_decode(model, inputs, decoder_input_ids, training=None, output_attent
     """Runs `model.encode` then `model.decode` (teacher forcing); returns `seq2seq_outputs`.
 
     A precomputed `inputs["encoder_outputs"]` `(B, S, D)` (see `encoder_hidden_state`) replaces the encoder pass.
-    Inputs named in `model.encoder_input_names` (LED: `global_attention_mask`) go to `encode` by name.
+    Inputs named in `model.encoder_input_names` (LED: `global_attention_mask`) go to `encode` by name. The
+    encoder reads `inputs[model.main_input_name]` (`input_ids`; speech: `input_features`), and the decoder's
+    cross-attention `encoder_attention_mask(model, attention_mask, encoder_hidden_states)`.
     """
     flags = dict(training=training, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
     if inputs.get("encoder_outputs") is not None:  # precomputed: the encoder does not run
         encoder_outputs = {"last_hidden_state": inputs["encoder_outputs"]}
     else:
         extra = {k: inputs[k] for k in getattr(model, "encoder_input_names", ()) if inputs.get(k) is not None}
-        encoder_outputs = model.encode(inputs["input_ids"], inputs.get("attention_mask"), **extra, **flags)
+        encoder_outputs = model.encode(inputs[model.main_input_name], inputs.get("attention_mask"), **extra, **flags)
+    hidden = encoder_outputs["last_hidden_state"]
     outputs = model.decode(
-        decoder_input_ids, encoder_outputs["last_hidden_state"], attention_mask=inputs.get("attention_mask"),
+        decoder_input_ids, hidden, attention_mask=encoder_attention_mask(model, inputs.get("attention_mask"), hidden),
         decoder_attention_mask=inputs.get("decoder_attention_mask"), **flags,
     )
     return seq2seq_outputs(encoder_outputs, outputs)
+
+
+def encoder_attention_mask(model, attention_mask, encoder_hidden_states):
+    """The source mask `(B, S_enc)` of the decoder's cross-attention, from the input `attention_mask`.
+
+    The input mask itself, unless the model's encoder shortens its input: then the model's
+    `feature_vector_attention_mask(attention_mask, S_enc)` (Speech2Text's subsampled frames; a head
+    model asks its backbone). `None` stays `None`.
+    """
+    if attention_mask is None:
+        return None
+    reduce = getattr(getattr(model, "backbone", model), "feature_vector_attention_mask", None)
+    if reduce is None:
+        return attention_mask
+    return reduce(attention_mask, ops.shape(encoder_hidden_states)[1])
 
 
 def init_decoder_cache(blocks, batch_size, max_length, dtype):
@@ -364,6 +382,9 @@ class BackboneGenerationMixin:
 
     def cross_key_values(self, encoder_hidden_states):
         return project_cross_key_values(self.backbone.decoder_blocks, encoder_hidden_states)
+
+    def _encoder_attention_mask(self, attention_mask, encoder_hidden_states):
+        return encoder_attention_mask(self, attention_mask, encoder_hidden_states)
 
 
 def encoder_hidden_state(encoder_outputs):

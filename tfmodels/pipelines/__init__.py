@@ -24,6 +24,7 @@ import logging
 import os
 
 from tfmodels import auto
+from tfmodels.pipelines.audio import AutomaticSpeechRecognitionPipeline
 from tfmodels.pipelines.base import Pipeline
 from tfmodels.pipelines.generation import (
     SummarizationPipeline,
@@ -41,7 +42,7 @@ logger = logging.getLogger("tfmodels")
 
 TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
-# task -> (pipeline class, Auto class of its models)
+# task -> (pipeline class, Auto class of its models, or a tuple of them tried in order)
 SUPPORTED_TASKS = {
     "text-classification": (TextClassificationPipeline, auto.AutoModelForSequenceClassification),
     "token-classification": (TokenClassificationPipeline, auto.AutoModelForTokenClassification),
@@ -56,6 +57,8 @@ SUPPORTED_TASKS = {
     "image-classification": (ImageClassificationPipeline, auto.AutoModelForImageClassification),
     "zero-shot-image-classification": (ZeroShotImageClassificationPipeline,
                                        auto.AutoModelForZeroShotImageClassification),
+    "automatic-speech-recognition": (AutomaticSpeechRecognitionPipeline,
+                                     (auto.AutoModelForCTC, auto.AutoModelForSpeechSeq2Seq)),
 }
 
 # `transformers` 4.46.3 `SUPPORTED_TASKS[task]["default"]["model"]["tf"]`: (Hub id, revision).
@@ -73,8 +76,13 @@ DEFAULT_MODELS = {
     "image-classification": ("google/vit-base-patch16-224", "3f49326"),
     "zero-shot-image-classification": ("openai/clip-vit-base-patch32", "3d74acf"),
 }
+# `automatic-speech-recognition` has none: 4.46.3 had no TensorFlow speech recognition pipeline (its default,
+# facebook/wav2vec2-base-960h, was for PyTorch only).
 # 4.46.3 had defaults for these translation pairs only.
 DEFAULT_TRANSLATION_PAIRS = (("en", "fr"), ("en", "de"), ("en", "ro"))
+
+# `preprocessor_config.json` "feature_extractor_type" -> the `tfmodels.processors` class of that name.
+FEATURE_EXTRACTORS = ("Wav2Vec2FeatureExtractor", "Speech2TextFeatureExtractor")
 
 # Keywords of `from_pretrained` accepted by `pipeline()` and passed to the model and tokenizer loaders.
 _HUB_OPTIONS = ("revision", "cache_dir", "local_files_only", "token")
@@ -111,42 +119,64 @@ def _default_model(task, base):
     elif base == "translation":
         raise ValueError("The 'translation' task needs model= or a language pair in the task name, e.g. "
                          "'translation_en_to_fr'.")
+    elif base not in DEFAULT_MODELS:
+        raise ValueError(f"The {base!r} task has no default model (transformers 4.46 had no TensorFlow default for "
+                         "it): pass model=, e.g. model='facebook/wav2vec2-base-960h' (a Wav2Vec2ForCTC checkpoint).")
     return DEFAULT_MODELS[base]
 
 
-def _check_model(model, task, auto_class):
-    registry = auto.MODEL_REGISTRIES[auto_class.task]
-    if not isinstance(model, tuple(registry.values())):
-        supported = sorted({cls.__name__ for cls in registry.values()})
+def _auto_names(auto_classes):
+    return " / ".join(cls.__name__ for cls in auto_classes)
+
+
+def _check_model(model, task, auto_classes):
+    classes = [cls for auto_class in auto_classes for cls in auto.MODEL_REGISTRIES[auto_class.task].values()]
+    if not isinstance(model, tuple(classes)):
+        supported = sorted({cls.__name__ for cls in classes})
         raise ValueError(f"The model {type(model).__name__} is not a {task} model: {task} uses "
-                         f"{auto_class.__name__} classes ({', '.join(supported)}). Load the checkpoint with "
-                         f"tfmodels.{auto_class.__name__}.from_pretrained(...) or pass its path as model=.")
+                         f"{_auto_names(auto_classes)} classes ({', '.join(supported)}). Load the checkpoint with "
+                         f"tfmodels.{auto_classes[0].__name__}.from_pretrained(...) or pass its path as model=.")
 
 
-def _load_model(path, task, auto_class, model_kwargs):
+def _load_model(path, task, auto_classes, model_kwargs):
     config = auto.AutoConfig.from_pretrained(path, **{k: v for k, v in model_kwargs.items() if k in _HUB_OPTIONS})
     model_type = config.model_type
-    if model_type not in auto.MODEL_REGISTRIES[auto_class.task]:
-        supported = sorted(auto.MODEL_REGISTRIES[auto_class.task])
-        raise ValueError(f"The checkpoint {path!r} (model_type={model_type!r}) has no {task} model in tfmodels: "
-                         f"{auto_class.__name__} supports model types {supported}.")
-    return auto_class.from_pretrained(path, **model_kwargs)
+    for auto_class in auto_classes:
+        if model_type in auto.MODEL_REGISTRIES[auto_class.task]:
+            return auto_class.from_pretrained(path, **model_kwargs)
+    supported = sorted({t for auto_class in auto_classes for t in auto.MODEL_REGISTRIES[auto_class.task]})
+    raise ValueError(f"The checkpoint {path!r} (model_type={model_type!r}) has no {task} model in tfmodels: "
+                     f"{_auto_names(auto_classes)} support model types {supported}.")
 
 
-def _load_image_processor(path, hub):
-    """The `ImageProcessor` of a checkpoint directory or Hub id (its `preprocessor_config.json`)."""
-    from tfmodels.processors.image import ImageProcessor
+def _load_preprocessor(kind, path, hub):
+    """The image processor or feature extractor (`kind`) of a checkpoint directory or Hub id, from its
+    `preprocessor_config.json` (feature extractors: the class its `feature_extractor_type` names).
 
-    if os.path.isdir(path):
-        return ImageProcessor.from_pretrained(path)
-    import huggingface_hub
+    Raises:
+        ValueError: a feature extractor type tfmodels does not implement.
+    """
+    from tfmodels import processors
+    from tfmodels.processors.image import read_preprocessor_config
 
-    return ImageProcessor.from_pretrained(huggingface_hub.hf_hub_download(path, "preprocessor_config.json", **hub))
+    if not os.path.isdir(path):
+        import huggingface_hub
+
+        path = huggingface_hub.hf_hub_download(path, processors.PREPROCESSOR_CONFIG_NAME, **hub)
+    if kind == "image_processor":
+        return processors.ImageProcessor.from_pretrained(path)
+    name = read_preprocessor_config(path, "feature extractor", "Wav2Vec2FeatureExtractor").get(
+        "feature_extractor_type", "Wav2Vec2FeatureExtractor")
+    if name not in FEATURE_EXTRACTORS:
+        raise ValueError(f"The feature extractor {name!r} of {path!r} is not implemented in tfmodels (it has "
+                         f"{list(FEATURE_EXTRACTORS)}): pass feature_extractor= (an object called as the "
+                         "transformers one is).")
+    return getattr(processors, name).from_pretrained(path)
 
 
 def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_fast=True, token=None,
              model_kwargs=None, batch_size=None, framework=None, device=None, dtype=None, image_processor=None,
-             **kwargs):
+             feature_extractor=None, **kwargs):
     """Builds the pipeline of `task`, as `transformers.pipeline` does.
 
     Args:
@@ -155,7 +185,8 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
             `"question-answering"`, `"fill-mask"`, `"feature-extraction"`,
             `"text-generation"`, `"text2text-generation"`, `"summarization"`,
             `"translation"` / `"translation_xx_to_yy"`, `"zero-shot-classification"`,
-            `"image-classification"`, `"zero-shot-image-classification"`.
+            `"image-classification"`, `"zero-shot-image-classification"`,
+            `"automatic-speech-recognition"`.
         model: a checkpoint directory or Hub id (loaded with the task's
             `AutoModelFor*`), a tfmodels model, or `None` for the task's
             default checkpoint (`DEFAULT_MODELS`).
@@ -165,6 +196,11 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
         image_processor: for the image tasks, a `tfmodels.processors.ImageProcessor`
             (or a `transformers` image processor), or a directory / Hub id to read
             its `preprocessor_config.json` from; default: the model's checkpoint.
+        feature_extractor: for `automatic-speech-recognition`, a
+            `tfmodels.processors.Wav2Vec2FeatureExtractor` / `Speech2TextFeatureExtractor`
+            (or a `transformers` one), or a directory / Hub id to read its
+            `preprocessor_config.json` from (the class its `feature_extractor_type` names);
+            default: the model's checkpoint.
         config: a config (dict, config object or `config.json` path) for the model.
         revision: Hub option (the revision) for the model and the tokenizer.
         token: Hub option (the access token) for the model and the tokenizer.
@@ -190,7 +226,8 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
     if framework not in (None, "tf"):
         raise ValueError(f"tfmodels pipelines run TensorFlow models: framework must be None or 'tf'. Received: "
                          f"framework={framework!r} (use transformers.pipeline for PyTorch).")
-    pipeline_class, auto_class = SUPPORTED_TASKS[base]
+    pipeline_class, auto_classes = SUPPORTED_TASKS[base]
+    auto_classes = auto_classes if isinstance(auto_classes, tuple) else (auto_classes,)
     model_kwargs = dict(model_kwargs or {})
     if dtype is not None:
         model_kwargs.setdefault("dtype", dtype)
@@ -203,16 +240,18 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
         logger.warning("No model was supplied, defaulted to %s (revision %s) for %s, as transformers 4.46 did. "
                        "Pass model= to choose one.", model, hub["revision"], task)
     needs = {"tokenizer=": pipeline_class.uses_tokenizer and tokenizer is None,
-             "image_processor=": pipeline_class.uses_image_processor and image_processor is None}
+             "image_processor=": pipeline_class.uses_image_processor and image_processor is None,
+             "feature_extractor=": pipeline_class.uses_feature_extractor and feature_extractor is None}
     if isinstance(model, str) or hasattr(model, "__fspath__"):
         path = str(model)
         if config is not None:
             model_kwargs["config"] = config
-        model = _load_model(path, base, auto_class, {**hub, **model_kwargs})
+        model = _load_model(path, base, auto_classes, {**hub, **model_kwargs})
         tokenizer = path if needs["tokenizer="] else tokenizer
         image_processor = path if needs["image_processor="] else image_processor
+        feature_extractor = path if needs["feature_extractor="] else feature_extractor
     else:
-        _check_model(model, base, auto_class)
+        _check_model(model, base, auto_classes)
         missing = [name for name, needed in needs.items() if needed]
         if missing:
             raise ValueError(f"A model object was given without {' and '.join(missing)}: pass "
@@ -222,14 +261,18 @@ def pipeline(task, model=None, tokenizer=None, config=None, revision=None, use_f
         import transformers
 
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer), use_fast=use_fast, **hub)
-    if isinstance(image_processor, str) or hasattr(image_processor, "__fspath__"):
-        image_processor = _load_image_processor(str(image_processor), hub)
-    if pipeline_class.uses_image_processor:
-        kwargs["image_processor"] = image_processor
+    processors = (("image_processor", image_processor, pipeline_class.uses_image_processor),
+                  ("feature_extractor", feature_extractor, pipeline_class.uses_feature_extractor))
+    for name, processor, used in processors:
+        if isinstance(processor, str) or hasattr(processor, "__fspath__"):
+            processor = _load_preprocessor(name, str(processor), hub)
+        if used:
+            kwargs[name] = processor
     return pipeline_class(model, tokenizer, task=task, batch_size=batch_size, device=device, **kwargs)
 
 
 __all__ = [
+    "AutomaticSpeechRecognitionPipeline",
     "DEFAULT_MODELS",
     "FeatureExtractionPipeline",
     "FillMaskPipeline",

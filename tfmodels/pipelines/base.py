@@ -17,7 +17,8 @@ Every task pipeline implements three steps, named as in `transformers`:
 Chunks are batched `batch_size` at a time across items, padded on the
 tokenizer's `padding_side` with the values `transformers` uses
 (`pad_token_id` for ids, 0 for masks and offsets, 1 for `special_tokens_mask`
-and `p_mask`), so batched results equal `transformers`' batched results.
+and `p_mask`, the feature extractor's `padding_value` for `input_values` /
+`input_features`), so batched results equal `transformers`' batched results.
 """
 
 import types
@@ -27,6 +28,7 @@ import tensorflow as tf
 
 # Padding values of collated arrays, as `transformers.pipelines.base.pad_collate_fn` (ids use the pad token).
 _PAD_ONE = ("special_tokens_mask", "p_mask")
+_PAD_FEATURES = ("input_values", "input_features")  # the feature extractor's `padding_value`
 # Lists longer than this show a progress bar unless `progress_bar=False`.
 PROGRESS_BAR_MIN_ITEMS = 16
 
@@ -40,6 +42,8 @@ class Pipeline:
             `None` for tasks without text (`uses_tokenizer = False`).
         image_processor: for image tasks, a `tfmodels.processors.ImageProcessor`
             (or any object called as `processor(images) -> {"pixel_values": ...}`).
+        feature_extractor: for audio tasks, a `tfmodels.processors.Wav2Vec2FeatureExtractor`
+            (or a `transformers` one); its `padding_value` and `padding_side` pad `input_values`.
         task: the task name the pipeline was made for.
         batch_size: int, chunks per model call (default 1); `__call__` can override it.
         device: `None` (TensorFlow places the ops), `-1` or `"cpu"`, a GPU index, or a TensorFlow
@@ -53,12 +57,14 @@ class Pipeline:
     # What `tfmodels.pipeline()` loads from the checkpoint for the task.
     uses_tokenizer = True
     uses_image_processor = False
+    uses_feature_extractor = False
 
     def __init__(self, model, tokenizer=None, task=None, batch_size=None, progress_bar=None, device=None,
-                 image_processor=None, **kwargs):
+                 image_processor=None, feature_extractor=None, **kwargs):
         self.model = model
         self.tokenizer = tokenizer
         self.image_processor = image_processor
+        self.feature_extractor = feature_extractor
         self.device = tf_device(device)
         self.task = task or self.default_task
         self.batch_size = batch_size
@@ -163,7 +169,17 @@ class Pipeline:
         pending.clear()
 
     def padding_side(self):
-        return getattr(self.tokenizer, "padding_side", "right")
+        """The feature extractor's `padding_side` where there is one, else the tokenizer's (as `pad_collate_fn`).
+
+        Raises:
+            ValueError: the two disagree.
+        """
+        side = getattr(self.tokenizer, "padding_side", None)
+        feature_side = getattr(self.feature_extractor, "padding_side", None)
+        if side is not None and feature_side is not None and side != feature_side:
+            raise ValueError(f"The feature extractor and the tokenizer pad on different sides ({feature_side!r} vs "
+                             f"{side!r}): set one padding_side for both.")
+        return feature_side or side or "right"
 
     def collate(self, chunks):
         """Pads the chunks' arrays to the longest and stacks them: `{name: (batch, seq_len, ...)}`.
@@ -185,6 +201,8 @@ class Pipeline:
                     raise ValueError("Batching (batch_size > 1) needs a tokenizer with a pad token, and this one has "
                                      "none: set it (e.g. `pipe.tokenizer.pad_token = pipe.tokenizer.eos_token`) or "
                                      "use batch_size=1.")
+            elif key in _PAD_FEATURES:
+                value = getattr(self.feature_extractor, "padding_value", 0)
             else:
                 value = 1 if key in _PAD_ONE else 0
             rows = []

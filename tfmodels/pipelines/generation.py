@@ -45,6 +45,29 @@ def _checkpoint_options(model):
     return {k: v for k, v in stored.items() if generation_config.LIBRARY_DEFAULTS.get(k) != v}
 
 
+def with_pipeline_defaults(model, generate_kwargs, defaults):
+    """The call's `generate()` options plus a pipeline's `defaults` (its `_default_generation_config` in the
+    reference) for the options neither the call nor the checkpoint sets; sampling options only when sampling.
+
+    Returns:
+        `(options, options set by the checkpoint or the call, defaults added)`.
+    """
+    set_options = {**_checkpoint_options(model), **generate_kwargs}
+    added = {k: v for k, v in defaults.items()
+             if k not in set_options and not (k == "max_new_tokens" and "max_length" in set_options)}
+    if not {**set_options, **added}.get("do_sample"):
+        added = {k: v for k, v in added.items() if k not in _SAMPLING_OPTIONS}
+    return {**generate_kwargs, **added}, set_options, added
+
+
+def generated_ids(output):
+    """The token ids of a `generate()` result: the array itself, or `sequences` of the dict that
+    `return_dict_in_generate=True` (from a call or a checkpoint's generation config) returns."""
+    if hasattr(output, "keys") and "sequences" in output.keys():
+        output = output["sequences"]
+    return np.asarray(output)
+
+
 class TextGenerationPipeline(Pipeline):
     """Continues prompts with a causal LM (`AutoModelForCausalLM`): `generator("Once upon a time")`.
 
@@ -128,15 +151,10 @@ class TextGenerationPipeline(Pipeline):
         """`generate()` options of one call: the call's, then the pipeline defaults the checkpoint does not set."""
         generate_kwargs = dict(generate_kwargs)
         prefix_length = generate_kwargs.pop("prefix_length", 0)
-        set_options = {**_checkpoint_options(self.model), **generate_kwargs}
         defaults = dict(TEXT_GENERATION_DEFAULTS)
         if getattr(self.tokenizer, "pad_token_id", None) is not None:
             defaults["pad_token_id"] = self.tokenizer.pad_token_id
-        added = {k: v for k, v in defaults.items()
-                 if k not in set_options and not (k == "max_new_tokens" and "max_length" in set_options)}
-        if not {**set_options, **added}.get("do_sample"):
-            added = {k: v for k, v in added.items() if k not in _SAMPLING_OPTIONS}
-        options = {**generate_kwargs, **added}
+        options, set_options, added = with_pipeline_defaults(self.model, generate_kwargs, defaults)
         if prefix_length:  # a total length has to include the prefix
             resolved = {**set_options, **added}
             for length, new_tokens in (("max_length", "max_new_tokens"), ("min_length", "min_new_tokens")):
@@ -145,8 +163,8 @@ class TextGenerationPipeline(Pipeline):
         return options
 
     def _forward(self, batch, **generate_kwargs):
-        sequences = np.asarray(self.model.generate(batch["input_ids"], attention_mask=batch["attention_mask"],
-                                                   **self.generation_options(generate_kwargs)))
+        sequences = generated_ids(self.model.generate(batch["input_ids"], attention_mask=batch["attention_mask"],
+                                                      **self.generation_options(generate_kwargs)))
         rows = batch["input_ids"].shape[0]
         return {"generated_sequence": sequences.reshape(rows, sequences.shape[0] // rows, -1)}
 
@@ -238,8 +256,8 @@ class Text2TextGenerationPipeline(Pipeline):
             options["max_length"] = generation_config.LIBRARY_DEFAULTS["max_length"]
         resolved = {**generation_config.LIBRARY_DEFAULTS, **checkpoint, **options}
         self.check_inputs(batch["input_ids"].shape[1], resolved["min_length"], resolved["max_length"])
-        sequences = np.asarray(self.model.generate(batch["input_ids"], attention_mask=batch.get("attention_mask"),
-                                                   **options))
+        sequences = generated_ids(self.model.generate(batch["input_ids"], attention_mask=batch.get("attention_mask"),
+                                                      **options))
         rows = batch["input_ids"].shape[0]
         return {"output_ids": sequences.reshape(rows, sequences.shape[0] // rows, -1)}
 

@@ -52,10 +52,32 @@ def look_adjacent(x, num_chunks_before, num_chunks_after):
 
 
 def split_chunks(x, chunk_length):
-    """`(B, N, S, ...)` -> `(B, N, S / L, L, ...)` (static shapes)."""
+    """`(B, N, S, ...)` -> `(B, N, S / L, L, ...)` (`S` static, or dynamic and then a multiple of `L`)."""
     shape = list(x.shape)
-    return ops.reshape(x, (-1 if shape[0] is None else shape[0], shape[1], shape[2] // chunk_length, chunk_length,
-                           *shape[3:]))
+    if shape[2] is not None:
+        return ops.reshape(x, (-1 if shape[0] is None else shape[0], shape[1], shape[2] // chunk_length,
+                               chunk_length, *shape[3:]))
+    dynamic = tf.shape(x)
+    batch, heads = (dynamic[i] if shape[i] is None else shape[i] for i in (0, 1))
+    return tf.reshape(x, [batch, heads, -1, chunk_length, *shape[3:]])
+
+
+def _one_or_chunks(name, query, chunk_length, attend, return_attention_scores):
+    """`attend(seq_len, chunked) -> (context, probabilities)` at the query's sequence length.
+
+    A static length decides once (`chunked`: longer than one chunk); a
+    dynamic one (a SavedModel signature with a `None` length) runs both forms
+    under a `tf.cond` on the length and returns no probabilities.
+    """
+    seq_len = query.shape[1]
+    if seq_len is not None:
+        return attend(seq_len, seq_len > chunk_length)
+    if return_attention_scores:
+        raise ValueError(f"{name} returns attention scores only for a static sequence length (their shape depends "
+                         "on it). Received: a dynamic sequence length with return_attention_scores=True.")
+    length = tf.shape(query)[1]
+    context = tf.cond(length <= chunk_length, lambda: attend(length, False)[0], lambda: attend(length, True)[0])
+    return context, None
 
 
 def _heads_first(x):
@@ -141,7 +163,8 @@ class LocalSelfAttention(_ChunkedSelfAttention):
             projections have no bias by default.
 
     Call args:
-        query: float tensor `(B, S, D)`; `S <= L` or a multiple of `L`.
+        query: float tensor `(B, S, D)`; `S <= L` or a multiple of `L`. A
+            dynamic `S` is decided at run time (`tf.cond`), without scores.
         attention_mask: optional bool/0-1 tensor `(B, S)`, True = a real token.
         return_attention_scores: bool, also return the probabilities.
         training: bool, enables dropout.
@@ -152,19 +175,27 @@ class LocalSelfAttention(_ChunkedSelfAttention):
 
     Raises:
         ValueError: a non-positive `chunk_length`, negative neighbour counts,
-            or `L < S` not dividing `S`.
+            `L < S` not dividing `S`, or `return_attention_scores` with a dynamic `S`.
     """
 
     def call(self, query, attention_mask=None, return_attention_scores=False, training=None, **kwargs):
-        seq_len = query.shape[1]
-        self._check_length(seq_len)
+        self._check_length(query.shape[1])
         q = _heads_first(self.query_dense(query))  # (B, N, S, H)
         k = _heads_first(self.key_dense(query))
         v = _heads_first(self.value_dense(query))
         k = k / ops.cast(math.sqrt(self.key_dim), k.dtype)
-        positions = ops.arange(seq_len, dtype="int32")
         key_mask = None if attention_mask is None else ops.cast(attention_mask, "bool")
-        if seq_len <= self.chunk_length:  # one chunk: plain self-attention
+
+        def attend(seq_len, chunked):
+            return self._attend(q, k, v, key_mask, seq_len, chunked, training)
+        context, probs = _one_or_chunks(self.name, query, self.chunk_length, attend, return_attention_scores)
+        output = self._output(context)
+        return (output, probs) if return_attention_scores else output
+
+    def _attend(self, q, k, v, key_mask, seq_len, chunked, training):
+        """`(context (B, N, S, H), probabilities)`: one chunk of plain attention, or chunks and neighbours."""
+        positions = tf.range(seq_len, dtype="int32")
+        if not chunked:  # one chunk: plain self-attention
             query_positions = key_positions = positions
             if key_mask is not None:
                 key_mask = key_mask[:, None, None, :]  # (B, 1, 1, S)
@@ -182,9 +213,7 @@ class LocalSelfAttention(_ChunkedSelfAttention):
         probs, _ = _softmax_logsumexp(scores)
         dropped = self.dropout_layer(probs, training=training)
         context = ops.matmul(ops.cast(dropped, v.dtype), v)  # (B, N, [C,] L|S, H)
-        context = ops.reshape(context, (-1, self.num_heads, seq_len, self.value_dim))
-        output = self._output(context)
-        return (output, probs) if return_attention_scores else output
+        return tf.reshape(context, [-1, self.num_heads, seq_len, self.value_dim]), probs
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
@@ -230,7 +259,8 @@ class LSHSelfAttention(_ChunkedSelfAttention):
         **kwargs: `MultiHeadAttention` arguments; projections have no bias by default.
 
     Call args:
-        query: float tensor `(B, S, D)`; `S <= L` or a multiple of `L`.
+        query: float tensor `(B, S, D)`; `S <= L` or a multiple of `L`. A
+            dynamic `S` is decided at run time (`tf.cond`), without scores.
         attention_mask: optional bool/0-1 tensor `(B, S)`, True = a real token.
         random_rotations: optional float tensor of `rotations_shape(S)`.
         return_attention_scores: bool, also return the probabilities.
@@ -243,7 +273,8 @@ class LSHSelfAttention(_ChunkedSelfAttention):
 
     Raises:
         ValueError: an odd bucket count, bad chunking arguments, `L < S` not
-            dividing `S`, or `random_rotations` of the wrong shape.
+            dividing `S`, `random_rotations` of the wrong shape, or a dynamic
+            `S` with `num_buckets=None` or `return_attention_scores`.
     """
 
     def __init__(self, num_heads, key_dim, chunk_length=64, num_chunks_before=1, num_chunks_after=0,
@@ -279,6 +310,10 @@ class LSHSelfAttention(_ChunkedSelfAttention):
         """The bucket count (int or factor list) used for a sequence of `seq_len`."""
         if self.num_buckets is not None:
             return self.num_buckets
+        if not isinstance(seq_len, int):
+            raise ValueError(f"{self.name} chooses num_buckets from the sequence length, which is dynamic here. "
+                             "Set num_buckets (the config field) to run or export with a dynamic length. "
+                             "Received: num_buckets=None.")
         power = (2 * (seq_len // self.chunk_length)).bit_length() - 1
         limit = 2 * max(int((self.max_position_embeddings // self.chunk_length) ** 0.5), self.chunk_length)
         if 2 ** power > limit:
@@ -306,6 +341,8 @@ class LSHSelfAttention(_ChunkedSelfAttention):
     def hash_vectors(self, vectors, key_mask, random_rotations=None):
         """Buckets of `vectors (B, N, S, H)`: int32 `(B, N, K * S)`, rounds offset so they never collide."""
         seq_len = vectors.shape[2]
+        if seq_len is None:
+            seq_len = tf.shape(vectors)[2]
         buckets_spec = self.buckets_for(seq_len)
         rotations = self._rotations(seq_len, random_rotations)
         rotated = ops.einsum("bnsh,nhkr->bnksr", ops.cast(vectors, "float32"), rotations)  # (B, N, K, S, R/2)
@@ -323,22 +360,28 @@ class LSHSelfAttention(_ChunkedSelfAttention):
             num_buckets = num_buckets + ops.cast(has_padding, "int32")
             buckets = ops.where(key_mask[:, None, None, :], buckets, num_buckets - 1)
         offsets = ops.arange(self.num_hashes, dtype="int32")[None, None, :, None] * num_buckets
-        return ops.reshape(buckets + offsets, (-1, self.num_heads, self.num_hashes * seq_len))
+        return tf.reshape(buckets + offsets, [-1, self.num_heads, self.num_hashes * seq_len])
 
     def call(self, query, attention_mask=None, random_rotations=None, return_attention_scores=False,
              training=None, **kwargs):
-        seq_len = query.shape[1]
-        self._check_length(seq_len)
+        self._check_length(query.shape[1])
         qk = _heads_first(self.query_dense(query))  # (B, N, S, H)
         v = _heads_first(self.value_dense(query))
         key_mask = None if attention_mask is None else ops.cast(attention_mask, "bool")
-        if seq_len <= self.chunk_length:  # one chunk: full attention, no hashing
-            positions = ops.arange(seq_len, dtype="int32")
-            probs, context, _ = self._attend(qk, v, positions, positions,
-                                             None if key_mask is None else key_mask[:, None, None, :], training)
-            output = self._output(context)
-            return (output, probs) if return_attention_scores else output
 
+        def attend(seq_len, chunked):
+            if not chunked:  # one chunk: full attention, no hashing
+                positions = tf.range(seq_len, dtype="int32")
+                probs, context, _ = self._attend(qk, v, positions, positions,
+                                                 None if key_mask is None else key_mask[:, None, None, :], training)
+                return context, probs
+            return self._hashed(qk, v, key_mask, seq_len, random_rotations, training)
+        context, probs = _one_or_chunks(self.name, query, self.chunk_length, attend, return_attention_scores)
+        output = self._output(context)
+        return (output, probs) if return_attention_scores else output
+
+    def _hashed(self, qk, v, key_mask, seq_len, random_rotations, training):
+        """`(context (B, N, S, H), probabilities)` of attention within sorted bucket chunks."""
         buckets = self.hash_vectors(qk, key_mask, random_rotations)  # (B, N, K * S)
         sorted_index = tf.argsort(buckets, axis=-1, stable=True)  # by (round, bucket, position)
         undo_sort = tf.argsort(sorted_index, axis=-1, stable=True)
@@ -354,17 +397,16 @@ class LSHSelfAttention(_ChunkedSelfAttention):
             chunk_mask = ops.reshape(tf.gather(key_mask, flat, batch_dims=1), ops.shape(key_positions))[..., None, :]
         probs, context, logits = self._attend(qk, v, query_positions, key_positions, chunk_mask, training,
                                               adjacent=True)
-        context = ops.reshape(context, (-1, self.num_heads, self.num_hashes * seq_len, self.value_dim))
-        logits = ops.reshape(logits, (-1, self.num_heads, self.num_hashes * seq_len))
+        context = tf.reshape(context, [-1, self.num_heads, self.num_hashes * seq_len, self.value_dim])
+        logits = tf.reshape(logits, [-1, self.num_heads, self.num_hashes * seq_len])
         context = tf.gather(context, undo_sort, axis=2, batch_dims=2)  # back to position order
         logits = tf.gather(logits, undo_sort, axis=2, batch_dims=2)
         if self.num_hashes > 1:  # combine the rounds, weighted by their normalisers
-            context = ops.reshape(context, (-1, self.num_heads, self.num_hashes, seq_len, self.value_dim))
-            logits = ops.reshape(logits, (-1, self.num_heads, self.num_hashes, seq_len, 1))
+            context = tf.reshape(context, [-1, self.num_heads, self.num_hashes, seq_len, self.value_dim])
+            logits = tf.reshape(logits, [-1, self.num_heads, self.num_hashes, seq_len, 1])
             weights = ops.exp(logits - tf.reduce_logsumexp(logits, axis=2, keepdims=True))
             context = ops.sum(context * ops.cast(weights, context.dtype), axis=2)
-        output = self._output(context)
-        return (output, probs) if return_attention_scores else output
+        return context, probs
 
     def _attend(self, qk, v, query_positions, key_positions, key_mask, training, adjacent=False):
         """Shared-QK attention: `(probabilities, context, logsumexp)` over the given key positions."""

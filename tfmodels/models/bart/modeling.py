@@ -245,6 +245,10 @@ class BartPreTrainedModel(PreTrainedModel):
             `attentions` (`encoder_layers` tensors `(B, N, S, S)`).
         """
         x = self._embed("encoder", input_ids, self.shared(input_ids), 0, training)  # (B, S, D)
+        return self._run_encoder(x, attention_mask, training, output_attentions, output_hidden_states)
+
+    def _run_encoder(self, x, attention_mask, training, output_attentions, output_hidden_states):
+        """The encoder blocks and final norm over embedded `x` `(B, S, D)`; `attention_mask` `(B, S)` or None."""
         mask = padding_mask(attention_mask) if attention_mask is not None else None  # (B, 1, 1, S)
         x, hidden_states, attentions = run_encoder_layers(
             self.encoder_blocks, x, output_attentions=output_attentions, training=training, attention_mask=mask,

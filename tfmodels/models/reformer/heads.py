@@ -14,14 +14,21 @@ XLA loop), with a "cache" that is the token buffer: every step re-runs the
 whole prefix, at the length the reference would run it (its chunk padding),
 which under XLA means one branch of a `tf.switch_case` per padded length
 (`ceil(total / lcm(chunk lengths))` branches, each the whole model). The
-cost of a step grows with the prefix; this is exact, not fast. Positions are
-`0 .. n-1` and prompt padding is masked; the reference's `generate` drops
-the attention mask, so compare with it on unpadded prompts.
+cost of a step grows with the prefix; this is exact, not fast.
+
+Padded prompts: the reference's `generate` drops the attention mask
+(`ReformerModelWithLMHead.prepare_inputs_for_generation` pops
+`attention_mask`; positions are always `0 .. n-1` from the first token).
+Padding tokens of a prompt are therefore attended to as ordinary tokens and
+shift the positions of a left-padded row; only the chunk padding the model
+adds itself is masked. `generate()` does the same, so its tokens equal the
+reference's, and logs a warning when the given mask has zeros.
 """
 
 import logging
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -130,10 +137,19 @@ class ReformerModelWithLMHead(GenerationMixin, _ReformerLMHead, ReformerPreTrain
         """`GenerationMixin.generate` (same arguments and result), plus `random_rotations`.
 
         Args:
-            input_ids, attention_mask, **kwargs: see `GenerationMixin.generate`.
+            input_ids, **kwargs: see `GenerationMixin.generate`.
+            attention_mask: accepted and, as in the reference, not used: prompt
+                padding is attended to (module docstring); a warning is logged
+                when it has zeros.
             random_rotations: optional, the LSH rotations of every step (as the
                 model call); `None` draws them as the LSH layers do.
         """
+        if attention_mask is not None and tuple(np.shape(attention_mask)) == tuple(np.shape(input_ids)):
+            if not np.all(np.asarray(attention_mask) != 0):
+                logger.warning("ReformerModelWithLMHead.generate() ignores attention_mask, as the reference does: "
+                               "prompt padding is attended to like ordinary tokens. Generate unpadded prompts "
+                               "(e.g. one row at a time) to avoid it.")
+            attention_mask = None  # all ones
         if random_rotations is not None or self._generation_rotations is not None:
             forget_compiled(self)  # the traced loop captured the previous rotations
         rotations = random_rotations

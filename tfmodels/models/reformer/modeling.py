@@ -11,9 +11,14 @@ the chunk lengths is right-padded to that multiple (`pad_token_id`, masked
 out); `last_hidden_state` is cut back to the input length, while
 `hidden_states` (the second stream before each layer and after the last,
 `(batch, padded_len, hidden_size)`) and `attentions` keep the padded
-length, as in the reference. Every decision depends on the sequence
-length, so the length must be static (it is in eager calls, `fit()` and
-XLA with fixed shapes; a graph traced with a `None` length raises).
+length, as in the reference. With a static length (eager calls, `fit()`,
+XLA) every decision is made at trace time. With a dynamic one (a SavedModel
+signature over `(None, None)` inputs, `tfmodels.export_saved_model`) the
+padding is computed in the graph, each attention layer chooses between one
+chunk (plain attention) and chunks with a `tf.cond` on the length, and a
+padded length past the position table fails at run time with the same
+message; attention outputs need a static length, and LSH layers need a set
+`num_buckets` (the reference's `None` picks it from the length).
 
 LSH attention is random: see `tfmodels.layers.attention.reformer_attention.
 LSHSelfAttention`. Every call takes a `random_rotations` keyword argument
@@ -27,8 +32,7 @@ the gradients are the same, the memory is not saved).
 
 Not implemented: the reference's `num_hashes` call argument (set the
 config field), `inputs_embeds`, and its `past_buckets_states` cache
-(`generate()` re-runs the prefix instead, see `tfmodels.models.reformer.heads`);
-a SavedModel signature with a dynamic sequence length (see above).
+(`generate()` re-runs the prefix instead, see `tfmodels.models.reformer.heads`).
 
 References:
     Kitaev, Kaiser, Levskaya, "Reformer: The Efficient Transformer", 2020.
@@ -40,6 +44,7 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from tfmodels.layers.embeddings import WordEmbedding
@@ -83,7 +88,9 @@ class ReformerModel(PreTrainedModel):
     Raises:
         ValueError: unknown or no `attn_layers`, axial dims that do not sum
             to `hidden_size`, odd bucket counts, a sequence longer than the
-            position table (after padding), a dynamic sequence length.
+            position table (after padding; at run time for a dynamic length),
+            a dynamic sequence length with `num_buckets=None` or with
+            `output_attentions`.
     """
 
     model_type = "reformer"
@@ -183,6 +190,33 @@ class ReformerModel(PreTrainedModel):
         per_lsh = iter(random_rotations)
         return [next(per_lsh) if kind == "lsh" else None for kind in kinds]
 
+    def _static_padding(self, seq_len):
+        """Padding (int) for a static `seq_len`, after checking the padded length against the positions."""
+        padded_len = self.padded_length(seq_len)
+        if padded_len > self.max_positions:
+            raise ValueError(
+                f"{type(self).__name__} accepts sequences of at most {self.max_positions} positions "
+                f"(max_position_embeddings, axial_pos_shape) after padding to a multiple of {self.chunk_multiple}. "
+                f"Received: sequence length {seq_len} (padded: {padded_len}).")
+        return padded_len - seq_len
+
+    def _dynamic_padding(self, input_ids):
+        """`(seq_len, pad)` int32 scalars for a dynamic length: `padded_length` in the graph, checked at run time.
+
+        Raises:
+            ValueError: an LSH layer with `num_buckets=None` (its bucket count depends on the length).
+        """
+        for layer in self.lsh_layers():
+            layer.buckets_for(None)  # raises for num_buckets=None
+        seq_len = tf.shape(input_ids)[1]
+        multiple = self.chunk_multiple
+        pad = tf.where(seq_len > self.min_chunk_length, (multiple - seq_len % multiple) % multiple, 0)
+        tf.debugging.assert_less_equal(
+            seq_len + pad, self.max_positions,
+            message=f"{type(self).__name__} accepts sequences of at most {self.max_positions} positions "
+                    f"(max_position_embeddings, axial_pos_shape) after padding to a multiple of {multiple}")
+        return seq_len, pad
+
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
              random_rotations=None):
         inputs = self._prepare_inputs(inputs)
@@ -196,27 +230,20 @@ class ReformerModel(PreTrainedModel):
         """The forward pass on tensors (what `call` and `generate` run)."""
         seq_len = input_ids.shape[1]
         if seq_len is None:
-            raise ValueError(f"{type(self).__name__} needs a static sequence length (its chunking and padding "
-                             "depend on it). Trace with fixed shapes, e.g. tf.function(input_signature=[... (batch, "
-                             "seq_len) ...]).")
-        padded_len = self.padded_length(seq_len)
-        if padded_len > self.max_positions:
-            raise ValueError(
-                f"{type(self).__name__} accepts sequences of at most {self.max_positions} positions "
-                f"(max_position_embeddings, axial_pos_shape) after padding to a multiple of {self.chunk_multiple}. "
-                f"Received: sequence length {seq_len} (padded: {padded_len}).")
-        pad = padded_len - seq_len
+            seq_len, pad = self._dynamic_padding(input_ids)
+        else:
+            pad = self._static_padding(seq_len)
+        padded_len = seq_len + pad
+        batch = ops.shape(input_ids)[0]
         mask = ops.ones_like(input_ids, "bool") if attention_mask is None else ops.not_equal(attention_mask, 0)
         if position_ids is None:
-            position_ids = ops.broadcast_to(ops.arange(padded_len, dtype="int32")[None, :],
-                                            (ops.shape(input_ids)[0], padded_len))
-        elif pad:
-            extra = ops.broadcast_to(ops.arange(seq_len, padded_len, dtype="int32")[None, :],
-                                     (ops.shape(input_ids)[0], pad))
+            position_ids = ops.broadcast_to(tf.range(padded_len, dtype="int32")[None, :], (batch, padded_len))
+        elif not isinstance(pad, int) or pad:
+            extra = ops.broadcast_to(tf.range(seq_len, padded_len, dtype="int32")[None, :], (batch, pad))
             position_ids = ops.concatenate([ops.cast(position_ids, "int32"), extra], axis=1)
-        if pad:
-            input_ids = ops.pad(input_ids, [(0, 0), (0, pad)], constant_values=self.config["pad_token_id"] or 0)
-            mask = ops.pad(mask, [(0, 0), (0, pad)], constant_values=False)
+        if not isinstance(pad, int) or pad:
+            input_ids = tf.pad(input_ids, [(0, 0), (0, pad)], constant_values=self.config["pad_token_id"] or 0)
+            mask = tf.pad(mask, [(0, 0), (0, pad)], constant_values=False)
         x = self.embedding_dropout(self.word_embeddings(input_ids), training=training)
         x = x + self.position_dropout(self.position_embeddings(position_ids, training=training)
                                       if self.config["axial_pos_embds"] else self.position_embeddings(position_ids),
