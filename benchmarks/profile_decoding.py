@@ -4,7 +4,8 @@ Batch-1 decoding reads every weight once per token, so it is bound by memory
 bandwidth. This script measures, in one process on this machine:
 
 - the read bandwidth ceiling on the machine's threads: PyTorch (MKL)
-  matrix-vector products over 377 MB of 768x3072 matrices, and a 400 MB sum;
+  matrix-vector products over 377 MB of 768x3072 matrices, and a 400 MB sum
+  (in a separate process that imports only torch);
 - tfmodels' XLA `generate()` of a GPT-2 small shape (random weights), with
   XLA's per-op trace (`--xla_cpu_enable_xprof_traceme` + the TensorFlow
   profiler): time per token, the share spent in dots (the weight
@@ -22,6 +23,8 @@ import collections
 import glob
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -45,15 +48,33 @@ def best(fn, repeats=5):
     return min(times)
 
 
+_CEILING = """
+import sys, time, torch
+count, size = (4, 10_000_000) if sys.argv[1] == "quick" else (40, 100_000_000)
+def best(fn):
+    times = []
+    for _ in range(5):
+        start = time.perf_counter(); fn(); times.append(time.perf_counter() - start)
+    return min(times)
+matrices = [torch.randn(768, 3072) for _ in range(count)]
+vector = torch.randn(768)
+gemv = best(lambda: [vector @ m for m in matrices])
+data = torch.randn(size)
+total = best(lambda: data.sum())
+print(count * 768 * 3072 * 4 / gemv / 1e9, size * 4 / total / 1e9, torch.get_num_threads())
+"""
+
+
 def bandwidth_ceiling(quick):
-    """GB/s of PyTorch/MKL matrix-vector products and of a plain sum (reads only)."""
-    count = 4 if quick else 40
-    matrices = [torch.randn(768, 3072) for _ in range(count)]
-    vector = torch.randn(768)
-    gemv = best(lambda: [vector @ m for m in matrices])
-    data = torch.randn(10_000_000 if quick else 100_000_000)
-    total = best(lambda: data.sum())
-    return count * 768 * 3072 * 4 / gemv / 1e9, data.numel() * 4 / total / 1e9
+    """GB/s of PyTorch/MKL matrix-vector products and of a plain sum (reads only), and torch's threads.
+
+    Measured in a separate process that imports only torch: with TensorFlow loaded
+    in the same process the two OpenMP runtimes compete and torch reads far slower.
+    """
+    result = subprocess.run([sys.executable, "-c", _CEILING, "quick" if quick else "full"], check=True,
+                            capture_output=True, text=True)
+    gemv, stream, threads = result.stdout.split()
+    return float(gemv), float(stream), int(threads)
 
 
 def op_times(logdir):
@@ -87,9 +108,9 @@ def main():
 
     for line in machine_description():
         print(line)
-    gemv, stream = bandwidth_ceiling(args.quick)
-    print(f"read bandwidth, {torch.get_num_threads()} threads: PyTorch/MKL vector x 768x3072 matrices {gemv:.1f} GB/s; "
-          f"sum of 400 MB {stream:.1f} GB/s")
+    gemv, stream, threads = bandwidth_ceiling(args.quick)
+    print(f"read bandwidth, {threads} threads: PyTorch/MKL vector x 768x3072 matrices {gemv:.1f} GB/s; "
+          f"sum of {'40' if args.quick else '400'} MB {stream:.1f} GB/s")
 
     config = transformers.GPT2Config(n_layer=layers, n_embd=768, n_head=12, n_positions=1024, eos_token_id=None,
                                      bos_token_id=None, pad_token_id=0)
