@@ -66,6 +66,44 @@ class EmbeddingsMixin:
         backbone = getattr(self, "backbone", None) if prefix else None
         return backbone if isinstance(backbone, keras.Model) and backbone is not self else self
 
+    def num_parameters(self, only_trainable=False, exclude_embeddings=False):
+        """The number of parameters, as `transformers.PreTrainedModel.num_parameters`.
+
+        Args:
+            only_trainable: count only the weights `fit()` updates (`trainable_weights`: a frozen
+                layer's weights drop out); otherwise every trainable variable, frozen or not.
+            exclude_embeddings: leave out the embedding tables (the reference's `nn.Embedding`
+                modules: token, position and token-type tables, T5's relative position buckets).
+
+        Returns:
+            int. Weights that are not parameters in the reference (buffers such as BART's
+            `final_logits_bias`, created non-trainable) are not counted; a table shared by
+            two layers (a tied LM head) counts once. Keras marks a frozen layer's variables
+            non-trainable, so the weights of sublayers with `trainable = False` count as
+            parameters (a buffer inside such a layer would too).
+
+        Raises:
+            ValueError: if the model is not built yet.
+        """
+        from tfmodels.layers.position.absolute import PositionEmbedding
+        from tfmodels.layers.position.relative_bias import RelativePositionBias
+
+        if not self.built:
+            raise ValueError(f"{type(self).__name__} is not built: call it on inputs or load it with "
+                             "from_pretrained() before counting its parameters.")
+        layers = list(self._flatten_layers(include_self=False, recursive=True))
+        if only_trainable:
+            weights = self.trainable_weights
+        else:
+            frozen = {id(w) for layer in layers if not layer.trainable for w in layer.weights}
+            weights = [w for w in self.weights if w.trainable or id(w) in frozen]
+        excluded = set()
+        if exclude_embeddings:
+            tables = (keras.layers.Embedding, PositionEmbedding, RelativePositionBias)
+            excluded = {id(w) for layer in layers if isinstance(layer, tables) for w in layer.weights}
+        unique = {id(w): w for w in weights if id(w) not in excluded}
+        return int(sum(np.prod(w.shape) for w in unique.values()))
+
     def get_input_embeddings(self):
         """The token embedding layer: a `keras.layers.Embedding` with `embeddings` `(vocab_size, dim)`.
 

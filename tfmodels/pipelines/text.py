@@ -21,6 +21,40 @@ def model_config(model):
     return config.to_dict() if hasattr(config, "to_dict") else dict(config)
 
 
+def function_to_apply_name(function_to_apply):
+    """`function_to_apply` lower-cased, checked against `"default"`, `"sigmoid"`, `"softmax"`, `"none"`.
+
+    Raises:
+        ValueError: for another value.
+    """
+    name = str(function_to_apply).lower()
+    if name not in _FUNCTIONS:
+        raise ValueError(f"function_to_apply must be one of {list(_FUNCTIONS)}. "
+                         f"Received: function_to_apply={function_to_apply!r}")
+    return name
+
+
+def classification_scores(config, logits, function_to_apply=None):
+    """`(scores, num_labels)` of one classification output, as `transformers`' classification pipelines.
+
+    `function_to_apply` `None`/`"default"` picks: none for `problem_type="regression"`, sigmoid for
+    `multi_label_classification` or one label, else softmax.
+    """
+    num_labels = len(config.get("id2label") or {}) or config.get("num_labels", 2)
+    if function_to_apply in (None, "default"):
+        problem = config.get("problem_type")
+        if problem == "regression":
+            function_to_apply = "none"
+        elif problem == "multi_label_classification" or num_labels == 1:
+            function_to_apply = "sigmoid"
+        elif problem == "single_label_classification" or num_labels > 1:
+            function_to_apply = "softmax"
+        else:
+            function_to_apply = config.get("function_to_apply", "none")
+    logits = np.asarray(logits, dtype=np.float32)
+    return {"sigmoid": sigmoid, "softmax": softmax, "none": lambda x: x}[function_to_apply](logits), num_labels
+
+
 def label_of(config, index):
     """`config["id2label"][index]` (int or str keys), else `LABEL_{index}` as `transformers` names labels."""
     id2label = config.get("id2label") or {}
@@ -56,11 +90,7 @@ class TextClassificationPipeline(Pipeline):
         if isinstance(top_k, int) or top_k is None:
             post["top_k"], post["_legacy"] = top_k, False
         if function_to_apply is not None:
-            name = str(function_to_apply).lower()
-            if name not in _FUNCTIONS:
-                raise ValueError(f"function_to_apply must be one of {list(_FUNCTIONS)}. "
-                                 f"Received: function_to_apply={function_to_apply!r}")
-            post["function_to_apply"] = name
+            post["function_to_apply"] = function_to_apply_name(function_to_apply)
         return tokenizer_kwargs, {}, post
 
     def __call__(self, inputs, **kwargs):
@@ -83,19 +113,7 @@ class TextClassificationPipeline(Pipeline):
 
     def postprocess(self, chunk_outputs, function_to_apply=None, top_k=1, _legacy=True):
         config = model_config(self.model)
-        if function_to_apply in (None, "default"):
-            problem = config.get("problem_type")
-            num_labels = len(config.get("id2label") or {}) or config.get("num_labels", 2)
-            if problem == "regression":
-                function_to_apply = "none"
-            elif problem == "multi_label_classification" or num_labels == 1:
-                function_to_apply = "sigmoid"
-            elif problem == "single_label_classification" or num_labels > 1:
-                function_to_apply = "softmax"
-            else:
-                function_to_apply = config.get("function_to_apply", "none")
-        logits = chunk_outputs[0]["logits"].astype(np.float32)
-        scores = {"sigmoid": sigmoid, "softmax": softmax, "none": lambda x: x}[function_to_apply](logits)
+        scores, _ = classification_scores(config, chunk_outputs[0]["logits"], function_to_apply)
         if top_k == 1 and _legacy:
             return {"label": label_of(config, scores.argmax()), "score": scores.max().item()}
         results = [{"label": label_of(config, i), "score": s.item()} for i, s in enumerate(scores)]

@@ -15,8 +15,8 @@ import os
 
 import numpy as np
 
-from tfmodels.pipelines.base import Pipeline, sigmoid, softmax
-from tfmodels.pipelines.text import _FUNCTIONS, label_of, model_config
+from tfmodels.pipelines.base import Pipeline, softmax
+from tfmodels.pipelines.text import classification_scores, function_to_apply_name, label_of, model_config
 from tfmodels.pipelines.zero_shot import check_hypothesis_template, parse_labels
 
 
@@ -106,11 +106,7 @@ class ImageClassificationPipeline(_ImagePipeline):
         if top_k is not None:
             post["top_k"] = top_k
         if function_to_apply is not None:
-            name = str(function_to_apply).lower()
-            if name not in _FUNCTIONS:
-                raise ValueError(f"function_to_apply must be one of {list(_FUNCTIONS)}. "
-                                 f"Received: function_to_apply={function_to_apply!r}")
-            post["function_to_apply"] = name
+            post["function_to_apply"] = function_to_apply_name(function_to_apply)
         return pre, {}, post
 
     def preprocess(self, image, timeout=None):
@@ -118,17 +114,7 @@ class ImageClassificationPipeline(_ImagePipeline):
 
     def postprocess(self, chunk_outputs, function_to_apply=None, top_k=5):
         config = model_config(self.model)
-        num_labels = len(config.get("id2label") or {}) or config.get("num_labels", 2)
-        if function_to_apply in (None, "default"):
-            problem = config.get("problem_type")
-            if problem == "regression":
-                function_to_apply = "none"
-            elif problem == "multi_label_classification" or num_labels == 1:
-                function_to_apply = "sigmoid"
-            else:
-                function_to_apply = "softmax"
-        logits = chunk_outputs[0]["logits"].astype(np.float32)
-        scores = {"sigmoid": sigmoid, "softmax": softmax, "none": lambda x: x}[function_to_apply](logits)
+        scores, num_labels = classification_scores(config, chunk_outputs[0]["logits"], function_to_apply)
         results = [{"label": label_of(config, i), "score": s.item()} for i, s in enumerate(scores)]
         results.sort(key=lambda x: x["score"], reverse=True)
         return results[:min(top_k, num_labels)] if top_k is not None else results
