@@ -1,4 +1,4 @@
-"""Peak memory of converting a BERT-base-sized safetensors checkpoint.
+"""Peak memory of converting a BERT-base-sized safetensors checkpoint, and of `save_pretrained`.
 
 A child process writes a random BERT-base checkpoint with transformers (so
 PyTorch's memory is not counted); a second, fresh process imports
@@ -6,6 +6,12 @@ TensorFlow and tfmodels, records its resident memory (the baseline), then
 loads the checkpoint with `from_pretrained` and writes Keras weights (what
 `tfmodels convert` does), recording the peak resident memory (`VmHWM`).
 Prints (peak - baseline) / checkpoint size. Target: <= 1.3.
+
+Then, in the same process, the peak is reset (`/proc/self/clear_refs`) and
+`save_pretrained` writes the model back as safetensors: printed are the
+memory it adds over the process with the model loaded, and the process's
+peak over the baseline, both over the model size. Target: peak <= 1.3x the
+model size.
 
     python benchmarks/convert_memory.py [--layers 12]
 """
@@ -41,7 +47,16 @@ baseline = status("VmRSS:")
 model = tfmodels.BertModel.from_pretrained(sys.argv[1], progress=False)
 after_load = status("VmHWM:")
 save_keras_weights(model, sys.argv[2])
-print(json.dumps({"baseline": baseline, "peak_load": after_load, "peak_convert": status("VmHWM:")}))
+peak_convert = status("VmHWM:")
+import ctypes, gc
+gc.collect()
+ctypes.CDLL("libc.so.6").malloc_trim(0)
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # resets VmHWM to the current RSS
+before_save = status("VmRSS:")
+model.save_pretrained(sys.argv[3])
+print(json.dumps({"baseline": baseline, "peak_load": after_load, "peak_convert": peak_convert,
+                  "before_save": before_save, "peak_save": status("VmHWM:")}))
 """
 
 
@@ -57,7 +72,8 @@ def main():
         subprocess.run([sys.executable, "-c", WRITE, checkpoint, str(args.layers)], check=True)
         size = os.path.getsize(os.path.join(checkpoint, "model.safetensors"))
         result = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(MEASURE), checkpoint, os.path.join(tmp, "out")],
+            [sys.executable, "-c", textwrap.dedent(MEASURE), checkpoint, os.path.join(tmp, "out"),
+             os.path.join(tmp, "saved")],
             check=True, capture_output=True, text=True,
         )
         figures = json.loads(result.stdout.strip().splitlines()[-1])
@@ -68,6 +84,10 @@ def main():
         extra = figures[phase] - figures["baseline"]
         print(f"{phase:13s}: +{extra / mib:.0f} MiB over baseline = {extra / size:.2f}x the checkpoint size "
               f"(target <= 1.30x)")
+    added = figures["peak_save"] - figures["before_save"]
+    peak = figures["peak_save"] - figures["baseline"]
+    print(f"save_pretrained: +{added / mib:.0f} MiB over the process holding the model ({added / size:.2f}x the "
+          f"model size); peak {peak / mib:.0f} MiB over baseline = {peak / size:.2f}x the model size (target <= 1.30x)")
 
 
 if __name__ == "__main__":
