@@ -68,8 +68,8 @@ print(count * 768 * 3072 * 4 / gemv / 1e9, size * 4 / total / 1e9, torch.get_num
 def bandwidth_ceiling(quick):
     """GB/s of PyTorch/MKL matrix-vector products and of a plain sum (reads only), and torch's threads.
 
-    Measured in a separate process that imports only torch: with TensorFlow loaded
-    in the same process the two OpenMP runtimes compete and torch reads far slower.
+    Measured in a separate process that imports only torch, so that nothing of
+    TensorFlow's (its thread pools, XLA's buffers) is in the way.
     """
     result = subprocess.run([sys.executable, "-c", _CEILING, "quick" if quick else "full"], check=True,
                             capture_output=True, text=True)
