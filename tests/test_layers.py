@@ -1,5 +1,6 @@
 """Layer tests for the foundation layers (see tests/layer_checks.py)."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -116,3 +117,41 @@ def test_einsum_dense_matmul_plan_matches_einsum(equation, plan):
         spec = tf.TensorSpec([None] * plan[0] + list(x.shape[plan[0]:]))
         graph = tf.function(lambda t: contract(equation, t, kernel), input_signature=[spec])
         np.testing.assert_allclose(graph(x).numpy(), expected, atol=1e-5)
+
+
+def _dots_in_loop_fusions(hlo):
+    """Names of XLA loop fusions (naive emitted loops) whose fused computation contains a dot."""
+    import re
+
+    bodies = dict(re.findall(r"^%(\S+) .*?\{\n(.*?)^\}", hlo, flags=re.M | re.S))
+    loops = re.findall(r"kind=kLoop, calls=%(\S+?)[,\s]", hlo)
+    return sorted(name for name in loops if " dot(" in bodies.get(name, ""))
+
+
+def test_one_row_projections_stay_library_dots_under_xla():
+    """In an XLA while loop (as `generate()`'s), XLA fuses a one-row projection into a naive loop with the
+    layer norm before it; `xla_matrix_vector_guard` keeps it a library dot, with the same values."""
+    from tfmodels.layers.einsum_dense import Dense, EinsumDense, xla_matrix_vector_guard
+
+    norm = keras.layers.LayerNormalization()
+    query = EinsumDense("btd,dnh->btnh", output_shape=(None, 4, 8), bias_axes="nh")
+    dense = Dense(32)
+    x = tf.random.normal((1, 1, 32), seed=1)
+    norm.build(x.shape), query.build(x.shape), dense.build(x.shape)
+    results = {}
+    def traced_with(guard):
+        def decode(t):
+            def step(i, t):
+                with xla_matrix_vector_guard(guard):
+                    h = norm(t)
+                    return i + 1, t + tf.reshape(query(h), t.shape) + dense(h)
+            return tf.while_loop(lambda i, t: i < 3, step, (0, t))[1]
+        return tf.function(decode, jit_compile=True)
+
+    for guard in (False, True):
+        compiled = traced_with(guard)
+        results[guard] = compiled(x).numpy()
+        results[guard, "fused"] = _dots_in_loop_fusions(compiled.experimental_get_compiler_ir(x)(stage="optimized_hlo"))
+    assert results[False, "fused"], "XLA no longer fuses one-row dots into loops: the guard may be unnecessary"
+    assert results[True, "fused"] == []
+    np.testing.assert_allclose(results[True], results[False], atol=1e-6)

@@ -1,4 +1,10 @@
-"""`EinsumDense` whose contraction runs as one 2-D matmul where the equation allows it."""
+"""`EinsumDense` and `Dense` whose products run as one 2-D matmul, kept fast in XLA decoding loops.
+
+`contract` maps an einsum onto a reshape-matmul-reshape where the equation
+allows it; `matmul_2d` is the one 2-D product both layers (and the tied LM
+head, `embeddings.logits_against_rows`) use, which `xla_matrix_vector_guard`
+keeps a library dot for one-row (decoding-step) products.
+"""
 
 import contextlib
 import math
@@ -28,9 +34,11 @@ def xla_matrix_vector_guard(enabled=True):
 
     against about 21 GB/s for the stand-alone dot. Inside this context,
     `matmul_2d` puts an XLA optimization barrier on a one-row product's
-    kernel and result, which keeps the dot out of both fusions. Use it only
-    around tracing for `tf.function(jit_compile=True)`: the barrier op has no
-    TensorFlow kernel outside XLA.
+    kernel and result, which keeps the dot out of both fusions inside an XLA
+    while loop (the decoding loop; outside a loop XLA drops barriers on entry
+    parameters). Use it only around tracing for `tf.function(jit_compile=True)`:
+    the barrier op has no TensorFlow kernel outside XLA. Test:
+    `tests/test_layers.py::test_one_row_projections_stay_library_dots_under_xla`.
     """
     previous = getattr(_TRACING, "xla", False)
     _TRACING.xla = bool(enabled)
