@@ -220,6 +220,14 @@ class NgramSelfAttention(MultiHeadAttention):
         v = split(self.value_dense(query))
         main_k, main_v = k[:, 0], v[:, 0]  # (B, T, N, H)
         if cache is not None:
+            slots = cache.shape[2]
+            for name, value in (("attention_mask", attention_mask), ("main_relative_buckets", main_relative_buckets)):
+                if value is not None and None not in (slots, value.shape[-1]) and value.shape[-1] != slots:
+                    raise ValueError(
+                        f"NgramSelfAttention with a cache of {slots} slots needs a main-stream {name} over "
+                        f"{slots} keys: build it with ngram_stream_masks / ngram_relative_buckets(..., "
+                        f"cache_length={slots}, cache_update_index=...). Received: {name} of shape "
+                        f"{tuple(value.shape)}")
             main_k, main_v, cache = write_kv_cache(cache, cache_update_index, main_k, main_v)  # (B, L, N, H)
             main_k, main_v = ops.cast(main_k, q.dtype), ops.cast(main_v, q.dtype)
 
