@@ -251,11 +251,12 @@ class GenerationMixin:
                 `stopping_criteria`.
             steps_per_chunk: int, decoding steps per compiled chunk with a
                 `streamer` or `max_time` (tfmodels-specific; default 1).
-            output_attentions, output_hidden_states: not supported in
-                `generate()` (raise `ValueError`); run the model's forward on
-                the returned sequences instead.
             **model_inputs: tensors a model's search reads beside the prompt, named in its
                 `generation_input_names` (RAG's `doc_scores`); passed to `_search_inputs`.
+
+        `output_attentions` and `output_hidden_states` are not supported in
+        `generate()` (a `ValueError`); run the model's forward pass on the
+        returned sequences instead.
 
         Returns:
             int32 `tf.Tensor` `(batch * num_return_sequences, prompt_len + generated)`; with
