@@ -156,6 +156,19 @@ def make_image_serving_function(model, processor, image_bytes=False, output_name
     return make_raw_serving_function(model, specs, featurize, output_names, postprocess)
 
 
+def _in_graph_tokenizer(tokenizer, max_length):
+    """An `InGraphTokenizer` for `tokenizer`: itself, Marian's (`MarianInGraphTokenizer`: a
+    `MarianTokenizer` or a directory with `source.spm` and `vocab.json`), or one from `tokenizer.json`."""
+    from tfmodels.export.marian_tokenizer import MarianInGraphTokenizer, is_marian_tokenizer
+    from tfmodels.export.tokenizer import InGraphTokenizer
+
+    if isinstance(tokenizer, InGraphTokenizer):
+        return tokenizer
+    if is_marian_tokenizer(tokenizer):
+        return MarianInGraphTokenizer(tokenizer, max_length)
+    return InGraphTokenizer(tokenizer, max_length)
+
+
 def _in_graph_image_processor(model, image_processor):
     from tfmodels.processors.image_graph import InGraphImageProcessor
 
@@ -168,13 +181,17 @@ def _in_graph_image_processor(model, image_processor):
 def make_text_generation_function(model, tokenizer, generate):
     """A `tf.function` over a string tensor `text (batch,)`: tokenizes in-graph with `tokenizer` (an
     `InGraphTokenizer`; prompts left-padded for a causal LM) and returns the `generate` signature's
-    `sequences` (see `make_generation_function`)."""
+    `sequences` (see `make_generation_function`), and their string `text (batch * num_return_sequences,)`
+    when the tokenizer can decode (`MarianInGraphTokenizer.decode`)."""
     encoder_decoder = isinstance(model, Seq2SeqGenerationMixin)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def generate_text(text):
         features = tokenizer.encode(text, pad_left=False if encoder_decoder else True)
-        return generate(input_ids=features["input_ids"], attention_mask=features["attention_mask"])
+        outputs = generate(input_ids=features["input_ids"], attention_mask=features["attention_mask"])
+        if hasattr(tokenizer, "decode"):
+            outputs = {**outputs, "text": tokenizer.decode(outputs["sequences"])}
+        return outputs
 
     return generate_text
 
@@ -215,9 +232,7 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
         signatures["generate"] = make_generation_function(model, **generation)
     modules = {}
     if tokenizer is not None:
-        from tfmodels.export.tokenizer import InGraphTokenizer
-
-        in_graph = tokenizer if isinstance(tokenizer, InGraphTokenizer) else InGraphTokenizer(tokenizer, max_length)
+        in_graph = _in_graph_tokenizer(tokenizer, max_length)
         limit = _max_positions(model)
         if limit is not None and in_graph.max_length > limit:
             raise ValueError(f"The tokenizer pads to max_length={in_graph.max_length}, more than the model's "
