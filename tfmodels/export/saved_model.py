@@ -301,7 +301,9 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
       inputs include `decoder_input_ids`). Tokenizers that run in-graph:
       WordPiece (BERT family), byte-level BPE (GPT-2, RoBERTa, BART, ...),
       Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, ...);
-      see `tfmodels.export.tokenizer`. Loading such a SavedModel needs the
+      see `tfmodels.export.tokenizer`; and Marian's (`source.spm` +
+      `vocab.json`, `tfmodels.export.marian_tokenizer`), whose `generate_text`
+      also returns the decoded `text`. Loading such a SavedModel needs the
       TF Text ops: `import tensorflow_text` first;
     - with `image_processor`: `serve_images` (the `serving_default` outputs
       from uint8 `images (batch, height, width, 3)`, one size per call,
@@ -320,7 +322,8 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
         output_names: outputs to export; default `model.serving_outputs`.
         overwrite: replace an existing non-empty `directory`.
         tokenizer: optional Hugging Face tokenizer (`tokenizers.Tokenizer`,
-            fast tokenizer, `tokenizer.json` path or directory) or an
+            fast tokenizer, `tokenizer.json` path or directory; a
+            `MarianTokenizer` or a Marian checkpoint directory) or an
             `InGraphTokenizer`, for the text signatures.
         max_length: tokenizer output length; default the tokenizer's
             truncation length (else 512).
