@@ -135,6 +135,31 @@ def test_decode_equals_marian_batch_decode(marian):
     assert any("▁" not in text and " " in text for text in expected) and any(">>fra<<" in t for t in expected)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("max_length", [2, 7, 96])
+def test_source_ids_sweep(marian, max_length):
+    from tfmodels.export.marian_tokenizer import MarianInGraphTokenizer
+
+    directory, tokenizer = marian[:2]
+    batch = real_texts() + EXTRA_TEXTS + MARIAN_TEXTS
+    assert_same_ids(MarianInGraphTokenizer(directory, max_length=max_length), tokenizer, batch, max_length)
+
+
+@pytest.mark.slow
+def test_decode_with_clean_up_tokenization_spaces(marian):
+    from tfmodels.export.marian_tokenizer import MarianInGraphTokenizer
+
+    directory = marian[0]
+    tokenizer = transformers.MarianTokenizer.from_pretrained(str(directory), clean_up_tokenization_spaces=True)
+    batch = ["Is it ? Yes , it is . Don 't stop !", "they 're here , we 've seen it 's fine"] + real_texts()[:50]
+    ids = tokenizer(batch, padding=True)["input_ids"]
+    expected = tokenizer.batch_decode(ids, skip_special_tokens=True)
+    assert expected != transformers.MarianTokenizer.from_pretrained(str(directory)).batch_decode(
+        ids, skip_special_tokens=True)  # the clean-up changes something
+    ours = MarianInGraphTokenizer(tokenizer).decode(tf.constant(ids)).numpy()
+    assert [text.decode("utf-8") for text in ours] == expected
+
+
 def test_separate_vocabularies(tmp_path):
     """`separate_vocabs=True`: source ids from vocab.json, decoding with target_vocab.json and target.spm."""
     from tfmodels.export.marian_tokenizer import MarianInGraphTokenizer
@@ -149,9 +174,10 @@ def test_separate_vocabularies(tmp_path):
 
 
 def test_marian_tokenizer_errors(tmp_path, marian):
-    from tfmodels.export.marian_tokenizer import MarianInGraphTokenizer, read_marian_files
+    from tfmodels.export.marian_tokenizer import MarianInGraphTokenizer, is_marian_tokenizer, read_marian_files
 
     directory = marian[0]
+    assert is_marian_tokenizer(directory) and is_marian_tokenizer(marian[1]) and not is_marian_tokenizer(tmp_path)
     broken = tmp_path / "broken"
     broken.mkdir()
     for name in ("source.spm", "vocab.json", "tokenizer_config.json"):
