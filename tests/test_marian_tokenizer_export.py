@@ -194,6 +194,23 @@ def test_marian_tokenizer_errors(tmp_path, marian):
         MarianInGraphTokenizer(directory, max_length=1)
 
 
+def test_older_checkpoint_layout(tmp_path, marian):
+    """opus-mt checkpoints saved by older `transformers`: special tokens only named in
+    special_tokens_map.json, no added_tokens_decoder."""
+    directory = marian[0]
+    for name in ("source.spm", "target.spm", "vocab.json"):
+        (tmp_path / name).write_bytes((directory / name).read_bytes())
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"source_lang": "en", "target_lang": "de"}))
+    (tmp_path / "special_tokens_map.json").write_text(json.dumps(
+        {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}))
+    tokenizer = transformers.MarianTokenizer.from_pretrained(str(tmp_path))
+    tokenizer_graph = in_graph(tmp_path)
+    assert_same_ids(tokenizer_graph, tokenizer, MARIAN_TEXTS + real_texts()[:10], MAX_LENGTH)
+    ids = tokenizer(MARIAN_TEXTS, padding=True)["input_ids"]
+    assert [t.decode("utf-8") for t in tokenizer_graph.decode(tf.constant(ids)).numpy()] == tokenizer.batch_decode(
+        ids, skip_special_tokens=True)
+
+
 LOAD_AND_TRANSLATE = r"""
 import json, sys
 import tensorflow as tf, tensorflow_text  # noqa: F401  (registers the TF Text ops)

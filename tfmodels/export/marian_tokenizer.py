@@ -123,8 +123,8 @@ def read_marian_files(tokenizer):
     added = {int(index): {**token, "id": int(index)} for index, token in (config.get("added_tokens_decoder")
                                                                          or {}).items()}
     named = [files["unk_token"], files["eos_token"], files["pad_token"]]
-    named += [_content(t) for t in config.get("additional_special_tokens") or config.get("extra_special_tokens")
-              or [] if isinstance(t, (str, dict))]
+    extra = config.get("additional_special_tokens") or config.get("extra_special_tokens") or []
+    named += [_content(t) for t in (extra.values() if isinstance(extra, dict) else extra)]
     known = {token["content"] for token in added.values()}
     for content in named:  # older checkpoints list their special tokens only by name
         if content not in known:
@@ -170,8 +170,8 @@ class _TargetText(tf.Module):
         size = max(max(decoder) + 1, processor.get_piece_size())
         self.pieces = tf.constant([decoder[i] if i in decoder else processor.id_to_piece(i)
                                    if i < processor.get_piece_size() else "" for i in range(size)])
-        skip = [token["id"] for token in files["added_tokens"] if token.get("special", True)]
-        self.keep = tf.constant([i not in set(skip) and (i in decoder or i < processor.get_piece_size())
+        skip = {token["id"] for token in files["added_tokens"] if token.get("special", True)}  # all_special_ids
+        self.keep = tf.constant([i not in skip and (i in decoder or i < processor.get_piece_size())
                                  for i in range(size)])
         self.clean_up = files["clean_up_tokenization_spaces"]
         self.sentencepiece = sentencepiece or sentencepiece_tokenizer(spm_proto().ModelProto.FromString(model),
