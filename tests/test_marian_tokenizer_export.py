@@ -129,7 +129,7 @@ def test_decode_equals_marian_batch_decode(marian):
     ids[16:20, 8:] = vocab["<pad>"]
     sources = tokenizer(texts()[:20], padding="max_length", truncation=True, max_length=15)["input_ids"]
     ids = np.concatenate([ids, np.array(sources)])  # real encoded texts
-    ours = [text.decode("utf-8") for text in in_graph(directory).decode(tf.constant(ids, tf.int32)).numpy()]
+    ours = [text.decode("utf-8") for text in in_graph(directory).detokenizer(tf.constant(ids, tf.int32)).numpy()]
     expected = tokenizer.batch_decode(ids.tolist(), skip_special_tokens=True)
     assert ours == expected
     assert any("▁" not in text and " " in text for text in expected) and any(">>fra<<" in t for t in expected)
@@ -156,7 +156,7 @@ def test_decode_with_clean_up_tokenization_spaces(marian):
     expected = tokenizer.batch_decode(ids, skip_special_tokens=True)
     assert expected != transformers.MarianTokenizer.from_pretrained(str(directory)).batch_decode(
         ids, skip_special_tokens=True)  # the clean-up changes something
-    ours = MarianInGraphTokenizer(tokenizer).decode(tf.constant(ids)).numpy()
+    ours = MarianInGraphTokenizer(tokenizer).detokenizer(tf.constant(ids)).numpy()
     assert [text.decode("utf-8") for text in ours] == expected
 
 
@@ -169,7 +169,7 @@ def test_separate_vocabularies(tmp_path):
     assert_same_ids(in_graph, tokenizer, texts()[:40], MAX_LENGTH)
     target = json.loads((tmp_path / "target_vocab.json").read_text(encoding="utf-8"))
     ids = np.random.RandomState(1).randint(0, max(target.values()) + 1, (30, 12))
-    ours = [text.decode("utf-8") for text in in_graph.decode(tf.constant(ids)).numpy()]
+    ours = [text.decode("utf-8") for text in in_graph.detokenizer(tf.constant(ids, tf.int32)).numpy()]
     assert ours == tokenizer.batch_decode(ids.tolist(), skip_special_tokens=True)
 
 
@@ -207,7 +207,7 @@ def test_older_checkpoint_layout(tmp_path, marian):
     tokenizer_graph = in_graph(tmp_path)
     assert_same_ids(tokenizer_graph, tokenizer, MARIAN_TEXTS + real_texts()[:10], MAX_LENGTH)
     ids = tokenizer(MARIAN_TEXTS, padding=True)["input_ids"]
-    assert [t.decode("utf-8") for t in tokenizer_graph.decode(tf.constant(ids)).numpy()] == tokenizer.batch_decode(
+    assert [t.decode("utf-8") for t in tokenizer_graph.detokenizer(tf.constant(ids)).numpy()] == tokenizer.batch_decode(
         ids, skip_special_tokens=True)
 
 
@@ -217,17 +217,20 @@ import tensorflow as tf, tensorflow_text  # noqa: F401  (registers the TF Text o
 assert "tfmodels" not in sys.modules
 loaded = tf.saved_model.load(sys.argv[1])
 texts = tf.constant(json.loads(sys.argv[2]))
-generated = loaded.signatures["generate_text"](text=texts)
+generated = loaded.signatures["text_to_text"](text=texts)
 tokenized = loaded.signatures["tokenize"](text=texts)
+decoded = loaded.signatures["detokenize"](input_ids=generated["sequences"])
 print(json.dumps({"text": [t.decode("utf-8") for t in generated["text"].numpy()],
                   "sequences": generated["sequences"].numpy().tolist(),
+                  "detokenized": [t.decode("utf-8") for t in decoded["output_0"].numpy()],
                   "input_ids": tokenized["input_ids"].numpy().tolist(), "tfmodels": "tfmodels" in sys.modules}))
 """
 
 
 def test_exported_marian_translates_raw_text_in_a_fresh_process(marian, tmp_path):
-    """`tfmodels export --tokenizer auto --generation` on a Marian checkpoint: `generate_text` takes raw
-    source text and returns the reference's ids (`MarianMTModel.generate`) and text (`batch_decode`)."""
+    """`tfmodels export --tokenizer auto --generation` on a Marian checkpoint: `text_to_text` takes raw
+    source text and returns the reference's ids (`MarianMTModel.generate`) and text (`batch_decode`);
+    `detokenize` decodes the ids alone."""
     from tfmodels.cli import main
 
     directory, tokenizer, vocab, _ = marian
@@ -254,3 +257,4 @@ def test_exported_marian_translates_raw_text_in_a_fresh_process(marian, tmp_path
     np.testing.assert_array_equal(served["sequences"], expected)
     expected_text = tokenizer.batch_decode(expected.tolist(), skip_special_tokens=True)
     assert served["text"] == expected_text and all(expected_text)
+    assert served["detokenized"] == expected_text

@@ -109,9 +109,10 @@ def _export(args):
                        max_length=args.max_length, generation=generation, image_processor=image_processor)
     names = ["serving_default"] + (["generate"] if generation else [])
     if tokenizer:
+        from tfmodels.export.marian_tokenizer import is_marian_tokenizer
         from tfmodels.export.saved_model import text_signature_names
 
-        names += text_signature_names(model, generation is not None)
+        names += text_signature_names(model, generation is not None, detokenize=is_marian_tokenizer(tokenizer))
     if image_processor:
         names += ["serve_images", "serve_image_bytes", "preprocess_images"]
     print(f"Wrote {args.destination} (signatures {', '.join(names)}; inspect with "
@@ -182,8 +183,9 @@ def build_parser():
                       help="tokenizer.json or a directory holding one ('auto': SRC's own) for the extra signatures "
                            "'serve_text' (string tensor 'text' in; not for encoder-decoders), 'tokenize' and, with "
                            "--generation, 'generate_text'; WordPiece, byte-level BPE and Unigram (SentencePiece) "
-                           "tokenizers, and Marian's (source.spm + vocab.json; 'generate_text' then also returns "
-                           "'text'); loading the SavedModel then needs `import tensorflow_text`")
+                           "tokenizers, and Marian's (source.spm + vocab.json; also 'detokenize' and, with "
+                           "--generation, 'text_to_text': text in, translated text out); loading the SavedModel "
+                           "then needs `import tensorflow_text`")
     text.add_argument("--max-length", type=int, metavar="N",
                       help="length the in-graph tokenizer pads/truncates to (default: the tokenizer's truncation "
                            "length, else 512; at most the model's max_position_embeddings)")

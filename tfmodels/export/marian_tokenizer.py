@@ -154,39 +154,66 @@ class _SourcePieces(tf.Module):
         return tf.ragged.map_flat_values(self.table.lookup, pieces)
 
 
-class _TargetText(tf.Module):
-    """`MarianTokenizer.batch_decode(ids, skip_special_tokens=True)`: int ids `(batch, length)` -> strings
-    `(batch,)`."""
+class MarianInGraphDetokenizer(tf.Module):
+    """Decodes generated ids in-graph, as `MarianTokenizer.batch_decode(ids, skip_special_tokens=True)`.
 
-    def __init__(self, files, sentencepiece=None):
-        super().__init__()
+    See the module docstring for the steps. The same interface as
+    `InGraphDetokenizer` (the `tokenizer.json` decoders).
+
+    Args:
+        tokenizer: a `transformers.MarianTokenizer`, a Marian checkpoint
+            directory, or the dict of `read_marian_files`.
+        sentencepiece: optional `tensorflow-text` `SentencepieceTokenizer` of
+            the decoding model to share (`MarianInGraphTokenizer`'s own).
+
+    Call:
+        input_ids: int32 tensor `(batch, seq_len)`.
+
+    Returns:
+        string tensor `(batch,)`, UTF-8.
+
+    Raises:
+        FileNotFoundError, ValueError: as `read_marian_files`.
+    """
+
+    def __init__(self, tokenizer, sentencepiece=None, name=None):
+        super().__init__(name=name)
         import sentencepiece as spm
 
+        files = tokenizer if isinstance(tokenizer, dict) else read_marian_files(tokenizer)
         separate = files["target_vocab"] is not None
         decoder = {index: piece for piece, index in (files["target_vocab"] if separate else files["vocab"]).items()}
         decoder.update({token["id"]: token["content"] for token in files["added_tokens"]})
-        model = files["target_spm"] if separate else files["source_spm"]
+        model = files["target_spm"] if separate else files["source_spm"]  # the reference's default
         processor = spm.SentencePieceProcessor(model_proto=model)
-        size = max(max(decoder) + 1, processor.get_piece_size())
-        self.pieces = tf.constant([decoder[i] if i in decoder else processor.id_to_piece(i)
-                                   if i < processor.get_piece_size() else "" for i in range(size)])
+        pieces = processor.get_piece_size()
+        self.vocab_size = max(max(decoder) + 1, pieces)
+        # An id missing from the vocabulary falls back to the SentencePiece piece of that id, as in the reference.
+        self.pieces = tf.constant([decoder[i] if i in decoder else processor.id_to_piece(i) if i < pieces else ""
+                                   for i in range(self.vocab_size)])
         skip = {token["id"] for token in files["added_tokens"] if token.get("special", True)}  # all_special_ids
-        self.keep = tf.constant([i not in skip and (i in decoder or i < processor.get_piece_size())
-                                 for i in range(size)])
-        self.clean_up = files["clean_up_tokenization_spaces"]
+        self.keep = tf.constant([i not in skip and (i in decoder or i < pieces) for i in range(self.vocab_size)]
+                                + [False])  # the last entry: ids outside the table
+        self.clean_up_tokenization_spaces = files["clean_up_tokenization_spaces"]
         self.sentencepiece = sentencepiece or sentencepiece_tokenizer(spm_proto().ModelProto.FromString(model),
                                                                       tf.string)
 
-    def __call__(self, ids):
-        ids = tf.cast(ids, tf.int32)
-        size = tf.shape(self.pieces)[0]
-        inside = (ids >= 0) & (ids < size)
-        index = tf.where(inside, ids, 0)
-        keep = inside & tf.gather(self.keep, index)
-        pieces = tf.ragged.boolean_mask(tf.gather(self.pieces, index), keep)  # (batch, kept)
-        text = tf.strings.regex_replace(self.sentencepiece.detokenize(pieces), METASPACE, " ")
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="input_ids")])
+    def __call__(self, input_ids):
+        return self.decode(input_ids)
+
+    def decode(self, input_ids, mask=None):
+        """`__call__` in the caller's graph (any int dtype); positions where the optional boolean
+        `mask (batch, seq_len)` is False (padding) are left out."""
+        input_ids = tf.cast(input_ids, tf.int32)
+        index = tf.where((input_ids >= 0) & (input_ids < self.vocab_size), input_ids, self.vocab_size)
+        keep = tf.gather(self.keep, index)
+        if mask is not None:
+            keep &= tf.cast(mask, tf.bool)
+        pieces = tf.ragged.boolean_mask(tf.gather(self.pieces, tf.minimum(index, self.vocab_size - 1)), keep)
+        text = tf.strings.regex_replace(self.sentencepiece.detokenize(pieces), METASPACE, " ")  # (batch,)
         text = tf.strings.regex_replace(text, f"^{_PYTHON_WHITESPACE}+|{_PYTHON_WHITESPACE}+$", "")
-        if self.clean_up:
+        if self.clean_up_tokenization_spaces:
             for old, new in _CLEAN_UP:
                 text = tf.strings.regex_replace(text, re.escape(old), new)
         return text
@@ -197,7 +224,8 @@ class MarianInGraphTokenizer(InGraphTokenizer):
 
     See the module docstring for the algorithm and what is not reproduced.
     Shares `InGraphTokenizer.encode` (truncation, `</s>`, padding), so it goes
-    wherever an `InGraphTokenizer` does (`export_saved_model(tokenizer=...)`).
+    wherever an `InGraphTokenizer` does (`export_saved_model(tokenizer=...)`);
+    its `detokenizer` (`MarianInGraphDetokenizer`) decodes generated ids.
 
     Args:
         tokenizer: a `transformers.MarianTokenizer`, or a directory holding
@@ -235,9 +263,8 @@ class MarianInGraphTokenizer(InGraphTokenizer):
         self.start_type_ids, self.end_type_ids, self.sequence_type_id = [], [0], 0
         self.pad_id, self.pad_left = vocab[files["pad_token"]], False
         shared = files["target_vocab"] is None  # decoded with source.spm, as the reference does
-        self.target_text = _TargetText(files, self.model.sentencepiece if shared else None)
+        self.detokenizer = MarianInGraphDetokenizer(files, self.model.sentencepiece if shared else None)
 
-    def decode(self, ids):
-        """Generated ids `(batch, length)` (any int dtype) -> string texts `(batch,)`, as
-        `MarianTokenizer.batch_decode(ids, skip_special_tokens=True)`."""
-        return self.target_text(ids)
+    def check_pairs(self):
+        """Raises `ValueError`: `MarianTokenizer` takes single sequences (its pair form is not used)."""
+        raise ValueError("Marian tokenizers take single sequences in-graph (no sentence pairs).")

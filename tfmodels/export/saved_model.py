@@ -178,27 +178,38 @@ def _in_graph_image_processor(model, image_processor):
     return InGraphImageProcessor(image_processor, data_format=data_format)
 
 
-def make_text_generation_function(model, tokenizer, generate):
+def make_text_generation_function(model, tokenizer, generate, detokenizer=None):
     """A `tf.function` over a string tensor `text (batch,)`: tokenizes in-graph with `tokenizer` (an
     `InGraphTokenizer`; prompts left-padded for a causal LM) and returns the `generate` signature's
-    `sequences` (see `make_generation_function`), and their string `text (batch * num_return_sequences,)`
-    when the tokenizer can decode (`MarianInGraphTokenizer.decode`)."""
+    `sequences` (see `make_generation_function`).
+
+    With `detokenizer` (Marian's `MarianInGraphDetokenizer`), the text-in/text-out `text_to_text`
+    signature: also `text (batch * num_return_sequences,)`, the decoded `sequences` (for a causal LM
+    the prompt and its continuation, the prompt padding left out)."""
     encoder_decoder = isinstance(model, Seq2SeqGenerationMixin)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def generate_text(text):
         features = tokenizer.encode(text, pad_left=False if encoder_decoder else True)
         outputs = generate(input_ids=features["input_ids"], attention_mask=features["attention_mask"])
-        if hasattr(tokenizer, "decode"):
-            outputs = {**outputs, "text": tokenizer.decode(outputs["sequences"])}
-        return outputs
+        if detokenizer is None:
+            return outputs
+        sequences = outputs["sequences"]
+        if encoder_decoder:
+            return {"sequences": sequences, "text": detokenizer.decode(sequences)}
+        returned = tf.shape(sequences)[0] // tf.shape(text)[0]  # num_return_sequences: rows b * n + r
+        prompt_mask = tf.repeat(features["attention_mask"], returned, axis=0)  # (rows, prompt_len)
+        mask = tf.concat([prompt_mask, tf.ones_like(sequences[:, tokenizer.max_length:])], axis=1)
+        return {"sequences": sequences, "text": detokenizer.decode(sequences, mask=mask)}
 
     return generate_text
 
 
-def text_signature_names(model, generation):
-    """The names of the text signatures `export_saved_model(model, tokenizer=..., generation=...)` adds."""
-    names = ["tokenize"] + (["generate_text"] if generation else [])
+def text_signature_names(model, generation, detokenize=False):
+    """The names of the text signatures `export_saved_model(model, tokenizer=..., generation=...)` adds
+    (`detokenize`: the tokenizer decodes in-graph, as Marian's, adding `detokenize` and `text_to_text`)."""
+    names = ["tokenize"] + (["detokenize"] if detokenize else []) + (["generate_text"] if generation else [])
+    names += ["text_to_text"] if generation and detokenize else []
     if all(name in _TOKENIZER_OUTPUTS for name in serving_input_names(model)):
         names.append("serve_text")
         task = task_signature(model)
@@ -239,6 +250,10 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
                              f"max_position_embeddings={limit}. Pass max_length=<= {limit}.")
         modules["tokenizer"] = in_graph
         signatures["tokenize"] = in_graph.__call__
+        detokenizer = getattr(in_graph, "detokenizer", None)  # Marian's
+        if detokenizer is not None:
+            modules["detokenizer"] = detokenizer
+            signatures["detokenize"] = detokenizer.__call__
         missing = [name for name in serving_input_names(model) if name not in _TOKENIZER_OUTPUTS]
         if generation is not None:
             if in_graph.max_length > generation["prompt_length"]:
@@ -246,6 +261,9 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
                                  f"prompt_length={generation['prompt_length']}. Pass max_length=<= "
                                  f"{generation['prompt_length']}.")
             signatures["generate_text"] = make_text_generation_function(model, in_graph, signatures["generate"])
+            if detokenizer is not None:
+                signatures["text_to_text"] = make_text_generation_function(model, in_graph, signatures["generate"],
+                                                                           detokenizer)
         elif missing:
             raise ValueError(f"Text signatures need every serving input from the tokenizer; {type(model).__name__} "
                              f"also takes {missing}. Pass generation={{...}} for a `generate_text` signature, or "
@@ -302,8 +320,10 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
       WordPiece (BERT family), byte-level BPE (GPT-2, RoBERTa, BART, ...),
       Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, ...);
       see `tfmodels.export.tokenizer`; and Marian's (`source.spm` +
-      `vocab.json`, `tfmodels.export.marian_tokenizer`), whose `generate_text`
-      also returns the decoded `text`. Loading such a SavedModel needs the
+      `vocab.json`, `tfmodels.export.marian_tokenizer`), which
+      adds `detokenize` (int32 `input_ids` -> string `text`) and, with
+      `generation`, `text_to_text` (`generate_text`'s `sequences` and their
+      decoded `text`). Loading such a SavedModel needs the
       TF Text ops: `import tensorflow_text` first;
     - with `image_processor`: `serve_images` (the `serving_default` outputs
       from uint8 `images (batch, height, width, 3)`, one size per call,
