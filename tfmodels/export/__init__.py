@@ -1,6 +1,8 @@
 """SavedModel export (TF Serving signatures, in-graph tokenizer)."""
 
+from tfmodels.export.marian_tokenizer import MarianInGraphDetokenizer, MarianInGraphTokenizer
 from tfmodels.export.saved_model import export_saved_model, make_serving_function
 from tfmodels.export.tokenizer import InGraphTokenizer
 
-__all__ = ["InGraphTokenizer", "export_saved_model", "make_serving_function"]
+__all__ = ["InGraphTokenizer", "MarianInGraphDetokenizer", "MarianInGraphTokenizer", "export_saved_model",
+           "make_serving_function"]
