@@ -85,8 +85,7 @@ def marian(tmp_path_factory):
 
 
 def in_graph(directory):
-    """Made in each test: the autouse `tf.random.set_seed` clears TF's eager kernel cache, and with it
-    the kernel-owned SentencePiece resources of tokenizers made before it."""
+    """A `MarianInGraphTokenizer` of `MAX_LENGTH` for the checkpoint in `directory`."""
     from tfmodels.export.marian_tokenizer import MarianInGraphTokenizer
 
     return MarianInGraphTokenizer(str(directory), max_length=MAX_LENGTH)
@@ -258,3 +257,15 @@ def test_exported_marian_translates_raw_text_in_a_fresh_process(marian, tmp_path
     expected_text = tokenizer.batch_decode(expected.tolist(), skip_special_tokens=True)
     assert served["text"] == expected_text and all(expected_text)
     assert served["detokenized"] == expected_text
+
+
+def test_in_graph_sentencepiece_outlives_a_random_seed(marian):
+    """`tf.random.set_seed` clears TF's eager kernel cache; the SentencePiece models of tokenizers made
+    before it stay (they were kernel-owned, and such a tokenizer failed with "Resource ... does not exist")."""
+    directory, tokenizer = marian[:2]
+    tokenizer_graph = in_graph(directory)
+    tf.random.set_seed(1)
+    assert_same_ids(tokenizer_graph, tokenizer, MARIAN_TEXTS, MAX_LENGTH)
+    ids = tokenizer(MARIAN_TEXTS, padding=True)["input_ids"]
+    assert [t.decode("utf-8") for t in tokenizer_graph.detokenizer(tf.constant(ids)).numpy()] == tokenizer.batch_decode(
+        ids, skip_special_tokens=True)

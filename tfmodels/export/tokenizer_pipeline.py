@@ -13,6 +13,7 @@ References:
 """
 
 import base64
+import functools
 import re
 import uuid
 
@@ -36,10 +37,29 @@ def regex_split(texts, pattern, keep=False):
 
 
 def sentencepiece_tokenizer(proto, out_type):
-    """`tf_text.SentencepieceTokenizer` for a model proto. Its kernel-owned resource is shared by node name,
-    so each gets a unique name: otherwise a loaded SavedModel's tokenizers would all run one model."""
+    """`tf_text.SentencepieceTokenizer` for a model proto, with its model resource under a unique
+    `shared_name`. `tensorflow-text` makes it kernel-owned (private to the kernel of its creating op), and
+    TF's eager kernel cache, which `tf.random.set_seed` (`keras.utils.set_random_seed`) clears, then took
+    the model with it: a tokenizer made before a seed was set failed with "Resource ... does not exist".
+    A named resource stays in the resource manager; the name is unique per tokenizer, or a loaded
+    SavedModel's tokenizers would all run one model."""
     name = f"sentencepiece_{uuid.uuid4().hex[:16]}"
-    return tf_text().SentencepieceTokenizer(model=proto.SerializeToString(), out_type=out_type, name=name)
+    tokenizer = tf_text().SentencepieceTokenizer(model=proto.SerializeToString(), out_type=out_type, name=name)
+    tokenizer._model_resource = _named_model_resource()(proto.SerializeToString(), name)
+    return tokenizer
+
+
+@functools.lru_cache(maxsize=None)
+def _named_model_resource():
+    """`tensorflow-text`'s SentencePiece model resource, created with `shared_name` set to its name."""
+    from tensorflow_text.python.ops import sentencepiece_tokenizer as ops
+
+    class NamedModelResource(ops._SentencepieceModelResource):
+        def _create_resource(self):
+            with tf.name_scope(self._name):
+                return ops.gen_sentencepiece_tokenizer.sentencepiece_op(model=self._model, shared_name=self._name)
+
+    return NamedModelResource
 
 
 def tf_text():
