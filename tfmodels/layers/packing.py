@@ -1,0 +1,97 @@
+"""Packed tokens: a padded batch's real tokens as one row, so position-wise layers skip the padding.
+
+In an encoder block every layer but the attention core works on each token on
+its own: the query/key/value and output projections, the feed-forward, the
+norms and residuals. On a padded batch `(batch, seq_len, hidden_size)` they
+spend the padding's share of their FLOPs on positions whose results nobody
+reads. `TokenPacking` gathers the real tokens into `(1, tokens, hidden_size)`
+(row-major order, `tokens` = the number of nonzero `attention_mask` entries);
+the blocks run packed, and `MultiHeadAttention` scatters its projected
+queries, keys and values back to `(batch, seq_len, heads, head_dim)` for the
+attention core only, then packs the context again. Every real token's result
+is the same sum as in the padded layout (float32: equal to rounding, checked
+against `transformers` in `tests/test_packed_tokens.py`); padded positions
+come out as zeros.
+
+The number of real tokens is data-dependent, so packing runs where shapes may
+be dynamic: eagerly and in `tf.function` graphs, not under `jit_compile=True`
+(see `EncoderModel.use_packed_tokens`).
+"""
+
+import tensorflow as tf
+
+
+class TokenPacking:
+    """Where a padded batch's real tokens are, and how to pack and unpack them.
+
+    Attributes:
+        gather_indices: int32 `(packed,)`, the flat position `b * seq_len + s`
+            of each packed row: the real tokens in row-major order, then (with
+            `multiple`) filler rows that repeat position 0.
+        scatter_indices: int32 `(packed,)`, where `unpack` writes each packed
+            row: the same positions, filler rows to a scratch row past the
+            batch that is dropped.
+        batch_size: int32 scalar tensor.
+        seq_len: int32 scalar tensor.
+        static_shape: `(batch, seq_len)` as far as known while tracing
+            (ints or None), given to unpacked tensors.
+
+    A plain object (not a tuple of tensors), so Keras passes it through layer
+    calls as one argument.
+    """
+
+    def __init__(self, gather_indices, scatter_indices, batch_size, seq_len, static_shape=(None, None)):
+        self.gather_indices = gather_indices
+        self.scatter_indices = scatter_indices
+        self.batch_size = batch_size
+        self.seq_len = seq_len
+        self.static_shape = tuple(static_shape)
+
+    @classmethod
+    def from_attention_mask(cls, attention_mask, multiple=1):
+        """Packing of the nonzero entries of `attention_mask` `(batch, seq_len)` (bool or 0/1 numbers).
+
+        Args:
+            attention_mask: `(batch, seq_len)` tensor, nonzero = real token.
+            multiple: int, the packed row count is rounded up to a multiple of
+                it with filler rows, so batches of similar token counts share
+                the matmul shapes oneDNN compiles (and caches) per shape.
+
+        Raises:
+            ValueError: if `attention_mask` is not 2-D or `multiple < 1`.
+        """
+        attention_mask = tf.convert_to_tensor(attention_mask)
+        if attention_mask.shape.rank != 2:
+            raise ValueError("Packed tokens need a padding mask of shape (batch, seq_len). "
+                             f"Received: attention_mask of shape {attention_mask.shape}")
+        if not isinstance(multiple, int) or multiple < 1:
+            raise ValueError(f"multiple must be a positive int. Received: multiple={multiple!r}")
+        shape = tf.shape(attention_mask, out_type=tf.int32)
+        flat = tf.reshape(tf.not_equal(attention_mask, tf.zeros((), attention_mask.dtype)), [-1])
+        indices = tf.cast(tf.where(flat)[:, 0], tf.int32)
+        gather_indices = scatter_indices = indices
+        if multiple > 1:
+            count = tf.shape(indices)[0]
+            filler = (-count) % multiple
+            gather_indices = tf.concat([indices, tf.zeros([filler], tf.int32)], 0)
+            scatter_indices = tf.concat([indices, tf.fill([filler], shape[0] * shape[1])], 0)
+        return cls(gather_indices, scatter_indices, shape[0], shape[1], tuple(attention_mask.shape))
+
+    def pack(self, x):
+        """`(batch, seq_len, ...)` -> `(1, packed, ...)`, the real tokens (and filler rows)."""
+        flat = tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+        packed = tf.gather(flat, self.gather_indices)[None]
+        packed.set_shape([1, None, *x.shape[2:]])
+        return packed
+
+    def unpack(self, x):
+        """`(1, packed, ...)` -> `(batch, seq_len, ...)`, zeros at padded positions."""
+        rest = tf.shape(x)[2:]
+        rows = self.batch_size * self.seq_len
+        if self.scatter_indices is self.gather_indices:  # no filler rows
+            flat = tf.scatter_nd(self.scatter_indices[:, None], x[0], tf.concat([[rows], rest], 0))
+        else:
+            flat = tf.scatter_nd(self.scatter_indices[:, None], x[0], tf.concat([[rows + 1], rest], 0))[:rows]
+        padded = tf.reshape(flat, tf.concat([[self.batch_size, self.seq_len], rest], 0))
+        padded.set_shape([*self.static_shape, *x.shape[2:]])
+        return padded
