@@ -216,7 +216,7 @@ import tensorflow as tf, tensorflow_text  # noqa: F401  (registers the TF Text o
 assert "tfmodels" not in sys.modules
 loaded = tf.saved_model.load(sys.argv[1])
 texts = tf.constant(json.loads(sys.argv[2]))
-generated = loaded.signatures["text_to_text"](text=texts)
+generated = loaded.signatures["generate_text"](text=texts)
 tokenized = loaded.signatures["tokenize"](text=texts)
 decoded = loaded.signatures["detokenize"](input_ids=generated["sequences"])
 print(json.dumps({"text": [t.decode("utf-8") for t in generated["text"].numpy()],
@@ -227,7 +227,7 @@ print(json.dumps({"text": [t.decode("utf-8") for t in generated["text"].numpy()]
 
 
 def test_exported_marian_translates_raw_text_in_a_fresh_process(marian, tmp_path):
-    """`tfmodels export --tokenizer auto --generation` on a Marian checkpoint: `text_to_text` takes raw
+    """`tfmodels export --tokenizer auto --generation` on a Marian checkpoint: `generate_text` takes raw
     source text and returns the reference's ids (`MarianMTModel.generate`) and text (`batch_decode`);
     `detokenize` decodes the ids alone."""
     from tfmodels.cli import main

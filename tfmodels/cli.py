@@ -183,9 +183,9 @@ def build_parser():
                       help="tokenizer.json or a directory holding one ('auto': SRC's own) for the extra signatures "
                            "'serve_text' (string tensor 'text' in; not for encoder-decoders), 'tokenize' and, with "
                            "--generation, 'generate_text'; WordPiece, byte-level BPE and Unigram (SentencePiece) "
-                           "tokenizers, and Marian's (source.spm + vocab.json; also 'detokenize' and, with "
-                           "--generation, 'text_to_text': text in, translated text out); loading the SavedModel "
-                           "then needs `import tensorflow_text`")
+                           "tokenizers, and Marian's (source.spm + vocab.json; also 'detokenize', and 'generate_text' "
+                           "returns the translated 'text' too); loading the SavedModel then needs "
+                           "`import tensorflow_text`")
     text.add_argument("--max-length", type=int, metavar="N",
                       help="length the in-graph tokenizer pads/truncates to (default: the tokenizer's truncation "
                            "length, else 512; at most the model's max_position_embeddings)")

@@ -183,9 +183,9 @@ def make_text_generation_function(model, tokenizer, generate, detokenizer=None):
     `InGraphTokenizer`; prompts left-padded for a causal LM) and returns the `generate` signature's
     `sequences` (see `make_generation_function`).
 
-    With `detokenizer` (Marian's `MarianInGraphDetokenizer`), the text-in/text-out `text_to_text`
-    signature: also `text (batch * num_return_sequences,)`, the decoded `sequences` (for a causal LM
-    the prompt and its continuation, the prompt padding left out)."""
+    With `detokenizer` (Marian's `MarianInGraphDetokenizer`), text out as well: `text (batch *
+    num_return_sequences,)`, the decoded `sequences` (for a causal LM the prompt and its continuation,
+    the prompt padding left out)."""
     encoder_decoder = isinstance(model, Seq2SeqGenerationMixin)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
@@ -207,15 +207,19 @@ def make_text_generation_function(model, tokenizer, generate, detokenizer=None):
 
 def text_signature_names(model, generation, detokenize=False):
     """The names of the text signatures `export_saved_model(model, tokenizer=..., generation=...)` adds
-    (`detokenize`: the tokenizer decodes in-graph, as Marian's, adding `detokenize` and `text_to_text`)."""
+    (`detokenize`: the tokenizer's decoder runs in-graph, as Marian's)."""
     names = ["tokenize"] + (["detokenize"] if detokenize else []) + (["generate_text"] if generation else [])
-    names += ["text_to_text"] if generation and detokenize else []
     if all(name in _TOKENIZER_OUTPUTS for name in serving_input_names(model)):
         names.append("serve_text")
         task = task_signature(model)
         if task is not None:
             names.append(f"{task[0]}_text")
     return names
+
+
+def _in_graph_detokenizer(tokenizer):
+    """The in-graph tokenizer's decoder (Marian's `MarianInGraphDetokenizer`), or None."""
+    return getattr(tokenizer, "detokenizer", None)
 
 
 def _max_positions(model):
@@ -250,7 +254,7 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
                              f"max_position_embeddings={limit}. Pass max_length=<= {limit}.")
         modules["tokenizer"] = in_graph
         signatures["tokenize"] = in_graph.__call__
-        detokenizer = getattr(in_graph, "detokenizer", None)  # Marian's
+        detokenizer = _in_graph_detokenizer(in_graph)
         if detokenizer is not None:
             modules["detokenizer"] = detokenizer
             signatures["detokenize"] = detokenizer.__call__
@@ -260,10 +264,8 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
                 raise ValueError(f"The tokenizer pads to max_length={in_graph.max_length}, longer than the generation "
                                  f"prompt_length={generation['prompt_length']}. Pass max_length=<= "
                                  f"{generation['prompt_length']}.")
-            signatures["generate_text"] = make_text_generation_function(model, in_graph, signatures["generate"])
-            if detokenizer is not None:
-                signatures["text_to_text"] = make_text_generation_function(model, in_graph, signatures["generate"],
-                                                                           detokenizer)
+            signatures["generate_text"] = make_text_generation_function(model, in_graph, signatures["generate"],
+                                                                        detokenizer)
         elif missing:
             raise ValueError(f"Text signatures need every serving input from the tokenizer; {type(model).__name__} "
                              f"also takes {missing}. Pass generation={{...}} for a `generate_text` signature, or "
@@ -321,9 +323,9 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
       Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, ...);
       see `tfmodels.export.tokenizer`; and Marian's (`source.spm` +
       `vocab.json`, `tfmodels.export.marian_tokenizer`), which
-      adds `detokenize` (int32 `input_ids` -> string `text`) and, with
-      `generation`, `text_to_text` (`generate_text`'s `sequences` and their
-      decoded `text`). Loading such a SavedModel needs the
+      adds `detokenize` (int32 `input_ids` -> string text), and whose
+      `generate_text` also returns the decoded `text` (translations).
+      Loading such a SavedModel needs the
       TF Text ops: `import tensorflow_text` first;
     - with `image_processor`: `serve_images` (the `serving_default` outputs
       from uint8 `images (batch, height, width, 3)`, one size per call,
