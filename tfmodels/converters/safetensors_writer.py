@@ -24,7 +24,7 @@ import numpy as np
 _DTYPES = {
     "bool": "BOOL", "uint8": "U8", "int8": "I8", "float8_e5m2": "F8_E5M2", "float8_e4m3fn": "F8_E4M3",
     "int16": "I16", "uint16": "U16", "float16": "F16", "bfloat16": "BF16", "int32": "I32", "uint32": "U32",
-    "float32": "F32", "float64": "F64", "int64": "I64", "uint64": "U64",
+    "float32": "F32", "complex64": "C64", "float64": "F64", "int64": "I64", "uint64": "U64",
 }
 _RANK = {name: rank for rank, name in enumerate(_DTYPES)}
 
@@ -48,7 +48,7 @@ def safetensors_dtype(dtype):
     """The safetensors name (`F32`, `BF16`, `I64`, ...) of a NumPy dtype.
 
     Raises:
-        TypeError: for a dtype safetensors files cannot hold here (complex, strings, objects).
+        TypeError: for a dtype safetensors cannot hold (`complex128`, strings, objects, ...).
     """
     name = np.dtype(dtype).name
     if name not in _DTYPES:
@@ -58,7 +58,9 @@ def safetensors_dtype(dtype):
 
 def _layout(tensors):
     """`(names in data order, header bytes)`, as `safetensors.serialize` lays them out."""
-    names = sorted(tensors, key=lambda k: (-_RANK[np.dtype(tensors[k].dtype).name], k))
+    for tensor in tensors.values():
+        safetensors_dtype(tensor.dtype)
+    names = sorted(tensors, key=lambda k: (-_RANK[np.dtype(tensors[k].dtype).name], k))  # dtypes checked above
     header, offset = {"__metadata__": {"format": "pt"}}, 0
     for name in names:
         tensor = tensors[name]
