@@ -12,6 +12,9 @@ import transformers
 import tfmodels
 from tests.helpers import compare_outputs, random_inputs, torch_outputs
 from tests.test_bert_parity import tiny_bert_config
+from tests.tiny_models import tiny_model
+from tfmodels.converters import saver
+from tfmodels.layers import utils as layer_utils
 
 CLASSES = ["BertModel", "BertForSequenceClassification", "BertForTokenClassification",
            "BertForQuestionAnswering", "BertForMaskedLM"]
@@ -64,8 +67,6 @@ def test_config_json_is_huggingface(tmp_path):
 
 
 def test_failed_save_leaves_existing_files_untouched(tmp_path, monkeypatch):
-    from tfmodels.converters import saver
-
     model = _tiny("BertModel")
     model.save_pretrained(tmp_path)
     original = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -94,8 +95,6 @@ BYTE_CLASSES = ["BertForMaskedLM", "GPT2LMHeadModel", "DebertaModel", "ConvBertM
 def _assert_file_is_what_safetensors_writes(model, directory):
     from safetensors.numpy import save_file
 
-    from tfmodels.converters import saver
-
     model.save_pretrained(directory)
     save_file(saver.hf_state_dict(model), directory / "reference.safetensors", metadata={"format": "pt"})
     assert (directory / "model.safetensors").read_bytes() == (directory / "reference.safetensors").read_bytes()
@@ -103,19 +102,15 @@ def _assert_file_is_what_safetensors_writes(model, directory):
 
 @pytest.mark.parametrize("class_name", BYTE_CLASSES)
 def test_streamed_file_is_byte_identical_to_safetensors(class_name, tmp_path, monkeypatch):
-    import tfmodels.layers.utils
-    from tests.tiny_models import tiny_model
-
-    monkeypatch.setattr(tfmodels.layers.utils, "READ_BLOCK_BYTES", 1024)  # identity tables go in row blocks
+    monkeypatch.setattr(layer_utils, "READ_BLOCK_BYTES", 1024)  # identity tables go in row blocks
     _assert_file_is_what_safetensors_writes(tiny_model(class_name), tmp_path)
 
 
 @pytest.mark.slow
 def test_every_family_streams_the_bytes_safetensors_writes(tmp_path, monkeypatch):
-    import tfmodels.layers.utils
-    from tests.tiny_models import one_class_per_family, tiny_model
+    from tests.tiny_models import one_class_per_family
 
-    monkeypatch.setattr(tfmodels.layers.utils, "READ_BLOCK_BYTES", 1024)
+    monkeypatch.setattr(layer_utils, "READ_BLOCK_BYTES", 1024)
     for class_name in one_class_per_family():
         (tmp_path / class_name).mkdir()
         _assert_file_is_what_safetensors_writes(tiny_model(class_name), tmp_path / class_name)
@@ -124,14 +119,10 @@ def test_every_family_streams_the_bytes_safetensors_writes(tmp_path, monkeypatch
 def test_bfloat16_model_saves_bf16_that_transformers_loads(tmp_path):
     from safetensors import safe_open
 
-    from tests.tiny_models import tiny_model
-
     model = tiny_model("BertModel", dtype="bfloat16")
     _assert_file_is_what_safetensors_writes(model, tmp_path)
     with safe_open(tmp_path / "model.safetensors", framework="np") as f:
         assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"BF16"}
-    from tfmodels.converters import saver
-
     state = transformers.BertModel.from_pretrained(str(tmp_path), dtype=torch.bfloat16).state_dict()
     for key, value in saver.hf_state_dict(model).items():
         assert state[key].dtype == torch.bfloat16, key
