@@ -1,6 +1,5 @@
 """save_pretrained(max_shard_size=...): Hugging Face shards + index, each streamed one tensor at a time."""
 
-import gc
 import json
 import weakref
 
@@ -54,8 +53,7 @@ def test_saver_holds_one_tensor_at_a_time(masked_lm, tmp_path, monkeypatch):
 
     live = []  # weak references to every tensor (or row block) the saver computed
 
-    def tracked(array):
-        gc.collect()
+    def tracked(array):  # no gc.collect(): a tensor must be freed by reference counting, when the saver drops it
         assert not [ref for ref in live if ref() is not None], "an earlier tensor is alive while the next is computed"
         array = np.array(array, order="C", copy=True)  # a fresh array, freed when the saver lets it go
         live.append(weakref.ref(array))
