@@ -95,6 +95,12 @@ def texts():
     return real_texts()[300:360] + EXTRA_TEXTS + MARIAN_TEXTS
 
 
+def decoded(in_graph_tokenizer, ids):
+    """The texts of `ids` through the in-graph detokenizer's `__call__`."""
+    texts = in_graph_tokenizer.detokenizer(tf.constant(np.asarray(ids), tf.int32))["text"].numpy()
+    return [text.decode("utf-8") for text in texts]
+
+
 def assert_same_ids(in_graph, tokenizer, batch, max_length):
     ours = in_graph(tf.constant(batch))
     expected = tokenizer(batch, padding="max_length", truncation=True, max_length=max_length)
@@ -128,7 +134,7 @@ def test_decode_equals_marian_batch_decode(marian):
     ids[16:20, 8:] = vocab["<pad>"]
     sources = tokenizer(texts()[:20], padding="max_length", truncation=True, max_length=15)["input_ids"]
     ids = np.concatenate([ids, np.array(sources)])  # real encoded texts
-    ours = [text.decode("utf-8") for text in in_graph(directory).detokenizer(tf.constant(ids, tf.int32)).numpy()]
+    ours = decoded(in_graph(directory), ids)
     expected = tokenizer.batch_decode(ids.tolist(), skip_special_tokens=True)
     assert ours == expected
     assert any("▁" not in text and " " in text for text in expected) and any(">>fra<<" in t for t in expected)
@@ -155,8 +161,7 @@ def test_decode_with_clean_up_tokenization_spaces(marian):
     expected = tokenizer.batch_decode(ids, skip_special_tokens=True)
     assert expected != transformers.MarianTokenizer.from_pretrained(str(directory)).batch_decode(
         ids, skip_special_tokens=True)  # the clean-up changes something
-    ours = MarianInGraphTokenizer(tokenizer).detokenizer(tf.constant(ids)).numpy()
-    assert [text.decode("utf-8") for text in ours] == expected
+    assert decoded(MarianInGraphTokenizer(tokenizer), ids) == expected
 
 
 def test_separate_vocabularies(tmp_path):
@@ -168,7 +173,7 @@ def test_separate_vocabularies(tmp_path):
     assert_same_ids(in_graph, tokenizer, texts()[:40], MAX_LENGTH)
     target = json.loads((tmp_path / "target_vocab.json").read_text(encoding="utf-8"))
     ids = np.random.RandomState(1).randint(0, max(target.values()) + 1, (30, 12))
-    ours = [text.decode("utf-8") for text in in_graph.detokenizer(tf.constant(ids, tf.int32)).numpy()]
+    ours = decoded(in_graph, ids)
     assert ours == tokenizer.batch_decode(ids.tolist(), skip_special_tokens=True)
 
 
@@ -206,8 +211,7 @@ def test_older_checkpoint_layout(tmp_path, marian):
     tokenizer_graph = in_graph(tmp_path)
     assert_same_ids(tokenizer_graph, tokenizer, MARIAN_TEXTS + real_texts()[:10], MAX_LENGTH)
     ids = tokenizer(MARIAN_TEXTS, padding=True)["input_ids"]
-    assert [t.decode("utf-8") for t in tokenizer_graph.detokenizer(tf.constant(ids)).numpy()] == tokenizer.batch_decode(
-        ids, skip_special_tokens=True)
+    assert decoded(tokenizer_graph, ids) == tokenizer.batch_decode(ids, skip_special_tokens=True)
 
 
 LOAD_AND_TRANSLATE = r"""
@@ -221,7 +225,7 @@ tokenized = loaded.signatures["tokenize"](text=texts)
 decoded = loaded.signatures["detokenize"](input_ids=generated["sequences"])
 print(json.dumps({"text": [t.decode("utf-8") for t in generated["text"].numpy()],
                   "sequences": generated["sequences"].numpy().tolist(),
-                  "detokenized": [t.decode("utf-8") for t in decoded["output_0"].numpy()],
+                  "detokenized": [t.decode("utf-8") for t in decoded["text"].numpy()],
                   "input_ids": tokenized["input_ids"].numpy().tolist(), "tfmodels": "tfmodels" in sys.modules}))
 """
 
@@ -267,5 +271,4 @@ def test_in_graph_sentencepiece_outlives_a_random_seed(marian):
     tf.random.set_seed(1)
     assert_same_ids(tokenizer_graph, tokenizer, MARIAN_TEXTS, MAX_LENGTH)
     ids = tokenizer(MARIAN_TEXTS, padding=True)["input_ids"]
-    assert [t.decode("utf-8") for t in tokenizer_graph.detokenizer(tf.constant(ids)).numpy()] == tokenizer.batch_decode(
-        ids, skip_special_tokens=True)
+    assert decoded(tokenizer_graph, ids) == tokenizer.batch_decode(ids, skip_special_tokens=True)
