@@ -48,8 +48,12 @@ DEFAULT_VARIABLE_CLASSES = (
 # transformers 5's PyTorch DeBERTa, which tfmodels follows, spreads them uniformly; so outputs at padded query
 # positions differ by design, and these classes are compared at the other positions.
 VALID_POSITIONS_ONLY = ("DebertaModel", "DebertaV2Model")
-# XLNet's `mems` is its cache (like `past_key_values`), which the fixtures leave out.
-SKIP_OUTPUTS = {"XLNetLMHeadModel": ("mems",)}
+# XLNet's `mems` is its cache (like `past_key_values`), which the fixtures leave out. TF RAG (4.46) returns no
+# `generator_cross_attentions` (its output classes have no such field); tests/test_rag_parity.py compares them
+# with PyTorch RAG.
+SKIP_OUTPUTS = {"XLNetLMHeadModel": ("mems",),
+                **{name: ("generator_cross_attentions",) for name in
+                   ("RagModel", "RagTokenForGeneration", "RagSequenceForGeneration")}}
 # Transformer-XL's log-probabilities: `prediction_scores` in transformers 4.46, `logits` in tfmodels.
 RENAMED_OUTPUTS = {"TransfoXLLMHeadModel": {"prediction_scores": "logits"}}
 # `{class: {nested output: fields}}` not compared. CLIP's towers' `pooler_output`: transformers 4.46 returns the
@@ -81,15 +85,37 @@ def _rebuild(arrays):
 
 
 def reference(directory):
-    """`(inputs, outputs)` of a fixture (outputs rebuilt by `_rebuild`)."""
+    """`(inputs, outputs)` of a fixture (outputs rebuilt by `_rebuild`; a RAG fixture's `retriever.*`
+    entries, the documents its retriever served, are in neither: `retrieved_documents`)."""
     arrays = dict(np.load(Path(directory) / "reference.npz"))
     inputs = {k[len("input."):]: v for k, v in arrays.items() if k.startswith("input.")}
-    return inputs, _rebuild({k: v for k, v in arrays.items() if not k.startswith("input.")})
+    return inputs, _rebuild({k: v for k, v in arrays.items() if not k.startswith(("input.", "retriever."))})
 
 
-def outputs_of(model, inputs):
+def retrieved_documents(directory):
+    """The documents a RAG fixture's retriever returned (`context_input_ids`, `context_attention_mask`,
+    `retrieved_doc_embeds`, `doc_ids`), or `None` for other fixtures."""
+    arrays = np.load(Path(directory) / "reference.npz")
+    documents = {k[len("retriever."):]: arrays[k] for k in arrays.files if k.startswith("retriever.")}
+    return documents or None
+
+
+class FixedRetriever:
+    """A retriever that returns the fixture's documents for any question, as the builder's did for the TF
+    model (`scripts/make_tf_h5_fixtures.py`: a real index needs `datasets` and faiss). The model still
+    encodes the questions and scores the documents with the question embeddings."""
+
+    def __init__(self, documents):
+        self.documents = documents
+
+    def __call__(self, question_input_ids, question_hidden_states, prefix=None, n_docs=None):
+        assert len(question_hidden_states) * n_docs == len(self.documents["context_input_ids"])
+        return dict(self.documents)
+
+
+def outputs_of(model, inputs, **options):
     return {k: _to_numpy(v) for k, v in model(inputs, training=False, output_hidden_states=True,
-                                              output_attentions=True).items()}
+                                              output_attentions=True, **options).items()}
 
 
 def test_fixtures_are_legacy_tf_checkpoints():
@@ -142,7 +168,11 @@ def test_tf_h5_parity_from_variable_fixtures(class_name, tmp_path):
     inputs, expected = reference(source)
     renamed = RENAMED_OUTPUTS.get(class_name, {})
     expected = {renamed.get(k, k): v for k, v in expected.items()}
-    ours = outputs_of(getattr(tfmodels, class_name).from_pretrained(tmp_path), inputs)
+    model = getattr(tfmodels, class_name).from_pretrained(tmp_path)
+    documents = retrieved_documents(source)
+    if documents is not None:  # RAG: the question encoder, the document scores and the generator
+        model.set_retriever(FixedRetriever(documents))
+    ours = outputs_of(model, inputs, **({"output_retrieved": True} if documents is not None else {}))
     for output, fields in SKIP_NESTED_OUTPUTS.get(class_name, {}).items():
         assert set(fields) <= set(ours[output]) & set(expected[output]), (output, fields)
         ours[output], expected[output] = ({k: v for k, v in d[output].items() if k not in fields}
@@ -182,7 +212,9 @@ def _variable_fixture(class_name, directory):
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copy(source / "config.json", directory / "config.json")
     constants = dict(np.load(source / "constants.npz")) if (source / "constants.npz").exists() else None
-    write_keras2_h5(directory / "tf_model.h5", json.loads((source / "variables.json").read_text()), constants)
+    layers = json.loads((source / "h5_layers.json").read_text()) if (source / "h5_layers.json").exists() else None
+    write_keras2_h5(directory / "tf_model.h5", json.loads((source / "variables.json").read_text()), constants,
+                    layers)
     return directory
 
 
