@@ -43,6 +43,7 @@ DEFAULT_VARIABLE_CLASSES = (
     "ConvBertModel",  # separable convolutions: depthwise / pointwise kernels, (C, 1) biases
     "CLIPModel",  # the `clip` main-layer scope, a Conv2D patch kernel, nested outputs
     "Wav2Vec2ForCTC",  # Conv1D feature-encoder kernels, the weight-normalised positional convolution
+    "EncoderDecoderModel",  # a TF composite: the encoder's main-layer scope renamed (WeightTable.tf_renames)
 )
 # transformers 4.46's TF DeBERTa zeroes the attention probabilities of padded queries (its XSoftmax) where
 # transformers 5's PyTorch DeBERTa, which tfmodels follows, spreads them uniformly; so outputs at padded query
@@ -219,11 +220,14 @@ def _variable_fixture(class_name, directory):
 
 
 @pytest.mark.parametrize("class_name", ["BertForSequenceClassification", "BlenderbotForConditionalGeneration",
-                                        "ViTForImageClassification"])
+                                        "ViTForImageClassification",
+                                        pytest.param("Speech2TextForConditionalGeneration", marks=pytest.mark.slow),
+                                        pytest.param("EncoderDecoderModel", marks=pytest.mark.slow)])
 def test_tf_checkpoint_converts_with_the_cli_and_loads_in_pytorch(class_name, tmp_path):
     """The migration path: `tfmodels convert --format safetensors` on a tf_model.h5 directory gives a
     checkpoint that `transformers` 5 (PyTorch) loads, with the TF model's outputs (all of them, hidden
-    states and attentions included): a real h5 fixture, a seq2seq and a vision model."""
+    states and attentions included): a real h5 fixture, a seq2seq and a vision model; with `-m slow` a
+    speech model whose TF LM head is tied by value, and a TF composite (BERT -> GPT-2)."""
     from tests.helpers import torch_outputs
 
     fixture = FIXTURES / class_name if class_name in CLASSES else FIXTURES / "variables" / class_name
