@@ -99,6 +99,12 @@ SPEECH = dict(vocab_size=VOCAB, d_model=24, encoder_layers=2, decoder_layers=2, 
 RAG = dict(question_encoder=("DPRConfig", {**SMALL, "type_vocab_size": 2, "projection_dim": 0}),
            generator=("BartConfig", {**SEQ2SEQ, "max_position_embeddings": 20}), n_docs=2, retrieval_vector_size=24,
            output_retrieved=True)
+CLIP_TEXT = dict(vocab_size=VOCAB, hidden_size=24, intermediate_size=29, num_hidden_layers=2, num_attention_heads=3,
+                 max_position_embeddings=16, eos_token_id=2)
+CLIP_VISION = dict(VISION, hidden_size=32, num_attention_heads=4)
+WAV2VEC2 = dict(vocab_size=VOCAB, hidden_size=24, num_hidden_layers=2, num_attention_heads=3, intermediate_size=29,
+                conv_dim=(8, 8), conv_stride=(4, 2), conv_kernel=(8, 3), num_conv_pos_embeddings=4,
+                num_conv_pos_embedding_groups=3, pad_token_id=0)
 VARIABLE_MODELS = {
     "ConvBertModel": ("ConvBertConfig", {**SMALL, "num_attention_heads": 4, "type_vocab_size": 3,
                                          "embedding_size": 16, "head_ratio": 2, "conv_kernel_size": 3,
@@ -174,15 +180,8 @@ VARIABLE_MODELS = {
                                     "led"),
     "ViTForImageClassification": ("ViTConfig", dict(VISION, num_labels=3), "vision"),
     "DeiTForImageClassificationWithTeacher": ("DeiTConfig", dict(VISION, num_labels=3, encoder_stride=4), "vision"),
-    "CLIPModel": ("CLIPConfig", dict(text_config=dict(vocab_size=VOCAB, hidden_size=24, intermediate_size=29,
-                                                      num_hidden_layers=2, num_attention_heads=3,
-                                                      max_position_embeddings=16, eos_token_id=2),
-                                     vision_config=dict(VISION, hidden_size=32, num_attention_heads=4),
-                                     projection_dim=16), "clip"),
-    "Wav2Vec2ForCTC": ("Wav2Vec2Config", dict(vocab_size=VOCAB, hidden_size=24, num_hidden_layers=2,
-                                              num_attention_heads=3, intermediate_size=29, conv_dim=(8, 8),
-                                              conv_stride=(4, 2), conv_kernel=(8, 3), num_conv_pos_embeddings=4,
-                                              num_conv_pos_embedding_groups=3, pad_token_id=0), "audio"),
+    "CLIPModel": ("CLIPConfig", dict(text_config=CLIP_TEXT, vision_config=CLIP_VISION, projection_dim=16), "clip"),
+    "Wav2Vec2ForCTC": ("Wav2Vec2Config", WAV2VEC2, "audio"),
     "TapasForQuestionAnswering": ("TapasConfig", {**SMALL, "type_vocab_sizes": [3, 5, 5, 2, 5, 5, 5],
                                                   "num_aggregation_labels": 3, "max_position_embeddings": 16},
                                   "tapas"),
@@ -203,6 +202,12 @@ VARIABLE_MODELS = {
     "RagModel": ("RagConfig", RAG, "rag"),
     "RagTokenForGeneration": ("RagConfig", dict(RAG, do_marginalize=True), "rag"),
     "RagSequenceForGeneration": ("RagConfig", RAG, "rag"),
+    # The towers alone: TF keeps them under a `clip` main layer (`clip/text_model/...`).
+    "CLIPTextModel": ("CLIPTextConfig", CLIP_TEXT, "plain"),
+    "CLIPVisionModel": ("CLIPVisionConfig", CLIP_VISION, "vision"),
+    # The bare encoders, which TF keeps under their main layers (`vit/...`, `wav2vec2/...`) as the heads do.
+    "ViTModel": ("ViTConfig", VISION, "vision"),
+    "Wav2Vec2Model": ("Wav2Vec2Config", WAV2VEC2, "audio"),
 }
 # TF variable name suffixes of sinusoid tables stored as trainable variables.
 FIXED = {"RoFormerModel": ("encoder/embed_positions/embeddings:0",),
