@@ -296,6 +296,23 @@ def test_unexpected_and_mismatched_tf_variables_are_named(tmp_path):
     assert info.value.unexpected == ["bert.encoder.layer.0.extra.weight"]
 
 
+def test_tf_renames_serve_translated_keys_under_new_names_and_refuse_collisions():
+    """`WeightTable.tf_renames` (`CheckpointReader.rename_tf_keys`): keys of TF tensors are renamed with the
+    TF name kept for messages; two tensors renamed to one key are an error naming both."""
+    with files.CheckpointReader(BERT / "tf_model.h5") as reader:
+        before = reader.get("bert.encoder.layer.1.attention.self.query.weight")
+        reader.rename_tf_keys(((r"^bert\.encoder\.", "stack."), (r"\.self\.", ".attn.")))
+        assert "bert.encoder.layer.1.attention.self.query.weight" not in reader.keys()
+        assert "bert.embeddings.word_embeddings.weight" in reader.keys()
+        np.testing.assert_array_equal(reader.get("stack.layer.1.attention.attn.query.weight"), before)
+        assert reader.source_name("stack.layer.1.attention.attn.query.weight") == (
+            f"stack.layer.1.attention.attn.query.weight (TF variable {BERT_QUERY_1})")
+        with pytest.raises(CheckpointError, match=r"'stack\.layer\.0\.attention\.attn\.(key|query)\.weight' and "
+                                                  r"'stack\.layer\.0\.attention\.attn\.(key|query)\.weight' both "
+                                                  r"become 'stack\.layer\.0\.attention\.attn\.qk\.weight'"):
+            reader.rename_tf_keys(((r"^(stack\.layer\.0\.attention\.attn)\.(query|key)\.", r"\1.qk."),))
+
+
 def test_missing_shard_names_it(tmp_path):
     directory = _copy(FIXTURES / "BartForConditionalGeneration", tmp_path / "bart")
     (directory / "tf_model-00002-of-00003.h5").unlink()
