@@ -27,8 +27,11 @@ The classes of `VARIABLE_MODELS` (more families, kept small) store no
 weights: every variable gets `tests.tf_h5_weights.synthetic_value(name,
 shape)`, a function of its name, and `variables/<class>/` holds
 `config.json`, `variables.json` (`{TF variable name: shape}`, in the order
-`save_weights` writes them) and `reference.npz`; the tests rebuild the
-`tf_model.h5` from them (`tests.tf_h5_weights.write_keras2_h5`). Variables
+`save_weights` writes them), `h5_layers.json` where a variable's layer group
+in the file is not the one `tests.tf_h5_weights.default_layer` derives from
+its name (TF RAG's `final_logits_bias:0` is under its `generator` / `rag`
+layer), and `reference.npz`; the tests rebuild the `tf_model.h5` from them
+(`tests.tf_h5_weights.write_keras2_h5`). Variables
 that are not synthetic go to `constants.npz`: the non-trainable ones and
 those of `FIXED` (sinusoid tables, which the loader compares with the ones
 tfmodels computes; in TF RoFormer, Marian and Pegasus trainable variables) keep the TF model's
@@ -36,7 +39,17 @@ values, and the copies of `TIED` take the value of the
 variable they copy (TF ALBERT computes with `predictions/decoder/bias`; a
 checkpoint converted from PyTorch, where the two are one parameter, holds it
 in `predictions/bias` too; TF Transformer-XL keeps its own adaptive-softmax
-tables, which PyTorch ties to the input ones).
+tables, which PyTorch ties to the input ones; TF Speech2Text's `lm_head` is a
+`Dense` whose kernel is the decoder's token table transposed).
+
+Composites take a config per sub-model (`EncoderDecoderConfig`: BERT encoder,
+GPT-2 decoder; `RagConfig`: DPR question encoder, BART generator). The TF RAG
+models retrieve with `fixed_retriever`, a `RagRetriever` that returns the
+fixed documents of `rag_documents` (a real retriever needs a `datasets` index
+and faiss, which a fixture cannot ship), so the question encoder is exercised
+through the document scores; the documents are stored as `retriever.*` in
+`reference.npz`, and the outputs with `output_retrieved=True` and the
+sub-models' hidden states and attentions turned on.
 
 Two configurations avoid bugs of the 4.46.3 TF classes: Wav2Vec2's feature
 encoder has equal `conv_dim`s (TF's no-norm conv layers take
@@ -196,7 +209,8 @@ VARIABLE_MODELS = {
     "EncoderDecoderModel": ("EncoderDecoderConfig", dict(
         encoder=("BertConfig", {**SMALL, "type_vocab_size": 3}),
         decoder=("GPT2Config", dict(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=16, n_inner=29,
-                                    is_decoder=True, add_cross_attention=True))), "seq2seq"),
+                                    bos_token_id=0, eos_token_id=2, is_decoder=True, add_cross_attention=True))),
+                            "seq2seq"),
     # A DPR question encoder (24 wide, as the retrieval vectors) and a BART generator, 2 documents per question
     # from `RAG_DOCUMENTS` (a stand-in for the retriever's index: `FixedRetriever`).
     "RagModel": ("RagConfig", RAG, "rag"),

@@ -12,7 +12,9 @@ More families come as `variables/<class>/` fixtures: the TF variable names and
 shapes, the config and the outputs of the TF model whose weights were
 `tests.tf_h5_weights.synthetic_value(name, shape)`; the test writes the same
 weights into a Keras 2 `tf_model.h5` (`write_keras2_h5`) and loads it. Nested
-outputs (CLIP's `text_model_output`) are stored as `name/field` entries. The
+outputs (CLIP's `text_model_output`) are stored as `name/field` entries. RAG
+fixtures also store the documents their stand-in retriever returned
+(`retriever.*`), which the test serves to our model (`FixedRetriever`). The
 classes of `SLOW_CLASSES` and all variable fixtures but `DEFAULT_VARIABLE_CLASSES`
 run with `-m slow`, to keep the default suite short.
 """
