@@ -1,5 +1,6 @@
 """SavedModel export for TF Serving and `tf.saved_model.load`."""
 
+import logging
 import os
 import shutil
 import tempfile
@@ -13,6 +14,9 @@ from tfmodels.generation.seq2seq import Seq2SeqGenerationMixin
 # Inputs a serving client sends; position ids are derived in-graph.
 _SERVING_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _TOKENIZER_OUTPUTS = ("input_ids", "attention_mask", "token_type_ids")  # what InGraphTokenizer returns
+_TEXT = tf.TensorSpec([None], tf.string, name="text")
+_TEXT_PAIR = tf.TensorSpec([None], tf.string, name="text_pair")
+logger = logging.getLogger(__name__)
 
 
 def serving_input_names(model):
@@ -96,10 +100,10 @@ def make_raw_serving_function(model, raw_specs, featurize, output_names=None, po
     return serve
 
 
-def make_text_serving_function(model, tokenizer, output_names=None, postprocess=None):
-    """A `tf.function` over a string tensor `text (batch,)`: tokenizes in-graph
-    with `tokenizer` (an `InGraphTokenizer`) and returns the model's serving
-    outputs, or `postprocess(model, outputs, inputs)` when given."""
+def make_text_serving_function(model, tokenizer, output_names=None, postprocess=None, pairs=False):
+    """A `tf.function` over a string tensor `text (batch,)` (with `pairs`, also `text_pair (batch,)`:
+    sentence pairs): tokenizes in-graph with `tokenizer` (an `InGraphTokenizer`) and returns the model's
+    serving outputs, or `postprocess(model, outputs, inputs)` when given."""
     model.build_from_dummy_inputs()
     if _input_rank(model) != 2:
         raise ValueError(f"Text signatures need (batch, seq_len) inputs; {type(model).__name__} takes rank "
@@ -107,11 +111,11 @@ def make_text_serving_function(model, tokenizer, output_names=None, postprocess=
     names = serving_input_names(model)
 
     def featurize(raw):
-        features = tokenizer(raw["text"])
+        features = tokenizer.encode_pair(raw["text"], raw["text_pair"]) if pairs else tokenizer(raw["text"])
         return {name: features[name] for name in names if name in tokenizer.model_input_names}
 
-    return make_raw_serving_function(model, [tf.TensorSpec([None], tf.string, name="text")], featurize,
-                                     output_names, postprocess)
+    return make_raw_serving_function(model, [_TEXT, _TEXT_PAIR] if pairs else [_TEXT], featurize, output_names,
+                                     postprocess)
 
 
 def image_input_specs(model, processor, image_bytes=False):
@@ -165,29 +169,69 @@ def _in_graph_image_processor(model, image_processor):
     return InGraphImageProcessor(image_processor, data_format=data_format)
 
 
-def make_text_generation_function(model, tokenizer, generate):
+def make_text_generation_function(model, tokenizer, generate, detokenizer=None):
     """A `tf.function` over a string tensor `text (batch,)`: tokenizes in-graph with `tokenizer` (an
     `InGraphTokenizer`; prompts left-padded for a causal LM) and returns the `generate` signature's
-    `sequences` (see `make_generation_function`)."""
+    `sequences` (see `make_generation_function`).
+
+    With `detokenizer` (an `InGraphDetokenizer`), the text-in/text-out `text_to_text` signature: also
+    `text (batch * num_return_sequences,)`, the decoded `sequences` (the prompt and its continuation for
+    a causal LM, the decoder's output for an encoder-decoder; the prompt padding left out), as
+    `tokenizer.decode(sequences, skip_special_tokens=True)`; for a causal LM also `generated_text`, the
+    continuation alone (`tokenizer.decode(sequences[:, prompt_len:], skip_special_tokens=True)`).
+    """
     encoder_decoder = isinstance(model, Seq2SeqGenerationMixin)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    @tf.function(input_signature=[_TEXT])
     def generate_text(text):
         features = tokenizer.encode(text, pad_left=False if encoder_decoder else True)
-        return generate(input_ids=features["input_ids"], attention_mask=features["attention_mask"])
+        outputs = generate(input_ids=features["input_ids"], attention_mask=features["attention_mask"])
+        if detokenizer is None:
+            return outputs
+        sequences = outputs["sequences"]
+        if encoder_decoder:
+            return {"sequences": sequences, "text": detokenizer.decode(sequences)}
+        returned = tf.shape(sequences)[0] // tf.shape(text)[0]  # num_return_sequences: rows b * n + r
+        prompt_mask = tf.repeat(features["attention_mask"], returned, axis=0)  # (rows, prompt_len)
+        new_tokens = sequences[:, tokenizer.max_length:]
+        mask = tf.concat([prompt_mask, tf.ones_like(new_tokens)], axis=1)
+        return {"sequences": sequences, "text": detokenizer.decode(sequences, mask=mask),
+                "generated_text": detokenizer.decode(new_tokens)}
 
     return generate_text
 
 
-def text_signature_names(model, generation):
-    """The names of the text signatures `export_saved_model(model, tokenizer=..., generation=...)` adds."""
-    names = ["tokenize"] + (["generate_text"] if generation else [])
+def text_signature_names(model, generation, pairs=True, detokenize=True):
+    """The names of the text signatures `export_saved_model(model, tokenizer=..., generation=...)` adds
+    (`pairs`: the tokenizer takes sentence pairs; `detokenize`: its decoder runs in-graph)."""
+    names = ["tokenize"] + (["tokenize_pair"] if pairs else []) + (["detokenize"] if detokenize else [])
+    names += (["generate_text"] if generation else []) + (["text_to_text"] if generation and detokenize else [])
     if all(name in _TOKENIZER_OUTPUTS for name in serving_input_names(model)):
-        names.append("serve_text")
+        names += ["serve_text"] + (["serve_text_pair"] if pairs else [])
         task = task_signature(model)
         if task is not None:
-            names.append(f"{task[0]}_text")
+            names += [f"{task[0]}_text"] + ([f"{task[0]}_text_pair"] if pairs else [])
     return names
+
+
+def _in_graph_detokenizer(tokenizer):
+    """An `InGraphDetokenizer` for the tokenizer, or None (logged) when its decoder cannot run in-graph."""
+    from tfmodels.export.detokenizer import InGraphDetokenizer
+
+    try:
+        return InGraphDetokenizer(tokenizer)
+    except ValueError as error:
+        logger.warning("No detokenize / text_to_text signatures: %s", error)
+        return None
+
+
+def _pairs_supported(tokenizer):
+    try:
+        tokenizer.check_pairs()
+    except ValueError as error:
+        logger.warning("No sentence-pair signatures: %s", error)
+        return False
+    return True
 
 
 def _max_positions(model):
@@ -224,6 +268,13 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
                              f"max_position_embeddings={limit}. Pass max_length=<= {limit}.")
         modules["tokenizer"] = in_graph
         signatures["tokenize"] = in_graph.__call__
+        pairs = _pairs_supported(in_graph)
+        if pairs:
+            signatures["tokenize_pair"] = tf.function(in_graph.encode_pair, input_signature=[_TEXT, _TEXT_PAIR])
+        detokenizer = _in_graph_detokenizer(in_graph)
+        if detokenizer is not None:
+            modules["detokenizer"] = detokenizer
+            signatures["detokenize"] = detokenizer.__call__
         missing = [name for name in serving_input_names(model) if name not in _TOKENIZER_OUTPUTS]
         if generation is not None:
             if in_graph.max_length > generation["prompt_length"]:
@@ -231,14 +282,19 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
                                  f"prompt_length={generation['prompt_length']}. Pass max_length=<= "
                                  f"{generation['prompt_length']}.")
             signatures["generate_text"] = make_text_generation_function(model, in_graph, signatures["generate"])
+            if detokenizer is not None:
+                signatures["text_to_text"] = make_text_generation_function(model, in_graph, signatures["generate"],
+                                                                           detokenizer)
         elif missing:
             raise ValueError(f"Text signatures need every serving input from the tokenizer; {type(model).__name__} "
                              f"also takes {missing}. Pass generation={{...}} for a `generate_text` signature, or "
                              "export without tokenizer=.")
         if not missing:
-            signatures["serve_text"] = make_text_serving_function(model, in_graph, output_names)
-            if task is not None:
-                signatures[f"{task[0]}_text"] = make_text_serving_function(model, in_graph, postprocess=task[1])
+            for suffix, pair in (("text", False), ("text_pair", True))[:2 if pairs else 1]:
+                signatures[f"serve_{suffix}"] = make_text_serving_function(model, in_graph, output_names, pairs=pair)
+                if task is not None:
+                    signatures[f"{task[0]}_{suffix}"] = make_text_serving_function(model, in_graph, postprocess=task[1],
+                                                                                   pairs=pair)
     if image_processor is not None:
         processor = _in_graph_image_processor(model, image_processor)
         modules["image_processor"] = processor

@@ -86,6 +86,21 @@ def read_tokenizer_json(tokenizer):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def clean_up_tokenization_spaces(tokenizer, config):
+    """`clean_up_tokenization_spaces` as `transformers` reads it: the tokenizer object's attribute, else the
+    `tokenizer_config.json` beside a `tokenizer.json` path, else False (its default); never for BPE models."""
+    if config["model"].get("type") == "BPE":  # transformers skips it for BPE (it corrupts the text)
+        return False
+    if hasattr(tokenizer, "clean_up_tokenization_spaces"):
+        return bool(tokenizer.clean_up_tokenization_spaces)
+    if isinstance(tokenizer, (str, Path)):
+        path = Path(tokenizer)
+        tokenizer_config = (path if path.is_dir() else path.parent) / "tokenizer_config.json"
+        if tokenizer_config.is_file():
+            return bool(json.loads(tokenizer_config.read_text(encoding="utf-8")).get("clean_up_tokenization_spaces"))
+    return False
+
+
 def _special_tokens(post_processor, pair=False):
     """The post-processor's template: `(specials, sequence_type_ids)`, with `specials` the lists of
     `(id, type_id)` before, between and after the sequences (2 lists for a single sequence, 3 for a
@@ -144,7 +159,7 @@ def longest_first(length_a, length_b, budget):
     Returns:
         `(length_a, length_b)` int32 tensors `(batch,)`.
     """
-    short, long = tf.minimum(length_a, length_b), tf.maximum(length_a, length_b)
+    short = tf.minimum(length_a, length_b)
     cut_long = tf.where(short > budget, short, tf.maximum(short, budget - short))
     halve = short + cut_long > budget
     short = tf.where(halve, budget // 2, short)
@@ -211,6 +226,8 @@ class InGraphTokenizer(tf.Module):
         import keras_hub  # noqa: F401  (registers the tensorflow-text ops as well)
 
         config = read_tokenizer_json(tokenizer)
+        self.tokenizer_json = json.dumps(config)  # for `InGraphDetokenizer`
+        self.clean_up_tokenization_spaces = clean_up_tokenization_spaces(tokenizer, config)
         kind = (config.get("model") or {}).get("type")
         if kind not in MODELS:
             raise ValueError("In-graph tokenization supports WordPiece, byte-level BPE and Unigram tokenizers. "
