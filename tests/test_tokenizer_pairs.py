@@ -44,6 +44,15 @@ def reference_pairs(tokenizer, first, second, max_length, pad_id):
             "token_type_ids": np.array([e.type_ids for e in encodings])}
 
 
+def reference_single(tokenizer, batch, max_length):
+    tokenizer = tokenizers.Tokenizer.from_str(tokenizer.to_str())
+    tokenizer.enable_truncation(max_length)
+    tokenizer.enable_padding(length=max_length, pad_id=tokenizer.token_to_id("<pad>") or 0)
+    encodings = tokenizer.encode_batch(batch)
+    return {"input_ids": np.array([e.ids for e in encodings]),
+            "attention_mask": np.array([e.attention_mask for e in encodings])}
+
+
 def assert_same_pairs(tokenizer, batch, max_length, in_graph=None):
     first, second = _pairs(batch)
     in_graph = in_graph or InGraphTokenizer(tokenizer, max_length=max_length)
@@ -149,7 +158,7 @@ def _id_batches(tokenizer, batch, max_length=48, seed=0):
 
 
 def assert_same_text(tokenizer, auto, ids, **kwargs):
-    ours = [t.decode("utf-8") for t in InGraphDetokenizer(tokenizer, **kwargs)(tf.constant(ids)).numpy()]
+    ours = [t.decode("utf-8") for t in InGraphDetokenizer(tokenizer, **kwargs)(tf.constant(ids))["text"].numpy()]
     rows = [[int(i) for i in row if i >= 0] for row in ids]  # transformers refuses negative ids
     expected = auto.batch_decode(rows, skip_special_tokens=True)
     size = auto.backend_tokenizer.get_vocab_size(with_added_tokens=True)
@@ -195,3 +204,115 @@ def test_unsupported_decoder_is_refused(bert_tokenizer):
     config["decoder"] = {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]}
     with pytest.raises(ValueError, match="ByteFallback"):
         InGraphDetokenizer(tokenizers.Tokenizer.from_str(json.dumps(config)))
+
+
+# ------------------------------------------------------------------------------------------------ SavedModels
+
+LOAD_AND_SERVE = r"""
+import json, sys
+import numpy as np, tensorflow as tf, tensorflow_text  # noqa: F401  (registers the TF Text ops)
+assert "tfmodels" not in sys.modules and "keras_hub" not in sys.modules
+loaded = tf.saved_model.load(sys.argv[1])
+result = {}
+for name, inputs in json.loads(sys.argv[2]).items():
+    inputs = {key: tf.constant(value, tf.int32 if key == "input_ids" else tf.string) for key, value in inputs.items()}
+    result[name] = {key: [s.decode("utf-8") for s in value.numpy()] if value.dtype == tf.string
+                    else value.numpy().tolist() for key, value in loaded.signatures[name](**inputs).items()}
+print(json.dumps(result))
+"""
+
+
+def serve_in_fresh_process(directory, calls):
+    """`{signature: {input: list}}` -> `{signature: {output: list}}`, from a process that imports only TF."""
+    run = subprocess.run([sys.executable, "-c", LOAD_AND_SERVE, str(directory), json.dumps(calls)],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_pair_and_detokenize_signatures_in_fresh_process(bert_tokenizer, tmp_path):
+    import tfmodels
+    from tests.test_tokenizer_export import _tiny
+    from tfmodels.export import export_saved_model
+
+    model = _tiny(tfmodels.BertForSequenceClassification, num_labels=3, id2label={0: "no", 1: "maybe", 2: "yes"})
+    directory = export_saved_model(model, tmp_path / "saved", tokenizer=TOKENIZER_DIR, max_length=24, text_pairs=True)
+    first, second = _pairs(real_texts()[:3] + HARD_TEXTS[:4])
+    features = reference_pairs(bert_tokenizer, first, second, 24, 0)
+    pair_inputs = {"text": first, "text_pair": second}
+    served = serve_in_fresh_process(directory, {"tokenize_pair": pair_inputs, "classify_text_pair": pair_inputs,
+                                                "detokenize": {"input_ids": features["input_ids"].tolist()}})
+    for key, value in features.items():
+        np.testing.assert_array_equal(served["tokenize_pair"][key], value, err_msg=key)
+    logits = model(features, training=False)["logits"]
+    np.testing.assert_allclose(served["classify_text_pair"]["probabilities"], tf.nn.softmax(logits), atol=1e-5)
+    auto = transformers.AutoTokenizer.from_pretrained(TOKENIZER_DIR)
+    assert served["detokenize"]["text"] == auto.batch_decode(features["input_ids"].tolist(), skip_special_tokens=True)
+
+
+def _save_tokenizer(tokenizer, directory):
+    transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>",
+                                         bos_token="<s>", unk_token="<unk>").save_pretrained(str(directory))
+    return transformers.AutoTokenizer.from_pretrained(str(directory))
+
+
+def _left_padded(features, pad_id):
+    out = {key: np.full_like(value, pad_id if key == "input_ids" else 0) for key, value in features.items()}
+    for row, length in enumerate(features["attention_mask"].sum(1)):
+        for key in out:
+            out[key][row, out[key].shape[1] - length:] = features[key][row, :length]
+    return out
+
+
+SERVED_PROMPTS = ["Café crème, naïve façade — résumé!", "中文字符和日本語のテキスト", "a b", "Emoji 😀 and\ttabs"]
+
+
+def test_gpt2_generate_text_out_in_fresh_process(byte_level_bpe, tmp_path):  # noqa: F811
+    """Decoder-only: prompts in, the decoded `transformers` generation out (byte-level BPE detokenized)."""
+    import tfmodels
+    from tests.helpers import hf_checkpoint, reference_generate
+    from tfmodels.export import export_saved_model
+
+    tokenizer = _bpe_variant(byte_level_bpe, "gpt2")
+    config = transformers.GPT2Config(vocab_size=tokenizer.get_vocab_size(), n_embd=32, n_layer=2, n_head=4,
+                                     n_positions=64, bos_token_id=0, eos_token_id=2, pad_token_id=1)
+    path = hf_checkpoint("GPT2LMHeadModel", config, tmp_path / "gpt2")
+    auto = _save_tokenizer(tokenizer, path)
+    model = tfmodels.GPT2LMHeadModel.from_pretrained(path)
+    generation = {"batch_size": 4, "prompt_length": 12, "max_new_tokens": 6}
+    directory = export_saved_model(model, tmp_path / "saved", tokenizer=path, max_length=12, generation=generation)
+    served = serve_in_fresh_process(directory, {"generate_text": {"text": SERVED_PROMPTS}})["generate_text"]
+    prompts = _left_padded(reference_single(tokenizer, SERVED_PROMPTS, 12), 1)
+    expected = reference_generate("GPT2LMHeadModel", path, prompts, max_new_tokens=6)
+    np.testing.assert_array_equal(served["sequences"], expected)
+    assert served["text"] == auto.batch_decode(expected.tolist(), skip_special_tokens=True)
+    assert served["generated_text"] == auto.batch_decode(expected[:, 12:].tolist(), skip_special_tokens=True)
+    assert served["text"][2].startswith("a b") and served["text"][2] == "a b" + served["generated_text"][2]
+
+
+@pytest.mark.slow
+def test_t5_generate_text_out_in_fresh_process(spm_model, tmp_path):  # noqa: F811
+    """Encoder-decoder: sources in, the decoded `transformers` generation out (SentencePiece detokenized)."""
+    import tfmodels
+    from tests.helpers import hf_checkpoint, reference_generate
+    from tests.test_t5_parity import t5_config
+    from tfmodels.export import export_saved_model
+
+    source = tmp_path / "spm"
+    source.mkdir()
+    (source / "spiece.model").write_bytes(spm_model["default"].read_bytes())
+    auto = transformers.T5Tokenizer.from_pretrained(str(source))
+    config = t5_config()
+    config.vocab_size = len(auto)
+    path = hf_checkpoint("T5ForConditionalGeneration", config, tmp_path / "t5")
+    auto.save_pretrained(path)
+    auto = transformers.AutoTokenizer.from_pretrained(path)
+    model = tfmodels.T5ForConditionalGeneration.from_pretrained(path)
+    generation = {"batch_size": 4, "prompt_length": 10, "max_new_tokens": 5}
+    directory = export_saved_model(model, tmp_path / "saved", tokenizer=path, max_length=10, generation=generation)
+    served = serve_in_fresh_process(directory, {"generate_text": {"text": SERVED_PROMPTS}})["generate_text"]
+    features = reference_single(auto.backend_tokenizer, SERVED_PROMPTS, 10)
+    expected = reference_generate("T5ForConditionalGeneration", path, features, max_new_tokens=5)
+    np.testing.assert_array_equal(served["sequences"], expected)
+    assert served["text"] == auto.batch_decode(expected.tolist(), skip_special_tokens=True)
+    assert any(served["text"])

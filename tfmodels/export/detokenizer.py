@@ -151,7 +151,7 @@ class InGraphDetokenizer(tf.Module):
         input_ids: int32 tensor `(batch, seq_len)`.
 
     Returns:
-        string tensor `(batch,)`, UTF-8.
+        `{"text": string tensor (batch,)}`, UTF-8 (`decode` returns the tensor).
 
     Raises:
         ValueError: a decoder that cannot run in-graph (named in the message).
@@ -183,7 +183,7 @@ class InGraphDetokenizer(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="input_ids")])
     def __call__(self, input_ids):
-        return self.decode(input_ids)
+        return {"text": self.decode(input_ids)}
 
     def decode(self, input_ids, mask=None):
         """`__call__` in the caller's graph; positions where the optional boolean `mask (batch, seq_len)`

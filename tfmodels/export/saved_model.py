@@ -174,11 +174,11 @@ def make_text_generation_function(model, tokenizer, generate, detokenizer=None):
     `InGraphTokenizer`; prompts left-padded for a causal LM) and returns the `generate` signature's
     `sequences` (see `make_generation_function`).
 
-    With `detokenizer` (an `InGraphDetokenizer`), the text-in/text-out `text_to_text` signature: also
-    `text (batch * num_return_sequences,)`, the decoded `sequences` (the prompt and its continuation for
-    a causal LM, the decoder's output for an encoder-decoder; the prompt padding left out), as
-    `tokenizer.decode(sequences, skip_special_tokens=True)`; for a causal LM also `generated_text`, the
-    continuation alone (`tokenizer.decode(sequences[:, prompt_len:], skip_special_tokens=True)`).
+    With `detokenizer` (an `InGraphDetokenizer`), text out as well: `text (batch * num_return_sequences,)`,
+    the decoded `sequences` (the prompt and its continuation for a causal LM, the decoder's output for an
+    encoder-decoder; the prompt padding left out), as `tokenizer.decode(sequences, skip_special_tokens=True)`,
+    and for a causal LM `generated_text`, the continuation alone
+    (`tokenizer.decode(sequences[:, prompt_len:], skip_special_tokens=True)`).
     """
     encoder_decoder = isinstance(model, Seq2SeqGenerationMixin)
 
@@ -201,11 +201,12 @@ def make_text_generation_function(model, tokenizer, generate, detokenizer=None):
     return generate_text
 
 
-def text_signature_names(model, generation, pairs=True, detokenize=True):
-    """The names of the text signatures `export_saved_model(model, tokenizer=..., generation=...)` adds
-    (`pairs`: the tokenizer takes sentence pairs; `detokenize`: its decoder runs in-graph)."""
+def text_signature_names(model, generation, text_pairs=False, detokenize=True):
+    """The names of the text signatures `export_saved_model(model, tokenizer=..., generation=...,
+    text_pairs=...)` adds (`detokenize`: the tokenizer's decoder runs in-graph)."""
+    pairs = text_pairs
     names = ["tokenize"] + (["tokenize_pair"] if pairs else []) + (["detokenize"] if detokenize else [])
-    names += (["generate_text"] if generation else []) + (["text_to_text"] if generation and detokenize else [])
+    names += ["generate_text"] if generation else []
     if all(name in _TOKENIZER_OUTPUTS for name in serving_input_names(model)):
         names += ["serve_text"] + (["serve_text_pair"] if pairs else [])
         task = task_signature(model)
@@ -221,17 +222,8 @@ def _in_graph_detokenizer(tokenizer):
     try:
         return InGraphDetokenizer(tokenizer)
     except ValueError as error:
-        logger.warning("No detokenize / text_to_text signatures: %s", error)
+        logger.warning("No detokenize signature, and generate_text returns no text: %s", error)
         return None
-
-
-def _pairs_supported(tokenizer):
-    try:
-        tokenizer.check_pairs()
-    except ValueError as error:
-        logger.warning("No sentence-pair signatures: %s", error)
-        return False
-    return True
 
 
 def _max_positions(model):
@@ -240,7 +232,7 @@ def _max_positions(model):
 
 
 def build_signatures(model, output_names=None, tokenizer=None, max_length=None, task_signatures=True,
-                     generation=None, serving_postprocess=None, image_processor=None):
+                     generation=None, serving_postprocess=None, image_processor=None, text_pairs=False):
     """The SavedModel signatures for `model` (see `export_saved_model`).
 
     Returns:
@@ -268,8 +260,9 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
                              f"max_position_embeddings={limit}. Pass max_length=<= {limit}.")
         modules["tokenizer"] = in_graph
         signatures["tokenize"] = in_graph.__call__
-        pairs = _pairs_supported(in_graph)
+        pairs = bool(text_pairs)
         if pairs:
+            in_graph.check_pairs()
             signatures["tokenize_pair"] = tf.function(in_graph.encode_pair, input_signature=[_TEXT, _TEXT_PAIR])
         detokenizer = _in_graph_detokenizer(in_graph)
         if detokenizer is not None:
@@ -281,10 +274,8 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
                 raise ValueError(f"The tokenizer pads to max_length={in_graph.max_length}, longer than the generation "
                                  f"prompt_length={generation['prompt_length']}. Pass max_length=<= "
                                  f"{generation['prompt_length']}.")
-            signatures["generate_text"] = make_text_generation_function(model, in_graph, signatures["generate"])
-            if detokenizer is not None:
-                signatures["text_to_text"] = make_text_generation_function(model, in_graph, signatures["generate"],
-                                                                           detokenizer)
+            signatures["generate_text"] = make_text_generation_function(model, in_graph, signatures["generate"],
+                                                                        detokenizer)
         elif missing:
             raise ValueError(f"Text signatures need every serving input from the tokenizer; {type(model).__name__} "
                              f"also takes {missing}. Pass generation={{...}} for a `generate_text` signature, or "
@@ -310,7 +301,8 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
 
 
 def export_saved_model(model, directory, output_names=None, overwrite=False, tokenizer=None, max_length=None,
-                       task_signatures=True, generation=None, serving_postprocess=None, image_processor=None):
+                       task_signatures=True, generation=None, serving_postprocess=None, image_processor=None,
+                       text_pairs=False):
     """Exports `model` as a SavedModel with a `serving_default` signature.
 
     The signature takes int32 tensors with dynamic batch and sequence
@@ -335,9 +327,18 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
       `answer_span`; see `tfmodels.export.signatures`;
     - with `tokenizer`: `serve_text` (the `serving_default` outputs from a
       string tensor `text (batch,)`, tokenized in-graph, padded to
-      `max_length`), `<task>_text`, and `tokenize` (the token ids the model
-      sees); with `generation` too, `generate_text` (`sequences` from raw
-      prompts or sources; `max_length <= prompt_length`). An encoder-decoder
+      `max_length`), `<task>_text`, `tokenize` (the token ids the model
+      sees) and `detokenize` (int32 `input_ids (batch, seq_len)` to
+      `text (batch,)`, as `tokenizer.decode(ids, skip_special_tokens=True)`;
+      see `tfmodels.export.detokenizer`); with `generation` too,
+      `generate_text` (`sequences` from raw prompts or sources, and their
+      decoded `text`, for a causal LM also the continuation alone,
+      `generated_text`; `max_length <= prompt_length`). With `text_pairs`
+      too, the sentence-pair signatures over string `text (batch,)` and
+      `text_pair (batch,)`: `tokenize_pair`, `serve_text_pair`,
+      `<task>_text_pair` (the pair template of the tokenizer's
+      post-processor, `longest_first` truncation, as `tokenizer(text,
+      text_pair, truncation=True, max_length=max_length)`). An encoder-decoder
       (T5, BART, ...) gets `generate_text` but no `serve_text` (its serving
       inputs include `decoder_input_ids`). Tokenizers that run in-graph:
       WordPiece (BERT family), byte-level BPE (GPT-2, RoBERTa, BART, ...),
@@ -380,6 +381,8 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
             `preprocessor_config.json` dict, a checkpoint directory holding one,
             or an `InGraphImageProcessor`, for the image signatures; its output
             size must be fixed and equal to the model's image size.
+        text_pairs: with `tokenizer`, add the sentence-pair signatures
+            (cross-encoders, NLI, question/passage classifiers).
 
     Returns:
         `pathlib.Path` of the SavedModel directory.
@@ -387,6 +390,7 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
     Raises:
         FileExistsError: `directory` exists, is not empty and `overwrite` is False.
         ValueError: a tokenizer that cannot run in-graph (`InGraphTokenizer`),
+            or, with `text_pairs`, cannot tokenize pairs (`check_pairs`),
             a tokenizer `max_length` above the model's positions or the
             generation `prompt_length`, or a `tokenizer` for a model whose
             serving inputs it does not produce, without `generation`.
@@ -398,7 +402,7 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
         raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True "
                               "(`tfmodels export --overwrite`) to replace it.")
     signatures, modules = build_signatures(model, output_names, tokenizer, max_length, task_signatures, generation,
-                                           serving_postprocess, image_processor)
+                                           serving_postprocess, image_processor, text_pairs)
     module = tf.Module()
     module.model = model
     module.serve = signatures["serving_default"]
