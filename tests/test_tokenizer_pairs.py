@@ -12,7 +12,6 @@ apart). SavedModels are served in a fresh process.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 

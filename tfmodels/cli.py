@@ -96,6 +96,8 @@ def _export(args):
     generation = _generation_options(args)
     if args.max_length is not None and not args.tokenizer:
         raise ValueError("--max-length sets the in-graph tokenizer's length; it needs --tokenizer.")
+    if args.text_pairs and not args.tokenizer:
+        raise ValueError("--text-pairs adds sentence-pair signatures of the in-graph tokenizer; it needs --tokenizer.")
     directory, cls = _model_class(args.source, args.task)
     tokenizer = None
     if args.tokenizer:
@@ -106,12 +108,13 @@ def _export(args):
     print(f"Exporting {directory} as {cls.__name__} to SavedModel {args.destination}")
     model = cls.from_pretrained(directory, progress=True)
     export_saved_model(model, args.destination, overwrite=args.overwrite, tokenizer=tokenizer,
-                       max_length=args.max_length, generation=generation, image_processor=image_processor)
+                       max_length=args.max_length, generation=generation, image_processor=image_processor,
+                       text_pairs=args.text_pairs)
     names = ["serving_default"] + (["generate"] if generation else [])
     if tokenizer:
         from tfmodels.export.saved_model import text_signature_names
 
-        names += text_signature_names(model, generation is not None)
+        names += text_signature_names(model, generation is not None, args.text_pairs)
     if image_processor:
         names += ["serve_images", "serve_image_bytes", "preprocess_images"]
     print(f"Wrote {args.destination} (signatures {', '.join(names)}; inspect with "
@@ -180,12 +183,16 @@ def build_parser():
     text = export.add_argument_group("in-graph tokenizer (raw strings in)")
     text.add_argument("--tokenizer", metavar="PATH",
                       help="tokenizer.json or a directory holding one ('auto': SRC's own) for the extra signatures "
-                           "'serve_text' (string tensor 'text' in; not for encoder-decoders), 'tokenize' and, with "
-                           "--generation, 'generate_text'; WordPiece, byte-level BPE and Unigram (SentencePiece) "
+                           "'serve_text' (string tensor 'text' in; not for encoder-decoders), 'tokenize', "
+                           "'detokenize' (ids to text) and, with --generation, 'generate_text' (text in, ids and "
+                           "text out); WordPiece, byte-level BPE and Unigram (SentencePiece) "
                            "tokenizers; loading the SavedModel then needs `import tensorflow_text`")
     text.add_argument("--max-length", type=int, metavar="N",
                       help="length the in-graph tokenizer pads/truncates to (default: the tokenizer's truncation "
                            "length, else 512; at most the model's max_position_embeddings)")
+    text.add_argument("--text-pairs", action="store_true",
+                      help="also the sentence-pair signatures 'serve_text_pair', '<task>_text_pair', 'tokenize_pair' "
+                           "(string tensors 'text' and 'text_pair' in; longest_first truncation)")
     images = export.add_argument_group("in-graph image preprocessing (raw or encoded images in)")
     images.add_argument("--image-processor", metavar="PATH",
                         help="preprocessor_config.json or a directory holding one ('auto': SRC's own) for the extra "

@@ -1,6 +1,7 @@
-"""SavedModel export (TF Serving signatures, in-graph tokenizer)."""
+"""SavedModel export (TF Serving signatures, in-graph tokenizer and detokenizer)."""
 
+from tfmodels.export.detokenizer import InGraphDetokenizer
 from tfmodels.export.saved_model import export_saved_model, make_serving_function
 from tfmodels.export.tokenizer import InGraphTokenizer
 
-__all__ = ["InGraphTokenizer", "export_saved_model", "make_serving_function"]
+__all__ = ["InGraphDetokenizer", "InGraphTokenizer", "export_saved_model", "make_serving_function"]

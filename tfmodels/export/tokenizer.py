@@ -153,7 +153,8 @@ def longest_first(length_a, length_b, budget):
     second one when they are equally long).
 
     Args:
-        length_a, length_b: int32 tensors `(batch,)`, the lengths before truncation.
+        length_a: int32 tensor `(batch,)`, the first sequence's length before truncation.
+        length_b: int32 tensor `(batch,)`, the second's.
         budget: int, the tokens left for text after the pair's special tokens.
 
     Returns:
@@ -287,7 +288,8 @@ class InGraphTokenizer(tf.Module):
         (`[CLS] a [SEP] b [SEP]`, `<s> a </s></s> b </s>`, ...), padded to `max_length`.
 
         Args:
-            texts, text_pairs: string tensors `(batch,)`.
+            texts: string tensor `(batch,)`, the first texts.
+            text_pairs: string tensor `(batch,)`, the texts paired with them.
             pad_left: as in `encode`.
 
         Returns:
