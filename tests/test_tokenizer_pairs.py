@@ -20,7 +20,9 @@ import pytest
 import tensorflow as tf
 
 from tests.test_tokenizer_export import HARD_TEXTS, TOKENIZER_DIR, real_texts
-from tests.test_tokenizer_export_families import _bpe_variant, _converted, byte_level_bpe, spm_model, texts  # noqa: F401
+from tests.test_tokenizer_export_families import byte_level_bpe, spm_model  # noqa: F401  (fixtures)
+from tests.test_tokenizer_export_families import _bpe_variant, _converted, _left_padded, texts
+from tests.test_tokenizer_export_families import reference as reference_single
 from tfmodels.export import InGraphTokenizer
 from tfmodels.export.detokenizer import InGraphDetokenizer
 from tfmodels.export.tokenizer import longest_first
@@ -41,15 +43,6 @@ def reference_pairs(tokenizer, first, second, max_length, pad_id):
     return {"input_ids": np.array([e.ids for e in encodings]),
             "attention_mask": np.array([e.attention_mask for e in encodings]),
             "token_type_ids": np.array([e.type_ids for e in encodings])}
-
-
-def reference_single(tokenizer, batch, max_length):
-    tokenizer = tokenizers.Tokenizer.from_str(tokenizer.to_str())
-    tokenizer.enable_truncation(max_length)
-    tokenizer.enable_padding(length=max_length, pad_id=tokenizer.token_to_id("<pad>") or 0)
-    encodings = tokenizer.encode_batch(batch)
-    return {"input_ids": np.array([e.ids for e in encodings]),
-            "attention_mask": np.array([e.attention_mask for e in encodings])}
 
 
 def assert_same_pairs(tokenizer, batch, max_length, in_graph=None):
@@ -253,14 +246,6 @@ def _save_tokenizer(tokenizer, directory):
     transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>",
                                          bos_token="<s>", unk_token="<unk>").save_pretrained(str(directory))
     return transformers.AutoTokenizer.from_pretrained(str(directory))
-
-
-def _left_padded(features, pad_id):
-    out = {key: np.full_like(value, pad_id if key == "input_ids" else 0) for key, value in features.items()}
-    for row, length in enumerate(features["attention_mask"].sum(1)):
-        for key in out:
-            out[key][row, out[key].shape[1] - length:] = features[key][row, :length]
-    return out
 
 
 SERVED_PROMPTS = ["Café crème, naïve façade — résumé!", "中文字符和日本語のテキスト", "a b", "Emoji 😀 and\ttabs"]
