@@ -150,7 +150,8 @@ class StopStringCriteria:
         if isinstance(stop_strings, str):
             stop_strings = [stop_strings]
         if not isinstance(stop_strings, (list, tuple)) or not stop_strings:
-            raise ValueError(f"stop_strings must be a string or a non-empty list of strings. Received: {stop_strings!r}")
+            raise ValueError("stop_strings must be a string or a non-empty list of strings. "
+                             f"Received: {stop_strings!r}")
         for string in stop_strings:
             if not isinstance(string, str):
                 raise TypeError(f"stop_strings must hold strings. Received: {string!r}")

@@ -106,7 +106,8 @@ def _stop_string_criteria(stop_strings, tokenizer):
     if tokenizer is None:
         raise ValueError("There are stop strings (stop_strings=..., given to generate() or in the model's "
                          "generation_config.json) but no tokenizer: matching them needs the model's vocabulary. "
-                         "Pass the model's transformers tokenizer: generate(..., stop_strings=..., tokenizer=tokenizer).")
+                         "Pass the model's transformers tokenizer: "
+                         "generate(..., stop_strings=..., tokenizer=tokenizer).")
     return (criteria.StopStringCriteria(tokenizer, stop_strings),)
 
 
