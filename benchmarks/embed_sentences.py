@@ -9,8 +9,10 @@ same); float32 unless stated.
 Measured in one process, interleaved in rounds, medians over rounds:
 
 - sentence-transformers `SentenceTransformer.encode()` (PyTorch);
-- `tfmodels.SentenceEmbedder.encode()`, graph mode (the default): warm, and
-  a first pass on a fresh embedder (tracing included);
+- `tfmodels.SentenceEmbedder.encode()`, graph mode (the default: packed
+  tokens, `PreTrainedModel.use_packed_tokens`): warm, and a first pass on a
+  fresh embedder (tracing included); and graph mode with
+  `packed_tokens=False`, for the gain packing gives;
 - the same with `jit_compile=True` (XLA, lengths bucketed to 16): warm, and
   the first pass (one XLA compilation per (batch, bucket) shape);
 - the SavedModel `SentenceEmbedder.export()` writes, loaded in a fresh
@@ -102,6 +104,7 @@ def main():
     reference = SentenceTransformer(directory, device="cpu")
     graph = tfmodels.SentenceEmbedder.from_pretrained(directory)
     xla = tfmodels.SentenceEmbedder.from_pretrained(directory, jit_compile=True)
+    unpacked = tfmodels.SentenceEmbedder.from_pretrained(directory, packed_tokens=False)
 
     def first_pass(**kwargs):
         fresh = tfmodels.SentenceEmbedder(graph.model, graph.tokenizer, graph.pooling, graph.normalize,
@@ -115,6 +118,8 @@ def main():
         "sentence-transformers": lambda: reference.encode(texts, batch_size=args.batch_size, convert_to_numpy=True),
         "tfmodels graph": lambda: graph.encode(texts, batch_size=args.batch_size, show_progress_bar=False),
         "tfmodels XLA": lambda: xla.encode(texts, batch_size=args.batch_size, show_progress_bar=False),
+        "tfmodels graph, unpacked": lambda: unpacked.encode(texts, batch_size=args.batch_size,
+                                                            show_progress_bar=False),
     }
     outputs = {name: fn() for name, fn in runs.items()}  # warm-up (XLA compiles here)
     times = {name: [] for name in runs}

@@ -117,13 +117,20 @@ class SentenceEmbedder:
         bucket_size: padded lengths are rounded up to a multiple of this (capped at `max_length`).
         jit_compile: `False` (default): one graph with dynamic shapes;
             `True`: XLA, compiled once per (batch, padded length).
+        packed_tokens: run the encoder's position-wise layers on the real
+            tokens only (`PreTrainedModel.use_packed_tokens`; the pooling reads
+            real tokens only, so the embeddings are the same to float32
+            rounding). `None` (default): on in graph mode where the backbone
+            supports it, off with `jit_compile=True` (XLA pads the token count
+            back to its bound, so nothing is saved there).
 
     Raises:
-        ValueError: unknown `pooling`, or `bucket_size < 1`.
+        ValueError: unknown `pooling`, `bucket_size < 1`, or `packed_tokens=True`
+            for a backbone that cannot pack.
     """
 
     def __init__(self, model, tokenizer, pooling="mean", normalize=False, max_length=None, bucket_size=16,
-                 jit_compile=False):
+                 jit_compile=False, packed_tokens=None):
         if pooling not in POOLING_MODES:
             raise ValueError(f"Unknown pooling {pooling!r}; expected one of {POOLING_MODES}.")
         if not isinstance(bucket_size, int) or bucket_size < 1:
@@ -140,6 +147,11 @@ class SentenceEmbedder:
         self.max_length = min(candidates) if candidates else 512
         self.bucket_size = bucket_size
         self.jit_compile = jit_compile
+        reason = (model.packed_tokens_unsupported() if hasattr(model, "packed_tokens_unsupported")
+                  else f"{type(model).__name__} has no packing encoder backbone")
+        if packed_tokens and reason:
+            raise ValueError(f"packed_tokens=True, but {type(model).__name__} cannot run packed tokens: {reason}.")
+        self.packed_tokens = bool(not jit_compile and not reason) if packed_tokens is None else bool(packed_tokens)
         self.input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
                             if n in getattr(model, "input_names", ("input_ids", "attention_mask"))]
         if jit_compile:
@@ -188,7 +200,8 @@ class SentenceEmbedder:
         """The embeddings of one padded batch: int32 `(batch, seq_len)` tensors in
         `self.input_names` order -> float32 `(batch, hidden_size)`."""
         inputs = dict(zip(self.input_names, tensors))
-        hidden = self.model(inputs, training=False)["last_hidden_state"]
+        options = {"packed_tokens": True} if self.packed_tokens else {}
+        hidden = self.model(inputs, training=False, **options)["last_hidden_state"]
         pooled = tf.cast(sentence_pooling(hidden, inputs["attention_mask"], self.pooling), tf.float32)
         return l2_normalize(pooled) if self.normalize else pooled
 
@@ -238,7 +251,7 @@ class SentenceEmbedder:
             raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
         if normalize_embeddings is not None and normalize_embeddings != self.normalize:
             return SentenceEmbedder(self.model, self.tokenizer, self.pooling, normalize_embeddings, self.max_length,
-                                    self.bucket_size, self.jit_compile).encode(
+                                    self.bucket_size, self.jit_compile, self.packed_tokens).encode(
                 sentences if not single else sentences[0], batch_size, None, show_progress_bar, convert_to_numpy)
         tokens = self.tokenize(sentences)
         order = sorted(range(len(tokens)), key=lambda i: -len(tokens[i][0]))
@@ -299,5 +312,12 @@ class SentenceEmbedder:
                              tf.float32)
             return {"sentence_embedding": l2_normalize(pooled) if self.normalize else pooled}
 
-        return export_saved_model(self.model, directory, overwrite=overwrite, task_signatures=False,
-                                  serving_postprocess=postprocess)
+        previous = getattr(self.model, "packed_tokens", None)
+        if self.packed_tokens:  # traced into the serving function
+            self.model.packed_tokens = True
+        try:
+            return export_saved_model(self.model, directory, overwrite=overwrite, task_signatures=False,
+                                      serving_postprocess=postprocess)
+        finally:
+            if previous is not None:
+                self.model.packed_tokens = previous

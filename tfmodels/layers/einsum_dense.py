@@ -72,6 +72,21 @@ def matmul_2d(x, kernel, transpose_b=False):
     return _optimization_barrier(y) if guard else y
 
 
+def add_bias_2d(y, bias):
+    """`y (rows, n) + bias (n,)` as TensorFlow's `BiasAdd`, the op oneDNN fuses into the matmul before it.
+
+    In graph mode (`tf.function` without XLA) TensorFlow's remapper rewrites
+    `MatMul -> BiasAdd [-> Gelu / Relu / ...]` into one oneDNN matmul with the
+    bias and activation as post-ops; an `AddV2` bias, or a reshape between the
+    product and the activation, leaves them as separate passes over the
+    output. Measured on a `(6400, 384) x (384, 1536)` product + exact GELU,
+    2026-12-01, 2 cores: 70.8 ms unfused, 44.8 ms fused, with results equal
+    to PyTorch's `gelu` (max |diff| 0.0). Under XLA `BiasAdd` is the same
+    broadcast add.
+    """
+    return tf.nn.bias_add(y, ops.cast(bias, y.dtype))
+
+
 def matmul_plan(equation):
     """How `einsum(equation, x, kernel)` maps onto one 2-D matmul, or `None`.
 
@@ -129,7 +144,7 @@ def contract(equation, x, kernel, plan=None, bias=None):
         if tuple(bias.shape) != kernel_free:
             raise ValueError(f"contract(): bias shape {tuple(bias.shape)} is not the kernel's free shape {kernel_free}; "
                              "add such a bias after the call")
-        y = ops.add(y, ops.reshape(bias, (-1,)))
+        y = add_bias_2d(y, ops.reshape(bias, (-1,)))
     return ops.reshape(y, (*free, *kernel_free))
 
 
@@ -166,18 +181,24 @@ class EinsumDense(keras.layers.EinsumDense):
 class Dense(keras.layers.Dense):
     """`keras.layers.Dense` (same arguments, variables and results) whose product goes through `matmul_2d`.
 
-    Quantized and LoRA layers keep Keras' own code path.
+    The bias (`add_bias_2d`) and the activation are applied to the 2-D
+    product before it is reshaped back, so graph mode fuses them into the
+    matmul. `call(inputs, activation=fn)` applies `fn` there instead of the
+    layer's own activation (how `FeedForward` applies its Hugging Face
+    activation without storing it in the layer's config). Quantized and LoRA
+    layers keep Keras' own code path.
     """
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, activation=None):
         if getattr(self, "quantization_mode", None) or getattr(self, "lora_enabled", False):
-            return super().call(inputs, training=training)
+            x = super().call(inputs, training=training)
+            return x if activation is None else activation(x)
         units = self.kernel.shape[-1]
         free = ops.shape(inputs)[:-1]
         x = matmul_2d(rows_2d(inputs, len(inputs.shape) - 1, inputs.shape[-1]), self.kernel)
         if self.bias is not None:
-            x = ops.add(x, self.bias)
-        x = ops.reshape(x, (*free, units))
-        if self.activation is not None:
-            x = self.activation(x)
-        return x
+            x = add_bias_2d(x, self.bias)
+        activation = self.activation if activation is None else activation
+        if activation is not None:
+            x = activation(x)
+        return ops.reshape(x, (*free, units))

@@ -114,7 +114,10 @@ class FeedForward(keras.layers.Layer):
         return self._forward(x, training)
 
     def _forward(self, x, training):
-        hidden = self._activation_fn(self.intermediate_dense(x))  # (batch, seq_len, intermediate_size)
+        if isinstance(self.intermediate_dense, Dense):  # the activation on the 2-D product, fused in graph mode
+            hidden = self.intermediate_dense(x, activation=self._activation_fn)  # (batch, seq_len, intermediate)
+        else:
+            hidden = self._activation_fn(self.intermediate_dense(x))
         if self.gated:
             hidden = hidden * self.linear_dense(x)
         return self.output_dense(self.dropout_layer(hidden, training=training))

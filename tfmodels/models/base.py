@@ -241,6 +241,50 @@ class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.
 
         save_weights(self, super().save_weights, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
+    def use_packed_tokens(self, enabled=True):
+        """Runs the encoder's position-wise layers on the real tokens of a padded batch only.
+
+        With packing on, a call with a `(batch, seq_len)` `attention_mask`
+        gathers the real tokens into one row before the blocks: the
+        query/key/value and output projections, the feed-forward, norms and
+        residuals skip the padding, and only the attention core sees the
+        padded `(batch, seq_len)` layout (`tfmodels.layers.packing`). On a
+        batch with a quarter of padding that removes about a quarter of the
+        encoder's FLOPs (`benchmarks/encoder_inference.py` prints the gain).
+
+        What changes for the caller: outputs at real positions are the same
+        (float32: to rounding, tested against `transformers` in
+        `tests/test_packed_tokens.py`); outputs at padded positions
+        (`last_hidden_state`, `hidden_states`) are zeros instead of the states
+        the reference computes for padding tokens, so losses and poolings
+        that read only real tokens (every head's loss, mean pooling with the
+        mask, `pooler_output` from the first token) are unaffected. The
+        number of real tokens is data-dependent: packed calls run eagerly or
+        in `tf.function` graphs, not under `jit_compile=True` (XLA needs
+        static shapes). A call without `attention_mask` runs unpacked.
+
+        Args:
+            enabled: bool.
+
+        Returns:
+            `self`, for chaining (`Model.from_pretrained(path).use_packed_tokens()`).
+
+        Raises:
+            ValueError: if no backbone of this model supports packing (decoders,
+                relative-position or sparse attention blocks and other
+                architectures whose blocks are not plain
+                `TransformerEncoderBlock`s; the message says why).
+        """
+        backbones = [layer for layer in self._flatten_layers(include_self=True)
+                     if hasattr(layer, "packed_tokens_unsupported")]
+        reasons = [reason for reason in (b.packed_tokens_unsupported() for b in backbones) if reason]
+        if enabled and (not backbones or reasons):
+            why = reasons[0] if reasons else "it has no encoder backbone that packs (tfmodels.models.encoder)"
+            raise ValueError(f"{type(self).__name__} cannot run packed tokens: {why}.")
+        for backbone in backbones:
+            backbone.packed_tokens = bool(enabled)
+        return self
+
     # -- inputs -----------------------------------------------------------------
 
     def __call__(self, inputs=None, *args, **kwargs):

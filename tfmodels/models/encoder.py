@@ -36,7 +36,9 @@ from keras import ops
 from tfmodels.layers import LayerNormalization, Pooler, TransformerEmbeddings, TransformerEncoderBlock
 from tfmodels.layers.decoder_block import TransformerDecoderBlock
 from tfmodels.layers import masks
+from tfmodels.layers.attention.multi_head_attention import MultiHeadAttention
 from tfmodels.layers.block_stack import run_block_stack
+from tfmodels.layers.packing import TokenPacking
 from tfmodels.layers.kv_cache import cache_span, causal_attention_mask, check_sequence_length, init_kv_cache
 from tfmodels.layers.utils import hf_initializer
 from tfmodels.models.base import PreTrainedModel, stack_outputs
@@ -85,10 +87,33 @@ class EncoderModel(PreTrainedModel):
     decoder_capable = False
     # Whether it builds cross-attention for `add_cross_attention=True` (a decoder of `EncoderDecoderModel`).
     cross_attention_capable = False
+    # Packed tokens (`use_packed_tokens`): off unless asked for; a class default so every relative has it.
+    packed_tokens = False
 
     def __init__(self, add_pooling_layer=True, **kwargs):
         super().__init__(**kwargs)
         self.add_pooling_layer = add_pooling_layer
+
+    def packed_tokens_unsupported(self):
+        """Why this backbone cannot run packed tokens (`use_packed_tokens`), or None when it can.
+
+        Packing needs `EncoderModel`'s own forward pass, plain
+        `TransformerEncoderBlock`s around attention whose `call` is
+        `MultiHeadAttention`'s (variants that only override its hooks, like
+        rotary attention, qualify), and no decoder (causal attention over a
+        cache, cross-attention).
+        """
+        if self.is_decoder:
+            return "it is configured as a decoder (is_decoder=True)"
+        if type(self).call is not EncoderModel.call or type(self)._run is not EncoderModel._run:
+            return "it runs its own forward pass"
+        for block in getattr(self, "encoder_layers", []):
+            if type(block).call is not TransformerEncoderBlock.call:
+                return f"its blocks ({type(block).__name__}) are not plain TransformerEncoderBlocks"
+            attention = type(block.self_attention) if hasattr(block, "self_attention") else block.attention_class
+            if attention.call is not MultiHeadAttention.call:
+                return f"its attention ({attention.__name__}) has its own call"
+        return None
 
     def _constructor_only_config(self):
         return {"add_pooling_layer": self.add_pooling_layer}
@@ -302,10 +327,12 @@ class EncoderModel(PreTrainedModel):
             )
 
     def call(self, inputs, training=None, output_attentions=False, output_hidden_states=False,
-             past_key_values=None, cache_update_index=None):
+             past_key_values=None, cache_update_index=None, packed_tokens=None):
+        """See `BertModel`; `packed_tokens` (bool) overrides `use_packed_tokens()` for this call."""
+        options = {} if packed_tokens is None else {"packed_tokens": packed_tokens}  # relatives' own `_run`s lack it
         return self._run(self._prepare_inputs(inputs, cached=past_key_values is not None), training,
                          output_attentions, output_hidden_states,
-                         past_key_values, cache_update_index)
+                         past_key_values, cache_update_index, **options)
 
     def forward(self, input_ids, attention_mask=None, position_ids=None, token_type_ids=None,
                 past_key_values=None, cache_update_index=None, training=None,
@@ -340,8 +367,25 @@ class EncoderModel(PreTrainedModel):
         offset, _ = cache_span(ops.shape(x)[1], cache, cache_update_index)
         return causal_attention_mask(ops.shape(x)[1], attention_mask, cache, cache_update_index), offset
 
+    def _token_packing(self, attention_mask, enabled=None):
+        """The `TokenPacking` of this call when packing is on (`enabled`, default the `packed_tokens`
+        attribute) and the batch has a `(batch, seq_len)` padding mask.
+
+        Raises:
+            ValueError: if `packed_tokens` is on and the backbone cannot pack
+                (see `packed_tokens_unsupported`).
+        """
+        enabled = self.packed_tokens if enabled is None else enabled
+        if not enabled or attention_mask is None or len(attention_mask.shape) != 2:
+            return None
+        reason = self.packed_tokens_unsupported()
+        if reason is not None:
+            raise ValueError(f"{type(self).__name__} cannot run packed tokens: {reason}. "
+                             "Call use_packed_tokens(False).")
+        return TokenPacking.from_attention_mask(attention_mask)
+
     def _run(self, inputs, training, output_attentions, output_hidden_states, past_key_values=None,
-             cache_update_index=None, cross_key_values=None):
+             cache_update_index=None, cross_key_values=None, packed_tokens=None):
         position_offset = getattr(self, "_position_offset", 0)
         if past_key_values is not None:
             self._require_decoder()
@@ -357,9 +401,14 @@ class EncoderModel(PreTrainedModel):
         mask, _ = self._self_attention_mask(inputs.get("attention_mask"), x, past_key_values, cache_update_index)
         cross_kwargs, cross_layer_kwargs = cross_attention_kwargs(
             self, inputs.get("encoder_hidden_states"), inputs.get("encoder_attention_mask"), cross_key_values)
+        call_kwargs = {"attention_mask": mask, **self._block_call_kwargs(inputs, x), **cross_kwargs}
+        packing = self._token_packing(inputs.get("attention_mask"), packed_tokens)
+        if packing is not None:
+            x = packing.pack(x)
+            call_kwargs["token_packing"] = packing
         stack = run_block_stack(
             self.encoder_layers, x, order=self._applied_order(),
-            call_kwargs={"attention_mask": mask, **self._block_call_kwargs(inputs, x), **cross_kwargs},
+            call_kwargs=call_kwargs,
             layer_kwargs=cross_layer_kwargs,
             caches=past_key_values, cache_update_index=0 if cache_update_index is None else cache_update_index,
             output_attentions=output_attentions, training=training,
@@ -368,6 +417,9 @@ class EncoderModel(PreTrainedModel):
         if getattr(self, "final_layer_norm", None) is not None:
             x = self.final_layer_norm(x)
             hidden_states[-1] = x
+        if packing is not None:
+            x = packing.unpack(x)
+            hidden_states = [packing.unpack(h) for h in hidden_states] if output_hidden_states else hidden_states
         outputs = {"last_hidden_state": x}
         if self.pooler is not None:
             pooled_input = x if getattr(self, "pooler_dropout", None) is None else self.pooler_dropout(

@@ -94,12 +94,17 @@ class MultiHeadAttention(keras.layers.Layer):
             cross-attention keys/values); `value` and `key` are then unused
             and `_transform_query_key` is skipped (no position transform
             applies across two sequences).
+        token_packing: optional `tfmodels.layers.packing.TokenPacking`
+            (self-attention only, no cache): `query` is a padded batch's real
+            tokens `(1, tokens, D)`; the projections run on them, the
+            attention core on the padded `(B, S, N, H)` layout, and the output
+            is packed `(1, tokens, output_dim)` again.
         return_attention_scores: bool, also return the probabilities.
         training: bool, enables dropout.
         **kwargs: forwarded to `_attention_scores` / `_transform_query_key`.
 
     Returns:
-        `output` `(B, T, output_dim)`; with `return_attention_scores`, also the
+        `output` `(B, T, output_dim)` (packed: `(1, tokens, output_dim)`); with `return_attention_scores`, also the
         probabilities `(B, N, T, S)`; with `cache`, also the updated cache.
         The return value is a tuple whenever more than `output` is returned:
         `(output, [probabilities], [cache])`.
@@ -225,8 +230,14 @@ class MultiHeadAttention(keras.layers.Layer):
         projected_key_value=None,
         return_attention_scores=False,
         training=None,
+        token_packing=None,
         **kwargs,
     ):
+        if token_packing is not None and (value is not None or key is not None or cache is not None
+                                          or projected_key_value is not None):
+            raise ValueError("token_packing applies to self-attention without a cache only. Received: "
+                             f"value={value is not None}, key={key is not None}, cache={cache is not None}, "
+                             f"projected_key_value={projected_key_value is not None}")
         q = self._project_query(query, **kwargs)  # (B, T, N, H)
         if projected_key_value is not None:
             k, v = projected_key_value[:, 0], projected_key_value[:, 1]  # (B, S, N, H) each, used as given
@@ -235,13 +246,16 @@ class MultiHeadAttention(keras.layers.Layer):
             key = value if key is None else key
             k = self.key_dense(key)  # (B, S, N, H)
             v = self.value_dense(value)  # (B, S, N, H)
+            if token_packing is not None:  # projected packed, attended padded
+                q, k, v = (token_packing.unpack(t) for t in (q, k, v))
             q, k = self._transform_query_key(q, k, **kwargs)
             v = self._transform_value(v, **kwargs)
 
         if cache is not None:
             k, v, cache = write_kv_cache(cache, cache_update_index, k, v)  # (B, S, N, H) each, (B, 2, S, N, H)
 
-        attention_mask = attention_mask_to_bool(attention_mask, query.shape[0], query.shape[1], k.shape[1])
+        queries = query if token_packing is None else q  # (B, T, ...)
+        attention_mask = attention_mask_to_bool(attention_mask, queries.shape[0], queries.shape[1], k.shape[1])
         scores = self._attention_scores(q, k, **kwargs)  # (B, N, T, S)
         if attention_bias is not None:
             scores = scores + ops.cast(attention_bias, scores.dtype)
@@ -251,6 +265,8 @@ class MultiHeadAttention(keras.layers.Layer):
             returned_scores = ops.cast(mask_scores(scores, attention_mask, self.mask_penalty), probs.dtype)
         dropped = self.dropout_layer(probs, training=training)
         context = ops.einsum("bnts,bsnh->btnh", dropped, ops.cast(v, dropped.dtype))
+        if token_packing is not None:
+            context = token_packing.pack(context)
         output = self.output_dense(context)  # (B, T, output_dim)
 
         extras = ()
