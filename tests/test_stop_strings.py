@@ -286,3 +286,23 @@ def test_stop_strings_from_generation_config_json(gpt2, tmp_path):
     assert TRACE_COUNTS[case["ours"]] == before  # an equal criterion reuses the compiled loop
     with pytest.raises(ValueError, match="tokenizer=tokenizer"):
         our_generate(case)
+
+
+@pytest.mark.slow
+def test_cli_export_takes_stop_strings_with_the_checkpoint_tokenizer(gpt2, tmp_path):
+    from tfmodels.cli import main
+
+    plain = reference_generate(gpt2)
+    tokenizer, start = gpt2["tokenizer"], gpt2["start"]
+    strings = [pick_stop_string(tokenizer, plain[0, start:], "prefix"),
+               pick_stop_string(tokenizer, plain[1, start:], "suffix")]
+    expected = reference_generate(gpt2, stop_strings=strings, tokenizer=tokenizer)
+    assert expected.shape != plain.shape
+    options = json.dumps({"stop_strings": strings, **gpt2["ids"]})
+    assert main(["export", gpt2["directory"], str(tmp_path / "sm"), "--task", "causal-lm", "--generation",
+                 "--max-new-tokens", str(NEW_TOKENS), "--batch-size", "3", "--prompt-length", str(start),
+                 "--generation-config", options]) == 0
+    generate = tf.saved_model.load(str(tmp_path / "sm")).signatures["generate"]
+    ids, mask = gpt2["inputs"]
+    got = generate(input_ids=tf.constant(ids, tf.int32), attention_mask=tf.constant(mask, tf.int32))["sequences"]
+    np.testing.assert_array_equal(got.numpy(), expected)
