@@ -109,6 +109,10 @@ def test_token_packing_round_trip_and_mask_rank():
     np.testing.assert_array_equal(packing.unpack(packed).numpy(), x.numpy() * mask.numpy()[..., None])
     with pytest.raises(ValueError, match=r"shape \(batch, seq_len\)"):
         TokenPacking.from_attention_mask(tf.ones((2, 3, 3)))
+    filled = TokenPacking.from_attention_mask(mask, multiple=4)  # 3 real tokens + 1 filler row
+    packed = filled.pack(x)
+    assert packed.shape[1] == 4
+    np.testing.assert_array_equal(filled.unpack(packed).numpy(), x.numpy() * mask.numpy()[..., None])
 
 
 def test_sentence_embedder_packs_by_default_in_graph_mode_only(tmp_path):
