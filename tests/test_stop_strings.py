@@ -173,17 +173,24 @@ def our_generate(case, **kwargs):
     return case["ours"].generate(ids, attention_mask=mask, max_new_tokens=NEW_TOKENS, **case["ids"], **kwargs).numpy()
 
 
-def assert_same_as_reference(case, plan, jit_compile=True, **options):
-    """Stop strings picked by `plan` (`[(row, kind), ...]`) from the reference's plain output; returns the stop
-    steps of the rows. (`jit_compile=False` in some default-suite tests only saves the XLA compile time: the
-    criterion is compiled with XLA in `test_table_and_check_equal_the_reference` and the greedy GPT-2 test.)"""
+def reference_with_stop_strings(case, plan, **options):
+    """`(stop strings, the reference's output with them, without them, stop steps)`: the strings picked by `plan`
+    (`[(row, kind), ...]`) from the reference's plain output, checked to change it."""
     plain = reference_generate(case, **options)
     tokenizer, start = case["tokenizer"], case["start"]
     strings = sorted({pick_stop_string(tokenizer, plain[row, start:], kind) for row, kind in plan})
     expected = reference_generate(case, stop_strings=strings, tokenizer=tokenizer, **options)
     steps = stop_steps(plain, expected, start)
     assert any(step is not None for step in steps) or expected.shape != plain.shape, strings  # not vacuous
-    got = our_generate(case, stop_strings=strings, tokenizer=tokenizer, jit_compile=jit_compile, **options)
+    return strings, expected, plain, steps
+
+
+def assert_same_as_reference(case, plan, jit_compile=True, **options):
+    """Our output with the stop strings of `plan` equals the reference's; returns the stop steps of the rows.
+    (`jit_compile=False` in some default-suite tests only saves the XLA compile time: the criterion is
+    compiled with XLA in `test_table_and_check_equal_the_reference` and the greedy GPT-2 test.)"""
+    strings, expected, plain, steps = reference_with_stop_strings(case, plan, **options)
+    got = our_generate(case, stop_strings=strings, tokenizer=case["tokenizer"], jit_compile=jit_compile, **options)
     np.testing.assert_array_equal(got, expected)
     return steps, expected, plain
 
@@ -245,12 +252,8 @@ def test_sampling_stops_where_the_reference_criterion_fires(gpt2):
 def test_streaming_and_the_export_signature_stop_as_transformers(gpt2):
     from tfmodels.export.signatures import make_generation_function
 
-    plain = reference_generate(gpt2)
-    tokenizer, start = gpt2["tokenizer"], gpt2["start"]
-    strings = [pick_stop_string(tokenizer, plain[0, start:], "prefix"),
-               pick_stop_string(tokenizer, plain[1, start:], "suffix")]
-    expected = reference_generate(gpt2, stop_strings=strings, tokenizer=tokenizer)
-    assert expected.shape != plain.shape
+    strings, expected, _, _ = reference_with_stop_strings(gpt2, [(0, "prefix"), (1, "suffix")])
+    tokenizer = gpt2["tokenizer"]
     streamed = our_generate(gpt2, stop_strings=strings, tokenizer=tokenizer, streamer=_Sink(), steps_per_chunk=3)
     np.testing.assert_array_equal(streamed, expected)
     ids, mask = gpt2["inputs"]
@@ -292,12 +295,8 @@ def test_stop_strings_from_generation_config_json(gpt2, tmp_path):
 def test_cli_export_takes_stop_strings_with_the_checkpoint_tokenizer(gpt2, tmp_path):
     from tfmodels.cli import main
 
-    plain = reference_generate(gpt2)
-    tokenizer, start = gpt2["tokenizer"], gpt2["start"]
-    strings = [pick_stop_string(tokenizer, plain[0, start:], "prefix"),
-               pick_stop_string(tokenizer, plain[1, start:], "suffix")]
-    expected = reference_generate(gpt2, stop_strings=strings, tokenizer=tokenizer)
-    assert expected.shape != plain.shape
+    strings, expected, _, _ = reference_with_stop_strings(gpt2, [(0, "prefix"), (1, "suffix")])
+    start = gpt2["start"]
     options = json.dumps({"stop_strings": strings, **gpt2["ids"]})
     assert main(["export", gpt2["directory"], str(tmp_path / "sm"), "--task", "causal-lm", "--generation",
                  "--max-new-tokens", str(NEW_TOKENS), "--batch-size", "3", "--prompt-length", str(start),
