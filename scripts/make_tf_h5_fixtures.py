@@ -27,8 +27,11 @@ The classes of `VARIABLE_MODELS` (more families, kept small) store no
 weights: every variable gets `tests.tf_h5_weights.synthetic_value(name,
 shape)`, a function of its name, and `variables/<class>/` holds
 `config.json`, `variables.json` (`{TF variable name: shape}`, in the order
-`save_weights` writes them) and `reference.npz`; the tests rebuild the
-`tf_model.h5` from them (`tests.tf_h5_weights.write_keras2_h5`). Variables
+`save_weights` writes them), `h5_layers.json` where a variable's layer group
+in the file is not the one `tests.tf_h5_weights.default_layer` derives from
+its name (TF RAG's `final_logits_bias:0` is under its `generator` / `rag`
+layer), and `reference.npz`; the tests rebuild the `tf_model.h5` from them
+(`tests.tf_h5_weights.write_keras2_h5`). Variables
 that are not synthetic go to `constants.npz`: the non-trainable ones and
 those of `FIXED` (sinusoid tables, which the loader compares with the ones
 tfmodels computes; in TF RoFormer, Marian and Pegasus trainable variables) keep the TF model's
@@ -36,7 +39,17 @@ values, and the copies of `TIED` take the value of the
 variable they copy (TF ALBERT computes with `predictions/decoder/bias`; a
 checkpoint converted from PyTorch, where the two are one parameter, holds it
 in `predictions/bias` too; TF Transformer-XL keeps its own adaptive-softmax
-tables, which PyTorch ties to the input ones).
+tables, which PyTorch ties to the input ones; TF Speech2Text's `lm_head` is a
+`Dense` whose kernel is the decoder's token table transposed).
+
+Composites take a config per sub-model (`EncoderDecoderConfig`: BERT encoder,
+GPT-2 decoder; `RagConfig`: DPR question encoder, BART generator). The TF RAG
+models retrieve with `fixed_retriever`, a `RagRetriever` that returns the
+fixed documents of `rag_documents` (a real retriever needs a `datasets` index
+and faiss, which a fixture cannot ship), so the question encoder is exercised
+through the document scores; the documents are stored as `retriever.*` in
+`reference.npz`, and the outputs with `output_retrieved=True` and the
+sub-models' hidden states and attentions turned on.
 
 Two configurations avoid bugs of the 4.46.3 TF classes: Wav2Vec2's feature
 encoder has equal `conv_dim`s (TF's no-norm conv layers take
@@ -91,6 +104,20 @@ SEQ2SEQ = dict(vocab_size=VOCAB, max_position_embeddings=16, d_model=24, encoder
                pad_token_id=1, eos_token_id=2, bos_token_id=0, decoder_start_token_id=2, forced_eos_token_id=None)
 VISION = dict(image_size=8, patch_size=4, num_channels=3, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
               intermediate_size=29)
+SPEECH = dict(vocab_size=VOCAB, d_model=24, encoder_layers=2, decoder_layers=2, encoder_attention_heads=3,
+              decoder_attention_heads=4, encoder_ffn_dim=29, decoder_ffn_dim=23, max_source_positions=16,
+              max_target_positions=16, num_conv_layers=2, conv_kernel_sizes=(5, 3), conv_channels=14,
+              input_feat_per_channel=13, input_channels=1, pad_token_id=1, eos_token_id=2, bos_token_id=0,
+              decoder_start_token_id=2)
+RAG = dict(question_encoder=("DPRConfig", {**SMALL, "type_vocab_size": 2, "projection_dim": 0}),
+           generator=("BartConfig", {**SEQ2SEQ, "max_position_embeddings": 20}), n_docs=2, retrieval_vector_size=24,
+           output_retrieved=True)
+CLIP_TEXT = dict(vocab_size=VOCAB, hidden_size=24, intermediate_size=29, num_hidden_layers=2, num_attention_heads=3,
+                 max_position_embeddings=16, eos_token_id=2)
+CLIP_VISION = dict(VISION, hidden_size=32, num_attention_heads=4)
+WAV2VEC2 = dict(vocab_size=VOCAB, hidden_size=24, num_hidden_layers=2, num_attention_heads=3, intermediate_size=29,
+                conv_dim=(8, 8), conv_stride=(4, 2), conv_kernel=(8, 3), num_conv_pos_embeddings=4,
+                num_conv_pos_embedding_groups=3, pad_token_id=0)
 VARIABLE_MODELS = {
     "ConvBertModel": ("ConvBertConfig", {**SMALL, "num_attention_heads": 4, "type_vocab_size": 3,
                                          "embedding_size": 16, "head_ratio": 2, "conv_kernel_size": 3,
@@ -166,15 +193,8 @@ VARIABLE_MODELS = {
                                     "led"),
     "ViTForImageClassification": ("ViTConfig", dict(VISION, num_labels=3), "vision"),
     "DeiTForImageClassificationWithTeacher": ("DeiTConfig", dict(VISION, num_labels=3, encoder_stride=4), "vision"),
-    "CLIPModel": ("CLIPConfig", dict(text_config=dict(vocab_size=VOCAB, hidden_size=24, intermediate_size=29,
-                                                      num_hidden_layers=2, num_attention_heads=3,
-                                                      max_position_embeddings=16, eos_token_id=2),
-                                     vision_config=dict(VISION, hidden_size=32, num_attention_heads=4),
-                                     projection_dim=16), "clip"),
-    "Wav2Vec2ForCTC": ("Wav2Vec2Config", dict(vocab_size=VOCAB, hidden_size=24, num_hidden_layers=2,
-                                              num_attention_heads=3, intermediate_size=29, conv_dim=(8, 8),
-                                              conv_stride=(4, 2), conv_kernel=(8, 3), num_conv_pos_embeddings=4,
-                                              num_conv_pos_embedding_groups=3, pad_token_id=0), "audio"),
+    "CLIPModel": ("CLIPConfig", dict(text_config=CLIP_TEXT, vision_config=CLIP_VISION, projection_dim=16), "clip"),
+    "Wav2Vec2ForCTC": ("Wav2Vec2Config", WAV2VEC2, "audio"),
     "TapasForQuestionAnswering": ("TapasConfig", {**SMALL, "type_vocab_sizes": [3, 5, 5, 2, 5, 5, 5],
                                                   "num_aggregation_labels": 3, "max_position_embeddings": 16},
                                   "tapas"),
@@ -182,6 +202,26 @@ VARIABLE_MODELS = {
                                          intermediate_size=29, max_position_embeddings=16, type_vocab_size=3,
                                          l_layers=2, x_layers=1, r_layers=1, visual_feat_dim=11, visual_pos_dim=4),
                     "lxmert"),
+    # Two 1-D convolutions (kernels 5 and 3) subsample 23 frames of 13 features to 6; the TF LM head is a
+    # `Dense` of its own, tied to the decoder's token table by `TIED`.
+    "Speech2TextForConditionalGeneration": ("Speech2TextConfig", dict(SPEECH, decoder_layers=3), "speech"),
+    # A BERT encoder (24 wide) and a GPT-2 decoder with cross-attention (32 wide, so `enc_to_dec_proj`).
+    "EncoderDecoderModel": ("EncoderDecoderConfig", dict(
+        encoder=("BertConfig", {**SMALL, "type_vocab_size": 3}),
+        decoder=("GPT2Config", dict(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=16, n_inner=29,
+                                    bos_token_id=0, eos_token_id=2, is_decoder=True, add_cross_attention=True))),
+                            "seq2seq"),
+    # A DPR question encoder (24 wide, as the retrieval vectors) and a BART generator, 2 documents per question
+    # from `RAG_DOCUMENTS` (a stand-in for the retriever's index: `FixedRetriever`).
+    "RagModel": ("RagConfig", RAG, "rag"),
+    "RagTokenForGeneration": ("RagConfig", dict(RAG, do_marginalize=True), "rag"),
+    "RagSequenceForGeneration": ("RagConfig", RAG, "rag"),
+    # The towers alone: TF keeps them under a `clip` main layer (`clip/text_model/...`).
+    "CLIPTextModel": ("CLIPTextConfig", CLIP_TEXT, "plain"),
+    "CLIPVisionModel": ("CLIPVisionConfig", CLIP_VISION, "vision"),
+    # The bare encoders, which TF keeps under their main layers (`vit/...`, `wav2vec2/...`) as the heads do.
+    "ViTModel": ("ViTConfig", VISION, "vision"),
+    "Wav2Vec2Model": ("Wav2Vec2Config", WAV2VEC2, "audio"),
 }
 # TF variable name suffixes of sinusoid tables stored as trainable variables.
 FIXED = {"RoFormerModel": ("encoder/embed_positions/embeddings:0",),
@@ -189,6 +229,8 @@ FIXED = {"RoFormerModel": ("encoder/embed_positions/embeddings:0",),
          "PegasusForConditionalGeneration": ("embed_positions/embeddings:0",)}
 # {copy: source} (name suffixes): TF variables that are one parameter in PyTorch.
 TIED = {"AlbertForMaskedLM": {"predictions/bias:0": "predictions/decoder/bias:0"},
+        # A TF checkpoint of a tied Speech2Text holds the token table, transposed, as `lm_head`'s kernel.
+        "Speech2TextForConditionalGeneration": {"lm_head/kernel:0": ("decoder/embed_tokens/weight:0", "T")},
         "TransfoXLLMHeadModel": {**{f"crit/out_layers_._{i}_._weight:0": f"word_emb/emb_layers_._{i}/embeddings:0"
                                     for i in range(3)},
                                  **{f"crit/out_projs_._{i}:0": f"word_emb/emb_projs_._{i}:0" for i in (1, 2)}}}
@@ -210,6 +252,11 @@ def model_inputs(kind, seed=0):
     from tests.helpers import random_inputs
 
     rng = np.random.RandomState(seed + 3)
+    if kind == "speech":  # 23 frames of 13 filter-bank features, rows 1 and 2 right-padded to 17 and 9 frames
+        mask = (np.arange(23)[None, :] < np.array([23, 17, 9])[:, None]).astype("int64")
+        inputs = {"input_features": (rng.normal(0.0, 1.0, (3, 23, 13)) * mask[:, :, None]).astype("float32"),
+                  "attention_mask": mask}
+        return {**inputs, **_decoder_inputs(seed)}
     if kind == "vision":
         return {"pixel_values": rng.normal(0.0, 1.0, (3, 3, 8, 8)).astype("float32")}
     if kind == "audio":
@@ -241,14 +288,54 @@ def model_inputs(kind, seed=0):
         rng = np.random.RandomState(seed + 2)
         corners = rng.randint(0, 32, (3, 9, 2, 2))
         inputs["bbox"] = np.concatenate([corners.min(axis=2), corners.max(axis=2)], axis=-1).astype("int64")
-    if kind in ("seq2seq", "led"):
-        rng = np.random.RandomState(seed + 1)
-        inputs["decoder_input_ids"] = rng.randint(3, VOCAB, (3, 7)).astype("int64")
-        mask = np.ones((3, 7), dtype="int64")
-        mask[1, 5:] = 0
-        mask[2, 3:] = 0
-        inputs["decoder_attention_mask"] = mask
+    if kind in ("seq2seq", "led", "rag"):
+        inputs.update(_decoder_inputs(seed))
     return inputs
+
+
+def _decoder_inputs(seed):
+    import numpy as np
+
+    rng = np.random.RandomState(seed + 1)
+    mask = np.ones((3, 7), dtype="int64")
+    mask[1, 5:] = 0
+    mask[2, 3:] = 0
+    return {"decoder_input_ids": rng.randint(3, VOCAB, (3, 7)).astype("int64"), "decoder_attention_mask": mask}
+
+
+def rag_documents(n_docs, vector_size, seed=0):
+    """What `FixedRetriever` returns for the 3 questions: `context_input_ids` / `context_attention_mask`
+    `(3 * n_docs, 11)` (right-padded, pad id 1), `retrieved_doc_embeds` `(3, n_docs, vector_size)` and
+    `doc_ids` `(3, n_docs)`."""
+    import numpy as np
+
+    rng = np.random.RandomState(seed + 5)
+    rows = 3 * n_docs
+    mask = np.ones((rows, 11), dtype="int64")
+    mask[1, 8:] = 0
+    mask[rows - 1, 4:] = 0
+    ids = np.where(mask == 1, rng.randint(3, VOCAB, (rows, 11)), 1).astype("int64")
+    return {"context_input_ids": ids, "context_attention_mask": mask,
+            "retrieved_doc_embeds": rng.normal(0.0, 1.0, (3, n_docs, vector_size)).astype("float32"),
+            "doc_ids": rng.randint(0, 100, (3, n_docs)).astype("int64")}
+
+
+def fixed_retriever(documents):
+    """A `transformers.RagRetriever` that returns `documents` (`rag_documents`) whatever the question: the
+    real one needs a `datasets` index (and faiss), which a fixture cannot ship; TF RAG then computes the
+    document scores from the question encoder's output, as with a real index."""
+    import tensorflow as tf
+    import transformers
+
+    class FixedRetriever(transformers.RagRetriever):
+        def __init__(self):  # no index, no tokenizers
+            pass
+
+        def __call__(self, question_input_ids, question_hidden_states, prefix=None, n_docs=None, return_tensors=None):
+            assert n_docs * question_hidden_states.shape[0] == documents["context_input_ids"].shape[0]
+            return {k: tf.constant(v) for k, v in documents.items()}
+
+    return FixedRetriever()
 
 
 def build_model(class_name, config_name, fields, kind, seed):
@@ -257,9 +344,20 @@ def build_model(class_name, config_name, fields, kind, seed):
     import transformers
 
     tf.keras.utils.set_random_seed(seed)
-    config = getattr(transformers, config_name)(**fields)
+    if config_name in ("EncoderDecoderConfig", "RagConfig"):  # composites: (config class, fields) per sub-model
+        fields = dict(fields)
+        parts = [getattr(transformers, name)(**part) for name, part in
+                 (fields.pop(k) for k in (("encoder", "decoder") if config_name == "EncoderDecoderConfig"
+                                          else ("question_encoder", "generator")))]
+        config = (transformers.EncoderDecoderConfig.from_encoder_decoder_configs(*parts, **fields)
+                  if config_name == "EncoderDecoderConfig"
+                  else transformers.RagConfig.from_question_encoder_generator_configs(*parts, **fields))
+    else:
+        config = getattr(transformers, config_name)(**fields)
     model = getattr(transformers, f"TF{class_name}")(config)
     inputs = model_inputs(kind)
+    if kind == "rag":
+        model.set_retriever(fixed_retriever(rag_documents(config.n_docs, config.retrieval_vector_size)))
     tf_inputs = {k: tf.constant(v, dtype=tf.int32 if v.dtype.kind == "i" else tf.float32) for k, v in inputs.items()}
     model(tf_inputs, training=False)  # builds every variable
     return model, inputs, tf_inputs
@@ -269,8 +367,17 @@ def save_reference(directory, model, inputs, tf_inputs):
     """`reference.npz`: the inputs and every output of the TF model (the cache left out)."""
     import numpy as np
 
-    outputs = model(tf_inputs, training=False, output_hidden_states=True, output_attentions=True)
     arrays = {f"input.{k}": v for k, v in inputs.items()}
+    rag = getattr(model, "rag", model) if getattr(model, "retriever", None) is not None else None
+    if rag is not None:
+        # TF RAG asks its sub-models for no hidden states or attentions (their configs decide): turn them on, as
+        # tfmodels returns them; and store the retriever's documents (`retriever.*`), which the test serves.
+        for sub_model in (rag.question_encoder, rag.generator):
+            sub_model.config.output_hidden_states = sub_model.config.output_attentions = True
+        documents = rag.retriever(None, np.zeros((3, 1)), n_docs=model.config.n_docs)
+        arrays.update({f"retriever.{k}": np.asarray(v) for k, v in documents.items()})
+    options = {"output_retrieved": True} if rag is not None else {}  # TF RAG's option is not read from its config
+    outputs = model(tf_inputs, training=False, output_hidden_states=True, output_attentions=True, **options)
     def add(name, value):
         if name in CACHE_OUTPUTS or value is None:
             return
@@ -343,17 +450,46 @@ def build_fixtures():
                 constants[weight.name] = weight.numpy()
         by_name = {w.name: w for w in model.weights}
         for copy, source in TIED.get(class_name, {}).items():
+            source, layout = source if isinstance(source, tuple) else (source, None)
             (copy_name,) = [n for n in by_name if n.endswith("/" + copy)]
             (source_name,) = [n for n in by_name if n.endswith("/" + source)]
-            by_name[copy_name].assign(by_name[source_name].numpy())
-            constants[copy_name] = by_name[source_name].numpy()
+            value = by_name[source_name].numpy()
+            value = value.T if layout == "T" else value  # a kernel `(in, out)` that is a table `(out, in)`
+            by_name[copy_name].assign(value)
+            constants[copy_name] = value
         model.config.architectures = [class_name]
         model.config.to_json_file(str(directory / "config.json"))
         (directory / "variables.json").write_text(json.dumps(variables, indent=0) + "\n")
         if constants:
             np.savez_compressed(directory / "constants.npz", **constants)
+        layers = h5_layers(model, variables)
+        (directory / "h5_layers.json").unlink(missing_ok=True)
+        if layers:
+            (directory / "h5_layers.json").write_text(json.dumps(layers, indent=0) + "\n")
         save_reference(directory, model, inputs, tf_inputs)
         print(f"wrote {directory} ({len(variables)} variables)")
+
+
+def h5_layers(model, variables):
+    """`{TF variable name: layer group}` of the variables that Keras 2's `save_weights` writes under another
+    group than `tests.tf_h5_weights.write_keras2_h5` assumes (RAG's `final_logits_bias:0`, a one-level name,
+    lives under the `generator` layer); empty for most models."""
+    import tempfile
+
+    import h5py
+
+    from tests.tf_h5_weights import default_layer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_weights(f"{tmp}/tf_model.h5")
+        with h5py.File(f"{tmp}/tf_model.h5", "r") as f:
+            written = {}
+            for layer in f.attrs["layer_names"]:
+                layer = layer.decode() if isinstance(layer, bytes) else layer
+                for name in f[layer].attrs["weight_names"]:
+                    written.setdefault(name.decode() if isinstance(name, bytes) else name, layer)
+    assert set(written) == set(variables), sorted(set(written) ^ set(variables))
+    return {name: layer for name, layer in written.items() if layer != default_layer(name)}
 
 
 def main():

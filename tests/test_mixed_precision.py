@@ -160,3 +160,18 @@ def test_xla_fit_bfloat16(checkpoints, float32_losses):
     model, losses = _fit(checkpoints["BertForSequenceClassification"], "mixed_bfloat16", jit_compile=True)
     assert model.jit_compile is True
     np.testing.assert_allclose(losses, float32_losses, atol=POLICIES["mixed_bfloat16"][1] * 2)
+
+
+def test_bfloat16_variables_compute_what_mixed_bfloat16_computes(checkpoints):
+    """Inference with bfloat16 variables (`dtype="bfloat16"`, no per-call kernel casts) gives mixed_bfloat16's
+    states exactly: mixed precision casts each kernel to bfloat16 before its matmul, and norms and softmax run in
+    float32 under both policies."""
+    path = checkpoints["BertModel"]
+    inputs = _inputs("BertModel")
+    mixed = tfmodels.BertModel.from_pretrained(path, dtype="mixed_bfloat16")(inputs, output_hidden_states=True)
+    pure_model = tfmodels.BertModel.from_pretrained(path, dtype="bfloat16")
+    assert pure_model.layers[0].weights[0].dtype == "bfloat16"
+    pure = pure_model(inputs, output_hidden_states=True)
+    for name in ("last_hidden_state", "pooler_output"):
+        np.testing.assert_array_equal(np.asarray(keras.ops.cast(pure[name], "float32")),
+                                      np.asarray(keras.ops.cast(mixed[name], "float32")), err_msg=name)

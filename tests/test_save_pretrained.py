@@ -12,6 +12,9 @@ import transformers
 import tfmodels
 from tests.helpers import compare_outputs, random_inputs, torch_outputs
 from tests.test_bert_parity import tiny_bert_config
+from tests.tiny_models import tiny_model
+from tfmodels.converters import saver
+from tfmodels.layers import utils as layer_utils
 
 CLASSES = ["BertModel", "BertForSequenceClassification", "BertForTokenClassification",
            "BertForQuestionAnswering", "BertForMaskedLM"]
@@ -64,20 +67,66 @@ def test_config_json_is_huggingface(tmp_path):
 
 
 def test_failed_save_leaves_existing_files_untouched(tmp_path, monkeypatch):
-    import safetensors.numpy
-
     model = _tiny("BertModel")
     model.save_pretrained(tmp_path)
     original = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    calls = []
 
-    def broken(*args, **kwargs):
-        raise OSError("disk full")
+    def broken(array):  # the disk fills up after the header and a few tensors were written
+        calls.append(1)
+        if len(calls) > 3:
+            raise OSError("disk full")
+        return np.require(array, requirements="C")
 
-    monkeypatch.setattr(safetensors.numpy, "save_file", broken)
+    monkeypatch.setattr(saver, "_contiguous", broken)
     other = _tiny("BertModel")
     with pytest.raises(OSError, match="disk full"):
         other.save_pretrained(tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == original  # no temp files, nothing replaced
+
+
+# Every kind of transform: identity and `Linear` (BERT), `Conv1D` + `Split` (GPT-2), `FusedPart` over heads
+# (DeBERTa v1's `in_proj`) and over inputs (ConvBERT), a 0-d tensor and `LeadingUnitAxes` (CLIP), buffers
+# (Transformer-XL), `Permute` (XLNet, wav2vec 2.0's convolutions), `GroupedConv1x1` (SqueezeBERT).
+BYTE_CLASSES = ["BertForMaskedLM", "GPT2LMHeadModel", "DebertaModel", "ConvBertModel", "CLIPModel",
+                "TransfoXLModel", "XLNetModel", "Wav2Vec2Model", "SqueezeBertModel"]
+
+
+def _assert_file_is_what_safetensors_writes(model, directory):
+    from safetensors.numpy import save_file
+
+    model.save_pretrained(directory)
+    save_file(saver.hf_state_dict(model), directory / "reference.safetensors", metadata={"format": "pt"})
+    assert (directory / "model.safetensors").read_bytes() == (directory / "reference.safetensors").read_bytes()
+
+
+@pytest.mark.parametrize("class_name", BYTE_CLASSES)
+def test_streamed_file_is_byte_identical_to_safetensors(class_name, tmp_path, monkeypatch):
+    monkeypatch.setattr(layer_utils, "READ_BLOCK_BYTES", 1024)  # identity tables go in row blocks
+    _assert_file_is_what_safetensors_writes(tiny_model(class_name), tmp_path)
+
+
+@pytest.mark.slow
+def test_every_family_streams_the_bytes_safetensors_writes(tmp_path, monkeypatch):
+    from tests.tiny_models import one_class_per_family
+
+    monkeypatch.setattr(layer_utils, "READ_BLOCK_BYTES", 1024)
+    for class_name in one_class_per_family():
+        (tmp_path / class_name).mkdir()
+        _assert_file_is_what_safetensors_writes(tiny_model(class_name), tmp_path / class_name)
+
+
+def test_bfloat16_model_saves_bf16_that_transformers_loads(tmp_path):
+    from safetensors import safe_open
+
+    model = tiny_model("BertModel", dtype="bfloat16")
+    _assert_file_is_what_safetensors_writes(model, tmp_path)
+    with safe_open(tmp_path / "model.safetensors", framework="np") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"BF16"}
+    state = transformers.BertModel.from_pretrained(str(tmp_path), dtype=torch.bfloat16).state_dict()
+    for key, value in saver.hf_state_dict(model).items():
+        assert state[key].dtype == torch.bfloat16, key
+        np.testing.assert_array_equal(state[key].float().numpy(), value.astype(np.float32), err_msg=key)
 
 
 def test_extra_config_fields_round_trip(tmp_path):

@@ -1,6 +1,5 @@
-"""save_pretrained(max_shard_size=...): Hugging Face shards + index, written one shard at a time."""
+"""save_pretrained(max_shard_size=...): Hugging Face shards + index, each streamed one tensor at a time."""
 
-import gc
 import json
 import weakref
 
@@ -49,32 +48,37 @@ def test_shards_match_transformers_split(masked_lm, tmp_path):
     assert ours == split.tensor_to_filename
 
 
-def test_saver_holds_one_shard_at_a_time(masked_lm, tmp_path, monkeypatch):
-    import safetensors.numpy
+def test_saver_holds_one_tensor_at_a_time(masked_lm, tmp_path, monkeypatch):
+    import tfmodels.layers.utils
 
-    live = []  # weak references to every tensor the saver computed
-    original_contiguous, original_save = saver._contiguous, safetensors.numpy.save_file
+    live = []  # weak references to every tensor (or row block) the saver computed
 
-    def tracked(array):
+    def tracked(array):  # no gc.collect(): a tensor must be freed by reference counting, when the saver drops it
+        assert not [ref for ref in live if ref() is not None], "an earlier tensor is alive while the next is computed"
         array = np.array(array, order="C", copy=True)  # a fresh array, freed when the saver lets it go
         live.append(weakref.ref(array))
         return array
 
-    calls = []
-
-    def spy(tensors, path, metadata=None):
-        gc.collect()
-        alive = [ref() for ref in live if ref() is not None]
-        shard_ids = {id(t) for t in tensors.values()}
-        calls.append(len(tensors))
-        assert all(id(a) in shard_ids for a in alive), "tensors of other shards are alive while a shard is written"
-        return original_save(tensors, path, metadata=metadata)
-
+    read_rows = saver.read_rows
+    row_blocks = []
     monkeypatch.setattr(saver, "_contiguous", tracked)
-    monkeypatch.setattr(safetensors.numpy, "save_file", spy)
+    monkeypatch.setattr(saver, "read_rows", lambda *args: row_blocks.append(args) or tracked(read_rows(*args)))
+    monkeypatch.setattr(tfmodels.layers.utils, "READ_BLOCK_BYTES", 1024)  # the embeddings go in row blocks
     masked_lm.save_pretrained(tmp_path, max_shard_size="20KB")
-    assert len(calls) > 1 and sum(calls) == len(json.loads(
-        (tmp_path / "model.safetensors.index.json").read_text())["weight_map"])
+    keys = json.loads((tmp_path / "model.safetensors.index.json").read_text())["weight_map"]
+    assert len(row_blocks) > 1 and len(live) > len(keys)
+
+
+def test_every_shard_has_the_bytes_safetensors_writes(masked_lm, tmp_path):
+    from safetensors.numpy import save_file
+
+    masked_lm.save_pretrained(tmp_path, max_shard_size="20KB")
+    weight_map = json.loads((tmp_path / "model.safetensors.index.json").read_text())["weight_map"]
+    state = saver.hf_state_dict(masked_lm)
+    for shard in sorted(set(weight_map.values())):
+        save_file({k: state[k] for k, name in weight_map.items() if name == shard}, tmp_path / "reference",
+                  metadata={"format": "pt"})
+        assert (tmp_path / shard).read_bytes() == (tmp_path / "reference").read_bytes(), shard
 
 
 def test_unsharded_save_replaces_stale_shards(masked_lm, tmp_path):

@@ -12,7 +12,9 @@ More families come as `variables/<class>/` fixtures: the TF variable names and
 shapes, the config and the outputs of the TF model whose weights were
 `tests.tf_h5_weights.synthetic_value(name, shape)`; the test writes the same
 weights into a Keras 2 `tf_model.h5` (`write_keras2_h5`) and loads it. Nested
-outputs (CLIP's `text_model_output`) are stored as `name/field` entries. The
+outputs (CLIP's `text_model_output`) are stored as `name/field` entries. RAG
+fixtures also store the documents their stand-in retriever returned
+(`retriever.*`), which the test serves to our model (`FixedRetriever`). The
 classes of `SLOW_CLASSES` and all variable fixtures but `DEFAULT_VARIABLE_CLASSES`
 run with `-m slow`, to keep the default suite short.
 """
@@ -43,13 +45,18 @@ DEFAULT_VARIABLE_CLASSES = (
     "ConvBertModel",  # separable convolutions: depthwise / pointwise kernels, (C, 1) biases
     "CLIPModel",  # the `clip` main-layer scope, a Conv2D patch kernel, nested outputs
     "Wav2Vec2ForCTC",  # Conv1D feature-encoder kernels, the weight-normalised positional convolution
+    "EncoderDecoderModel",  # a TF composite: the encoder's main-layer scope renamed (WeightTable.tf_renames)
 )
 # transformers 4.46's TF DeBERTa zeroes the attention probabilities of padded queries (its XSoftmax) where
 # transformers 5's PyTorch DeBERTa, which tfmodels follows, spreads them uniformly; so outputs at padded query
 # positions differ by design, and these classes are compared at the other positions.
 VALID_POSITIONS_ONLY = ("DebertaModel", "DebertaV2Model")
-# XLNet's `mems` is its cache (like `past_key_values`), which the fixtures leave out.
-SKIP_OUTPUTS = {"XLNetLMHeadModel": ("mems",)}
+# XLNet's `mems` is its cache (like `past_key_values`), which the fixtures leave out. TF RAG (4.46) returns no
+# `generator_cross_attentions` (its output classes have no such field); tests/test_rag_parity.py compares them
+# with PyTorch RAG.
+SKIP_OUTPUTS = {"XLNetLMHeadModel": ("mems",),
+                **{name: ("generator_cross_attentions",) for name in
+                   ("RagModel", "RagTokenForGeneration", "RagSequenceForGeneration")}}
 # Transformer-XL's log-probabilities: `prediction_scores` in transformers 4.46, `logits` in tfmodels.
 RENAMED_OUTPUTS = {"TransfoXLLMHeadModel": {"prediction_scores": "logits"}}
 # `{class: {nested output: fields}}` not compared. CLIP's towers' `pooler_output`: transformers 4.46 returns the
@@ -81,15 +88,37 @@ def _rebuild(arrays):
 
 
 def reference(directory):
-    """`(inputs, outputs)` of a fixture (outputs rebuilt by `_rebuild`)."""
+    """`(inputs, outputs)` of a fixture (outputs rebuilt by `_rebuild`; a RAG fixture's `retriever.*`
+    entries, the documents its retriever served, are in neither: `retrieved_documents`)."""
     arrays = dict(np.load(Path(directory) / "reference.npz"))
     inputs = {k[len("input."):]: v for k, v in arrays.items() if k.startswith("input.")}
-    return inputs, _rebuild({k: v for k, v in arrays.items() if not k.startswith("input.")})
+    return inputs, _rebuild({k: v for k, v in arrays.items() if not k.startswith(("input.", "retriever."))})
 
 
-def outputs_of(model, inputs):
+def retrieved_documents(directory):
+    """The documents a RAG fixture's retriever returned (`context_input_ids`, `context_attention_mask`,
+    `retrieved_doc_embeds`, `doc_ids`), or `None` for other fixtures."""
+    arrays = np.load(Path(directory) / "reference.npz")
+    documents = {k[len("retriever."):]: arrays[k] for k in arrays.files if k.startswith("retriever.")}
+    return documents or None
+
+
+class FixedRetriever:
+    """A retriever that returns the fixture's documents for any question, as the builder's did for the TF
+    model (`scripts/make_tf_h5_fixtures.py`: a real index needs `datasets` and faiss). The model still
+    encodes the questions and scores the documents with the question embeddings."""
+
+    def __init__(self, documents):
+        self.documents = documents
+
+    def __call__(self, question_input_ids, question_hidden_states, prefix=None, n_docs=None):
+        assert len(question_hidden_states) * n_docs == len(self.documents["context_input_ids"])
+        return dict(self.documents)
+
+
+def outputs_of(model, inputs, **options):
     return {k: _to_numpy(v) for k, v in model(inputs, training=False, output_hidden_states=True,
-                                              output_attentions=True).items()}
+                                              output_attentions=True, **options).items()}
 
 
 def test_fixtures_are_legacy_tf_checkpoints():
@@ -142,7 +171,11 @@ def test_tf_h5_parity_from_variable_fixtures(class_name, tmp_path):
     inputs, expected = reference(source)
     renamed = RENAMED_OUTPUTS.get(class_name, {})
     expected = {renamed.get(k, k): v for k, v in expected.items()}
-    ours = outputs_of(getattr(tfmodels, class_name).from_pretrained(tmp_path), inputs)
+    model = getattr(tfmodels, class_name).from_pretrained(tmp_path)
+    documents = retrieved_documents(source)
+    if documents is not None:  # RAG: the question encoder, the document scores and the generator
+        model.set_retriever(FixedRetriever(documents))
+    ours = outputs_of(model, inputs, **({"output_retrieved": True} if documents is not None else {}))
     for output, fields in SKIP_NESTED_OUTPUTS.get(class_name, {}).items():
         assert set(fields) <= set(ours[output]) & set(expected[output]), (output, fields)
         ours[output], expected[output] = ({k: v for k, v in d[output].items() if k not in fields}
@@ -182,16 +215,21 @@ def _variable_fixture(class_name, directory):
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copy(source / "config.json", directory / "config.json")
     constants = dict(np.load(source / "constants.npz")) if (source / "constants.npz").exists() else None
-    write_keras2_h5(directory / "tf_model.h5", json.loads((source / "variables.json").read_text()), constants)
+    layers = json.loads((source / "h5_layers.json").read_text()) if (source / "h5_layers.json").exists() else None
+    write_keras2_h5(directory / "tf_model.h5", json.loads((source / "variables.json").read_text()), constants,
+                    layers)
     return directory
 
 
 @pytest.mark.parametrize("class_name", ["BertForSequenceClassification", "BlenderbotForConditionalGeneration",
-                                        "ViTForImageClassification"])
+                                        "ViTForImageClassification",
+                                        pytest.param("Speech2TextForConditionalGeneration", marks=pytest.mark.slow),
+                                        pytest.param("EncoderDecoderModel", marks=pytest.mark.slow)])
 def test_tf_checkpoint_converts_with_the_cli_and_loads_in_pytorch(class_name, tmp_path):
     """The migration path: `tfmodels convert --format safetensors` on a tf_model.h5 directory gives a
     checkpoint that `transformers` 5 (PyTorch) loads, with the TF model's outputs (all of them, hidden
-    states and attentions included): a real h5 fixture, a seq2seq and a vision model."""
+    states and attentions included): a real h5 fixture, a seq2seq and a vision model; with `-m slow` a
+    speech model whose TF LM head is tied by value, and a TF composite (BERT -> GPT-2)."""
     from tests.helpers import torch_outputs
 
     fixture = FIXTURES / class_name if class_name in CLASSES else FIXTURES / "variables" / class_name
@@ -258,6 +296,23 @@ def test_unexpected_and_mismatched_tf_variables_are_named(tmp_path):
     assert ("classifier.weight (TF variable tf_bert_for_sequence_classification/classifier/kernel:0): "
             "checkpoint (3, 24) vs model (5, 24)") in message
     assert info.value.unexpected == ["bert.encoder.layer.0.extra.weight"]
+
+
+def test_tf_renames_serve_translated_keys_under_new_names_and_refuse_collisions():
+    """`WeightTable.tf_renames` (`CheckpointReader.rename_tf_keys`): keys of TF tensors are renamed with the
+    TF name kept for messages; two tensors renamed to one key are an error naming both."""
+    with files.CheckpointReader(BERT / "tf_model.h5") as reader:
+        before = reader.get("bert.encoder.layer.1.attention.self.query.weight")
+        reader.rename_tf_keys(((r"^bert\.encoder\.", "stack."), (r"\.self\.", ".attn.")))
+        assert "bert.encoder.layer.1.attention.self.query.weight" not in reader.keys()
+        assert "bert.embeddings.word_embeddings.weight" in reader.keys()
+        np.testing.assert_array_equal(reader.get("stack.layer.1.attention.attn.query.weight"), before)
+        assert reader.source_name("stack.layer.1.attention.attn.query.weight") == (
+            f"stack.layer.1.attention.attn.query.weight (TF variable {BERT_QUERY_1})")
+        with pytest.raises(CheckpointError, match=r"'stack\.layer\.0\.attention\.attn\.(key|query)\.weight' and "
+                                                  r"'stack\.layer\.0\.attention\.attn\.(key|query)\.weight' both "
+                                                  r"become 'stack\.layer\.0\.attention\.attn\.qk\.weight'"):
+            reader.rename_tf_keys(((r"^(stack\.layer\.0\.attention\.attn)\.(query|key)\.", r"\1.qk."),))
 
 
 def test_missing_shard_names_it(tmp_path):

@@ -30,23 +30,30 @@ def synthetic_value(name, shape, dtype="float32"):
     return (value + 1.0 if is_scale else value).astype(dtype)
 
 
-def write_keras2_h5(path, variables, constants=None):
+def default_layer(name):
+    """The layer group of TF variable `name` in a Keras 2 `save_weights` file, as most models write it: the
+    name's second level (`tf_bert_model/bert/...` -> `bert`), or the name itself for one-level names
+    (`final_logits_bias:0` -> `final_logits_bias`)."""
+    parts = name.split("/")
+    return parts[1] if len(parts) > 1 else parts[0].split(":")[0]
+
+
+def write_keras2_h5(path, variables, constants=None, layers=None):
     """Writes `{tf_name: shape}` with `synthetic_value`s (or the arrays of `constants`, `{tf_name: array}`)
     as a Keras 2 `save_weights` file (root attribute `layer_names`; per layer group `weight_names` and a
     dataset per name).
 
-    Layers are the names' second level (`tf_bert_model/bert/...` -> `bert`), or the name itself
-    for one-level names (`final_logits_bias:0`).
+    Layers are `default_layer(name)`, or `layers[name]` (`{tf_name: layer}`) for the names it lists
+    (RAG's `final_logits_bias:0` is under its `generator` layer).
     """
     import h5py
 
-    layers = {}
+    groups = {}
     for name, shape in variables.items():
-        parts = name.split("/")
-        layers.setdefault(parts[1] if len(parts) > 1 else parts[0].split(":")[0], {})[name] = shape
+        groups.setdefault((layers or {}).get(name) or default_layer(name), {})[name] = shape
     with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = [n.encode("utf8") for n in layers]
-        for layer, names in layers.items():
+        f.attrs["layer_names"] = [n.encode("utf8") for n in groups]
+        for layer, names in groups.items():
             group = f.create_group(layer)
             group.attrs["weight_names"] = [n.encode("utf8") for n in names]
             for name, shape in names.items():

@@ -89,6 +89,21 @@ def _generation_options(args):
     return options
 
 
+def _with_stop_strings_tokenizer(generation, model, directory):
+    """`generation` with the checkpoint's `transformers` tokenizer when stop strings (`--generation-config` or the
+    checkpoint's `generation_config.json`) need one: `generate(stop_strings=...)` reads its vocabulary."""
+    stored = dict(getattr(model, "generation_config", None) or {})
+    if generation is None or "tokenizer" in generation or not (generation.get("stop_strings")
+                                                                or stored.get("stop_strings")):
+        return generation
+    try:
+        import transformers
+    except ImportError:
+        raise ValueError("stop_strings need the checkpoint's tokenizer, read with transformers.AutoTokenizer: "
+                         "install transformers, or export without stop_strings.") from None
+    return {**generation, "tokenizer": transformers.AutoTokenizer.from_pretrained(str(directory))}
+
+
 def _export(args):
     from tfmodels.export import export_saved_model
 
@@ -107,6 +122,7 @@ def _export(args):
         image_processor = directory if args.image_processor == "auto" else args.image_processor
     print(f"Exporting {directory} as {cls.__name__} to SavedModel {args.destination}")
     model = cls.from_pretrained(directory, progress=True)
+    generation = _with_stop_strings_tokenizer(generation, model, directory)
     export_saved_model(model, args.destination, overwrite=args.overwrite, tokenizer=tokenizer,
                        max_length=args.max_length, generation=generation, image_processor=image_processor,
                        text_pairs=args.text_pairs)
@@ -212,7 +228,8 @@ def build_parser():
                           "(default: %(default)s)")
     gen.add_argument("--generation-config", metavar="JSON",
                      help="other generate() arguments as JSON, e.g. '{\"num_beams\": 4}' or "
-                          "'{\"do_sample\": true, \"top_p\": 0.9}'")
+                          "'{\"do_sample\": true, \"top_p\": 0.9}'; stop_strings use the checkpoint's "
+                          "tokenizer (transformers.AutoTokenizer)")
     export.set_defaults(func=_export)
 
     demo = commands.add_parser(

@@ -65,7 +65,10 @@ def _tower_table(model, tower_rows, prefix, projection):
     params = prefixed(prefix if is_head else "", tower_rows(model.backbone if is_head else model))
     if is_head:
         params += dense(projection, projection, use_bias=False)
-    return WeightTable(params, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix=prefix, is_head_model=is_head)
+    # A legacy TF `TFCLIPTextModel` / `TFCLIPVisionModel` keeps its tower under a `clip` main layer
+    # (`clip/text_model/...`, so `clip.text_model.*` once translated), which the PyTorch tower has not.
+    return WeightTable(params, other_head_keys=OTHER_HEAD_KEYS, base_model_prefix=prefix, is_head_model=is_head,
+                       tf_renames=((r"^clip\.", ""),))
 
 
 @register_weight_table("clip_text_model")

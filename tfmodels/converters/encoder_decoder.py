@@ -44,15 +44,27 @@ def nested_table(table, prefix):
     )
 
 
+def tf_encoder_renames(main_layer):
+    """`WeightTable.tf_renames` of a legacy TF `TFEncoderDecoderModel` checkpoint: its encoder is a TF base
+    model, which keeps its variables under its main layer (`encoder/bert/embeddings/...`, so `encoder.bert.*`
+    once translated) where the PyTorch encoder has none (`encoder.embeddings.*`); `main_layer` is the
+    encoder's `base_model_prefix` (the reference's `tf_to_pt_weight_rename` strips `encoder.<model_type>.`).
+    The decoder is a TF head model, named as its PyTorch class (`decoder.bert.*`, `decoder.transformer.*`)."""
+    if not main_layer:
+        return ()
+    return ((f"^encoder\\.{re.escape(main_layer)}\\.", "encoder."),)
+
+
 @register_weight_table("encoder-decoder")
 def encoder_decoder_table(model):
-    parts = [nested_table(weight_table_for(model.encoder), "encoder"),
-             nested_table(weight_table_for(model.decoder), "decoder")]
+    encoder_table = weight_table_for(model.encoder)
+    parts = [nested_table(encoder_table, "encoder"), nested_table(weight_table_for(model.decoder), "decoder")]
     params = parts[0]["params"] + parts[1]["params"]
     if model.enc_to_dec_proj is not None:
         params += dense("enc_to_dec_proj", "enc_to_dec_proj")
     return WeightTable(
         params,
+        tf_renames=tf_encoder_renames(encoder_table.base_model_prefix),
         ignored_keys=parts[0]["ignored_keys"] + parts[1]["ignored_keys"],
         other_head_keys=parts[0]["other_head_keys"] + parts[1]["other_head_keys"],
         buffers={**parts[0]["buffers"], **parts[1]["buffers"]},

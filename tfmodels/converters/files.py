@@ -327,6 +327,31 @@ class CheckpointReader:
         """Whether the keys come from TF variable names (legacy TF checkpoints, `tf_h5.py`)."""
         return any(isinstance(h, TranslatedTFHandle) for h in self._key_to_handle.values())
 
+    def rename_tf_keys(self, renames):
+        """Serves the translated keys of legacy TF tensors under `re.sub(pattern, replacement, key)` for each
+        `(pattern, replacement)` of `renames` in turn (`mapping.WeightTable.tf_renames`); other keys stay.
+
+        Raises:
+            CheckpointError: two tensors would get one key.
+        """
+        renamed = {}
+        for key, handle in self._key_to_handle.items():
+            new = key
+            if isinstance(handle, TranslatedTFHandle):
+                for pattern, replacement in renames:
+                    new = re.sub(pattern, replacement, new)
+            if new in renamed:
+                raise CheckpointError(f"{self.path}: the keys {renamed[new][0]!r} and {key!r} both become {new!r} "
+                                      "once the model's TF names are translated; the checkpoint is inconsistent.")
+            renamed[new] = (key, handle)
+        by_handle = {}
+        for new, (key, handle) in renamed.items():
+            if new != key:
+                by_handle.setdefault(id(handle), (handle, {}))[1][key] = new
+        for handle, new_keys in by_handle.values():
+            handle.rename(new_keys)
+        self._key_to_handle = {new: handle for new, (_, handle) in renamed.items()}
+
     def source_name(self, key):
         """`key` as an error message names it: with its TF variable name for legacy TF checkpoints."""
         handle = self._key_to_handle.get(key)

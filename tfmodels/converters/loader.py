@@ -95,6 +95,8 @@ def load_weights_from_reader(model, reader, ignore_mismatched_sizes=False, progr
     """
     table = weight_table_for(model)
     check_table_covers_model(model, table)
+    if table.tf_renames and getattr(reader, "translates_tf_names", False):
+        reader.rename_tf_keys(table.tf_renames)
     checkpoint_keys = set(reader.keys())
     lookup = _key_lookup(table, checkpoint_keys)
     plan, used, missing, mismatched, fresh, reinitialised = [], set(), [], [], [], []

@@ -286,6 +286,14 @@ class WeightTable:
             their owner (MMBT's user-supplied image encoder when it names no
             keys): neither loaded nor saved, and exempt from the check that
             every variable has a row.
+        tf_renames: `((regex, replacement), ...)` applied (`re.sub`, in order)
+            to the keys of a legacy TF checkpoint once translated from its
+            variable names (`tf_h5.pytorch_key`), where this model's TF class
+            named them otherwise than its PyTorch class: the main-layer scope
+            a TF composite keeps around a sub-model (`encoder.bert.*` ->
+            `encoder.*`), a sub-model's one-level variable (`final_logits_bias`
+            -> `generator.final_logits_bias`). What `transformers` 4.x did in
+            each TF class's `tf_to_pt_weight_rename`.
     """
 
     params: list
@@ -297,6 +305,7 @@ class WeightTable:
     tied: dict = dataclasses.field(default_factory=dict)
     checks: tuple = ()
     external_variables: tuple = ()
+    tf_renames: tuple = ()
 
     def __post_init__(self):
         from tfmodels.converters import buffers  # it imports this module

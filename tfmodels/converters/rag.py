@@ -78,4 +78,13 @@ def rag_table(model):
         buffers={k: v for part in parts for k, v in part["buffers"].items()},
         base_model_prefix="rag",  # a RagModel checkpoint loads into the heads and back, as in transformers
         is_head_model=is_head,
+        tf_renames=tf_generator_renames(weight_table_for(rag.generator), f"{base}generator"),
     )
+
+
+def tf_generator_renames(generator_table, prefix):
+    """`WeightTable.tf_renames` of a legacy TF RAG checkpoint: a generator variable with a one-level TF name
+    (TF BART's `final_logits_bias:0`) translates to its bare key (`final_logits_bias`), which in the RAG model
+    is `prefix.final_logits_bias`."""
+    return tuple((f"^{re.escape(p.hf_key)}$", f"{prefix}.{p.hf_key}") for p in generator_table.params
+                 if "." not in p.hf_key)

@@ -143,6 +143,12 @@ class TranslatedTFHandle:
     def keys(self):
         return list(self._entries)
 
+    def rename(self, new_keys):
+        """Serves the tensor of each key of `new_keys` (`{key: new key}`) under its new key from now on
+        (`files.CheckpointReader.rename_tf_keys`)."""
+        self._entries = {new_keys.get(k, k): v for k, v in self._entries.items()}
+        self._conformed = {new_keys.get(k, k): v for k, v in self._conformed.items()}
+
     def tf_name(self, key):
         """The TF variable name a PyTorch key was translated from."""
         return self._entries[key][2]

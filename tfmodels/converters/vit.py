@@ -70,7 +70,9 @@ def vit_backbone(backbone):
 def vit_table(model):
     """The table of any ViT/DeiT class (backbone, image classification, teacher, SimMIM)."""
     is_head = hasattr(model, "backbone")
-    prefix = model.base_model_prefix
+    # The bare model's keys are unprefixed, but it also loads a head's checkpoint (`vit.*` / `deit.*`; a legacy
+    # TF `TFViTModel` keeps its main layer `vit` too), as in transformers.
+    prefix = model.base_model_prefix if is_head else model.model_type
     params = prefixed(prefix if is_head else "", vit_backbone(model.backbone if is_head else model))
     params += classifier_heads(model)
     for name in ("cls_classifier", "distillation_classifier"):

@@ -77,7 +77,9 @@ def wav2vec2_backbone(backbone):
 def wav2vec2_table(model):
     """The table of any Wav2Vec2 class (backbone, CTC, classification, pre-training)."""
     is_head, backbone = split_head_model(model)
-    prefix = model.base_model_prefix
+    # The bare model's keys are unprefixed, but it also loads a head's checkpoint (`wav2vec2.*`; a legacy TF
+    # `TFWav2Vec2Model` keeps its main layer `wav2vec2` too), as in transformers.
+    prefix = model.base_model_prefix if is_head else model.model_type
     params = prefixed(prefix if is_head else "", wav2vec2_backbone(backbone))
     for name in ("lm_head", "projector", "classifier", "project_hid", "project_q"):
         if hasattr(model, name):

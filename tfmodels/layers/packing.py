@@ -22,11 +22,15 @@ import tensorflow as tf
 
 
 class TokenPacking:
-    """Where a padded batch's real tokens are.
+    """Where a padded batch's real tokens are, and how to pack and unpack them.
 
     Attributes:
-        indices: int32 `(tokens,)`, each real token's flat position
-            `b * seq_len + s`, in row-major order.
+        gather_indices: int32 `(packed,)`, the flat position `b * seq_len + s`
+            of each packed row: the real tokens in row-major order, then (with
+            `multiple`) filler rows that repeat position 0.
+        scatter_indices: int32 `(packed,)`, where `unpack` writes each packed
+            row: the same positions, filler rows to a scratch row past the
+            batch that is dropped.
         batch_size: int32 scalar tensor.
         seq_len: int32 scalar tensor.
         static_shape: `(batch, seq_len)` as far as known while tracing
@@ -36,40 +40,58 @@ class TokenPacking:
     calls as one argument.
     """
 
-    def __init__(self, indices, batch_size, seq_len, static_shape=(None, None)):
-        self.indices = indices
+    def __init__(self, gather_indices, scatter_indices, batch_size, seq_len, static_shape=(None, None)):
+        self.gather_indices = gather_indices
+        self.scatter_indices = scatter_indices
         self.batch_size = batch_size
         self.seq_len = seq_len
         self.static_shape = tuple(static_shape)
 
     @classmethod
-    def from_attention_mask(cls, attention_mask):
+    def from_attention_mask(cls, attention_mask, multiple=1):
         """Packing of the nonzero entries of `attention_mask` `(batch, seq_len)` (bool or 0/1 numbers).
 
+        Args:
+            attention_mask: `(batch, seq_len)` tensor, nonzero = real token.
+            multiple: int, the packed row count is rounded up to a multiple of
+                it with filler rows, so batches of similar token counts share
+                the matmul shapes oneDNN compiles (and caches) per shape.
+
         Raises:
-            ValueError: if `attention_mask` is not 2-D.
+            ValueError: if `attention_mask` is not 2-D or `multiple < 1`.
         """
         attention_mask = tf.convert_to_tensor(attention_mask)
         if attention_mask.shape.rank != 2:
             raise ValueError("Packed tokens need a padding mask of shape (batch, seq_len). "
                              f"Received: attention_mask of shape {attention_mask.shape}")
+        if not isinstance(multiple, int) or multiple < 1:
+            raise ValueError(f"multiple must be a positive int. Received: multiple={multiple!r}")
         shape = tf.shape(attention_mask, out_type=tf.int32)
         flat = tf.reshape(tf.not_equal(attention_mask, tf.zeros((), attention_mask.dtype)), [-1])
         indices = tf.cast(tf.where(flat)[:, 0], tf.int32)
-        return cls(indices, shape[0], shape[1], tuple(attention_mask.shape))
+        gather_indices = scatter_indices = indices
+        if multiple > 1:
+            count = tf.shape(indices)[0]
+            filler = (-count) % multiple
+            gather_indices = tf.concat([indices, tf.zeros([filler], tf.int32)], 0)
+            scatter_indices = tf.concat([indices, tf.fill([filler], shape[0] * shape[1])], 0)
+        return cls(gather_indices, scatter_indices, shape[0], shape[1], tuple(attention_mask.shape))
 
     def pack(self, x):
-        """`(batch, seq_len, ...)` -> `(1, tokens, ...)`, the real tokens only."""
+        """`(batch, seq_len, ...)` -> `(1, packed, ...)`, the real tokens (and filler rows)."""
         flat = tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
-        packed = tf.gather(flat, self.indices)[None]
+        packed = tf.gather(flat, self.gather_indices)[None]
         packed.set_shape([1, None, *x.shape[2:]])
         return packed
 
     def unpack(self, x):
-        """`(1, tokens, ...)` -> `(batch, seq_len, ...)`, zeros at padded positions."""
+        """`(1, packed, ...)` -> `(batch, seq_len, ...)`, zeros at padded positions."""
         rest = tf.shape(x)[2:]
         rows = self.batch_size * self.seq_len
-        flat = tf.scatter_nd(self.indices[:, None], x[0], tf.concat([[rows], rest], 0))
+        if self.scatter_indices is self.gather_indices:  # no filler rows
+            flat = tf.scatter_nd(self.scatter_indices[:, None], x[0], tf.concat([[rows], rest], 0))
+        else:
+            flat = tf.scatter_nd(self.scatter_indices[:, None], x[0], tf.concat([[rows + 1], rest], 0))[:rows]
         padded = tf.reshape(flat, tf.concat([[self.batch_size, self.seq_len], rest], 0))
         padded.set_shape([*self.static_shape, *x.shape[2:]])
         return padded

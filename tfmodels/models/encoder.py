@@ -89,6 +89,9 @@ class EncoderModel(PreTrainedModel):
     cross_attention_capable = False
     # Packed tokens (`use_packed_tokens`): off unless asked for; a class default so every relative has it.
     packed_tokens = False
+    # Packed row counts are rounded up to a multiple of this (`TokenPacking.from_attention_mask`): oneDNN compiles
+    # a matmul per shape, and batches of similar token counts then share them.
+    packed_token_multiple = 64
 
     def __init__(self, add_pooling_layer=True, **kwargs):
         super().__init__(**kwargs)
@@ -382,7 +385,7 @@ class EncoderModel(PreTrainedModel):
         if reason is not None:
             raise ValueError(f"{type(self).__name__} cannot run packed tokens: {reason}. "
                              "Call use_packed_tokens(False).")
-        return TokenPacking.from_attention_mask(attention_mask)
+        return TokenPacking.from_attention_mask(attention_mask, self.packed_token_multiple)
 
     def _run(self, inputs, training, output_attentions, output_hidden_states, past_key_values=None,
              cache_update_index=None, cross_key_values=None, packed_tokens=None):
