@@ -25,7 +25,7 @@ demo: install
 	tfmodels demo
 
 test: install
-	$(PYTHON) -m pytest -q -n $(TEST_WORKERS)
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 test-all: install
 	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) -m ""

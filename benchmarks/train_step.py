@@ -23,6 +23,7 @@ Usage:
 
 import argparse
 import os
+import statistics
 import sys
 import time
 
@@ -38,7 +39,7 @@ def parse_args():
     parser.add_argument("--quick", action="store_true", help="2 layers, 1 warm-up + 2 timed steps")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seq-len", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per configuration")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per configuration (the median is reported)")
     parser.add_argument("--devices", type=int, default=2, help="logical CPU devices for MirroredStrategy (0: skip)")
     parser.add_argument("--skip-torch", action="store_true")
     args = parser.parse_args()
@@ -58,7 +59,8 @@ def make_batch(batch_size, seq_len, seed=0):
 
 
 def time_tfmodels(args, jit_compile, strategy=None, batch_size=None):
-    """Seconds per `fit()` step (mean over `args.steps` after one warm-up step)."""
+    """Seconds per `fit()` step (median of `args.steps` step times after one warm-up step), and the first
+    `fit()` call's seconds (trace/compile + one step)."""
     import keras
     import tensorflow as tf
 
@@ -75,9 +77,26 @@ def time_tfmodels(args, jit_compile, strategy=None, batch_size=None):
     start = time.perf_counter()
     model.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0)  # trace/compile + first step
     first = time.perf_counter() - start
-    start = time.perf_counter()
-    model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0)
-    return (time.perf_counter() - start) / args.steps, first
+    ends = StepEnds()
+    model.fit(dataset, steps_per_epoch=args.steps + 1, epochs=1, verbose=0, callbacks=[ends])
+    # Between consecutive batch ends: one whole step, without fit()'s per-call set-up (data adapter, iterator,
+    # callbacks), which a real epoch amortises over thousands of steps; PyTorch's side times its step alone too.
+    return statistics.median(b - a for a, b in zip(ends.times, ends.times[1:])), first
+
+
+def StepEnds():
+    """A Keras callback recording `time.perf_counter()` at the end of every training batch."""
+    import keras
+
+    class _StepEnds(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append(time.perf_counter())
+
+    return _StepEnds()
 
 
 def time_torch(args):
@@ -99,10 +118,12 @@ def time_torch(args):
         optimizer.zero_grad(set_to_none=True)
 
     step()  # warm-up
-    start = time.perf_counter()
+    times = []
     for _ in range(args.steps):
+        start = time.perf_counter()
         step()
-    return (time.perf_counter() - start) / args.steps
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def main():
@@ -113,7 +134,7 @@ def main():
     import tensorflow as tf
 
     print(f"BERT-base shape, {BERT_BASE['num_hidden_layers']} layers, batch {args.batch_size} x {args.seq_len}, "
-          f"{args.steps} timed steps after 1 warm-up; host CPUs: {os.cpu_count()}")
+          f"{args.steps} timed steps after 1 warm-up (medians); host CPUs: {os.cpu_count()}")
     results = {}
     results["tfmodels graph"], first_graph = time_tfmodels(args, jit_compile=False)
     results["tfmodels XLA"], first_xla = time_tfmodels(args, jit_compile=True)

@@ -246,7 +246,7 @@ def test_max_time_with_beams_finishes_the_hypotheses(models):
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(stop_strings=["\n"]), ValueError, "stop_strings.*StopOnTokenSequences"),
+    (dict(stop_strings=["\n"]), ValueError, "stop_strings=.*tokenizer=tokenizer"),
     (dict(streamer=Recorder(), num_beams=2), ValueError, "streamer cannot be used with beam search"),
     (dict(streamer=object()), TypeError, "put\\(value\\) and end\\(\\)"),
     (dict(output_attentions=True), ValueError, "output_attentions"),

@@ -147,6 +147,15 @@ def test_text_generation_options(pipelines, options):
           ours_only=NO_XLA, **GREEDY, **options)
 
 
+def test_text_generation_stop_sequence(pipelines):
+    """`stop_sequence` (generate()'s `stop_strings` with the pipeline's tokenizer), picked from the plain text."""
+    prompt, options = SENTENCES[1], {**GREEDY, "max_new_tokens": 10}
+    plain = pipelines("text-generation", "gpt2")[1](prompt, **options)[0]["generated_text"][len(prompt):]
+    stop = next(plain[i:i + 2] for i in range(1, len(plain) - 3) if "\ufffd" not in plain[i:i + 2])
+    expected = check(pipelines, "text-generation", "gpt2", prompt, stop_sequence=stop, ours_only=NO_XLA, **options)
+    assert len(expected[0]["generated_text"]) < len(prompt) + len(plain)  # the stop sequence cut the text
+
+
 @pytest.mark.slow
 def test_text_generation_xla(pipelines):
     check(pipelines, "text-generation", "gpt2", SENTENCES[2], **GREEDY)  # the pipeline default: jit_compile=True

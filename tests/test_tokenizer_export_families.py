@@ -291,7 +291,8 @@ import numpy as np, tensorflow as tf, tensorflow_text  # noqa: F401  (registers 
 assert "tfmodels" not in sys.modules and "keras_hub" not in sys.modules
 loaded = tf.saved_model.load(sys.argv[1])
 texts = tf.constant(json.loads(sys.argv[2]))
-print(json.dumps({name: {k: v.numpy().tolist() for k, v in loaded.signatures[name](text=texts).items()}
+print(json.dumps({name: {k: [s.decode() for s in v.numpy()] if v.dtype == tf.string else v.numpy().tolist()
+                         for k, v in loaded.signatures[name](text=texts).items()}
                   for name in json.loads(sys.argv[3])}))
 """
 

@@ -89,6 +89,21 @@ def _generation_options(args):
     return options
 
 
+def _with_stop_strings_tokenizer(generation, model, directory):
+    """`generation` with the checkpoint's `transformers` tokenizer when stop strings (`--generation-config` or the
+    checkpoint's `generation_config.json`) need one: `generate(stop_strings=...)` reads its vocabulary."""
+    stored = dict(getattr(model, "generation_config", None) or {})
+    if generation is None or "tokenizer" in generation or not (generation.get("stop_strings")
+                                                                or stored.get("stop_strings")):
+        return generation
+    try:
+        import transformers
+    except ImportError:
+        raise ValueError("stop_strings need the checkpoint's tokenizer, read with transformers.AutoTokenizer: "
+                         "install transformers, or export without stop_strings.") from None
+    return {**generation, "tokenizer": transformers.AutoTokenizer.from_pretrained(str(directory))}
+
+
 def _export(args):
     from tfmodels.export import export_saved_model
 
@@ -96,6 +111,8 @@ def _export(args):
     generation = _generation_options(args)
     if args.max_length is not None and not args.tokenizer:
         raise ValueError("--max-length sets the in-graph tokenizer's length; it needs --tokenizer.")
+    if args.text_pairs and not args.tokenizer:
+        raise ValueError("--text-pairs adds sentence-pair signatures of the in-graph tokenizer; it needs --tokenizer.")
     directory, cls = _model_class(args.source, args.task)
     tokenizer = None
     if args.tokenizer:
@@ -105,14 +122,15 @@ def _export(args):
         image_processor = directory if args.image_processor == "auto" else args.image_processor
     print(f"Exporting {directory} as {cls.__name__} to SavedModel {args.destination}")
     model = cls.from_pretrained(directory, progress=True)
+    generation = _with_stop_strings_tokenizer(generation, model, directory)
     export_saved_model(model, args.destination, overwrite=args.overwrite, tokenizer=tokenizer,
-                       max_length=args.max_length, generation=generation, image_processor=image_processor)
+                       max_length=args.max_length, generation=generation, image_processor=image_processor,
+                       text_pairs=args.text_pairs)
     names = ["serving_default"] + (["generate"] if generation else [])
     if tokenizer:
-        from tfmodels.export.marian_tokenizer import is_marian_tokenizer
         from tfmodels.export.saved_model import text_signature_names
 
-        names += text_signature_names(model, generation is not None, detokenize=is_marian_tokenizer(tokenizer))
+        names += text_signature_names(model, generation is not None, args.text_pairs)
     if image_processor:
         names += ["serve_images", "serve_image_bytes", "preprocess_images"]
     print(f"Wrote {args.destination} (signatures {', '.join(names)}; inspect with "
@@ -181,14 +199,17 @@ def build_parser():
     text = export.add_argument_group("in-graph tokenizer (raw strings in)")
     text.add_argument("--tokenizer", metavar="PATH",
                       help="tokenizer.json or a directory holding one ('auto': SRC's own) for the extra signatures "
-                           "'serve_text' (string tensor 'text' in; not for encoder-decoders), 'tokenize' and, with "
-                           "--generation, 'generate_text'; WordPiece, byte-level BPE and Unigram (SentencePiece) "
-                           "tokenizers, and Marian's (source.spm + vocab.json; also 'detokenize', and 'generate_text' "
-                           "returns the translated 'text' too); loading the SavedModel then needs "
+                           "'serve_text' (string tensor 'text' in; not for encoder-decoders), 'tokenize', "
+                           "'detokenize' (ids to text) and, with --generation, 'generate_text' (text in, ids and "
+                           "text out); WordPiece, byte-level BPE and Unigram (SentencePiece) "
+                           "tokenizers, and Marian's (source.spm + vocab.json); loading the SavedModel then needs "
                            "`import tensorflow_text`")
     text.add_argument("--max-length", type=int, metavar="N",
                       help="length the in-graph tokenizer pads/truncates to (default: the tokenizer's truncation "
                            "length, else 512; at most the model's max_position_embeddings)")
+    text.add_argument("--text-pairs", action="store_true",
+                      help="also the sentence-pair signatures 'serve_text_pair', '<task>_text_pair', 'tokenize_pair' "
+                           "(string tensors 'text' and 'text_pair' in; longest_first truncation)")
     images = export.add_argument_group("in-graph image preprocessing (raw or encoded images in)")
     images.add_argument("--image-processor", metavar="PATH",
                         help="preprocessor_config.json or a directory holding one ('auto': SRC's own) for the extra "
@@ -208,7 +229,8 @@ def build_parser():
                           "(default: %(default)s)")
     gen.add_argument("--generation-config", metavar="JSON",
                      help="other generate() arguments as JSON, e.g. '{\"num_beams\": 4}' or "
-                          "'{\"do_sample\": true, \"top_p\": 0.9}'")
+                          "'{\"do_sample\": true, \"top_p\": 0.9}'; stop_strings use the checkpoint's "
+                          "tokenizer (transformers.AutoTokenizer)")
     export.set_defaults(func=_export)
 
     demo = commands.add_parser(

@@ -1,5 +1,6 @@
 """SavedModel export for TF Serving and `tf.saved_model.load`."""
 
+import logging
 import os
 import shutil
 import tempfile
@@ -13,6 +14,9 @@ from tfmodels.generation.seq2seq import Seq2SeqGenerationMixin
 # Inputs a serving client sends; position ids are derived in-graph.
 _SERVING_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _TOKENIZER_OUTPUTS = ("input_ids", "attention_mask", "token_type_ids")  # what InGraphTokenizer returns
+_TEXT = tf.TensorSpec([None], tf.string, name="text")
+_TEXT_PAIR = tf.TensorSpec([None], tf.string, name="text_pair")
+logger = logging.getLogger(__name__)
 
 
 def serving_input_names(model):
@@ -96,10 +100,10 @@ def make_raw_serving_function(model, raw_specs, featurize, output_names=None, po
     return serve
 
 
-def make_text_serving_function(model, tokenizer, output_names=None, postprocess=None):
-    """A `tf.function` over a string tensor `text (batch,)`: tokenizes in-graph
-    with `tokenizer` (an `InGraphTokenizer`) and returns the model's serving
-    outputs, or `postprocess(model, outputs, inputs)` when given."""
+def make_text_serving_function(model, tokenizer, output_names=None, postprocess=None, pairs=False):
+    """A `tf.function` over a string tensor `text (batch,)` (with `pairs`, also `text_pair (batch,)`:
+    sentence pairs): tokenizes in-graph with `tokenizer` (an `InGraphTokenizer`) and returns the model's
+    serving outputs, or `postprocess(model, outputs, inputs)` when given."""
     model.build_from_dummy_inputs()
     if _input_rank(model) != 2:
         raise ValueError(f"Text signatures need (batch, seq_len) inputs; {type(model).__name__} takes rank "
@@ -107,11 +111,11 @@ def make_text_serving_function(model, tokenizer, output_names=None, postprocess=
     names = serving_input_names(model)
 
     def featurize(raw):
-        features = tokenizer(raw["text"])
+        features = tokenizer.encode_pair(raw["text"], raw["text_pair"]) if pairs else tokenizer(raw["text"])
         return {name: features[name] for name in names if name in tokenizer.model_input_names}
 
-    return make_raw_serving_function(model, [tf.TensorSpec([None], tf.string, name="text")], featurize,
-                                     output_names, postprocess)
+    return make_raw_serving_function(model, [_TEXT, _TEXT_PAIR] if pairs else [_TEXT], featurize, output_names,
+                                     postprocess)
 
 
 def image_input_specs(model, processor, image_bytes=False):
@@ -183,12 +187,15 @@ def make_text_generation_function(model, tokenizer, generate, detokenizer=None):
     `InGraphTokenizer`; prompts left-padded for a causal LM) and returns the `generate` signature's
     `sequences` (see `make_generation_function`).
 
-    With `detokenizer` (Marian's `MarianInGraphDetokenizer`), text out as well: `text (batch *
-    num_return_sequences,)`, the decoded `sequences` (for a causal LM the prompt and its continuation,
-    the prompt padding left out)."""
+    With `detokenizer` (an `InGraphDetokenizer`; Marian's `MarianInGraphDetokenizer`), text out as well:
+    `text (batch * num_return_sequences,)`, the decoded `sequences` (the prompt and its continuation for a
+    causal LM, the decoder's output for an encoder-decoder; the prompt padding left out), as `tokenizer.decode(sequences, skip_special_tokens=True)`,
+    and for a causal LM `generated_text`, the continuation alone
+    (`tokenizer.decode(sequences[:, prompt_len:], skip_special_tokens=True)`).
+    """
     encoder_decoder = isinstance(model, Seq2SeqGenerationMixin)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    @tf.function(input_signature=[_TEXT])
     def generate_text(text):
         features = tokenizer.encode(text, pad_left=False if encoder_decoder else True)
         outputs = generate(input_ids=features["input_ids"], attention_mask=features["attention_mask"])
@@ -199,27 +206,40 @@ def make_text_generation_function(model, tokenizer, generate, detokenizer=None):
             return {"sequences": sequences, "text": detokenizer.decode(sequences)}
         returned = tf.shape(sequences)[0] // tf.shape(text)[0]  # num_return_sequences: rows b * n + r
         prompt_mask = tf.repeat(features["attention_mask"], returned, axis=0)  # (rows, prompt_len)
-        mask = tf.concat([prompt_mask, tf.ones_like(sequences[:, tokenizer.max_length:])], axis=1)
-        return {"sequences": sequences, "text": detokenizer.decode(sequences, mask=mask)}
+        new_tokens = sequences[:, tokenizer.max_length:]
+        mask = tf.concat([prompt_mask, tf.ones_like(new_tokens)], axis=1)
+        return {"sequences": sequences, "text": detokenizer.decode(sequences, mask=mask),
+                "generated_text": detokenizer.decode(new_tokens)}
 
     return generate_text
 
 
-def text_signature_names(model, generation, detokenize=False):
-    """The names of the text signatures `export_saved_model(model, tokenizer=..., generation=...)` adds
-    (`detokenize`: the tokenizer's decoder runs in-graph, as Marian's)."""
-    names = ["tokenize"] + (["detokenize"] if detokenize else []) + (["generate_text"] if generation else [])
+def text_signature_names(model, generation, text_pairs=False, detokenize=True):
+    """The names of the text signatures `export_saved_model(model, tokenizer=..., generation=...,
+    text_pairs=...)` adds (`detokenize`: the tokenizer's decoder runs in-graph)."""
+    pairs = text_pairs
+    names = ["tokenize"] + (["tokenize_pair"] if pairs else []) + (["detokenize"] if detokenize else [])
+    names += ["generate_text"] if generation else []
     if all(name in _TOKENIZER_OUTPUTS for name in serving_input_names(model)):
-        names.append("serve_text")
+        names += ["serve_text"] + (["serve_text_pair"] if pairs else [])
         task = task_signature(model)
         if task is not None:
-            names.append(f"{task[0]}_text")
+            names += [f"{task[0]}_text"] + ([f"{task[0]}_text_pair"] if pairs else [])
     return names
 
 
 def _in_graph_detokenizer(tokenizer):
-    """The in-graph tokenizer's decoder (Marian's `MarianInGraphDetokenizer`), or None."""
-    return getattr(tokenizer, "detokenizer", None)
+    """The in-graph tokenizer's decoder: Marian's own (`MarianInGraphDetokenizer`), else an
+    `InGraphDetokenizer` from its `tokenizer.json`, or None (logged) when that cannot run in-graph."""
+    from tfmodels.export.detokenizer import InGraphDetokenizer
+
+    if getattr(tokenizer, "detokenizer", None) is not None:
+        return tokenizer.detokenizer
+    try:
+        return InGraphDetokenizer(tokenizer)
+    except ValueError as error:
+        logger.warning("No detokenize signature, and generate_text returns no text: %s", error)
+        return None
 
 
 def _max_positions(model):
@@ -228,7 +248,7 @@ def _max_positions(model):
 
 
 def build_signatures(model, output_names=None, tokenizer=None, max_length=None, task_signatures=True,
-                     generation=None, serving_postprocess=None, image_processor=None):
+                     generation=None, serving_postprocess=None, image_processor=None, text_pairs=False):
     """The SavedModel signatures for `model` (see `export_saved_model`).
 
     Returns:
@@ -254,6 +274,10 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
                              f"max_position_embeddings={limit}. Pass max_length=<= {limit}.")
         modules["tokenizer"] = in_graph
         signatures["tokenize"] = in_graph.__call__
+        pairs = bool(text_pairs)
+        if pairs:
+            in_graph.check_pairs()
+            signatures["tokenize_pair"] = tf.function(in_graph.encode_pair, input_signature=[_TEXT, _TEXT_PAIR])
         detokenizer = _in_graph_detokenizer(in_graph)
         if detokenizer is not None:
             modules["detokenizer"] = detokenizer
@@ -271,9 +295,11 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
                              f"also takes {missing}. Pass generation={{...}} for a `generate_text` signature, or "
                              "export without tokenizer=.")
         if not missing:
-            signatures["serve_text"] = make_text_serving_function(model, in_graph, output_names)
-            if task is not None:
-                signatures[f"{task[0]}_text"] = make_text_serving_function(model, in_graph, postprocess=task[1])
+            for suffix, pair in (("text", False), ("text_pair", True))[:2 if pairs else 1]:
+                signatures[f"serve_{suffix}"] = make_text_serving_function(model, in_graph, output_names, pairs=pair)
+                if task is not None:
+                    signatures[f"{task[0]}_{suffix}"] = make_text_serving_function(model, in_graph, postprocess=task[1],
+                                                                                   pairs=pair)
     if image_processor is not None:
         processor = _in_graph_image_processor(model, image_processor)
         modules["image_processor"] = processor
@@ -289,7 +315,8 @@ def build_signatures(model, output_names=None, tokenizer=None, max_length=None, 
 
 
 def export_saved_model(model, directory, output_names=None, overwrite=False, tokenizer=None, max_length=None,
-                       task_signatures=True, generation=None, serving_postprocess=None, image_processor=None):
+                       task_signatures=True, generation=None, serving_postprocess=None, image_processor=None,
+                       text_pairs=False):
     """Exports `model` as a SavedModel with a `serving_default` signature.
 
     The signature takes int32 tensors with dynamic batch and sequence
@@ -314,18 +341,25 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
       `answer_span`; see `tfmodels.export.signatures`;
     - with `tokenizer`: `serve_text` (the `serving_default` outputs from a
       string tensor `text (batch,)`, tokenized in-graph, padded to
-      `max_length`), `<task>_text`, and `tokenize` (the token ids the model
-      sees); with `generation` too, `generate_text` (`sequences` from raw
-      prompts or sources; `max_length <= prompt_length`). An encoder-decoder
+      `max_length`), `<task>_text`, `tokenize` (the token ids the model
+      sees) and `detokenize` (int32 `input_ids (batch, seq_len)` to
+      `text (batch,)`, as `tokenizer.decode(ids, skip_special_tokens=True)`;
+      see `tfmodels.export.detokenizer`); with `generation` too,
+      `generate_text` (`sequences` from raw prompts or sources, and their
+      decoded `text`, for a causal LM also the continuation alone,
+      `generated_text`; `max_length <= prompt_length`). With `text_pairs`
+      too, the sentence-pair signatures over string `text (batch,)` and
+      `text_pair (batch,)`: `tokenize_pair`, `serve_text_pair`,
+      `<task>_text_pair` (the pair template of the tokenizer's
+      post-processor, `longest_first` truncation, as `tokenizer(text,
+      text_pair, truncation=True, max_length=max_length)`). An encoder-decoder
       (T5, BART, ...) gets `generate_text` but no `serve_text` (its serving
       inputs include `decoder_input_ids`). Tokenizers that run in-graph:
       WordPiece (BERT family), byte-level BPE (GPT-2, RoBERTa, BART, ...),
       Unigram (T5, ALBERT, XLNet, XLM-R, CamemBERT, mBART, Pegasus, ...);
       see `tfmodels.export.tokenizer`; and Marian's (`source.spm` +
-      `vocab.json`, `tfmodels.export.marian_tokenizer`), which
-      adds `detokenize` (int32 `input_ids` -> string text), and whose
-      `generate_text` also returns the decoded `text` (translations).
-      Loading such a SavedModel needs the
+      `vocab.json`, `tfmodels.export.marian_tokenizer`; ids and text as
+      `MarianTokenizer`). Loading such a SavedModel needs the
       TF Text ops: `import tensorflow_text` first;
     - with `image_processor`: `serve_images` (the `serving_default` outputs
       from uint8 `images (batch, height, width, 3)`, one size per call,
@@ -364,6 +398,8 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
             `preprocessor_config.json` dict, a checkpoint directory holding one,
             or an `InGraphImageProcessor`, for the image signatures; its output
             size must be fixed and equal to the model's image size.
+        text_pairs: with `tokenizer`, add the sentence-pair signatures
+            (cross-encoders, NLI, question/passage classifiers).
 
     Returns:
         `pathlib.Path` of the SavedModel directory.
@@ -371,6 +407,7 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
     Raises:
         FileExistsError: `directory` exists, is not empty and `overwrite` is False.
         ValueError: a tokenizer that cannot run in-graph (`InGraphTokenizer`),
+            or, with `text_pairs`, cannot tokenize pairs (`check_pairs`),
             a tokenizer `max_length` above the model's positions or the
             generation `prompt_length`, or a `tokenizer` for a model whose
             serving inputs it does not produce, without `generation`.
@@ -382,7 +419,7 @@ def export_saved_model(model, directory, output_names=None, overwrite=False, tok
         raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True "
                               "(`tfmodels export --overwrite`) to replace it.")
     signatures, modules = build_signatures(model, output_names, tokenizer, max_length, task_signatures, generation,
-                                           serving_postprocess, image_processor)
+                                           serving_postprocess, image_processor, text_pairs)
     module = tf.Module()
     module.model = model
     module.serve = signatures["serving_default"]

@@ -31,7 +31,11 @@ special tokens and type ids (`BertProcessing`, `RobertaProcessing`,
 `text </s>`, XLNet's `text <sep> <cls>`) are added around the text, which is
 truncated to `max_length` and padded to it (static shape, so the model
 behind it compiles once; left padding where `tokenizer.json` says so).
-Single sequences only (no pairs).
+Sentence pairs (`encode_pair`) get the post-processor's pair template
+(`[CLS] a [SEP] b [SEP]` with type ids 0 then 1, RoBERTa's
+`<s> a </s></s> b </s>`, `TemplateProcessing` `pair`) and are truncated
+with `tokenizers`' `longest_first` strategy.
+`tfmodels.export.detokenizer.InGraphDetokenizer` maps ids back to text.
 
 Anything else is refused with a `ValueError` naming the stage: other models
 (WordLevel, BPE with byte fallback or `ignore_merges`, the SentencePiece BPE
@@ -82,33 +86,89 @@ def read_tokenizer_json(tokenizer):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _special_tokens(post_processor):
-    """`(start, end, sequence_type_id)` around a single sequence, from the post-processor; `start` and
-    `end` are lists of `(id, type_id)`."""
+def clean_up_tokenization_spaces(tokenizer, config):
+    """`clean_up_tokenization_spaces` as `transformers` reads it: the tokenizer object's attribute, else the
+    `tokenizer_config.json` beside a `tokenizer.json` path, else False (its default); never for BPE models."""
+    if config["model"].get("type") == "BPE":  # transformers skips it for BPE (it corrupts the text)
+        return False
+    if hasattr(tokenizer, "clean_up_tokenization_spaces"):
+        return bool(tokenizer.clean_up_tokenization_spaces)
+    if isinstance(tokenizer, (str, Path)):
+        path = Path(tokenizer)
+        tokenizer_config = (path if path.is_dir() else path.parent) / "tokenizer_config.json"
+        if tokenizer_config.is_file():
+            return bool(json.loads(tokenizer_config.read_text(encoding="utf-8")).get("clean_up_tokenization_spaces"))
+    return False
+
+
+def _special_tokens(post_processor, pair=False):
+    """The post-processor's template: `(specials, sequence_type_ids)`, with `specials` the lists of
+    `(id, type_id)` before, between and after the sequences (2 lists for a single sequence, 3 for a
+    pair) and `sequence_type_ids` the type id of each sequence (`tokenizers`: 0, and 1 for the second
+    of a pair without a template)."""
+    sequences = 2 if pair else 1
     if post_processor is None:
-        return [], [], 0
+        return [[] for _ in range(sequences + 1)], [0, 1][:sequences]
     kind = post_processor.get("type")
     if kind == "Sequence":  # e.g. ByteLevel (offsets only) then TemplateProcessing
         parts = [p for p in post_processor["processors"] if p.get("type") != "ByteLevel"]
         if len(parts) > 1:
             raise ValueError(f"Unsupported post_processor Sequence for in-graph tokenization: "
                              f"{[p.get('type') for p in post_processor['processors']]}")
-        return _special_tokens(parts[0] if parts else None)
+        return _special_tokens(parts[0] if parts else None, pair)
     if kind == "ByteLevel":
-        return [], [], 0
+        return _special_tokens(None, pair)
     if kind in ("BertProcessing", "RobertaProcessing"):
-        return [(post_processor["cls"][1], 0)], [(post_processor["sep"][1], 0)], 0
+        cls, sep = post_processor["cls"][1], post_processor["sep"][1]
+        if not pair:
+            return [[(cls, 0)], [(sep, 0)]], [0]
+        if kind == "BertProcessing":  # [CLS] a [SEP] b [SEP], type ids 0 then 1
+            return [[(cls, 0)], [(sep, 0)], [(sep, 1)]], [0, 1]
+        return [[(cls, 0)], [(sep, 0), (sep, 0)], [(sep, 0)]], [0, 0]  # <s> a </s></s> b </s>, all type 0
     if kind == "TemplateProcessing":
-        start, end, seen_sequence, sequence_type = [], [], False, 0
-        for piece in post_processor["single"]:
+        template = post_processor["pair" if pair else "single"]
+        specials, sequence_types, order = [[]], [], []
+        for piece in template:
             if "Sequence" in piece:
-                seen_sequence, sequence_type = True, piece["Sequence"].get("type_id", 0)
+                order.append(piece["Sequence"]["id"])
+                sequence_types.append(piece["Sequence"].get("type_id", 0))
+                specials.append([])
                 continue
             token = piece["SpecialToken"]
             ids = post_processor["special_tokens"][token["id"]]["ids"]
-            (end if seen_sequence else start).extend((i, token.get("type_id", 0)) for i in ids)
-        return start, end, sequence_type
+            specials[-1].extend((i, token.get("type_id", 0)) for i in ids)
+        if order != ["A", "B"][:sequences]:
+            raise ValueError(f"In-graph tokenization supports {'pair' if pair else 'single'} templates with "
+                             f"the sequences {['A', 'B'][:sequences]} once each, in order. Received: {order}")
+        return specials, sequence_types
     raise ValueError(f"Unsupported post_processor type for in-graph tokenization. Received: {kind!r}")
+
+
+def longest_first(length_a, length_b, budget):
+    """The lengths `tokenizers` truncates a pair to with the `longest_first` strategy (`stride=0`).
+
+    Nothing is cut when both fit in `budget`; otherwise the longer sequence is
+    cut to what the shorter leaves, or, when the shorter alone takes more than
+    half, both to half the budget (the longer one gets the odd token; the
+    second one when they are equally long).
+
+    Args:
+        length_a: int32 tensor `(batch,)`, the first sequence's length before truncation.
+        length_b: int32 tensor `(batch,)`, the second's.
+        budget: int, the tokens left for text after the pair's special tokens.
+
+    Returns:
+        `(length_a, length_b)` int32 tensors `(batch,)`.
+    """
+    short = tf.minimum(length_a, length_b)
+    cut_long = tf.where(short > budget, short, tf.maximum(short, budget - short))
+    halve = short + cut_long > budget
+    short = tf.where(halve, budget // 2, short)
+    cut_long = tf.where(halve, budget // 2 + budget % 2, cut_long)
+    fits = length_a + length_b <= budget
+    a_longer = length_a > length_b
+    return (tf.where(fits, length_a, tf.where(a_longer, cut_long, short)),
+            tf.where(fits, length_b, tf.where(a_longer, short, cut_long)))
 
 
 def _token_to_id(model):
@@ -167,6 +227,8 @@ class InGraphTokenizer(tf.Module):
         import keras_hub  # noqa: F401  (registers the tensorflow-text ops as well)
 
         config = read_tokenizer_json(tokenizer)
+        self.tokenizer_json = json.dumps(config)  # for `InGraphDetokenizer`
+        self.clean_up_tokenization_spaces = clean_up_tokenization_spaces(tokenizer, config)
         kind = (config.get("model") or {}).get("type")
         if kind not in MODELS:
             raise ValueError("In-graph tokenization supports WordPiece, byte-level BPE and Unigram tokenizers. "
@@ -180,12 +242,16 @@ class InGraphTokenizer(tf.Module):
             raise ValueError(f"In-graph tokenization truncates on the right. Received: truncation direction "
                              f"{truncation.get('direction')!r}")
         self.max_length = int(max_length or truncation.get("max_length") or 512)
-        start, end, self.sequence_type_id = _special_tokens(config.get("post_processor"))
-        self.start_ids, self.end_ids = [i for i, _ in start], [i for i, _ in end]
-        self.start_type_ids, self.end_type_ids = [t for _, t in start], [t for _, t in end]
+        specials, (self.sequence_type_id,) = _special_tokens(config.get("post_processor"))
+        (self.start_ids, self.start_type_ids), (self.end_ids, self.end_type_ids) = [_split(s) for s in specials]
         if self.max_length <= len(self.start_ids) + len(self.end_ids):
             raise ValueError(f"max_length must leave room for text after the special tokens. "
                              f"Received: max_length={self.max_length}")
+        try:  # a pair template that cannot run in-graph only refuses pairs (`check_pairs`)
+            self.pair_template, self.pair_error = _special_tokens(config.get("post_processor"), pair=True), None
+        except ValueError as error:
+            self.pair_template, self.pair_error = None, str(error)
+        self.pair_strategy = truncation.get("strategy", "LongestFirst")
         padding = config.get("padding") or {}
         self.pad_id = _pad_id(config)
         self.pad_left = padding.get("direction", "Right") == "Left"
@@ -194,21 +260,69 @@ class InGraphTokenizer(tf.Module):
     def __call__(self, texts):
         return self.encode(texts)
 
+    def check_pairs(self):
+        """Raises `ValueError` when sentence pairs cannot be tokenized as `tokenizers` does: a truncation
+        strategy other than `longest_first`, or `max_length` not above the pair's special tokens."""
+        if self.pair_error is not None:
+            raise ValueError(self.pair_error)
+        if self.pair_strategy != "LongestFirst":
+            raise ValueError("In-graph sentence pairs are truncated with the longest_first strategy. Received: "
+                             f"truncation strategy {self.pair_strategy!r} in tokenizer.json")
+        specials = sum(len(s) for s in self.pair_template[0])
+        if self.max_length <= specials:
+            raise ValueError(f"max_length must leave room for text after the {specials} special tokens of a pair. "
+                             f"Received: max_length={self.max_length}")
+
     def encode(self, texts, pad_left=None):
         """`__call__` in the caller's graph; `pad_left` overrides the tokenizer's padding side
         (generation signatures of causal LMs take left-padded prompts)."""
-        pad_left = self.pad_left if pad_left is None else pad_left
         pieces = self.added_tokens(texts, self.model)  # ragged (batch, None)
         budget = self.max_length - len(self.start_ids) - len(self.end_ids)
-        pieces = tf.cast(pieces[:, :budget], tf.int32)
-        batch = tf.shape(texts)[0]
+        specials = [list(zip(self.start_ids, self.start_type_ids)), list(zip(self.end_ids, self.end_type_ids))]
+        return self._assemble([pieces[:, :budget]], specials, [self.sequence_type_id], pad_left)
+
+    def encode_pair(self, texts, text_pairs, pad_left=None):
+        """Sentence pairs, as `tokenizers.Tokenizer.encode(text, pair)` (and `transformers`' tokenizer with
+        `truncation=True, max_length=max_length`): each text tokenized, the pair truncated with the
+        `longest_first` strategy to leave room for the post-processor's pair template
+        (`[CLS] a [SEP] b [SEP]`, `<s> a </s></s> b </s>`, ...), padded to `max_length`.
+
+        Args:
+            texts: string tensor `(batch,)`, the first texts.
+            text_pairs: string tensor `(batch,)`, the texts paired with them.
+            pad_left: as in `encode`.
+
+        Returns:
+            dict of int32 tensors `(batch, max_length)`: `input_ids`, `attention_mask`, `token_type_ids`.
+
+        Raises:
+            ValueError: see `check_pairs`.
+        """
+        self.check_pairs()
+        specials, types = self.pair_template
+        first, second = self.added_tokens(texts, self.model), self.added_tokens(text_pairs, self.model)
+        budget = self.max_length - sum(len(s) for s in specials)
+        lengths = [tf.cast(ids.row_lengths(), tf.int32) for ids in (first, second)]
+        keep = longest_first(*lengths, budget)
+        first, second = [tf.ragged.boolean_mask(ids, tf.ragged.range(length) < n[:, None])
+                         for ids, length, n in zip((first, second), lengths, keep)]
+        return self._assemble([first, second], specials, types, pad_left)
+
+    def _assemble(self, sequences, specials, sequence_types, pad_left):
+        """`specials[0] sequences[0] specials[1] ... specials[-1]` with their type ids, padded to `max_length`."""
+        pad_left = self.pad_left if pad_left is None else pad_left
+        batch = sequences[0].nrows(out_type=tf.int32)
 
         def constant_rows(values):
             return tf.RaggedTensor.from_tensor(tf.fill([batch, len(values)], 0) + tf.constant(values, tf.int32))
 
-        ids = tf.concat([constant_rows(self.start_ids), pieces, constant_rows(self.end_ids)], axis=1)
-        types = tf.concat([constant_rows(self.start_type_ids), tf.ones_like(pieces) * self.sequence_type_id,
-                           constant_rows(self.end_type_ids)], axis=1)
+        special_ids, special_types = zip(*[_split(s) for s in specials])
+        ids, types = [constant_rows(special_ids[0])], [constant_rows(special_types[0])]
+        for index, (pieces, type_id) in enumerate(zip(sequences, sequence_types), 1):
+            pieces = tf.cast(pieces, tf.int32)
+            ids += [pieces, constant_rows(special_ids[index])]
+            types += [tf.ones_like(pieces) * type_id, constant_rows(special_types[index])]
+        ids, types = tf.concat(ids, axis=1), tf.concat(types, axis=1)
         shape = [None, self.max_length]
         features = {"input_ids": ids.to_tensor(default_value=self.pad_id, shape=shape),
                     "attention_mask": tf.ones_like(ids).to_tensor(default_value=0, shape=shape),
@@ -218,3 +332,8 @@ class InGraphTokenizer(tf.Module):
             index = (tf.range(self.max_length)[None, :] - shift[:, None]) % self.max_length
             features = {key: tf.gather(value, index, batch_dims=1) for key, value in features.items()}
         return features
+
+
+def _split(pairs):
+    """`[(id, type_id), ...]` -> `([id, ...], [type_id, ...])`."""
+    return [i for i, _ in pairs], [t for _, t in pairs]

@@ -84,10 +84,6 @@ def _check_callbacks(o, num_beams, streamer, steps_per_chunk, output_attentions,
         raise ValueError("generate() does not return attentions or hidden states (output_attentions / "
                          "output_hidden_states): call the model on the returned sequences with "
                          "output_attentions=True / output_hidden_states=True instead.")
-    if o["stop_strings"] is not None:
-        raise ValueError("stop_strings is not supported: matching strings needs the tokenizer's text inside the "
-                         "compiled loop. Pass stopping_criteria=tfmodels.generation.StopOnTokenSequences([ids, ...]) "
-                         "with the token ids of the stop strings instead.")
     if streamer is not None and num_beams > 1:
         raise ValueError("streamer cannot be used with beam search (as in transformers): set num_beams=1.")
     if streamer is not None and not all(callable(getattr(streamer, name, None)) for name in ("put", "end")):
@@ -97,6 +93,22 @@ def _check_callbacks(o, num_beams, streamer, steps_per_chunk, output_attentions,
         raise ValueError(f"max_time must be > 0 seconds. Received: max_time={o['max_time']!r}")
     if not isinstance(steps_per_chunk, int) or steps_per_chunk < 1:
         raise ValueError(f"steps_per_chunk must be an integer >= 1. Received: steps_per_chunk={steps_per_chunk!r}")
+
+
+def _stop_string_criteria(stop_strings, tokenizer):
+    """`(StopStringCriteria,)` for the resolved `stop_strings` (the argument or `generation_config.json`'s), or `()`.
+
+    Raises:
+        ValueError: stop strings without a tokenizer (the reference's error), or invalid stop strings.
+    """
+    if stop_strings is None:
+        return ()
+    if tokenizer is None:
+        raise ValueError("There are stop strings (stop_strings=..., given to generate() or in the model's "
+                         "generation_config.json) but no tokenizer: matching them needs the model's vocabulary. "
+                         "Pass the model's transformers tokenizer: "
+                         "generate(..., stop_strings=..., tokenizer=tokenizer).")
+    return (criteria.StopStringCriteria(tokenizer, stop_strings),)
 
 
 def _generate_output(out, sequences, beams, output_scores):
@@ -139,7 +151,7 @@ class GenerationMixin:
                  output_scores=None, output_logits=None, return_dict_in_generate=None, logits_processor=None,
                  stopping_criteria=None, streamer=None, max_time=None, stop_strings=None, steps_per_chunk=1,
                  output_attentions=None, output_hidden_states=None, encoder_no_repeat_ngram_size=None,
-                 renormalize_logits=None, **model_inputs):
+                 renormalize_logits=None, tokenizer=None, **model_inputs):
         """Generates continuations of (left-padded) prompts; returns prompt + new tokens.
 
         Hugging Face `generate()` semantics for every argument: greedy
@@ -246,9 +258,19 @@ class GenerationMixin:
             max_time: float, seconds after which generation stops
                 (`MaxTimeCriteria`), checked between compiled chunks of
                 `steps_per_chunk` steps (`tfmodels.generation.streaming`).
-            stop_strings: not supported (raises `ValueError`): the check needs
-                the tokenizer's strings; use `StopOnTokenSequences` in
-                `stopping_criteria`.
+            stop_strings: str or list of str: a row finishes once its text
+                ends with one of them, whatever the tokenization (the
+                reference's `StopStringCriteria`: the string must overlap the
+                last token; `tfmodels.generation.StopStringCriteria`). Needs
+                `tokenizer`; also read from `generation_config.json`. The check
+                is tensor ops on a table precomputed from the vocabulary, so it
+                runs inside the compiled loop (also with beams, where each
+                candidate is checked, and with a `streamer`). As in the
+                reference, a stopped row continues with `pad_token_id` only
+                when there is an `eos_token_id`.
+            tokenizer: the model's `transformers` tokenizer, needed by
+                `stop_strings` (unused otherwise). Its vocabulary table is
+                computed once per tokenizer and stop strings, and cached.
             steps_per_chunk: int, decoding steps per compiled chunk with a
                 `streamer` or `max_time` (tfmodels-specific; default 1).
             **model_inputs: tensors a model's search reads beside the prompt, named in its
@@ -271,10 +293,11 @@ class GenerationMixin:
             and `beam_indices` int32 `(batch * num_return_sequences, generated)`.
 
         Raises:
-            ValueError: for invalid arguments or unsupported combinations (the message names them).
+            ValueError: for invalid arguments or unsupported combinations (the message names them),
+                e.g. `stop_strings` without `tokenizer`.
             TypeError: for a keyword argument that is neither an option nor one of
                 `generation_input_names`, or a `logits_processor` / `stopping_criteria` entry
-                that is not a TensorFlow callable.
+                that is not a TensorFlow callable, or a `tokenizer` that is not a `transformers` one.
         """
         started = time.time()  # `max_time` counts from here, as the reference's `MaxTimeCriteria`
         unknown = sorted(set(model_inputs) - set(self.generation_input_names))
@@ -310,7 +333,8 @@ class GenerationMixin:
         num_beams, do_sample, n_return = int(o["num_beams"]), bool(o["do_sample"]), int(o["num_return_sequences"])
         _check_options(o, new_tokens, num_beams, do_sample, n_return)
         user_processors = criteria.as_callables(logits_processor, "logits_processor")
-        user_criteria = criteria.as_callables(stopping_criteria, "stopping_criteria")
+        user_criteria = (_stop_string_criteria(o["stop_strings"], tokenizer)
+                         + criteria.as_callables(stopping_criteria, "stopping_criteria"))
         _check_callbacks(o, num_beams, streamer, steps_per_chunk, output_attentions, output_hidden_states)
         return_dict = bool(o["return_dict_in_generate"])
         eos_ids = _as_list(o["eos_token_id"])

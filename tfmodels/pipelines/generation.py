@@ -75,7 +75,9 @@ class TextGenerationPipeline(Pipeline):
     text), `return_tensors` (token ids instead of text), `prefix`,
     `clean_up_tokenization_spaces`, `skip_special_tokens` (default `True`),
     `add_special_tokens`, `truncation`, `max_length` (tokenizer and
-    `generate()`), and any `generate()` option. As in `transformers`, options
+    `generate()`), `stop_sequence` (a string or a list of them: `generate()`'s
+    `stop_strings`, with the pipeline's tokenizer), and any `generate()`
+    option. As in `transformers`, options
     the checkpoint's generation config does not set default to
     `max_new_tokens=256, do_sample=True, temperature=0.7`; pass
     `do_sample=False` for greedy decoding. Prompts are left-padded in batches.
@@ -86,7 +88,7 @@ class TextGenerationPipeline(Pipeline):
 
     Raises:
         ValueError: conflicting return options, chat inputs, an empty prompt,
-            or `handle_long_generation` / `stop_sequence` (not supported).
+            or `handle_long_generation` (not supported).
     """
 
     default_task = "text-generation"
@@ -108,9 +110,12 @@ class TextGenerationPipeline(Pipeline):
                              clean_up_tokenization_spaces=None, prefix=None, handle_long_generation=None,
                              stop_sequence=None, truncation=None, max_length=None, skip_special_tokens=None,
                              add_special_tokens=None, padding=None, **generate_kwargs):
-        if handle_long_generation is not None or stop_sequence is not None:
-            raise ValueError("handle_long_generation and stop_sequence are not supported by tfmodels pipelines; "
-                             "truncate the prompt or set max_new_tokens / eos_token_id instead.")
+        if handle_long_generation is not None:
+            raise ValueError("handle_long_generation is not supported by tfmodels pipelines; truncate the prompt "
+                             "or set max_new_tokens instead.")
+        if stop_sequence is not None:  # as the reference: generate()'s stop strings, with the pipeline's tokenizer
+            generate_kwargs["stop_strings"] = [stop_sequence] if isinstance(stop_sequence, str) else stop_sequence
+            generate_kwargs["tokenizer"] = self.tokenizer
         pre = {k: v for k, v in dict(truncation=truncation, max_length=max_length, padding=padding,
                                      add_special_tokens=add_special_tokens).items() if v is not None}
         if max_length is not None:
