@@ -13,9 +13,11 @@ is the same sum as in the padded layout (float32: equal to rounding, checked
 against `transformers` in `tests/test_packed_tokens.py`); padded positions
 come out as zeros.
 
-The number of real tokens is data-dependent, so packing runs where shapes may
-be dynamic: eagerly and in `tf.function` graphs, not under `jit_compile=True`
-(see `EncoderModel.use_packed_tokens`).
+The number of real tokens is data-dependent, so packing pays where shapes may
+be dynamic: eagerly and in `tf.function` graphs. Under `jit_compile=True` it
+compiles, but XLA sizes the data-dependent token count by its upper bound
+(every position), so it saves nothing there (see
+`PreTrainedModel.use_packed_tokens`).
 """
 
 import tensorflow as tf

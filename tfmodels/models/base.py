@@ -259,9 +259,10 @@ class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.
         the reference computes for padding tokens, so losses and poolings
         that read only real tokens (every head's loss, mean pooling with the
         mask, `pooler_output` from the first token) are unaffected. The
-        number of real tokens is data-dependent: packed calls run eagerly or
-        in `tf.function` graphs, not under `jit_compile=True` (XLA needs
-        static shapes). A call without `attention_mask` runs unpacked.
+        number of real tokens is data-dependent: packing pays eagerly and in
+        `tf.function` graphs; under `jit_compile=True` it compiles, but XLA
+        sizes the token count by its upper bound, so nothing is saved there.
+        A call without `attention_mask` runs unpacked.
 
         Args:
             enabled: bool.
