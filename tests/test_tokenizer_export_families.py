@@ -344,6 +344,7 @@ def test_gpt2_text_signatures_in_fresh_process(byte_level_bpe, tmp_path):
     np.testing.assert_array_equal(served["generate_text"]["sequences"], sequences.numpy())
 
 
+@pytest.mark.slow  # T5 export + fresh-process generation stays in the default suite via test_seq2seq_export.py
 def test_t5_generate_text_in_fresh_process(spm_model, tmp_path):
     import tfmodels
     from tests.test_t5_parity import t5_config
