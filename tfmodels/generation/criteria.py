@@ -211,20 +211,6 @@ class StopStringCriteria:
         return tf.reduce_any(reached >= tf.constant(self.target_lens, tf.int32)[None, :], axis=-1)
 
 
-def _bytes_to_unicode():
-    """GPT-2's byte -> printable character table of byte-level BPE vocabularies (`bytes_to_unicode`)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
-        range(ord("®"), ord("ÿ") + 1))
-    chars, extra = {}, 0
-    for byte in range(256):
-        if byte in printable:
-            chars[byte] = chr(byte)
-        else:
-            chars[byte] = chr(256 + extra)
-            extra += 1
-    return chars
-
-
 def _decoder_has_type(config, kind):
     if isinstance(config, dict):
         return config.get("type") == kind or any(_decoder_has_type(v, kind) for v in config.values())
@@ -275,7 +261,11 @@ def _clean_vocabulary(tokenizer, mode):
     `convert_tokens_to_string` of one token can add or drop a leading space, so each token is converted after the
     tokens of a static prefix, and the text up to the prefix's end is cut off (the reference's method).
     """
-    byte_decoder = {char: byte for byte, char in _bytes_to_unicode().items()} if mode == "byte_level" else None
+    byte_decoder = None
+    if mode == "byte_level":  # GPT-2's byte -> printable character table, from the library the tokenizer comes from
+        from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+        byte_decoder = {char: byte for byte, char in bytes_to_unicode().items()}
     prefix_tokens = list(tokenizer.convert_ids_to_tokens(
         list(tokenizer(_STATIC_PREFIX, add_special_tokens=False)["input_ids"])))
     strings, ids = [], []
