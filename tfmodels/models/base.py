@@ -262,7 +262,9 @@ class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.
         number of real tokens is data-dependent: packing pays eagerly and in
         `tf.function` graphs; under `jit_compile=True` it compiles, but XLA
         sizes the token count by its upper bound, so nothing is saved there.
-        A call without `attention_mask` runs unpacked.
+        A call without `attention_mask` runs unpacked. The setting belongs to
+        the Python object: `.keras` files and `save_pretrained` do not store
+        it, so call it again after loading.
 
         Args:
             enabled: bool.
