@@ -130,3 +130,16 @@ def test_sentence_embedder_packs_by_default_in_graph_mode_only(tmp_path):
     assert not tfmodels.SentenceEmbedder(convbert, tokenizer=None).packed_tokens
     with pytest.raises(ValueError, match="packed_tokens=True, but ConvBertModel cannot run packed tokens"):
         tfmodels.SentenceEmbedder(convbert, tokenizer=None, packed_tokens=True)
+
+
+def test_packed_model_compiles_under_xla(tmp_path):
+    """Filler rows are selected with `tf.where`, so a packed call also compiles with `jit_compile=True`."""
+    path = hf_checkpoint("BertModel", transformers.BertConfig(**SMALL), tmp_path)
+    inputs = {k: tf.constant(v) for k, v in _inputs().items()}
+    plain = tfmodels.BertModel.from_pretrained(path)
+    packed = tfmodels.BertModel.from_pretrained(path).use_packed_tokens()
+    expected = plain(inputs)["last_hidden_state"].numpy()
+    states = tf.function(lambda x: packed(x)["last_hidden_state"], jit_compile=True)(inputs).numpy()
+    real = inputs["attention_mask"].numpy().astype(bool)
+    assert np.abs(states[real] - expected[real]).max() <= TOLERANCE
+    assert np.all(states[~real] == 0)

@@ -74,9 +74,10 @@ class TokenPacking:
         gather_indices = scatter_indices = indices
         if multiple > 1:
             count = tf.shape(indices)[0]
-            filler = (-count) % multiple
-            gather_indices = tf.concat([indices, tf.zeros([filler], tf.int32)], 0)
-            scatter_indices = tf.concat([indices, tf.fill([filler], shape[0] * shape[1])], 0)
+            # `filler` rows, selected with `tf.where` rather than sized with `tf.fill`, so XLA compiles it too.
+            filler = tf.cast(tf.where(tf.range(multiple - 1) < (-count) % multiple)[:, 0], tf.int32) * 0
+            gather_indices = tf.concat([indices, filler], 0)
+            scatter_indices = tf.concat([indices, filler + shape[0] * shape[1]], 0)
         return cls(gather_indices, scatter_indices, shape[0], shape[1], tuple(attention_mask.shape))
 
     def pack(self, x):
