@@ -20,7 +20,7 @@ from tfmodels.converters.keras_dir import open_weights
 from tfmodels.converters.mapping import Transform, resolve_variable
 from tfmodels.converters.registry import weight_table_for
 from tfmodels.generation.config import read_generation_config
-from tfmodels.layers.utils import row_blocks
+from tfmodels.layers.utils import disable_copy_on_read, row_blocks
 
 logger = logging.getLogger("tfmodels")
 
@@ -211,6 +211,7 @@ def _assign(variable, param, key, reader):
                 ref=variable.value.handle, begin=[start] + [0] * (len(shape) - 1),
                 end=[stop, *shape[1:]], strides=[1] * len(shape), value=block,
             )
+        disable_copy_on_read(variable)  # the partial writes left it copying on every read
         return
     array = files.as_float_array(reader.get(key), variable.dtype)
     variable.assign(param.transform.to_keras(array, shape))
