@@ -7,9 +7,9 @@ word embeddings: about 25 ms, twice per generated token). Two reads of a
 variable that is not in that mode return the same buffer.
 """
 
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 import transformers
 
