@@ -82,11 +82,12 @@ def disable_copy_on_read(variable):
 def variable_to_numpy(variable):
     """Copies a Keras variable into a new NumPy array, holding one full-size copy.
 
-    `np.array(variable)` and `variable.numpy()` hold two at their peak: once
-    an embedding lookup has run, TensorFlow reads the variable by copying its
-    buffer (copy-on-read), and `numpy()` copies that again; for BERT-base's
-    word embeddings that is 2 x 89 MiB. Large variables are gathered here in
-    row blocks of at most `READ_BLOCK_BYTES` straight into the result.
+    `np.array(variable)` and `variable.numpy()` hold two at their peak when
+    the variable is in copy-on-read mode (see `disable_copy_on_read`):
+    TensorFlow reads it by copying its buffer, and `numpy()` copies that
+    again; for BERT-base's word embeddings that is 2 x 89 MiB. Large
+    variables are gathered here in row blocks of at most `READ_BLOCK_BYTES`
+    straight into the result.
 
     Args:
         variable: a `keras.Variable` (TensorFlow backend) or `tf.Variable`.

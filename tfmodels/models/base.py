@@ -327,8 +327,8 @@ class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.
         have no `build()` of their own, and that trace costs far more than the
         call (a 2-layer BERT: 1.5 s against 0.3 s in all). Those layers hold
         no variables themselves (their sublayers do, and build in the call),
-        so they are marked built instead; the variables,
-        their order and their paths are the same.
+        so they are marked built instead; the variables, their order and
+        their paths are the same.
         """
         if not self.built or not self.weights:
             self(self.dummy_inputs(), training=False)
