@@ -120,6 +120,40 @@ def test_token_packing_round_trip_and_mask_rank():
     np.testing.assert_array_equal(filled.unpack(packed).numpy(), x.numpy() * mask.numpy()[..., None])
 
 
+
+def test_head_major_unpack_and_pack_are_a_transpose_of_the_padded_layout():
+    """`unpack_heads` equals `unpack` transposed to `(B, N, S, H)` at real positions, `pack_heads` inverts it."""
+    mask = tf.constant([[1, 1, 0, 0], [0, 1, 1, 1], [1, 0, 1, 0]])  # padding at the start and in the middle too
+    real = mask.numpy().astype(bool)
+    x = tf.random.stateless_normal((3, 4, 2, 5), seed=(1, 2))  # (B, S, N, H)
+    for multiple in (1, 4):
+        packing = TokenPacking.from_attention_mask(mask, multiple=multiple)
+        packed = packing.pack(x)
+        heads = packing.unpack_heads(packed)
+        assert heads.shape == (3, 2, 4, 5)
+        np.testing.assert_array_equal(np.transpose(heads.numpy(), (0, 2, 1, 3))[real], x.numpy()[real])
+        np.testing.assert_array_equal(packing.pack_heads(heads).numpy(), packed.numpy())
+        # Without zeros, padded positions copy real rows (finite values the attention mask hides).
+        loose = packing.unpack(packed, zeros=False).numpy()
+        np.testing.assert_array_equal(loose[real], x.numpy()[real])
+        assert all(any(np.array_equal(row, token) for token in x.numpy()[real]) for row in loose[~real])
+
+
+def test_packed_batch_with_rows_of_padding_only(tmp_path):
+    """A row without real tokens, or a whole batch of them, runs packed; real positions match the unpacked model."""
+    path = hf_checkpoint("BertModel", transformers.BertConfig(**SMALL), tmp_path)
+    plain = tfmodels.BertModel.from_pretrained(path)
+    packed = tfmodels.BertModel.from_pretrained(path).use_packed_tokens()
+    inputs = {k: tf.constant(v) for k, v in _inputs().items()}
+    for mask in ([[1] * 9, [0] * 9, [1] * 4 + [0] * 5, [0] * 9], [[0] * 9] * 4):
+        batch = {**inputs, "attention_mask": tf.constant(mask)}
+        real = np.array(mask, bool)
+        states = tf.function(lambda x: packed(x)["last_hidden_state"])(batch).numpy()
+        assert np.all(states[~real] == 0)
+        if real.any():
+            expected = plain(batch)["last_hidden_state"].numpy()
+            assert np.abs(states[real] - expected[real]).max() <= TOLERANCE
+
 def test_sentence_embedder_packs_by_default_in_graph_mode_only(tmp_path):
     path = hf_checkpoint("BertModel", transformers.BertConfig(**SMALL), tmp_path / "bert")
     model = tfmodels.BertModel.from_pretrained(path)

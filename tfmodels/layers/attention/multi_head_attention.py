@@ -200,6 +200,13 @@ class MultiHeadAttention(keras.layers.Layer):
         scores = ops.einsum("btnh,bsnh->bnts", query, key)
         return scores * ops.cast(self._scale, scores.dtype)
 
+    def _scores_by_default(self):
+        """Whether this layer keeps the default `_transform_query_key`, `_transform_value` and `_attention_scores`."""
+        cls = type(self)
+        return (cls._transform_query_key is MultiHeadAttention._transform_query_key
+                and cls._transform_value is MultiHeadAttention._transform_value
+                and cls._attention_scores is MultiHeadAttention._attention_scores)
+
     # -- forward ----------------------------------------------------------------
 
     def project_key_value(self, value, key=None):
@@ -238,6 +245,9 @@ class MultiHeadAttention(keras.layers.Layer):
             raise ValueError("token_packing applies to self-attention without a cache only. Received: "
                              f"value={value is not None}, key={key is not None}, cache={cache is not None}, "
                              f"projected_key_value={projected_key_value is not None}")
+        # Packed tokens with the default scoring: the attention core runs head-major `(B, N, T, H)`, gathered
+        # straight from the packed rows (no scatter, no transposes); see `tfmodels.layers.packing`.
+        head_major = token_packing is not None and self._scores_by_default()
         q = self._project_query(query, **kwargs)  # (B, T, N, H)
         if projected_key_value is not None:
             k, v = projected_key_value[:, 0], projected_key_value[:, 1]  # (B, S, N, H) each, used as given
@@ -246,17 +256,27 @@ class MultiHeadAttention(keras.layers.Layer):
             key = value if key is None else key
             k = self.key_dense(key)  # (B, S, N, H)
             v = self.value_dense(value)  # (B, S, N, H)
-            if token_packing is not None:  # projected packed, attended padded
-                q, k, v = (token_packing.unpack(t) for t in (q, k, v))
-            q, k = self._transform_query_key(q, k, **kwargs)
-            v = self._transform_value(v, **kwargs)
+            if head_major:
+                q, k, v = (token_packing.unpack_heads(t) for t in (q, k, v))  # (B, N, T, H) each
+            else:
+                if token_packing is not None:  # projected packed, attended padded; the mask hides padded keys
+                    q, k, v = (token_packing.unpack(t, zeros=False) for t in (q, k, v))
+                q, k = self._transform_query_key(q, k, **kwargs)
+                v = self._transform_value(v, **kwargs)
 
         if cache is not None:
             k, v, cache = write_kv_cache(cache, cache_update_index, k, v)  # (B, S, N, H) each, (B, 2, S, N, H)
 
-        queries = query if token_packing is None else q  # (B, T, ...)
-        attention_mask = attention_mask_to_bool(attention_mask, queries.shape[0], queries.shape[1], k.shape[1])
-        scores = self._attention_scores(q, k, **kwargs)  # (B, N, T, S)
+        if head_major:
+            batch, query_len, key_len = q.shape[0], q.shape[2], k.shape[2]
+        else:
+            queries = query if token_packing is None else q  # (B, T, ...)
+            batch, query_len, key_len = queries.shape[0], queries.shape[1], k.shape[1]
+        attention_mask = attention_mask_to_bool(attention_mask, batch, query_len, key_len)
+        if head_major:
+            scores = ops.einsum("bnth,bnsh->bnts", q, k) * ops.cast(self._scale, q.dtype)
+        else:
+            scores = self._attention_scores(q, k, **kwargs)  # (B, N, T, S)
         if attention_bias is not None:
             scores = scores + ops.cast(attention_bias, scores.dtype)
         probs = masked_softmax(scores, attention_mask, penalty=self.mask_penalty)
@@ -264,9 +284,12 @@ class MultiHeadAttention(keras.layers.Layer):
         if self.return_logits:
             returned_scores = ops.cast(mask_scores(scores, attention_mask, self.mask_penalty), probs.dtype)
         dropped = self.dropout_layer(probs, training=training)
-        context = ops.einsum("bnts,bsnh->btnh", dropped, ops.cast(v, dropped.dtype))
-        if token_packing is not None:
-            context = token_packing.pack(context)
+        if head_major:
+            context = token_packing.pack_heads(ops.einsum("bnts,bnsh->bnth", dropped, ops.cast(v, dropped.dtype)))
+        else:
+            context = ops.einsum("bnts,bsnh->btnh", dropped, ops.cast(v, dropped.dtype))
+            if token_packing is not None:
+                context = token_packing.pack(context)
         output = self.output_dense(context)  # (B, T, output_dim)
 
         extras = ()
