@@ -154,11 +154,13 @@ class SentenceEmbedder:
         self.packed_tokens = bool(not jit_compile and not reason) if packed_tokens is None else bool(packed_tokens)
         self.input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
                             if n in getattr(model, "input_names", ("input_ids", "attention_mask"))]
+        # `embed_tensors` branches on Python values only, so autograph (which rewrites its source on every
+        # trace) is off.
         if jit_compile:
-            self._embed = tf.function(self.embed_tensors, jit_compile=True)
+            self._embed = tf.function(self.embed_tensors, jit_compile=True, autograph=False)
         else:
             spec = [tf.TensorSpec([None, None], tf.int32, name=n) for n in self.input_names]
-            self._embed = tf.function(self.embed_tensors, input_signature=spec)
+            self._embed = tf.function(self.embed_tensors, input_signature=spec, autograph=False)
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id, tokenizer=None, **kwargs):
