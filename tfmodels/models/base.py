@@ -258,7 +258,9 @@ class PreTrainedModel(EmbeddingsMixin, KerasDataMixin, TaskTrainingMixin, keras.
         (`last_hidden_state`, `hidden_states`) are zeros instead of the states
         the reference computes for padding tokens, so losses and poolings
         that read only real tokens (every head's loss, mean pooling with the
-        mask, `pooler_output` from the first token) are unaffected. The
+        mask, `pooler_output` from the first token) are unaffected; in
+        `attentions`, the rows of padded queries are not the reference's
+        either (each attends as a copy of another token's query). The
         number of real tokens is data-dependent: packing pays eagerly and in
         `tf.function` graphs; under `jit_compile=True` it compiles, but XLA
         sizes the token count by its upper bound, so nothing is saved there.
