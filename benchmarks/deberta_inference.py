@@ -14,20 +14,12 @@ tokens/s and the ratios to PyTorch.
 import argparse
 import os
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from timing import seconds_per_call  # noqa: E402
+
 SHAPES = ((8, 128), (1, 512))
-
-
-def _time(fn, iterations, warmup):
-    for _ in range(warmup):
-        fn()
-    start = time.perf_counter()
-    for _ in range(iterations):
-        fn()
-    return (time.perf_counter() - start) / iterations
 
 
 def main():
@@ -81,9 +73,9 @@ def main():
         valid = inputs["attention_mask"].astype(bool)
         diff = np.abs(xla(tf_inputs).numpy() - run_torch().numpy())[valid].max()
         seconds = {
-            "transformers PyTorch": _time(run_torch, args.iterations, warmup),
-            "tfmodels graph": _time(lambda: graph(tf_inputs).numpy(), args.iterations, warmup),
-            "tfmodels XLA": _time(lambda: xla(tf_inputs).numpy(), args.iterations, warmup),
+            "transformers PyTorch": seconds_per_call(run_torch, args.iterations, warmup),
+            "tfmodels graph": seconds_per_call(lambda: graph(tf_inputs).numpy(), args.iterations, warmup),
+            "tfmodels XLA": seconds_per_call(lambda: xla(tf_inputs).numpy(), args.iterations, warmup),
         }
         tokens = batch_size * seq_len
         print(f" batch {batch_size} x {seq_len} tokens; max abs diff vs PyTorch {diff:.1e}")

@@ -20,16 +20,10 @@ import argparse
 import os
 import statistics
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-
-def _seconds(fn, iterations):
-    start = time.perf_counter()
-    for _ in range(iterations):
-        fn()
-    return (time.perf_counter() - start) / iterations
+from timing import seconds_per_call  # noqa: E402
 
 
 def _matmul_rates(tokens, hidden, intermediate, repeats=10):
@@ -49,7 +43,7 @@ def _matmul_rates(tokens, hidden, intermediate, repeats=10):
     rates = {}
     for name, fn in runs.items():
         fn()
-        rates[name] = flops / min(_seconds(fn, 5) for _ in range(repeats)) / 1e9
+        rates[name] = flops / min(seconds_per_call(fn, 5) for _ in range(repeats)) / 1e9
     return rates
 
 
@@ -120,7 +114,7 @@ def main():
     samples = {name: [] for name in runs}
     for _ in range(args.rounds):
         for name, fn in runs.items():
-            samples[name].append(_seconds(fn, args.iterations))
+            samples[name].append(seconds_per_call(fn, args.iterations))
     seconds = {name: statistics.median(values) for name, values in samples.items()}
 
     tokens = args.batch_size * args.seq_len
@@ -193,7 +187,7 @@ def bf16_section(args, reference, tf_inputs, torch_inputs, real, float32_states,
     samples = {name: [] for name in runs}
     for _ in range(args.rounds):
         for name, fn in runs.items():
-            samples[name].append(_seconds(fn, args.iterations))
+            samples[name].append(seconds_per_call(fn, args.iterations))
     scale = np.abs(float32_states[real]).max()
     print(f"mixed_bfloat16 (CPU has {' '.join(sorted(flags))}); float32 tfmodels graph = "
           f"{float32_seconds * 1000:.1f} ms/batch; error = max |bf16 - float32| over real tokens "

@@ -22,15 +22,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 import tfmodels  # noqa: E402
-
-
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import fastest_call  # noqa: E402
 
 
 def main():
@@ -59,13 +51,13 @@ def main():
         start = time.perf_counter()
         first = ours.generate(ids, attention_mask=mask, **kwargs).numpy()
         compile_s = time.perf_counter() - start
-        tf_s = timed(lambda: ours.generate(ids, attention_mask=mask, **kwargs).numpy(), args.repeats)
+        tf_s = fastest_call(lambda: ours.generate(ids, attention_mask=mask, **kwargs).numpy(), args.repeats)
 
         torch_ids, torch_mask = torch.tensor(ids), torch.tensor(mask)
         with torch.no_grad():
             reference.generate(torch_ids, attention_mask=torch_mask, max_new_tokens=2, do_sample=False,
                                pad_token_id=0)  # warm-up
-            pt_s = timed(lambda: reference.generate(
+            pt_s = fastest_call(lambda: reference.generate(
                 torch_ids, attention_mask=torch_mask, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
                 do_sample=False, pad_token_id=0,
             ), args.repeats)

@@ -37,21 +37,13 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 import tfmodels  # noqa: E402
-
-
-def best(fn, repeats=5):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import fastest_call  # noqa: E402
 
 
 _CEILING = """
 import sys, time, torch
 count, size = (4, 10_000_000) if sys.argv[1] == "quick" else (40, 100_000_000)
-def best(fn):
+def best(fn):  # this snippet runs in its own interpreter (torch only), so it keeps its own timer
     times = []
     for _ in range(5):
         start = time.perf_counter(); fn(); times.append(time.perf_counter() - start)
@@ -122,7 +114,7 @@ def main():
     ids = np.random.RandomState(0).randint(1, config.vocab_size, (1, 32))
     kwargs = dict(attention_mask=np.ones_like(ids), max_new_tokens=new_tokens, eos_token_id=[], pad_token_id=0)
     model.generate(ids, **kwargs)  # trace + compile
-    seconds = best(lambda: model.generate(ids, **kwargs).numpy(), 3)
+    seconds = fastest_call(lambda: model.generate(ids, **kwargs).numpy(), 3)
     weight_bytes = sum(int(np.prod(v.shape)) * 4 for v in model.weights if "wpe" not in v.path)
     print(f"GPT-2 shape, {layers} layers: {weight_bytes / 1e6:.0f} MB of weights read per token; "
           f"{seconds / new_tokens * 1e3:.2f} ms per token ({weight_bytes * new_tokens / seconds / 1e9:.1f} GB/s "

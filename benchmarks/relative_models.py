@@ -13,9 +13,10 @@ tfmodels runs under `tf.function(jit_compile=True)`; PyTorch in eval mode under
 """
 
 import argparse
-import time
 
 import numpy as np
+
+from timing import seconds_per_call
 
 SHAPES = [(8, 128), (1, 512)]
 
@@ -43,14 +44,6 @@ MODELS = {  # name -> (tfmodels class, transformers class, config key)
 }
 
 
-def time_calls(fn, runs):
-    fn()  # warm-up (and compilation)
-    start = time.perf_counter()
-    for _ in range(runs):
-        fn()
-    return (time.perf_counter() - start) / runs
-
-
 def bench_tf(class_name, config, batch, seq_len, runs):
     import tensorflow as tf
 
@@ -60,7 +53,7 @@ def bench_tf(class_name, config, batch, seq_len, runs):
     ids = tf.constant(np.random.RandomState(0).randint(5, 1000, (batch, seq_len)), tf.int32)
     inputs = {"input_ids": ids, "attention_mask": tf.ones_like(ids)}
     forward = tf.function(lambda x: model(x, training=False)["last_hidden_state"], jit_compile=True)
-    return time_calls(lambda: forward(inputs).numpy(), runs)
+    return seconds_per_call(lambda: forward(inputs).numpy(), runs, warmup=1)
 
 
 def bench_torch(class_name, config, batch, seq_len, runs):
@@ -76,7 +69,7 @@ def bench_torch(class_name, config, batch, seq_len, runs):
         with torch.inference_mode():
             model(input_ids=ids, attention_mask=mask)
 
-    return time_calls(forward, runs)
+    return seconds_per_call(forward, runs, warmup=1)
 
 
 def main():
