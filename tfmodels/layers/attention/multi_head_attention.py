@@ -267,16 +267,14 @@ class MultiHeadAttention(keras.layers.Layer):
         if cache is not None:
             k, v, cache = write_kv_cache(cache, cache_update_index, k, v)  # (B, S, N, H) each, (B, 2, S, N, H)
 
-        if head_major:
+        if head_major:  # the default `_attention_scores` on head-major q, k
             batch, query_len, key_len = q.shape[0], q.shape[2], k.shape[2]
+            scores = ops.einsum("bnth,bnsh->bnts", q, k) * ops.cast(self._scale, q.dtype)
         else:
             queries = query if token_packing is None else q  # (B, T, ...)
             batch, query_len, key_len = queries.shape[0], queries.shape[1], k.shape[1]
-        attention_mask = attention_mask_to_bool(attention_mask, batch, query_len, key_len)
-        if head_major:
-            scores = ops.einsum("bnth,bnsh->bnts", q, k) * ops.cast(self._scale, q.dtype)
-        else:
             scores = self._attention_scores(q, k, **kwargs)  # (B, N, T, S)
+        attention_mask = attention_mask_to_bool(attention_mask, batch, query_len, key_len)
         if attention_bias is not None:
             scores = scores + ops.cast(attention_bias, scores.dtype)
         probs = masked_softmax(scores, attention_mask, penalty=self.mask_penalty)
