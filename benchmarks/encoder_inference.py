@@ -13,6 +13,13 @@ model's feed-forward shape). Time spent outside matmuls is what a framework
 can win back; the "ceiling" is the ratio to PyTorch if tfmodels did only
 its matmuls, at the best measured matmul rate.
 
+With `--bf16` (CPUs with `avx512_bf16` or `amx_bf16`) it also times
+`mixed_bfloat16` and bfloat16 variables against float32 tfmodels, and prints
+the bf16 ceiling: the rate of the model's weight matmuls in bfloat16 over
+float32 (graph mode, the same oneDNN kernels), the most bf16 can gain where
+matmuls dominate. AVX512-BF16 alone (no AMX) at best doubles the multiply-adds
+per instruction; AMX tiles go much further.
+
     python benchmarks/encoder_inference.py [--batch-size 8] [--seq-len 128] [--rounds 5] [--quick]
 """
 
@@ -44,6 +51,25 @@ def _matmul_rates(tokens, hidden, intermediate, repeats=10):
     for name, fn in runs.items():
         fn()
         rates[name] = flops / min(seconds_per_call(fn, 5) for _ in range(repeats)) / 1e9
+    return rates
+
+
+def _graph_matmul_rates(tokens, hidden, intermediate, dtypes=("float32", "bfloat16"), repeats=5):
+    """Best-of GFLOP/s of the model's weight matmuls (all four shapes, in its proportions) in graph mode
+    (TensorFlow's oneDNN kernels, what the graph path runs), for each dtype: {dtype: GFLOP/s}."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.RandomState(0)
+    shapes = [(hidden, hidden)] * 4 + [(hidden, intermediate), (intermediate, hidden)]  # q, k, v, out; FFN in, out
+    flops = sum(2 * tokens * k * n for k, n in shapes)
+    rates = {}
+    for dtype in dtypes:
+        inputs = {k: tf.constant(rng.rand(tokens, k), dtype=dtype) for k in (hidden, intermediate)}
+        weights = [tf.Variable(tf.constant(rng.rand(k, n) * 0.01, dtype=dtype)) for k, n in shapes]
+        run = tf.function(lambda: [tf.matmul(inputs[w.shape[0]], w) for w in weights])
+        run()
+        rates[dtype] = flops / min(seconds_per_call(run, 5) for _ in range(repeats)) / 1e9
     return rates
 
 
@@ -189,9 +215,14 @@ def bf16_section(args, reference, tf_inputs, torch_inputs, real, float32_states,
         for name, fn in runs.items():
             samples[name].append(seconds_per_call(fn, args.iterations))
     scale = np.abs(float32_states[real]).max()
+    config = reference.config
+    rates = _graph_matmul_rates(args.batch_size * args.seq_len, config.hidden_size, config.intermediate_size)
     print(f"mixed_bfloat16 (CPU has {' '.join(sorted(flags))}); float32 tfmodels graph = "
           f"{float32_seconds * 1000:.1f} ms/batch; error = max |bf16 - float32| over real tokens "
           f"(float32 states reach {scale:.2f})")
+    print(f"  bf16 ceiling: the model's weight matmuls alone (graph, oneDNN) run at {rates['bfloat16']:.0f} GFLOP/s "
+          f"in bfloat16 and {rates['float32']:.0f} in float32 on this CPU, so bf16 inference can gain about "
+          f"{rates['bfloat16'] / rates['float32']:.2f}x over float32 where the matmuls are most of the time")
     for name, values in samples.items():
         value = statistics.median(values)
         error = np.abs(states[name][real] - float32_states[real]).max()
