@@ -39,7 +39,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 import tfmodels  # noqa: E402
-from generation import timed  # noqa: E402  (benchmarks/generation.py: best wall time of `repeats` calls)
+from timing import fastest_call  # noqa: E402  (benchmarks/timing.py: best wall time of `repeats` calls)
 from machine import machine_description  # noqa: E402
 
 # name -> (transformers class, tfmodels class, full config, --quick config)
@@ -83,14 +83,14 @@ def run(name, reference, ours, batch, num_beams, source_length, new_tokens, repe
     start = time.perf_counter()
     ours_tokens = ours.generate(ids, attention_mask=mask, **options).numpy()
     compile_s = time.perf_counter() - start
-    tf_s = timed(lambda: ours.generate(ids, attention_mask=mask, **options).numpy(), repeats)
+    tf_s = fastest_call(lambda: ours.generate(ids, attention_mask=mask, **options).numpy(), repeats)
 
     torch_ids, torch_mask = torch.tensor(ids, dtype=torch.long), torch.tensor(mask, dtype=torch.long)
     with torch.no_grad():
         reference.generate(torch_ids, attention_mask=torch_mask, **{**options, "max_new_tokens": 2,
                                                                     "min_new_tokens": 2})  # warm-up
         expected = reference.generate(torch_ids, attention_mask=torch_mask, **options).numpy()
-        pt_s = timed(lambda: reference.generate(torch_ids, attention_mask=torch_mask, **options), repeats)
+        pt_s = fastest_call(lambda: reference.generate(torch_ids, attention_mask=torch_mask, **options), repeats)
     same = ours_tokens.shape == expected.shape and bool((ours_tokens == expected).all())
     tokens = batch * new_tokens
     search = "greedy " if num_beams == 1 else f"beam {num_beams}"
