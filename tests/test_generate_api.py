@@ -146,6 +146,33 @@ def test_user_logits_processor_matches_transformers(models, options):
     assert TRACE_COUNTS[ours] == before
 
 
+def boost_late_tf(input_ids, scores, cur_len):
+    """`boost_tf` from the third new token on, with a Python `if` on a tensor (needs autograph's conversion)."""
+    if cur_len >= PROMPT_LEN + 2:
+        scores = boost_tf(input_ids, scores, cur_len)
+    return scores
+
+
+class BoostLateTorch(BoostTorch):
+    def __call__(self, input_ids, scores):
+        return super().__call__(input_ids, scores) if input_ids.shape[1] >= PROMPT_LEN + 2 else scores
+
+
+def test_user_logits_processor_with_python_control_flow_matches_transformers(models):
+    """The generation programs trace without autograph; user processors are still converted."""
+    reference, ours = models
+    ids, mask = left_padded_prompts()
+    kwargs = {"eos_token_id": EOS, "pad_token_id": 0, "max_new_tokens": 6, **DICT}
+    got = ours.generate(ids, attention_mask=mask, logits_processor=[boost_late_tf], **kwargs)
+    expected = reference_output(reference, ids, mask, logits_processor=transformers.LogitsProcessorList(
+        [BoostLateTorch()]), **kwargs)
+    plain = reference_output(reference, ids, mask, **kwargs)
+    # The processor leaves the first two steps' scores alone and changes the third's (all compared below).
+    np.testing.assert_array_equal(expected.scores[1].numpy(), plain.scores[1].numpy())
+    assert not np.array_equal(expected.scores[2].numpy(), plain.scores[2].numpy())
+    assert_same_output(got, expected)
+
+
 class StopOnSuffixTorch(transformers.StoppingCriteria):
     def __init__(self, suffixes):
         self.suffixes = suffixes

@@ -152,9 +152,10 @@ def bad_words_ban(sequences, cur_len, bad_words_ids, vocab_size):
         if len(word) == 1:
             banned = tf.logical_or(banned, last)
             continue
+        prefix_len = len(word) - 1
         prefix = tf.constant(word[:-1], sequences.dtype)
-        matches = tf.reduce_all(tf.equal(_window(sequences, cur_len - len(prefix), len(prefix)), prefix), axis=-1)
-        matches = tf.logical_and(matches, cur_len >= len(prefix))
+        matches = tf.reduce_all(tf.equal(_window(sequences, cur_len - prefix_len, prefix_len), prefix), axis=-1)
+        matches = tf.logical_and(matches, cur_len >= prefix_len)
         banned = tf.logical_or(banned, tf.logical_and(matches[:, None], last))
     return banned
 

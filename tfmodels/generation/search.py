@@ -33,6 +33,8 @@ Size glossary: B batch, K beams, P prompt length, N max_new_tokens,
 L = P + N, V vocabulary. Beam search: `tfmodels.generation.beam`.
 """
 
+import inspect
+
 import tensorflow as tf
 
 from tfmodels.generation import logits as lp
@@ -61,10 +63,26 @@ def _record(buffer, step, values):
     return tf.tensor_scatter_nd_update(buffer, tf.reshape(step, (1, 1)), values[None])
 
 
+def _autograph_converted(fn):
+    """A user's logits processor or stopping criterion as autograph converts it in a default `tf.function`.
+
+    The generation programs trace with `autograph=False` (tfmodels' own code is plain TensorFlow ops and an
+    explicit `tf.while_loop`; converting every layer's source took over half of GPT-2's first call). User
+    code keeps the conversion a default `tf.function` gives it, so Python `if`/`for` on tensors in it still
+    work. Where autograph cannot convert it (no source, e.g. defined in a REPL), it is called as is, as a
+    default `tf.function` does after its warning.
+    """
+    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", fn)
+    try:
+        return tf.autograph.to_graph(target)
+    except Exception:  # autograph's ConversionError, or a callable it cannot inspect at all
+        return fn
+
+
 def apply_user_processors(processors, input_ids, scores, cur_len):
     """Runs user logits processors `(input_ids, scores, cur_len) -> scores` in order (see `generate()`)."""
     for processor in processors:
-        new_scores = processor(input_ids, scores, cur_len)
+        new_scores = _autograph_converted(processor)(input_ids, scores, cur_len)
         if not isinstance(new_scores, tf.Tensor) or new_scores.shape != scores.shape:
             raise ValueError(f"logits_processor {processor!r} must return a tensor of the scores' shape "
                              f"{tuple(scores.shape)}. Received: {new_scores!r}")
@@ -76,7 +94,7 @@ def user_criteria_hit(criteria, input_ids, scores, cur_len):
     """Bool `(rows,)`: any user stopping criterion `(input_ids, scores, cur_len) -> bool (rows,)` holds."""
     hit = tf.zeros((input_ids.shape[0],), tf.bool)
     for criterion in criteria:
-        done = tf.convert_to_tensor(criterion(input_ids, scores, cur_len))
+        done = tf.convert_to_tensor(_autograph_converted(criterion)(input_ids, scores, cur_len))
         if done.shape.rank == 0:
             done = tf.fill((input_ids.shape[0],), done)
         if done.shape != (input_ids.shape[0],):

@@ -88,7 +88,7 @@ def make_chunked(search_inputs, make_search, jit_compile, count_trace, trace_con
             )
         return state
 
-    compile_ = lambda f: tf.function(f, jit_compile=jit_compile, reduce_retracing=False)  # noqa: E731
+    compile_ = lambda f: tf.function(f, jit_compile=jit_compile, reduce_retracing=False, autograph=False)  # noqa: E731
     return compile_(start), compile_(chunk), search
 
 

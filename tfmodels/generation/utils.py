@@ -172,7 +172,10 @@ class GenerationMixin:
 
         Compilation and prompt-length bucketing: the whole loop (prefill,
         every decoding step over a preallocated KV cache, the search) is one
-        `tf.function(jit_compile=True)`, traced once per model, per set of
+        `tf.function(jit_compile=True, autograph=False)` (tfmodels' loop is an
+        explicit `tf.while_loop`; `logits_processor` and `stopping_criteria`
+        callables are still converted by autograph, so Python control flow
+        on tensors in them works), traced once per model, per set of
         static settings (lengths, search options, processors, eos/pad ids)
         and per input shape `(batch, prompt_len)`. Later calls with the same
         padded shape reuse the compiled program; `seed` is a tensor input and
@@ -462,5 +465,5 @@ class GenerationMixin:
                                         encoder_input_ids=input_ids)
             return out if return_dict else {k: out[k] for k in ("sequences", "generated")}
 
-        functions[key] = tf.function(run, jit_compile=jit, reduce_retracing=False)
+        functions[key] = tf.function(run, jit_compile=jit, reduce_retracing=False, autograph=False)
         return functions[key]
