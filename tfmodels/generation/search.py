@@ -33,6 +33,7 @@ Size glossary: B batch, K beams, P prompt length, N max_new_tokens,
 L = P + N, V vocabulary. Beam search: `tfmodels.generation.beam`.
 """
 
+import functools
 import inspect
 
 import tensorflow as tf
@@ -72,11 +73,17 @@ def _autograph_converted(fn):
     work. Where autograph cannot convert it (no source, e.g. defined in a REPL), it is called as is, as a
     default `tf.function` does after its warning.
     """
-    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", fn)
+    if inspect.isfunction(fn):
+        function, owner = fn, None
+    elif inspect.ismethod(fn):
+        function, owner = fn.__func__, fn.__self__
+    else:  # a callable object: convert its class's __call__ and bind it again
+        function, owner = type(fn).__call__, fn
     try:
-        return tf.autograph.to_graph(target)
+        converted = tf.autograph.to_graph(function)
     except Exception:  # autograph's ConversionError, or a callable it cannot inspect at all
         return fn
+    return converted if owner is None else functools.partial(converted, owner)
 
 
 def apply_user_processors(processors, input_ids, scores, cur_len):
