@@ -65,6 +65,38 @@ def test_fit_on_tf_data_dataset_reduces_loss():
     assert "accuracy" in history.history
 
 
+def _count_train_step_traces(model):
+    traces = []
+    train_step = model.train_step
+
+    def counted(*args, **kwargs):
+        traces.append(1)
+        return train_step(*args, **kwargs)
+
+    model.train_step = counted
+    return traces
+
+
+@pytest.mark.parametrize("entry", ["fit", "train_on_batch"])
+def test_first_training_call_traces_the_train_step_once(entry):
+    """Keras builds the optimizer inside the first trace without a strategy, and a `tf.function` that creates
+    variables is traced twice; tfmodels builds it first. `evaluate` leaves it unbuilt (no slot variables)."""
+    model = _model("BertForSequenceClassification")
+    inputs = random_inputs(batch_size=4, type_vocab_size=3)
+    labels = np.array([0, 1, 2, 0])
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3), metrics=["accuracy"])
+    model.evaluate({**inputs, "labels": labels}, batch_size=4, verbose=0)
+    assert not model.optimizer.built
+    traces = _count_train_step_traces(model)
+    if entry == "fit":
+        history = model.fit({**inputs, "labels": labels}, batch_size=4, epochs=2, verbose=0)
+        assert np.isfinite(history.history["loss"]).all()
+    else:
+        assert np.isfinite(model.train_on_batch({**inputs, "labels": labels}, return_dict=True)["loss"])
+    assert len(traces) == 1
+    assert model.optimizer.built and model.optimizer.iterations.numpy() == (1 if entry == "train_on_batch" else 2)
+
+
 NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 

@@ -123,12 +123,18 @@ class TaskTrainingMixin:
         loss each token gets its class's weight instead.
         """
         x, y = self._labels_as_y(x, y, kwargs)
+        self._build_optimizer_before_tracing()
         class_weight = kwargs.get("class_weight")
         token_labels = isinstance(y, np.ndarray) and y.ndim >= 2 and np.issubdtype(y.dtype, np.integer)
         if class_weight is not None and token_labels and self._compile_loss is None:
             lookup = np.vectorize(lambda c: float(class_weight.get(int(c), 1.0)), otypes=["float32"])
             kwargs = {**kwargs, "class_weight": None, "sample_weight": lookup(y)}
         return super().fit(x, y, *args, **kwargs)
+
+    def train_on_batch(self, *args, **kwargs):
+        """Keras `train_on_batch`, with the optimizer built before its train function is traced."""
+        self._build_optimizer_before_tracing()
+        return super().train_on_batch(*args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """Keras `evaluate`, with the label handling of `fit`."""
@@ -177,6 +183,28 @@ class TaskTrainingMixin:
             data_batch,
         )
         return super()._maybe_symbolic_build(data_batch=data_batch)
+
+    def _build_optimizer_before_tracing(self):
+        """Creates the optimizer's slot variables now, outside the train function.
+
+        Without a strategy Keras 3 defers that build to the first trace of the
+        train function; a `tf.function` that creates variables is traced twice,
+        so the whole forward, backward and optimizer step were traced twice in
+        the first `fit()` call (about a third of BERT-base's first step). Keras
+        builds the same way (`optimizer.build(trainable_variables)`) under a
+        strategy (then it builds it itself, in the strategy's scope, so this
+        does nothing); an unbuilt model keeps Keras' deferred build. Only
+        `fit` and `train_on_batch` call it: `evaluate` and `predict` never
+        allocate the slots.
+        """
+        optimizer = getattr(self, "optimizer", None)
+        if getattr(self, "_distribute_strategy", None) is not None:
+            return
+        if optimizer is None or optimizer.built or not self.built:
+            return
+        if not all(layer.built for layer in self._flatten_layers()):
+            return
+        optimizer.build(self.trainable_variables)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         results = self._task_metrics(x, y, _plain(y_pred), sample_weight)
