@@ -128,14 +128,14 @@ def test_cached_steps_match_the_full_causal_pass():
 
 def test_kv_cache_helpers():
     caches = init_kv_cache(2, 7, 3, 5, num_layers=4, dtype="float16")
-    assert len(caches) == 4 and tuple(caches[0].shape) == (2, 2, 7, 3, 5) and caches[0].dtype == "float16"
+    assert len(caches) == 4 and tuple(caches[0].shape) == (2, 2, 3, 7, 5) and caches[0].dtype == "float16"
     assert cache_span(3) == (0, 3)
     assert cache_span(1, caches[0], 4) == (4, 7)
     with pytest.raises(ValueError, match=r"The cache holds 7 positions; 2 queries written from cache_update_index=6"):
         cache_span(2, caches[0], 6)
     banded = np.asarray(causal_attention_mask(4, window_size=2))[0, 0]
     np.testing.assert_array_equal(banded, np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]], bool))
-    padded = np.asarray(causal_attention_mask(1, np.array([[1, 0, 1]]), caches[0][:, :, :3], 2))
+    padded = np.asarray(causal_attention_mask(1, np.array([[1, 0, 1]]), caches[0][:, :, :, :3], 2))
     np.testing.assert_array_equal(padded[0, 0], [[True, False, True]])
     check_sequence_length(ops.ones((1, 6), "int32"), 8, "M", position_offset=2)
     with pytest.raises(ValueError, match=r"M accepts at most 6 tokens per sequence \(its position table has 8 rows, "

@@ -122,7 +122,7 @@ def test_use_cache_returns_past_key_values(models):
     ids, mask = left_padded_prompts()
     out = ours(input_ids=ids, attention_mask=mask, use_cache=True)
     assert len(out["past_key_values"]) == 2
-    assert tuple(out["past_key_values"][0].shape) == (3, 2, PROMPT_LEN, 4, 8)
+    assert tuple(out["past_key_values"][0].shape) == (3, 2, 4, PROMPT_LEN, 8)  # (B, 2, N, L, H)
 
 
 def test_same_shapes_reuse_the_compiled_loop(models):

@@ -96,7 +96,7 @@ def run_block_stack(blocks, x, *, order=None, call_kwargs=None, layer_kwargs=Non
         layer_kwargs: optional `fn(step) -> dict` of per-layer keyword inputs
             (they override `call_kwargs`).
         caches: optional sequence of per-layer caches, one per step
-            (`(batch, 2, max_length, num_heads, head_dim)`, see
+            (`(batch, 2, num_heads, max_length, head_dim)`, see
             `tfmodels.layers.kv_cache`), passed as `cache=` with
             `cache_update_index=`; the updated caches are returned.
         cache_update_index: int or scalar int tensor, where the new

@@ -2,9 +2,16 @@
 
 One layout for every self-attention cache (decoder-only LMs, encoder
 causal-LM heads, encoder-decoder decoders): per layer a float tensor
-`(batch, 2, max_length, num_heads, head_dim)`, keys then values, written in
+`(batch, 2, num_heads, max_length, head_dim)`, keys then values, written in
 place by `MultiHeadAttention` at `cache_update_index` (see its `cache`
-argument). A pass with a cache attends over all `max_length` slots, so its
+argument). Head-major, the layout of the attention matmuls. With the
+slots-major layout `(batch, 2, max_length, num_heads, head_dim)` used
+before, XLA transposed (copied) both halves of every layer's cache at
+every decoding step. Head-major, the values are still sliced out of the
+tensor, but without a transpose. The keys are still copied into the
+layout XLA's batched dot takes, `(N, H, slots)`. For GPT-2 with 512
+slots, the copies fell from 6.4 to 3.1 ms per token (TF profiler), out of
+31 and then 24 ms. A pass with a cache attends over all `max_length` slots, so its
 padding mask covers every slot (0 for padding and for slots not written yet)
 and the causal mask places the queries at `cache_update_index`.
 
@@ -28,7 +35,7 @@ from tfmodels.layers.masks import attention_mask_to_bool, causal_mask, merge_mas
 
 
 def init_kv_cache(batch_size, max_length, num_heads, head_dim, num_layers, dtype="float32"):
-    """Zero self-attention caches, one `(batch_size, 2, max_length, num_heads, head_dim)` tensor per layer.
+    """Zero self-attention caches, one `(batch_size, 2, num_heads, max_length, head_dim)` tensor per layer.
 
     Args:
         batch_size: int (or scalar tensor), the cached rows.
@@ -41,15 +48,15 @@ def init_kv_cache(batch_size, max_length, num_heads, head_dim, num_layers, dtype
     Returns:
         tuple of `num_layers` float tensors.
     """
-    shape = (batch_size, 2, max_length, num_heads, head_dim)
+    shape = (batch_size, 2, num_heads, max_length, head_dim)
     return tuple(ops.zeros(shape, dtype=dtype) for _ in range(num_layers))
 
 
 def write_kv_cache(cache, cache_update_index, key, value):
-    """Writes a pass's keys/values `(B, T, N, H)` into `cache` `(B, 2, L, N, H)` at `cache_update_index`.
+    """Writes a pass's keys/values `(B, T, N, H)` into `cache` `(B, 2, N, L, H)` at `cache_update_index`.
 
     Returns:
-        `(keys (B, L, N, H), values (B, L, N, H), updated cache (B, 2, L, N, H))`, in the cache dtype.
+        `(keys (B, N, L, H), values (B, N, L, H), updated cache (B, 2, N, L, H))`, head-major, in the cache dtype.
 
     Raises:
         ValueError: `cache_update_index` is `None`.
@@ -58,8 +65,9 @@ def write_kv_cache(cache, cache_update_index, key, value):
         raise ValueError("`cache_update_index` is required when `cache` is given.")
     # One in-place write of the new keys/values (B, 2, T, N, H); re-stacking separately
     # updated halves would copy the whole cache at every step.
-    new = ops.stack([ops.cast(key, cache.dtype), ops.cast(value, cache.dtype)], axis=1)
-    cache = ops.slice_update(cache, [0, 0, cache_update_index, 0, 0], new)  # (B, 2, L, N, H)
+    new = ops.transpose(ops.stack([ops.cast(key, cache.dtype), ops.cast(value, cache.dtype)], axis=1),
+                        (0, 1, 3, 2, 4))  # (B, 2, N, T, H): only the pass's rows move
+    cache = ops.slice_update(cache, [0, 0, 0, cache_update_index, 0], new)  # (B, 2, N, L, H)
     return cache[:, 0], cache[:, 1], cache
 
 
@@ -68,7 +76,7 @@ def cache_span(query_len, cache=None, cache_update_index=None):
 
     Args:
         query_len: int or scalar tensor, `T`.
-        cache: optional one layer's cache `(batch, 2, max_length, N, H)`.
+        cache: optional one layer's cache `(batch, 2, N, max_length, H)`.
         cache_update_index: int or scalar int tensor, the first query's slot
             (default 0).
 
@@ -83,7 +91,7 @@ def cache_span(query_len, cache=None, cache_update_index=None):
     if cache is None:
         return 0, query_len
     offset = 0 if cache_update_index is None else cache_update_index
-    key_len = ops.shape(cache)[2]
+    key_len = ops.shape(cache)[3]
     if all(isinstance(v, int) for v in (offset, query_len, key_len)) and offset + query_len > key_len:
         raise ValueError(f"The cache holds {key_len} positions; {query_len} queries written from "
                          f"cache_update_index={offset} do not fit. Allocate a longer cache (init_cache).")

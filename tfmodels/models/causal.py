@@ -14,7 +14,7 @@ feed-forward): the decoder of an `EncoderDecoderModel`. The heads
 backbone.
 
 KV cache layout (one tensor per layer, the `MultiHeadAttention` layout):
-`(batch, 2, max_length, num_heads, head_dim)`, keys then values. A forward
+`(batch, 2, num_heads, max_length, head_dim)`, keys then values. A forward
 pass with `past_key_values` writes its keys/values at `cache_update_index`
 and attends over the whole cache; `attention_mask` then covers all
 `max_length` cache slots (0 for padding and for slots not written yet).
@@ -115,7 +115,7 @@ class CausalDecoderModel(PreTrainedModel):
         return project_cross_key_values(self.blocks, encoder_hidden_states)
 
     def init_cache(self, batch_size, max_length, dtype="float32"):
-        """Zero KV caches, one `(batch, 2, max_length, heads, head_dim)` tensor per layer
+        """Zero KV caches, one `(batch, 2, heads, max_length, head_dim)` tensor per layer
         (`tfmodels.layers.kv_cache.init_kv_cache`)."""
         return init_kv_cache(batch_size, max_length, self.num_heads, self.head_dim, len(self.blocks), dtype)
 

@@ -307,7 +307,7 @@ class EncoderModel(PreTrainedModel):
         return getattr(self, "_max_positions", None) or self.config["max_position_embeddings"]
 
     def init_cache(self, batch_size, max_length, dtype="float32"):
-        """Zero KV caches for decoding (`is_decoder=True`), one `(batch, 2, max_length, heads, head_dim)`
+        """Zero KV caches for decoding (`is_decoder=True`), one `(batch, 2, heads, max_length, head_dim)`
         tensor per applied layer (`tfmodels.layers.kv_cache.init_kv_cache`).
 
         Raises:

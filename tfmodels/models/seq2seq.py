@@ -218,7 +218,7 @@ def decoder_masks(decoder_input_ids, attention_mask=None, decoder_attention_mask
         decoder_input_ids: int tensor `(B, T)`.
         attention_mask: optional `(B, S)` encoder padding mask.
         decoder_attention_mask: optional `(B, T)` (with a cache `(B, max_length)`) decoder padding mask.
-        cache: optional first-layer cache `(B, 2, max_length, N, H)`; sets the key length.
+        cache: optional first-layer cache `(B, 2, N, max_length, H)`; sets the key length.
         cache_update_index: position of the first query when `cache` is given.
 
     Returns:
@@ -282,7 +282,7 @@ def run_decoder_layers(blocks, y, encoder_hidden_states=None, self_mask=None, cr
             `cross_key_values`, or a decoder without encoder: cross-attention skipped).
         self_mask, cross_mask: from `decoder_masks`.
         attention_bias: optional self-attention bias shared by every block (T5).
-        cache: optional tuple of per-layer caches `(B, 2, max_length, N, H)`.
+        cache: optional tuple of per-layer caches `(B, 2, N, max_length, H)`.
         cache_update_index: where the new keys/values are written.
         cross_key_values: optional tuple of per-layer `(B, 2, S, N, H)` (`project_cross_key_values`).
         output_attentions: bool, also collect the probabilities.
@@ -358,7 +358,7 @@ def encoder_attention_mask(model, attention_mask, encoder_hidden_states):
 
 
 def init_decoder_cache(blocks, batch_size, max_length, dtype):
-    """Zero self-attention caches, one `(B, 2, max_length, N, H)` tensor per (built) decoder block
+    """Zero self-attention caches, one `(B, 2, N, max_length, H)` tensor per (built) decoder block
     (`tfmodels.layers.kv_cache.init_kv_cache` with the blocks' attention sizes)."""
     attention = blocks[0].self_attention
     return init_kv_cache(batch_size, max_length, attention.num_heads, attention.key_dim, len(blocks), dtype)

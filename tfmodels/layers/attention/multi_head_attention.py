@@ -84,7 +84,7 @@ class MultiHeadAttention(keras.layers.Layer):
             Other dtypes, ranks or sizes raise `ValueError`.
         attention_bias: optional float tensor broadcastable to `(B, N, T, S)`,
             added to the scores before masking.
-        cache: optional float tensor `(B, 2, S, N, H)` of cached keys and
+        cache: optional float tensor `(B, 2, N, S, H)` of cached keys and
             values; the new keys/values are written at `cache_update_index`
             and attention runs over the whole cache (mask future slots with
             `attention_mask`).
@@ -264,12 +264,21 @@ class MultiHeadAttention(keras.layers.Layer):
                 q, k = self._transform_query_key(q, k, **kwargs)
                 v = self._transform_value(v, **kwargs)
 
+        cached_head_major = False
         if cache is not None:
-            k, v, cache = write_kv_cache(cache, cache_update_index, k, v)  # (B, S, N, H) each, (B, 2, S, N, H)
+            k, v, cache = write_kv_cache(cache, cache_update_index, k, v)  # (B, N, S, H) each, (B, 2, N, S, H)
+            # The default scoring reads the head-major cache where it lies; an overridden `_attention_scores`
+            # gets the `(B, S, N, H)` keys it is written for.
+            cached_head_major = type(self)._attention_scores is MultiHeadAttention._attention_scores
+            if not cached_head_major:
+                k, v = ops.transpose(k, (0, 2, 1, 3)), ops.transpose(v, (0, 2, 1, 3))
 
         if head_major:  # the default `_attention_scores` on head-major q, k
             batch, query_len, key_len = q.shape[0], q.shape[2], k.shape[2]
             scores = ops.einsum("bnth,bnsh->bnts", q, k) * ops.cast(self._scale, q.dtype)
+        elif cached_head_major:  # the same on queries `(B, T, N, H)` and the cache's keys `(B, N, S, H)`
+            batch, query_len, key_len = query.shape[0], query.shape[1], k.shape[2]
+            scores = ops.einsum("btnh,bnsh->bnts", q, ops.cast(k, q.dtype)) * ops.cast(self._scale, q.dtype)
         else:
             queries = query if token_packing is None else q  # (B, T, ...)
             batch, query_len, key_len = queries.shape[0], queries.shape[1], k.shape[1]
@@ -284,6 +293,8 @@ class MultiHeadAttention(keras.layers.Layer):
         dropped = self.dropout_layer(probs, training=training)
         if head_major:
             context = token_packing.pack_heads(ops.einsum("bnts,bnsh->bnth", dropped, ops.cast(v, dropped.dtype)))
+        elif cached_head_major:
+            context = ops.einsum("bnts,bnsh->btnh", dropped, ops.cast(v, dropped.dtype))
         else:
             context = ops.einsum("bnts,bsnh->btnh", dropped, ops.cast(v, dropped.dtype))
             if token_packing is not None:

@@ -149,7 +149,7 @@ class NgramSelfAttention(MultiHeadAttention):
         predict_attention_mask: bool `(B | 1, G, T, S + T)`.
         main_relative_buckets: int `(T, S)`; predict_relative_buckets: int `(T, S + T)`
             (`ngram_relative_buckets`).
-        cache: optional `(B, 2, L, N, H)` main-stream keys/values; the pass's `T` are
+        cache: optional `(B, 2, N, L, H)` main-stream keys/values; the pass's `T` are
             written from `cache_update_index` and every stream reads the main keys of the
             `L` slots (the masks say which).
         return_attention_scores: bool, also return the probabilities.
@@ -220,7 +220,7 @@ class NgramSelfAttention(MultiHeadAttention):
         v = split(self.value_dense(query))
         main_k, main_v = k[:, 0], v[:, 0]  # (B, T, N, H)
         if cache is not None:
-            slots = cache.shape[2]
+            slots = cache.shape[3]
             for name, value in (("attention_mask", attention_mask), ("main_relative_buckets", main_relative_buckets)):
                 if value is not None and None not in (slots, value.shape[-1]) and value.shape[-1] != slots:
                     raise ValueError(
@@ -228,8 +228,8 @@ class NgramSelfAttention(MultiHeadAttention):
                         f"{slots} keys: build it with ngram_stream_masks / ngram_relative_buckets(..., "
                         f"cache_length={slots}, cache_update_index=...). Received: {name} of shape "
                         f"{tuple(value.shape)}")
-            main_k, main_v, cache = write_kv_cache(cache, cache_update_index, main_k, main_v)  # (B, L, N, H)
-            main_k, main_v = ops.cast(main_k, q.dtype), ops.cast(main_v, q.dtype)
+            main_k, main_v, cache = write_kv_cache(cache, cache_update_index, main_k, main_v)  # (B, N, L, H)
+            main_k, main_v = (ops.cast(ops.transpose(t, (0, 2, 1, 3)), q.dtype) for t in (main_k, main_v))  # (B, L, N, H)
 
         # Main stream: causal self-attention (over the cache when decoding).
         scores = ops.einsum("btnh,bsnh->bnts", q[:, 0], main_k)  # (B, N, T, S)

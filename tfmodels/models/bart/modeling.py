@@ -270,7 +270,7 @@ class BartPreTrainedModel(PreTrainedModel):
             attention_mask: optional int tensor `(B, S)`, encoder padding.
             decoder_attention_mask: optional int tensor `(B, T)`; with a cache
                 `(B, max_length)` over the cache slots.
-            cache: optional tuple of per-layer caches `(B, 2, max_length, N, D / N)`.
+            cache: optional tuple of per-layer caches `(B, 2, N, max_length, D / N)`.
             cache_update_index: int or scalar int tensor, position of the first query.
             cross_key_values: optional tuple of per-layer `(B, 2, S, N, D / N)`.
 

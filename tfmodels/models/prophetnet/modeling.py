@@ -210,7 +210,7 @@ class ProphetNetPreTrainedModel(PreTrainedModel):
             decoder_attention_mask: optional int tensor `(B, T)`, decoder padding: without a cache,
                 or in the first pass of a cache (below). A later cached step takes none (the
                 reference's attends every slot written so far).
-            cache: optional tuple of per-layer main-stream caches `(B, 2, L, N, D / N)`.
+            cache: optional tuple of per-layer main-stream caches `(B, 2, N, L, D / N)`.
             cache_update_index: int or scalar int tensor, the step's first slot. The Python int `0`
                 is the reference's first pass (its cache is empty): the `T` tokens (a prompt) are
                 run as a full pass (its masks, padding and relative buckets) and their main-stream
@@ -232,7 +232,7 @@ class ProphetNetPreTrainedModel(PreTrainedModel):
         config = self.config
         self._check_length(decoder_input_ids, 1)
         length = decoder_input_ids.shape[1]
-        cache_length = None if cache is None else cache[0].shape[2]
+        cache_length = None if cache is None else cache[0].shape[3]
         start = 0 if cache is None else cache_update_index
         # The reference's first pass (an empty cache) is a full pass: its masks and buckets, over the cache slots.
         first_pass = cache is not None and isinstance(cache_update_index, int) and cache_update_index == 0

@@ -210,7 +210,7 @@ class T5PreTrainedModel(PreTrainedModel):
             decoder_attention_mask: optional int tensor `(B, T)`, decoder
                 padding; with a cache `(B, max_length)` over the cache slots.
             cache: optional tuple of per-layer self-attention caches
-                `(B, 2, max_length, N, d_kv)` (`init_cache`); the new keys and
+                `(B, 2, N, max_length, d_kv)` (`init_cache`); the new keys and
                 values are written at `cache_update_index`.
             cache_update_index: int or scalar int tensor, position of the first
                 query (and of its cache slot).
@@ -334,7 +334,7 @@ class T5ForConditionalGeneration(Seq2SeqLMMixin, Seq2SeqGenerationMixin, T5PreTr
     # -- generation interface (tfmodels.generation.seq2seq) ---------------------
 
     def init_cache(self, batch_size, max_length):
-        """Zero self-attention caches, one `(B, 2, max_length, N, d_kv)` tensor per decoder layer."""
+        """Zero self-attention caches, one `(B, 2, N, max_length, d_kv)` tensor per decoder layer."""
         return init_decoder_cache(self.decoder_blocks, batch_size, max_length, self.compute_dtype)
 
     def cross_key_values(self, encoder_hidden_states):
