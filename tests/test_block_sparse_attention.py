@@ -117,6 +117,6 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="padding mask"):
         layer(x, attention_mask=np.ones((2, 48, 48), "int32"))
     with pytest.raises(ValueError, match="without `cache`"):
-        layer(x, cache=np.zeros((2, 2, 48, HEADS, KEY_DIM), "float32"), cache_update_index=0)
+        layer(x, cache=np.zeros((2, 2, HEADS, 48, KEY_DIM), "float32"), cache_update_index=0)
     with pytest.raises(ValueError, match="block_size must be positive"):
         BlockSparseAttention(HEADS, KEY_DIM, block_size=0)

@@ -79,13 +79,20 @@ def test_unknown_activation_lists_known_names():
 def test_attention_cache_matches_full_attention():
     attention = layers.MultiHeadAttention(num_heads=4, key_dim=4)
     full = attention(HIDDEN, attention_mask=layers.causal_mask(5, 5)).numpy()
-    cache = tf.zeros((2, 2, 5, 4, 4))
+    cache = tf.zeros((2, 2, 4, 5, 4))  # (B, 2, N, L, H)
     steps = []
     for t in range(5):
         step_mask = tf.range(5)[None, None, None, :] <= t
         out, cache = attention(HIDDEN[:, t:t + 1], attention_mask=step_mask, cache=cache, cache_update_index=t)
         steps.append(out.numpy())
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+def test_attention_cache_in_the_slots_major_layout_is_refused_by_name():
+    attention = layers.MultiHeadAttention(num_heads=4, key_dim=3)
+    with pytest.raises(ValueError, match=r"KV cache is \(batch, 2, num_heads, max_length, head_dim\).*"
+                                         r"\(batch, 2, 4, max_length, 3\). Received: cache of shape \(2, 2, 5, 4, 3\)"):
+        attention(HIDDEN[:, :1], cache=tf.zeros((2, 2, 5, 4, 3)), cache_update_index=0)
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,6 @@ def test_predict_mask_is_the_reference_ngram_attention_bias():
 
 def test_cached_stream_attention_needs_masks_over_the_cache():
     layer = make_attention()
-    cache = np.zeros((2, 2, 8, 3, 4), "float32")
+    cache = np.zeros((2, 2, 3, 8, 4), "float32")  # (B, 2, N, L, H)
     with pytest.raises(ValueError, match="cache of 8 slots needs a main-stream attention_mask over 8 keys"):
         layer(streams()[0], cache=cache, cache_update_index=0, **stream_kwargs())

@@ -59,10 +59,19 @@ def write_kv_cache(cache, cache_update_index, key, value):
         `(keys (B, N, L, H), values (B, N, L, H), updated cache (B, 2, N, L, H))`, head-major, in the cache dtype.
 
     Raises:
-        ValueError: `cache_update_index` is `None`.
+        ValueError: `cache_update_index` is `None`, or `cache` is not `(B, 2, N, L, H)` for these keys
+            (e.g. a cache made in the slots-major layout `(B, 2, L, N, H)` of earlier releases).
     """
     if cache_update_index is None:
         raise ValueError("`cache_update_index` is required when `cache` is given.")
+    heads, head_dim = key.shape[2], key.shape[3]
+    expected = (2, heads, head_dim)
+    if len(cache.shape) != 5 or any(a is not None and b is not None and a != b
+                                    for a, b in zip((cache.shape[1], cache.shape[2], cache.shape[4]), expected)):
+        raise ValueError(f"A KV cache is (batch, 2, num_heads, max_length, head_dim); for keys of shape "
+                         f"{tuple(key.shape)} (batch, T, num_heads={heads}, head_dim={head_dim}) that is "
+                         f"(batch, 2, {heads}, max_length, {head_dim}). Received: cache of shape {tuple(cache.shape)}. "
+                         "Make caches with init_kv_cache / the model's init_cache.")
     # One in-place write of the new keys/values (B, 2, T, N, H); re-stacking separately
     # updated halves would copy the whole cache at every step.
     new = ops.transpose(ops.stack([ops.cast(key, cache.dtype), ops.cast(value, cache.dtype)], axis=1),
