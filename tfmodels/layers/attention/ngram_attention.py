@@ -229,7 +229,8 @@ class NgramSelfAttention(MultiHeadAttention):
                         f"cache_length={slots}, cache_update_index=...). Received: {name} of shape "
                         f"{tuple(value.shape)}")
             main_k, main_v, cache = write_kv_cache(cache, cache_update_index, main_k, main_v)  # (B, N, L, H)
-            main_k, main_v = (ops.cast(ops.transpose(t, (0, 2, 1, 3)), q.dtype) for t in (main_k, main_v))  # (B, L, N, H)
+            main_k, main_v = (ops.cast(ops.transpose(t, (0, 2, 1, 3)), q.dtype)  # (B, L, N, H)
+                              for t in (main_k, main_v))
 
         # Main stream: causal self-attention (over the cache when decoding).
         scores = ops.einsum("btnh,bsnh->bnts", q[:, 0], main_k)  # (B, N, T, S)
