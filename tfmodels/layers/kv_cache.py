@@ -72,7 +72,7 @@ def write_kv_cache(cache, cache_update_index, key, value):
                          f"{tuple(key.shape)} (batch, T, num_heads={heads}, head_dim={head_dim}) that is "
                          f"(batch, 2, {heads}, max_length, {head_dim}). Received: cache of shape {tuple(cache.shape)}. "
                          "Make caches with init_kv_cache / the model's init_cache.")
-    # One in-place write of the new keys/values (B, 2, T, N, H); re-stacking separately
+    # One in-place write of the new keys/values (B, 2, N, T, H); re-stacking separately
     # updated halves would copy the whole cache at every step.
     new = ops.transpose(ops.stack([ops.cast(key, cache.dtype), ops.cast(value, cache.dtype)], axis=1),
                         (0, 1, 3, 2, 4))  # (B, 2, N, T, H): only the pass's rows move

@@ -273,12 +273,10 @@ class MultiHeadAttention(keras.layers.Layer):
             if not cached_head_major:
                 k, v = ops.transpose(k, (0, 2, 1, 3)), ops.transpose(v, (0, 2, 1, 3))
 
-        if head_major:  # the default `_attention_scores` on head-major q, k
-            batch, query_len, key_len = q.shape[0], q.shape[2], k.shape[2]
-            scores = ops.einsum("bnth,bnsh->bnts", q, k) * ops.cast(self._scale, q.dtype)
-        elif cached_head_major:  # the same on queries `(B, T, N, H)` and the cache's keys `(B, N, S, H)`
-            batch, query_len, key_len = query.shape[0], query.shape[1], k.shape[2]
-            scores = ops.einsum("btnh,bnsh->bnts", q, ops.cast(k, q.dtype)) * ops.cast(self._scale, q.dtype)
+        if head_major or cached_head_major:  # the default `_attention_scores` on head-major keys `(B, N, S, H)`
+            query_layout = "bnth" if head_major else "btnh"  # packed: head-major queries; cached: as projected
+            batch, query_len, key_len = q.shape[0], q.shape[query_layout.index("t")], k.shape[2]
+            scores = ops.einsum(f"{query_layout},bnsh->bnts", q, ops.cast(k, q.dtype)) * ops.cast(self._scale, q.dtype)
         else:
             queries = query if token_packing is None else q  # (B, T, ...)
             batch, query_len, key_len = queries.shape[0], queries.shape[1], k.shape[1]
@@ -291,10 +289,10 @@ class MultiHeadAttention(keras.layers.Layer):
         if self.return_logits:
             returned_scores = ops.cast(mask_scores(scores, attention_mask, self.mask_penalty), probs.dtype)
         dropped = self.dropout_layer(probs, training=training)
-        if head_major:
-            context = token_packing.pack_heads(ops.einsum("bnts,bnsh->bnth", dropped, ops.cast(v, dropped.dtype)))
-        elif cached_head_major:
-            context = ops.einsum("bnts,bnsh->btnh", dropped, ops.cast(v, dropped.dtype))
+        if head_major or cached_head_major:
+            context = ops.einsum(f"bnts,bnsh->{query_layout}", dropped, ops.cast(v, dropped.dtype))
+            if head_major:
+                context = token_packing.pack_heads(context)
         else:
             context = ops.einsum("bnts,bsnh->btnh", dropped, ops.cast(v, dropped.dtype))
             if token_packing is not None:
