@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
-from tests.helpers import _to_numpy, hf_checkpoint, max_abs_diff, reference_generate
+from tests.helpers import _to_numpy, hf_checkpoint, max_abs_diff, reference_generate, torch_outputs
 from tests.test_t5_parity import CHECKPOINTS, seq2seq_inputs, t5_config, untie_checkpoint
 
 
@@ -54,12 +54,18 @@ def test_beam_search_is_token_identical_to_transformers(checkpoints, options):
 
 
 def test_xla_forward_matches_eager(checkpoints):
-    model = tfmodels.T5ForConditionalGeneration.from_pretrained(checkpoints["t5-gated-gelu-untied"])
-    inputs = {k: tf.constant(v) for k, v in seq2seq_inputs(5).items()}
+    """Eager and XLA each within 1e-5 of the float64 reference (see tests/test_t5_parity.py:
+    on logits near 17 two float32 roundings can add up past 1e-5; XLA vs eager measured 1.12e-5)."""
+    path = checkpoints["t5-gated-gelu-untied"]
+    model = tfmodels.T5ForConditionalGeneration.from_pretrained(path)
+    inputs = seq2seq_inputs(5)
+    reference = torch_outputs("T5ForConditionalGeneration", path, inputs, exact=True, use_cache=False)
+    inputs = {k: tf.constant(v) for k, v in inputs.items()}
     eager = model(inputs, training=False)
     compiled = tf.function(lambda x: model(x, training=False), jit_compile=True)(inputs)
     for key in ("loss", "logits", "encoder_last_hidden_state"):
-        assert max_abs_diff(_to_numpy(compiled[key]), _to_numpy(eager[key])) <= 1e-5, key
+        assert max_abs_diff(_to_numpy(eager[key]), reference[key]) <= 1e-5, key
+        assert max_abs_diff(_to_numpy(compiled[key]), reference[key]) <= 1e-5, key
 
 
 def test_mixed_bfloat16_forward_keeps_float32_loss(checkpoints):
